@@ -1,0 +1,31 @@
+# Attend: the README's two commands first.
+#   make run   set-up, release build, then the main job on a built-in default
+#   make test  set-up, then the whole test suite
+SHELL := /bin/bash
+# Release builds use the build machine's vector units (AVX2/FMA, AVX-512 where present); see
+# docs/performance.md. Override with `make CPU=x86-64-v3` to build for other machines.
+CPU ?= native
+RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU)
+BIN := .build/release/attend
+
+.PHONY: run test bench setup build fixtures lint loc clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	swift build $(RELEASE) --product attend
+
+run: build
+	$(BIN) bench core
+
+# Numeric suites run optimised (debug numerics are 10-100x slower); -enable-testing keeps
+# @testable imports working.
+test: setup
+	swift test $(RELEASE) -Xswiftc -enable-testing
+
+bench: build
+	$(BIN) bench core
+
+clean:
+	rm -rf .build

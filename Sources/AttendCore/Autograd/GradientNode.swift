@@ -1,0 +1,32 @@
+// The recorded graph. Every value computed from a tensor that tracks gradients gets a node holding
+// its inputs' nodes and the op's gradient rule. Node ids grow monotonically, so sorting the reachable
+// nodes by descending id is a reverse topological order: that ordering is our tape.
+import Synchronization
+
+/// One recorded operation (or a leaf that gradients are wanted for).
+@usableFromInline final class GradientNode: @unchecked Sendable {
+    /// Creation order; inputs always have smaller ids than the nodes made from them.
+    let id: Int
+    /// The op that made the value (`.leaf` for leaves).
+    let op: Op
+    /// Input nodes in the op's argument order; nil for inputs that do not track gradients.
+    let inputs: [GradientNode?]
+    /// Shapes of the inputs, to check what each gradient rule returns.
+    let inputShapes: [[Int]]
+    /// Maps the output gradient to one gradient per input (nil where not needed). Nil for leaves.
+    let backward: ((Tensor) -> [Tensor?])?
+
+    private static let counter = Atomic<Int>(0)
+
+    init(
+        op: Op, inputs: [GradientNode?], inputShapes: [[Int]], backward: ((Tensor) -> [Tensor?])?
+    ) {
+        id = GradientNode.counter.wrappingAdd(1, ordering: .relaxed).newValue
+        self.op = op
+        self.inputs = inputs
+        self.inputShapes = inputShapes
+        self.backward = backward
+    }
+
+    var isLeaf: Bool { backward == nil }
+}

@@ -1,0 +1,127 @@
+// Elementwise loops over raw buffers: SIMD8 bodies, a padded final vector for the tail, and chunked
+// parallelism for large arrays. No Tensor, no allocation, no autograd.
+
+/// Loads and stores of eight floats at arbitrary alignment.
+@inlinable @inline(__always)
+func load8(_ p: UnsafePointer<Float>, _ i: Int) -> Float8 {
+    UnsafeRawPointer(p + i).loadUnaligned(as: Float8.self)
+}
+
+@inlinable @inline(__always)
+func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Float8.self)
+}
+
+/// Loads `count` < 8 floats into the low lanes (the rest are zero).
+@inlinable @inline(__always)
+func loadPartial(_ p: UnsafePointer<Float>, _ i: Int, _ count: Int) -> Float8 {
+    var v = Float8()
+    for lane in 0..<count { v[lane] = p[i + lane] }
+    return v
+}
+
+@inlinable @inline(__always)
+func storePartial(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
+    for lane in 0..<count { p[i + lane] = v[lane] }
+}
+
+/// Elementwise kernels over contiguous float32 buffers.
+public enum Elementwise {
+    /// Elements per parallel chunk: below this, threads cost more than they save.
+    public static let grain = 1 << 16
+
+    /// y[i] = f(x[i]). `x` and `y` may be the same buffer.
+    @inlinable @inline(__always)
+    public static func map(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
+        _ f: (Float8) -> Float8
+    ) {
+        Parallel.forEachChunk(count, grain: grain) { range in
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                store8(f(load8(x, i)), y, i)
+                i += 8
+            }
+            let rest = range.upperBound - i
+            if rest > 0 { storePartial(f(loadPartial(x, i, rest)), y, i, rest) }
+        }
+    }
+
+    /// z[i] = f(x[i], y[i]).
+    @inlinable @inline(__always)
+    public static func zip(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
+        count: Int, _ f: (Float8, Float8) -> Float8
+    ) {
+        Parallel.forEachChunk(count, grain: grain) { range in
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                store8(f(load8(x, i), load8(y, i)), z, i)
+                i += 8
+            }
+            let rest = range.upperBound - i
+            if rest > 0 {
+                storePartial(f(loadPartial(x, i, rest), loadPartial(y, i, rest)), z, i, rest)
+            }
+        }
+    }
+
+    /// w[i] = f(x[i], y[i], z[i]).
+    @inlinable @inline(__always)
+    public static func zip3(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafePointer<Float>,
+        _ w: UnsafeMutablePointer<Float>, count: Int, _ f: (Float8, Float8, Float8) -> Float8
+    ) {
+        Parallel.forEachChunk(count, grain: grain) { range in
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                store8(f(load8(x, i), load8(y, i), load8(z, i)), w, i)
+                i += 8
+            }
+            let rest = range.upperBound - i
+            if rest > 0 {
+                let v = f(loadPartial(x, i, rest), loadPartial(y, i, rest), loadPartial(z, i, rest))
+                storePartial(v, w, i, rest)
+            }
+        }
+    }
+
+    /// One row of a broadcast binary op: z[i] = f(x[i·xs], y[i·ys]) with strides 0 or 1.
+    @inlinable @inline(__always)
+    public static func zipRow(
+        _ x: UnsafePointer<Float>, xStride: Int, _ y: UnsafePointer<Float>, yStride: Int,
+        _ z: UnsafeMutablePointer<Float>, count: Int, _ f: (Float8, Float8) -> Float8
+    ) {
+        switch (xStride, yStride) {
+        case (1, 1):
+            var i = 0
+            while i + 8 <= count {
+                store8(f(load8(x, i), load8(y, i)), z, i)
+                i += 8
+            }
+            if i < count {
+                let v = f(loadPartial(x, i, count - i), loadPartial(y, i, count - i))
+                storePartial(v, z, i, count - i)
+            }
+        case (1, 0):
+            let b = Float8(repeating: y[0])
+            var i = 0
+            while i + 8 <= count {
+                store8(f(load8(x, i), b), z, i)
+                i += 8
+            }
+            if i < count { storePartial(f(loadPartial(x, i, count - i), b), z, i, count - i) }
+        case (0, 1):
+            let a = Float8(repeating: x[0])
+            var i = 0
+            while i + 8 <= count {
+                store8(f(a, load8(y, i)), z, i)
+                i += 8
+            }
+            if i < count { storePartial(f(a, loadPartial(y, i, count - i)), z, i, count - i) }
+        default:
+            let v = f(Float8(repeating: x[0]), Float8(repeating: y[0]))[0]
+            for i in 0..<count { z[i] = v }
+        }
+    }
+}

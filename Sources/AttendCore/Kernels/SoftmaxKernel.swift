@@ -1,0 +1,149 @@
+// Row-wise softmax and log-softmax over contiguous rows, forward and backward.
+import Foundation
+// The row maximum is subtracted before exp so no term overflows; it cancels in the ratio. A row whose
+// entries are all −∞ (every key masked) yields zeros rather than NaN.
+
+/// Softmax over the last axis of a `rows × cols` buffer.
+public enum SoftmaxKernel {
+    /// y[r, :] = softmax(x[r, :]).
+    public static func forward(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, cols: Int
+    ) {
+        let xs = SendablePointer(x)
+        let ys = SendablePointer(y)
+        Parallel.forEachChunk(rows, grain: max(1, Elementwise.grain / max(cols, 1))) { range in
+            for r in range { row(xs.base + r * cols, ys.base + r * cols, cols) }
+        }
+    }
+
+    /// Softmax of one row; `x` and `y` may alias.
+    @inlinable @inline(__always)
+    public static func row(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ cols: Int) {
+        let m = Reduce.max(x, count: cols)
+        if m == -.infinity {
+            y.update(repeating: 0, count: cols)
+            return
+        }
+        let shift = Float8(repeating: m)
+        var total = Float8()
+        var i = 0
+        while i + 8 <= cols {
+            let e = VectorMath.exp(load8(x, i) - shift)
+            store8(e, y, i)
+            total += e
+            i += 8
+        }
+        var sum = total.sum()
+        if i < cols {
+            let rest = cols - i
+            var e = VectorMath.exp(loadPartial(x, i, rest) - shift)
+            for lane in rest..<8 { e[lane] = 0 }
+            storePartial(e, y, i, rest)
+            sum += e.sum()
+        }
+        let scale = Float8(repeating: 1 / sum)
+        i = 0
+        while i + 8 <= cols {
+            store8(load8(y, i) * scale, y, i)
+            i += 8
+        }
+        while i < cols {
+            y[i] *= scale[0]
+            i += 1
+        }
+    }
+
+    /// dx = y ⊙ (dy − Σ_c dy·y): the softmax Jacobian applied without forming it.
+    public static func backward(
+        output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+        into dx: UnsafeMutablePointer<Float>, rows: Int, cols: Int
+    ) {
+        let ys = SendablePointer(y)
+        let dys = SendablePointer(dy)
+        let dxs = SendablePointer(dx)
+        Parallel.forEachChunk(rows, grain: max(1, Elementwise.grain / max(cols, 1))) { range in
+            for r in range {
+                let yr = UnsafePointer(ys.base + r * cols)
+                let gr = UnsafePointer(dys.base + r * cols)
+                let dot = Dot.product(yr, gr, count: cols)
+                Elementwise.zipRow(yr, xStride: 1, gr, yStride: 1, dxs.base + r * cols, count: cols) {
+                    $0 * ($1 - dot)
+                }
+            }
+        }
+    }
+
+    /// y[r, :] = x[r, :] − log Σ exp(x[r, :]).
+    public static func logForward(
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, cols: Int
+    ) {
+        let xs = SendablePointer(x)
+        let ys = SendablePointer(y)
+        Parallel.forEachChunk(rows, grain: max(1, Elementwise.grain / max(cols, 1))) { range in
+            for r in range {
+                let xr = UnsafePointer(xs.base + r * cols)
+                let m = Reduce.max(xr, count: cols)
+                var sum: Float = 0
+                var i = 0
+                let shift = Float8(repeating: m)
+                while i + 8 <= cols {
+                    sum += VectorMath.exp(load8(xr, i) - shift).sum()
+                    i += 8
+                }
+                while i < cols {
+                    sum += VectorMath.exp(xr[i] - m)
+                    i += 1
+                }
+                let offset = m + Foundation.log(sum)
+                Elementwise.zipRow(xr, xStride: 1, xr, yStride: 0, ys.base + r * cols, count: cols) {
+                    a, _ in a - offset
+                }
+            }
+        }
+    }
+
+    /// dx = dy − softmax(x)·Σ_c dy, with softmax(x) = exp(y).
+    public static func logBackward(
+        output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
+        into dx: UnsafeMutablePointer<Float>, rows: Int, cols: Int
+    ) {
+        let ys = SendablePointer(y)
+        let dys = SendablePointer(dy)
+        let dxs = SendablePointer(dx)
+        Parallel.forEachChunk(rows, grain: max(1, Elementwise.grain / max(cols, 1))) { range in
+            for r in range {
+                let gr = UnsafePointer(dys.base + r * cols)
+                let total = Reduce.sum(gr, count: cols)
+                Elementwise.zipRow(
+                    UnsafePointer(ys.base + r * cols), xStride: 1, gr, yStride: 1,
+                    dxs.base + r * cols, count: cols
+                ) { yv, g in g - VectorMath.exp(yv) * total }
+            }
+        }
+    }
+}
+
+/// Dot products of contiguous vectors.
+public enum Dot {
+    /// Σ x[i]·y[i].
+    @inlinable @inline(__always)
+    public static func product(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+        var a0 = Float8(), a1 = Float8()
+        var i = 0
+        while i + 16 <= count {
+            a0 += load8(x, i) * load8(y, i)
+            a1 += load8(x, i + 8) * load8(y, i + 8)
+            i += 16
+        }
+        if i + 8 <= count {
+            a0 += load8(x, i) * load8(y, i)
+            i += 8
+        }
+        var total = (a0 + a1).sum()
+        while i < count {
+            total += x[i] * y[i]
+            i += 1
+        }
+        return total
+    }
+}

@@ -1,0 +1,93 @@
+// Float32 transcendental functions on SIMD8 lanes, accurate to a few ulps, without libm calls or
+// float↔int conversions in the hot path (both scalarise on x86; see docs/performance.md).
+// Polynomials follow the Cephes single-precision library (S. Moshier); erfc is Numerical Recipes'
+// Chebyshev fit (fractional error < 1.2e-7).
+
+/// Eight float32 lanes: the vector width that compiles to one AVX register.
+public typealias Float8 = SIMD8<Float>
+
+/// Vectorised elementary functions.
+public enum VectorMath {
+    /// 1.5·2²³: adding it rounds a float of magnitude < 2²² to the nearest integer, which then sits in
+    /// the low mantissa bits of the sum.
+    @usableFromInline static let roundingMagic: Float = 12_582_912
+
+    /// e^x. Exact 0 below −87.3 (so masked −∞ logits give 0), +∞ above 88.7, NaN stays NaN.
+    @inlinable @inline(__always)
+    public static func exp(_ x: Float8) -> Float8 {
+        let log2e: Float = 1.442_695_04
+        let ln2High: Float = 0.693_359_375
+        let ln2Low: Float = -2.121_944_4e-4
+        var clamped = x.replacing(with: 88.37, where: x .> 88.37)  // keeps n ≤ 127
+        clamped.replace(with: -87.33, where: clamped .< -87.33)
+        // n = round(x / ln 2), r = x − n·ln 2 in [−ln2/2, ln2/2].
+        let shifted = clamped * log2e + roundingMagic
+        let n = shifted - roundingMagic
+        let r = (clamped - n * ln2High) - n * ln2Low
+        var p = Float8(repeating: 1.987_569_15e-4)
+        p = p * r + 1.398_199_950_7e-3
+        p = p * r + 8.333_451_907_3e-3
+        p = p * r + 4.166_579_589_4e-2
+        p = p * r + 1.666_666_545_9e-1
+        p = p * r + 5.000_000_120_1e-1
+        let expR = p * r * r + r + 1
+        // 2ⁿ from the integer sitting in the mantissa of `shifted`.
+        let nBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let twoToN = unsafeBitCast((nBits &+ 127) &<< 23, to: Float8.self)
+        var result = expR * twoToN
+        result.replace(with: 0, where: x .< -87.33)
+        result.replace(with: .infinity, where: x .> 88.72)
+        return result
+    }
+
+    /// tanh(x): odd polynomial near 0 (no cancellation), 1 − 2/(e^{2|x|}+1) elsewhere.
+    @inlinable @inline(__always)
+    public static func tanh(_ x: Float8) -> Float8 {
+        let magnitude = x.replacing(with: -x, where: x .< 0)
+        let z = x * x
+        var p = Float8(repeating: -5.704_988_727_45e-3)
+        p = p * z + 2.063_908_879_54e-2
+        p = p * z - 5.373_971_555_31e-2
+        p = p * z + 1.333_144_220_36e-1
+        p = p * z - 3.333_328_194_22e-1
+        let small = p * z * x + x
+        let large = 1 - 2 / (exp(2 * magnitude) + 1)
+        var result = large.replacing(with: -large, where: x .< 0)
+        result.replace(with: small, where: magnitude .< 0.625)
+        return result
+    }
+
+    /// 1 / (1 + e^{−x}).
+    @inlinable @inline(__always)
+    public static func sigmoid(_ x: Float8) -> Float8 { 1 / (1 + exp(-x)) }
+
+    /// erfc(|x|)·(sign-folded): returns erfc(x) for x ≥ 0 with small relative error, the form
+    /// exact GELU needs in its negative tail.
+    @inlinable @inline(__always)
+    public static func erfcOfNonNegative(_ z: Float8) -> Float8 {
+        let t = 1 / (1 + 0.5 * z)
+        var p = Float8(repeating: 0.170_872_77)
+        p = p * t - 0.822_152_23
+        p = p * t + 1.488_515_87
+        p = p * t - 1.135_203_98
+        p = p * t + 0.278_868_07
+        p = p * t - 0.186_288_06
+        p = p * t + 0.096_784_18
+        p = p * t + 0.374_091_96
+        p = p * t + 1.000_023_68
+        p = p * t - 1.265_512_23
+        return t * exp(p - z * z)
+    }
+
+    /// erfc(x) for any x.
+    @inlinable @inline(__always)
+    public static func erfc(_ x: Float8) -> Float8 {
+        let magnitude = x.replacing(with: -x, where: x .< 0)
+        let tail = erfcOfNonNegative(magnitude)
+        return tail.replacing(with: 2 - tail, where: x .< 0)
+    }
+
+    /// Scalar e^x through the vector routine (for tails and per-row scalars).
+    @inlinable @inline(__always)
+    public static func exp(_ x: Float) -> Float { exp(Float8(repeating: x))[0] }
+}

@@ -1,0 +1,130 @@
+// Activation functions with their derivatives. GELU comes in PyTorch's two forms: exact (erf) and the
+// tanh approximation ("gelu_new" / "gelu_pytorch_tanh" in Hugging Face configs).
+import Foundation
+
+/// Which GELU formula to use.
+public enum GELUApproximation: String, Sendable, Codable {
+    /// x·Φ(x) with the exact normal CDF (PyTorch `approximate="none"`, HF "gelu").
+    case none
+    /// 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) (PyTorch `approximate="tanh"`, HF "gelu_new").
+    case tanh
+}
+
+extension Tensor {
+    /// Hyperbolic tangent.
+    public func tanh() -> Tensor {
+        let y = mapped { VectorMath.tanh($0) }
+        return y.recorded(.tanh, from: [self]) { dy in
+            [Tensor.zipped(dy, y) { $0 * (1 - $1 * $1) }]  // d tanh = 1 − tanh²
+        }
+    }
+
+    /// Logistic sigmoid 1/(1+e^{−x}).
+    public func sigmoid() -> Tensor {
+        let y = mapped { VectorMath.sigmoid($0) }
+        return y.recorded(.sigmoid, from: [self]) { dy in
+            [Tensor.zipped(dy, y) { $0 * $1 * (1 - $1) }]  // dσ = σ(1 − σ)
+        }
+    }
+
+    /// max(x, 0); gradient 0 at 0, as PyTorch.
+    public func relu() -> Tensor {
+        let y = mapped { $0.replacing(with: 0, where: $0 .< 0) }
+        return y.recorded(.relu, from: [self]) { dy in
+            [Tensor.zipped(dy, self) { g, x in g.replacing(with: 0, where: x .<= 0) }]
+        }
+    }
+
+    /// relu(x)²: the squared ReLU of Primer and FLASH's gated attention unit.
+    public func reluSquared() -> Tensor {
+        let y = mapped { x in
+            let r = x.replacing(with: 0, where: x .< 0)
+            return r * r
+        }
+        return y.recorded(.reluSquared, from: [self]) { dy in
+            [Tensor.zipped(dy, self) { g, x in (2 * g * x).replacing(with: 0, where: x .<= 0) }]
+        }
+    }
+
+    /// Gaussian error linear unit, exact (erf) or tanh-approximated.
+    public func gelu(approximation: GELUApproximation = .none) -> Tensor {
+        switch approximation {
+        case .none:
+            let y = mapped { GELUMath.exact($0) }
+            return y.recorded(.geluExact, from: [self]) { dy in
+                [Tensor.zipped(dy, self) { g, x in g * GELUMath.exactDerivative(x) }]
+            }
+        case .tanh:
+            let y = mapped { GELUMath.tanhForm($0) }
+            return y.recorded(.geluTanh, from: [self]) { dy in
+                [Tensor.zipped(dy, self) { g, x in g * GELUMath.tanhFormDerivative(x) }]
+            }
+        }
+    }
+
+    /// x·σ(x) (also called swish).
+    public func silu() -> Tensor {
+        let y = mapped { $0 * VectorMath.sigmoid($0) }
+        return y.recorded(.silu, from: [self]) { dy in
+            [Tensor.zipped(dy, self) { g, x in
+                let s = VectorMath.sigmoid(x)
+                return g * s * (1 + x * (1 - s))  // d(xσ) = σ + xσ(1 − σ)
+            }]
+        }
+    }
+
+    /// log(1 + e^x), linear above `threshold` as PyTorch's `softplus(beta=1, threshold=20)`.
+    public func softplus(threshold: Float = 20) -> Tensor {
+        let y = Tensor.filled(shape: shape) { out in
+            withUnsafeBufferPointer { x in
+                for i in x.indices {
+                    let v = x[i]
+                    out[i] = v > threshold ? v : Foundation.log1p(Foundation.exp(v))
+                }
+            }
+        }
+        return y.recorded(.softplus, from: [self]) { dy in
+            [Tensor.zipped(dy, self) { g, x in
+                g * VectorMath.sigmoid(x).replacing(with: 1, where: x .> threshold)
+            }]
+        }
+    }
+}
+
+/// GELU formulas on eight lanes, shared by the op and by fused kernels (bias + GELU).
+public enum GELUMath {
+    /// 1/√2 and 1/√(2π).
+    @usableFromInline static let inverseSqrt2: Float = 0.707_106_781_186_547_5
+    @usableFromInline static let inverseSqrt2Pi: Float = 0.398_942_280_401_432_7
+    @usableFromInline static let sqrt2OverPi: Float = 0.797_884_560_802_865_4
+
+    /// x·Φ(x) = ½·x·erfc(−x/√2), computed through erfc so the negative tail keeps its precision.
+    @inlinable @inline(__always)
+    public static func exact(_ x: Float8) -> Float8 { 0.5 * x * normalCDFTimesTwo(x) }
+
+    /// Φ(x) + x·φ(x).
+    @inlinable @inline(__always)
+    public static func exactDerivative(_ x: Float8) -> Float8 {
+        0.5 * normalCDFTimesTwo(x) + x * inverseSqrt2Pi * VectorMath.exp(-0.5 * x * x)
+    }
+
+    /// 2Φ(x) = erfc(−x/√2).
+    @inlinable @inline(__always)
+    static func normalCDFTimesTwo(_ x: Float8) -> Float8 { VectorMath.erfc(-x * inverseSqrt2) }
+
+    /// ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+    @inlinable @inline(__always)
+    public static func tanhForm(_ x: Float8) -> Float8 {
+        let inner = sqrt2OverPi * (x + 0.044_715 * x * x * x)
+        return 0.5 * x * (1 + VectorMath.tanh(inner))
+    }
+
+    /// Derivative of `tanhForm`.
+    @inlinable @inline(__always)
+    public static func tanhFormDerivative(_ x: Float8) -> Float8 {
+        let inner = sqrt2OverPi * (x + 0.044_715 * x * x * x)
+        let t = VectorMath.tanh(inner)
+        let innerDerivative = sqrt2OverPi * (1 + 3 * 0.044_715 * x * x)
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * innerDerivative
+    }
+}

@@ -1,0 +1,45 @@
+// The two building blocks every elementwise op uses: a unary map and a broadcasting binary zip.
+// They compute values only; each op records its own gradient rule.
+
+extension Tensor {
+    /// A new tensor with `f` applied to every element (no gradient recorded).
+    @inlinable @inline(__always)
+    public func mapped(_ f: (Float8) -> Float8) -> Tensor {
+        let y = TensorStorage(uninitializedCount: count)
+        Elementwise.map(storage.base, y.base, count: count, f)
+        return Tensor(shape: shape, storage: y)
+    }
+
+    /// `f(a, b)` elementwise after broadcasting `a` and `b` to a common shape (no gradient recorded).
+    @inlinable @inline(__always)
+    public static func zipped(
+        _ a: Tensor, _ b: Tensor, op: String = #function, _ f: (Float8, Float8) -> Float8
+    ) -> Tensor {
+        if a.shape == b.shape {
+            let z = TensorStorage(uninitializedCount: a.count)
+            Elementwise.zip(a.storage.base, b.storage.base, z.base, count: a.count, f)
+            return Tensor(shape: a.shape, storage: z)
+        }
+        guard let shape = Shape.broadcast(a.shape, b.shape) else {
+            preconditionFailure("\(op): shapes \(a.shape) and \(b.shape) do not broadcast")
+        }
+        let z = TensorStorage(uninitializedCount: Shape.count(shape))
+        if z.count > 0 {
+            BroadcastPlan(x: a.shape, y: b.shape, out: shape).run(a.storage.base, b.storage.base, z.base, f)
+        }
+        return Tensor(shape: shape, storage: z)
+    }
+
+    /// `f(a, b, c)` elementwise over three tensors of the same shape (no gradient recorded).
+    @inlinable @inline(__always)
+    public static func zipped(
+        _ a: Tensor, _ b: Tensor, _ c: Tensor, _ f: (Float8, Float8, Float8) -> Float8
+    ) -> Tensor {
+        precondition(
+            a.shape == b.shape && b.shape == c.shape,
+            "three-way elementwise op needs equal shapes, got \(a.shape), \(b.shape), \(c.shape)")
+        let w = TensorStorage(uninitializedCount: a.count)
+        Elementwise.zip3(a.storage.base, b.storage.base, c.storage.base, w.base, count: a.count, f)
+        return Tensor(shape: a.shape, storage: w)
+    }
+}
