@@ -8,13 +8,16 @@ let package = Package(
     name: "Attend",
     products: [
         .library(name: "AttendCore", targets: ["AttendCore"]),
+        .library(name: "AttendNN", targets: ["AttendNN"]),
         .library(name: "AttendTesting", targets: ["AttendTesting"]),
     ],
     targets: [
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "AttendCore", dependencies: ["COpenBLAS"]),
+        .target(name: "AttendNN", dependencies: ["AttendCore"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
         .testTarget(name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"]),
+        .testTarget(name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"]),
     ]
 )

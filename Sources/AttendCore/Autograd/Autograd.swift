@@ -64,6 +64,15 @@ public func gradients(
     }
 }
 
+/// Like `gradients(of:withRespectTo:seed:)`, with nil for leaves `output` does not depend on (so
+/// optimizers can skip parameters a step never touched, as PyTorch does for `grad is None`).
+public func reachedGradients(
+    of output: Tensor, withRespectTo leaves: [Tensor], seed: Tensor? = nil
+) -> [Tensor?] {
+    let grads = backpropagate(from: output, seed: seed)
+    return leaves.map { leaf in leaf.node.flatMap { grads[$0.id] } }
+}
+
 /// The value of `f` at `inputs` and its gradient with respect to each input.
 public func valueAndGradient(
     at inputs: [Tensor], of f: ([Tensor]) throws -> Tensor

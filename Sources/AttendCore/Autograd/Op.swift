@@ -17,7 +17,9 @@ public enum Op: String, CaseIterable, Sendable {
     // Softmax
     case softmax, logSoftmax
     // Scans and products
-    case cumulativeSum, matmul
+    case cumulativeSum, matmul, linear
+    // Normalisation
+    case layerNorm, rmsNorm
     // Movement
     case reshape, permute, slice, concatenate, pad, broadcast
     // Gathers

@@ -3,6 +3,8 @@
 // Polynomials follow the Cephes single-precision library (S. Moshier); erfc is Numerical Recipes'
 // Chebyshev fit (fractional error < 1.2e-7).
 
+import Foundation
+
 /// Eight float32 lanes: the vector width that compiles to one AVX register.
 public typealias Float8 = SIMD8<Float>
 
@@ -85,6 +87,20 @@ public enum VectorMath {
         let magnitude = x.replacing(with: -x, where: x .< 0)
         let tail = erfcOfNonNegative(magnitude)
         return tail.replacing(with: 2 - tail, where: x .< 0)
+    }
+
+    /// log(1 + x) for x ≥ 0 with full relative precision near 0 (per lane through libm: for losses,
+    /// not hot loops). The log1p trick
+    /// log(u)·x/(u − 1) with u = 1 + x corrects the rounding of 1 + x (Goldberg, 1991).
+    @inlinable @inline(__always)
+    public static func logOnePlus(_ x: Float8) -> Float8 {
+        let u = 1 + x
+        var result = Float8()
+        for lane in 0..<8 {
+            let d = u[lane] - 1
+            result[lane] = d == 0 ? x[lane] : Foundation.log(u[lane]) * (x[lane] / d)
+        }
+        return result
     }
 
     /// Scalar e^x through the vector routine (for tails and per-row scalars).

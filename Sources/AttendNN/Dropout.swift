@@ -1,0 +1,34 @@
+// Inverted dropout: in training, zero each element with probability p and scale survivors by
+// 1/(1−p), so evaluation needs no rescaling. Its random stream is reseeded per step by the trainer
+// (`Module.reseedRandomness`), which makes a resumed run bit-identical.
+import AttendCore
+
+/// Randomly zeroes activations during training.
+public final class Dropout: Module, Stochastic {
+    /// Probability of zeroing an element.
+    public let probability: Float
+    /// Whether dropout is active (training mode).
+    public private(set) var isTraining = true
+    private var generator: RandomGenerator
+
+    /// Dropout with drop probability `probability` in [0, 1).
+    public init(probability: Float, seed: UInt64 = 0) {
+        precondition(
+            probability >= 0 && probability < 1, "dropout probability must be in [0, 1), got \(probability)")
+        self.probability = probability
+        generator = RandomGenerator(seed: seed)
+    }
+
+    public func setOwnTrainingMode(_ training: Bool) { isTraining = training }
+    public func reseed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
+
+    /// x in evaluation mode; x ⊙ mask/(1−p) in training.
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        guard isTraining && probability > 0 else { return x }
+        let keep = 1 - probability
+        let mask = Tensor.filled(shape: x.shape) { m in
+            for i in m.indices { m[i] = generator.nextUniform() < keep ? 1 / keep : 0 }
+        }
+        return x * mask
+    }
+}

@@ -1,0 +1,93 @@
+// Training objectives with PyTorch's semantics (so fixtures compare element for element):
+// cross-entropy with ignore index and label smoothing, binary cross-entropy on logits, MSE; plus
+// accuracy.
+import AttendCore
+
+/// How per-example losses are combined.
+public enum LossReduction: String, Sendable, Codable {
+    /// Average over counted examples (ignored targets excluded).
+    case mean
+    /// Sum over examples.
+    case sum
+    /// One loss per example.
+    case none
+}
+
+/// Cross-entropy between `logits` [N, C] and integer `targets` [N].
+///
+/// With label smoothing ε the target distribution is (1 − ε)·onehot + ε/C (PyTorch's definition).
+/// Targets equal to `ignoreIndex` contribute nothing and are left out of the mean.
+public func crossEntropy(
+    logits: Tensor, targets: [Int], ignoreIndex: Int = -100, labelSmoothing: Float = 0,
+    reduction: LossReduction = .mean
+) -> Tensor {
+    precondition(logits.rank == 2, "crossEntropy: logits must be [N, C], got \(logits.shape)")
+    let (n, classes) = (logits.shape[0], logits.shape[1])
+    precondition(targets.count == n, "crossEntropy: \(targets.count) targets for \(n) rows of logits")
+    for t in targets where t != ignoreIndex && (t < 0 || t >= classes) {
+        preconditionFailure("crossEntropy: target \(t) outside 0..<\(classes) (ignore index \(ignoreIndex))")
+    }
+    let kept = targets.map { $0 == ignoreIndex ? Float(0) : 1 }
+    let keptMask = Tensor(shape: [n, 1], scalars: kept)
+    let logProbabilities = logits.logSoftmax()  // [N, C]
+    let safeTargets = Indices(shape: [n, 1], values: targets.map { $0 == ignoreIndex ? 0 : $0 })
+    let picked = logProbabilities.gathered(alongAxis: 1, safeTargets)  // [N, 1]
+    var perExample = -picked * keptMask
+    if labelSmoothing > 0 {
+        let uniform = -logProbabilities.mean(alongAxis: 1, keepingDimensions: true) * keptMask
+        perExample = perExample * (1 - labelSmoothing) + uniform * labelSmoothing
+    }
+    let losses = perExample.reshaped([n])
+    switch reduction {
+    case .none: return losses
+    case .sum: return losses.summed()
+    case .mean: return losses.summed() / Swift.max(kept.reduce(0, +), 1)
+    }
+}
+
+/// Binary cross-entropy on logits, max(x,0) − x·y + log(1 + e^{−|x|}) (stable for any x);
+/// the gradient is σ(x) − y exactly.
+public func binaryCrossEntropy(logits: Tensor, targets: Tensor, reduction: LossReduction = .mean) -> Tensor {
+    precondition(logits.shape == targets.shape, "binaryCrossEntropy: \(logits.shape) vs \(targets.shape)")
+    let x = logits.detached(), y = targets.detached()
+    let losses = Tensor.zipped(x, y) { xv, yv in
+        let positive = xv.replacing(with: 0, where: xv .< 0)
+        let magnitude = xv.replacing(with: -xv, where: xv .< 0)
+        let softplus = VectorMath.logOnePlus(VectorMath.exp(-magnitude))
+        return positive - xv * yv + softplus
+    }.recorded(.custom, from: [logits, targets]) { dy, needs in
+        [
+            needs[0] ? Tensor.zipped(x, y) { VectorMath.sigmoid($0) - $1 } * dy : nil,
+            needs[1] ? -x * dy : nil,
+        ]
+    }
+    switch reduction {
+    case .none: return losses
+    case .sum: return losses.summed()
+    case .mean: return losses.mean()
+    }
+}
+
+/// Mean (or summed) squared error.
+public func meanSquaredError(_ predictions: Tensor, _ targets: Tensor, reduction: LossReduction = .mean)
+    -> Tensor
+{
+    precondition(predictions.shape == targets.shape, "meanSquaredError: \(predictions.shape) vs \(targets.shape)")
+    let squares = (predictions - targets).squared()
+    switch reduction {
+    case .none: return squares
+    case .sum: return squares.summed()
+    case .mean: return squares.mean()
+    }
+}
+
+/// Fraction of rows of `logits` [N, C] whose arg-max equals the target, ignoring `ignoreIndex`.
+public func accuracy(logits: Tensor, targets: [Int], ignoreIndex: Int = -100) -> Float {
+    let predictions = logits.argmax(alongAxis: -1)
+    var correct = 0, counted = 0
+    for (p, t) in zip(predictions, targets) where t != ignoreIndex {
+        counted += 1
+        if p == t { correct += 1 }
+    }
+    return counted == 0 ? 0 : Float(correct) / Float(counted)
+}

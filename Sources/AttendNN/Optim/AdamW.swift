@@ -1,0 +1,79 @@
+// AdamW (Loshchilov & Hutter, 2019): Adam with weight decay decoupled from the gradient.
+// Follows PyTorch's update order exactly so trajectories match its fixtures:
+//   p ← p·(1 − lr·λ);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²
+//   p ← p − (lr/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε)
+import AttendCore
+import Foundation
+
+/// The AdamW optimizer.
+public final class AdamW: Optimizer {
+    public let parameters: [(String, Parameter)]
+    public private(set) var stepCount = 0
+    /// Moment decay rates.
+    public let beta1: Float, beta2: Float
+    /// Added to the denominator.
+    public let epsilon: Float
+    /// Decoupled weight decay λ.
+    public let weightDecay: Float
+    private let decayed: Set<String>
+    private var moments = StateBuffers()
+
+    /// AdamW over `parameters`; `decays` picks which ones receive weight decay (default: rank ≥ 2).
+    public init(
+        parameters: [(String, Parameter)], beta1: Float = 0.9, beta2: Float = 0.999,
+        epsilon: Float = 1e-8, weightDecay: Float = 0.01,
+        decays: (String, Parameter) -> Bool = isDecayedByDefault
+    ) {
+        self.parameters = parameters.filter { $0.1.isTrainable }
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+        decayed = Set(self.parameters.filter { decays($0.0, $0.1) }.map(\.0))
+    }
+
+    public func step(_ gradients: Gradients, learningRate lr: Float) {
+        stepCount += 1
+        let t = Float(stepCount)
+        let correction1 = 1 - Foundation.pow(beta1, t)
+        let correction2Root = (1 - Foundation.pow(beta2, t)).squareRoot()
+        let stepSize = lr / correction1
+        for (name, parameter) in parameters {
+            guard let g = gradients[parameter] else { continue }
+            var m = moments.buffer(name + ".exp_avg", shape: parameter.shape)
+            var v = moments.buffer(name + ".exp_avg_sq", shape: parameter.shape)
+            moments.buffers[name + ".exp_avg"] = nil  // keep the buffers uniquely referenced: no copy
+            moments.buffers[name + ".exp_avg_sq"] = nil
+            let decay = decayed.contains(name) ? 1 - lr * weightDecay : 1
+            let (b1, b2, eps) = (beta1, beta2, epsilon)
+            g.withUnsafeBufferPointer { gp in
+                m.withUnsafeMutableBufferPointer { mp in
+                    v.withUnsafeMutableBufferPointer { vp in
+                        parameter.update { pp in
+                            for i in pp.indices {
+                                let gi = gp[i]
+                                mp[i] = b1 * mp[i] + (1 - b1) * gi
+                                vp[i] = b2 * vp[i] + (1 - b2) * gi * gi
+                                let denominator = vp[i].squareRoot() / correction2Root + eps
+                                pp[i] = pp[i] * decay - stepSize * mp[i] / denominator
+                            }
+                        }
+                    }
+                }
+            }
+            moments.buffers[name + ".exp_avg"] = m
+            moments.buffers[name + ".exp_avg_sq"] = v
+        }
+    }
+
+    public func state() -> [(String, Tensor)] {
+        [("step", Tensor(Float(stepCount)))]
+            + moments.buffers.keys.sorted().map { ($0, moments.buffers[$0]!) }
+    }
+
+    public func load(state: [String: Tensor]) throws {
+        stepCount = try restoredStepCount(state)
+        moments = try StateBuffers.restore(
+            from: state, parameters: parameters, suffixes: [".exp_avg", ".exp_avg_sq"])
+    }
+}

@@ -1,0 +1,64 @@
+// Learning-rate schedules as small named functions of the step (nanoGPT's `get_lr`, LRA's factor
+// products). Steps count from 0 at the first update.
+import Foundation
+
+/// A learning rate for each optimizer step.
+public protocol LearningRateSchedule: Sendable {
+    /// The learning rate for update number `step` (0-based).
+    func learningRate(at step: Int) -> Float
+}
+
+/// A constant rate.
+public struct ConstantSchedule: LearningRateSchedule {
+    /// The rate.
+    public let rate: Float
+    /// A constant `rate`.
+    public init(rate: Float) { self.rate = rate }
+    public func learningRate(at step: Int) -> Float { rate }
+}
+
+/// Linear warm-up from 0 to `peak` over `warmupSteps`, then cosine decay to `minimum` at
+/// `totalSteps` (held there afterwards).
+public struct WarmupCosineSchedule: LearningRateSchedule {
+    public let peak: Float, minimum: Float
+    public let warmupSteps: Int, totalSteps: Int
+    /// The schedule.
+    public init(peak: Float, warmupSteps: Int, totalSteps: Int, minimum: Float = 0) {
+        (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (peak, warmupSteps, totalSteps, minimum)
+    }
+    public func learningRate(at step: Int) -> Float {
+        if step < warmupSteps { return peak * Float(step + 1) / Float(warmupSteps) }
+        let span = Swift.max(totalSteps - warmupSteps, 1)
+        let progress = Swift.min(Float(step - warmupSteps) / Float(span), 1)
+        return minimum + (peak - minimum) * 0.5 * (1 + Foundation.cos(Float.pi * progress))
+    }
+}
+
+/// Linear warm-up to `peak`, then linear decay to `minimum` at `totalSteps`.
+public struct WarmupLinearSchedule: LearningRateSchedule {
+    public let peak: Float, minimum: Float
+    public let warmupSteps: Int, totalSteps: Int
+    /// The schedule.
+    public init(peak: Float, warmupSteps: Int, totalSteps: Int, minimum: Float = 0) {
+        (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (peak, warmupSteps, totalSteps, minimum)
+    }
+    public func learningRate(at step: Int) -> Float {
+        if step < warmupSteps { return peak * Float(step + 1) / Float(warmupSteps) }
+        let span = Swift.max(totalSteps - warmupSteps, 1)
+        let progress = Swift.min(Float(step - warmupSteps) / Float(span), 1)
+        return peak + (minimum - peak) * progress
+    }
+}
+
+/// LRA/Transformer schedule: base·min(1, step/warmup)·1/√max(step, warmup), with step counted
+/// from 1 — so the peak, at step = warmup, is base/√warmup.
+public struct InverseSquareRootSchedule: LearningRateSchedule {
+    public let base: Float
+    public let warmupSteps: Int
+    /// The schedule.
+    public init(base: Float, warmupSteps: Int) { (self.base, self.warmupSteps) = (base, warmupSteps) }
+    public func learningRate(at step: Int) -> Float {
+        let s = Float(step + 1), w = Float(Swift.max(warmupSteps, 1))
+        return base * Swift.min(1, s / w) / Swift.max(s, w).squareRoot()
+    }
+}
