@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .library(name: "AttendCore", targets: ["AttendCore"]),
         .library(name: "AttendNN", targets: ["AttendNN"]),
+        .library(name: "AttendAttention", targets: ["AttendAttention"]),
         .library(name: "AttendTesting", targets: ["AttendTesting"]),
     ],
     targets: [
@@ -16,8 +17,10 @@ let package = Package(
             name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "AttendCore", dependencies: ["COpenBLAS"]),
         .target(name: "AttendNN", dependencies: ["AttendCore"]),
+        .target(name: "AttendAttention", dependencies: ["AttendNN"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
         .testTarget(name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"]),
         .testTarget(name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"]),
+        .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
     ]
 )

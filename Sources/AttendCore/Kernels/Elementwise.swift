@@ -3,25 +3,25 @@
 
 /// Loads and stores of eight floats at arbitrary alignment.
 @inlinable @inline(__always)
-func load8(_ p: UnsafePointer<Float>, _ i: Int) -> Float8 {
+public func load8(_ p: UnsafePointer<Float>, _ i: Int) -> Float8 {
     UnsafeRawPointer(p + i).loadUnaligned(as: Float8.self)
 }
 
 @inlinable @inline(__always)
-func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+public func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
     UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Float8.self)
 }
 
 /// Loads `count` < 8 floats into the low lanes (the rest are zero).
 @inlinable @inline(__always)
-func loadPartial(_ p: UnsafePointer<Float>, _ i: Int, _ count: Int) -> Float8 {
+public func loadPartial(_ p: UnsafePointer<Float>, _ i: Int, _ count: Int) -> Float8 {
     var v = Float8()
     for lane in 0..<count { v[lane] = p[i + lane] }
     return v
 }
 
 @inlinable @inline(__always)
-func storePartial(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
+public func storePartial(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
     for lane in 0..<count { p[i + lane] = v[lane] }
 }
 

@@ -1,0 +1,292 @@
+// Memory-efficient exact attention (the FlashAttention algorithm of Dao et al., 2022, and Rabe &
+// Staats, 2021, arranged for a CPU): queries and keys are processed in tiles; each query row keeps a
+// running maximum m, a running denominator l and an unnormalised output, rescaled by e^(m_old − m_new)
+// whenever a new tile raises the maximum. Extra memory is O(tile²) per thread plus the n log-sum-exp
+// values kept for the backward pass, which recomputes each tile's probabilities instead of storing
+// the n×m matrix. Tiles are GEMMs through BLAS; exponentials run eight lanes at a time.
+//
+// Layout: q, k, v, o are addressed by strides, so both [b, n, h, d] (straight out of the projections,
+// no permute) and [b, h, n, d] work. Shapes: b batch, h heads, n queries, m keys, d head dimension,
+// e value dimension.
+import AttendCore
+import Foundation
+
+/// Strides, in elements, of a 4-D attention operand indexed [batch, position, head, feature].
+public struct HeadLayout: Sendable {
+    /// Between consecutive batch entries, positions and heads; features are contiguous.
+    public var batchStride: Int, positionStride: Int, headStride: Int
+
+    /// The [b, n, h, d] layout of projected hidden states.
+    public static func positionMajor(length: Int, heads: Int, dimension: Int) -> HeadLayout {
+        HeadLayout(batchStride: length * heads * dimension, positionStride: heads * dimension, headStride: dimension)
+    }
+
+    /// The [b, h, n, d] layout.
+    public static func headMajor(length: Int, heads: Int, dimension: Int) -> HeadLayout {
+        HeadLayout(batchStride: heads * length * dimension, positionStride: dimension, headStride: length * dimension)
+    }
+
+    @inlinable func offset(batch: Int, head: Int, position: Int = 0) -> Int {
+        batch * batchStride + head * headStride + position * positionStride
+    }
+}
+
+/// One attention problem: sizes, scale, masking and operand addresses.
+public struct AttentionProblem: @unchecked Sendable {
+    public var batch: Int, heads: Int, queries: Int, keys: Int, dimension: Int, valueDimension: Int
+    /// Multiplies q·k (usually 1/√d).
+    public var scale: Float
+    /// Query i sees key j only when j ≤ i + (keys − queries).
+    public var causal: Bool
+    /// [batch, keys], 0 = padding; nil = every key is real.
+    public var keyMask: UnsafePointer<Float>?
+    public var query: UnsafePointer<Float>, queryLayout: HeadLayout
+    public var key: UnsafePointer<Float>, keyLayout: HeadLayout
+    public var value: UnsafePointer<Float>, valueLayout: HeadLayout
+
+    /// A problem description; pointers must stay valid while kernels run.
+    public init(
+        batch: Int, heads: Int, queries: Int, keys: Int, dimension: Int, valueDimension: Int,
+        scale: Float, causal: Bool, keyMask: UnsafePointer<Float>?,
+        query: UnsafePointer<Float>, queryLayout: HeadLayout, key: UnsafePointer<Float>, keyLayout: HeadLayout,
+        value: UnsafePointer<Float>, valueLayout: HeadLayout
+    ) {
+        (self.batch, self.heads, self.queries, self.keys) = (batch, heads, queries, keys)
+        (self.dimension, self.valueDimension, self.scale, self.causal) = (dimension, valueDimension, scale, causal)
+        (self.keyMask, self.query, self.queryLayout) = (keyMask, query, queryLayout)
+        (self.key, self.keyLayout, self.value, self.valueLayout) = (key, keyLayout, value, valueLayout)
+    }
+
+    /// Last key index + 1 visible to query i under the causal rule.
+    @inlinable func causalLimit(_ i: Int) -> Int { causal ? Swift.min(keys, i + keys - queries + 1) : keys }
+}
+
+/// Tiled online-softmax attention, forward and backward.
+public enum OnlineSoftmaxAttention {
+    /// Query rows per tile.
+    public static let queryTile = 64
+    /// Keys per tile.
+    public static let keyTile = 256
+
+    /// o = softmax(scale·q·kᵀ + mask)·v; writes o (in `outputLayout`) and the per-row log-sum-exp
+    /// [batch, heads, queries] (−∞ for rows that see no key; their output is 0).
+    public static func forward(
+        _ p: AttentionProblem, output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout,
+        logSumExp: UnsafeMutablePointer<Float>
+    ) {
+        let queryTiles = (p.queries + queryTile - 1) / queryTile
+        let out = SendablePointer(output), lse = SendablePointer(logSumExp)
+        let tileAnyReal = realKeyTiles(p)
+        Parallel.forEach(p.batch * p.heads * queryTiles) { item in
+            let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
+            let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
+            let rowStart = tile * queryTile
+            let rows = Swift.min(queryTile, p.queries - rowStart)
+            var scores = [Float](repeating: 0, count: queryTile * keyTile)
+            var runningMax = [Float](repeating: -.infinity, count: rows)
+            var denominator = [Float](repeating: 0, count: rows)
+            let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
+            let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
+            let ldo = outputLayout.positionStride
+            for r in 0..<rows { (o + r * ldo).update(repeating: 0, count: p.valueDimension) }
+            let lastKey = p.causalLimit(rowStart + rows - 1)
+            scores.withUnsafeMutableBufferPointer { s in
+                var keyStart = 0
+                while keyStart < lastKey {
+                    let cols = Swift.min(keyTile, lastKey - keyStart)
+                    defer { keyStart += keyTile }
+                    if !tileAnyReal[b * tileAnyReal.count / p.batch + keyStart / keyTile] { continue }
+                    let k = p.key + p.keyLayout.offset(batch: b, head: h, position: keyStart)
+                    let v = p.value + p.valueLayout.offset(batch: b, head: h, position: keyStart)
+                    BLAS.gemm(
+                        transposeA: false, transposeB: true, m: rows, n: cols, k: p.dimension, alpha: p.scale,
+                        a: q, lda: p.queryLayout.positionStride, b: k, ldb: p.keyLayout.positionStride,
+                        c: s.baseAddress!, ldc: cols)
+                    for r in 0..<rows {
+                        let row = s.baseAddress! + r * cols
+                        applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
+                        let tileMax = Reduce.max(row, count: cols)
+                        let newMax = Swift.max(runningMax[r], tileMax)
+                        if newMax == -.infinity {
+                            row.update(repeating: 0, count: cols)
+                            continue
+                        }
+                        let rescale = VectorMath.exp(runningMax[r] - newMax)
+                        let rowSum = exponentiate(row, count: cols, shift: newMax)
+                        denominator[r] = denominator[r] * rescale + rowSum
+                        runningMax[r] = newMax
+                        if rescale != 1 {
+                            let orow = o + r * ldo
+                            for c in 0..<p.valueDimension { orow[c] *= rescale }
+                        }
+                    }
+                    BLAS.gemm(
+                        transposeA: false, transposeB: false, m: rows, n: p.valueDimension, k: cols,
+                        a: s.baseAddress!, lda: cols, b: v, ldb: p.valueLayout.positionStride,
+                        beta: 1, c: o, ldc: ldo)
+                }
+            }
+            let lseRow = lse.base + (b * p.heads + h) * p.queries + rowStart
+            for r in 0..<rows {
+                let orow = o + r * ldo
+                if denominator[r] == 0 {
+                    orow.update(repeating: 0, count: p.valueDimension)
+                    lseRow[r] = -.infinity
+                } else {
+                    let inverse = 1 / denominator[r]
+                    for c in 0..<p.valueDimension { orow[c] *= inverse }
+                    lseRow[r] = runningMax[r] + Foundation.log(denominator[r])
+                }
+            }
+        }
+    }
+
+    /// Gradients of `forward` by recomputation: for each key tile, every query tile's probabilities
+    /// are rebuilt from the saved log-sum-exp, then
+    /// dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O)), dQ += scale·dS·K, dK += scale·dSᵀ·Q.
+    /// Gradients are written in the layouts of q, k and v (dq/dk/dv may be nil to skip).
+    public static func backward(
+        _ p: AttentionProblem, output: UnsafePointer<Float>, outputLayout: HeadLayout,
+        outputGradient: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
+        queryGradient: UnsafeMutablePointer<Float>, keyGradient: UnsafeMutablePointer<Float>,
+        valueGradient: UnsafeMutablePointer<Float>
+    ) {
+        let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
+        let dvs = SendablePointer(valueGradient)
+        let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
+        let tileAnyReal = realKeyTiles(p)
+        let (d, e) = (p.dimension, p.valueDimension)
+        Parallel.forEach(p.batch * p.heads) { bh in
+            let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
+            let q = p.query + p.queryLayout.offset(batch: b, head: h)
+            let k = p.key + p.keyLayout.offset(batch: b, head: h)
+            let v = p.value + p.valueLayout.offset(batch: b, head: h)
+            let o = os.base + outputLayout.offset(batch: b, head: h)
+            let dO = dos.base + outputLayout.offset(batch: b, head: h)
+            let dq = dqs.base + p.queryLayout.offset(batch: b, head: h)
+            let dk = dks.base + p.keyLayout.offset(batch: b, head: h)
+            let dv = dvs.base + p.valueLayout.offset(batch: b, head: h)
+            let (ldq, ldk, ldv) = (p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride)
+            let ldo = outputLayout.positionStride
+            let lse = lses.base + bh * p.queries
+            // D_i = Σ_c dO[i, c]·O[i, c], the softmax-Jacobian correction per row.
+            var rowDot = [Float](repeating: 0, count: p.queries)
+            for i in 0..<p.queries {
+                rowDot[i] = Dot.product(dO + i * ldo, o + i * ldo, count: e)
+                (dq + i * ldq).update(repeating: 0, count: d)
+            }
+            var probabilities = [Float](repeating: 0, count: queryTile * keyTile)
+            var scoreGradient = [Float](repeating: 0, count: queryTile * keyTile)
+            probabilities.withUnsafeMutableBufferPointer { P in
+                scoreGradient.withUnsafeMutableBufferPointer { G in
+                    var keyStart = 0
+                    while keyStart < p.keys {
+                        let cols = Swift.min(keyTile, p.keys - keyStart)
+                        defer { keyStart += keyTile }
+                        let kt = k + keyStart * ldk, vt = v + keyStart * ldv
+                        let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
+                        for j in 0..<cols {
+                            (dkt + j * ldk).update(repeating: 0, count: d)
+                            (dvt + j * ldv).update(repeating: 0, count: e)
+                        }
+                        if !tileAnyReal[b * tileAnyReal.count / p.batch + keyStart / keyTile] { continue }
+                        // First query that can see this key tile under the causal rule.
+                        let firstQuery = p.causal ? Swift.max(0, keyStart - (p.keys - p.queries)) : 0
+                        var rowStart = (firstQuery / queryTile) * queryTile
+                        while rowStart < p.queries {
+                            let rows = Swift.min(queryTile, p.queries - rowStart)
+                            defer { rowStart += queryTile }
+                            let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
+                            BLAS.gemm(
+                                transposeA: false, transposeB: true, m: rows, n: cols, k: d, alpha: p.scale,
+                                a: qt, lda: ldq, b: kt, ldb: ldk, c: P.baseAddress!, ldc: cols)
+                            for r in 0..<rows {
+                                let row = P.baseAddress! + r * cols
+                                applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
+                                let shift = lse[rowStart + r]
+                                if shift == -.infinity {
+                                    row.update(repeating: 0, count: cols)
+                                } else {
+                                    _ = exponentiate(row, count: cols, shift: shift)
+                                }
+                            }
+                            // dV_j += Pᵀ·dO_i
+                            BLAS.gemm(
+                                transposeA: true, transposeB: false, m: cols, n: e, k: rows,
+                                a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
+                            // dP = dO_i·V_jᵀ
+                            BLAS.gemm(
+                                transposeA: false, transposeB: true, m: rows, n: cols, k: e,
+                                a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
+                            for r in 0..<rows {
+                                let correction = Float8(repeating: rowDot[rowStart + r])
+                                let pr = P.baseAddress! + r * cols, gr = G.baseAddress! + r * cols
+                                Elementwise.zipRow(
+                                    UnsafePointer(pr), xStride: 1, UnsafePointer(gr), yStride: 1, gr, count: cols
+                                ) { $0 * ($1 - correction) }
+                            }
+                            // dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
+                            BLAS.gemm(
+                                transposeA: false, transposeB: false, m: rows, n: d, k: cols, alpha: p.scale,
+                                a: G.baseAddress!, lda: cols, b: kt, ldb: ldk, beta: 1, c: dqt, ldc: ldq)
+                            BLAS.gemm(
+                                transposeA: true, transposeB: false, m: cols, n: d, k: rows, alpha: p.scale,
+                                a: G.baseAddress!, lda: cols, b: qt, ldb: ldq, beta: 1, c: dkt, ldc: ldk)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets masked scores of one tile row to −∞: padded keys and, when causal, keys after the limit.
+    @inline(__always)
+    static func applyMask(
+        _ p: AttentionProblem, batch b: Int, row: UnsafeMutablePointer<Float>, query i: Int,
+        keyStart: Int, cols: Int
+    ) {
+        if let mask = p.keyMask {
+            let maskRow = mask + b * p.keys + keyStart
+            for j in 0..<cols where maskRow[j] == 0 { row[j] = -.infinity }
+        }
+        if p.causal {
+            let limit = p.causalLimit(i) - keyStart
+            if limit < cols {
+                for j in Swift.max(limit, 0)..<cols { row[j] = -.infinity }
+            }
+        }
+    }
+
+    /// row[j] = e^(row[j] − shift) in place; returns Σ_j row[j].
+    @inline(__always)
+    static func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+        let s = Float8(repeating: shift)
+        var total = Float8()
+        var j = 0
+        while j + 8 <= count {
+            let v = VectorMath.exp(load8(row, j) - s)
+            store8(v, row, j)
+            total += v
+            j += 8
+        }
+        var sum = total.sum()
+        while j < count {
+            let v = VectorMath.exp(row[j] - shift)
+            row[j] = v
+            sum += v
+            j += 1
+        }
+        return sum
+    }
+
+    /// For each (batch, key tile): whether any key in it is real (all-padding tiles are skipped).
+    static func realKeyTiles(_ p: AttentionProblem) -> [Bool] {
+        let tiles = (p.keys + keyTile - 1) / keyTile
+        guard let mask = p.keyMask else { return [Bool](repeating: true, count: p.batch * Swift.max(tiles, 1)) }
+        var result = [Bool](repeating: false, count: p.batch * Swift.max(tiles, 1))
+        for b in 0..<p.batch {
+            for j in 0..<p.keys where mask[b * p.keys + j] != 0 { result[b * tiles + j / keyTile] = true }
+        }
+        return result
+    }
+}

@@ -1,0 +1,62 @@
+// Full softmax attention (Vaswani et al., 2017): every query sees every key, O(n²·d) time.
+// Two paths that must agree: the fused tiled kernel (default; O(n) extra memory, backward by
+// recomputation, causal skips the upper triangle's tiles) and the materialised reference.
+import AttendCore
+import AttendNN
+
+/// softmax(q·kᵀ/√d)·v over all keys.
+public final class FullAttention: AttentionCore {
+    /// Which implementation runs.
+    public enum Path: String, Sendable, Codable {
+        /// Tiled online softmax (memory-efficient).
+        case fused
+        /// Materialised scores and probabilities (the oracle).
+        case reference
+    }
+
+    /// Options of the full-attention mechanism.
+    public struct Options: Codable, Sendable, Equatable {
+        /// Implementation to run.
+        public var path: Path = .fused
+        /// Defaults: the fused path.
+        public init() {}
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            path = try c.decode(.path, default: .fused)
+        }
+    }
+
+    /// The implementation in use.
+    public let path: Path
+
+    /// Full attention on the given path.
+    public init(path: Path = .fused) { self.path = path }
+
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+        let scale = 1 / Float(query.shape[3]).squareRoot()
+        let mask = context.paddingMask
+        switch path {
+        case .fused:
+            return Tensor.fusedAttention(
+                query: query, key: key, value: value, scale: scale, causal: context.isCausal, keyMask: mask)
+        case .reference:
+            return referenceAttention(
+                query: query, key: key, value: value, scale: scale, causal: context.isCausal, keyMask: mask)
+        }
+    }
+
+    /// Registry entry.
+    public static let entry = Mechanism(
+        name: "full",
+        summary: "exact softmax attention, fused tiled kernel (Vaswani et al. 2017; FlashAttention tiling)",
+        capabilities: {
+            var c = Capabilities(supportsCausal: true, complexity: "O(n²·d) time, O(n) memory")
+            c.canSeeEveryKey = true
+            return c
+        }(),
+        make: { configuration, generator in
+            try MultiHeadAttention(
+                mechanism: "full", configuration: configuration,
+                core: FullAttention(path: configuration.full.path), generator: &generator)
+        })
+}

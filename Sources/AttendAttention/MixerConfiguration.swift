@@ -1,0 +1,69 @@
+// Everything a mechanism may be configured with, as data (Codable, snake_case JSON keys). Common
+// fields here; each mechanism declares its own `Options` struct in its own file (with the reference
+// implementation's defaults) and gets one field below, so a mechanism reads only what is its own.
+import AttendCore
+
+/// Configuration for building a token mixer from the registry.
+public struct MixerConfiguration: Codable, Sendable, Equatable {
+    /// Model width c.
+    public var modelDimension: Int
+    /// Number of heads h.
+    public var headCount: Int
+    /// Longest sequence the mixer must accept (mechanisms with length-sized parameters use it).
+    public var maximumLength: Int
+    /// Whether the q/k/v/output projections have biases.
+    public var projectionBias = true
+    /// Dropout on attention probabilities (mechanisms that materialise them).
+    public var attentionDropout: Float = 0
+    /// Seed for random structure (BigBird blocks, Performer features) and initial weights.
+    public var seed: UInt64 = 0
+
+    /// Per-mechanism options.
+    public var full = FullAttention.Options()
+
+    /// A configuration with the given shape and default mechanism options.
+    public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
+        self.modelDimension = modelDimension
+        self.headCount = headCount
+        self.maximumLength = maximumLength
+    }
+
+    /// Head dimension d = c/h.
+    public var headDimension: Int { modelDimension / max(headCount, 1) }
+
+    enum CodingKeys: String, CodingKey {
+        case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
+        case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
+        case full
+    }
+
+    /// Decodes, keeping defaults for absent keys.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            modelDimension: try c.decode(Int.self, forKey: .modelDimension),
+            headCount: try c.decode(Int.self, forKey: .headCount),
+            maximumLength: try c.decode(Int.self, forKey: .maximumLength))
+        projectionBias = try c.decode(.projectionBias, default: projectionBias)
+        attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
+        seed = try c.decode(.seed, default: seed)
+        full = try c.decode(.full, default: full)
+    }
+
+    /// Checks that heads divide the width; mechanisms call this first.
+    public func validatedHeads(for mechanism: String) throws -> (h: Int, d: Int) {
+        guard headCount > 0, modelDimension % headCount == 0 else {
+            throw MixerError.invalidConfiguration(
+                mechanism: mechanism,
+                problem: "head count \(headCount) does not divide model width \(modelDimension)")
+        }
+        return (headCount, modelDimension / headCount)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The value at `key`, or `fallback` when the key is absent (configs list only what they change).
+    public func decode<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+}

@@ -1,0 +1,106 @@
+// Exact softmax attention on [b, n, h, d] heads, two ways that must agree:
+// - `referenceAttention`: the textbook formula with every intermediate materialised (the oracle every
+//   mechanism is tested against; O(n·m) memory),
+// - `fusedAttention`: the tiled online-softmax kernel, O(n) extra memory, backward by recomputation.
+import AttendCore
+
+/// softmax(scale·q·kᵀ + bias, masked)·v, materialising the [b, h, n, m] scores.
+///
+/// - Parameters:
+///   - query: [b, n, h, d]; key: [b, m, h, d]; value: [b, m, h, e].
+///   - keyMask: [b, m], 0 for padded keys.
+///   - allowed: broadcastable to [b, h, n, m], 0 where a query may not see a key (sparse patterns).
+///   - bias: added to the scaled scores, broadcastable to [b, h, n, m] (relative positions).
+/// - Returns: [b, n, h, e]. Rows that see no key are 0, not NaN.
+public func referenceAttention(
+    query: Tensor, key: Tensor, value: Tensor, scale: Float, causal: Bool = false,
+    keyMask: Tensor? = nil, allowed: Tensor? = nil, bias: Tensor? = nil
+) -> Tensor {
+    let q = query.permuted([0, 2, 1, 3])  // [b, h, n, d]
+    let k = key.permuted([0, 2, 1, 3])  // [b, h, m, d]
+    let v = value.permuted([0, 2, 1, 3])  // [b, h, m, e]
+    let (b, n, m) = (query.shape[0], query.shape[1], key.shape[1])
+    var scores = Tensor.matmul(q, k, transposeB: true) * scale  // [b, h, n, m]
+    if let bias { scores = scores + bias }
+    var hidden = Tensor.zeros([1, 1, n, m])
+    if causal { hidden = hidden + causalMask(queries: n, keys: m) }
+    if let keyMask { hidden = hidden + (1 - keyMask).reshaped([b, 1, 1, m]) }
+    if let allowed { hidden = hidden + (1 - allowed) }
+    scores = scores.maskedFill(where: hidden, with: -.infinity)
+    let probabilities = scores.softmax(alongAxis: -1)
+    return Tensor.matmul(probabilities, v).permuted([0, 2, 1, 3])  // [b, n, h, e]
+}
+
+/// [1, 1, n, m] with 1 where key j lies after query i (j > i + m − n): the hidden entries.
+public func causalMask(queries n: Int, keys m: Int) -> Tensor {
+    Tensor.filled(shape: [1, 1, n, m]) { out in
+        for i in 0..<n {
+            for j in 0..<m { out[i * m + j] = j > i + m - n ? 1 : 0 }
+        }
+    }
+}
+
+extension Tensor {
+    /// Exact attention through the tiled online-softmax kernel: same contract as
+    /// `referenceAttention` without `allowed`/`bias`, in O(n) extra memory.
+    public static func fusedAttention(
+        query: Tensor, key: Tensor, value: Tensor, scale: Float, causal: Bool = false, keyMask: Tensor? = nil
+    ) -> Tensor {
+        precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "fusedAttention: q, k, v must be [b, n, h, d]")
+        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        let (m, e) = (key.shape[1], value.shape[3])
+        precondition(key.shape == [b, m, h, d], "fusedAttention: key \(key.shape) vs query \(query.shape)")
+        precondition(value.shape == [b, m, h, e], "fusedAttention: value \(value.shape) vs key \(key.shape)")
+        if let keyMask { precondition(keyMask.shape == [b, m], "fusedAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
+        let qLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: d)
+        let kLayout = HeadLayout.positionMajor(length: m, heads: h, dimension: d)
+        let vLayout = HeadLayout.positionMajor(length: m, heads: h, dimension: e)
+        let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
+        func problem(_ q: UnsafeBufferPointer<Float>, _ k: UnsafeBufferPointer<Float>,
+                     _ v: UnsafeBufferPointer<Float>, _ mask: UnsafePointer<Float>?) -> AttentionProblem {
+            AttentionProblem(
+                batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e, scale: scale,
+                causal: causal, keyMask: mask, query: q.baseAddress!, queryLayout: qLayout,
+                key: k.baseAddress!, keyLayout: kLayout, value: v.baseAddress!, valueLayout: vLayout)
+        }
+        func withOperands<R>(_ body: (AttentionProblem) -> R) -> R {
+            query.withUnsafeBufferPointer { q in
+                key.withUnsafeBufferPointer { k in
+                    value.withUnsafeBufferPointer { v in
+                        if let keyMask {
+                            return keyMask.withUnsafeBufferPointer { body(problem(q, k, v, $0.baseAddress!)) }
+                        }
+                        return body(problem(q, k, v, nil))
+                    }
+                }
+            }
+        }
+        var logSumExp = [Float](repeating: 0, count: b * h * n)
+        let output = Tensor.filled(shape: [b, n, h, e]) { out in
+            withOperands { p in
+                OnlineSoftmaxAttention.forward(p, output: out.baseAddress!, outputLayout: oLayout, logSumExp: &logSumExp)
+            }
+        }
+        return output.recorded(.custom, from: [query, key, value]) { dy in
+            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(key.shape), dv = Tensor.zeros(value.shape)
+            withOperands { p in
+                output.withUnsafeBufferPointer { o in
+                    dy.withUnsafeBufferPointer { g in
+                        dq.withUnsafeMutableBufferPointer { dqp in
+                            dk.withUnsafeMutableBufferPointer { dkp in
+                                dv.withUnsafeMutableBufferPointer { dvp in
+                                    OnlineSoftmaxAttention.backward(
+                                        p, output: o.baseAddress!, outputLayout: oLayout,
+                                        outputGradient: g.baseAddress!, logSumExp: logSumExp,
+                                        queryGradient: dqp.baseAddress!, keyGradient: dkp.baseAddress!,
+                                        valueGradient: dvp.baseAddress!)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return [dq, dk, dv]
+        }
+    }
+}

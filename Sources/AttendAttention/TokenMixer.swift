@@ -1,0 +1,81 @@
+// The one interface every mechanism implements. A token mixer maps hidden states [b, n, c] to
+// [b, n, c], reading the padding mask, the causal flag and anything cross-layer (relative positions,
+// the previous layer's attention map, auxiliary losses) from a per-forward `MixerContext`, so model
+// code never special-cases a mechanism.
+import AttendCore
+import AttendNN
+
+/// A sequence-mixing layer: self-attention or anything that replaces it.
+public protocol TokenMixer: Module {
+    /// [b, n, c] → [b, n, c]. Throws `MixerError` when the request cannot be honoured (never a
+    /// silent fallback).
+    func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor
+}
+
+/// Per-forward state shared by every layer of one model call.
+///
+/// Created by the model for each forward pass; mechanisms read the masks and may leave values for
+/// later layers (evolving attention's map) or for the trainer (auxiliary losses).
+public final class MixerContext {
+    /// [b, n], 1 for real tokens and 0 for padding; nil when nothing is padded.
+    public let paddingMask: Tensor?
+    /// Whether position t may only see positions ≤ t.
+    public let isCausal: Bool
+    /// Index of the layer being run (set by the model before each layer).
+    public var layerIndex = 0
+    /// Optimizer steps taken so far (schedules such as Performer's feature redraw read it).
+    public var trainingStep = 0
+    /// Values a layer leaves for the next one, by key (e.g. "evolving.logits").
+    public var carried: [String: Tensor] = [:]
+    /// Extra loss terms (router balance, z-loss…) that the trainer adds to the objective.
+    public private(set) var auxiliaryLosses: [(name: String, value: Tensor)] = []
+
+    /// A context for one forward pass.
+    public init(paddingMask: Tensor? = nil, isCausal: Bool = false) {
+        self.paddingMask = paddingMask
+        self.isCausal = isCausal
+    }
+
+    /// Records an auxiliary loss (already weighted by its coefficient).
+    public func addAuxiliaryLoss(_ name: String, _ value: Tensor) {
+        auxiliaryLosses.append((name, value))
+    }
+
+    /// The padding mask per key as a `[b, n]` float tensor of ones when there is none.
+    public func keyMask(batch: Int, length: Int) -> Tensor {
+        paddingMask ?? Tensor.ones([batch, length])
+    }
+}
+
+/// Why a mechanism refused a request.
+public enum MixerError: Error, CustomStringConvertible, Equatable {
+    /// The mechanism has no causal form (e.g. Linformer mixes future positions into every key).
+    case causalUnsupported(mechanism: String, reason: String)
+    /// Input longer than the mechanism was built for.
+    case sequenceTooLong(mechanism: String, length: Int, maximum: Int)
+    /// Model width not divisible into heads, or another configuration conflict.
+    case invalidConfiguration(mechanism: String, problem: String)
+    /// Input shape not [b, n, c] with the configured c.
+    case shapeMismatch(mechanism: String, expected: String, got: [Int])
+    /// The mechanism would need more memory than allowed (materialised maps).
+    case memoryBudgetExceeded(mechanism: String, needed: Int, budget: Int)
+    /// No mechanism of that name.
+    case unknownMechanism(String, known: [String])
+
+    public var description: String {
+        switch self {
+        case .causalUnsupported(let m, let reason):
+            return "\(m) cannot run causally: \(reason). Pick a mechanism that supports causal masking (`attend list`)."
+        case .sequenceTooLong(let m, let n, let maximum):
+            return "\(m) was configured for sequences up to \(maximum) tokens but got \(n); raise --seq-len / maximum length."
+        case .invalidConfiguration(let m, let problem):
+            return "\(m): \(problem)"
+        case .shapeMismatch(let m, let expected, let got):
+            return "\(m): expected input \(expected), got \(got)"
+        case .memoryBudgetExceeded(let m, let needed, let budget):
+            return "\(m) needs about \(needed >> 20) MiB for its attention maps, over the budget of \(budget >> 20) MiB; shorten the input or raise the budget."
+        case .unknownMechanism(let name, let known):
+            return "unknown mechanism '\(name)'; choose one of: \(known.joined(separator: ", "))"
+        }
+    }
+}
