@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "AttendNN", targets: ["AttendNN"]),
         .library(name: "AttendAttention", targets: ["AttendAttention"]),
         .library(name: "AttendTesting", targets: ["AttendTesting"]),
+        .executable(name: "attend", targets: ["attend"]),
     ],
     targets: [
         .systemLibrary(
@@ -19,6 +20,7 @@ let package = Package(
         .target(name: "AttendNN", dependencies: ["AttendCore"]),
         .target(name: "AttendAttention", dependencies: ["AttendNN"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
+        .executableTarget(name: "attend", dependencies: ["AttendAttention"]),
         .testTarget(name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"]),
         .testTarget(name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"]),
         .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),

@@ -1,5 +1,7 @@
 // The memory behind a tensor: one 64-byte-aligned float32 buffer, shared between tensor values
-// until one of them writes (copy-on-write is decided by `Tensor`, which checks uniqueness).
+// until one of them writes (copy-on-write is decided by `Tensor`, which checks uniqueness). Every
+// allocation is counted, so benchmarks can report the peak tensor memory of an operation.
+import Synchronization
 
 /// A heap buffer of `count` float32 values, aligned for AVX-512 loads.
 public final class TensorStorage: @unchecked Sendable {
@@ -15,6 +17,7 @@ public final class TensorStorage: @unchecked Sendable {
         let raw = UnsafeMutableRawPointer.allocate(
             byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
         base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        MemoryAccounting.allocated(count * MemoryLayout<Float>.stride)
     }
 
     /// Allocates `count` values set to `value`.
@@ -29,5 +32,33 @@ public final class TensorStorage: @unchecked Sendable {
         base.update(from: other.base, count: other.count)
     }
 
-    deinit { base.deallocate() }
+    deinit {
+        MemoryAccounting.released(count * MemoryLayout<Float>.stride)
+        base.deallocate()
+    }
+}
+
+/// Live and peak bytes held by tensor storage, process-wide.
+public enum MemoryAccounting {
+    private static let live = Atomic<Int>(0)
+    private static let peak = Atomic<Int>(0)
+
+    static func allocated(_ bytes: Int) {
+        let now = live.wrappingAdd(bytes, ordering: .relaxed).newValue
+        var seen = peak.load(ordering: .relaxed)
+        while now > seen {
+            let (exchanged, original) = peak.compareExchange(expected: seen, desired: now, ordering: .relaxed)
+            if exchanged { break }
+            seen = original
+        }
+    }
+
+    static func released(_ bytes: Int) { live.wrappingSubtract(bytes, ordering: .relaxed) }
+
+    /// Bytes currently held by tensors.
+    public static var liveBytes: Int { live.load(ordering: .relaxed) }
+    /// Highest `liveBytes` since the last `resetPeak()`.
+    public static var peakBytes: Int { peak.load(ordering: .relaxed) }
+    /// Starts a new peak measurement from the current live bytes.
+    public static func resetPeak() { peak.store(live.load(ordering: .relaxed), ordering: .relaxed) }
 }

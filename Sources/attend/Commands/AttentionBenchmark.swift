@@ -1,0 +1,122 @@
+// `attend bench attention`: every mechanism on the same [b, n, h·d] inputs across lengths: forward
+// time, forward+backward time, peak extra tensor memory and the ratio to full attention.
+// `full-kernel` times the fused kernel alone on [b, n, h, d] heads, the shape PyTorch's
+// scaled_dot_product_attention is timed on by Benchmarks/peers/attention.py.
+import AttendAttention
+import AttendCore
+import AttendNN
+import Foundation
+
+struct AttentionResult: Codable {
+    let mixer: String, length: Int, batch: Int, heads: Int, headDimension: Int, causal: Bool
+    let forwardMilliseconds: Double
+    let backwardMilliseconds: Double?
+    let peakExtraMiB: Double
+    var ratioToFull: Double?
+}
+
+enum AttentionBenchmark {
+    static func run(_ arguments: ParsedArguments) throws {
+        let requested = arguments.list("mixers") ?? ["all"]
+        let mixers = requested == ["all"] ? ["full-kernel"] + Mechanisms.names : requested
+        for name in mixers where name != "full-kernel" { _ = try Mechanisms.named(name) }
+        let lengths = try arguments.intList("lengths") ?? [512, 1024, 2048, 4096]
+        let b = try arguments.positiveInt("batch") ?? 1
+        let h = try arguments.positiveInt("heads") ?? 8
+        let d = try arguments.positiveInt("head-dim") ?? 64
+        let runs = try arguments.positiveInt("runs") ?? 5
+        let causal = arguments.flag("causal")
+        let backward = arguments.flag("backward")
+        var results: [AttentionResult] = []
+        print("attention: batch \(b), heads \(h), head dim \(d)\(causal ? ", causal" : "")\(backward ? ", with backward" : "")")
+        for n in lengths {
+            for name in mixers {
+                if causal, name != "full-kernel", !(try Mechanisms.named(name)).capabilities.supportsCausal {
+                    continue
+                }
+                let result = try measure(name, b: b, n: n, h: h, d: d, causal: causal, backward: backward, runs: runs)
+                results.append(result)
+                FileHandle.standardError.write(Data("  \(name) n=\(n): \(String(format: "%.2f", result.forwardMilliseconds)) ms\n".utf8))
+            }
+        }
+        for i in results.indices {
+            if let full = results.first(where: { $0.mixer == "full" && $0.length == results[i].length }) {
+                results[i].ratioToFull = results[i].forwardMilliseconds / full.forwardMilliseconds
+            }
+        }
+        let rows = results.map { r in
+            [r.mixer, "\(r.length)", format(r.forwardMilliseconds), r.backwardMilliseconds.map(format) ?? "-",
+             String(format: "%.1f", r.peakExtraMiB), r.ratioToFull.map { String(format: "%.3f", $0) } ?? "-"]
+        }
+        print(TextTable(header: ["mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "time / full"], rows: rows).rendered)
+        try ResultFiles.write(results, json: arguments.string("json"), csv: arguments.string("csv"))
+    }
+
+    static func format(_ ms: Double) -> String { String(format: ms < 10 ? "%.3f" : "%.1f", ms) }
+
+    static func measure(
+        _ name: String, b: Int, n: Int, h: Int, d: Int, causal: Bool, backward: Bool, runs: Int
+    ) throws -> AttentionResult {
+        let c = h * d
+        var forward: () throws -> Tensor
+        var inputs: [Tensor]
+        if name == "full-kernel" {
+            inputs = (0..<3).map { Tensor.randomNormal([b, n, h, d], seed: UInt64($0)) }
+            forward = {
+                Tensor.fusedAttention(
+                    query: inputs[0], key: inputs[1], value: inputs[2], scale: 1 / Float(d).squareRoot(), causal: causal)
+            }
+        } else {
+            var configuration = MixerConfiguration(modelDimension: c, headCount: h, maximumLength: n)
+            configuration.seed = 1
+            let mixer = try Mechanisms.make(name, configuration: configuration, causal: causal)
+            mixer.eval()
+            inputs = [Tensor.randomNormal([b, n, c], seed: 0)]
+            forward = {
+                let context = MixerContext(isCausal: causal)
+                return try mixer(inputs[0], context: context)
+            }
+        }
+        let forwardTime = try Measurement.run(runs: runs) { _ = try withoutGradient(forward) }
+        var backwardTime: Measurement?
+        let before = MemoryAccounting.liveBytes
+        MemoryAccounting.resetPeak()
+        if backward {
+            let leaves = inputs.map { $0.requiringGradient() }
+            let saved = inputs
+            inputs = leaves
+            backwardTime = try Measurement.run(runs: runs) {
+                let y = try forward()
+                _ = gradients(of: y, withRespectTo: leaves, seed: Tensor.ones(y.shape))
+            }
+            inputs = saved
+        } else {
+            _ = try withoutGradient(forward)
+        }
+        let peak = Double(MemoryAccounting.peakBytes - before) / 1_048_576
+        return AttentionResult(
+            mixer: name, length: n, batch: b, heads: h, headDimension: d, causal: causal,
+            forwardMilliseconds: forwardTime.median * 1000, backwardMilliseconds: backwardTime.map { $0.median * 1000 },
+            peakExtraMiB: peak, ratioToFull: nil)
+    }
+}
+
+/// Writes benchmark rows as JSON and/or CSV (so later runs can be compared).
+enum ResultFiles {
+    static func write<T: Encodable>(_ rows: [T], json: String?, csv: String?) throws {
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(rows).write(to: URL(fileURLWithPath: json), options: .atomic)
+        }
+        if let csv {
+            let objects = try rows.map { row -> [String: Any] in
+                try JSONSerialization.jsonObject(with: JSONEncoder().encode(row)) as? [String: Any] ?? [:]
+            }
+            let keys = objects.first.map { $0.keys.sorted() } ?? []
+            var lines = [keys.joined(separator: ",")]
+            for object in objects { lines.append(keys.map { object[$0].map { "\($0)" } ?? "" }.joined(separator: ",")) }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+        }
+    }
+}

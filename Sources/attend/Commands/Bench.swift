@@ -1,0 +1,83 @@
+// `attend bench <suite>`: the Swift side of the benchmarks. Timings are reported, never asserted.
+import AttendCore
+import Foundation
+
+enum BenchCommand: Command {
+    static let suites = ["core", "attention"]
+    static let spec = CommandSpec(
+        name: "bench", summary: "run a benchmark suite (\(suites.joined(separator: ", ")))",
+        usage: "bench <suite> [options]",
+        options: [
+            .option("mixers", "LIST", "attention: mechanisms to time, comma-separated, or 'all'", default: "all"),
+            .option("lengths", "LIST", "attention: sequence lengths", default: "512,1024,2048,4096"),
+            .option("batch", "N", "attention: batch size", default: "1"),
+            .option("heads", "N", "attention: heads", default: "8"),
+            .option("head-dim", "N", "attention: head dimension", default: "64"),
+            .flag("causal", "attention: causal masking"),
+            .flag("backward", "attention: also time forward+backward"),
+            .option("runs", "N", "timed repetitions (median reported)", default: "5"),
+            .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
+            .option("json", "FILE", "also write the results as JSON"),
+            .option("csv", "FILE", "also write the results as CSV"),
+        ],
+        positionals: "<suite>: \(suites.joined(separator: " | "))")
+
+    static func run(_ arguments: ParsedArguments) throws {
+        guard let suite = arguments.positional.first else {
+            throw UsageError("attend bench: name a suite: \(suites.joined(separator: ", "))")
+        }
+        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
+        print(Environment.summary)
+        switch suite {
+        case "core": try CoreBenchmark.run(arguments)
+        case "attention": try AttentionBenchmark.run(arguments)
+        default: throw UsageError("attend bench: unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
+        }
+    }
+}
+
+/// Machine facts printed with every table: results are only comparable within one machine.
+enum Environment {
+    static var summary: String {
+        let flags = cpuFlags.filter { ["avx2", "fma", "avx512f", "avx512bw"].contains($0) }
+        let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(auto)"
+        return "# \(cpuModel) | flags: \(flags.joined(separator: " ")) | threads: \(Parallel.threadCount) | "
+            + "OpenBLAS kernel: \(BLAS.coreName), OPENBLAS_CORETYPE=\(coreType)"
+    }
+
+    static var cpuModel: String {
+        cpuInfoLine("model name") ?? "unknown CPU"
+    }
+
+    static var cpuFlags: [String] {
+        (cpuInfoLine("flags") ?? "").split(separator: " ").map(String.init)
+    }
+
+    private static func cpuInfoLine(_ key: String) -> String? {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
+            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        return nil
+    }
+}
+
+/// Timing helper: warm-up runs, then the median of timed runs.
+struct Measurement {
+    let seconds: [Double]
+    var median: Double { seconds.sorted()[seconds.count / 2] }
+    var best: Double { seconds.min() ?? .nan }
+
+    static func run(warmup: Int = 1, runs: Int, _ body: () throws -> Void) rethrows -> Measurement {
+        for _ in 0..<warmup { try body() }
+        let clock = ContinuousClock()
+        var seconds: [Double] = []
+        for _ in 0..<max(runs, 1) {
+            let start = clock.now
+            try body()
+            let elapsed = clock.now - start
+            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+        }
+        return Measurement(seconds: seconds)
+    }
+}
