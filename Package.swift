@@ -15,6 +15,8 @@ let package = Package(
             name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "AttendCore", dependencies: ["COpenBLAS"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
-        .testTarget(name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"]),
+        .testTarget(
+            name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
     ]
 )
