@@ -23,8 +23,12 @@ let package = Package(
         .target(name: "AttendModels", dependencies: ["AttendAttention"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
         .executableTarget(name: "attend", dependencies: ["AttendModels"]),
-        .testTarget(name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"]),
-        .testTarget(name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"]),
+        .testTarget(
+            name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
     ]
 )
