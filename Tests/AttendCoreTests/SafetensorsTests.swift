@@ -2,6 +2,7 @@
 // (Fixtures/dtypes.safetensors, made by scripts/fixtures/core.py), exact half-float widening,
 // atomic writes and sharded checkpoints. Malformed input has its own suite below.
 import AttendCore
+import AttendTesting
 import Foundation
 import Testing
 
@@ -29,9 +30,7 @@ final class ScratchDirectory {
 
 /// The path of a committed fixture file.
 func fixturePath(_ name: String) throws -> String {
-    try #require(
-        Bundle.module.path(forResource: name, ofType: "safetensors", inDirectory: "Fixtures"),
-        "fixture \(name).safetensors is missing from the test bundle")
+    try AttendTesting.fixturePath(name, in: Bundle.module)
 }
 
 /// Float bit patterns, so that NaN, -0 and subnormals compare exactly.
