@@ -21,6 +21,24 @@ extension Tensor {
     /// The same values, cut off from the graph: gradients do not flow through the result.
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 
+    /// The ops recorded on the way to this value, each once, oldest first (`.leaf` for the leaves
+    /// reached); empty when the value is not tracked. A debugging and test aid.
+    public var recordedOps: [Op] {
+        var seen = Set<Int>()
+        var nodes: [GradientNode] = []
+        var stack = node.map { [$0] } ?? []
+        while let next = stack.popLast() {
+            guard seen.insert(next.id).inserted else { continue }
+            nodes.append(next)
+            stack.append(contentsOf: next.inputs.compactMap { $0 })
+        }
+        var ops: [Op] = []
+        for op in nodes.sorted(by: { $0.id < $1.id }).map(\.op) where !ops.contains(op) {
+            ops.append(op)
+        }
+        return ops
+    }
+
     /// A new leaf sharing these values, whose gradient `gradients(of:withRespectTo:)` can return.
     public func requiringGradient() -> Tensor {
         Tensor(shape: shape, storage: storage, node: GradientNode(op: .leaf, inputs: [], inputShapes: [], backward: nil))
