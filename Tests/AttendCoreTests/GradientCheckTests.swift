@@ -33,7 +33,28 @@ struct GradientCase: Sendable, CustomTestStringConvertible {
 enum GradientCases {
     static let all: [GradientCase] =
         arithmetic + unaryMath + activations + selection + reductions + softmax + scanAndMatmul
-        + movement + gathers
+        + movement + gathers + fusedLayers
+
+    /// The fused ops behind Linear, LayerNorm and RMSNorm, with and without their optional inputs.
+    static let fusedLayers: [GradientCase] = {
+        let x = uniform([2, 3, 5], seed: 140)
+        let weight = uniform([4, 5], seed: 141), bias = uniform([4], seed: 142)
+        let gamma = uniform([5], seed: 143, in: 0.5...1.5), beta = uniform([5], seed: 144)
+        return [
+            GradientCase(.linear, "x·Wᵀ + b", [x, weight, bias]) { Tensor.linear($0[0], weight: $0[1], bias: $0[2]) },
+            GradientCase(.linear, "no bias, after permute", [x, weight]) {
+                Tensor.linear($0[0].permuted([1, 0, 2]), weight: $0[1], bias: nil)
+            },
+            GradientCase(.layerNorm, "with γ and β", [x, gamma, beta]) {
+                $0[0].layerNormalized(gamma: $0[1], beta: $0[2], epsilon: 1e-5)
+            },
+            GradientCase(.layerNorm, "no affine, after transpose", [x]) {
+                $0[0].transposed(0, 1).layerNormalized(gamma: nil, beta: nil, epsilon: 1e-5)
+            },
+            GradientCase(.rmsNorm, "with γ", [x, gamma]) { $0[0].rmsNormalized(gamma: $0[1], epsilon: 1e-6) },
+            GradientCase(.rmsNorm, "no γ", [x]) { $0[0].rmsNormalized(gamma: nil, epsilon: 1e-6) },
+        ]
+    }()
 
     /// Operand shape pairs for the broadcasting binary ops.
     static let binaryShapes: [([Int], [Int])] = [
