@@ -4,6 +4,7 @@
 import AttendCore
 import AttendTesting
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct AutogradTests {
@@ -228,4 +229,23 @@ import Testing
         values[0] = 9
         #expect(x.scalars == [1, 2])
     }
+}
+
+@Test func gradientsReachIntermediateValues() throws {
+    let x = Tensor(shape: [3], scalars: [1, 2, 3]).requiringGradient()
+    let hidden = x * 2  // an intermediate value of the graph
+    let y = (hidden * hidden).summed()
+    let g = gradients(of: y, withRespectTo: [hidden, x])
+    #expect(g[0].scalars == [4, 8, 12])  // d(Σh²)/dh = 2h
+    #expect(g[1].scalars == [8, 16, 24])
+}
+
+@Test func opsInsideParallelRegionsAreNotRecorded() {
+    let x = Tensor.ones([4]).requiringGradient()
+    let recorded = Mutex<[Bool]>([])
+    Parallel.forEach(2) { _ in
+        let y = x * 2
+        recorded.withLock { $0.append(y.requiresGradient) }
+    }
+    #expect(recorded.withLock { $0 }.allSatisfy { !$0 })
 }

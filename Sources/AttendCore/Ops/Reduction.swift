@@ -134,7 +134,7 @@ extension Tensor {
         let n = axes.reduce(1) { $0 * shape[$1] }
         let centered = self - mean(alongAxes: axes, keepingDimensions: true)
         return centered.squared().summed(alongAxes: axes, keepingDimensions: keepingDimensions)
-            * (1 / Float(Swift.max(n - correction, 1)))
+            * (1 / Float(n - correction))  // n ≤ correction gives NaN, as PyTorch
     }
 
     /// log Σ e^x along `axis`, computed stably around the maximum.
