@@ -9,12 +9,15 @@ let package = Package(
     products: [
         .library(name: "AttendCore", targets: ["AttendCore"]),
         .library(name: "AttendTesting", targets: ["AttendTesting"]),
+        .library(name: "AttendData", targets: ["AttendData"]),
     ],
     targets: [
         .systemLibrary(
             name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "AttendCore", dependencies: ["COpenBLAS"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
+        .target(name: "AttendData", dependencies: ["AttendCore"]),
         .testTarget(name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"]),
+        .testTarget(name: "AttendDataTests", dependencies: ["AttendData", "AttendTesting"]),
     ]
 )
