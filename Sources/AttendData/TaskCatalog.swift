@@ -34,7 +34,8 @@ public enum TaskCatalog {
     public static let summaries: [String: String] = [
         "listops": "ListOps: value of nested MIN/MAX/MED/SM expressions, 10 classes (LRA)",
         "text": "byte-level passages: Shakespeare, Milton, King James Bible or GCIDE, 4 classes",
-        "retrieval": "two byte passages: from the same work or not, two-tower (LRA Retrieval style)",
+        "retrieval":
+            "two byte passages: from the same work or not, two-tower (LRA Retrieval style)",
         "image": "Fashion-MNIST as 784 grey-level tokens, 10 classes (LRA Image style)",
         "pathfinder": "Pathfinder 32×32: are the two markers joined by one dashed path? (LRA)",
         "pathx": "Path-X: Pathfinder at 128×128, 16,384 tokens (LRA)",
@@ -48,54 +49,62 @@ public enum TaskCatalog {
     ) throws(DataError) -> any SequenceTask {
         switch name {
         case "listops":
-            let c: ListOpsConfiguration = switch preset {
-            case .tiny: .tiny
-            case .cpu: .cpu
-            case .lra: .lra
-            }
+            let c: ListOpsConfiguration =
+                switch preset {
+                case .tiny: .tiny
+                case .cpu: .cpu
+                case .lra: .lra
+                }
             return try ListOpsTask(c.seeded(seed))
         case "text":
-            let c: TextClassificationConfiguration = switch preset {
-            case .tiny: .tiny
-            case .cpu: .cpu
-            case .lra: .lra
-            }
+            let c: TextClassificationConfiguration =
+                switch preset {
+                case .tiny: .tiny
+                case .cpu: .cpu
+                case .lra: .lra
+                }
             return try TextClassificationTask(c.seeded(seed), files: files)
         case "retrieval":
-            let c: RetrievalConfiguration = switch preset {
-            case .tiny: .tiny
-            case .cpu: .cpu
-            case .lra: .lra
-            }
+            let c: RetrievalConfiguration =
+                switch preset {
+                case .tiny: .tiny
+                case .cpu: .cpu
+                case .lra: .lra
+                }
             return try RetrievalTask(c.seeded(seed), files: files)
         case "image":
-            let c: FashionMNISTConfiguration = switch preset {
-            case .tiny: .tiny
-            case .cpu: .cpu
-            case .lra: .full
-            }
+            let c: FashionMNISTConfiguration =
+                switch preset {
+                case .tiny: .tiny
+                case .cpu: .cpu
+                case .lra: .full
+                }
             return try FashionMNISTTask(c.seeded(seed), files: files)
         case "pathfinder", "pathx", "pathfinder64":
-            let base: PathfinderConfiguration = switch name {
-            case "pathx": .pathX
-            case "pathfinder64": .pathfinder64
-            default: .pathfinder32
-            }
+            let base: PathfinderConfiguration =
+                switch name {
+                case "pathx": .pathX
+                case "pathfinder64": .pathfinder64
+                default: .pathfinder32
+                }
             let large = name != "pathfinder"
-            let c = switch preset {
-            case .tiny: base.counts(train: 256, validation: 64, test: 64)
-            case .cpu: large
-                ? base.counts(train: 4_000, validation: 500, test: 500)
-                : base.counts(train: 20_000, validation: 2_000, test: 2_000)
-            case .lra: base
-            }
+            let c =
+                switch preset {
+                case .tiny: base.counts(train: 256, validation: 64, test: 64)
+                case .cpu:
+                    large
+                        ? base.counts(train: 4_000, validation: 500, test: 500)
+                        : base.counts(train: 20_000, validation: 2_000, test: 2_000)
+                case .lra: base
+                }
             return try PathfinderTask(c.seeded(seed))
         case "bytelm":
-            let c: ByteLanguageModelConfiguration = switch preset {
-            case .tiny: .tiny
-            case .cpu: .cpu
-            case .lra: .lra
-            }
+            let c: ByteLanguageModelConfiguration =
+                switch preset {
+                case .tiny: .tiny
+                case .cpu: .cpu
+                case .lra: .lra
+                }
             return try ByteLanguageModelTask(c.seeded(seed), files: files)
         default:
             throw DataError.unknownTask(name, known: names)
@@ -109,8 +118,11 @@ public enum TaskCatalog {
             [.shakespeareArchive, .kingJamesBible, .gcide]
         case "bytelm": [.shakespeareArchive]
         case "image":
-            ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-             "t10k-labels-idx1-ubyte.gz"].map(DataFile.fashionMNIST)
+            [
+                "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                "t10k-images-idx3-ubyte.gz",
+                "t10k-labels-idx1-ubyte.gz",
+            ].map(DataFile.fashionMNIST)
         default: []
         }
     }

@@ -1,8 +1,9 @@
+import AttendCore
+import Testing
+
 // Batching: shapes, masks that mark exactly the real tokens, padding and truncation, labels and
 // next-token targets, pair batches, and a deterministic per-epoch order.
 @testable import AttendData
-import AttendCore
-import Testing
 
 @Test func batchesPadToTheLongestAndMaskExactlyTheRealTokens() throws {
     let task = FixedTask.classification(count: 10)
@@ -32,7 +33,8 @@ import Testing
         let example = task.example(r, in: .train)
         let kept = min(5, example.tokens.count)
         #expect(batch.lengths[r] == kept)
-        #expect(Array(batch.tokens.values[(r * 5)..<(r * 5 + kept)]) == Array(example.tokens.prefix(5)))
+        #expect(
+            Array(batch.tokens.values[(r * 5)..<(r * 5 + kept)]) == Array(example.tokens.prefix(5)))
         #expect(batch.mask.scalars[(r * 5)..<(r * 5 + 5)].reduce(0, +) == Float(kept))
     }
 }
@@ -58,21 +60,28 @@ import Testing
 }
 
 @Test func pairAndLanguageModelBatches() throws {
-    let pairs = FixedTask(kind: .pairClassification, examples: [
-        .train: [
-            Example(tokens: [1, 2, 3], pairTokens: [4], label: 1),
-            Example(tokens: [5], pairTokens: [6, 7, 8, 9], label: 0),
-        ],
-    ])
+    let pairs = FixedTask(
+        kind: .pairClassification,
+        examples: [
+            .train: [
+                Example(tokens: [1, 2, 3], pairTokens: [4], label: 1),
+                Example(tokens: [5], pairTokens: [6, 7, 8, 9], label: 0),
+            ]
+        ])
     let batch = pairs.batches(.train, batchSize: 2, shuffled: false)[0]
     #expect(batch.tokens.shape == [2, 3] && batch.pairTokens?.shape == [2, 4])
     #expect(batch.pairTokens?.values == [4, 0, 0, 0, 6, 7, 8, 9])
     #expect(batch.pairMask?.scalars == [1, 0, 0, 0, 1, 1, 1, 1])
     #expect(batch.labels.values == [1, 0] && batch.realTokenCount == 9)
 
-    let language = FixedTask(kind: .languageModel, examples: [
-        .train: [Example(tokens: [1, 2, 3], targets: [2, 3, 4]), Example(tokens: [5, 6], targets: [6, 7])],
-    ])
+    let language = FixedTask(
+        kind: .languageModel,
+        examples: [
+            .train: [
+                Example(tokens: [1, 2, 3], targets: [2, 3, 4]),
+                Example(tokens: [5, 6], targets: [6, 7]),
+            ]
+        ])
     let lm = language.batches(.train, batchSize: 2, shuffled: false)[0]
     #expect(lm.labels.shape == [2, 3] && lm.labels.values == [2, 3, 4, 6, 7, 0])
     #expect(lm.mask.scalars == [1, 1, 1, 1, 1, 0])

@@ -1,8 +1,9 @@
+import Testing
+
 // Fashion-MNIST: IDX headers, split sizes, class balance and exact pixel statistics of the
 // Debian-packaged files (the expected sums were computed with NumPy from the same files:
 // `np.frombuffer(gzip.open(f).read()[16:], np.uint8).astype(np.float64).sum()`).
 @testable import AttendData
-import Testing
 
 private let imageAvailable = TestData.available(task: "image")
 
@@ -12,7 +13,8 @@ func fashionMNISTSplitsAndHeaders() throws {
     #expect(task.count(of: .train) == 54_000 && task.count(of: .validation) == 6_000)
     #expect(task.count(of: .test) == 10_000)
     #expect(task.maxLength == 784 && task.vocabularySize == 256 && task.classCount == 10)
-    #expect(task.training.count == 60_000 && task.training.rows == 28 && task.training.columns == 28)
+    #expect(
+        task.training.count == 60_000 && task.training.rows == 28 && task.training.columns == 28)
     // Every class has exactly 6,000 training and 1,000 test images.
     var trainClasses = [Int](repeating: 0, count: 10)
     for label in task.training.labels { trainClasses[Int(label)] += 1 }
@@ -31,16 +33,20 @@ func fashionMNISTPixelsMatchNumPy() throws {
     #expect(first.label == 9 && first.tokens.reduce(0, +) == 76_247)
     let firstTest = task.example(0, in: .test)
     #expect(firstTest.label == 9 && firstTest.tokens.reduce(0, +) == 33_456)
-    #expect(Array((0..<10).map { task.example($0, in: .test).label }) == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7])
+    #expect(
+        Array((0..<10).map { task.example($0, in: .test).label }) == [9, 2, 1, 1, 6, 1, 4, 6, 5, 7])
     // Validation images are the last 6,000 of the training file.
-    #expect(task.example(5_999, in: .validation).tokens
-        == task.training.pixels[(59_999 * 784)..<(60_000 * 784)].map(Int.init))
+    #expect(
+        task.example(5_999, in: .validation).tokens
+            == task.training.pixels[(59_999 * 784)..<(60_000 * 784)].map(Int.init))
 }
 
 @Test(.enabled(if: imageAvailable, TestData.skipNote))
 func fashionMNISTSubsets() throws {
     let task = try FashionMNISTTask(.tiny)
-    #expect(task.count(of: .train) == 512 && task.count(of: .validation) == 128 && task.count(of: .test) == 128)
+    #expect(
+        task.count(of: .train) == 512 && task.count(of: .validation) == 128
+            && task.count(of: .test) == 128)
     var shuffled = FashionMNISTConfiguration.tiny
     shuffled.validationCount = 60_000
     #expect(throws: DataError.self) { try FashionMNISTTask(shuffled) }

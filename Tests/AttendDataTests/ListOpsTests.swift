@@ -1,8 +1,9 @@
+import Testing
+
 // ListOps: every generated expression is re-read from its text form by an independent
 // recursive-descent evaluator (written here, sharing nothing with the library's stack evaluator
 // or the generator's histogram evaluation) and must parse under LRA's grammar and give the label.
 @testable import AttendData
-import Testing
 
 /// What the independent parser learns about one expression.
 private struct Parsed {
@@ -17,7 +18,9 @@ private func parse(_ words: [Substring], _ position: inout Int, depth: Int) thro
     guard position < words.count else { throw Malformed() }
     let word = words[position]
     position += 1
-    if let digit = Int(word), (0...9).contains(digit) { return Parsed(value: digit, depth: depth, arities: []) }
+    if let digit = Int(word), (0...9).contains(digit) {
+        return Parsed(value: digit, depth: depth, arities: [])
+    }
     let operators = ["[MIN", "[MAX", "[MED", "[SM"]
     guard let op = operators.firstIndex(of: String(word)) else { throw Malformed() }
     var values: [Int] = []
@@ -62,7 +65,8 @@ private func checkGrammar(_ task: ListOpsTask) throws {
             #expect(example.tokens.count > c.minLength && example.tokens.count < c.maxLength)
             #expect(example.tokens.allSatisfy { $0 >= 1 && $0 < task.vocabularySize })
             let parsed = try parseWhole(ListOps.render(example.tokens))
-            #expect(parsed.value == example.label, "\(split) \(i): \(ListOps.render(example.tokens))")
+            #expect(
+                parsed.value == example.label, "\(split) \(i): \(ListOps.render(example.tokens))")
             #expect(parsed.depth <= c.maxDepth)
             #expect(parsed.arities.allSatisfy { $0 >= 2 && $0 <= c.maxArguments })
             #expect(try ListOps.evaluate(example.tokens) == example.label)
@@ -72,14 +76,19 @@ private func checkGrammar(_ task: ListOpsTask) throws {
 
 @Test func listOpsExpressionsReevaluateToTheirLabels() throws {
     try checkGrammar(ListOpsTask(.tiny))
-    try checkGrammar(ListOpsTask(
-        ListOpsConfiguration(minLength: 100, maxLength: 300, trainCount: 200, validationCount: 20, testCount: 20, seed: 3)))
+    try checkGrammar(
+        ListOpsTask(
+            ListOpsConfiguration(
+                minLength: 100, maxLength: 300, trainCount: 200, validationCount: 20, testCount: 20,
+                seed: 3)))
 }
 
 @Test func listOpsRespectsTheLRALengthBand() throws {
     // LRA's strict band 500 < length < 2000; a small sample keeps the debug build quick.
     let task = try ListOpsTask(
-        ListOpsConfiguration(minLength: 500, maxLength: 2000, trainCount: 64, validationCount: 8, testCount: 8, seed: 1))
+        ListOpsConfiguration(
+            minLength: 500, maxLength: 2000, trainCount: 64, validationCount: 8, testCount: 8,
+            seed: 1))
     try checkGrammar(task)
     #expect(task.maxLength == 1999)
     // LRA's band keeps roughly one tree in twelve (8.4% in a 200k-draw simulation of the reference).
@@ -92,7 +101,9 @@ private func checkGrammar(_ task: ListOpsTask) throws {
     let reference = [0.157, 0.0941, 0.0812, 0.0858, 0.0934, 0.0884, 0.0793, 0.0758, 0.0918, 0.1531]
     let n = 3000
     let task = try ListOpsTask(
-        ListOpsConfiguration(minLength: 20, maxLength: 200, trainCount: n, validationCount: 0, testCount: 0, seed: 11))
+        ListOpsConfiguration(
+            minLength: 20, maxLength: 200, trainCount: n, validationCount: 0, testCount: 0, seed: 11
+        ))
     var labels = [Int](repeating: 0, count: 10)
     var roots = [Int](repeating: 0, count: 4)
     for i in 0..<n {
@@ -128,7 +139,9 @@ private func checkGrammar(_ task: ListOpsTask) throws {
     var bigger = ListOpsConfiguration.tiny
     bigger.trainCount *= 2
     let grown = try ListOpsTask(bigger)
-    #expect((0..<128).map { grown.example($0, in: .test) } == (0..<128).map { a.example($0, in: .test) })
+    #expect(
+        (0..<128).map { grown.example($0, in: .test) } == (0..<128).map { a.example($0, in: .test) }
+    )
 }
 
 @Test func listOpsTokenizesLikeLRAsLoader() throws {
@@ -146,16 +159,24 @@ private func checkGrammar(_ task: ListOpsTask) throws {
 
 @Test func listOpsEvaluatorRejectsMalformedExpressions() throws {
     #expect(throws: ListOpsError.unclosed) { try ListOps.evaluate(ListOps.tokenize("[MAX 1 2")) }
-    #expect(throws: ListOpsError.unbalancedClose(at: 0)) { try ListOps.evaluate(ListOps.tokenize("] 1")) }
-    #expect(throws: ListOpsError.emptyOperator(at: 1)) { try ListOps.evaluate(ListOps.tokenize("[MIN ]")) }
-    #expect(throws: ListOpsError.trailingTokens(at: 1)) { try ListOps.evaluate(ListOps.tokenize("1 2")) }
+    #expect(throws: ListOpsError.unbalancedClose(at: 0)) {
+        try ListOps.evaluate(ListOps.tokenize("] 1"))
+    }
+    #expect(throws: ListOpsError.emptyOperator(at: 1)) {
+        try ListOps.evaluate(ListOps.tokenize("[MIN ]"))
+    }
+    #expect(throws: ListOpsError.trailingTokens(at: 1)) {
+        try ListOps.evaluate(ListOps.tokenize("1 2"))
+    }
     #expect(throws: ListOpsError.unknownToken("[FIRST")) { try ListOps.tokenize("[FIRST 1 ]") }
     #expect(throws: ListOpsError.unclosed) { try ListOps.evaluate([]) }
 }
 
 @Test func listOpsRejectsImpossibleConfigurations() {
     #expect(throws: DataError.self) {
-        try ListOpsTask(ListOpsConfiguration(minLength: 50, maxLength: 51, trainCount: 1, validationCount: 0, testCount: 0))
+        try ListOpsTask(
+            ListOpsConfiguration(
+                minLength: 50, maxLength: 51, trainCount: 1, validationCount: 0, testCount: 0))
     }
     var shallow = ListOpsConfiguration.tiny
     shallow.maxDepth = 2
@@ -163,6 +184,8 @@ private func checkGrammar(_ task: ListOpsTask) throws {
     #expect(throws: DataError.self) { try ListOpsTask(shallow) }  // longest tree has 5 tokens
     // Only ten one-digit expressions exist: asking for more must stop with an error, not spin.
     #expect(throws: DataError.self) {
-        try ListOpsTask(ListOpsConfiguration(minLength: 0, maxLength: 2, trainCount: 11, validationCount: 0, testCount: 0))
+        try ListOpsTask(
+            ListOpsConfiguration(
+                minLength: 0, maxLength: 2, trainCount: 11, validationCount: 0, testCount: 0))
     }
 }

@@ -1,10 +1,12 @@
-// Pathfinder: label balance and meaning (markers on one snake or on two), visible markers and
-// paths in the pixels, a PGM round trip, determinism, and the three LRA sizes.
-@testable import AttendData
 import Foundation
 import Testing
 
-private let small = PathfinderConfiguration.pathfinder32.counts(train: 200, validation: 20, test: 20)
+// Pathfinder: label balance and meaning (markers on one snake or on two), visible markers and
+// paths in the pixels, a PGM round trip, determinism, and the three LRA sizes.
+@testable import AttendData
+
+private let small = PathfinderConfiguration.pathfinder32.counts(
+    train: 200, validation: 20, test: 20)
 
 @Test func pathfinderLabelsAreBalancedAndMeanWhatTheySay() throws {
     let task = try PathfinderTask(small)
@@ -33,7 +35,9 @@ private let small = PathfinderConfiguration.pathfinder32.counts(train: 200, vali
         let sample = task.sample(i, in: .validation)
         let pixel = { (p: Pixel) in Int(sample.pixels[p.y * sample.size + p.x]) }
         // Marker centres are the brightest kind of pixel drawn (a disc at full intensity).
-        for marker in sample.markers { #expect(pixel(marker) >= 128, "image \(i) marker \(marker)") }
+        for marker in sample.markers {
+            #expect(pixel(marker) >= 128, "image \(i) marker \(marker)")
+        }
         // Every paddle of both target snakes starts at a lit pixel.
         for path in sample.targetPaddles {
             for head in path { #expect(pixel(head) > 0, "image \(i) paddle at \(head)") }
@@ -89,7 +93,10 @@ func pathfinderMakesEachLRASize(_ configuration: PathfinderConfiguration) throws
     #expect(example.tokens.allSatisfy { $0 >= 0 && $0 < 256 } && example.label == 1)
     let sample = task.sample(1, in: .test)
     #expect(sample.markers.allSatisfy { Int(sample.pixels[$0.y * sample.size + $0.x]) >= 128 })
-    #expect(task.name == ["pathfinder", "pathfinder64", "pathx"][[32, 64, 128].firstIndex(of: configuration.size)!])
+    #expect(
+        task.name
+            == ["pathfinder", "pathfinder64", "pathx"][
+                [32, 64, 128].firstIndex(of: configuration.size)!])
 }
 
 @Test func pathfinderRejectsUnworkableConfigurations() {
@@ -109,7 +116,9 @@ func pathfinderMakesEachLRASize(_ configuration: PathfinderConfiguration) throws
     let bits = OccupancyBits(image, above: 0.3).dilated(by: offsets)
     for y in 0..<9 {
         for x in 0..<70 {
-            let expected = offsets.contains { image.contains(y + $0.dy, x + $0.dx) && image[y + $0.dy, x + $0.dx] > 0.3 }
+            let expected = offsets.contains {
+                image.contains(y + $0.dy, x + $0.dx) && image[y + $0.dy, x + $0.dx] > 0.3
+            }
             #expect(bits.isSet(y, x) == expected, "(\(y), \(x))")
         }
     }
@@ -121,11 +130,15 @@ func pathfinderMakesEachLRASize(_ configuration: PathfinderConfiguration) throws
     var full = GrayImage(height: 64, width: 64)
     let (cy, cx, r) = (5, 40, 3.0)
     for y in 0..<64 {
-        for x in 0..<64 where Double((y - cy) * (y - cy) + (x - cx) * (x - cx)) <= r * r { full[y, x] = 1 }
+        for x in 0..<64 where Double((y - cy) * (y - cy) + (x - cx) * (x - cx)) <= r * r {
+            full[y, x] = 1
+        }
     }
     let expected = resampler(full)
     var sparse = GrayImage(height: 32, width: 32)
-    resampler.resampleSparse(rows: 2...8, columns: 37...43, { full[$0, $1] }) { y, x, v in sparse[y, x] = v }
+    resampler.resampleSparse(rows: 2...8, columns: 37...43, { full[$0, $1] }) { y, x, v in
+        sparse[y, x] = v
+    }
     #expect(sparse.pixels == expected.pixels)
     #expect(expected.pixels.max()! > 0.9)
 }

@@ -1,7 +1,8 @@
+import Testing
+
 // The catalogue: every task name builds at the tiny preset and describes itself consistently;
 // unknown names list the valid ones.
 @testable import AttendData
-import Testing
 
 @Test(arguments: TaskCatalog.names)
 func everyCatalogueTaskBuildsAtTheTinyPreset(_ name: String) throws {
@@ -31,6 +32,8 @@ func everyCatalogueTaskBuildsAtTheTinyPreset(_ name: String) throws {
     #expect(throws: DataError.unknownPreset("huge", known: ["tiny", "cpu", "lra"])) {
         try TaskPreset.named("huge")
     }
-    #expect(DataError.unknownTask("x", known: ["a", "b"]).description == "unknown task 'x'; known tasks: a, b")
+    #expect(
+        DataError.unknownTask("x", known: ["a", "b"]).description
+            == "unknown task 'x'; known tasks: a, b")
     #expect(Set(TaskCatalog.longRangeArena).isSubset(of: Set(TaskCatalog.names)))
 }

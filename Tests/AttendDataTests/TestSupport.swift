@@ -67,6 +67,9 @@ struct FixedTask: SequenceTask {
                 return Example(tokens: (0..<length).map { 1 + ($0 + i) % 9 }, label: i % 3)
             }
         }
-        return FixedTask(examples: [.train: make(count, offset: 0), .validation: make(5, offset: 3), .test: make(4, offset: 1)])
+        return FixedTask(examples: [
+            .train: make(count, offset: 0), .validation: make(5, offset: 3),
+            .test: make(4, offset: 1),
+        ])
     }
 }

@@ -1,8 +1,9 @@
+import Testing
+
 // Text, Retrieval and byte language modelling over the installed corpora: the documents each source
 // yields, balanced labels, passage lengths, passages confined to their split's region (so train
 // and test never share text), determinism, and the language-model shift.
 @testable import AttendData
-import Testing
 
 private let textAvailable = TestData.available(task: "text")
 
@@ -18,17 +19,24 @@ func corpusHasTheExpectedWorksNormalised() throws {
     }
     let genesis = corpus.documents.first { $0.source == .kjv }!
     #expect(genesis.title == "Ge")
-    #expect(genesis.bytes.starts(with: Array("In the beginning God created the heaven and the earth.\n".utf8)))
-    let sizes = Dictionary(grouping: corpus.documents, by: \.source).mapValues { $0.reduce(0) { $0 + $1.bytes.count } }
+    #expect(
+        genesis.bytes.starts(
+            with: Array("In the beginning God created the heaven and the earth.\n".utf8)))
+    let sizes = Dictionary(grouping: corpus.documents, by: \.source).mapValues {
+        $0.reduce(0) { $0 + $1.bytes.count }
+    }
     // Shakespeare ≈ 5.0 MB, Bible ≈ 4.3 MB without references, GCIDE ≈ 5.1 MB, Milton ≈ 0.7 MB.
-    #expect(sizes[.shakespeare]! > 4_500_000 && sizes[.kjv]! > 4_000_000 && sizes[.gcide]! > 4_500_000)
+    #expect(
+        sizes[.shakespeare]! > 4_500_000 && sizes[.kjv]! > 4_000_000 && sizes[.gcide]! > 4_500_000)
     #expect(sizes[.milton]! > 600_000)
 }
 
 @Test(.enabled(if: textAvailable, TestData.skipNote))
 func textPassagesAreBalancedBoundedAndConfinedToTheirSplit() throws {
     var configuration = TextClassificationConfiguration.lra
-    (configuration.trainCount, configuration.validationCount, configuration.testCount) = (400, 40, 80)
+    (configuration.trainCount, configuration.validationCount, configuration.testCount) = (
+        400, 40, 80
+    )
     let task = try TextClassificationTask(configuration)
     #expect(task.classCount == 4 && task.vocabularySize == 257 && task.maxLength == 4096)
     var passagesBySplit: [Split: [Passage]] = [:]
@@ -40,10 +48,17 @@ func textPassagesAreBalancedBoundedAndConfinedToTheirSplit() throws {
             labels[example.label] += 1
             #expect((1024...4096).contains(example.tokens.count))
             #expect(example.tokens.allSatisfy { (1...256).contains($0) })
-            #expect(task.sampler.corpus.documents[passage.document].source == configuration.sources[example.label])
-            #expect(example.tokens == ByteTokenizer.encode(task.sampler.corpus.documents[passage.document].bytes[passage.range]))
+            #expect(
+                task.sampler.corpus.documents[passage.document].source
+                    == configuration.sources[example.label])
+            #expect(
+                example.tokens
+                    == ByteTokenizer.encode(
+                        task.sampler.corpus.documents[passage.document].bytes[passage.range]))
             let region = task.sampler.region(passage.document, split)
-            #expect(passage.range.lowerBound >= region.lowerBound && passage.range.upperBound <= region.upperBound)
+            #expect(
+                passage.range.lowerBound >= region.lowerBound
+                    && passage.range.upperBound <= region.upperBound)
             passagesBySplit[split, default: []].append(passage)
         }
         #expect(Set(labels).count == 1, "\(split) labels \(labels)")
@@ -70,7 +85,9 @@ func textTasksAreDeterministic() throws {
 @Test(.enabled(if: textAvailable, TestData.skipNote))
 func retrievalPairsMatchTheirLabels() throws {
     var configuration = RetrievalConfiguration.lra
-    (configuration.trainCount, configuration.validationCount, configuration.testCount) = (400, 40, 80)
+    (configuration.trainCount, configuration.validationCount, configuration.testCount) = (
+        400, 40, 80
+    )
     let task = try RetrievalTask(configuration)
     #expect(task.isPair && task.classCount == 2 && task.maxLength == 4096)
     let documents = task.sampler.corpus.documents
@@ -82,21 +99,30 @@ func retrievalPairsMatchTheirLabels() throws {
             let example = task.example(i, in: split)
             let (a, b) = task.passages(i, in: split)
             positives += example.label
-            #expect(example.tokens == task.sampler.tokens(a) && example.pairTokens == task.sampler.tokens(b))
+            #expect(
+                example.tokens == task.sampler.tokens(a)
+                    && example.pairTokens == task.sampler.tokens(b))
             #expect((1024...4096).contains(a.range.count) && (1024...4096).contains(b.range.count))
             for passage in [a, b] {
                 let region = task.sampler.region(passage.document, split)
-                #expect(passage.range.lowerBound >= region.lowerBound && passage.range.upperBound <= region.upperBound)
+                #expect(
+                    passage.range.lowerBound >= region.lowerBound
+                        && passage.range.upperBound <= region.upperBound)
                 if split == .train { trainPassages.append(passage) }
                 if split == .test {
-                    #expect(!trainPassages.contains { $0.document == passage.document && $0.range.overlaps(passage.range) })
+                    #expect(
+                        !trainPassages.contains {
+                            $0.document == passage.document && $0.range.overlaps(passage.range)
+                        })
                 }
             }
             if example.label == 1 {
                 #expect(a.document == b.document && !a.range.overlaps(b.range))
             } else {
                 #expect(a.document != b.document)
-                if documents[a.document].source == documents[b.document].source { sameSourceNegatives += 1 }
+                if documents[a.document].source == documents[b.document].source {
+                    sameSourceNegatives += 1
+                }
             }
         }
         #expect(positives * 2 == task.count(of: split))
@@ -107,10 +133,12 @@ func retrievalPairsMatchTheirLabels() throws {
 
 @Test(.enabled(if: TestData.available(task: "bytelm"), TestData.skipNote))
 func byteLanguageModelWindowsShiftByOne() throws {
-    let task = try ByteLanguageModelTask(ByteLanguageModelConfiguration(windowLength: 64, trainCount: 100))
+    let task = try ByteLanguageModelTask(
+        ByteLanguageModelConfiguration(windowLength: 64, trainCount: 100))
     #expect(task.isCausal && task.classCount == 257 && task.maxLength == 64)
     for split in Split.allCases {
-        for i in stride(from: 0, to: task.count(of: split), by: max(1, task.count(of: split) / 50)) {
+        for i in stride(from: 0, to: task.count(of: split), by: max(1, task.count(of: split) / 50))
+        {
             let example = task.example(i, in: split)
             #expect(example.tokens.count == 64 && example.targets?.count == 64)
             #expect(Array(example.tokens.dropFirst()) == Array(example.targets!.dropLast()))
@@ -124,7 +152,9 @@ func byteLanguageModelWindowsShiftByOne() throws {
     #expect(task.count(of: .validation) == expected)
     #expect(task.count(of: .train) == 100)
     let first = task.sampler.region(0, .test)
-    #expect(task.example(0, in: .test).tokens == ByteTokenizer.encode(documents[0].bytes[first.lowerBound..<(first.lowerBound + 64)]))
+    #expect(
+        task.example(0, in: .test).tokens
+            == ByteTokenizer.encode(documents[0].bytes[first.lowerBound..<(first.lowerBound + 64)]))
 }
 
 @Test func byteTokenizerRoundTrips() {

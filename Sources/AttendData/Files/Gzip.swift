@@ -87,7 +87,8 @@ enum Gzip {
             var result: [[UInt8]] = []
             for chunk in chunks {
                 guard chunk >= 0 && chunk < table.sizes.count else {
-                    throw FormatError("dictzip chunk \(chunk) out of range 0..<\(table.sizes.count)")
+                    throw FormatError(
+                        "dictzip chunk \(chunk) out of range 0..<\(table.sizes.count)")
                 }
                 guard starts[chunk + 1] <= input.count else {
                     throw FormatError("dictzip chunk \(chunk) runs past the end (truncated file)")
@@ -108,7 +109,8 @@ enum Gzip {
     }
 
     /// The number of dictzip chunks and their uncompressed length.
-    static func dictzipLayout(_ data: [UInt8]) throws(FormatError) -> (count: Int, chunkLength: Int) {
+    static func dictzipLayout(_ data: [UInt8]) throws(FormatError) -> (count: Int, chunkLength: Int)
+    {
         try data.withUnsafeBufferPointer { (input) throws(FormatError) in
             let table = try DictzipTable(try Header(input, at: 0))
             return (table.sizes.count, table.chunkLength)

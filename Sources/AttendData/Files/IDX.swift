@@ -27,12 +27,14 @@ struct IDXArray: Sendable {
         for d in 0..<dimensions {
             let o = 4 + 4 * d
             shape.append(
-                Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8 | Int(bytes[o + 3]))
+                Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8
+                    | Int(bytes[o + 3]))
         }
         let count = shape.reduce(1, *)
         guard bytes.count - headerLength == count else {
             throw FormatError(
-                "IDX header promises \(shape) = \(count) values, the file holds \(bytes.count - headerLength)")
+                "IDX header promises \(shape) = \(count) values, the file holds \(bytes.count - headerLength)"
+            )
         }
         self.shape = shape
         values = Array(bytes[headerLength...])

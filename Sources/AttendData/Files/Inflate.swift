@@ -36,10 +36,13 @@ private let distanceBase: [UInt16] = [
     2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
 ]
 private let distanceExtra: [UInt8] = [
-    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+    0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13,
+    13,
 ]
 /// The order in which code-length code lengths are sent (RFC 1951 §3.2.7).
-private let codeLengthOrder: [Int] = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15]
+private let codeLengthOrder: [Int] = [
+    16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15,
+]
 
 /// A canonical Huffman code: a fast table for codes of at most `fastBits` bits, and counts plus
 /// symbols sorted by code for the rest.
@@ -306,7 +309,8 @@ private struct Decoder {
 
     /// Decodes one symbol; the caller has refilled the buffer (≥ 56 bits).
     @inline(__always) mutating func decodeSymbol(_ table: HuffmanTable) throws(FormatError) -> Int {
-        let entry = Int(table.fast[Int(truncatingIfNeeded: bits) & (1 << HuffmanTable.fastBits - 1)])
+        let entry = Int(
+            table.fast[Int(truncatingIfNeeded: bits) & (1 << HuffmanTable.fastBits - 1)])
         if entry != 0 {
             _ = take(entry & 15)
             return entry >> 4

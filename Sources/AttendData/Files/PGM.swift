@@ -6,7 +6,8 @@ import Foundation
 public enum PGM {
     /// The file bytes of a `width × height` image (row-major grey levels), each pixel drawn as a
     /// `scale × scale` block so small images are visible.
-    public static func encode(_ pixels: [UInt8], width: Int, height: Int, scale: Int = 1) -> [UInt8] {
+    public static func encode(_ pixels: [UInt8], width: Int, height: Int, scale: Int = 1) -> [UInt8]
+    {
         precondition(pixels.count == width * height, "PGM needs width × height pixels")
         precondition(scale >= 1, "PGM scale must be at least 1")
         var bytes = Array("P5\n\(width * scale) \(height * scale)\n255\n".utf8)
@@ -21,7 +22,9 @@ public enum PGM {
     }
 
     /// Width, height and pixels of a binary PGM file with maximum value 255.
-    public static func decode(_ bytes: [UInt8]) throws(DataError) -> (width: Int, height: Int, pixels: [UInt8]) {
+    public static func decode(_ bytes: [UInt8]) throws(DataError) -> (
+        width: Int, height: Int, pixels: [UInt8]
+    ) {
         // Header: magic, width, height, maxval as whitespace-separated fields (comments allowed),
         // then one whitespace byte and the raster.
         var fields: [Int] = []

@@ -19,7 +19,10 @@ public struct ByteLanguageModelConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case sources, windowLength = "window_length", trainCount = "train_count", seed
+        case sources
+        case windowLength = "window_length"
+        case trainCount = "train_count"
+        case seed
     }
 
     /// Windows of `windowLength` bytes.
@@ -70,7 +73,9 @@ public struct ByteLanguageModelTask: SequenceTask {
         throws(DataError)
     {
         let n = configuration.windowLength
-        guard n >= 1, configuration.trainCount.map({ $0 >= 0 }) ?? true, !configuration.sources.isEmpty else {
+        guard n >= 1, configuration.trainCount.map({ $0 >= 0 }) ?? true,
+            !configuration.sources.isEmpty
+        else {
             throw DataError.invalidConfiguration(
                 task: "bytelm", reason: "need window_length ≥ 1, train_count ≥ 0 and a source")
         }
@@ -86,7 +91,8 @@ public struct ByteLanguageModelTask: SequenceTask {
             }
         }
         self.tiles = tiles
-        if sampler.documents(Array(sampler.corpus.documents.indices), holding: n + 1, in: .train).isEmpty
+        if sampler.documents(Array(sampler.corpus.documents.indices), holding: n + 1, in: .train)
+            .isEmpty
             || tiles[.validation]!.isEmpty || tiles[.test]!.isEmpty
         {
             throw DataError.invalidConfiguration(

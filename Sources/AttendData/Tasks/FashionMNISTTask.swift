@@ -18,12 +18,17 @@ public struct FashionMNISTConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case validationCount = "validation_count", trainLimit = "train_limit"
-        case validationLimit = "validation_limit", testLimit = "test_limit", seed
+        case validationCount = "validation_count"
+        case trainLimit = "train_limit"
+        case validationLimit = "validation_limit"
+        case testLimit = "test_limit"
+        case seed
     }
 
     /// A configuration with optional subset sizes.
-    public init(trainLimit: Int? = nil, validationLimit: Int? = nil, testLimit: Int? = nil, seed: UInt64 = 0) {
+    public init(
+        trainLimit: Int? = nil, validationLimit: Int? = nil, testLimit: Int? = nil, seed: UInt64 = 0
+    ) {
         self.trainLimit = trainLimit
         self.validationLimit = validationLimit
         self.testLimit = testLimit
@@ -88,17 +93,24 @@ public struct FashionMNISTTask: SequenceTask {
         throws(DataError)
     {
         self.configuration = configuration
-        training = try Self.load(images: "train-images-idx3-ubyte.gz", labels: "train-labels-idx1-ubyte.gz", files)
-        testing = try Self.load(images: "t10k-images-idx3-ubyte.gz", labels: "t10k-labels-idx1-ubyte.gz", files)
-        guard configuration.validationCount >= 0, configuration.validationCount < training.count else {
+        training = try Self.load(
+            images: "train-images-idx3-ubyte.gz", labels: "train-labels-idx1-ubyte.gz", files)
+        testing = try Self.load(
+            images: "t10k-images-idx3-ubyte.gz", labels: "t10k-labels-idx1-ubyte.gz", files)
+        guard configuration.validationCount >= 0, configuration.validationCount < training.count
+        else {
             throw DataError.invalidConfiguration(
                 task: "image",
-                reason: "validation_count must lie in 0..<\(training.count), got \(configuration.validationCount)")
+                reason:
+                    "validation_count must lie in 0..<\(training.count), got \(configuration.validationCount)"
+            )
         }
     }
 
     /// Reads one images/labels pair and checks that they agree.
-    static func load(images: String, labels: String, _ files: DataFiles) throws(DataError) -> LabelledImages {
+    static func load(images: String, labels: String, _ files: DataFiles) throws(DataError)
+        -> LabelledImages
+    {
         let imageArray = try files.decoded(.fashionMNIST(images)) { (bytes) throws(FormatError) in
             try IDXArray(Gzip.decompress(bytes), dimensions: 3)
         }
@@ -109,12 +121,14 @@ public struct FashionMNISTTask: SequenceTask {
         guard labelArray.shape[0] == imageArray.shape[0] else {
             throw DataError.malformedFile(
                 path: try files.locate(.fashionMNIST(labels)),
-                reason: "\(labelArray.shape[0]) labels for \(imageArray.shape[0]) images in \(images)",
+                reason:
+                    "\(labelArray.shape[0]) labels for \(imageArray.shape[0]) images in \(images)",
                 hint: hint)
         }
         if let bad = labelArray.values.first(where: { $0 > 9 }) {
             throw DataError.malformedFile(
-                path: try files.locate(.fashionMNIST(labels)), reason: "label \(bad) outside 0…9", hint: hint)
+                path: try files.locate(.fashionMNIST(labels)), reason: "label \(bad) outside 0…9",
+                hint: hint)
         }
         return LabelledImages(
             count: imageArray.shape[0], rows: imageArray.shape[1], columns: imageArray.shape[2],
@@ -136,11 +150,12 @@ public struct FashionMNISTTask: SequenceTask {
     /// Image `index` of `split`: 784 grey levels and the class.
     public func example(_ index: Int, in split: Split) -> Example {
         precondition(index >= 0 && index < count(of: split), "image \(index) outside \(split)")
-        let (images, row) = switch split {
-        case .train: (training, index)
-        case .validation: (training, training.count - configuration.validationCount + index)
-        case .test: (testing, index)
-        }
+        let (images, row) =
+            switch split {
+            case .train: (training, index)
+            case .validation: (training, training.count - configuration.validationCount + index)
+            case .test: (testing, index)
+            }
         let length = images.rows * images.columns
         let pixels = images.pixels[(row * length)..<((row + 1) * length)]
         return Example(tokens: pixels.map(Int.init), label: Int(images.labels[row]))

@@ -28,9 +28,14 @@ public struct RetrievalConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case sources, minBytes = "min_bytes", maxBytes = "max_bytes"
-        case sameSourceNegatives = "same_source_negatives", trainCount = "train_count"
-        case validationCount = "validation_count", testCount = "test_count", seed
+        case sources
+        case minBytes = "min_bytes"
+        case maxBytes = "max_bytes"
+        case sameSourceNegatives = "same_source_negatives"
+        case trainCount = "train_count"
+        case validationCount = "validation_count"
+        case testCount = "test_count"
+        case seed
     }
 
     /// A configuration over all four sources.
@@ -48,7 +53,8 @@ public struct RetrievalConfiguration: Codable, Sendable, Equatable {
 
     /// 1–4 KB per passage (LRA: up to 4,000 bytes per document), 24k/2k/2k pairs.
     public static let lra = RetrievalConfiguration(
-        minBytes: 1024, maxBytes: 4096, trainCount: 24_000, validationCount: 2_000, testCount: 2_000)
+        minBytes: 1024, maxBytes: 4096, trainCount: 24_000, validationCount: 2_000, testCount: 2_000
+    )
     /// 512 B–1 KB per passage, 8k/1k/2k pairs.
     public static let cpu = RetrievalConfiguration(
         minBytes: 512, maxBytes: 1024, trainCount: 8_000, validationCount: 1_000, testCount: 2_000)
@@ -86,9 +92,13 @@ public struct RetrievalTask: SequenceTask {
     public var seed: UInt64 { configuration.seed }
 
     /// Loads the sources' documents from `files`.
-    public init(_ configuration: RetrievalConfiguration, files: DataFiles = DataFiles()) throws(DataError) {
+    public init(_ configuration: RetrievalConfiguration, files: DataFiles = DataFiles())
+        throws(DataError)
+    {
         let c = configuration
-        func fail(_ reason: String) -> DataError { .invalidConfiguration(task: "retrieval", reason: reason) }
+        func fail(_ reason: String) -> DataError {
+            .invalidConfiguration(task: "retrieval", reason: reason)
+        }
         guard c.minBytes >= 1, c.maxBytes >= c.minBytes else {
             throw fail("need 1 ≤ min_bytes ≤ max_bytes, got \(c.minBytes), \(c.maxBytes)")
         }
@@ -110,7 +120,8 @@ public struct RetrievalTask: SequenceTask {
                     throw fail("no \(source) work has a \(split) region of 2 × \(c.maxBytes) bytes")
                 }
                 if sampler.documents(works, holding: c.maxBytes, in: split).count < 2 {
-                    throw fail("\(source) needs two works with \(split) regions of \(c.maxBytes) bytes")
+                    throw fail(
+                        "\(source) needs two works with \(split) regions of \(c.maxBytes) bytes")
                 }
             }
         }
@@ -129,10 +140,12 @@ public struct RetrievalTask: SequenceTask {
     func passages(_ index: Int, in split: Split) -> (Passage, Passage) {
         let c = configuration
         var random = RandomGenerator(
-            seed: RandomGenerator.mix(c.seed, splitTag(split, task: 0x5245_5452)), stream: UInt64(index))
+            seed: RandomGenerator.mix(c.seed, splitTag(split, task: 0x5245_5452)),
+            stream: UInt64(index))
         let lengths = (
             c.minBytes + random.nextInt(below: c.maxBytes - c.minBytes + 1),
-            c.minBytes + random.nextInt(below: c.maxBytes - c.minBytes + 1))
+            c.minBytes + random.nextInt(below: c.maxBytes - c.minBytes + 1)
+        )
         let source = c.sources[(index / 2) % c.sources.count]
         let works = sampler.documentsBySource[source]!
         if index % 2 == 1 {
@@ -142,7 +155,8 @@ public struct RetrievalTask: SequenceTask {
         }
         let first = sampler.document(from: works, length: lengths.0, in: split, using: &random)!
         let sameSource = random.nextUniformDouble() < c.sameSourceNegatives
-        let others = sameSource
+        let others =
+            sameSource
             ? works.filter { $0 != first }
             : c.sources.filter { $0 != source }.flatMap { sampler.documentsBySource[$0]! }
         let second = sampler.document(from: others, length: lengths.1, in: split, using: &random)!

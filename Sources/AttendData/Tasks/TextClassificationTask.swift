@@ -23,8 +23,13 @@ public struct TextClassificationConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case sources, minBytes = "min_bytes", maxBytes = "max_bytes", trainCount = "train_count"
-        case validationCount = "validation_count", testCount = "test_count", seed
+        case sources
+        case minBytes = "min_bytes"
+        case maxBytes = "max_bytes"
+        case trainCount = "train_count"
+        case validationCount = "validation_count"
+        case testCount = "test_count"
+        case seed
     }
 
     /// A configuration over all four sources.
@@ -42,7 +47,8 @@ public struct TextClassificationConfiguration: Codable, Sendable, Equatable {
 
     /// 1–4 KB passages (LRA's 4K byte setting), 24k/2k/2k.
     public static let lra = TextClassificationConfiguration(
-        minBytes: 1024, maxBytes: 4096, trainCount: 24_000, validationCount: 2_000, testCount: 2_000)
+        minBytes: 1024, maxBytes: 4096, trainCount: 24_000, validationCount: 2_000, testCount: 2_000
+    )
     /// 512 B–1 KB passages for CPU training, 8k/1k/2k.
     public static let cpu = TextClassificationConfiguration(
         minBytes: 512, maxBytes: 1024, trainCount: 8_000, validationCount: 1_000, testCount: 2_000)
@@ -84,7 +90,9 @@ public struct TextClassificationTask: SequenceTask {
         throws(DataError)
     {
         let c = configuration
-        func fail(_ reason: String) -> DataError { .invalidConfiguration(task: "text", reason: reason) }
+        func fail(_ reason: String) -> DataError {
+            .invalidConfiguration(task: "text", reason: reason)
+        }
         guard c.minBytes >= 1, c.maxBytes >= c.minBytes else {
             throw fail("need 1 ≤ min_bytes ≤ max_bytes, got \(c.minBytes), \(c.maxBytes)")
         }
@@ -98,7 +106,9 @@ public struct TextClassificationTask: SequenceTask {
         sampler = PassageSampler(try TextCorpus.load(c.sources, files: files))
         for source in c.sources {
             for split in Split.allCases
-            where sampler.documents(sampler.documentsBySource[source] ?? [], holding: c.maxBytes, in: split).isEmpty {
+            where sampler.documents(
+                sampler.documentsBySource[source] ?? [], holding: c.maxBytes, in: split
+            ).isEmpty {
                 throw fail("no \(source) document has a \(split) region of \(c.maxBytes) bytes")
             }
         }
@@ -117,7 +127,8 @@ public struct TextClassificationTask: SequenceTask {
     func passage(_ index: Int, in split: Split) -> Passage {
         let c = configuration
         var random = RandomGenerator(
-            seed: RandomGenerator.mix(c.seed, splitTag(split, task: 0x54_4558_54)), stream: UInt64(index))
+            seed: RandomGenerator.mix(c.seed, splitTag(split, task: 0x54_4558_54)),
+            stream: UInt64(index))
         let length = c.minBytes + random.nextInt(below: c.maxBytes - c.minBytes + 1)
         let source = c.sources[index % c.sources.count]
         let document = sampler.document(
@@ -134,10 +145,11 @@ public struct TextClassificationTask: SequenceTask {
 /// A 64-bit tag for (task, split), mixed into seeds so that every split of every task draws from
 /// its own streams.
 func splitTag(_ split: Split, task: UInt64) -> UInt64 {
-    let splitCode: UInt64 = switch split {
-    case .train: 1
-    case .validation: 2
-    case .test: 3
-    }
+    let splitCode: UInt64 =
+        switch split {
+        case .train: 1
+        case .validation: 2
+        case .test: 3
+        }
     return RandomGenerator.mix(task, splitCode)
 }

@@ -40,7 +40,9 @@ struct PassageSampler: Sendable {
     init(_ corpus: TextCorpus) {
         self.corpus = corpus
         var bySource: [TextSource: [Int]] = [:]
-        for (i, document) in corpus.documents.enumerated() { bySource[document.source, default: []].append(i) }
+        for (i, document) in corpus.documents.enumerated() {
+            bySource[document.source, default: []].append(i)
+        }
         documentsBySource = bySource
     }
 

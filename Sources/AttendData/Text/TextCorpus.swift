@@ -38,7 +38,8 @@ public struct TextCorpus: Sendable {
     public let documents: [TextDocument]
 
     /// Loads `sources` from `files`.
-    public static func load(_ sources: [TextSource], files: DataFiles = DataFiles()) throws(DataError)
+    public static func load(_ sources: [TextSource], files: DataFiles = DataFiles())
+        throws(DataError)
         -> TextCorpus
     {
         var documents: [TextDocument] = []
@@ -100,7 +101,9 @@ public struct TextCorpus: Sendable {
                 throw FormatError("\(folder + name) is missing from the archive")
             }
             documents.append(
-                TextDocument(source: .milton, title: title(file.path, folder), bytes: normalised(file.bytes)))
+                TextDocument(
+                    source: .milton, title: title(file.path, folder), bytes: normalised(file.bytes))
+            )
         }
         return documents
     }
@@ -121,12 +124,16 @@ public struct TextCorpus: Sendable {
                 throw FormatError("line \(lineCount + 1) has no chapter:verse reference")
             }
             var bookEnd = colon
-            while bookEnd > reference.startIndex, (48...57).contains(reference[reference.index(before: bookEnd)]) {
+            while bookEnd > reference.startIndex,
+                (48...57).contains(reference[reference.index(before: bookEnd)])
+            {
                 bookEnd = reference.index(before: bookEnd)
             }
             let name = String(decoding: reference[reference.startIndex..<bookEnd], as: UTF8.self)
             if name != book {
-                if !verses.isEmpty { documents.append(TextDocument(source: .kjv, title: book, bytes: verses)) }
+                if !verses.isEmpty {
+                    documents.append(TextDocument(source: .kjv, title: book, bytes: verses))
+                }
                 book = name
                 verses = []
             }
@@ -134,9 +141,12 @@ public struct TextCorpus: Sendable {
             verses.append(10)
             lineCount += 1
         }
-        if !verses.isEmpty { documents.append(TextDocument(source: .kjv, title: book, bytes: verses)) }
+        if !verses.isEmpty {
+            documents.append(TextDocument(source: .kjv, title: book, bytes: verses))
+        }
         guard documents.count == 66, lineCount > 30_000 else {
-            throw FormatError("expected 66 books and 31,102 verses, found \(documents.count) and \(lineCount)")
+            throw FormatError(
+                "expected 66 books and 31,102 verses, found \(documents.count) and \(lineCount)")
         }
         return documents
     }
@@ -154,10 +164,12 @@ public struct TextCorpus: Sendable {
         var documents: [TextDocument] = []
         for section in stride(from: gcideSectionStride / 2, to: sections, by: gcideSectionStride) {
             let first = section * gcideChunksPerSection
-            let chunks = try Gzip.dictzipChunks(dictzip, Array(first..<(first + gcideChunksPerSection)))
+            let chunks = try Gzip.dictzipChunks(
+                dictzip, Array(first..<(first + gcideChunksPerSection)))
             documents.append(
                 TextDocument(
-                    source: .gcide, title: "section \(section)", bytes: normalised(chunks.flatMap { $0 })))
+                    source: .gcide, title: "section \(section)",
+                    bytes: normalised(chunks.flatMap { $0 })))
         }
         return documents
     }

@@ -99,7 +99,8 @@ public enum ListOps {
         case .median:
             let sorted = arguments.sorted()
             let middle = sorted.count / 2
-            return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+            return sorted.count % 2 == 1
+                ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
         }
     }
 }

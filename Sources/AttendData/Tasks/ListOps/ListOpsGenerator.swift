@@ -32,7 +32,9 @@ struct ListOpsGenerator: Sendable {
         var draws = 0
         while true {
             draws += 1
-            guard let length = drawShape(using: &generator, into: &scratch.arities) else { continue }
+            guard let length = drawShape(using: &generator, into: &scratch.arities) else {
+                continue
+            }
             if length <= minLength { continue }
             let (tokens, label) = fill(scratch.arities, length: length, using: &generator)
             return (tokens, label, draws)

@@ -28,10 +28,15 @@ public struct ListOpsConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case minLength = "min_length", maxLength = "max_length", maxDepth = "max_depth"
-        case maxArguments = "max_args", operatorProbability = "value_p"
-        case trainCount = "train_count", validationCount = "validation_count"
-        case testCount = "test_count", seed
+        case minLength = "min_length"
+        case maxLength = "max_length"
+        case maxDepth = "max_depth"
+        case maxArguments = "max_args"
+        case operatorProbability = "value_p"
+        case trainCount = "train_count"
+        case validationCount = "validation_count"
+        case testCount = "test_count"
+        case seed
     }
 
     /// A configuration with LRA's grammar parameters.
@@ -98,7 +103,8 @@ public struct ListOpsTask: SequenceTask {
             maxDepth: configuration.maxDepth, maxArguments: configuration.maxArguments,
             minLength: configuration.minLength, maxLength: configuration.maxLength,
             operatorProbability: configuration.operatorProbability)
-        let total = configuration.testCount + configuration.validationCount
+        let total =
+            configuration.testCount + configuration.validationCount
             + configuration.trainCount
         var unique = TokenStore()
         var seen = Set<[UInt8]>()
@@ -109,7 +115,8 @@ public struct ListOpsTask: SequenceTask {
         let base = RandomGenerator.mix(configuration.seed, 0x4C49_5354_4F50_53)  // "LISTOPS"
         while unique.count < total {
             let blockCount = min(64, (total - unique.count + Self.blockSize - 1) / Self.blockSize)
-            let blocks = Self.generateBlocks(generator, base: base, first: nextBlock, count: blockCount)
+            let blocks = Self.generateBlocks(
+                generator, base: base, first: nextBlock, count: blockCount)
             nextBlock += blockCount
             let before = unique.count
             for block in blocks {
@@ -123,7 +130,8 @@ public struct ListOpsTask: SequenceTask {
             if barrenWaves >= 4 {
                 throw DataError.invalidConfiguration(
                     task: "listops",
-                    reason: "only \(unique.count) distinct expressions with \(configuration.minLength) "
+                    reason:
+                        "only \(unique.count) distinct expressions with \(configuration.minLength) "
                         + "< length < \(configuration.maxLength) were found, \(total) requested")
             }
         }
@@ -183,9 +191,13 @@ public struct ListOpsTask: SequenceTask {
     }
 
     private static func validate(_ c: ListOpsConfiguration) throws(DataError) {
-        func fail(_ reason: String) -> DataError { .invalidConfiguration(task: "listops", reason: reason) }
+        func fail(_ reason: String) -> DataError {
+            .invalidConfiguration(task: "listops", reason: reason)
+        }
         guard c.minLength >= 0, c.maxLength > c.minLength + 1 else {
-            throw fail("need 0 ≤ min_length and min_length + 1 < max_length, got \(c.minLength), \(c.maxLength)")
+            throw fail(
+                "need 0 ≤ min_length and min_length + 1 < max_length, got \(c.minLength), \(c.maxLength)"
+            )
         }
         guard c.maxDepth >= 1, c.maxArguments >= 2 else {
             throw fail("need max_depth ≥ 1 and max_args ≥ 2, got \(c.maxDepth), \(c.maxArguments)")

@@ -47,15 +47,25 @@ public struct PathfinderConfiguration: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case size, padding, paddleLength = "paddle_length", paddleThickness = "paddle_thickness"
-        case paddleMargins = "paddle_margin_list", markerRadius = "marker_radius"
-        case contourLength = "contour_length", antialiasScale = "antialias_scale"
-        case seedDistance = "seed_distance", continuity, distractorLength = "distractor_length"
-        case distractorCount = "num_distractor_snakes", snakeContrasts = "snake_contrast_list"
-        case paddleContrasts = "paddle_contrast_list", maxPaddleRetrials = "max_paddle_retrial"
+        case size, padding
+        case paddleLength = "paddle_length"
+        case paddleThickness = "paddle_thickness"
+        case paddleMargins = "paddle_margin_list"
+        case markerRadius = "marker_radius"
+        case contourLength = "contour_length"
+        case antialiasScale = "antialias_scale"
+        case seedDistance = "seed_distance"
+        case continuity
+        case distractorLength = "distractor_length"
+        case distractorCount = "num_distractor_snakes"
+        case snakeContrasts = "snake_contrast_list"
+        case paddleContrasts = "paddle_contrast_list"
+        case maxPaddleRetrials = "max_paddle_retrial"
         case maxDistractorRetrials = "max_distractor_contour_retrial"
-        case trainCount = "train_count", validationCount = "validation_count"
-        case testCount = "test_count", seed
+        case trainCount = "train_count"
+        case validationCount = "validation_count"
+        case testCount = "test_count"
+        case seed
     }
 
     /// PF-32 (LRA "pathfinder32", hard = contour length 14), 160k/20k/20k images as LRA.
@@ -97,14 +107,17 @@ public struct PathfinderConfiguration: Codable, Sendable, Equatable {
     func problem() -> String? {
         let scaledThickness = paddleThickness * Double(antialiasScale)
         if scaledThickness.rounded() != scaledThickness || scaledThickness < 1 {
-            return "paddle_thickness × antialias_scale must be a whole number ≥ 1, got \(scaledThickness)"
+            return
+                "paddle_thickness × antialias_scale must be a whole number ≥ 1, got \(scaledThickness)"
         }
         if size < 8 { return "size must be at least 8, got \(size)" }
         if size <= 4 * seedDistance {
-            return "size \(size) leaves no room to seed: it must exceed 4 × seed_distance = \(4 * seedDistance)"
+            return
+                "size \(size) leaves no room to seed: it must exceed 4 × seed_distance = \(4 * seedDistance)"
         }
         if paddleLength < 1 || contourLength < 2 || distractorLength < 1 || distractorCount < 0 {
-            return "need paddle_length ≥ 1, contour_length ≥ 2, distractor_length ≥ 1, num_distractor_snakes ≥ 0"
+            return
+                "need paddle_length ≥ 1, contour_length ≥ 2, distractor_length ≥ 1, num_distractor_snakes ≥ 0"
         }
         if paddleMargins.isEmpty || paddleMargins.contains(where: { $0 < 0 }) {
             return "paddle_margin_list must hold non-negative margins"

@@ -105,7 +105,9 @@ struct PathfinderGenerator: Sendable {
         let endIndex = label == 1 ? originIndex : 1 - originIndex
         let markers = [targets!.origins[originIndex], targets!.ends[endIndex]]
         let markerImage = drawMarkers(markers)
-        for i in image.pixels.indices { image.pixels[i] = max(image.pixels[i], markerImage.pixels[i]) }
+        for i in image.pixels.indices {
+            image.pixels[i] = max(image.pixels[i], markerImage.pixels[i])
+        }
         return PathfinderSample(
             pixels: Self.byteScaled(image), size: size, label: label, markers: markers,
             targetPaddles: targets!.paddles)
@@ -184,7 +186,8 @@ struct PathfinderGenerator: Sendable {
             p.shape.mask.withUnsafeBufferPointer { patch in
                 mask.pixels.withUnsafeBufferPointer { canvas in
                     for i in rows {
-                        for j in columns where canvas[(p.top + i) * size + p.left + j] + patch[i * n + j] >= 1.8 {
+                        for j in columns
+                        where canvas[(p.top + i) * size + p.left + j] + patch[i * n + j] >= 1.8 {
                             fits = false
                         }
                     }
@@ -231,7 +234,8 @@ struct PathfinderGenerator: Sendable {
             let index = Int(tails[random.nextInt(below: tails.count)])
             let tail = Pixel(y: index / size, x: index % size)
             let head = Raster.translate(tail, angle, Double(paddleLength))
-            let pivot = Raster.translate(head, Raster.flip(angle), Double(paddleLength + bank.margin))
+            let pivot = Raster.translate(
+                head, Raster.flip(angle), Double(paddleLength + bank.margin))
             guard isInside(head) && isInside(pivot) else { continue }
             let paddle = Paddle(bank.seedShapes[degrees + 180], at: tail, contrast: contrast)
             return (tail, pivot, degrees + 180, paddle)
@@ -354,20 +358,25 @@ struct PathfinderGenerator: Sendable {
             let direction = Double(random.nextInt(below: 360)) * .pi / 180
             let distance = Double(seedDistance)
             let tail = Pixel(
-                y: Int((Double(first.tail.y) + distance * sin(direction)).rounded(.toNearestOrEven)),
-                x: Int((Double(first.tail.x) + distance * cos(direction)).rounded(.toNearestOrEven)))
+                y: Int(
+                    (Double(first.tail.y) + distance * sin(direction)).rounded(.toNearestOrEven)),
+                x: Int((Double(first.tail.x) + distance * cos(direction)).rounded(.toNearestOrEven))
+            )
             let head = Raster.translate(tail, angle, Double(paddleLength))
-            let pivot = Raster.translate(head, Raster.flip(angle), Double(paddleLength + bank.margin))
+            let pivot = Raster.translate(
+                head, Raster.flip(angle), Double(paddleLength + bank.margin))
             if isInside(head) && isInside(pivot) {
                 second = (tail, pivot, degrees)
                 break
             }
         }
         guard let second else { return nil }
-        let secondPaddle = Paddle(bank.seedShapes[second.degrees + 180], at: second.tail, contrast: contrast)
+        let secondPaddle = Paddle(
+            bank.seedShapes[second.degrees + 180], at: second.tail, contrast: contrast)
         draw(secondPaddle, into: &image)
         var snakes = [
-            Snake(pivot: first.pivot, heading: first.heading, last: first.paddle, heads: [first.tail]),
+            Snake(
+                pivot: first.pivot, heading: first.heading, last: first.paddle, heads: [first.tail]),
             Snake(
                 pivot: second.pivot, heading: second.degrees + 180, last: secondPaddle,
                 heads: [second.tail]),
@@ -390,7 +399,8 @@ struct PathfinderGenerator: Sendable {
 
     /// snakes's `make_snake` for a distractor: the image and mask with one more snake, or nil.
     private func distractor(
-        _ image: GrayImage, _ mask: GrayImage, _ bank: PaddleBank, using random: inout RandomGenerator
+        _ image: GrayImage, _ mask: GrayImage, _ bank: PaddleBank,
+        using random: inout RandomGenerator
     ) -> (GrayImage, GrayImage)? {
         let list = snakeContrasts
         var image = image

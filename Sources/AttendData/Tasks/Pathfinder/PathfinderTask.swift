@@ -69,8 +69,11 @@ public struct PathfinderTask: SequenceTask {
     public func example(_ index: Int, in split: Split) -> Example {
         precondition(index >= 0 && index < count(of: split), "image \(index) outside \(split)")
         let block = index / Self.blockSize
-        let pixels = count(of: split) * maxLength <= Self.cacheLimitBytes
-            ? cache.pixels(split, block: block, offset: (index % Self.blockSize) * maxLength, length: maxLength) {
+        let pixels =
+            count(of: split) * maxLength <= Self.cacheLimitBytes
+            ? cache.pixels(
+                split, block: block, offset: (index % Self.blockSize) * maxLength, length: maxLength
+            ) {
                 self.drawBlock(block, of: split)
             }
             : sample(index, in: split).pixels[...]

@@ -131,7 +131,9 @@ enum Raster {
         var out = GrayImage(height: image.height, width: image.width)
         for y in 0..<image.height {
             for x in 0..<image.width where image[y, x] > 0 {
-                for o in offsets where out.contains(y + o.dy, x + o.dx) { out[y + o.dy, x + o.dx] = 1 }
+                for o in offsets where out.contains(y + o.dy, x + o.dx) {
+                    out[y + o.dy, x + o.dx] = 1
+                }
             }
         }
         return out
@@ -177,7 +179,8 @@ struct LanczosResampler: Sendable {
     func outputs(reading inputs: ClosedRange<Int>) -> [Int] {
         taps.indices.filter { i in
             let tap = taps[i]
-            return tap.start <= inputs.upperBound && tap.start + tap.weights.count > inputs.lowerBound
+            return tap.start <= inputs.upperBound
+                && tap.start + tap.weights.count > inputs.lowerBound
         }
     }
 
@@ -195,7 +198,10 @@ struct LanczosResampler: Sendable {
             for (c, j) in outputColumns.enumerated() {
                 let tap = taps[j]
                 var sum: Float = 0
-                for x in max(tap.start, columns.lowerBound)...min(tap.start + tap.weights.count - 1, columns.upperBound) {
+                for x in max(
+                    tap.start, columns.lowerBound)...min(
+                        tap.start + tap.weights.count - 1, columns.upperBound)
+                {
                     sum += tap.weights[x - tap.start] * value(y, x)
                 }
                 horizontal[r * outputColumns.count + c] = sum
@@ -205,8 +211,13 @@ struct LanczosResampler: Sendable {
             let tap = taps[i]
             for (c, j) in outputColumns.enumerated() {
                 var sum: Float = 0
-                for y in max(tap.start, rows.lowerBound)...min(tap.start + tap.weights.count - 1, rows.upperBound) {
-                    sum += tap.weights[y - tap.start] * horizontal[(y - rows.lowerBound) * outputColumns.count + c]
+                for y in max(
+                    tap.start, rows.lowerBound)...min(
+                        tap.start + tap.weights.count - 1, rows.upperBound)
+                {
+                    sum +=
+                        tap.weights[y - tap.start]
+                        * horizontal[(y - rows.lowerBound) * outputColumns.count + c]
                 }
                 visit(i, j, (min(max(sum, 0), 1) * 255).rounded() / 255)
             }
@@ -215,7 +226,8 @@ struct LanczosResampler: Sendable {
 
     /// `image` (inputSize × inputSize) resampled to outputSize × outputSize.
     func callAsFunction(_ image: GrayImage) -> GrayImage {
-        precondition(image.height == inputSize && image.width == inputSize, "resampler size mismatch")
+        precondition(
+            image.height == inputSize && image.width == inputSize, "resampler size mismatch")
         var rows = GrayImage(height: inputSize, width: outputSize)
         for y in 0..<inputSize {
             for (j, tap) in taps.enumerated() {
