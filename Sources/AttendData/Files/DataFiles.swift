@@ -80,7 +80,9 @@ public struct DataFiles: Sendable {
         if let found = paths.first(where: { FileManager.default.isReadableFile(atPath: $0) }) {
             return found
         }
-        throw DataError.missingFile(name: file.name, searched: paths, hint: file.hint)
+        // Hints name the default folder; point them at the one actually searched.
+        let hint = file.hint.replacingOccurrences(of: "data-cache", with: directory)
+        throw DataError.missingFile(name: file.name, searched: paths, hint: hint)
     }
 
     /// Whether `file` can be found.
