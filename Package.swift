@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "AttendNN", targets: ["AttendNN"]),
         .library(name: "AttendAttention", targets: ["AttendAttention"]),
         .library(name: "AttendModels", targets: ["AttendModels"]),
+        .library(name: "AttendData", targets: ["AttendData"]),
         .library(name: "AttendTesting", targets: ["AttendTesting"]),
         .executable(name: "attend", targets: ["attend"]),
     ],
@@ -21,8 +22,9 @@ let package = Package(
         .target(name: "AttendNN", dependencies: ["AttendCore"]),
         .target(name: "AttendAttention", dependencies: ["AttendNN"]),
         .target(name: "AttendModels", dependencies: ["AttendAttention"]),
+        .target(name: "AttendData", dependencies: ["AttendCore"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
-        .executableTarget(name: "attend", dependencies: ["AttendModels"]),
+        .executableTarget(name: "attend", dependencies: ["AttendModels", "AttendData"]),
         .testTarget(
             name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"],
             resources: [.copy("Fixtures")]),
@@ -30,5 +32,9 @@ let package = Package(
             name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
+        .testTarget(name: "AttendDataTests", dependencies: ["AttendData", "AttendTesting"]),
+        .testTarget(
+            name: "AttendModelsTests", dependencies: ["AttendModels", "AttendData", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
     ]
 )
