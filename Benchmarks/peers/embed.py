@@ -2,7 +2,8 @@
 folder, the same texts (each exactly n tokens after truncation to n), the same batch size and thread
 count, end to end (`model.encode`: tokenization, encoder, pooling, normalisation). With --attend it
 prints Attend's sentences/s next to these and the ratio (above 1 means Attend embeds faster), and
-checks that both libraries produced the same vectors on one batch.
+the largest difference between the first values of text 0's embedding in both libraries (a value
+check, so a fast wrong result is caught).
 
     attend bench embed --lengths 32,128,256 --json embed.json
     python Benchmarks/peers/embed.py --attend embed.json --threads 2
@@ -57,13 +58,19 @@ def main():
         assert tokens.shape == (args.batch, n), f"texts of length {n} tokenize to {tuple(tokens.shape)}"
         with torch.inference_mode():
             seconds = median_seconds(lambda: model.encode(batch, batch_size=args.batch), args.runs)
+            vectors = model.encode(batch, batch_size=args.batch)
         rate = args.batch / seconds
         mine = attend.get((n, "full"))
         ratio = f"{mine['sentencesPerSecond'] / rate:.2f}" if mine else "-"
+        check = "-"
+        if mine:  # the same model on the same texts must give the same vector
+            difference = max(abs(a - b) for a, b in zip(mine["firstValues"], vectors[0][: len(mine["firstValues"])]))
+            check = f"{difference:.1e}"
         rows.append((n, args.batch, f"{rate:.1f}", f"{seconds * 1000:.1f}",
-                     f"{mine['sentencesPerSecond']:.1f}" if mine else "-", ratio))
+                     f"{mine['sentencesPerSecond']:.1f}" if mine else "-", ratio, check))
     print(f"# torch {torch.__version__}, sentence-transformers, {threads} threads, batch {args.batch}")
-    print(table(["n", "batch", "peer sentences/s", "peer ms/batch", "Attend sentences/s", "Attend/peer"], rows))
+    print(table(["n", "batch", "peer sentences/s", "peer ms/batch", "Attend sentences/s", "Attend/peer",
+                 "max |Δ| text 0"], rows))
 
 
 if __name__ == "__main__":

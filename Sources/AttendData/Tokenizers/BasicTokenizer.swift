@@ -111,7 +111,9 @@ public struct BasicTokenizer: Sendable, Equatable {
     /// category (Pc, Pd, Ps, Pe, Pi, Pf, Po).
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
-        if v < 0x80 { return (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) }
+        if v < 0x80 {
+            return (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v)
+        }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
             .initialPunctuation, .finalPunctuation, .otherPunctuation:

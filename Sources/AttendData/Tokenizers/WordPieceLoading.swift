@@ -30,14 +30,17 @@ extension WordPieceTokenizer {
             throw TokenizerError.malformedTokenizerJSON(path: path, problem: "no \"model\" object")
         }
         let modelType = model["type"] as? String ?? "(none)"
-        guard modelType == "WordPiece" else { throw TokenizerError.unsupported(path: path, component: "model", type: modelType) }
+        guard modelType == "WordPiece" else {
+            throw TokenizerError.unsupported(path: path, component: "model", type: modelType)
+        }
         guard let vocab = model["vocab"] as? [String: Any] else {
             throw TokenizerError.malformedTokenizerJSON(path: path, problem: "model.vocab is not a token → id object")
         }
         var tokensByID: [Int: String] = [:]
         for (token, value) in vocab {
             guard let id = (value as? NSNumber)?.intValue, id >= 0 else {
-                throw TokenizerError.malformedTokenizerJSON(path: path, problem: "model.vocab[\"\(token)\"] is not an id")
+                throw TokenizerError.malformedTokenizerJSON(
+                    path: path, problem: "model.vocab[\"\(token)\"] is not an id")
             }
             tokensByID[id] = token
         }
@@ -92,15 +95,20 @@ extension WordPieceTokenizer {
     static func basicTokenizer(_ root: [String: Any], path: String) throws -> BasicTokenizer {
         if let pre = root["pre_tokenizer"] as? [String: Any] {
             let type = pre["type"] as? String ?? "(none)"
-            guard type == "BertPreTokenizer" else { throw TokenizerError.unsupported(path: path, component: "pre_tokenizer", type: type) }
+            guard type == "BertPreTokenizer" else {
+                throw TokenizerError.unsupported(path: path, component: "pre_tokenizer", type: type)
+            }
         } else {
             throw TokenizerError.unsupported(path: path, component: "pre_tokenizer", type: "null")
         }
         guard let normalizer = root["normalizer"] as? [String: Any] else {
-            return BasicTokenizer(lowercases: false, stripsAccents: false, cleansText: false, splitsCJKCharacters: false)
+            return BasicTokenizer(
+                lowercases: false, stripsAccents: false, cleansText: false, splitsCJKCharacters: false)
         }
         let type = normalizer["type"] as? String ?? "(none)"
-        guard type == "BertNormalizer" else { throw TokenizerError.unsupported(path: path, component: "normalizer", type: type) }
+        guard type == "BertNormalizer" else {
+            throw TokenizerError.unsupported(path: path, component: "normalizer", type: type)
+        }
         let lowercases = normalizer["lowercase"] as? Bool ?? true
         return BasicTokenizer(
             lowercases: lowercases, stripsAccents: normalizer["strip_accents"] as? Bool,

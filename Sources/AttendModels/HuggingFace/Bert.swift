@@ -56,7 +56,8 @@ public final class Bert: Module {
         self.configuration = configuration
         self.mechanism = mechanism
         var generator = RandomGenerator(seed: seed)
-        let weights: Initializer = initialization == .random ? .normal(standardDeviation: configuration.initializerRange) : .zeros
+        let weights: Initializer =
+            initialization == .random ? .normal(standardDeviation: configuration.initializerRange) : .zeros
         embeddings = BertEmbeddings(configuration, weights: weights, generator: &generator)
         var mixer = mixerConfiguration
             ?? MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
@@ -120,23 +121,28 @@ public final class Bert: Module {
 
     /// Throws before any work for inputs the model cannot take.
     func checkInputs(_ ids: Indices, mask: Tensor?, tokenTypes: Indices?) throws {
-        guard ids.shape.count == 2 else { throw PretrainedModelError.invalidInput("token ids must be [batch, length], got \(ids.shape)") }
+        guard ids.shape.count == 2 else {
+            throw PretrainedModelError.invalidInput("token ids must be [batch, length], got \(ids.shape)")
+        }
         let n = ids.shape[1]
         guard n <= configuration.maximumPositions else {
             throw PretrainedModelError.sequenceTooLong(length: n, maximum: configuration.maximumPositions)
         }
         if let bad = ids.values.first(where: { $0 < 0 || $0 >= configuration.vocabularySize }) {
-            throw PretrainedModelError.invalidInput("token id \(bad) is outside the vocabulary 0..<\(configuration.vocabularySize)")
+            throw PretrainedModelError.invalidInput(
+                "token id \(bad) is outside the vocabulary 0..<\(configuration.vocabularySize)")
         }
         if let mask, mask.shape != ids.shape {
             throw PretrainedModelError.invalidInput("attention mask \(mask.shape) does not match token ids \(ids.shape)")
         }
         if let tokenTypes {
             guard tokenTypes.shape == ids.shape else {
-                throw PretrainedModelError.invalidInput("token types \(tokenTypes.shape) do not match token ids \(ids.shape)")
+                throw PretrainedModelError.invalidInput(
+                    "token types \(tokenTypes.shape) do not match token ids \(ids.shape)")
             }
             if let bad = tokenTypes.values.first(where: { $0 < 0 || $0 >= configuration.typeVocabularySize }) {
-                throw PretrainedModelError.invalidInput("token type \(bad) is outside 0..<\(configuration.typeVocabularySize)")
+                throw PretrainedModelError.invalidInput(
+                    "token type \(bad) is outside 0..<\(configuration.typeVocabularySize)")
             }
         }
     }
@@ -150,9 +156,12 @@ public final class BertEmbeddings: Module {
 
     init(_ configuration: BertConfiguration, weights initializer: Initializer, generator: inout RandomGenerator) {
         let c = configuration.modelDimension
-        words = Embedding(count: configuration.vocabularySize, dimension: c, initializer: initializer, generator: &generator)
-        positions = Embedding(count: configuration.maximumPositions, dimension: c, initializer: initializer, generator: &generator)
-        tokenTypes = Embedding(count: configuration.typeVocabularySize, dimension: c, initializer: initializer, generator: &generator)
+        func table(_ rows: Int) -> Embedding {
+            Embedding(count: rows, dimension: c, initializer: initializer, generator: &generator)
+        }
+        words = table(configuration.vocabularySize)
+        positions = table(configuration.maximumPositions)
+        tokenTypes = table(configuration.typeVocabularySize)
         let pad = configuration.paddingTokenID
         if pad >= 0 && pad < configuration.vocabularySize {  // transformers zeroes the padding row
             words.weight.update { w in for j in 0..<c { w[pad * c + j] = 0 } }
@@ -187,7 +196,10 @@ public final class BertSelfAttention: Module {
     public let core: any AttentionCore
     let headCount: Int
 
-    init(_ configuration: BertConfiguration, core: any AttentionCore, weights: Initializer, generator: inout RandomGenerator) {
+    init(
+        _ configuration: BertConfiguration, core: any AttentionCore, weights: Initializer,
+        generator: inout RandomGenerator
+    ) {
         let c = configuration.modelDimension
         query = Linear(c, c, weights, &generator)
         key = Linear(c, c, weights, &generator)
@@ -221,7 +233,10 @@ public final class BertLayer: Module {
     let activation: Activation
     let attentionDropout: Dropout, outputDropout: Dropout
 
-    init(_ configuration: BertConfiguration, core: any AttentionCore, weights: Initializer, generator: inout RandomGenerator) {
+    init(
+        _ configuration: BertConfiguration, core: any AttentionCore, weights: Initializer,
+        generator: inout RandomGenerator
+    ) {
         let (c, f) = (configuration.modelDimension, configuration.feedForwardDimension)
         attention = BertSelfAttention(configuration, core: core, weights: weights, generator: &generator)
         attentionOutput = Linear(c, c, weights, &generator)
@@ -252,7 +267,9 @@ public final class BertLayer: Module {
 
 extension Linear {
     /// A BERT projection: weights from `weights` (transformers: N(0, initializer_range²)), zero bias.
-    fileprivate convenience init(_ inputCount: Int, _ outputCount: Int, _ weights: Initializer, _ generator: inout RandomGenerator) {
+    fileprivate convenience init(
+        _ inputCount: Int, _ outputCount: Int, _ weights: Initializer, _ generator: inout RandomGenerator
+    ) {
         self.init(
             inputCount: inputCount, outputCount: outputCount, weightInitializer: weights, biasInitializer: .zeros,
             generator: &generator)

@@ -18,6 +18,8 @@ enum EmbedBenchmark {
         let meanCosineToFull: Double?, minimumCosineToFull: Double?
         /// Full attention's batch time divided by this mechanism's.
         let speedUpOverFull: Double?
+        /// The first values of text 0's embedding, so the peer script can check it computed the same.
+        let firstValues: [Float]
     }
 
     /// Words the benchmark texts are made of; Benchmarks/peers/embed.py holds the same paragraph.
@@ -77,7 +79,8 @@ enum EmbedBenchmark {
                 rows.append(Row(
                     mixer: mixer, length: n, batch: batch, sentencesPerSecond: Double(batch) / time.median,
                     batchMilliseconds: milliseconds, meanCosineToFull: cosines.map { $0.reduce(0, +) / Double($0.count) },
-                    minimumCosineToFull: cosines?.min(), speedUpOverFull: exact[n].map { $0.milliseconds / milliseconds }))
+                    minimumCosineToFull: cosines?.min(), speedUpOverFull: exact[n].map { $0.milliseconds / milliseconds },
+                    firstValues: Array(vectors.scalars.prefix(8))))
                 FileHandle.standardError.write(Data("  \(mixer) n=\(n): \(String(format: "%.1f", milliseconds)) ms per batch\n".utf8))
             }
         }
