@@ -14,7 +14,7 @@ enum EmbedCommand: Command {
         options: [
             .option("model", "DIR", "model folder: config.json, model.safetensors, tokenizer.json or vocab.txt (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
             .option("pooling", "MODE", "mean (over real tokens) or cls (default: the folder's 1_Pooling config, else mean)"),
-            .flag("normalize", "scale every vector to unit length"),
+            .flag("normalize", "scale every vector to unit length (default: when the folder's modules.json has a Normalize step)"),
             .flag("no-normalize", "keep raw pooled vectors even if the folder's modules.json normalises"),
             .option("max-length", "N", "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's max_seq_length, else the model's positions)"),
             .option("batch", "N", "texts per forward pass", default: "32"),
