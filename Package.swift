@@ -33,5 +33,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
         .testTarget(name: "AttendDataTests", dependencies: ["AttendData", "AttendTesting"]),
+        .testTarget(
+            name: "AttendModelsTests", dependencies: ["AttendModels", "AttendData", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
     ]
 )

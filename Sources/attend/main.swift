@@ -8,7 +8,7 @@ protocol Command {
 }
 
 let commands: [any Command.Type] = [
-    ListCommand.self, BenchCommand.self,
+    ListCommand.self, BenchCommand.self, EmbedCommand.self, InspectCommand.self,
 ]
 
 @MainActor func printTopLevelHelp() {

@@ -3,14 +3,16 @@ import AttendCore
 import Foundation
 
 enum BenchCommand: Command {
-    static let suites = ["core", "attention", "train"]
+    static let suites = ["core", "attention", "train", "embed"]
     static let spec = CommandSpec(
         name: "bench", summary: "run a benchmark suite (\(suites.joined(separator: ", ")))",
         usage: "bench <suite> [options]",
         options: [
-            .option("mixers", "LIST", "attention/train: mechanisms to time, comma-separated, or 'all'"),
-            .option("lengths", "LIST", "attention/train: sequence lengths (attention default 512,1024,2048,4096; train 1024)"),
-            .option("batch", "N", "attention: batch size (default 1); train: batch size (default 8)"),
+            .option("mixers", "LIST", "attention/train/embed: mechanisms to time, comma-separated, or 'all'"),
+            .option("lengths", "LIST", "attention/train/embed: sequence lengths (attention default 512,1024,2048,4096; train 1024; embed 32,128,256)"),
+            .option("batch", "N", "attention: batch size (default 1); train: batch size (default 8); embed: texts per batch (default 32)"),
+            .option("model", "DIR", "embed: pretrained model folder (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
+            .option("mixer-options", "JSON", "embed: options of the mechanisms, e.g. '{\"local\": {\"window_size\": 64}}'"),
             .option("heads", "N", "attention: heads", default: "8"),
             .option("head-dim", "N", "attention: head dimension", default: "64"),
             .flag("causal", "attention: causal masking"),
@@ -32,6 +34,7 @@ enum BenchCommand: Command {
         case "core": try CoreBenchmark.run(arguments)
         case "attention": try AttentionBenchmark.run(arguments)
         case "train": try TrainBenchmark.run(arguments)
+        case "embed": try EmbedBenchmark.run(arguments)
         default: throw UsageError("attend bench: unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
         }
     }
