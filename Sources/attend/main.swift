@@ -8,7 +8,7 @@ protocol Command {
 }
 
 let commands: [any Command.Type] = [
-    ListCommand.self, BenchCommand.self,
+    TrainCommand.self, EvalCommand.self, ListCommand.self, BenchCommand.self,
 ]
 
 @MainActor func printTopLevelHelp() {
