@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "AttendAttention", targets: ["AttendAttention"]),
         .library(name: "AttendModels", targets: ["AttendModels"]),
         .library(name: "AttendData", targets: ["AttendData"]),
+        .library(name: "AttendTrain", targets: ["AttendTrain"]),
         .library(name: "AttendTesting", targets: ["AttendTesting"]),
         .executable(name: "attend", targets: ["attend"]),
     ],
@@ -23,8 +24,9 @@ let package = Package(
         .target(name: "AttendAttention", dependencies: ["AttendNN"]),
         .target(name: "AttendModels", dependencies: ["AttendAttention"]),
         .target(name: "AttendData", dependencies: ["AttendCore"]),
+        .target(name: "AttendTrain", dependencies: ["AttendModels", "AttendData"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
-        .executableTarget(name: "attend", dependencies: ["AttendModels", "AttendData"]),
+        .executableTarget(name: "attend", dependencies: ["AttendTrain"]),
         .testTarget(
             name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"],
             resources: [.copy("Fixtures")]),
@@ -36,5 +38,6 @@ let package = Package(
         .testTarget(
             name: "AttendModelsTests", dependencies: ["AttendModels", "AttendData", "AttendTesting"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "AttendTrainTests", dependencies: ["AttendTrain", "AttendTesting"]),
     ]
 )

@@ -8,7 +8,8 @@ protocol Command {
 }
 
 let commands: [any Command.Type] = [
-    ListCommand.self, BenchCommand.self, EmbedCommand.self, InspectCommand.self,
+    TrainCommand.self, EvalCommand.self, ListCommand.self, EmbedCommand.self, InspectCommand.self,
+    BenchCommand.self,
 ]
 
 @MainActor func printTopLevelHelp() {
