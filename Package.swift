@@ -23,6 +23,8 @@ let package = Package(
         .executableTarget(name: "attend", dependencies: ["AttendAttention"]),
         .testTarget(name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"]),
         .testTarget(name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"]),
-        .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
+        .testTarget(
+            name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
     ]
 )

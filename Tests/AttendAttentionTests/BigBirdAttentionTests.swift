@@ -196,3 +196,43 @@ extension BigBirdLayout {
     let encoded = try JSONEncoder().encode(configuration)
     #expect(try JSONDecoder().decode(MixerConfiguration.self, from: encoded) == configuration)
 }
+
+/// Agreement with Hugging Face's `BigBirdBlockSparseAttention` run in float64
+/// (scripts/fixtures/mechanisms_bigbird.py): the training-mode layout loaded from the fixture, and the
+/// evaluation-mode layout (every random block = block 0) drawn by the `.firstBlock` option.
+@Test(arguments: ["train", "eval"])
+func bigbirdMatchesHuggingFace(_ name: String) throws {
+    let file = try fixture("mechanisms_bigbird")
+    var configuration = MixerConfiguration(modelDimension: 16, headCount: 2, maximumLength: 44)
+    configuration.bigbird = .init(blockSize: 4, randomBlockCount: 2, randomLayout: name == "eval" ? .firstBlock : .drawn)
+    let mixer = try Mechanisms.make("bigbird", configuration: configuration)
+    for projection in ["query", "key", "value"] {
+        try setParameter(mixer, "\(projection).weight", to: file.tensor("\(projection).weight"))
+        try setParameter(mixer, "\(projection).bias", to: file.tensor("\(projection).bias"))
+    }
+    // The reference layer stops before BigBird's output dense layer.
+    try setParameter(mixer, "output.weight", to: identity(16, 16))
+    try setParameter(mixer, "output.bias", to: Tensor.zeros([16]))
+    let core = try #require((mixer as? MultiHeadAttention)?.core as? BigBirdAttention)
+    let randomBlocks = try file.indices("\(name).rand_attn")
+    #expect(randomBlocks.shape == [2, 9, 2])
+    let layout = try BigBirdLayout(heads: 2, blockCount: 11, randomCount: 2, randomBlocks: randomBlocks.values)
+    if name == "train" {
+        try core.setLayout(layout)
+    } else {
+        #expect(try core.layout(blockCount: 11, heads: 2, layer: 0) == layout, "the evaluation layout is the reference's")
+    }
+    let x = try file.tensor("\(name).input")
+    let context = MixerContext(paddingMask: try file.tensor("\(name).attention_mask"))
+    let upstream = try file.tensor("\(name).upstream")
+    let y = try withoutGradient { try mixer(x, context: context) }
+    let (_, inputGradients) = try valueAndGradient(at: [x]) { xs in (try mixer(xs[0], context: context) * upstream).summed() }
+    let (_, parameterGradients) = try valueAndGradient(of: mixer) { m in (try m(x, context: context) * upstream).summed() }
+    let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)  // float32 vs the float64 reference; the bound is 1e-4
+    try assertClose(y, try file.tensor("\(name).output"), tolerance, "\(name) output")
+    try assertClose(inputGradients[0], try file.tensor("\(name).input_grad"), tolerance, "\(name) input gradient")
+    for (parameterName, parameter) in mixer.namedParameters() where parameterName.hasSuffix("weight") && !parameterName.hasPrefix("output") {
+        let gradient = try #require(parameterGradients[parameter])
+        try assertClose(gradient, try file.tensor("\(name).\(parameterName)_grad"), tolerance, "\(name) \(parameterName) gradient")
+    }
+}

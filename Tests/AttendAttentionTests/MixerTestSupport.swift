@@ -68,3 +68,18 @@ func checkMixerGradients(
         try assertClose(gradient.scalars, numeric, .finiteDifference, "\(label) gradient of \(name) vs finite differences", shape: parameter.shape)
     }
 }
+
+/// A committed fixture file from `Tests/AttendAttentionTests/Fixtures/` (made by scripts/fixtures/).
+func fixture(_ name: String) throws -> SafetensorsFile {
+    let url = try #require(
+        Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures"),
+        "missing fixture \(name).safetensors")
+    return try SafetensorsFile(path: url.path)
+}
+
+/// Sets the parameter `name` of `module` to `value` (shapes must agree).
+func setParameter(_ module: any Module, _ name: String, to value: Tensor) throws {
+    let parameter = try #require(module.namedParameters().first { $0.0 == name }?.1, "no parameter \(name)")
+    try #require(parameter.shape == value.shape, "\(name): \(parameter.shape) vs fixture \(value.shape)")
+    parameter.value = value
+}

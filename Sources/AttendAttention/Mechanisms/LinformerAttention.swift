@@ -134,10 +134,13 @@ public final class LinformerAttention: AttentionCore {
                     mechanism: "linformer",
                     problem: "projected length and maximum length must be ≥ 1, got \(options.projectedLength) and \(configuration.maximumLength)")
             }
-            // E and F draw first, then the q/k/v/output projections.
+            // E and F come from a stream forked off the generator without advancing it, so the
+            // q/k/v/output weights equal those of any other mechanism built from the same seed.
+            var fork = generator
+            var projectionGenerator = RandomGenerator(seed: fork.next(), stream: 0x11F0)
             let projections = Projections(
                 maximumLength: configuration.maximumLength, projectedLength: options.projectedLength, heads: h,
-                options: options, generator: &generator)
+                options: options, generator: &projectionGenerator)
             return try MultiHeadAttention(
                 mechanism: "linformer", configuration: configuration, core: LinformerAttention(projections: projections),
                 generator: &generator)
