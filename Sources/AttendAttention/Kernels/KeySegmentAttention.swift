@@ -3,7 +3,9 @@
 // BigBird's block-sparse layout (Zaheer et al., 2020). The segments of one tile are at most a few
 // hundred keys, so a tile's scores fit in one buffer and the softmax is done in a single pass
 // (no online rescaling). Scores and weighted sums are BLAS GEMMs on each segment read in place
-// through strides (no copy of the keys); exponentials run eight lanes at a time.
+// through strides (no copy of the keys); exponentials run eight lanes at a time. (Measured on one
+// core for a 64-query × 192-key × d 64 tile: sgemm about twice as fast as a register-blocked SIMD8
+// dot-product loop, 4 rows per key.)
 //
 // Extra memory: one [tile, keys of the tile] score buffer per thread plus the log-sum-exp of every
 // row, kept for the backward pass, which recomputes each tile's probabilities (like

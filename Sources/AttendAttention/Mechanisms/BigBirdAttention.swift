@@ -136,6 +136,10 @@ public final class BigBirdAttention: AttentionCore {
                 reason: "its global rows and random blocks read future positions (the reference's LRA code falls back to full attention)")
         }
         let (batch, n, heads, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        guard key.shape[1] == n else {
+            throw MixerError.invalidConfiguration(
+                mechanism: "bigbird", problem: "block-sparse self-attention needs as many keys as queries, got \(n) and \(key.shape[1])")
+        }
         let scale = 1 / Float(d).squareRoot()
         if n <= fullAttentionThreshold {
             return Tensor.fusedAttention(query: query, key: key, value: value, scale: scale, keyMask: context.paddingMask)

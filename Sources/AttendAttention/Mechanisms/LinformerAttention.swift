@@ -86,7 +86,8 @@ public final class LinformerAttention: AttentionCore {
                 mechanism: "linformer",
                 reason: "its projections mix every position, future ones included, into each projected key and value")
         }
-        let (batch, n, heads, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        // n counts keys: queries only read the k projected rows.
+        let (batch, n, heads, d) = (key.shape[0], key.shape[1], key.shape[2], key.shape[3])
         guard n <= projections.maximumLength else {
             throw MixerError.sequenceTooLong(mechanism: "linformer", length: n, maximum: projections.maximumLength)
         }
