@@ -70,12 +70,7 @@ func checkMixerGradients(
 }
 
 /// A committed fixture file from `Tests/AttendAttentionTests/Fixtures/` (made by scripts/fixtures/).
-func fixture(_ name: String) throws -> SafetensorsFile {
-    let url = try #require(
-        Bundle.module.url(forResource: name, withExtension: "safetensors", subdirectory: "Fixtures"),
-        "missing fixture \(name).safetensors")
-    return try SafetensorsFile(path: url.path)
-}
+func fixture(_ name: String) throws -> SafetensorsFile { try openFixture(name, in: Bundle.module) }
 
 /// Sets the parameter `name` of `module` to `value` (shapes must agree).
 func setParameter(_ module: any Module, _ name: String, to value: Tensor) throws {
