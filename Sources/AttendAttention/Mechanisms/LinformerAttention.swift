@@ -5,7 +5,8 @@
 // `multihead_linear_attention.py` and LRA (one projection shared by keys, values and heads, k = 16).
 // - Sharing: E = F (`shareKeyValue`), one E for every head (`shareHeads`, lucidrains' layout) or
 //   one per head. Layerwise sharing is a model-level choice: pass one `Projections` to several
-//   layers.
+//   layers (each layer then lists the same parameters, so the model must hand them to its
+//   optimizer once).
 // - Padding: the references ignore it; here K and V are multiplied by the padding mask before the
 //   projection, so padded rows contribute nothing (mechanisms-b.md §3).
 // - No causal form: every projected key mixes all positions, future ones included.
@@ -77,7 +78,6 @@ public final class LinformerAttention: AttentionCore {
     /// Linformer reading its projections from `projections`.
     public init(projections: Projections) { self.projections = projections }
 
-    public var children: [(String, any Module)] { [] }
     public var ownParameters: [(String, Parameter)] { projections.ownParameters }
 
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
