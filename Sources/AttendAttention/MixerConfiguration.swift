@@ -20,6 +20,12 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
 
     /// Per-mechanism options.
     public var full = FullAttention.Options()
+    /// Sliding-window attention.
+    public var local = LocalAttention.Options()
+    /// BigBird block-sparse attention.
+    public var bigbird = BigBirdAttention.Options()
+    /// Linformer low-rank projections.
+    public var linformer = LinformerAttention.Options()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -34,7 +40,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full
+        case full, local, bigbird, linformer
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -48,6 +54,9 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
         seed = try c.decode(.seed, default: seed)
         full = try c.decode(.full, default: full)
+        local = try c.decode(.local, default: local)
+        bigbird = try c.decode(.bigbird, default: bigbird)
+        linformer = try c.decode(.linformer, default: linformer)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.

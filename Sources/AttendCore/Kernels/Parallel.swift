@@ -46,15 +46,20 @@ public enum Parallel {
         openblas_set_num_threads(Int32(count))
     }
 
-    /// True inside a parallel region (nested regions run serially).
+    /// True while any thread of the process runs a parallel region (process-wide).
     public static var isInsideRegion: Bool { depth.load(ordering: .relaxed) > 0 }
+
+    /// True on a thread while it runs the body of a parallel loop. Bound per thread, not process-wide,
+    /// so that work on other threads (concurrent tests, a second model) is unaffected: loops opened
+    /// inside a body run serially, and autograd does not record there.
+    @TaskLocal public static var isRunningIteration = false
 
     /// Runs `body(i)` for `i` in `0..<count`, spread over `threadCount` threads. Iterations must write
     /// disjoint memory. BLAS calls inside `body` run single-threaded.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let threads = threadCount
-        if count <= 1 || threads <= 1 || isInsideRegion {
-            for i in 0..<count { body(i) }
+        if count <= 1 || threads <= 1 || isRunningIteration {
+            $isRunningIteration.withValue(true) { for i in 0..<count { body(i) } }
             return
         }
         depth.wrappingAdd(1, ordering: .relaxed)
@@ -65,7 +70,7 @@ public enum Parallel {
         }
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: count) { i in box.value(i) }
+            DispatchQueue.concurrentPerform(iterations: count) { i in Parallel.$isRunningIteration.withValue(true) { box.value(i) } }
         }
     }
 
@@ -75,7 +80,7 @@ public enum Parallel {
         _ count: Int, grain: Int = 1 << 15, _ body: (Range<Int>) -> Void
     ) {
         let chunks = min(threadCount * 4, count / max(grain, 1))
-        if chunks <= 1 || isInsideRegion {
+        if chunks <= 1 || isRunningIteration {
             if count > 0 { body(0..<count) }
             return
         }
