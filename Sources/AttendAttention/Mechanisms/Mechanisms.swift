@@ -31,6 +31,8 @@ public enum Mechanisms {
     /// Every mechanism, in the order `attend list` prints them.
     public static let all: [Mechanism] = [
         FullAttention.entry,
+        PerformerAttention.entry,
+        LongShortAttention.entry,
     ]
 
     /// Registered names.

@@ -1,0 +1,263 @@
+// Performer / FAVOR+: the linear-attention contraction against its quadratic form (both directions,
+// values and gradients), the feature map (positivity, gradients), the projection (orthogonal blocks,
+// seeding, redraw schedule), convergence to softmax attention as features grow, the whole mixer under
+// finite differences, refusals, and performer-pytorch 1.1.4 fixtures.
+import AttendAttention
+import AttendCore
+import AttendNN
+import AttendTesting
+import Foundation
+import Testing
+
+/// Positive features e^(N(0, 0.5²)) [b, n, h, m]; keys of padded positions zeroed when `mask` is given.
+private func positiveFeatures(_ shape: [Int], seed: UInt64, mask: Tensor? = nil) -> Tensor {
+    let phi = Tensor.randomNormal(shape, seed: seed, standardDeviation: 0.5).exp()
+    guard let mask else { return phi }
+    return phi * mask.reshaped([shape[0], shape[1], 1, 1])
+}
+
+/// The quadratic form: Y = (A·V) / (A·1 + ε·Σ_f q′), A = Q′K′ᵀ, lower triangle only when causal.
+private func quadraticLinearAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool, offset: Float) -> Tensor {
+    let qh = q.permuted([0, 2, 1, 3]), kh = k.permuted([0, 2, 1, 3]), vh = v.permuted([0, 2, 1, 3])
+    var a = Tensor.matmul(qh, kh, transposeB: true)  // [b, h, n, n]
+    if causal { a = a * (1 - causalMask(queries: q.shape[1], keys: k.shape[1])) }
+    let denominator = a.summed(alongAxis: -1, keepingDimensions: true) + offset * qh.summed(alongAxis: -1, keepingDimensions: true)
+    return (Tensor.matmul(a, vh) / denominator).permuted([0, 2, 1, 3])
+}
+
+private func performerMixer(
+    kernel: PerformerAttention.Kernel = .softmax, features: Int = 8, width: Int = 8, heads: Int = 2, seed: UInt64 = 3
+) throws -> MultiHeadAttention {
+    var configuration = MixerConfiguration(modelDimension: width, headCount: heads, maximumLength: 512)
+    configuration.seed = seed
+    configuration.performer.featureCount = features
+    configuration.performer.kernel = kernel
+    return try #require(try Mechanisms.make("performer", configuration: configuration) as? MultiHeadAttention)
+}
+
+private func core(_ mixer: MultiHeadAttention) throws -> PerformerAttention {
+    try #require(mixer.core as? PerformerAttention)
+}
+
+@Test(arguments: [false, true])
+func linearAttentionEqualsQuadraticForm(causal: Bool) throws {
+    // n = 150 spans two full chunks of the scan and a partial one; entry 1 has 40 padded keys.
+    let (b, n, h, m, e) = (2, 150, 2, 12, 5)
+    let mask = Tensor.filled(shape: [b, n]) { out in for i in 0..<(b * n) { out[i] = (i / n == 1 && i % n >= n - 40) ? 0 : 1 } }
+    let q = positiveFeatures([b, n, h, m], seed: 1)
+    let k = positiveFeatures([b, n, h, m], seed: 2, mask: mask)
+    let v = Tensor.randomNormal([b, n, h, e], seed: 3)
+    let upstream = Tensor.randomNormal([b, n, h, e], seed: 4)
+    let offset = PerformerAttention.denominatorOffset
+    let (fast, fastGrads) = valueAndGradient(at: [q, k, v]) { x in
+        (Tensor.linearAttention(queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: causal, denominatorOffset: offset) * upstream).summed()
+    }
+    let (slow, slowGrads) = valueAndGradient(at: [q, k, v]) { x in
+        (quadraticLinearAttention(x[0], x[1], x[2], causal: causal, offset: offset) * upstream).summed()
+    }
+    _ = (fast, slow)
+    let y = Tensor.linearAttention(queryFeatures: q, keyFeatures: k, value: v, causal: causal, denominatorOffset: offset)
+    try assertClose(y, quadraticLinearAttention(q, k, v, causal: causal, offset: offset), .reordered, "y")
+    for (name, (a, s)) in zip(["dq′", "dk′", "dv"], zip(fastGrads, slowGrads)) {
+        try assertClose(a, s, Tolerance(absolute: 1e-6, relative: 1e-4), "\(causal ? "causal" : "bidirectional") \(name)")
+    }
+}
+
+@Test(arguments: [false, true])
+func normaliserEqualsRowSums(causal: Bool) throws {
+    // With ε = 0 and V = 1 the output is Σ_j A_ij / D_i: exactly 1 when D_i is the row sum.
+    let q = positiveFeatures([1, 130, 3, 7], seed: 5), k = positiveFeatures([1, 130, 3, 7], seed: 6)
+    let y = Tensor.linearAttention(queryFeatures: q, keyFeatures: k, value: .ones([1, 130, 3, 1]), causal: causal, denominatorOffset: 0)
+    try assertClose(y, .ones(y.shape), .reordered, "Σ_j A_ij / D_i")
+}
+
+@Test(arguments: [false, true])
+func linearAttentionGradientMatchesFiniteDifferences(causal: Bool) throws {
+    let q = positiveFeatures([1, 70, 1, 3], seed: 7), k = positiveFeatures([1, 70, 1, 3], seed: 8)
+    let v = Tensor.randomNormal([1, 70, 1, 2], seed: 9)
+    try GradientCheck.check([q, k, v], label: causal ? "causal scan" : "bidirectional") { x in
+        Tensor.linearAttention(queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: causal)
+    }
+}
+
+@Test func rowsThatSeeNoKeyGiveZeros() throws {
+    let q = positiveFeatures([1, 4, 1, 3], seed: 10)
+    let y = Tensor.linearAttention(queryFeatures: q, keyFeatures: .zeros([1, 4, 1, 3]), value: .ones([1, 4, 1, 2]), causal: true)
+    #expect(y.scalars.allSatisfy { $0 == 0 })
+}
+
+@Test func featuresArePositiveAndFinite() throws {
+    let mixer = try performerMixer(features: 32, width: 32, heads: 2)
+    let attention = try core(mixer)
+    for scale: Float in [0.3, 1, 10] {
+        let x = Tensor.randomNormal([2, 33, 2, 16], seed: 11, standardDeviation: scale)
+        for isQuery in [true, false] {
+            let phi = attention.features(x, isQuery: isQuery, keyMask: nil)
+            #expect(phi.shape == [2, 33, 2, 32])
+            let bad = phi.scalars.first { !($0 > 0) || !$0.isFinite }
+            #expect(bad == nil, "scale \(scale) \(isQuery ? "query" : "key") feature \(String(describing: bad))")
+        }
+    }
+}
+
+@Test(arguments: [true, false])
+func featureMapGradientMatchesFiniteDifferences(isQuery: Bool) throws {
+    var generator = RandomGenerator(seed: 12)
+    let w = Tensor(shape: [6, 4], scalars: PositiveRandomFeatures.orthogonalGaussianProjection(rows: 6, columns: 4, generator: &generator))
+    let x = Tensor.randomNormal([1, 5, 2, 4], seed: 13)
+    let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
+    // The stabilising maxima are constants in the gradient rule but move under finite differences;
+    // they rescale a query row's (or all keys') features, which attention's ratio cancels up to ε, so
+    // the check runs through linear attention.
+    try GradientCheck.check([x], label: isQuery ? "query features" : "key features") { xs in
+        let phi = Tensor.positiveRandomFeatures(xs[0], projection: w, isQuery: isQuery, keyMask: isQuery ? nil : mask)
+        let other = Tensor.positiveRandomFeatures(x, projection: w, isQuery: !isQuery, keyMask: isQuery ? mask : nil)
+        let v = Tensor.randomNormal([1, 5, 2, 3], seed: 14)
+        return Tensor.linearAttention(
+            queryFeatures: isQuery ? phi : other, keyFeatures: isQuery ? other : phi, value: v, causal: false)
+    }
+}
+
+@Test func projectionRowsAreOrthogonalWithinBlocks() throws {
+    let (m, d) = (40, 16)
+    var generator = RandomGenerator(seed: 15)
+    let w = PositiveRandomFeatures.orthogonalGaussianProjection(rows: m, columns: d, generator: &generator)
+    func row(_ i: Int) -> [Double] { (0..<d).map { Double(w[i * d + $0]) } }
+    func cosine(_ a: [Double], _ b: [Double]) -> Double {
+        let dot = zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
+        return dot / (a.reduce(0) { $0 + $1 * $1 }.squareRoot() * b.reduce(0) { $0 + $1 * $1 }.squareRoot())
+    }
+    var worstWithin = 0.0, largestAcross = 0.0
+    for i in 0..<m {
+        for j in (i + 1)..<m {
+            let c = Swift.abs(cosine(row(i), row(j)))
+            if i / d == j / d { worstWithin = Swift.max(worstWithin, c) } else { largestAcross = Swift.max(largestAcross, c) }
+        }
+    }
+    #expect(worstWithin < 1e-6, "rows of one block: largest |cos| \(worstWithin)")
+    #expect(largestAcross > 1e-2, "rows of different blocks are independent, not orthogonal: \(largestAcross)")
+    // Norms follow the chi distribution with d degrees of freedom: E‖ω‖² = d.
+    let meanSquare = (0..<m).map { row($0).reduce(0) { $0 + $1 * $1 } }.reduce(0, +) / Double(m)
+    #expect(Swift.abs(meanSquare - Double(d)) < 4 * (2 * Double(d) / Double(m)).squareRoot(), "mean ‖ω‖² \(meanSquare)")
+}
+
+@Test func sameSeedGivesBitIdenticalOutputAndRedrawsFollowTheSchedule() throws {
+    let x = Tensor.randomNormal([2, 9, 8], seed: 16)
+    let a = try performerMixer(seed: 21), b = try performerMixer(seed: 21), c = try performerMixer(seed: 22)
+    let context = MixerContext()
+    #expect(try a(x, context: context).scalars == b(x, context: context).scalars)
+    #expect(try core(a).projectionMatrix!.scalars != core(c).projectionMatrix!.scalars)
+    let attention = try core(a)
+    let first = attention.projectionMatrix!.scalars
+    attention.redraw(seed: 5)
+    let redrawn = attention.projectionMatrix!.scalars
+    attention.redraw(seed: 5)
+    #expect(attention.projectionMatrix!.scalars == redrawn)
+    #expect(redrawn != first)
+
+    // Interval 1000: steps 0…999 use draw 0, step 1000 draw 1; evaluation mode never redraws.
+    let scheduled = try core(b)
+    b.train()
+    let training = MixerContext()
+    training.trainingStep = 999
+    _ = try b(x, context: training)
+    #expect(scheduled.drawIndex == 0 && scheduled.projectionMatrix!.scalars == first)
+    training.trainingStep = 1000
+    _ = try b(x, context: training)
+    #expect(scheduled.drawIndex == 1 && scheduled.projectionMatrix!.scalars != first)
+    b.eval()
+    training.trainingStep = 5
+    _ = try b(x, context: training)
+    #expect(scheduled.drawIndex == 1)
+    b.train()
+    _ = try b(x, context: training)
+    #expect(scheduled.projectionMatrix!.scalars == first, "a resumed step redraws the same matrix")
+}
+
+@Test func approximationErrorFallsAsFeaturesGrow() throws {
+    // Small-norm inputs (entries N(0, 0.3²)), d = 16, n = 64; relative error ‖Y − Y_softmax‖/‖Y_softmax‖
+    // averaged over 24 projection seeds. Theory: error ∝ m^(−1/2), i.e. a ratio of 0.5 per 4× features.
+    let (n, d, seeds) = (64, 16, 24)
+    let q = Tensor.randomNormal([1, n, 1, d], seed: 17, standardDeviation: 0.3)
+    let k = Tensor.randomNormal([1, n, 1, d], seed: 18, standardDeviation: 0.3)
+    let v = Tensor.randomNormal([1, n, 1, d], seed: 19)
+    let exact = referenceAttention(query: q, key: k, value: v, scale: 1 / Float(d).squareRoot())
+    let norm = exact.squared().summed().scalar.squareRoot()
+    var curve: [(m: Int, mean: Double, standardError: Double)] = []
+    for m in [16, 64, 256, 1024] {
+        var options = PerformerAttention.Options()
+        options.featureCount = m
+        let attention = try PerformerAttention(options: options, headDimension: d, seed: 0)
+        let errors = (0..<seeds).map { s -> Double in
+            attention.redraw(seed: UInt64(1000 + s))
+            let y = try! attention.attend(query: q, key: k, value: v, context: MixerContext())
+            return Double((y - exact).squared().summed().scalar.squareRoot() / norm)
+        }
+        let mean = errors.reduce(0, +) / Double(seeds)
+        let variance = errors.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(seeds - 1)
+        curve.append((m, mean, (variance / Double(seeds)).squareRoot()))
+    }
+    print("performer approximation curve (n \(n), d \(d), N(0, 0.3²) inputs, \(seeds) seeds): m, mean relative error, standard error")
+    for point in curve { print(String(format: "  %5d  %.5f  %.5f", point.m, point.mean, point.standardError)) }
+    for (previous, next) in zip(curve, curve.dropFirst()) {
+        // Expected ratio 0.5. Require < 0.8 even after moving both means 3 standard errors the wrong way.
+        let pessimistic = (next.mean + 3 * next.standardError) / (previous.mean - 3 * previous.standardError)
+        #expect(pessimistic < 0.8, "m \(previous.m) → \(next.m): \(previous.mean) → \(next.mean)")
+    }
+    let slope = Foundation.log(curve.last!.mean / curve.first!.mean) / Foundation.log(1024.0 / 16)
+    print(String(format: "  log-log slope %.3f (theory −0.5)", slope))
+    #expect(slope < -0.35 && slope > -0.65)
+}
+
+@Test(arguments: [(PerformerAttention.Kernel.softmax, false), (.softmax, true), (.relu, false), (.relu, true)])
+func performerMixerGradientsMatchFiniteDifferences(kernel: PerformerAttention.Kernel, causal: Bool) throws {
+    let mixer = try performerMixer(kernel: kernel, features: 6, width: 8, heads: 2)
+    var x = Tensor.randomNormal([2, 5, 8], seed: 20)
+    if kernel == .relu {
+        // Central differences are wrong across ReLU's kink: use an input whose pre-activations (the
+        // projected q and k, shifted by up to ~1e-2 by the probes) all stay away from 0.
+        func margin(_ x: Tensor) -> Float {
+            (mixer.query(x).scalars + mixer.key(x).scalars).map(Swift.abs).min()!
+        }
+        var seed: UInt64 = 20
+        while margin(x) < 0.02 {
+            seed += 1
+            x = Tensor.randomNormal([2, 5, 8], seed: seed)
+        }
+        try #require(seed < 200, "no kink-free input found")
+    }
+    let mask = Tensor(shape: [2, 5], scalars: [1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
+    try finiteDifferenceCheck(mixer: mixer, input: x, paddingMask: mask, causal: causal, label: "performer \(kernel) \(causal ? "causal" : "bidirectional")")
+}
+
+@Test func performerRefusesWhatItCannotDo() throws {
+    var configuration = MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 16)
+    configuration.performer.featureCount = 0
+    #expect(throws: MixerError.invalidConfiguration(mechanism: "performer", problem: "feature count must be at least 1, got 0")) {
+        try Mechanisms.make("performer", configuration: configuration)
+    }
+    configuration.performer.featureCount = 4
+    configuration.performer.featureRedrawInterval = -1
+    #expect(throws: MixerError.self) { try Mechanisms.make("performer", configuration: configuration) }
+    #expect(throws: MixerError.invalidConfiguration(mechanism: "performer", problem: "head count 3 does not divide model width 8")) {
+        try Mechanisms.make("performer", configuration: MixerConfiguration(modelDimension: 8, headCount: 3, maximumLength: 16))
+    }
+    let mixer = try performerMixer(features: 4)
+    #expect(throws: MixerError.shapeMismatch(mechanism: "performer", expected: "[batch, length, 8]", got: [1, 3, 7])) {
+        try mixer(.zeros([1, 3, 7]), context: MixerContext())
+    }
+    #expect(throws: MixerError.shapeMismatch(mechanism: "performer", expected: "projection [4, 4]", got: [5, 4])) {
+        try core(mixer).setProjectionMatrix(.zeros([5, 4]))
+    }
+    let relu = try performerMixer(kernel: .relu)
+    #expect(throws: MixerError.invalidConfiguration(mechanism: "performer", problem: "the ReLU kernel has no projection")) {
+        try core(relu).setProjectionMatrix(.zeros([4, 4]))
+    }
+}
+
+@Test func performerOptionsDecodeWithDefaults() throws {
+    let json = #"{"model_dimension": 8, "head_count": 2, "maximum_length": 16, "performer": {"kernel": "relu"}}"#
+    let configuration = try JSONDecoder().decode(MixerConfiguration.self, from: Data(json.utf8))
+    #expect(configuration.performer.kernel == .relu)
+    #expect(configuration.performer.featureCount == 256 && configuration.performer.featureRedrawInterval == 1000)
+}
