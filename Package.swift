@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "AttendCore", targets: ["AttendCore"]),
         .library(name: "AttendNN", targets: ["AttendNN"]),
         .library(name: "AttendAttention", targets: ["AttendAttention"]),
+        .library(name: "AttendModels", targets: ["AttendModels"]),
         .library(name: "AttendTesting", targets: ["AttendTesting"]),
         .executable(name: "attend", targets: ["attend"]),
     ],
@@ -19,10 +20,15 @@ let package = Package(
         .target(name: "AttendCore", dependencies: ["COpenBLAS"]),
         .target(name: "AttendNN", dependencies: ["AttendCore"]),
         .target(name: "AttendAttention", dependencies: ["AttendNN"]),
+        .target(name: "AttendModels", dependencies: ["AttendAttention"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
-        .executableTarget(name: "attend", dependencies: ["AttendAttention"]),
-        .testTarget(name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"]),
-        .testTarget(name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"]),
+        .executableTarget(name: "attend", dependencies: ["AttendModels"]),
+        .testTarget(
+            name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
     ]
 )

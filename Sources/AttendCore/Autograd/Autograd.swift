@@ -5,8 +5,9 @@
 public enum GradientMode {
     @TaskLocal static var isEnabled = true
 
-    /// True while ops record gradients (outside `withoutGradient`).
-    public static var isRecording: Bool { isEnabled }
+    /// True while ops record gradients: outside `withoutGradient`, and never on the worker threads of
+    /// a parallel region (kernels run there; a task-local value does not reach those threads).
+    public static var isRecording: Bool { isEnabled && !Parallel.isInsideRegion }
 }
 
 /// Runs `body` without recording gradients: inference, optimizer updates, metrics.
@@ -21,6 +22,24 @@ extension Tensor {
     /// The same values, cut off from the graph: gradients do not flow through the result.
     public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 
+    /// The ops recorded on the way to this value, each once, oldest first (`.leaf` for the leaves
+    /// reached); empty when the value is not tracked. A debugging and test aid.
+    public var recordedOps: [Op] {
+        var seen = Set<Int>()
+        var nodes: [GradientNode] = []
+        var stack = node.map { [$0] } ?? []
+        while let next = stack.popLast() {
+            guard seen.insert(next.id).inserted else { continue }
+            nodes.append(next)
+            stack.append(contentsOf: next.inputs.compactMap { $0 })
+        }
+        var ops: [Op] = []
+        for op in nodes.sorted(by: { $0.id < $1.id }).map(\.op) where !ops.contains(op) {
+            ops.append(op)
+        }
+        return ops
+    }
+
     /// A new leaf sharing these values, whose gradient `gradients(of:withRespectTo:)` can return.
     public func requiringGradient() -> Tensor {
         Tensor(shape: shape, storage: storage, node: GradientNode(op: .leaf, inputs: [], inputShapes: [], backward: nil))
@@ -34,7 +53,7 @@ extension Tensor {
     public func recorded(
         _ op: Op, from inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]
     ) -> Tensor {
-        guard GradientMode.isEnabled, inputs.contains(where: { $0.node != nil }) else { return self }
+        guard GradientMode.isRecording, inputs.contains(where: { $0.node != nil }) else { return self }
         let node = GradientNode(
             op: op, inputs: inputs.map(\.node), inputShapes: inputs.map(\.shape), backward: backward)
         return Tensor(shape: shape, storage: storage, node: node)
@@ -50,14 +69,15 @@ extension Tensor {
     }
 }
 
-/// Gradients of the scalar (or seeded) `output` with respect to each tensor in `leaves`.
+/// Gradients of the scalar (or seeded) `output` with respect to each tensor in `leaves` (gradient
+/// leaves or intermediate values of the same graph).
 ///
 /// Leaves that `output` does not depend on get zeros. `seed` is the gradient of the output (ones when
 /// the output is a single value; required otherwise).
 public func gradients(
     of output: Tensor, withRespectTo leaves: [Tensor], seed: Tensor? = nil
 ) -> [Tensor] {
-    let grads = backpropagate(from: output, seed: seed)
+    let grads = backpropagate(from: output, seed: seed, keeping: Set(leaves.compactMap { $0.node?.id }))
     return leaves.map { leaf in
         guard let node = leaf.node, let g = grads[node.id] else { return Tensor.zeros(leaf.shape) }
         return g
@@ -69,7 +89,7 @@ public func gradients(
 public func reachedGradients(
     of output: Tensor, withRespectTo leaves: [Tensor], seed: Tensor? = nil
 ) -> [Tensor?] {
-    let grads = backpropagate(from: output, seed: seed)
+    let grads = backpropagate(from: output, seed: seed, keeping: Set(leaves.compactMap { $0.node?.id }))
     return leaves.map { leaf in leaf.node.flatMap { grads[$0.id] } }
 }
 
@@ -82,9 +102,9 @@ public func valueAndGradient(
     return (value.detached(), gradients(of: value, withRespectTo: leaves))
 }
 
-/// Runs the backward sweep from `output`, returning the gradient of every leaf node reached, keyed
-/// by node id.
-func backpropagate(from output: Tensor, seed: Tensor?) -> [Int: Tensor] {
+/// Runs the backward sweep from `output`, returning the gradient of every node in `wanted` that was
+/// reached (leaves or intermediate values), keyed by node id.
+func backpropagate(from output: Tensor, seed: Tensor?, keeping wanted: Set<Int>) -> [Int: Tensor] {
     guard let root = output.node else { return [:] }
     let seedGradient: Tensor
     if let seed {
@@ -111,14 +131,12 @@ func backpropagate(from output: Tensor, seed: Tensor?) -> [Int: Tensor] {
     reachable.sort { $0.id > $1.id }
 
     var grads: [Int: Tensor] = [root.id: seedGradient]
-    var leafGrads: [Int: Tensor] = [:]
+    var kept: [Int: Tensor] = [:]
     withoutGradient {
         for node in reachable {
             guard let dy = grads.removeValue(forKey: node.id) else { continue }
-            guard let rule = node.backward else {
-                leafGrads[node.id] = dy
-                continue
-            }
+            if wanted.contains(node.id) { kept[node.id] = dy }
+            guard let rule = node.backward else { continue }
             let inputGrads = rule(dy)
             precondition(
                 inputGrads.count == node.inputs.count,
@@ -136,5 +154,5 @@ func backpropagate(from output: Tensor, seed: Tensor?) -> [Int: Tensor] {
             }
         }
     }
-    return leafGrads
+    return kept
 }

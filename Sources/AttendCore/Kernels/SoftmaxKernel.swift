@@ -1,7 +1,7 @@
 // Row-wise softmax and log-softmax over contiguous rows, forward and backward.
 import Foundation
 // The row maximum is subtracted before exp so no term overflows; it cancels in the ratio. A row whose
-// entries are all −∞ (every key masked) yields zeros rather than NaN.
+// entries are all −∞ (every key masked) yields zeros rather than NaN (−∞ from log-softmax).
 
 /// Softmax over the last axis of a `rows × cols` buffer.
 public enum SoftmaxKernel {
@@ -83,6 +83,11 @@ public enum SoftmaxKernel {
             for r in range {
                 let xr = UnsafePointer(xs.base + r * cols)
                 let m = Reduce.max(xr, count: cols)
+                if m == -.infinity {
+                    // Every entry masked: −∞ (the log of the zeros `row` gives), not −∞ − (−∞) = NaN.
+                    (ys.base + r * cols).update(repeating: -.infinity, count: cols)
+                    continue
+                }
                 var sum: Float = 0
                 var i = 0
                 let shift = Float8(repeating: m)
@@ -94,9 +99,11 @@ public enum SoftmaxKernel {
                     sum += VectorMath.exp(xr[i] - m)
                     i += 1
                 }
-                let offset = m + Foundation.log(sum)
+                // (x − m) − log Σ, not x − (m + log Σ): m + log Σ would round at m's magnitude
+                // (an ulp of 6e-5 at m = 1000) and take that error into every output.
+                let logSum = Foundation.log(sum)
                 Elementwise.zipRow(xr, xStride: 1, xr, yStride: 0, ys.base + r * cols, count: cols) {
-                    a, _ in a - offset
+                    a, _ in (a - m) - logSum
                 }
             }
         }

@@ -14,13 +14,16 @@ public enum VectorMath {
     /// the low mantissa bits of the sum.
     @usableFromInline static let roundingMagic: Float = 12_582_912
 
-    /// e^x. Exact 0 below −87.3 (so masked −∞ logits give 0), +∞ above 88.7, NaN stays NaN.
+    /// e^x. Exact 0 below −87.33 (so masked −∞ logits give 0), +∞ above ln(FLT_MAX) ≈ 88.7228,
+    /// NaN stays NaN.
     @inlinable @inline(__always)
     public static func exp(_ x: Float8) -> Float8 {
         let log2e: Float = 1.442_695_04
         let ln2High: Float = 0.693_359_375
         let ln2Low: Float = -2.121_944_4e-4
-        var clamped = x.replacing(with: 88.37, where: x .> 88.37)  // keeps n ≤ 127
+        // The largest float whose e^x is finite; n = round(x/ln 2) then reaches 128.
+        let overflow: Float = 88.722_83
+        var clamped = x.replacing(with: overflow, where: x .> overflow)
         clamped.replace(with: -87.33, where: clamped .< -87.33)
         // n = round(x / ln 2), r = x − n·ln 2 in [−ln2/2, ln2/2].
         let shifted = clamped * log2e + roundingMagic
@@ -33,12 +36,15 @@ public enum VectorMath {
         p = p * r + 1.666_666_545_9e-1
         p = p * r + 5.000_000_120_1e-1
         let expR = p * r * r + r + 1
-        // 2ⁿ from the integer sitting in the mantissa of `shifted`.
-        let nBits = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-        let twoToN = unsafeBitCast((nBits &+ 127) &<< 23, to: Float8.self)
-        var result = expR * twoToN
+        // ·2ⁿ by adding n (the integer sitting in the mantissa of `shifted`) to the exponent field of
+        // e^r. n runs from −126 to 128, where 2ⁿ alone would leave the float range (2¹²⁸), but e^r·2ⁿ
+        // stays normal: n = 128 only comes with r < 0 (e^r < 1), and n = −126 with r > 0.
+        let n32 = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        let scaled = unsafeBitCast(expR, to: SIMD8<Int32>.self) &+ (n32 &<< 23)
+        var result = unsafeBitCast(scaled, to: Float8.self)
+        result.replace(with: x, where: x .!= x)  // NaN in, NaN out (its bits would not survive the add)
         result.replace(with: 0, where: x .< -87.33)
-        result.replace(with: .infinity, where: x .> 88.72)
+        result.replace(with: .infinity, where: x .> overflow)
         return result
     }
 
@@ -78,7 +84,16 @@ public enum VectorMath {
         p = p * t + 0.374_091_96
         p = p * t + 1.000_023_68
         p = p * t - 1.265_512_23
-        return t * exp(p - z * z)
+        // e^(p − z²) with z² split exactly: zh keeps the top 12 significant bits of z, so zh² is exact
+        // and z² = zh² + (z − zh)(z + zh). The rounding error of the exponent's sum is carried apart
+        // (Fast2Sum) and applied as a factor 1 + ε: an exponent near −80 rounded to float32 would
+        // otherwise cost up to 5e-6 of relative error in the tail.
+        let zh = unsafeBitCast(unsafeBitCast(z, to: SIMD8<UInt32>.self) & 0xFFFF_F000, to: Float8.self)
+        let head = -(zh * zh)
+        let rest = p - (z - zh) * (z + zh)
+        let exponent = head + rest
+        let roundingError = (head - exponent) + rest
+        return t * exp(exponent) * (1 + roundingError)
     }
 
     /// erfc(x) for any x.

@@ -134,7 +134,7 @@ extension Tensor {
         let n = axes.reduce(1) { $0 * shape[$1] }
         let centered = self - mean(alongAxes: axes, keepingDimensions: true)
         return centered.squared().summed(alongAxes: axes, keepingDimensions: keepingDimensions)
-            * (1 / Float(Swift.max(n - correction, 1)))
+            * (1 / Float(n - correction))  // n ≤ correction gives NaN, as PyTorch
     }
 
     /// log Σ e^x along `axis`, computed stably around the maximum.
@@ -145,11 +145,12 @@ extension Tensor {
         let shift = m.mapped { $0.replacing(with: 0, where: $0 .== -Float.infinity) }
         let y = (self.detached() - shift).exp().summed(alongAxis: axis, keepingDimensions: true).log()
             + shift
-        let kept = y
+        let keptShape = y.shape
         let result = y.reshapedStorage(reducedShape([axis], keepingDimensions: keepingDimensions))
         return result.recorded(.logSumExp, from: [self]) { dy in
-            // d/dx logΣe^x = softmax(x).
-            [(self.detached() - kept).exp() * dy.reshaped(kept.shape)]
+            // d/dx logΣe^x = softmax(x). Recomputed rather than e^(x − y): y is rounded at the scale of
+            // max x, and a row of −∞ would give e^(−∞ − (−∞)) = NaN where softmax gives zeros.
+            [self.detached().softmax(alongAxis: axis) * dy.reshaped(keptShape)]
         }
     }
 }

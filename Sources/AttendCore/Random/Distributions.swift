@@ -36,7 +36,10 @@ extension RandomGenerator {
     }
 
     /// A normal sample with `mean` and `standardDeviation`, redrawn until it lies within
-    /// `[mean + lower·std, mean + upper·std]` (PyTorch's `trunc_normal_` bounds, in units of std).
+    /// `[mean + lower·std, mean + upper·std]`. The bounds are in units of the standard deviation
+    /// (TensorFlow's and JAX's convention). PyTorch's `trunc_normal_(std, a, b)` takes absolute
+    /// cutoffs instead, so its default a = −2, b = 2 with std = 0.02 truncates almost nothing
+    /// (lower = −100, upper = 100 here).
     public mutating func nextTruncatedNormal(
         mean: Float = 0, standardDeviation: Float = 1, lower: Float = -2, upper: Float = 2
     ) -> Float {
@@ -93,7 +96,8 @@ extension Tensor {
         }
     }
 
-    /// Normal samples redrawn until within `mean ± bound·std` (bound 2 by default, as PyTorch).
+    /// Normal samples redrawn until within `mean ± bound·std` (bound in units of the standard
+    /// deviation; see `nextTruncatedNormal` for how this differs from PyTorch's absolute cutoffs).
     public static func randomTruncatedNormal(
         _ shape: [Int], mean: Float = 0, standardDeviation: Float = 1, bound: Float = 2,
         generator: inout RandomGenerator

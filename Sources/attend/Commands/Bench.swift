@@ -3,14 +3,14 @@ import AttendCore
 import Foundation
 
 enum BenchCommand: Command {
-    static let suites = ["core", "attention"]
+    static let suites = ["core", "attention", "train"]
     static let spec = CommandSpec(
         name: "bench", summary: "run a benchmark suite (\(suites.joined(separator: ", ")))",
         usage: "bench <suite> [options]",
         options: [
-            .option("mixers", "LIST", "attention: mechanisms to time, comma-separated, or 'all'", default: "all"),
-            .option("lengths", "LIST", "attention: sequence lengths", default: "512,1024,2048,4096"),
-            .option("batch", "N", "attention: batch size", default: "1"),
+            .option("mixers", "LIST", "attention/train: mechanisms to time, comma-separated, or 'all'"),
+            .option("lengths", "LIST", "attention/train: sequence lengths (attention default 512,1024,2048,4096; train 1024)"),
+            .option("batch", "N", "attention: batch size (default 1); train: batch size (default 8)"),
             .option("heads", "N", "attention: heads", default: "8"),
             .option("head-dim", "N", "attention: head dimension", default: "64"),
             .flag("causal", "attention: causal masking"),
@@ -31,6 +31,7 @@ enum BenchCommand: Command {
         switch suite {
         case "core": try CoreBenchmark.run(arguments)
         case "attention": try AttentionBenchmark.run(arguments)
+        case "train": try TrainBenchmark.run(arguments)
         default: throw UsageError("attend bench: unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
         }
     }

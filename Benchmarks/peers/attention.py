@@ -1,0 +1,115 @@
+"""PyTorch timings of the shapes `attend bench attention` measures, on the same thread count:
+scaled_dot_product_attention (the SDPA kernel alone, on [b, h, n, d] heads, compared with Attend's
+`full-kernel` row) and the peer packages' self-attention modules on [b, n, h·d] hidden states
+(performer-pytorch, linformer, HF BigBird block-sparse), compared with Attend's mixers of the same
+name. With --attend it prints Attend/peer time ratios (below 1 means Attend is faster).
+
+    attend bench attention --lengths 1024,4096 --backward --json attention.json
+    python Benchmarks/peers/attention.py --attend attention.json --threads 2
+
+long-short-transformer needs its own environment (see scripts/fixtures/README.md); run this script
+there with --peers long-short.
+"""
+import argparse
+import math
+
+import torch
+import torch.nn.functional as F
+
+from common import configure_threads, load_attend, median_seconds, table
+
+
+def sdpa(b, n, h, d, causal):
+    q, k, v = (torch.randn(b, h, n, d) for _ in range(3))
+    return (q, k, v), lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+
+
+def performer(b, n, h, d, causal):
+    from performer_pytorch import SelfAttention
+
+    module = SelfAttention(dim=h * d, heads=h, dim_head=d, causal=causal, nb_features=256).eval()
+    return (torch.randn(b, n, h * d),), lambda x: module(x)
+
+
+def linformer(b, n, h, d, causal):
+    from linformer import LinformerSelfAttention
+
+    if causal:
+        return None
+    module = LinformerSelfAttention(dim=h * d, seq_len=n, heads=h, dim_head=d, k=256).eval()
+    return (torch.randn(b, n, h * d),), lambda x: module(x)
+
+
+def bigbird(b, n, h, d, causal):
+    from transformers import BigBirdConfig
+    from transformers.models.big_bird.modeling_big_bird import BigBirdBlockSparseAttention, BigBirdModel
+
+    if causal or n % 64:
+        return None
+    config = BigBirdConfig(hidden_size=h * d, num_attention_heads=h, attention_type="block_sparse",
+                           block_size=64, num_random_blocks=3, max_position_embeddings=max(n, 4096))
+    module = BigBirdBlockSparseAttention(config, seed=0).train()  # train(): HF draws real random blocks
+    mask = torch.ones(b, n)
+    blocked, band, from_mask, to_mask = BigBirdModel.create_masks_for_block_sparse_attn(mask, 64)
+
+    def run(x):
+        return module(x, band_mask=band, from_mask=from_mask, to_mask=to_mask,
+                      from_blocked_mask=blocked, to_blocked_mask=blocked)[0]
+
+    return (torch.randn(b, n, h * d),), run
+
+
+def long_short(b, n, h, d, causal):
+    from long_short_transformer import LongShortTransformer  # noqa: F401 (import check)
+    from long_short_transformer.long_short_transformer import LongShortAttention
+
+    module = LongShortAttention(dim=h * d, heads=h, dim_head=d, causal=causal, window_size=64,
+                                segment_size=16, r=32).eval()
+    return (torch.randn(b, n, h * d),), lambda x: module(x)
+
+
+PEERS = {"full-kernel": sdpa, "performer": performer, "linformer": linformer, "bigbird": bigbird,
+         "long-short": long_short}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--attend", help="JSON written by `attend bench attention --json`")
+    parser.add_argument("--peers", default="full-kernel,performer,linformer,bigbird")
+    parser.add_argument("--lengths", default="512,1024,2048,4096")
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--heads", type=int, default=8)
+    parser.add_argument("--head-dim", type=int, default=64)
+    parser.add_argument("--causal", action="store_true")
+    parser.add_argument("--backward", action="store_true")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int)
+    args = parser.parse_args()
+    threads = configure_threads(args.threads)
+    torch.manual_seed(0)
+    attend = {(r["mixer"], r["length"]): r for r in load_attend(args.attend)}
+    rows = []
+    for n in [int(x) for x in args.lengths.split(",")]:
+        for name in args.peers.split(","):
+            made = PEERS[name](args.batch, n, args.heads, args.head_dim, args.causal)
+            if made is None:
+                continue
+            inputs, fn = made
+            with torch.no_grad():
+                forward = median_seconds(lambda: fn(*inputs), args.runs) * 1000
+            both = None
+            if args.backward:
+                leaves = [x.clone().requires_grad_() for x in inputs]
+                both = median_seconds(lambda: fn(*leaves).sum().backward(), args.runs) * 1000
+            mine = attend.get((name, n))
+            ratio = f"{mine['forwardMilliseconds'] / forward:.2f}" if mine else "-"
+            ratio_both = (f"{mine['backwardMilliseconds'] / both:.2f}"
+                          if mine and both and mine.get("backwardMilliseconds") else "-")
+            rows.append((name, n, f"{forward:.1f}", f"{both:.1f}" if both else "-", ratio, ratio_both))
+    print(f"# PyTorch {torch.__version__}, {threads} threads, batch {args.batch}, heads {args.heads}, "
+          f"head dim {args.head_dim}{', causal' if args.causal else ''}")
+    print(table(["peer", "n", "forward ms", "fwd+bwd ms", "Attend/peer fwd", "Attend/peer fwd+bwd"], rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+// The shape of a Transformer as data: width, depth, heads, feed-forward, positions, pooling, and the
+// token mixer by registry name with its own configuration. Codable (snake_case keys), so a run's
+// resolved configuration is saved next to its checkpoints and reloaded by `attend eval`.
+import AttendAttention
+import AttendCore
+import AttendNN
+
+/// Where position information comes from.
+public enum PositionEncoding: String, Codable, Sendable, CaseIterable {
+    /// Fixed sines and cosines (Vaswani et al.), as LRA uses for text, ListOps and retrieval.
+    case sinusoidal
+    /// A learned table, N(0, 0.02), as LRA uses for images.
+    case learned
+    /// None (mechanisms with their own relative positions).
+    case none
+}
+
+/// How a classifier turns hidden states into one vector.
+public enum Pooling: String, Codable, Sendable, CaseIterable {
+    /// A learned [CLS] vector prepended to the sequence; its final state is the summary.
+    case cls
+    /// The mean over real (unpadded) positions.
+    case mean
+}
+
+/// The feed-forward sublayer kind.
+public enum FeedForwardKind: String, Codable, Sendable, CaseIterable {
+    /// One FFN shared by every token.
+    case dense
+    /// Switch Transformer mixture of experts (top-1 routing).
+    case `switch`
+}
+
+/// Hyper-parameters of an encoder (and of the models built on it).
+public struct ModelConfiguration: Codable, Sendable, Equatable {
+    public var vocabularySize: Int
+    public var modelDimension: Int
+    public var layerCount: Int
+    public var headCount: Int
+    public var feedForwardDimension: Int
+    /// Longest input (without the [CLS] token).
+    public var maximumLength: Int
+    /// Registry name of the token mixer.
+    public var mixer = "full"
+    /// The mixer's own options (its shape fields are filled from this configuration).
+    public var mixerOptions: MixerConfiguration?
+    public var activation: Activation = .gelu
+    public var dropout: Float = 0.1
+    /// Pre-LN (norm before each sublayer, as LRA and ViT) or post-LN (after the residual, as BERT).
+    public var preNorm = true
+    public var positions: PositionEncoding = .sinusoidal
+    public var pooling: Pooling = .cls
+    public var layerNormEpsilon: Float = 1e-6
+    public var feedForward: FeedForwardKind = .dense
+    /// Number of output classes of a classifier head.
+    public var classCount = 2
+    /// Width of the classifier's hidden layer (LRA: the MLP dimension).
+    public var headDimension: Int?
+    /// Seed for the initial weights.
+    public var seed: UInt64 = 0
+
+    /// A configuration with defaults for everything but the shape.
+    public init(
+        vocabularySize: Int, modelDimension: Int, layerCount: Int, headCount: Int,
+        feedForwardDimension: Int, maximumLength: Int
+    ) {
+        self.vocabularySize = vocabularySize
+        self.modelDimension = modelDimension
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.feedForwardDimension = feedForwardDimension
+        self.maximumLength = maximumLength
+    }
+
+    /// The mixer configuration with this model's width, heads and length.
+    public var resolvedMixer: MixerConfiguration {
+        var m = mixerOptions ?? MixerConfiguration(modelDimension: modelDimension, headCount: headCount, maximumLength: 0)
+        m.modelDimension = modelDimension
+        m.headCount = headCount
+        m.maximumLength = maximumLength + (pooling == .cls ? 1 : 0)
+        return m
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case vocabularySize = "vocabulary_size", modelDimension = "model_dimension", layerCount = "layer_count"
+        case headCount = "head_count", feedForwardDimension = "feed_forward_dimension"
+        case maximumLength = "maximum_length", mixer, mixerOptions = "mixer_options", activation, dropout
+        case preNorm = "pre_norm", positions, pooling, layerNormEpsilon = "layer_norm_epsilon"
+        case feedForward = "feed_forward", classCount = "class_count", headDimension = "head_dimension", seed
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            vocabularySize: try c.decode(Int.self, forKey: .vocabularySize),
+            modelDimension: try c.decode(Int.self, forKey: .modelDimension),
+            layerCount: try c.decode(Int.self, forKey: .layerCount),
+            headCount: try c.decode(Int.self, forKey: .headCount),
+            feedForwardDimension: try c.decode(Int.self, forKey: .feedForwardDimension),
+            maximumLength: try c.decode(Int.self, forKey: .maximumLength))
+        mixer = try c.decode(.mixer, default: mixer)
+        mixerOptions = try c.decodeIfPresent(MixerConfiguration.self, forKey: .mixerOptions)
+        activation = try c.decode(.activation, default: activation)
+        dropout = try c.decode(.dropout, default: dropout)
+        preNorm = try c.decode(.preNorm, default: preNorm)
+        positions = try c.decode(.positions, default: positions)
+        pooling = try c.decode(.pooling, default: pooling)
+        layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
+        feedForward = try c.decode(.feedForward, default: feedForward)
+        classCount = try c.decode(.classCount, default: classCount)
+        headDimension = try c.decodeIfPresent(Int.self, forKey: .headDimension)
+        seed = try c.decode(.seed, default: seed)
+    }
+}

@@ -1,0 +1,149 @@
+// The shared trunk of every sequence model: token embeddings, an optional learned [CLS] vector,
+// position information, a stack of Transformer blocks with any registered mixer, and the final norm.
+// Shapes: b batch, n tokens, c model width.
+import AttendAttention
+import AttendCore
+import AttendNN
+import Foundation
+
+/// Hidden states and the mask that goes with them (the [CLS] position included when present).
+public struct EncodedSequence {
+    /// [b, n′, c] with n′ = n + 1 when a [CLS] vector was prepended.
+    public let hidden: Tensor
+    /// [b, n′], 1 for real positions.
+    public let mask: Tensor
+    /// The context the layers ran with (auxiliary losses, carried state).
+    public let context: MixerContext
+}
+
+/// Embeddings + Transformer blocks + final norm.
+public final class SequenceEncoder: Module {
+    public let configuration: ModelConfiguration
+    public let tokenEmbedding: Embedding
+    public let positionEmbedding: Embedding?
+    /// [maximum length (+1), c] fixed sinusoids, when `positions == .sinusoidal`.
+    let sinusoids: Tensor?
+    public let cls: Parameter?
+    public let blocks: [TransformerBlock]
+    /// After the last block (pre-LN) or after the embeddings (post-LN).
+    public let norm: LayerNorm
+    public let dropout: Dropout
+
+    /// Builds the encoder described by `configuration`, with its mixer from the registry.
+    public init(_ configuration: ModelConfiguration, causal: Bool = false, generator: inout RandomGenerator) throws {
+        self.configuration = configuration
+        let c = configuration.modelDimension
+        let positions = configuration.maximumLength + (configuration.pooling == .cls ? 1 : 0)
+        tokenEmbedding = Embedding(
+            count: configuration.vocabularySize, dimension: c, initializer: .normal(standardDeviation: 0.02),
+            generator: &generator)
+        switch configuration.positions {
+        case .learned:
+            positionEmbedding = Embedding(
+                count: positions, dimension: c, initializer: .normal(standardDeviation: 0.02), generator: &generator)
+            sinusoids = nil
+        case .sinusoidal:
+            positionEmbedding = nil
+            sinusoids = sinusoidalPositions(count: positions, dimension: c)
+        case .none:
+            positionEmbedding = nil
+            sinusoids = nil
+        }
+        cls = configuration.pooling == .cls ? Parameter(.zeros([c])) : nil
+        let mechanism = try Mechanisms.named(configuration.mixer)
+        if causal && !mechanism.capabilities.supportsCausal {
+            throw MixerError.causalUnsupported(
+                mechanism: configuration.mixer, reason: "a causal language model needs a mixer with a causal form")
+        }
+        var blocks: [TransformerBlock] = []
+        for layer in 0..<configuration.layerCount {
+            var mixerConfiguration = configuration.resolvedMixer
+            mixerConfiguration.seed = RandomGenerator.mix(configuration.seed, UInt64(layer))
+            let mixer = try mechanism.make(mixerConfiguration, &generator)
+            let feedForward: (any FeedForwardLayer)? =
+                mechanism.capabilities.replacesFeedForward
+                ? nil
+                : FeedForward(
+                    dimension: c, hiddenDimension: configuration.feedForwardDimension,
+                    activation: configuration.activation, dropout: configuration.dropout,
+                    initializer: .xavierUniform(), generator: &generator)
+            blocks.append(TransformerBlock(
+                mixer: mixer, feedForward: feedForward, dimension: c, preNorm: configuration.preNorm,
+                dropout: configuration.dropout, layerNormEpsilon: configuration.layerNormEpsilon))
+        }
+        self.blocks = blocks
+        norm = LayerNorm(dimension: c, epsilon: configuration.layerNormEpsilon)
+        dropout = Dropout(probability: configuration.dropout)
+    }
+
+    public var ownParameters: [(String, Parameter)] { cls.map { [("cls", $0)] } ?? [] }
+    public var children: [(String, any Module)] {
+        var list: [(String, any Module)] = [("token_embedding", tokenEmbedding)]
+        if let positionEmbedding { list.append(("position_embedding", positionEmbedding)) }
+        list += blocks.enumerated().map { ("layers.\($0.offset)", $0.element as any Module) }
+        return list + [("norm", norm), ("dropout", dropout)]
+    }
+
+    /// Encodes token ids [b, n] with padding mask [b, n] (nil = no padding).
+    public func callAsFunction(_ tokens: Indices, mask: Tensor?, causal: Bool = false, trainingStep: Int = 0) throws
+        -> EncodedSequence
+    {
+        guard tokens.shape.count == 2 else {
+            throw MixerError.shapeMismatch(mechanism: configuration.mixer, expected: "token ids [batch, length]", got: tokens.shape)
+        }
+        let (b, n) = (tokens.shape[0], tokens.shape[1])
+        guard n <= configuration.maximumLength else {
+            throw MixerError.sequenceTooLong(mechanism: "encoder", length: n, maximum: configuration.maximumLength)
+        }
+        let c = configuration.modelDimension
+        var x = tokenEmbedding(tokens)  // [b, n, c]
+        var fullMask = mask ?? Tensor.ones([b, n])
+        if let cls {
+            let clsRows = cls.value.reshaped([1, 1, c]).broadcast(to: [b, 1, c])
+            x = Tensor.concatenated([clsRows, x], alongAxis: 1)  // [b, n + 1, c]
+            fullMask = Tensor.concatenated([Tensor.ones([b, 1]), fullMask], alongAxis: 1)
+        }
+        let length = x.shape[1]
+        if let positionEmbedding {
+            x = x + positionEmbedding(Indices(Array(0..<length))).reshaped([1, length, c])
+        } else if let sinusoids {
+            x = x + sinusoids.sliced(alongAxis: 0, 0..<length).reshaped([1, length, c])
+        }
+        x = dropout(x)
+        if !configuration.preNorm { x = norm(x) }
+        let context = MixerContext(paddingMask: mask == nil ? nil : fullMask, isCausal: causal)
+        context.trainingStep = trainingStep
+        for (layer, block) in blocks.enumerated() {
+            context.layerIndex = layer
+            x = try block(x, context: context)
+        }
+        if configuration.preNorm { x = norm(x) }
+        return EncodedSequence(hidden: x, mask: fullMask, context: context)
+    }
+}
+
+/// The fixed position table of Vaswani et al.: PE[p, 2i] = sin(p/10000^(2i/c)), PE[p, 2i+1] = cos(…).
+public func sinusoidalPositions(count: Int, dimension c: Int) -> Tensor {
+    Tensor.filled(shape: [count, c]) { out in
+        for p in 0..<count {
+            for i in stride(from: 0, to: c, by: 2) {
+                let angle = Double(p) / Foundation.pow(10_000, Double(i) / Double(c))
+                out[p * c + i] = Float(Foundation.sin(angle))
+                if i + 1 < c { out[p * c + i + 1] = Float(Foundation.cos(angle)) }
+            }
+        }
+    }
+}
+
+/// Pools hidden states [b, n, c] into [b, c]: the [CLS] position or the masked mean.
+public func pooled(_ encoded: EncodedSequence, _ pooling: Pooling) -> Tensor {
+    let (b, n, c) = (encoded.hidden.shape[0], encoded.hidden.shape[1], encoded.hidden.shape[2])
+    switch pooling {
+    case .cls:
+        return encoded.hidden.sliced(alongAxis: 1, 0..<1).reshaped([b, c])
+    case .mean:
+        let weights = encoded.mask.reshaped([b, n, 1])
+        let counts = encoded.mask.summed(alongAxes: [1], keepingDimensions: true)  // [b, 1]
+        return (encoded.hidden * weights).summed(alongAxes: [1]) / Tensor.maximum(counts, Tensor(1))
+    }
+}

@@ -1,0 +1,104 @@
+// Bridges tasks and models: builds the model a task kind needs (classifier, two-tower, causal LM),
+// runs it on a batch, and turns its logits into the loss and the metrics the trainer reports.
+import AttendCore
+import AttendData
+import AttendModels
+import AttendNN
+import Foundation
+
+/// A model that can consume a task's batches.
+public protocol TaskModel: Module {
+    /// Logits for `batch` (and auxiliary losses).
+    func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput
+}
+
+extension EncoderClassifier: TaskModel {
+    public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
+        try self(batch.tokens, mask: batch.mask, trainingStep: trainingStep)
+    }
+}
+
+extension DualEncoder: TaskModel {
+    public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
+        guard let pair = batch.pairTokens else {
+            throw TrainingError.incompatible("a two-tower model needs pair batches (retrieval)")
+        }
+        return try self(batch.tokens, mask: batch.mask, pair, mask: batch.pairMask, trainingStep: trainingStep)
+    }
+}
+
+extension CausalLM: TaskModel {
+    public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
+        try self(batch.tokens, mask: batch.mask, trainingStep: trainingStep)
+    }
+}
+
+/// Builds the model for a task kind from a model configuration.
+public func makeModel(for kind: TaskKind, _ configuration: ModelConfiguration) throws -> any TaskModel {
+    switch kind {
+    case .classification: return try EncoderClassifier(configuration)
+    case .pairClassification: return try DualEncoder(configuration)
+    case .languageModel: return try CausalLM(configuration)
+    }
+}
+
+/// Loss and counts for one batch.
+public struct BatchMetrics: Sendable {
+    /// Objective to minimise (task loss + auxiliary losses), differentiable.
+    public var loss: Tensor
+    /// Task loss alone (mean over counted targets).
+    public var taskLoss: Float
+    /// Correct predictions and counted targets (tokens for language modelling).
+    public var correct: Int, counted: Int
+}
+
+/// The objective of a task kind.
+public enum Objective {
+    /// Loss and accuracy of `output` against the batch's labels.
+    public static func evaluate(
+        _ output: ModelOutput, batch: Batch, kind: TaskKind, labelSmoothing: Float = 0
+    ) -> BatchMetrics {
+        let logits: Tensor
+        let targets: [Int]
+        switch kind {
+        case .classification, .pairClassification:
+            logits = output.logits
+            targets = batch.labels.values
+        case .languageModel:
+            let (b, n, v) = (output.logits.shape[0], output.logits.shape[1], output.logits.shape[2])
+            logits = output.logits.reshaped([b * n, v])
+            let mask = batch.mask.scalars
+            targets = zip(batch.labels.values, mask).map { $1 == 0 ? -100 : $0 }
+        }
+        let taskLoss = crossEntropy(logits: logits, targets: targets, labelSmoothing: labelSmoothing)
+        let predictions = withoutGradient { logits.argmax(alongAxis: -1) }
+        var correct = 0, counted = 0
+        for (p, t) in zip(predictions, targets) where t != -100 {
+            counted += 1
+            if p == t { correct += 1 }
+        }
+        let total = output.auxiliaryLoss.map { taskLoss + $0 } ?? taskLoss
+        return BatchMetrics(loss: total, taskLoss: taskLoss.scalar, correct: correct, counted: counted)
+    }
+}
+
+/// Training problems a user can fix.
+public enum TrainingError: Error, CustomStringConvertible {
+    /// Options that cannot go together.
+    case incompatible(String)
+    /// The loss became NaN or infinite.
+    case nonFiniteLoss(step: Int, loss: Float, checkpoint: String?)
+    /// A run directory or checkpoint problem.
+    case run(String)
+
+    public var description: String {
+        switch self {
+        case .incompatible(let message): return message
+        case .nonFiniteLoss(let step, let loss, let checkpoint):
+            return "the loss became \(loss) at step \(step); training stopped. "
+                + (checkpoint.map { "The last good checkpoint is \($0) (resume with --resume after lowering --lr)." }
+                    ?? "No checkpoint was written yet; lower --lr or raise --warmup and start again.")
+        case .run(let message): return message
+        }
+    }
+}

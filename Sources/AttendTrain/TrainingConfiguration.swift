@@ -1,0 +1,104 @@
+// Everything that determines a training run, as data. Saved (resolved, with every default filled in)
+// as `config.json` in the run directory, so `attend eval` and `--resume` rebuild exactly the same run.
+import AttendModels
+import AttendNN
+
+/// The learning-rate schedule family.
+public enum ScheduleKind: String, Codable, Sendable, CaseIterable {
+    /// Linear warm-up, then cosine decay to 0.
+    case cosine
+    /// Linear warm-up, then linear decay to 0.
+    case linear
+    /// LRA's base·min(1, s/warmup)/√max(s, warmup).
+    case rsqrt
+    /// Linear warm-up, then constant.
+    case constant
+}
+
+/// A training run: task, model, optimisation and bookkeeping.
+public struct TrainingConfiguration: Codable, Sendable, Equatable {
+    /// Task id (see `TaskCatalog`).
+    public var task: String
+    /// Task generation options.
+    public var taskOptions: TaskOptions
+    /// The model.
+    public var model: ModelConfiguration
+    public var steps: Int
+    public var batchSize: Int
+    public var learningRate: Float
+    public var warmupSteps: Int
+    public var weightDecay: Float
+    public var schedule: ScheduleKind = .cosine
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.98
+    public var epsilon: Float = 1e-9
+    /// Global gradient-norm clip (0 = off).
+    public var gradientClip: Float = 1
+    public var labelSmoothing: Float = 0
+    /// Seed for batch order and dropout (the model has its own in `model.seed`).
+    public var seed: UInt64 = 0
+    /// Validation every this many steps (0 = only at the end).
+    public var evaluationInterval = 0
+    /// Validation examples used each time (0 = the whole split).
+    public var evaluationExamples = 0
+    /// Checkpoint every this many steps (0 = only at the end and on interrupt).
+    public var checkpointInterval = 0
+    /// Plain-text progress lines every this many steps when not on a terminal.
+    public var logInterval = 50
+
+    /// A configuration with the essential fields.
+    public init(
+        task: String, taskOptions: TaskOptions, model: ModelConfiguration, steps: Int, batchSize: Int,
+        learningRate: Float, warmupSteps: Int, weightDecay: Float
+    ) {
+        self.task = task
+        self.taskOptions = taskOptions
+        self.model = model
+        self.steps = steps
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.warmupSteps = warmupSteps
+        self.weightDecay = weightDecay
+    }
+
+    /// The schedule these settings describe.
+    public var learningRateSchedule: any LearningRateSchedule {
+        switch schedule {
+        case .cosine: return WarmupCosineSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps)
+        case .linear: return WarmupLinearSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps)
+        case .rsqrt: return InverseSquareRootSchedule(base: learningRate, warmupSteps: warmupSteps)
+        case .constant:
+            return WarmupLinearSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps, minimum: learningRate)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case task, taskOptions = "task_options", model, steps, batchSize = "batch_size"
+        case learningRate = "learning_rate", warmupSteps = "warmup_steps", weightDecay = "weight_decay", schedule
+        case beta1, beta2, epsilon, gradientClip = "gradient_clip", labelSmoothing = "label_smoothing", seed
+        case evaluationInterval = "evaluation_interval", evaluationExamples = "evaluation_examples"
+        case checkpointInterval = "checkpoint_interval", logInterval = "log_interval"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            task: try c.decode(String.self, forKey: .task),
+            taskOptions: try c.decode(.taskOptions, default: TaskOptions()),
+            model: try c.decode(ModelConfiguration.self, forKey: .model),
+            steps: try c.decode(Int.self, forKey: .steps), batchSize: try c.decode(Int.self, forKey: .batchSize),
+            learningRate: try c.decode(Float.self, forKey: .learningRate),
+            warmupSteps: try c.decode(.warmupSteps, default: 0), weightDecay: try c.decode(.weightDecay, default: 0))
+        schedule = try c.decode(.schedule, default: schedule)
+        beta1 = try c.decode(.beta1, default: beta1)
+        beta2 = try c.decode(.beta2, default: beta2)
+        epsilon = try c.decode(.epsilon, default: epsilon)
+        gradientClip = try c.decode(.gradientClip, default: gradientClip)
+        labelSmoothing = try c.decode(.labelSmoothing, default: labelSmoothing)
+        seed = try c.decode(.seed, default: seed)
+        evaluationInterval = try c.decode(.evaluationInterval, default: evaluationInterval)
+        evaluationExamples = try c.decode(.evaluationExamples, default: evaluationExamples)
+        checkpointInterval = try c.decode(.checkpointInterval, default: checkpointInterval)
+        logInterval = try c.decode(.logInterval, default: logInterval)
+    }
+}
