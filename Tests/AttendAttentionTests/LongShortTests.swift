@@ -268,3 +268,60 @@ func longShortGradientsMatchFiniteDifferences(causal: Bool) throws {
         try mixer(.zeros([2, 5]), context: MixerContext())
     }
 }
+
+@Test func longShortCoreMatchesLongShortTransformer() throws {
+    // long-short-transformer 0.0.5, bidirectional, rotary off (scripts/fixtures/mechanisms_long_short.py):
+    // its q and kv through Attend's landmark function and global+local kernel, composed the package's
+    // way — per-head LayerNorms, landmarks from kv before the local norm, keys = values, window 4 with
+    // e = 4 (look-around of one whole segment each side), 3 landmarks.
+    let file = try openFixture("long_short", in: Bundle.module)
+    func tensor(_ field: String) throws -> Tensor { try file.tensor("bidirectional.\(field)") }
+    let (q, kv, mask) = (try tensor("query"), try tensor("kv"), try tensor("mask"))  // [b, n, h, d] ×2, [b, n]
+    let (b, n, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
+    let projection = try tensor("dynamic_projection")  // [r, d]
+    let (localGain, localBias) = (try tensor("local_norm_weight"), try tensor("local_norm_bias"))
+    let (globalGain, globalBias) = (try tensor("global_norm_weight"), try tensor("global_norm_bias"))
+    func run(_ q: Tensor, _ kv: Tensor) -> (output: Tensor, landmarks: Tensor) {
+        let local = kv.layerNormalized(gamma: localGain, beta: localBias, epsilon: 1e-5)
+        let logits = Tensor.matmul(kv, projection, transposeB: true)  // [b, n, h, r]
+        let landmarks = LongShortAttention.landmarks(logits: logits, key: kv, value: kv, keyMask: mask).key
+        let global = landmarks.layerNormalized(gamma: globalGain, beta: globalBias, epsilon: 1e-5)
+        let output = Tensor.globalLocalAttention(
+            query: q, key: local, value: local, globalKey: global, globalValue: global,
+            scale: 1 / Float(d).squareRoot(), window: .segments(size: 4, extra: 4), visibility: .all, keyMask: mask)
+        return (output.reshaped([b, n, h * d]), landmarks)
+    }
+    let (output, landmarks) = withoutGradient { run(q, kv) }
+    let bound = Tolerance(absolute: 1e-5, relative: 0)  // a tenth of the issue's 1e-4
+    try assertClose(landmarks, try tensor("landmarks"), bound, "landmarks (global_norm input)")
+    // The package leaves padded query rows unnormalised garbage; Attend zeroes them: compare real rows.
+    let realRows = mask.reshaped([b, n, 1])
+    try assertClose(output * realRows, try tensor("output") * realRows, bound, "attention output (to_out input)")
+    let upstream = try tensor("upstream")  // zero on padded query rows
+    let (_, grads) = valueAndGradient(at: [q, kv]) { x in (run(x[0], x[1]).output * upstream).summed() }
+    try assertClose(grads[0], try tensor("query_grad"), bound, "d query")
+    try assertClose(grads[1], try tensor("kv_grad"), bound, "d kv")
+    print("long-short-transformer bidirectional: max |Δ| output \(maxAbsoluteDifference(output * realRows, try tensor("output") * realRows)), dq \(maxAbsoluteDifference(grads[0], try tensor("query_grad"))), dkv \(maxAbsoluteDifference(grads[1], try tensor("kv_grad")))")
+}
+
+@Test func longShortChunkLandmarksMatchLongShortTransformer() throws {
+    // The causal form's per-segment landmarks (segment 5, rank 1); segments with no real position are
+    // left out (uniform in the package, hidden in Attend).
+    let file = try openFixture("long_short", in: Bundle.module)
+    func tensor(_ field: String) throws -> Tensor { try file.tensor("causal.\(field)") }
+    let (kv, mask, projection) = (try tensor("kv"), try tensor("mask"), try tensor("dynamic_projection"))
+    func run(_ kv: Tensor) -> (landmarks: Tensor, mask: Tensor) {
+        let logits = Tensor.matmul(kv, projection, transposeB: true)  // [b, n, h, 1]
+        let result = LongShortAttention.chunkLandmarks(logits: logits, key: kv, value: kv, keyMask: mask, chunkSize: 5)
+        return (result.key, result.mask!)
+    }
+    let (landmarks, valid) = withoutGradient { run(kv) }
+    let (b, r) = (valid.shape[0], valid.shape[1])
+    let keep = valid.reshaped([b, r, 1, 1])
+    let bound = Tolerance(absolute: 1e-5, relative: 0)
+    #expect(valid.scalars == [1, 1, 1, 1, 1, 1, 1, 0], "entry 1's last segment is all padding")
+    try assertClose(landmarks * keep, try tensor("landmarks") * keep, bound, "chunk landmarks")
+    let upstream = try tensor("landmark_upstream")
+    let (_, grads) = valueAndGradient(at: [kv]) { x in (run(x[0]).landmarks * upstream).summed() }
+    try assertClose(grads[0], try tensor("kv_grad"), bound, "d kv through the chunk landmarks")
+}
