@@ -188,18 +188,23 @@ public enum PositiveRandomFeatures {
     /// re-orthogonalisation pass ("twice is enough", Giraud et al. 2005).
     static func orthonormalRows(_ d: Int, generator: inout RandomGenerator) -> [Double] {
         var rows = (0..<(d * d)).map { _ in Double(generator.nextNormal()) }
-        for i in 0..<d {
-            for _ in 0..<2 {
-                for j in 0..<i {
-                    var dot = 0.0
-                    for c in 0..<d { dot += rows[i * d + c] * rows[j * d + c] }
-                    for c in 0..<d { rows[i * d + c] -= dot * rows[j * d + c] }
+        rows.withUnsafeMutableBufferPointer { buffer in
+            let a = buffer.baseAddress!
+            for i in 0..<d {
+                let row = a + i * d
+                for _ in 0..<2 {
+                    for j in 0..<i {
+                        let other = a + j * d
+                        var dot = 0.0
+                        for c in 0..<d { dot += row[c] * other[c] }
+                        for c in 0..<d { row[c] -= dot * other[c] }
+                    }
                 }
+                var norm = 0.0
+                for c in 0..<d { norm += row[c] * row[c] }
+                let inverse = 1 / norm.squareRoot()
+                for c in 0..<d { row[c] *= inverse }
             }
-            var norm = 0.0
-            for c in 0..<d { norm += rows[i * d + c] * rows[i * d + c] }
-            let inverse = 1 / norm.squareRoot()
-            for c in 0..<d { rows[i * d + c] *= inverse }
         }
         return rows
     }
