@@ -16,13 +16,42 @@ private func positiveFeatures(_ shape: [Int], seed: UInt64, mask: Tensor? = nil)
     return phi * mask.reshaped([shape[0], shape[1], 1, 1])
 }
 
-/// The quadratic form: Y = (A·V) / (A·1 + ε·Σ_f q′), A = Q′K′ᵀ, lower triangle only when causal.
-private func quadraticLinearAttention(_ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool, offset: Float) -> Tensor {
+/// The quadratic form with every weight materialised: W_tj = (q′_t·k̂_j)·e^(c_j − c_t) + f·σ_t·real_j
+/// over visible j (all, or j ≤ t), σ_t = Σ_f q′_tf; Y = W·V / (W·1 + ε·σ).
+private func quadraticLinearAttention(
+    _ q: Tensor, _ k: Tensor, _ v: Tensor, causal: Bool, offset: Float, floor: Float = 0,
+    logScale: Tensor? = nil, mask: Tensor? = nil
+) -> Tensor {
+    let (b, n) = (q.shape[0], q.shape[1])
     let qh = q.permuted([0, 2, 1, 3]), kh = k.permuted([0, 2, 1, 3]), vh = v.permuted([0, 2, 1, 3])
-    var a = Tensor.matmul(qh, kh, transposeB: true)  // [b, h, n, n]
-    if causal { a = a * (1 - causalMask(queries: q.shape[1], keys: k.shape[1])) }
-    let denominator = a.summed(alongAxis: -1, keepingDimensions: true) + offset * qh.summed(alongAxis: -1, keepingDimensions: true)
-    return (Tensor.matmul(a, vh) / denominator).permuted([0, 2, 1, 3])
+    let sigma = qh.summed(alongAxis: -1, keepingDimensions: true)  // [b, h, n, 1]
+    var w = Tensor.matmul(qh, kh, transposeB: true)  // [b, h, n, n]
+    if let logScale {  // e^(c_j − c_t), capped at 1 above the diagonal (masked below anyway)
+        let h = logScale.shape[1]
+        let difference = logScale.reshaped([b, h, 1, n]) - logScale.reshaped([b, h, n, 1])
+        w = w * Tensor.minimum(difference, Tensor(0)).exp()
+    }
+    let real = (mask ?? Tensor.ones([b, n])).reshaped([b, 1, 1, n])
+    w = w + floor * sigma * real
+    if causal { w = w * (1 - causalMask(queries: n, keys: n)) }
+    let denominator = w.summed(alongAxis: -1, keepingDimensions: true) + offset * sigma
+    return (Tensor.matmul(w, vh) / denominator).permuted([0, 2, 1, 3])
+}
+
+/// A non-decreasing log-scale [b, h, n]: running maxima of N(0, 2²) draws, flat over padded keys.
+private func runningMaximum(_ shape: [Int], seed: UInt64, mask: Tensor?) -> Tensor {
+    let draws = Tensor.randomNormal(shape, seed: seed, standardDeviation: 2).scalars
+    let real = mask?.scalars
+    let (b, h, n) = (shape[0], shape[1], shape[2])
+    return Tensor.filled(shape: shape) { out in
+        for row in 0..<(b * h) {
+            var running: Float = -1e30
+            for t in 0..<n {
+                if real.map({ $0[(row / h) * n + t] != 0 }) ?? true { running = Swift.max(running, draws[row * n + t]) }
+                out[row * n + t] = running
+            }
+        }
+    }
 }
 
 private func performerMixer(
@@ -39,27 +68,40 @@ private func core(_ mixer: MultiHeadAttention) throws -> PerformerAttention {
     try #require(mixer.core as? PerformerAttention)
 }
 
-@Test(arguments: [false, true])
-func linearAttentionEqualsQuadraticForm(causal: Bool) throws {
+struct LinearCase: CustomTestStringConvertible, Sendable {
+    let causal: Bool, floor: Float, decayed: Bool
+    var chunk = PrefixSumLinearAttention.chunk
+    var testDescription: String { "\(causal ? "causal" : "bidirectional") floor \(floor)\(decayed ? " decayed" : "") chunk \(chunk)" }
+}
+
+@Test(arguments: [
+    LinearCase(causal: false, floor: 0, decayed: false), LinearCase(causal: false, floor: 0.05, decayed: false),
+    LinearCase(causal: true, floor: 0, decayed: false), LinearCase(causal: true, floor: 0.05, decayed: true),
+    LinearCase(causal: true, floor: 0.05, decayed: true, chunk: 7),
+])
+func linearAttentionEqualsQuadraticForm(_ c: LinearCase) throws {
     // n = 150 spans two full chunks of the scan and a partial one; entry 1 has 40 padded keys.
     let (b, n, h, m, e) = (2, 150, 2, 12, 5)
     let mask = Tensor.filled(shape: [b, n]) { out in for i in 0..<(b * n) { out[i] = (i / n == 1 && i % n >= n - 40) ? 0 : 1 } }
     let q = positiveFeatures([b, n, h, m], seed: 1)
     let k = positiveFeatures([b, n, h, m], seed: 2, mask: mask)
     let v = Tensor.randomNormal([b, n, h, e], seed: 3)
-    let upstream = Tensor.randomNormal([b, n, h, e], seed: 4)
+    let logScale = c.decayed ? runningMaximum([b, h, n], seed: 4, mask: mask) : nil
+    let upstream = Tensor.randomNormal([b, n, h, e], seed: 5)
     let offset = PerformerAttention.denominatorOffset
-    let (fast, fastGrads) = valueAndGradient(at: [q, k, v]) { x in
-        (Tensor.linearAttention(queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: causal, denominatorOffset: offset) * upstream).summed()
+    func fast(_ x: [Tensor]) -> Tensor {
+        Tensor.linearAttention(
+            queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: c.causal, denominatorOffset: offset,
+            keyFeatureFloor: c.floor, keyLogScale: logScale, keyMask: mask, scanChunk: c.chunk)
     }
-    let (slow, slowGrads) = valueAndGradient(at: [q, k, v]) { x in
-        (quadraticLinearAttention(x[0], x[1], x[2], causal: causal, offset: offset) * upstream).summed()
+    func slow(_ x: [Tensor]) -> Tensor {
+        quadraticLinearAttention(x[0], x[1], x[2], causal: c.causal, offset: offset, floor: c.floor, logScale: logScale, mask: mask)
     }
-    _ = (fast, slow)
-    let y = Tensor.linearAttention(queryFeatures: q, keyFeatures: k, value: v, causal: causal, denominatorOffset: offset)
-    try assertClose(y, quadraticLinearAttention(q, k, v, causal: causal, offset: offset), .reordered, "y")
-    for (name, (a, s)) in zip(["dq′", "dk′", "dv"], zip(fastGrads, slowGrads)) {
-        try assertClose(a, s, Tolerance(absolute: 1e-6, relative: 1e-4), "\(causal ? "causal" : "bidirectional") \(name)")
+    try assertClose(fast([q, k, v]), slow([q, k, v]), .reordered, "y")
+    let (_, fastGrads) = valueAndGradient(at: [q, k, v]) { (fast($0) * upstream).summed() }
+    let (_, slowGrads) = valueAndGradient(at: [q, k, v]) { (slow($0) * upstream).summed() }
+    for (name, (a, s)) in zip(["dq′", "dk̂", "dv"], zip(fastGrads, slowGrads)) {
+        try assertClose(a, s, Tolerance(absolute: 1e-6, relative: 1e-4), "\(c.testDescription) \(name)")
     }
 }
 
@@ -73,10 +115,16 @@ func normaliserEqualsRowSums(causal: Bool) throws {
 
 @Test(arguments: [false, true])
 func linearAttentionGradientMatchesFiniteDifferences(causal: Bool) throws {
-    let q = positiveFeatures([1, 70, 1, 3], seed: 7), k = positiveFeatures([1, 70, 1, 3], seed: 8)
-    let v = Tensor.randomNormal([1, 70, 1, 2], seed: 9)
+    // Chunks of 4 over n = 11: two full chunks of the scan and a partial one, with padding and decay.
+    let (b, n, h) = (2, 11, 2)
+    let mask = Tensor.filled(shape: [b, n]) { out in for i in 0..<(b * n) { out[i] = i >= 2 * n - 3 ? 0 : 1 } }
+    let q = positiveFeatures([b, n, h, 3], seed: 7), k = positiveFeatures([b, n, h, 3], seed: 8, mask: mask)
+    let v = Tensor.randomNormal([b, n, h, 2], seed: 9)
+    let logScale = causal ? runningMaximum([b, h, n], seed: 10, mask: mask) : nil
     try GradientCheck.check([q, k, v], label: causal ? "causal scan" : "bidirectional") { x in
-        Tensor.linearAttention(queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: causal)
+        Tensor.linearAttention(
+            queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: causal, keyFeatureFloor: 0.05,
+            keyLogScale: logScale, keyMask: mask, scanChunk: 4)
     }
 }
 
@@ -100,22 +148,67 @@ func linearAttentionGradientMatchesFiniteDifferences(causal: Bool) throws {
     }
 }
 
-@Test(arguments: [true, false])
-func featureMapGradientMatchesFiniteDifferences(isQuery: Bool) throws {
+@Test(arguments: [FeatureStabilizer.row, .global, .prefix])
+func featureMapGradientMatchesFiniteDifferences(stabilizer: FeatureStabilizer) throws {
     var generator = RandomGenerator(seed: 12)
     let w = Tensor(shape: [6, 4], scalars: PositiveRandomFeatures.orthogonalGaussianProjection(rows: 6, columns: 4, generator: &generator))
     let x = Tensor.randomNormal([1, 5, 2, 4], seed: 13)
     let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
+    let v = Tensor.randomNormal([1, 5, 2, 3], seed: 14)
+    let floor = PositiveRandomFeatures.epsilon / Float(6).squareRoot()
     // The stabilising maxima are constants in the gradient rule but move under finite differences;
-    // they rescale a query row's (or all keys') features, which attention's ratio cancels up to ε, so
+    // they rescale a query row's (or the keys') features, which attention's ratio cancels up to ε, so
     // the check runs through linear attention.
-    try GradientCheck.check([x], label: isQuery ? "query features" : "key features") { xs in
-        let phi = Tensor.positiveRandomFeatures(xs[0], projection: w, isQuery: isQuery, keyMask: isQuery ? nil : mask)
-        let other = Tensor.positiveRandomFeatures(x, projection: w, isQuery: !isQuery, keyMask: isQuery ? mask : nil)
-        let v = Tensor.randomNormal([1, 5, 2, 3], seed: 14)
+    let isQuery = stabilizer == .row
+    let causal = stabilizer == .prefix
+    try GradientCheck.check([x], label: "\(stabilizer) features") { xs in
+        let probed = Tensor.positiveRandomFeatures(
+            xs[0], projection: w, stabilizer: stabilizer, offset: isQuery ? PositiveRandomFeatures.epsilon : 0,
+            mask: isQuery ? nil : mask)
+        if isQuery {
+            let keys = Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .global, offset: 0, mask: mask)
+            return Tensor.linearAttention(
+                queryFeatures: probed.features, keyFeatures: keys.features, value: v, causal: false,
+                keyFeatureFloor: floor, keyMask: mask)
+        }
+        let queries = Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon)
         return Tensor.linearAttention(
-            queryFeatures: isQuery ? phi : other, keyFeatures: isQuery ? other : phi, value: v, causal: false)
+            queryFeatures: queries.features, keyFeatures: probed.features, value: v, causal: causal,
+            keyFeatureFloor: floor, keyLogScale: probed.logScale, keyMask: mask)
     }
+}
+
+@Test func causalPerformerIgnoresTheFuture() throws {
+    // Outputs before `split` must not move when later inputs change — including a later key whose logit
+    // exceeds every earlier one, which with the reference's global key maximum would shift earlier
+    // outputs (checked below, so the scenario really exercises the stabiliser).
+    let mixer = try performerMixer(features: 16, width: 16, heads: 2)
+    let attention = try core(mixer)
+    let n = 150
+    let x = Tensor.randomNormal([2, n, 16], seed: 24)
+    let context = MixerContext(isCausal: true)
+    let y = try mixer(x, context: context).scalars
+    for split in [1, 63, 64, 100] {
+        let later = Tensor.randomNormal([2, n - split, 16], seed: UInt64(25 + split)) * 6
+        let changed = Tensor.concatenated([x.sliced(alongAxis: 1, 0..<split), later], alongAxis: 1)
+        let z = try mixer(changed, context: context).scalars
+        for bi in 0..<2 {
+            let range = (bi * n * 16)..<((bi * n + split) * 16)
+            #expect(Array(y[range]) == Array(z[range]), "split \(split), batch \(bi)")
+        }
+    }
+    // The reference form (global key maximum) on the same heads is not causal.
+    func referenceForm(_ input: Tensor) -> Tensor {
+        let heads = [2, n, 2, 8]
+        return Tensor.linearAttention(
+            queryFeatures: attention.features(mixer.query(input).reshaped(heads), isQuery: true, keyMask: nil),
+            keyFeatures: attention.features(mixer.key(input).reshaped(heads), isQuery: false, keyMask: nil),
+            value: mixer.value(input).reshaped(heads), causal: true)
+    }
+    let changed = Tensor.concatenated(
+        [x.sliced(alongAxis: 1, 0..<100), Tensor.randomNormal([2, n - 100, 16], seed: 26) * 6], alongAxis: 1)
+    let before = referenceForm(x).sliced(alongAxis: 1, 0..<100), after = referenceForm(changed).sliced(alongAxis: 1, 0..<100)
+    #expect(maxAbsoluteDifference(before, after) > 1e-3, "the global maximum leaks: \(maxAbsoluteDifference(before, after))")
 }
 
 @Test func projectionRowsAreOrthogonalWithinBlocks() throws {

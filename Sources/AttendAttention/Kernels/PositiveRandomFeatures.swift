@@ -3,40 +3,56 @@
 // (google-research performer/fast_attention; performer-pytorch `softmax_kernel`):
 //     x′ = d^(−1/4)·x,  z = W·x′ (m values),  h = ‖x′‖²/2,
 //     query features  φ(x) = m^(−1/2)·(exp(z − h − max_f z_f) + ε),
-//     key features    φ(x) = m^(−1/2)·(exp(z − h − max over every real position and feature) + ε),
-// ε = 1e-4. The maxima are constants for differentiation (the reference detaches them); they cancel
-// in attention's ratio, leaving only ε's tiny bias. Padded keys get all-zero features, so they add
-// nothing to any sum. Also here: the orthogonal Gaussian projection W (m×d) the features use.
+//     key features    φ(x) = m^(−1/2)·(exp(z − h − M) + ε),
+// ε = 1e-4, M the maximum of z over every real position and feature of the (batch, head). The maxima
+// are constants for differentiation (the reference detaches them); they cancel in attention's ratio
+// except through ε. Keys are returned without their ε, as k̂ = m^(−1/2)·exp(z − h − M): the linear
+// attention kernel adds the floor m^(−1/2)·ε itself (Kernels/PrefixSumLinearAttention.swift).
+// Causal keys use the running maximum M_t over positions ≤ t instead, written out as the log-scale the
+// kernel rescales by, because the global maximum would let later keys change earlier outputs through
+// ε (performer-pytorch issue #82). Padded keys get zero features and do not enter the maxima.
+// Also here: the orthogonal Gaussian projection W (m×d) the features use.
 //
 // Shapes: b batch, h heads, n positions, d head dimension, m features. Inputs and features are
-// addressed through `HeadLayout` ([b, n, h, d] in, [b, n, h, m] out).
+// addressed through `HeadLayout` ([b, n, h, d] in, [b, n, h, m] out); the log-scale is [b, h, n].
 import AttendCore
 import Foundation
 
-/// One feature-map problem: sizes, which side, and operand addresses.
+/// Which maximum stabilises the exponentials.
+public enum FeatureStabilizer: Sendable, Equatable {
+    /// Per row, over its m features (queries).
+    case row
+    /// Over every real position and feature of a (batch, head) (bidirectional keys).
+    case global
+    /// Over real positions ≤ t and every feature (causal keys); written to the log-scale output.
+    case prefix
+}
+
+/// One feature-map problem: sizes, stabilisation, and operand addresses.
 public struct FeatureMapProblem: @unchecked Sendable {
     public var batch: Int, heads: Int, length: Int, dimension: Int, features: Int
-    /// Queries use a per-row stabiliser, keys one per (batch, head).
-    public var isQuery: Bool
-    /// [batch, length], 0 = padding (keys only; nil = every position is real).
-    public var keyMask: UnsafePointer<Float>?
+    public var stabilizer: FeatureStabilizer
+    /// Added to every feature after the exponential, before the m^(−1/2) scale (ε for queries, 0 for keys).
+    public var offset: Float
+    /// [batch, length], 0 = padding (zero features, left out of maxima); nil = every position is real.
+    public var mask: UnsafePointer<Float>?
     public var input: UnsafePointer<Float>, inputLayout: HeadLayout
     /// W, [features, dimension] row-major.
     public var projection: UnsafePointer<Float>
 
     /// A problem description; pointers must stay valid while the kernels run.
     public init(
-        batch: Int, heads: Int, length: Int, dimension: Int, features: Int, isQuery: Bool,
-        keyMask: UnsafePointer<Float>?, input: UnsafePointer<Float>, inputLayout: HeadLayout,
+        batch: Int, heads: Int, length: Int, dimension: Int, features: Int, stabilizer: FeatureStabilizer,
+        offset: Float, mask: UnsafePointer<Float>?, input: UnsafePointer<Float>, inputLayout: HeadLayout,
         projection: UnsafePointer<Float>
     ) {
         (self.batch, self.heads, self.length, self.dimension, self.features) = (batch, heads, length, dimension, features)
-        (self.isQuery, self.keyMask, self.input, self.inputLayout) = (isQuery, keyMask, input, inputLayout)
-        self.projection = projection
+        (self.stabilizer, self.offset, self.mask) = (stabilizer, offset, mask)
+        (self.input, self.inputLayout, self.projection) = (input, inputLayout, projection)
     }
 
     @inlinable func isReal(batch b: Int, position i: Int) -> Bool {
-        isQuery || keyMask == nil || keyMask![b * length + i] != 0
+        mask == nil || mask![b * length + i] != 0
     }
 }
 
@@ -44,10 +60,16 @@ public struct FeatureMapProblem: @unchecked Sendable {
 public enum PositiveRandomFeatures {
     /// ε inside the feature map (reference value).
     public static let epsilon: Float = 1e-4
+    /// The log-scale before the first real position (finite, so differences of two are 0).
+    public static let initialLogScale: Float = -1e30
 
-    /// Writes φ(x) in `outputLayout`.
-    public static func forward(_ p: FeatureMapProblem, output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout) {
-        let out = SendablePointer(output)
+    /// Writes φ(x) in `outputLayout`, and for `.prefix` the running maxima to `logScale` [b, h, n].
+    public static func forward(
+        _ p: FeatureMapProblem, output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout,
+        logScale: UnsafeMutablePointer<Float>? = nil
+    ) {
+        precondition(p.stabilizer != .prefix || logScale != nil, "prefix stabilisation writes a log-scale")
+        let out = SendablePointer(output), scales = logScale.map { SendablePointer($0) }
         let (n, d, m) = (p.length, p.dimension, p.features)
         let normalizer = Foundation.pow(Float(d), -0.25)
         let ratio = 1 / Float(m).squareRoot()
@@ -61,26 +83,36 @@ public enum PositiveRandomFeatures {
             BLAS.gemm(
                 transposeA: false, transposeB: true, m: n, n: m, k: d, alpha: normalizer,
                 a: x, lda: ldx, b: p.projection, ldb: d, c: z, ldc: ldz)
-            var keyMax = -Float.infinity
-            if !p.isQuery {
+            var running = p.stabilizer == .global ? -Float.infinity : initialLogScale
+            if p.stabilizer == .global {
                 for i in 0..<n where p.isReal(batch: b, position: i) {
-                    keyMax = Swift.max(keyMax, Reduce.max(z + i * ldz, count: m))
+                    running = Swift.max(running, Reduce.max(z + i * ldz, count: m))
                 }
             }
             for i in 0..<n {
                 let row = z + i * ldz
                 guard p.isReal(batch: b, position: i) else {
                     row.update(repeating: 0, count: m)
+                    if let scales { scales[bh * n + i] = running }
                     continue
                 }
+                let rowMax = Reduce.max(row, count: m)
+                let shift: Float
+                switch p.stabilizer {
+                case .row: shift = rowMax
+                case .global: shift = running
+                case .prefix:
+                    running = Swift.max(running, rowMax)
+                    scales![bh * n + i] = running
+                    shift = running
+                }
                 let halfSquare = Dot.product(x + i * ldx, x + i * ldx, count: d) * normalizer * normalizer / 2
-                let shift = halfSquare + (p.isQuery ? Reduce.max(row, count: m) : keyMax)
-                exponentiate(row, count: m, shift: shift, scale: ratio, offset: ratio * epsilon)
+                exponentiate(row, count: m, shift: halfSquare + shift, scale: ratio, offset: ratio * p.offset)
             }
         }
     }
 
-    /// dx from dφ, using the saved features: ∂φ_f/∂z_f = φ_f − m^(−1/2)·ε, then
+    /// dx from dφ, using the saved features: ∂φ_f/∂z_f = φ_f − m^(−1/2)·offset, then
     /// dx = d^(−1/4)·Wᵀ·dz − d^(−1/2)·x·Σ_f dz_f (the second term from h = ‖x′‖²/2).
     public static func backward(
         _ p: FeatureMapProblem, features: UnsafePointer<Float>, featureGradient: UnsafePointer<Float>,
@@ -90,7 +122,7 @@ public enum PositiveRandomFeatures {
         let dxs = SendablePointer(inputGradient)
         let (n, d, m) = (p.length, p.dimension, p.features)
         let normalizer = Foundation.pow(Float(d), -0.25)
-        let offset = epsilon / Float(m).squareRoot()
+        let offset = p.offset / Float(m).squareRoot()
         let rowBlock = 128
         Parallel.forEach(p.batch * p.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)

@@ -10,9 +10,13 @@
 // (the contraction, both directions, with hand-written backward scans).
 // Shapes: b batch, n positions, h heads, d head dimension, m features.
 //
-// Note on causality: as in both references, the key stabiliser is the maximum over all real positions
-// of a (batch, head), future ones included. It cancels exactly except through ε = 1e-4, so outputs at t
-// depend on later keys only at the ε level (relative effect ≲ 1e-4).
+// Causality: both references stabilise keys by their maximum over the whole sequence, future positions
+// included. It cancels except through ε = 1e-4 — but ε then competes with exp(z − h − M), so a later key
+// that raises M shifts weight towards uniform at every earlier position (performer-pytorch issue #82;
+// an O(1) effect at realistic norms, not an ε-sized one). Attend's causal form stabilises each query's
+// view with the running maximum over keys up to it, rescaling the scan's state as it rises: exactly
+// causal, and identical to the reference wherever the running maximum equals the global one. The
+// bidirectional form keeps the reference's global maximum.
 import AttendCore
 import AttendNN
 
@@ -126,16 +130,25 @@ public final class PerformerAttention: AttentionCore {
         drawIndex = index
     }
 
-    /// φ(q) or φ(k) for [b, n, h, d] heads: [b, n, h, m] (m = d for the ReLU kernel). Padded keys get
-    /// zero features.
+    /// Reference-form features of [b, n, h, d] heads, [b, n, h, m] (m = d for the ReLU kernel): φ(q),
+    /// or for keys φ(k) = m^(−1/2)·(exp(z − h − M) + ε) with the global key maximum M (padded keys 0).
+    /// Attention itself passes keys without ε and lets the kernel add it (see `attend`).
     public func features(_ x: Tensor, isQuery: Bool, keyMask: Tensor?) -> Tensor {
         guard let projection else {
             let phi = x.relu() + Self.reluOffset
             guard !isQuery, let keyMask else { return phi }
             return phi * keyMask.reshaped([x.shape[0], x.shape[1], 1, 1])
         }
-        return Tensor.positiveRandomFeatures(x, projection: projection.value.detached(), isQuery: isQuery, keyMask: keyMask)
+        let w = projection.value.detached()
+        if isQuery { return Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon).features }
+        let keys = Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .global, offset: 0, mask: keyMask).features
+        let floor = Self.keyFloor(features: options.featureCount)
+        guard let keyMask else { return keys + floor }
+        return keys + floor * keyMask.reshaped([x.shape[0], x.shape[1], 1, 1])
     }
+
+    /// m^(−1/2)·ε: the part of every real key's features that the stabiliser does not scale.
+    static func keyFloor(features m: Int) -> Float { PositiveRandomFeatures.epsilon / Float(m).squareRoot() }
 
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         if isTraining, projection != nil, options.featureRedrawInterval > 0 {
@@ -143,10 +156,22 @@ public final class PerformerAttention: AttentionCore {
             if index != drawIndex { drawScheduled(index) }
         }
         let mask = context.paddingMask
+        guard let projection else {
+            return Tensor.linearAttention(
+                queryFeatures: features(query, isQuery: true, keyMask: nil),
+                keyFeatures: features(key, isQuery: false, keyMask: mask),
+                value: value, causal: context.isCausal, denominatorOffset: Self.denominatorOffset)
+        }
+        // Keys: bidirectional ones share the global maximum (the reference's stabiliser); causal ones
+        // use the running maximum, rescaled inside the scan, so no output depends on a later key.
+        let w = projection.value.detached()
+        let queries = Tensor.positiveRandomFeatures(query, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon)
+        let keys = Tensor.positiveRandomFeatures(
+            key, projection: w, stabilizer: context.isCausal ? .prefix : .global, offset: 0, mask: mask)
         return Tensor.linearAttention(
-            queryFeatures: features(query, isQuery: true, keyMask: nil),
-            keyFeatures: features(key, isQuery: false, keyMask: mask),
-            value: value, causal: context.isCausal, denominatorOffset: Self.denominatorOffset)
+            queryFeatures: queries.features, keyFeatures: keys.features, value: value, causal: context.isCausal,
+            denominatorOffset: Self.denominatorOffset, keyFeatureFloor: Self.keyFloor(features: options.featureCount),
+            keyLogScale: keys.logScale, keyMask: mask)
     }
 
     /// Registry entry.
@@ -168,34 +193,43 @@ public final class PerformerAttention: AttentionCore {
 
 extension Tensor {
     /// FAVOR+ features (see Kernels/PositiveRandomFeatures.swift) of [b, n, h, d] heads with projection
-    /// W [m, d]: [b, n, h, m]. Differentiable in `x` (the stabilising maxima are constants); W is a
-    /// buffer and gets no gradient.
-    public static func positiveRandomFeatures(_ x: Tensor, projection: Tensor, isQuery: Bool, keyMask: Tensor?) -> Tensor {
+    /// W [m, d]: [b, n, h, m], and for `.prefix` the running maxima [b, h, n] (a constant). Differentiable
+    /// in `x` (the stabilising maxima are constants); W is a buffer and gets no gradient.
+    public static func positiveRandomFeatures(
+        _ x: Tensor, projection: Tensor, stabilizer: FeatureStabilizer, offset: Float, mask: Tensor? = nil
+    ) -> (features: Tensor, logScale: Tensor?) {
         precondition(x.rank == 4, "positiveRandomFeatures: x must be [b, n, h, d], got \(x.shape)")
         let (b, n, h, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         precondition(projection.rank == 2 && projection.shape[1] == d, "positiveRandomFeatures: projection \(projection.shape) for head dimension \(d)")
-        if let keyMask { precondition(keyMask.shape == [b, n], "positiveRandomFeatures: key mask \(keyMask.shape), expected [\(b), \(n)]") }
+        if let mask { precondition(mask.shape == [b, n], "positiveRandomFeatures: mask \(mask.shape), expected [\(b), \(n)]") }
         let m = projection.shape[0]
         let inputLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: d)
         let featureLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: m)
         func withProblem<R>(_ body: (FeatureMapProblem) -> R) -> R {
             x.withUnsafeBufferPointer { xs in
                 projection.withUnsafeBufferPointer { w in
-                    func make(_ mask: UnsafePointer<Float>?) -> R {
+                    withOptionalPointer(mask) { maskPointer in
                         body(FeatureMapProblem(
-                            batch: b, heads: h, length: n, dimension: d, features: m, isQuery: isQuery,
-                            keyMask: isQuery ? nil : mask, input: xs.baseAddress!, inputLayout: inputLayout,
+                            batch: b, heads: h, length: n, dimension: d, features: m, stabilizer: stabilizer,
+                            offset: offset, mask: maskPointer, input: xs.baseAddress!, inputLayout: inputLayout,
                             projection: w.baseAddress!))
                     }
-                    guard let keyMask else { return make(nil) }
-                    return keyMask.withUnsafeBufferPointer { make($0.baseAddress!) }
                 }
             }
         }
+        var logScale: Tensor? = stabilizer == .prefix ? Tensor.zeros([b, h, n]) : nil
         let phi = Tensor.filled(shape: [b, n, h, m]) { out in
-            withProblem { PositiveRandomFeatures.forward($0, output: out.baseAddress!, outputLayout: featureLayout) }
+            withProblem { p in
+                if logScale != nil {
+                    logScale!.withUnsafeMutableBufferPointer { c in
+                        PositiveRandomFeatures.forward(p, output: out.baseAddress!, outputLayout: featureLayout, logScale: c.baseAddress!)
+                    }
+                } else {
+                    PositiveRandomFeatures.forward(p, output: out.baseAddress!, outputLayout: featureLayout)
+                }
+            }
         }
-        return phi.recorded(.custom, from: [x]) { dphi in
+        let features = phi.recorded(.custom, from: [x]) { dphi in
             var dx = Tensor.zeros(x.shape)
             withProblem { p in
                 phi.withUnsafeBufferPointer { f in
@@ -210,5 +244,6 @@ extension Tensor {
             }
             return [dx]
         }
+        return (features, logScale)
     }
 }
