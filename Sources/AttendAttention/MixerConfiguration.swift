@@ -26,6 +26,10 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     public var bigbird = BigBirdAttention.Options()
     /// Linformer low-rank projections.
     public var linformer = LinformerAttention.Options()
+    /// Performer FAVOR+ random features.
+    public var performer = PerformerAttention.Options()
+    /// Transformer-LS short- and long-range attention.
+    public var longShort = LongShortAttention.Options()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -40,7 +44,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full, local, bigbird, linformer
+        case full, local, bigbird, linformer, performer, longShort = "long_short"
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -57,6 +61,8 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         local = try c.decode(.local, default: local)
         bigbird = try c.decode(.bigbird, default: bigbird)
         linformer = try c.decode(.linformer, default: linformer)
+        performer = try c.decode(.performer, default: performer)
+        longShort = try c.decode(.longShort, default: longShort)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.

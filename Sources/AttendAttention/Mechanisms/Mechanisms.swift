@@ -34,6 +34,8 @@ public enum Mechanisms {
         LocalAttention.entry,
         BigBirdAttention.entry,
         LinformerAttention.entry,
+        PerformerAttention.entry,
+        LongShortAttention.entry,
     ]
 
     /// Registered names.

@@ -8,7 +8,7 @@ public enum GradientMode {
     /// True while ops record gradients: outside `withoutGradient`, and never inside the body of a
     /// parallel loop (kernels run there, and `withoutGradient` of the caller does not reach worker
     /// threads). Both are per-thread, so a parallel region elsewhere in the process changes nothing.
-    public static var isRecording: Bool { isEnabled && !Parallel.isRunningIteration }
+    public static var isRecording: Bool { isEnabled && !Parallel.isInsideRegion }
 }
 
 /// Runs `body` without recording gradients: inference, optimizer updates, metrics.
