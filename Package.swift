@@ -29,6 +29,11 @@ let package = Package(
         .testTarget(
             name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
+        .testTarget(
+            name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "AttendModelsTests", dependencies: ["AttendModels", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
     ]
 )

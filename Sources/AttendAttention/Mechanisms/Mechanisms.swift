@@ -31,6 +31,7 @@ public enum Mechanisms {
     /// Every mechanism, in the order `attend list` prints them.
     public static let all: [Mechanism] = [
         FullAttention.entry,
+        FlashGAU.entry,
     ]
 
     /// Registered names.
