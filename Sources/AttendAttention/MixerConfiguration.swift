@@ -30,6 +30,8 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     public var performer = PerformerAttention.Options()
     /// Transformer-LS short- and long-range attention.
     public var longShort = LongShortAttention.Options()
+    /// FLASH gated attention unit.
+    public var flash = FlashGAU.Options()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -44,7 +46,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full, local, bigbird, linformer, performer, longShort = "long_short"
+        case full, local, bigbird, linformer, performer, longShort = "long_short", flash
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -63,6 +65,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         linformer = try c.decode(.linformer, default: linformer)
         performer = try c.decode(.performer, default: performer)
         longShort = try c.decode(.longShort, default: longShort)
+        flash = try c.decode(.flash, default: flash)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.

@@ -36,6 +36,7 @@ public enum Mechanisms {
         LinformerAttention.entry,
         PerformerAttention.entry,
         LongShortAttention.entry,
+        FlashGAU.entry,
     ]
 
     /// Registered names.
