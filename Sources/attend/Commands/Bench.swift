@@ -27,6 +27,7 @@ enum BenchCommand: Command {
             .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
             .option("json", "FILE", "also write the results as JSON"),
             .option("csv", "FILE", "also write the results as CSV"),
+            .option("svg", "FILE", "attention: also plot time against length (log-log SVG)"),
         ],
         positionals: "<suite>: \(suites.joined(separator: " | "))")
 
