@@ -30,5 +30,8 @@ let package = Package(
             name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
+        .testTarget(
+            name: "AttendModelsTests", dependencies: ["AttendModels", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
     ]
 )

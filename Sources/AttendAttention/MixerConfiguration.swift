@@ -20,6 +20,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
 
     /// Per-mechanism options.
     public var full = FullAttention.Options()
+    public var deberta = DisentangledAttention.Options()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -34,7 +35,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full
+        case full, deberta
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -48,6 +49,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
         seed = try c.decode(.seed, default: seed)
         full = try c.decode(.full, default: full)
+        deberta = try c.decode(.deberta, default: deberta)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.
