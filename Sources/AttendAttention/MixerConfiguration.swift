@@ -21,6 +21,8 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     /// Per-mechanism options.
     public var full = FullAttention.Options()
     public var deberta = DisentangledAttention.Options()
+    /// Options of `mgk` and `mgk-linear`.
+    public var mgk = MixtureOfGaussianKeysAttention.Options()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -35,7 +37,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full, deberta
+        case full, deberta, mgk
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -50,6 +52,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         seed = try c.decode(.seed, default: seed)
         full = try c.decode(.full, default: full)
         deberta = try c.decode(.deberta, default: deberta)
+        mgk = try c.decode(.mgk, default: mgk)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.

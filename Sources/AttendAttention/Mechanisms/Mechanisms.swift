@@ -38,6 +38,8 @@ public enum Mechanisms {
     public static let all: [Mechanism] = [
         FullAttention.entry,
         DisentangledAttention.entry,
+        MixtureOfGaussianKeysAttention.entry,
+        MixtureOfGaussianKeysAttention.linearEntry,
     ]
 
     /// Registered names.
