@@ -23,6 +23,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     public var deberta = DisentangledAttention.Options()
     /// Options of `mgk` and `mgk-linear`.
     public var mgk = MixtureOfGaussianKeysAttention.Options()
+    public var hypercube = HypercubeAttention.Options()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -37,7 +38,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full, deberta, mgk
+        case full, deberta, mgk, hypercube
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -53,6 +54,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         full = try c.decode(.full, default: full)
         deberta = try c.decode(.deberta, default: deberta)
         mgk = try c.decode(.mgk, default: mgk)
+        hypercube = try c.decode(.hypercube, default: hypercube)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.

@@ -40,6 +40,7 @@ public enum Mechanisms {
         DisentangledAttention.entry,
         MixtureOfGaussianKeysAttention.entry,
         MixtureOfGaussianKeysAttention.linearEntry,
+        HypercubeAttention.entry,
     ]
 
     /// Registered names.
