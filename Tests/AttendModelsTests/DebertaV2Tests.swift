@@ -67,6 +67,15 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         }
     }
 
+    @Test func withoutRelativeAttentionThereIsNoTable() throws {
+        var config = DebertaV2Configuration()
+        (config.vocabularySize, config.hiddenSize, config.layerCount, config.headCount, config.intermediateSize) = (10, 8, 1, 2, 16)
+        let model = try DebertaV2Model(config)
+        #expect(!model.namedParameters().contains { $0.0.contains("rel_embeddings") })
+        let output = try model(Indices(shape: [1, 5], values: [1, 2, 3, 4, 5]))
+        #expect(output.lastHiddenState.shape == [1, 5, 8] && output.relativeEmbeddings == nil)
+    }
+
     @Test func loaderReportsEveryMismatchAtOnce() throws {
         // The shared-key model's weights do not fit the separate-projection model: missing pos_*_proj,
         // unexpected LayerNorm on the table, wrongly shaped embeddings — reported together.

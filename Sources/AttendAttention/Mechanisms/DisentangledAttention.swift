@@ -72,9 +72,10 @@ public final class DisentangledSelfAttention: Module {
     }
 
     /// Keys and values from `hidden` [b, n, c], queries from `queryStates` (default `hidden`; the
-    /// enhanced mask decoder passes z + H), relative table [≥ 2k, c] → [b, n, h·d].
+    /// enhanced mask decoder passes z + H), relative table [≥ 2k, c] (may be nil only without position
+    /// terms) → [b, n, h·d].
     public func callAsFunction(
-        _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings table: Tensor, paddingMask: Tensor?,
+        _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings: Tensor?, paddingMask: Tensor?,
         causal: Bool = false
     ) throws -> Tensor {
         let c = queryProjection.inputCount
@@ -85,22 +86,27 @@ public final class DisentangledSelfAttention: Module {
             throw MixerError.shapeMismatch(mechanism: "deberta", expected: "query states \(hidden.shape)", got: queryStates.shape)
         }
         let span = options.buckets.span
-        guard table.rank == 2, table.shape[0] >= 2 * span, table.shape[1] == c else {
-            throw MixerError.shapeMismatch(
-                mechanism: "deberta", expected: "relative table [\(2 * span), \(c)]", got: table.shape)
+        let terms = Set(options.positionTerms)
+        var rows: Tensor?  // [R, c], the table rows in use
+        let index = RelativePositionIndex(queries: hidden.shape[1], keys: hidden.shape[1], buckets: options.buckets)
+        if !terms.isEmpty {
+            guard let table = relativeEmbeddings, table.rank == 2, table.shape[0] >= 2 * span, table.shape[1] == c else {
+                throw MixerError.shapeMismatch(
+                    mechanism: "deberta", expected: "relative table [\(2 * span), \(c)]", got: relativeEmbeddings?.shape ?? [])
+            }
+            rows = positionDropout(index.usedRows(of: table))
         }
         let (b, n, h, d) = (hidden.shape[0], hidden.shape[1], headCount, headDimension)
         let q = queryProjection(queryStates ?? hidden).reshaped([b, n, h, d])
         let k = keyProjection(hidden).reshaped([b, n, h, d])
         let v = valueProjection(hidden).reshaped([b, n, h, d])
-        let index = RelativePositionIndex(queries: n, keys: n, buckets: options.buckets)
-        let rows = positionDropout(index.usedRows(of: table))  // [R, c]
         let R = index.rowCount
-        let terms = Set(options.positionTerms)
-        let positionKey = terms.contains(.contentToPosition)
-            ? (positionKeyProjection ?? keyProjection)(rows).reshaped([R, h, d]) : nil
-        let positionQuery = terms.contains(.positionToContent)
-            ? (positionQueryProjection ?? queryProjection)(rows).reshaped([R, h, d]) : nil
+        let positionKey = rows.flatMap { rows in
+            terms.contains(.contentToPosition) ? (positionKeyProjection ?? keyProjection)(rows).reshaped([R, h, d]) : nil
+        }
+        let positionQuery = rows.flatMap { rows in
+            terms.contains(.positionToContent) ? (positionQueryProjection ?? queryProjection)(rows).reshaped([R, h, d]) : nil
+        }
         let mixed: Tensor  // [b, n, h, d]
         switch options.path {
         case .fused:

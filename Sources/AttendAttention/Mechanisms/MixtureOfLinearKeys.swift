@@ -22,8 +22,9 @@ public func mixtureOfLinearKeysAttention(
     query: Tensor, keys: Tensor, value: Tensor, priors: Tensor, scale: Float, epsilon: Float = 1e-5,
     causal: Bool = false, keyMask: Tensor? = nil, chunk: Int = 64
 ) -> Tensor {
-    let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+    let (b, n, h) = (query.shape[0], query.shape[1], query.shape[2])
     let (m, M, e) = (keys.shape[1], keys.shape[2], value.shape[3])
+    precondition(keys.shape == [b, m, M, h, query.shape[3]], "mixtureOfLinearKeysAttention: keys \(keys.shape) vs query \(query.shape)")
     /// (elu(x) + 1) normalised over the feature axis; elu(x) + 1 = relu(x) + e^{min(x, 0)}.
     func features(_ x: Tensor) -> Tensor {
         let positive = x.relu() + x.clamped(upper: 0).exp()

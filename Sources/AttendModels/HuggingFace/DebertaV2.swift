@@ -254,7 +254,7 @@ public final class DebertaV2Layer: Module {
 
     /// Keys and values from `hidden`, queries from `queryStates` (default `hidden`), residual on the queries.
     public func callAsFunction(
-        _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings: Tensor, mask: Tensor?
+        _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings: Tensor?, mask: Tensor?
     ) throws -> Tensor {
         let mixed = try attention(hidden, queryStates: queryStates, relativeEmbeddings: relativeEmbeddings, paddingMask: mask)
         let attended = attentionOutput(mixed, residual: queryStates ?? hidden)
@@ -262,21 +262,24 @@ public final class DebertaV2Layer: Module {
     }
 }
 
-/// The encoder: layers plus the shared relative table (`rel_embeddings`, `LayerNorm`).
+/// The encoder: layers plus the shared relative table (`rel_embeddings`, `LayerNorm`), which exists
+/// only with `relative_attention`.
 public final class DebertaV2Encoder: Module {
     public let layers: [DebertaV2Layer]
-    public let relativePositions: RelativePositionEmbeddings
+    public let relativePositions: RelativePositionEmbeddings?
 
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) throws {
         let options = try config.attentionOptions()
         layers = (0..<config.layerCount).map { _ in DebertaV2Layer(config, options: options, generator: &generator) }
-        relativePositions = RelativePositionEmbeddings(
-            rows: 2 * config.relativeSpan, dimension: config.hiddenSize, normalized: options.normalizeRelativeEmbeddings,
-            epsilon: config.layerNormEpsilon, generator: &generator)
+        relativePositions = config.relativeAttention
+            ? RelativePositionEmbeddings(
+                rows: 2 * config.relativeSpan, dimension: config.hiddenSize,
+                normalized: options.normalizeRelativeEmbeddings, epsilon: config.layerNormEpsilon, generator: &generator)
+            : nil
     }
 
     public var children: [(String, any Module)] {
-        layers.enumerated().map { ("layer.\($0.offset)", $0.element as any Module) } + relativePositions.children
+        layers.enumerated().map { ("layer.\($0.offset)", $0.element as any Module) } + (relativePositions?.children ?? [])
     }
 }
 
@@ -286,8 +289,8 @@ public struct DebertaV2Output {
     public var lastHiddenState: Tensor { hiddenStates[hiddenStates.count - 1] }
     /// The embedding output, then every layer's output (layerCount + 1 tensors).
     public let hiddenStates: [Tensor]
-    /// The normalised relative table the layers used.
-    public let relativeEmbeddings: Tensor
+    /// The normalised relative table the layers used (nil without relative attention).
+    public let relativeEmbeddings: Tensor?
     /// [b, n] padding mask.
     public let mask: Tensor
 }
@@ -317,7 +320,7 @@ public final class DebertaV2Model: Module {
         let (b, n) = (ids.shape[0], ids.shape[1])
         let mask = attentionMask ?? Tensor.ones([b, n])
         var states = [embeddings(ids, tokenTypes: tokenTypes, mask: mask)]
-        let table = encoder.relativePositions.normalizedTable()
+        let table = encoder.relativePositions?.normalizedTable()
         for layer in encoder.layers {
             states.append(try layer(states[states.count - 1], relativeEmbeddings: table, mask: attentionMask))
         }
