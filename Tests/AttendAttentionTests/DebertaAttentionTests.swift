@@ -191,6 +191,32 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
         }
     }
 
+    @Test func layerGradientsMatchFiniteDifferences() throws {
+        // Through the projections of the table (shared key, biases included), its LayerNorm and the
+        // table itself, which the layer reads from the context.
+        var configuration = MixerConfiguration(modelDimension: 6, headCount: 2, maximumLength: 7)
+        configuration.deberta.buckets = .init(bucketSize: 2, maxPosition: 4)
+        let mixer = try Mechanisms.make("deberta", configuration: configuration, seed: 12)
+        let x = Tensor.randomNormal([2, 7, 6], seed: 13)
+        let weights = Tensor.randomUniform([2, 7, 6], seed: 14, low: -1, high: 1)
+        let context = MixerContext(paddingMask: thirdPadded(b: 2, n: 7))
+        let named = Dictionary(uniqueKeysWithValues: mixer.namedParameters())
+        // N(0, 1) rows instead of the N(0, 0.02) initialisation, whose LayerNorm would magnify a
+        // finite-difference step fifty-fold.
+        named["shared.rel_embeddings.weight"]!.value = Tensor.randomNormal([4, 6], seed: 15)
+        func loss() throws -> Float { try withoutGradient { try (mixer(x, context: context) * weights).summed().scalar } }
+        let (_, grads) = try valueAndGradient(of: mixer) { try ($0(x, context: context) * weights).summed() }
+        for name in ["shared.rel_embeddings.weight", "shared.LayerNorm.weight", "shared.LayerNorm.bias",
+                     "mixer.self.key_proj.bias", "mixer.self.query_proj.weight"] {
+            let parameter = try #require(named[name])
+            let numeric = try parameterFiniteDifferences(parameter, loss)
+            try assertClose(try #require(grads[parameter]).scalars, numeric, .finiteDifference, name)
+        }
+        try GradientCheck.check([x], label: "input") { inputs in
+            (try? mixer(inputs[0], context: context)) ?? Tensor.zeros([1])
+        }
+    }
+
     @Test func withoutPositionTermsItIsBertAttention() throws {
         var configuration = MixerConfiguration(modelDimension: 12, headCount: 3, maximumLength: 16)
         configuration.deberta.positionTerms = []

@@ -130,6 +130,26 @@ let hypercubeCases: [HypercubeCase] = [
         }
     }
 
+    @Test func layerGradientsMatchFiniteDifferences() throws {
+        var configuration = MixerConfiguration(modelDimension: 6, headCount: 2, maximumLength: 11)
+        configuration.hypercube.blockSize = 2
+        let mixer = try Mechanisms.make("hypercube", configuration: configuration, causal: true, seed: 12)
+        let x = Tensor.randomNormal([2, 11, 6], seed: 13)
+        let weights = Tensor.randomUniform([2, 11, 6], seed: 14, low: -1, high: 1)
+        let context = MixerContext(paddingMask: thirdPadded(b: 2, n: 11), isCausal: true)
+        func loss() throws -> Float { try withoutGradient { try (mixer(x, context: context) * weights).summed().scalar } }
+        let (_, grads) = try valueAndGradient(of: mixer) { try ($0(x, context: context) * weights).summed() }
+        let named = Dictionary(uniqueKeysWithValues: mixer.namedParameters())
+        for name in ["query.weight", "key.bias", "value.weight"] {
+            let parameter = try #require(named[name])
+            let numeric = try parameterFiniteDifferences(parameter, loss)
+            try assertClose(try #require(grads[parameter]).scalars, numeric, .finiteDifference, name)
+        }
+        try GradientCheck.check([x], label: "input") { inputs in
+            (try? mixer(inputs[0], context: context)) ?? Tensor.zeros([1])
+        }
+    }
+
     /// dependsOn[i][j]: whether output i of `layers` stacked hypercube mixers has a non-zero gradient
     /// with respect to input j.
     func dependencies(n: Int, layers: Int, block: Int, causal: Bool) throws -> [[Bool]] {
