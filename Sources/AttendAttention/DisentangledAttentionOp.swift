@@ -69,8 +69,8 @@ public func referenceDisentangledAttention(
 
 extension Tensor {
     /// Disentangled attention through the tiled kernel: the contract of
-    /// `referenceDisentangledAttention`, with O(n) extra memory per head besides the [b, h, R, m]
-    /// position-to-content table.
+    /// `referenceDisentangledAttention` without any n×m matrix: O(n·R) extra memory per thread for the
+    /// position terms (R ≤ 2k table rows).
     public static func disentangledAttention(
         query: Tensor, key: Tensor, value: Tensor, positionKey: Tensor?, positionQuery: Tensor?,
         index: RelativePositionIndex, scale: Float, causal: Bool = false, queryMask: Tensor? = nil,

@@ -5,9 +5,9 @@
 // a row of the projected relative-position table. The two position terms are read from
 //     C  = scale·Q·Krᵀ   [n, R]   (computed per query tile)
 //     Pᵀ = scale·Qr·Kᵀ   [R, m]   (computed once per batch entry and head)
-// and added to each GEMM tile of q·kᵀ, so no [n, m] matrix is ever stored: the extra memory is the
-// [b, h, R, m] table Pᵀ in the forward pass and, in the backward pass, four [n, R]-sized buffers per
-// thread. The softmax runs as in `OnlineSoftmaxAttention` (running max, rescaled denominators), and the
+// and added to each GEMM tile of q·kᵀ, so no [n, m] matrix is ever stored: the extra memory is one
+// [R, m] table Pᵀ per thread in the forward pass ((batch, head) pairs run in groups of one per
+// thread) and, in the backward pass, four [n, R]-sized buffers per thread. The softmax runs as in `OnlineSoftmaxAttention` (running max, rescaled denominators), and the
 // backward pass recomputes each tile's probabilities from the saved log-sum-exp, then scatters dS into
 // dC and dPᵀ (the adjoints of the two gathers) and turns them into gradients by four GEMMs.
 // Shapes: b batch, h heads, n queries, m keys, d head dimension, R relative rows used.
@@ -59,109 +59,114 @@ public enum DisentangledAttentionKernel {
         let a = p.attention
         let (R, m) = (p.relativeRows, a.keys)
         let tileSize = OnlineSoftmaxAttention.queryTile, keyTile = OnlineSoftmaxAttention.keyTile
-        // Pᵀ for every (batch, head): [b·h, R, m].
-        var positionToContent = [Float](repeating: 0, count: p.positionQuery == nil ? 0 : a.batch * a.heads * R * m)
-        positionToContent.withUnsafeMutableBufferPointer { buffer in
-            if let qr = p.positionQuery {
+        let queryTiles = (a.queries + tileSize - 1) / tileSize
+        let out = SendablePointer(output), lse = SendablePointer(logSumExp)
+        let tileAnyReal = OnlineSoftmaxAttention.realKeyTiles(a)
+        // (batch, head) pairs run in groups of one per thread, so Pᵀ needs [group, R, m], not [b·h, R, m].
+        let pairs = a.batch * a.heads
+        let group = Swift.max(1, Swift.min(Parallel.threadCount, pairs))
+        var positionToContent = [Float](repeating: 0, count: p.positionQuery == nil ? 0 : group * R * m)
+        for first in stride(from: 0, to: pairs, by: group) {
+            let members = Swift.min(group, pairs - first)
+            positionToContent.withUnsafeMutableBufferPointer { buffer in
+                guard let qr = p.positionQuery else { return }
                 let pt = SendablePointer(buffer.baseAddress!)
-                Parallel.forEach(a.batch * a.heads) { bh in
-                    let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
+                Parallel.forEach(members) { member in
+                    let (b, h) = (first + member).quotientAndRemainder(dividingBy: a.heads)
                     BLAS.gemm(
                         transposeA: false, transposeB: true, m: R, n: m, k: a.dimension, alpha: a.scale,
                         a: qr + h * a.dimension, lda: a.heads * a.dimension,
                         b: a.key + a.keyLayout.offset(batch: b, head: h), ldb: a.keyLayout.positionStride,
-                        c: pt.base + bh * R * m, ldc: m)
+                        c: pt.base + member * R * m, ldc: m)
                 }
             }
-        }
-        let queryTiles = (a.queries + tileSize - 1) / tileSize
-        let out = SendablePointer(output), lse = SendablePointer(logSumExp)
-        let tileAnyReal = OnlineSoftmaxAttention.realKeyTiles(a)
-        positionToContent.withUnsafeBufferPointer { ptBuffer in
-            // (An empty array may still have a base address: presence is decided by the problem.)
-            let ptAll = p.positionQuery == nil ? nil : SendablePointer(ptBuffer.baseAddress!)
-            Parallel.forEach(a.batch * a.heads * queryTiles) { item in
-                let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
-                let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
-                let rowStart = tile * tileSize
-                let rows = Swift.min(tileSize, a.queries - rowStart)
-                var scores = [Float](repeating: 0, count: tileSize * keyTile)
-                var contentToPosition = [Float](repeating: 0, count: p.positionKey == nil ? 0 : tileSize * R)
-                var runningMax = [Float](repeating: -.infinity, count: rows)
-                var denominator = [Float](repeating: 0, count: rows)
-                let q = a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart)
-                let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
-                let ldo = outputLayout.positionStride
-                for r in 0..<rows { (o + r * ldo).update(repeating: 0, count: a.valueDimension) }
-                if let kr = p.positionKey {
-                    // C = scale·Q_tile·Krᵀ [rows, R]
-                    contentToPosition.withUnsafeMutableBufferPointer { c in
-                        BLAS.gemm(
-                            transposeA: false, transposeB: true, m: rows, n: R, k: a.dimension, alpha: a.scale,
-                            a: q, lda: a.queryLayout.positionStride, b: kr + h * a.dimension,
-                            ldb: a.heads * a.dimension, c: c.baseAddress!, ldc: R)
-                    }
-                }
-                let pt = ptAll.map { $0.base + bh * R * m }
-                let lastKey = a.causalLimit(rowStart + rows - 1)
-                scores.withUnsafeMutableBufferPointer { s in
-                    contentToPosition.withUnsafeBufferPointer { c in
-                        var keyStart = 0
-                        while keyStart < lastKey {
-                            let cols = Swift.min(keyTile, lastKey - keyStart)
-                            defer { keyStart += keyTile }
-                            if !tileAnyReal[b * tileAnyReal.count / a.batch + keyStart / keyTile] { continue }
-                            let k = a.key + a.keyLayout.offset(batch: b, head: h, position: keyStart)
-                            let v = a.value + a.valueLayout.offset(batch: b, head: h, position: keyStart)
+            positionToContent.withUnsafeBufferPointer { ptBuffer in
+                // (An empty array may still have a base address: presence is decided by the problem.)
+                let ptGroup = p.positionQuery == nil ? nil : SendablePointer(ptBuffer.baseAddress!)
+                Parallel.forEach(members * queryTiles) { item in
+                    let (member, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
+                    let bh = first + member
+                    let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
+                    let rowStart = tile * tileSize
+                    let rows = Swift.min(tileSize, a.queries - rowStart)
+                    var scores = [Float](repeating: 0, count: tileSize * keyTile)
+                    var contentToPosition = [Float](repeating: 0, count: p.positionKey == nil ? 0 : tileSize * R)
+                    var runningMax = [Float](repeating: -.infinity, count: rows)
+                    var denominator = [Float](repeating: 0, count: rows)
+                    let q = a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart)
+                    let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
+                    let ldo = outputLayout.positionStride
+                    for r in 0..<rows { (o + r * ldo).update(repeating: 0, count: a.valueDimension) }
+                    if let kr = p.positionKey {
+                        // C = scale·Q_tile·Krᵀ [rows, R]
+                        contentToPosition.withUnsafeMutableBufferPointer { c in
                             BLAS.gemm(
-                                transposeA: false, transposeB: true, m: rows, n: cols, k: a.dimension,
-                                alpha: a.scale, a: q, lda: a.queryLayout.positionStride,
-                                b: k, ldb: a.keyLayout.positionStride, c: s.baseAddress!, ldc: cols)
-                            for r in 0..<rows {
-                                let row = s.baseAddress! + r * cols
-                                let i = rowStart + r
-                                guard p.isReal(batch: b, query: i) else {
-                                    row.update(repeating: 0, count: cols)
-                                    continue
-                                }
-                                addPositionTerms(
-                                    p, row: row, query: i, keyStart: keyStart, cols: cols,
-                                    contentToPosition: p.positionKey == nil ? nil : c.baseAddress! + r * R,
-                                    positionToContent: pt)
-                                OnlineSoftmaxAttention.applyMask(
-                                    a, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
-                                let tileMax = Reduce.max(row, count: cols)
-                                let newMax = Swift.max(runningMax[r], tileMax)
-                                if newMax == -.infinity {
-                                    row.update(repeating: 0, count: cols)
-                                    continue
-                                }
-                                let rescale = VectorMath.exp(runningMax[r] - newMax)
-                                let rowSum = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: newMax)
-                                denominator[r] = denominator[r] * rescale + rowSum
-                                runningMax[r] = newMax
-                                if rescale != 1 {
-                                    let orow = o + r * ldo
-                                    for e in 0..<a.valueDimension { orow[e] *= rescale }
-                                }
-                            }
-                            BLAS.gemm(
-                                transposeA: false, transposeB: false, m: rows, n: a.valueDimension, k: cols,
-                                a: s.baseAddress!, lda: cols, b: v, ldb: a.valueLayout.positionStride,
-                                beta: 1, c: o, ldc: ldo)
+                                transposeA: false, transposeB: true, m: rows, n: R, k: a.dimension, alpha: a.scale,
+                                a: q, lda: a.queryLayout.positionStride, b: kr + h * a.dimension,
+                                ldb: a.heads * a.dimension, c: c.baseAddress!, ldc: R)
                         }
                     }
-                }
-                let lseRow = lse.base + bh * a.queries + rowStart
-                for r in 0..<rows {
-                    let orow = o + r * ldo
-                    if denominator[r] == 0 {
-                        orow.update(repeating: 0, count: a.valueDimension)
-                        lseRow[r] = -.infinity
-                    } else {
-                        let inverse = 1 / denominator[r]
-                        for e in 0..<a.valueDimension { orow[e] *= inverse }
-                        lseRow[r] = runningMax[r] + Foundation.log(denominator[r])
+                    let pt = ptGroup.map { UnsafePointer($0.base + member * R * m) }
+                    let lastKey = a.causalLimit(rowStart + rows - 1)
+                    scores.withUnsafeMutableBufferPointer { s in
+                        contentToPosition.withUnsafeBufferPointer { c in
+                            var keyStart = 0
+                            while keyStart < lastKey {
+                                let cols = Swift.min(keyTile, lastKey - keyStart)
+                                defer { keyStart += keyTile }
+                                if !tileAnyReal[b * tileAnyReal.count / a.batch + keyStart / keyTile] { continue }
+                                let k = a.key + a.keyLayout.offset(batch: b, head: h, position: keyStart)
+                                let v = a.value + a.valueLayout.offset(batch: b, head: h, position: keyStart)
+                                BLAS.gemm(
+                                    transposeA: false, transposeB: true, m: rows, n: cols, k: a.dimension,
+                                    alpha: a.scale, a: q, lda: a.queryLayout.positionStride,
+                                    b: k, ldb: a.keyLayout.positionStride, c: s.baseAddress!, ldc: cols)
+                                for r in 0..<rows {
+                                    let row = s.baseAddress! + r * cols
+                                    let i = rowStart + r
+                                    guard p.isReal(batch: b, query: i) else {
+                                        row.update(repeating: 0, count: cols)
+                                        continue
+                                    }
+                                    addPositionTerms(
+                                        p, row: row, query: i, keyStart: keyStart, cols: cols,
+                                        contentToPosition: p.positionKey == nil ? nil : c.baseAddress! + r * R,
+                                        positionToContent: pt)
+                                    OnlineSoftmaxAttention.applyMask(
+                                        a, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
+                                    let tileMax = Reduce.max(row, count: cols)
+                                    let newMax = Swift.max(runningMax[r], tileMax)
+                                    if newMax == -.infinity {
+                                        row.update(repeating: 0, count: cols)
+                                        continue
+                                    }
+                                    let rescale = VectorMath.exp(runningMax[r] - newMax)
+                                    let rowSum = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: newMax)
+                                    denominator[r] = denominator[r] * rescale + rowSum
+                                    runningMax[r] = newMax
+                                    if rescale != 1 {
+                                        let orow = o + r * ldo
+                                        for e in 0..<a.valueDimension { orow[e] *= rescale }
+                                    }
+                                }
+                                BLAS.gemm(
+                                    transposeA: false, transposeB: false, m: rows, n: a.valueDimension, k: cols,
+                                    a: s.baseAddress!, lda: cols, b: v, ldb: a.valueLayout.positionStride,
+                                    beta: 1, c: o, ldc: ldo)
+                            }
+                        }
+                    }
+                    let lseRow = lse.base + bh * a.queries + rowStart
+                    for r in 0..<rows {
+                        let orow = o + r * ldo
+                        if denominator[r] == 0 {
+                            orow.update(repeating: 0, count: a.valueDimension)
+                            lseRow[r] = -.infinity
+                        } else {
+                            let inverse = 1 / denominator[r]
+                            for e in 0..<a.valueDimension { orow[e] *= inverse }
+                            lseRow[r] = runningMax[r] + Foundation.log(denominator[r])
+                        }
                     }
                 }
             }
