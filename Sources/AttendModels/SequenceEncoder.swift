@@ -25,6 +25,9 @@ public final class SequenceEncoder: Module {
     let sinusoids: Tensor?
     public let cls: Parameter?
     public let blocks: [TransformerBlock]
+    /// State the mixer shares across all layers (DeBERTa's relative table), built once from the
+    /// registry entry's `makeShared` and prepared before the first layer; nil for most mixers.
+    public let mixerShared: (any LayerSharedState)?
     /// After the last block (pre-LN) or after the embeddings (post-LN).
     public let norm: LayerNorm
     public let dropout: Dropout
@@ -55,6 +58,7 @@ public final class SequenceEncoder: Module {
             throw MixerError.causalUnsupported(
                 mechanism: configuration.mixer, reason: "a causal language model needs a mixer with a causal form")
         }
+        mixerShared = try mechanism.makeShared?(configuration.resolvedMixer, &generator)
         var blocks: [TransformerBlock] = []
         for layer in 0..<configuration.layerCount {
             var mixerConfiguration = configuration.resolvedMixer
@@ -86,6 +90,7 @@ public final class SequenceEncoder: Module {
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [("token_embedding", tokenEmbedding)]
         if let positionEmbedding { list.append(("position_embedding", positionEmbedding)) }
+        if let mixerShared { list.append(("mixer_shared", mixerShared)) }
         list += blocks.enumerated().map { ("layers.\($0.offset)", $0.element as any Module) }
         return list + [("norm", norm), ("dropout", dropout)]
     }
@@ -119,6 +124,7 @@ public final class SequenceEncoder: Module {
         if !configuration.preNorm { x = norm(x) }
         let context = MixerContext(paddingMask: mask == nil ? nil : fullMask, isCausal: causal)
         context.trainingStep = trainingStep
+        try mixerShared?.prepare(context)
         for (layer, block) in blocks.enumerated() {
             context.layerIndex = layer
             x = try block(x, context: context)
