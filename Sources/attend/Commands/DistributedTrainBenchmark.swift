@@ -1,7 +1,8 @@
 // `attend bench train --distributed mpi`, run under `mpirun -np N`: the `bench train` model (4
 // layers, width 256, 4 heads, FFN 1024) trained data-parallel, each process on batch/N of every
 // batch, gradients averaged with the trainer's bucketed all-reduce. Per step it times the local
-// forward+backward, the wait for the slowest process (a barrier), the all-reduce and the update;
+// forward+backward, the wait for the slowest process (a barrier), the all-reduce (packing into the
+// buckets included) and the update, and reports the median of each;
 // then it times all-reduces of several sizes to fit the latency α and bandwidth β of the
 // interconnect, t(bytes) ≈ α + bytes/β, which docs/results/distributed.md uses to model N machines.
 // Benchmarks/distributed.sh compares 1 process × 2 threads with 2 processes × 1 thread.
@@ -69,7 +70,7 @@ enum DistributedTrainBenchmark {
             + "\(size) process\(size == 1 ? "" : "es") × \(batch / size), \(Parallel.threadCount) thread(s) each; "
             + "gradients \(buckets.totalCount * 4 / 1_000_000) MB in \(buckets.buckets.count) bucket(s)")
 
-        var phases = [Double](repeating: 0, count: 4)  // compute, wait, all-reduce, update
+        var phases: [[Double]] = [[], [], [], []]  // per timed step: compute, wait, all-reduce, update
         let clock = ContinuousClock()
         func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         let step = {
@@ -85,20 +86,21 @@ enum DistributedTrainBenchmark {
             let t3 = clock.now
             optimizer.step(gradients, learningRate: 1e-4)
             let t4 = clock.now
-            for (i, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { phases[i] += seconds(d) }
+            for (i, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { phases[i].append(seconds(d)) }
         }
         try step()  // warm-up
-        phases = [0, 0, 0, 0]
+        phases = [[], [], [], []]
         let time = try Measurement.run(warmup: 0, runs: runs, step)
         try Replicas.verify(model, step: runs + 1, over: group)
         // The step time is the slowest process's: take the maximum of the medians.
         let stepSeconds = try group.allReduce([time.median], .maximum)[0]
-        let mean = phases.map { $0 / Double(runs) }
+        let median = phases.map { $0.sorted()[$0.count / 2] }
         let row = Row(
             processes: size, threadsPerProcess: Parallel.threadCount, length: n, batch: batch,
             tokensPerSecond: Double(batch * n) / stepSeconds, stepMilliseconds: stepSeconds * 1000,
-            computeMilliseconds: mean[0] * 1000, waitMilliseconds: mean[1] * 1000, allReduceMilliseconds: mean[2] * 1000,
-            updateMilliseconds: mean[3] * 1000, allReduceShare: mean[2] / mean.reduce(0, +),
+            computeMilliseconds: median[0] * 1000, waitMilliseconds: median[1] * 1000,
+            allReduceMilliseconds: median[2] * 1000, updateMilliseconds: median[3] * 1000,
+            allReduceShare: median[2] / median.reduce(0, +),
             gradientBytes: buckets.totalCount * 4, buckets: buckets.buckets.count)
         say(TextTable(
             header: ["processes", "threads", "tokens/s", "step ms", "compute ms", "wait ms", "all-reduce ms", "update ms", "all-reduce %"],

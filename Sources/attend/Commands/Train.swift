@@ -79,12 +79,14 @@ enum TrainCommand: Command {
             resolved = arguments.flag("resume")
                 ? try runDirectory.loadConfiguration() : try TrainingFlags.configuration(from: arguments)
         }
+        communicator.phase = "sending the configuration from process 0"
         let configuration = communicator.size > 1 ? try communicator.broadcast(resolved, root: 0) : resolved!
         let task = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
         let trainer = try Trainer(configuration: configuration, task: task, run: runDirectory, communicator: communicator)
         trainer.bucketBytes = bucketBytes
         InterruptFlag.install()
         let n = communicator.size
+        if n > 1 { InterruptFlag.installStopSignal() }
         if communicator.isRoot {
             let batch = n > 1
                 ? "\(configuration.batchSize) (\(n) processes × \(configuration.batchSize / n))" : "\(configuration.batchSize)"
@@ -95,7 +97,9 @@ enum TrainCommand: Command {
         let summary = try trainer.train(resume: arguments.flag("resume"), progressLabel: configuration.model.mixer)
         guard communicator.isRoot else { return }
         if summary.interrupted {
-            print("stopped at step \(summary.steps); resume with: attend train --resume --out \(out)")
+            let command = n > 1
+                ? "mpirun -np \(n) attend train --resume --out \(out) --distributed mpi" : "attend train --resume --out \(out)"
+            print("stopped at step \(summary.steps); resume with: \(command)")
             return
         }
         if let v = summary.validation {
