@@ -67,7 +67,7 @@ import Testing
         let gate = Gate()
         let peer = ScriptedCommunicator(size: 2)
         peer.onAllReduceSum = { _ in _ = gate.wait(seconds: 20) }
-        let watched = WatchedCommunicator(peer, timeout: 0.3) { _ in gate.open() }
+        let watched = WatchedCommunicator(peer, timeout: 1) { _ in gate.open() }
         let trainer = try Trainer(configuration: configuration, task: task, run: nil, communicator: watched)
         #expect {
             _ = try trainer.train()
