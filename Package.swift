@@ -11,6 +11,8 @@ let package = Package(
         .library(name: "AttendNN", targets: ["AttendNN"]),
         .library(name: "AttendAttention", targets: ["AttendAttention"]),
         .library(name: "AttendModels", targets: ["AttendModels"]),
+        .library(name: "AttendData", targets: ["AttendData"]),
+        .library(name: "AttendTrain", targets: ["AttendTrain"]),
         .library(name: "AttendTesting", targets: ["AttendTesting"]),
         .executable(name: "attend", targets: ["attend"]),
     ],
@@ -21,8 +23,10 @@ let package = Package(
         .target(name: "AttendNN", dependencies: ["AttendCore"]),
         .target(name: "AttendAttention", dependencies: ["AttendNN"]),
         .target(name: "AttendModels", dependencies: ["AttendAttention"]),
+        .target(name: "AttendData", dependencies: ["AttendCore"]),
+        .target(name: "AttendTrain", dependencies: ["AttendModels", "AttendData"]),
         .target(name: "AttendTesting", dependencies: ["AttendCore"]),
-        .executableTarget(name: "attend", dependencies: ["AttendModels"]),
+        .executableTarget(name: "attend", dependencies: ["AttendTrain"]),
         .testTarget(
             name: "AttendCoreTests", dependencies: ["AttendCore", "AttendTesting"],
             resources: [.copy("Fixtures")]),
@@ -32,5 +36,10 @@ let package = Package(
         .testTarget(
             name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "AttendDataTests", dependencies: ["AttendData", "AttendTesting"]),
+        .testTarget(
+            name: "AttendModelsTests", dependencies: ["AttendModels", "AttendData", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "AttendTrainTests", dependencies: ["AttendTrain", "AttendTesting"]),
     ]
 )

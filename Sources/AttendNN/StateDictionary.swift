@@ -11,6 +11,13 @@ public struct StateDictionaryMismatch: Error, CustomStringConvertible {
     /// Names present in both with different shapes: (name, module shape, source shape).
     public let wrongShape: [(String, [Int], [Int])]
 
+    /// A mismatch listing each kind of problem (model loaders with their own key tables build it).
+    public init(missing: [String], unexpected: [String], wrongShape: [(String, [Int], [Int])]) {
+        self.missing = missing
+        self.unexpected = unexpected
+        self.wrongShape = wrongShape
+    }
+
     /// One line per kind of problem, listing the names.
     public var description: String {
         var lines = ["the weights do not match the model:"]

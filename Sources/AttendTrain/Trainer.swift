@@ -2,6 +2,7 @@
 // dropout from (seed, step), differentiate the objective, stop on a non-finite loss, clip, update,
 // log. Because nothing else carries state between steps, a run resumed from a checkpoint at step k
 // repeats an uninterrupted run's steps k+1… bit for bit at the same thread count.
+import AttendAttention
 import AttendCore
 import AttendData
 import AttendModels
@@ -38,11 +39,14 @@ public final class Trainer {
     public let model: any TaskModel
     public let optimizer: AdamW
     public let run: RunDirectory?
+    /// Polled after every step; true stops the run with a checkpoint (Ctrl-C by default).
+    public var stopRequested: () -> Bool = { InterruptFlag.isRaised }
     private var epochCache: (epoch: Int, batches: Batches)?
 
     /// A trainer with a fresh model; `run` nil keeps everything in memory (tests, `attend lra`).
     public init(configuration: TrainingConfiguration, task: any SequenceTask, run: RunDirectory?) throws {
-        if task.isCausal && !(try Mechanisms.named(configuration.model.mixer)).capabilities.supportsCausal {
+        let mechanism = try Mechanisms.named(configuration.model.mixer)
+        if task.isCausal && !mechanism.capabilities.supportsCausal {
             throw TrainingError.incompatible(
                 "task \(task.name) is causal language modelling but mixer \(configuration.model.mixer) has no causal form; "
                     + "choose one of: \(Mechanisms.all.filter(\.capabilities.supportsCausal).map(\.name).joined(separator: ", "))")
@@ -135,7 +139,7 @@ public final class Trainer {
                 try run?.log(["event": "evaluate", "step": step, "split": e.split, "loss": Double(e.loss), "accuracy": Double(e.accuracy)])
             }
             let checkpointDue = configuration.checkpointInterval > 0 && step % configuration.checkpointInterval == 0
-            if InterruptFlag.isRaised { interrupted = true }
+            if stopRequested() { interrupted = true }
             if let run, checkpointDue || interrupted || step == configuration.steps {
                 try Checkpoint.save(model: model, optimizer: optimizer, step: step, to: run.checkpointPath)
                 lastCheckpoint = run.checkpointPath

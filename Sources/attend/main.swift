@@ -8,7 +8,8 @@ protocol Command {
 }
 
 let commands: [any Command.Type] = [
-    ListCommand.self, BenchCommand.self,
+    TrainCommand.self, EvalCommand.self, GenerateCommand.self, LRACommand.self, ListCommand.self, EmbedCommand.self, InspectCommand.self,
+    BenchCommand.self,
 ]
 
 @MainActor func printTopLevelHelp() {

@@ -2,6 +2,7 @@
 // spirals (a task no linear model can solve) to ≥ 95% accuracy, identically on every run.
 import AttendCore
 import AttendNN
+import AttendTesting
 import Foundation
 import Testing
 
@@ -55,7 +56,7 @@ func trainSpirals(seed: UInt64) -> (Float, [Float]) {
     return (accuracy(logits: logits, targets: labels), losses)
 }
 
-@Test func mlpLearnsTwoSpiralsDeterministically() {
+@Test(.optimizedBuildsOnly) func mlpLearnsTwoSpiralsDeterministically() {
     let (accuracy, losses) = trainSpirals(seed: 7)
     #expect(accuracy >= 0.95, "two-spirals accuracy \(accuracy)")
     #expect(losses.last! < losses.first! / 5)

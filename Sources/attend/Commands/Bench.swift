@@ -3,18 +3,26 @@ import AttendCore
 import Foundation
 
 enum BenchCommand: Command {
-    static let suites = ["core", "attention", "train"]
+    static let suites = ["core", "attention", "train", "ffn", "embed"]
     static let spec = CommandSpec(
         name: "bench", summary: "run a benchmark suite (\(suites.joined(separator: ", ")))",
         usage: "bench <suite> [options]",
         options: [
-            .option("mixers", "LIST", "attention/train: mechanisms to time, comma-separated, or 'all'"),
-            .option("lengths", "LIST", "attention/train: sequence lengths (attention default 512,1024,2048,4096; train 1024)"),
-            .option("batch", "N", "attention: batch size (default 1); train: batch size (default 8)"),
+            .option("mixers", "LIST", "attention/train/embed: mechanisms to time, comma-separated, or 'all'"),
+            .option("lengths", "LIST", "attention/train/embed: sequence lengths (attention default 512,1024,2048,4096; train 1024; embed 32,128,256)"),
+            .option("batch", "N", "attention: batch size (default 1); train: batch size (default 8); embed: texts per batch (default 32)"),
+            .option("model", "DIR", "embed: pretrained model folder (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
+            .option("mixer-options", "JSON", "embed: options of the mechanisms, e.g. '{\"local\": {\"window_size\": 64}}'"),
             .option("heads", "N", "attention: heads", default: "8"),
             .option("head-dim", "N", "attention: head dimension", default: "64"),
             .flag("causal", "attention: causal masking"),
             .flag("backward", "attention: also time forward+backward"),
+            .option("tokens", "LIST", "ffn: token counts (default 1024,4096,16384)"),
+            .option("width", "N", "ffn: model width (default 512)"),
+            .option("ffn-dim", "N", "ffn: hidden units of the dense FFN and of each expert (default 2048)"),
+            .option("experts", "N", "ffn: Switch experts (default 8)"),
+            .option("seq-len", "N", "ffn: tokens per sequence, the routing group (default 512)"),
+            .option("capacity-factor", "X", "ffn: Switch capacity factor (default 1.25)"),
             .option("runs", "N", "timed repetitions (median reported)", default: "5"),
             .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
             .option("json", "FILE", "also write the results as JSON"),
@@ -32,6 +40,8 @@ enum BenchCommand: Command {
         case "core": try CoreBenchmark.run(arguments)
         case "attention": try AttentionBenchmark.run(arguments)
         case "train": try TrainBenchmark.run(arguments)
+        case "embed": try EmbedBenchmark.run(arguments)
+        case "ffn": try FeedForwardBenchmark.run(arguments)
         default: throw UsageError("attend bench: unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
         }
     }

@@ -1,0 +1,140 @@
+// The `config.json` of a Hugging Face BERT-family checkpoint (transformers' BertConfig), read and
+// written with its snake_case keys, so a folder exported by Attend loads in transformers unchanged.
+// Only absolute learned positions exist in this model; other `position_embedding_type`s are refused
+// by name instead of being silently treated as absolute.
+import AttendAttention
+import AttendNN
+import Foundation
+
+/// Hyper-parameters of a BERT encoder, as `config.json` spells them.
+public struct BertConfiguration: Codable, Sendable, Equatable {
+    /// Rows of the word-embedding table (`vocab_size`).
+    public var vocabularySize: Int
+    /// Model width c (`hidden_size`).
+    public var modelDimension: Int
+    /// Number of layers (`num_hidden_layers`).
+    public var layerCount: Int
+    /// Heads per layer (`num_attention_heads`).
+    public var headCount: Int
+    /// Inner width of the feed-forward sublayer (`intermediate_size`).
+    public var feedForwardDimension: Int
+    /// The feed-forward non-linearity (`hidden_act`: "gelu", "gelu_new", "relu"…).
+    public var activation: Activation = .gelu
+    /// LayerNorm ε (`layer_norm_eps`; BERT 1e-12).
+    public var layerNormEpsilon: Float = 1e-12
+    /// Rows of the position table: the longest input (`max_position_embeddings`).
+    public var maximumPositions: Int = 512
+    /// Rows of the segment table (`type_vocab_size`).
+    public var typeVocabularySize: Int = 2
+    /// Dropout on hidden states (`hidden_dropout_prob`), active only in training mode.
+    public var hiddenDropout: Float = 0.1
+    /// Dropout on attention probabilities (`attention_probs_dropout_prob`).
+    public var attentionDropout: Float = 0.1
+    /// Standard deviation of the initial weights (`initializer_range`).
+    public var initializerRange: Float = 0.02
+    /// Id of the padding token (`pad_token_id`).
+    public var paddingTokenID: Int = 0
+
+    /// A configuration with BERT's defaults for everything but the shape.
+    public init(
+        vocabularySize: Int, modelDimension: Int, layerCount: Int, headCount: Int, feedForwardDimension: Int
+    ) {
+        self.vocabularySize = vocabularySize
+        self.modelDimension = modelDimension
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.feedForwardDimension = feedForwardDimension
+    }
+
+    /// Reads `config.json`.
+    public init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PretrainedModelError.missingFile(path: path, hint: "a Hugging Face model folder has config.json")
+        }
+        do {
+            self = try JSONDecoder().decode(BertConfiguration.self, from: data)
+        } catch let error as PretrainedModelError {
+            throw error
+        } catch {
+            throw PretrainedModelError.invalidConfiguration(path: path, problem: "\(error)")
+        }
+        guard headCount > 0, modelDimension % headCount == 0 else {
+            throw PretrainedModelError.invalidConfiguration(
+                path: path, problem: "hidden_size \(modelDimension) is not divisible by num_attention_heads \(headCount)")
+        }
+    }
+
+    /// Head dimension d = c/h.
+    public var headDimension: Int { modelDimension / headCount }
+
+    enum CodingKeys: String, CodingKey {
+        case vocabularySize = "vocab_size", modelDimension = "hidden_size", layerCount = "num_hidden_layers"
+        case headCount = "num_attention_heads", feedForwardDimension = "intermediate_size"
+        case activation = "hidden_act", layerNormEpsilon = "layer_norm_eps"
+        case maximumPositions = "max_position_embeddings", typeVocabularySize = "type_vocab_size"
+        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
+        case initializerRange = "initializer_range", paddingTokenID = "pad_token_id"
+        case positionEmbeddingType = "position_embedding_type", modelType = "model_type"
+        case architectures
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            vocabularySize: try c.decode(Int.self, forKey: .vocabularySize),
+            modelDimension: try c.decode(Int.self, forKey: .modelDimension),
+            layerCount: try c.decode(Int.self, forKey: .layerCount),
+            headCount: try c.decode(Int.self, forKey: .headCount),
+            feedForwardDimension: try c.decode(Int.self, forKey: .feedForwardDimension))
+        let act = try c.decode(.activation, default: "gelu")
+        guard let activation = Activation(name: act) ?? Self.extraActivationNames[act] else {
+            throw PretrainedModelError.unsupported(
+                feature: "hidden_act \"\(act)\"", supported: Activation.allCases.map { Self.name(of: $0) })
+        }
+        self.activation = activation
+        let positions = try c.decode(.positionEmbeddingType, default: "absolute")
+        guard positions == "absolute" else {
+            throw PretrainedModelError.unsupported(feature: "position_embedding_type \"\(positions)\"", supported: ["absolute"])
+        }
+        layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
+        maximumPositions = try c.decode(.maximumPositions, default: maximumPositions)
+        typeVocabularySize = try c.decode(.typeVocabularySize, default: typeVocabularySize)
+        hiddenDropout = try c.decode(.hiddenDropout, default: hiddenDropout)
+        attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
+        initializerRange = try c.decode(.initializerRange, default: initializerRange)
+        paddingTokenID = try c.decodeIfPresent(Int.self, forKey: .paddingTokenID) ?? paddingTokenID
+    }
+
+    /// Writes transformers' spelling, with `architectures` and `model_type` so that
+    /// `AutoModel.from_pretrained` picks `BertModel`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(["BertModel"], forKey: .architectures)
+        try c.encode("bert", forKey: .modelType)
+        try c.encode(vocabularySize, forKey: .vocabularySize)
+        try c.encode(modelDimension, forKey: .modelDimension)
+        try c.encode(layerCount, forKey: .layerCount)
+        try c.encode(headCount, forKey: .headCount)
+        try c.encode(feedForwardDimension, forKey: .feedForwardDimension)
+        try c.encode(Self.name(of: activation), forKey: .activation)
+        try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
+        try c.encode(maximumPositions, forKey: .maximumPositions)
+        try c.encode(typeVocabularySize, forKey: .typeVocabularySize)
+        try c.encode(hiddenDropout, forKey: .hiddenDropout)
+        try c.encode(attentionDropout, forKey: .attentionDropout)
+        try c.encode(initializerRange, forKey: .initializerRange)
+        try c.encode(paddingTokenID, forKey: .paddingTokenID)
+        try c.encode("absolute", forKey: .positionEmbeddingType)
+    }
+
+    /// transformers' `ACT2FN` names that `Activation(name:)` does not know.
+    static let extraActivationNames: [String: Activation] = ["relu2": .reluSquared, "gelu_python": .gelu]
+
+    /// The `hidden_act` string transformers reads for `activation`.
+    static func name(of activation: Activation) -> String {
+        switch activation {
+        case .reluSquared: "relu2"
+        default: activation.rawValue
+        }
+    }
+}

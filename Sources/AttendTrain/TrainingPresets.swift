@@ -1,0 +1,78 @@
+// Default training set-ups per (preset, task): model shape, optimisation and position/pooling choices.
+// `lra` follows the Long Range Arena repository's configs (mechanisms-b §8.3); `cpu` shrinks them so a
+// (mixer, task) run takes a few minutes on two cores; `tiny` runs in seconds for tests.
+import AttendData
+import AttendModels
+
+/// Builds training configurations from presets.
+public enum TrainingPresets {
+    /// Preset names.
+    public static var names: [String] { TaskPreset.allCases.map(\.rawValue) }
+
+    /// The default configuration for `task` with `mixer` at `preset`.
+    public static func configuration(task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64 = 0)
+        -> TrainingConfiguration
+    {
+        // Images and Pathfinder use learned positions and (Pathfinder) mean pooling, as LRA does.
+        let isImage = task.name == "image" || task.name.hasPrefix("path")
+        var model: ModelConfiguration
+        var steps: Int, batch: Int, rate: Float, warmup: Int, decay: Float
+        var schedule = ScheduleKind.cosine
+        switch preset {
+        case .tiny:
+            model = ModelConfiguration(
+                vocabularySize: task.vocabularySize, modelDimension: 32, layerCount: 1, headCount: 2,
+                feedForwardDimension: 64, maximumLength: task.maxLength)
+            (steps, batch, rate, warmup, decay) = (40, 8, 3e-3, 4, 0)
+            model.dropout = 0
+        case .cpu:
+            model = ModelConfiguration(
+                vocabularySize: task.vocabularySize, modelDimension: 64, layerCount: 2, headCount: 4,
+                feedForwardDimension: 128, maximumLength: task.maxLength)
+            (steps, batch, rate, warmup, decay) = (cpuSteps(task), 32, 1e-3, 100, 0.01)
+            model.dropout = 0.1
+        case .lra:
+            (model, steps, batch, rate, warmup, decay) = lraSetup(task)
+            schedule = isImage ? .cosine : .rsqrt
+        }
+        model.mixer = mixer
+        model.classCount = task.classCount
+        model.positions = isImage ? .learned : .sinusoidal
+        model.pooling = task.name.hasPrefix("path") ? .mean : .cls
+        model.seed = seed
+        var configuration = TrainingConfiguration(
+            task: task.name, taskOptions: TaskOptions(preset: preset, seed: seed), model: model, steps: steps,
+            batchSize: batch, learningRate: rate, warmupSteps: warmup, weightDecay: decay)
+        configuration.schedule = schedule
+        configuration.seed = seed
+        configuration.logInterval = Swift.max(steps / 20, 1)
+        return configuration
+    }
+
+    /// Steps for the `cpu` preset, sized to the task's sequence length (about 3·10⁷ tokens for
+    /// 2-layer width-64 models is a few minutes on two cores).
+    static func cpuSteps(_ task: any SequenceTask) -> Int {
+        let tokensPerStep = 32 * task.maxLength * (task.isPair ? 2 : 1)
+        return Swift.min(2_000, Swift.max(200, 12_000_000 / Swift.max(tokensPerStep, 1)))
+    }
+
+    /// LRA's repository configurations (task-specific widths, depths and schedules).
+    static func lraSetup(_ task: any SequenceTask)
+        -> (ModelConfiguration, Int, Int, Float, Int, Float)
+    {
+        func model(_ layers: Int, _ heads: Int, _ width: Int, _ mlp: Int) -> ModelConfiguration {
+            var m = ModelConfiguration(
+                vocabularySize: task.vocabularySize, modelDimension: width, layerCount: layers, headCount: heads,
+                feedForwardDimension: mlp, maximumLength: task.maxLength)
+            m.dropout = 0.1
+            return m
+        }
+        switch task.name {
+        case "listops": return (model(4, 8, 512, 1024), 5_000, 32, 0.05, 1_000, 0.1)
+        case "text": return (model(4, 4, 256, 1024), 20_000, 32, 0.05, 8_000, 0.1)
+        case "retrieval": return (model(4, 4, 128, 512), 5_000, 32, 0.05, 8_000, 0.1)
+        case "image": return (model(1, 8, 128, 128), 35_000, 256, 5e-4, 175, 0)
+        default: return (model(4, 4, 32, 32), 62_400, 512, 1e-3, 312, 0)  // Pathfinder
+        }
+    }
+}

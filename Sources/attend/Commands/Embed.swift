@@ -1,0 +1,75 @@
+// `attend embed`: sentence embeddings from a Hugging Face / sentence-transformers BERT folder, one JSON
+// object per line ({"text": …, "embedding": […]}), texts from the arguments or else from standard
+// input, one per line. `--mixer` runs the same pretrained weights with another registered attention
+// mechanism (full attention reproduces the model; `attend bench embed --mixers …` measures the cost).
+import AttendAttention
+import AttendCore
+import AttendModels
+import Foundation
+
+enum EmbedCommand: Command {
+    static let spec = CommandSpec(
+        name: "embed", summary: "sentence embeddings from a pretrained BERT folder, as JSON lines",
+        usage: "embed --model DIR [--pooling mean|cls] [--normalize] [--max-length N] [--batch N] [--mixer NAME] [TEXT …]",
+        options: [
+            .option("model", "DIR", "model folder: config.json, model.safetensors, tokenizer.json or vocab.txt (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
+            .option("pooling", "MODE", "mean (over real tokens) or cls (default: the folder's 1_Pooling config, else mean)"),
+            .flag("normalize", "scale every vector to unit length (default: when the folder's modules.json has a Normalize step)"),
+            .flag("no-normalize", "keep raw pooled vectors even if the folder's modules.json normalises"),
+            .option("max-length", "N", "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's max_seq_length, else the model's positions)"),
+            .option("batch", "N", "texts per forward pass", default: "32"),
+            .option("mixer", "NAME", "attention mechanism between the pretrained q/k/v projections (attend list)", default: "full"),
+            .option("mixer-options", "JSON", "the mechanism's options, e.g. '{\"local\": {\"window_size\": 64}}'"),
+            .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
+        ],
+        positionals: "TEXT …: texts to embed; without any, one text per line of standard input")
+
+    static func run(_ arguments: ParsedArguments) throws {
+        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
+        let directory = arguments.string("model") ?? defaultMiniLMDirectory
+        let mixer = arguments.string("mixer") ?? "full"
+        _ = try Mechanisms.named(mixer)
+        if arguments.flag("normalize") && arguments.flag("no-normalize") {
+            throw UsageError("attend embed: --normalize and --no-normalize contradict each other")
+        }
+        let normalized: Bool? = arguments.flag("normalize") ? true : arguments.flag("no-normalize") ? false : nil
+        let pooling = try arguments.choice("pooling", from: Pooling.allCases.map(\.rawValue)).flatMap(Pooling.init(rawValue:))
+        let maximumLength = try arguments.positiveInt("max-length")
+        if let maximumLength, maximumLength < 2 { throw UsageError("attend embed: --max-length must be at least 2 ([CLS] and [SEP])") }
+        let batch = try arguments.positiveInt("batch") ?? 32
+        let embedder = try SentenceEmbedder(
+            directory: directory, mechanism: mixer,
+            mixerConfiguration: try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "embed"),
+            pooling: pooling, normalized: normalized, maximumLength: maximumLength)
+        let texts = arguments.positional.isEmpty ? readLines() : arguments.positional
+        let (vectors, truncated) = try embedder.embed(texts, batchSize: batch)
+        if truncated > 0 {
+            writeError("attend embed: \(truncated) of \(texts.count) texts were longer than \(embedder.maximumLength) tokens and were truncated")
+        }
+        let c = vectors.shape[1]
+        let values = vectors.scalars
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        var output = ""
+        for (i, text) in texts.enumerated() {
+            let quoted = String(decoding: try encoder.encode(text), as: UTF8.self)
+            let numbers = values[(i * c)..<((i + 1) * c)].map { "\($0)" }.joined(separator: ",")
+            output += "{\"text\":\(quoted),\"embedding\":[\(numbers)]}\n"
+            if output.utf8.count > 1 << 16 {
+                FileHandle.standardOutput.write(Data(output.utf8))
+                output = ""
+            }
+        }
+        FileHandle.standardOutput.write(Data(output.utf8))
+    }
+
+    /// Standard input split into lines (a final newline ends the last line, it does not add one).
+    static func readLines() -> [String] {
+        let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+        }
+        if lines.last == "" { lines.removeLast() }
+        return lines
+    }
+}

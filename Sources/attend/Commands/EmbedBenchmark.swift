@@ -1,0 +1,115 @@
+// `attend bench embed`: sentence-embedding throughput of a pretrained BERT (all-MiniLM-L6-v2 by
+// default) on batches of texts that all tokenize to exactly n tokens, end to end (tokenization,
+// encoder, pooling, normalisation), as sentence-transformers' `encode` is timed by
+// Benchmarks/peers/embed.py on the same texts. With several mechanisms (`--mixers local,bigbird,…`
+// or `all`), the same weights run with each registered q/k/v mechanism, and every row reports the
+// cosine similarity of its embeddings to the exact (full-attention) ones and its speed-up over full
+// attention at that length: what an efficient mechanism costs in fidelity for what it saves in time.
+import AttendAttention
+import AttendCore
+import AttendModels
+import Foundation
+
+enum EmbedBenchmark {
+    struct Row: Codable {
+        let mixer: String, length: Int, batch: Int
+        let sentencesPerSecond: Double, batchMilliseconds: Double
+        /// Mean and minimum over the batch of cos(embedding, full-attention embedding).
+        let meanCosineToFull: Double?, minimumCosineToFull: Double?
+        /// Full attention's batch time divided by this mechanism's.
+        let speedUpOverFull: Double?
+        /// The first values of text 0's embedding, so the peer script can check it computed the same.
+        let firstValues: [Float]
+    }
+
+    /// Words the benchmark texts are made of; Benchmarks/peers/embed.py holds the same paragraph.
+    static let paragraph = """
+        Efficient attention mechanisms replace the quadratic softmax over every pair of tokens with \
+        sparse windows, random features, low-rank projections or blocks of global tokens, so that long \
+        documents fit in memory and run in reasonable time. Sentence embeddings summarise a text as \
+        one vector, and the cosine between two vectors measures how close their meanings are. This \
+        benchmark feeds identical batches to both libraries and reports how many sentences each one \
+        embeds per second.
+        """
+
+    /// Text i of a batch at length n: n words of the paragraph starting at word i, wrapping around.
+    /// Every word is at least one token, so with truncation to n every text has exactly n tokens.
+    static func texts(length n: Int, batch: Int) -> [String] {
+        let words = paragraph.split(separator: " ").map(String.init)
+        return (0..<batch).map { i in (0..<n).map { words[(i + $0) % words.count] }.joined(separator: " ") }
+    }
+
+    static func run(_ arguments: ParsedArguments) throws {
+        let directory = arguments.string("model") ?? defaultMiniLMDirectory
+        let requested = arguments.list("mixers") ?? ["full"]
+        var mixers = requested == ["all"] ? Mechanisms.all.filter { !$0.capabilities.replacesFeedForward }.map(\.name) : requested
+        for name in mixers { _ = try Mechanisms.named(name) }
+        if mixers.count > 1, !mixers.contains("full") { mixers.insert("full", at: 0) }  // the reference for cosines
+        let lengths = try arguments.intList("lengths") ?? [32, 128, 256]
+        let batch = try arguments.positiveInt("batch") ?? 32
+        let runs = try arguments.positiveInt("runs") ?? 5
+        let options = try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "bench embed")
+        print("embed: \(directory), batch \(batch), texts of exactly n tokens, tokenization + encoder + pooling timed")
+        var rows: [Row] = []
+        var exact: [Int: (vectors: Tensor, milliseconds: Double)] = [:]
+        for mixer in mixers {
+            let embedder: SentenceEmbedder
+            do {
+                embedder = try SentenceEmbedder(
+                    directory: directory, mechanism: mixer, mixerConfiguration: options,
+                    maximumLength: lengths.max())
+            } catch {
+                writeError("  \(mixer): skipped: \(error)")
+                continue
+            }
+            for n in lengths {
+                let texts = Self.texts(length: n, batch: batch)
+                let limited = SentenceEmbedder(copying: embedder, maximumLength: n)
+                var vectors = Tensor.zeros([1])
+                let time: Measurement
+                do {
+                    time = try Measurement.run(runs: runs) { vectors = try limited.embed(texts, batchSize: batch).vectors }
+                } catch {
+                    writeError("  \(mixer) n=\(n): skipped: \(error)")
+                    continue
+                }
+                let milliseconds = time.median * 1000
+                if mixer == "full" { exact[n] = (vectors, milliseconds) }
+                let cosines = exact[n].map { rowCosines(vectors, $0.vectors) }
+                rows.append(Row(
+                    mixer: mixer, length: n, batch: batch, sentencesPerSecond: Double(batch) / time.median,
+                    batchMilliseconds: milliseconds, meanCosineToFull: cosines.map { $0.reduce(0, +) / Double($0.count) },
+                    minimumCosineToFull: cosines?.min(), speedUpOverFull: exact[n].map { $0.milliseconds / milliseconds },
+                    firstValues: Array(vectors.scalars.prefix(8))))
+                FileHandle.standardError.write(Data("  \(mixer) n=\(n): \(String(format: "%.1f", milliseconds)) ms per batch\n".utf8))
+            }
+        }
+        let table = rows.map { r in
+            [r.mixer, "\(r.length)", "\(r.batch)", String(format: "%.1f", r.sentencesPerSecond),
+             String(format: "%.1f", r.batchMilliseconds),
+             r.meanCosineToFull.map { String(format: "%.6f", $0) } ?? "-",
+             r.minimumCosineToFull.map { String(format: "%.6f", $0) } ?? "-",
+             r.speedUpOverFull.map { String(format: "%.2f×", $0) } ?? "-"]
+        }
+        print(TextTable(
+            header: ["mixer", "n", "batch", "sentences/s", "ms/batch", "cos to full (mean)", "cos (min)", "speed-up"],
+            rows: table).rendered)
+        try ResultFiles.write(rows, json: arguments.string("json"), csv: arguments.string("csv"))
+    }
+
+    /// cos(a[i], b[i]) for each row of two [k, c] tensors.
+    static func rowCosines(_ a: Tensor, _ b: Tensor) -> [Double] {
+        let (k, c) = (a.shape[0], a.shape[1])
+        let x = a.scalars, y = b.scalars
+        return (0..<k).map { i in
+            var dot = 0.0, xx = 0.0, yy = 0.0
+            for j in 0..<c {
+                let (p, q) = (Double(x[i * c + j]), Double(y[i * c + j]))
+                dot += p * q
+                xx += p * p
+                yy += q * q
+            }
+            return dot / max((xx * yy).squareRoot(), 1e-30)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+// Turns `attend train` flags into a training configuration: start from --config or from the preset
+// for the task, then apply each flag that was given.
+import AttendData
+import AttendAttention
+import AttendModels
+import AttendTrain
+import Foundation
+
+enum TrainingFlags {
+    /// The configuration the flags describe.
+    static func configuration(from arguments: ParsedArguments) throws -> TrainingConfiguration {
+        var configuration: TrainingConfiguration
+        if let file = arguments.string("config") {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw UsageError("attend train: cannot read --config \(file)")
+            }
+            do {
+                configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
+            } catch {
+                throw UsageError("attend train: \(file) is not a valid training configuration: \(error)")
+            }
+        } else {
+            guard let taskName = arguments.string("task") else {
+                throw UsageError("attend train: --task is required; choose one of: \(TaskCatalog.names.joined(separator: ", "))")
+            }
+            guard TaskCatalog.names.contains(taskName) else {
+                throw UsageError("attend train: unknown task '\(taskName)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))")
+            }
+            let preset = TaskPreset(rawValue: try arguments.choice("preset", from: TrainingPresets.names) ?? "cpu")!
+            let seed = UInt64(try arguments.int("seed") ?? 0)
+            let task = try TaskCatalog.make(taskName, options: TaskOptions(preset: preset, seed: seed))
+            configuration = TrainingPresets.configuration(
+                task: task, mixer: "full", preset: preset, seed: seed)
+        }
+        if let mixer = arguments.string("mixer") {
+            try checkMixer(mixer)
+            configuration.model.mixer = mixer
+        }
+        var model = configuration.model
+        if let v = try arguments.positiveInt("layers") { model.layerCount = v }
+        if let v = try arguments.positiveInt("dim") { model.modelDimension = v }
+        if let v = try arguments.positiveInt("heads") { model.headCount = v }
+        if let v = try arguments.positiveInt("ffn") { model.feedForwardDimension = v }
+        if let v = try arguments.positiveInt("seq-len") { model.maximumLength = v }
+        if let v = try arguments.float("dropout") { model.dropout = v }
+        if let kind = try arguments.choice("ffn-kind", from: FeedForwardKind.allCases.map(\.rawValue)) {
+            model.feedForward = FeedForwardKind(rawValue: kind)!
+        }
+        guard model.modelDimension % model.headCount == 0 else {
+            throw UsageError("attend train: --heads \(model.headCount) must divide --dim \(model.modelDimension)")
+        }
+        configuration.model = model
+        if let v = try arguments.positiveInt("batch") { configuration.batchSize = v }
+        if let v = try arguments.positiveInt("steps") { configuration.steps = v }
+        if let v = try arguments.float("lr") { configuration.learningRate = v }
+        if let v = try arguments.int("warmup") { configuration.warmupSteps = max(v, 0) }
+        if let v = try arguments.float("weight-decay") { configuration.weightDecay = v }
+        if let v = try arguments.choice("schedule", from: ScheduleKind.allCases.map(\.rawValue)) {
+            configuration.schedule = ScheduleKind(rawValue: v)!
+        }
+        if let v = try arguments.int("seed") {
+            configuration.seed = UInt64(v)
+            configuration.model.seed = UInt64(v)
+        }
+        if let v = try arguments.int("eval-every") { configuration.evaluationInterval = max(v, 0) }
+        if let v = try arguments.int("checkpoint-every") { configuration.checkpointInterval = max(v, 0) }
+        return configuration
+    }
+
+    /// Fails with the valid names when `mixer` is not registered.
+    static func checkMixer(_ mixer: String) throws {
+        guard Mechanisms.names.contains(mixer) else {
+            throw UsageError("unknown mixer '\(mixer)'; choose one of: \(Mechanisms.names.joined(separator: ", "))")
+        }
+    }
+}
