@@ -18,6 +18,7 @@ build: setup
 
 # The main job: train four mechanisms on short ListOps (preset cpu) and print the comparison table.
 run: build
+	rm -f runs/demo/lra.json
 	$(BIN) lra --mixers full,local,performer,linformer --tasks listops --preset cpu --out runs/demo/lra.md
 
 # Numeric suites run optimised (debug numerics are 10-100x slower); -enable-testing keeps

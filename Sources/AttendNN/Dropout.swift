@@ -26,8 +26,19 @@ public final class Dropout: Module, Stochastic {
     public func callAsFunction(_ x: Tensor) -> Tensor {
         guard isTraining && probability > 0 else { return x }
         let keep = 1 - probability
+        // Each 64-bit draw gives two 32-bit uniforms: an element survives when its uniform is below
+        // keep·2³², so p is honoured to 2⁻³² and the generator runs half as often.
+        let threshold = UInt64((Double(keep) * 4_294_967_296).rounded(.down))
+        let scale = 1 / keep
         let mask = Tensor.filled(shape: x.shape) { m in
-            for i in m.indices { m[i] = generator.nextUniform() < keep ? 1 / keep : 0 }
+            var i = 0
+            while i + 1 < m.count {
+                let bits = generator.next()
+                m[i] = bits >> 32 < threshold ? scale : 0
+                m[i + 1] = bits & 0xFFFF_FFFF < threshold ? scale : 0
+                i += 2
+            }
+            if i < m.count { m[i] = generator.next() >> 32 < threshold ? scale : 0 }
         }
         return x * mask
     }

@@ -81,6 +81,40 @@ public struct ComparisonReport {
         return lines.joined(separator: "\n")
     }
 
+    /// Path of the JSON results kept beside a Markdown report.
+    public static func resultsPath(for markdownPath: String) -> String {
+        (markdownPath.hasSuffix(".md") ? String(markdownPath.dropLast(3)) : markdownPath) + ".json"
+    }
+
+    /// Stored results of earlier runs at `preset` (none when the file does not exist).
+    public static func loadResults(_ path: String, preset: String) throws -> [MixerTaskResult] {
+        guard let data = FileManager.default.contents(atPath: path) else { return [] }
+        let stored: StoredResults
+        do {
+            stored = try JSONDecoder().decode(StoredResults.self, from: data)
+        } catch {
+            throw TrainingError.run("\(path) is not a results file of `attend lra` (\(error)); move it away or pass --results")
+        }
+        guard stored.preset == preset else {
+            throw TrainingError.run("\(path) holds results of preset \(stored.preset), not \(preset); pass another --results file")
+        }
+        return stored.results
+    }
+
+    /// Saves results atomically.
+    public static func saveResults(_ results: [MixerTaskResult], preset: String, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        try encoder.encode(StoredResults(preset: preset, results: results)).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+
+    struct StoredResults: Codable {
+        let preset: String
+        let results: [MixerTaskResult]
+    }
+
     /// Path of the SVG written beside a Markdown report.
     public static func plotPath(for markdownPath: String) -> String {
         (markdownPath.hasSuffix(".md") ? String(markdownPath.dropLast(3)) : markdownPath) + ".svg"

@@ -18,6 +18,7 @@ enum LRACommand: Command {
             .option("seeds", "N", "seeds per pair (mean ± standard deviation reported)", default: "1"),
             .option("steps", "N", "override the preset's training steps"),
             .option("out", "FILE", "Markdown report (an .svg plot is written next to it)", default: "docs/results/lra.md"),
+            .option("results", "FILE", "JSON of every finished pair: pairs already in it are not trained again, so an interrupted or extended comparison continues (default: the report's name with .json)"),
             .option("threads", "N", "threads (default: all cores)"),
         ],
         positionals: nil)
@@ -36,22 +37,29 @@ enum LRACommand: Command {
         let seeds = try arguments.positiveInt("seeds") ?? 1
         let steps = try arguments.positiveInt("steps")
         let out = arguments.string("out") ?? "docs/results/lra.md"
+        let resultsPath = arguments.string("results") ?? ComparisonReport.resultsPath(for: out)
+        var results = try ComparisonReport.loadResults(resultsPath, preset: preset.rawValue)
+        let command = "attend " + CommandLine.arguments.dropFirst().joined(separator: " ")
         InterruptFlag.install()
-        var results: [MixerTaskResult] = []
         for taskName in tasks {
-            for seed in 0..<seeds {
-                let task = try TaskCatalog.make(taskName, preset: preset, seed: UInt64(seed))
-                for mixer in mixers {
-                    if InterruptFlag.isRaised { break }
-                    results.append(runPair(task: task, mixer: mixer, preset: preset, seed: UInt64(seed), steps: steps))
+            for seed in 0..<UInt64(seeds) {
+                let pending = mixers.filter { m in !results.contains { $0.task == taskName && $0.mixer == m && $0.seed == seed } }
+                if pending.isEmpty || InterruptFlag.isRaised { continue }
+                let task = try TaskCatalog.make(taskName, preset: preset, seed: seed)
+                for mixer in pending where !InterruptFlag.isRaised {
+                    results.append(runPair(task: task, mixer: mixer, preset: preset, seed: seed, steps: steps))
+                    try ComparisonReport.saveResults(results, preset: preset.rawValue, to: resultsPath)
                 }
             }
         }
-        let command = "attend " + CommandLine.arguments.dropFirst().joined(separator: " ")
-        let report = ComparisonReport(results: results, tasks: tasks, mixers: mixers, preset: preset.rawValue, command: command)
+        // The report covers every pair in the results file, in task and registry order.
+        let allTasks = TaskCatalog.names.filter { t in tasks.contains(t) || results.contains { $0.task == t } }
+        let allMixers = Mechanisms.names.filter { m in mixers.contains(m) || results.contains { $0.mixer == m } }
+        let report = ComparisonReport(
+            results: results, tasks: allTasks, mixers: allMixers, preset: preset.rawValue, command: command)
         print(report.table)
         try report.write(markdownPath: out)
-        FileHandle.standardError.write(Data("report written to \(out) and \(ComparisonReport.plotPath(for: out))\n".utf8))
+        FileHandle.standardError.write(Data("report written to \(out) and \(ComparisonReport.plotPath(for: out)); results in \(resultsPath)\n".utf8))
     }
 
     /// Trains one pair; failures become a row that says why instead of stopping the comparison.
