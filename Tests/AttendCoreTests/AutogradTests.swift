@@ -249,3 +249,24 @@ import Testing
     }
     #expect(recorded.withLock { $0 }.allSatisfy { !$0 })
 }
+
+@Test func aRegionOpenOnAnotherThreadDoesNotStopRecording() {
+    // Regions are per thread: concurrent test cases (or models) must keep recording while another
+    // thread runs a parallel loop.
+    let x = Tensor.ones([4]).requiringGradient()
+    let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+    let worker = Thread {
+        Parallel.forEach(2) { i in
+            if i == 0 {
+                entered.signal()
+                release.wait()
+            }
+        }
+    }
+    worker.start()
+    entered.wait()
+    let y = x * 2
+    release.signal()
+    #expect(Parallel.isInsideRegion == false)
+    #expect(y.requiresGradient)
+}

@@ -46,26 +46,45 @@ public enum Parallel {
         openblas_set_num_threads(Int32(count))
     }
 
-    /// True inside a parallel region (nested regions run serially).
-    public static var isInsideRegion: Bool { depth.load(ordering: .relaxed) > 0 }
+    /// Set on a thread while it runs iterations of a parallel loop. Per thread, not per process: a
+    /// region open on one thread (another test case, another model) must not change what ops do on
+    /// the others (autograd stops recording inside regions).
+    private static let regionKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "pthread_key_create failed with \(status)")
+        return key
+    }()
+
+    /// True on a thread that is running an iteration of a parallel loop (nested regions run serially).
+    public static var isInsideRegion: Bool { pthread_getspecific(regionKey) != nil }
+
+    /// Runs `body(i)` with the current thread marked as inside a region, restoring the mark after.
+    private static func markedAsInsideRegion(_ body: () -> Void) {
+        let outer = pthread_getspecific(regionKey)
+        pthread_setspecific(regionKey, UnsafeRawPointer(bitPattern: 1))
+        body()
+        pthread_setspecific(regionKey, outer)
+    }
 
     /// Runs `body(i)` for `i` in `0..<count`, spread over `threadCount` threads. Iterations must write
-    /// disjoint memory. BLAS calls inside `body` run single-threaded.
+    /// disjoint memory. BLAS calls inside `body` run single-threaded. Iterations count as inside a
+    /// region even when they run serially, so behaviour does not depend on the thread count.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let threads = threadCount
         if count <= 1 || threads <= 1 || isInsideRegion {
-            for i in 0..<count { body(i) }
+            markedAsInsideRegion { for i in 0..<count { body(i) } }
             return
         }
-        depth.wrappingAdd(1, ordering: .relaxed)
-        openblas_set_num_threads(1)
+        // The BLAS thread count is process-wide: the first region to open sets it to one, the last to
+        // close restores it.
+        if depth.wrappingAdd(1, ordering: .relaxed).oldValue == 0 { openblas_set_num_threads(1) }
         defer {
-            openblas_set_num_threads(Int32(threads))
-            depth.wrappingSubtract(1, ordering: .relaxed)
+            if depth.wrappingSubtract(1, ordering: .relaxed).newValue == 0 { openblas_set_num_threads(Int32(threads)) }
         }
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: count) { i in box.value(i) }
+            DispatchQueue.concurrentPerform(iterations: count) { i in markedAsInsideRegion { box.value(i) } }
         }
     }
 
