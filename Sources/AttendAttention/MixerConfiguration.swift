@@ -20,6 +20,12 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
 
     /// Per-mechanism options.
     public var full = FullAttention.Options()
+    /// Treeformer's decision-tree attention.
+    public var treeformer = TreeformerAttention.Options()
+    /// SPADE's bottom layer (S4D + local attention).
+    public var spade = SpadeMixer.Options()
+    /// Evolving attention's convolved maps.
+    public var evolving = EvolvingAttention.Options()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -34,7 +40,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full
+        case full, treeformer, spade, evolving
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -48,6 +54,9 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
         seed = try c.decode(.seed, default: seed)
         full = try c.decode(.full, default: full)
+        treeformer = try c.decode(.treeformer, default: treeformer)
+        spade = try c.decode(.spade, default: spade)
+        evolving = try c.decode(.evolving, default: evolving)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.

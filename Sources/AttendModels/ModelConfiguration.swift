@@ -42,6 +42,9 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var maximumLength: Int
     /// Registry name of the token mixer.
     public var mixer = "full"
+    /// Registry name of the mixer in layers ≥ 1, when it differs from `mixer`. Nil: the mixer's
+    /// declared upper-layer mixer (`Capabilities.upperLayerMixer`, e.g. SPADE → local) or `mixer`.
+    public var upperMixer: String?
     /// The mixer's own options (its shape fields are filled from this configuration).
     public var mixerOptions: MixerConfiguration?
     public var activation: Activation = .gelu
@@ -72,6 +75,14 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         self.maximumLength = maximumLength
     }
 
+    /// The registry name of the mixer that layer `layer` runs: `mixer` in layer 0; above it,
+    /// `upperMixer`, else the mechanism's declared upper-layer mixer, else `mixer`.
+    public func mixerName(layer: Int) throws -> String {
+        guard layer > 0 else { return mixer }
+        if let upperMixer { return upperMixer }
+        return try Mechanisms.named(mixer).capabilities.upperLayerMixer ?? mixer
+    }
+
     /// The mixer configuration with this model's width, heads and length.
     public var resolvedMixer: MixerConfiguration {
         var m = mixerOptions ?? MixerConfiguration(modelDimension: modelDimension, headCount: headCount, maximumLength: 0)
@@ -84,7 +95,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case vocabularySize = "vocabulary_size", modelDimension = "model_dimension", layerCount = "layer_count"
         case headCount = "head_count", feedForwardDimension = "feed_forward_dimension"
-        case maximumLength = "maximum_length", mixer, mixerOptions = "mixer_options", activation, dropout
+        case maximumLength = "maximum_length", mixer, upperMixer = "upper_mixer", mixerOptions = "mixer_options"
+        case activation, dropout
         case preNorm = "pre_norm", positions, pooling, layerNormEpsilon = "layer_norm_epsilon"
         case feedForward = "feed_forward", classCount = "class_count", headDimension = "head_dimension", seed
     }
@@ -99,6 +111,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
             feedForwardDimension: try c.decode(Int.self, forKey: .feedForwardDimension),
             maximumLength: try c.decode(Int.self, forKey: .maximumLength))
         mixer = try c.decode(.mixer, default: mixer)
+        upperMixer = try c.decodeIfPresent(String.self, forKey: .upperMixer)
         mixerOptions = try c.decodeIfPresent(MixerConfiguration.self, forKey: .mixerOptions)
         activation = try c.decode(.activation, default: activation)
         dropout = try c.decode(.dropout, default: dropout)

@@ -50,13 +50,14 @@ public final class SequenceEncoder: Module {
             sinusoids = nil
         }
         cls = configuration.pooling == .cls ? Parameter(.zeros([c])) : nil
-        let mechanism = try Mechanisms.named(configuration.mixer)
-        if causal && !mechanism.capabilities.supportsCausal {
-            throw MixerError.causalUnsupported(
-                mechanism: configuration.mixer, reason: "a causal language model needs a mixer with a causal form")
-        }
         var blocks: [TransformerBlock] = []
         for layer in 0..<configuration.layerCount {
+            let name = try configuration.mixerName(layer: layer)
+            let mechanism = try Mechanisms.named(name)
+            if causal && !mechanism.capabilities.supportsCausal {
+                throw MixerError.causalUnsupported(
+                    mechanism: name, reason: "a causal language model needs a mixer with a causal form")
+            }
             var mixerConfiguration = configuration.resolvedMixer
             mixerConfiguration.seed = RandomGenerator.mix(configuration.seed, UInt64(layer))
             let mixer = try mechanism.make(mixerConfiguration, &generator)

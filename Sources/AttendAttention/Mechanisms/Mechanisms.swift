@@ -31,6 +31,9 @@ public enum Mechanisms {
     /// Every mechanism, in the order `attend list` prints them.
     public static let all: [Mechanism] = [
         FullAttention.entry,
+        TreeformerAttention.entry,
+        SpadeMixer.entry,
+        EvolvingAttention.entry,
     ]
 
     /// Registered names.
