@@ -31,6 +31,14 @@ public enum FeedForwardKind: String, Codable, Sendable, CaseIterable {
     case `switch`
 }
 
+/// The kind of network a configuration builds.
+public enum Architecture: String, Codable, Sendable, CaseIterable {
+    /// Token embeddings and a Transformer encoder (`SequenceEncoder`) with the task's head.
+    case encoder
+    /// A Vision Transformer on the tokens read as grey levels of square images (`ViTClassifier`).
+    case vit
+}
+
 /// Hyper-parameters of an encoder (and of the models built on it).
 public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var vocabularySize: Int
@@ -61,6 +69,12 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var headDimension: Int?
     /// Seed for the initial weights.
     public var seed: UInt64 = 0
+    /// Token encoder or Vision Transformer.
+    public var architecture: Architecture = .encoder
+    /// ViT patch side P (images of side √(maximum length / channels)).
+    public var patchSize = 4
+    /// ViT image channels C (tokens are channel-major grey levels).
+    public var imageChannels = 1
 
     /// A configuration with defaults for everything but the shape.
     public init(
@@ -99,6 +113,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case activation, dropout
         case preNorm = "pre_norm", positions, pooling, layerNormEpsilon = "layer_norm_epsilon"
         case feedForward = "feed_forward", classCount = "class_count", headDimension = "head_dimension", seed
+        case architecture, patchSize = "patch_size", imageChannels = "image_channels"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -123,5 +138,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         classCount = try c.decode(.classCount, default: classCount)
         headDimension = try c.decodeIfPresent(Int.self, forKey: .headDimension)
         seed = try c.decode(.seed, default: seed)
+        architecture = try c.decode(.architecture, default: architecture)
+        patchSize = try c.decode(.patchSize, default: patchSize)
+        imageChannels = try c.decode(.imageChannels, default: imageChannels)
     }
 }
