@@ -33,7 +33,9 @@ let package = Package(
         .testTarget(
             name: "AttendNNTests", dependencies: ["AttendNN", "AttendTesting"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"]),
+        .testTarget(
+            name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendDataTests", dependencies: ["AttendData", "AttendTesting"]),
         .testTarget(
             name: "AttendModelsTests", dependencies: ["AttendModels", "AttendData", "AttendTesting"],

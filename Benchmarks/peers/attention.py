@@ -1,8 +1,8 @@
 """PyTorch timings of the shapes `attend bench attention` measures, on the same thread count:
 scaled_dot_product_attention (the SDPA kernel alone, on [b, h, n, d] heads, compared with Attend's
 `full-kernel` row) and the peer packages' self-attention modules on [b, n, h·d] hidden states
-(performer-pytorch, linformer, HF BigBird block-sparse), compared with Attend's mixers of the same
-name. With --attend it prints Attend/peer time ratios (below 1 means Attend is faster).
+(performer-pytorch, linformer, HF BigBird block-sparse, FLASH-pytorch's FLASH layer for `flash-gau`),
+compared with Attend's mixers of the same name. With --attend it prints Attend/peer time ratios (below 1 means Attend is faster).
 
     attend bench attention --lengths 1024,4096 --backward --json attention.json
     python Benchmarks/peers/attention.py --attend attention.json --threads 2
@@ -68,7 +68,18 @@ def long_short(b, n, h, d, causal):
     return (torch.randn(b, n, h * d),), lambda x: module(x)
 
 
-PEERS = {"full-kernel": sdpa, "performer": performer, "linformer": linformer, "bigbird": bigbird,
+def flash_gau(b, n, h, d, causal):
+    """FLASH-pytorch 0.1.9's FLASH layer with Attend's defaults (s = 128, e = 2c, chunks of 256, T5 bias,
+    no token shift or rotary) and no norm: Attend's mixer excludes the block's pre-norm (FLASH's
+    residual add is one cheap elementwise pass, kept)."""
+    from flash_pytorch import FLASH
+
+    module = FLASH(dim=h * d, group_size=256, query_key_dim=128, expansion_factor=2.0, causal=causal,
+                   norm_klass=torch.nn.Identity).eval()
+    return (torch.randn(b, n, h * d),), lambda x: module(x)
+
+
+PEERS = {"full-kernel": sdpa, "flash-gau": flash_gau, "performer": performer, "linformer": linformer, "bigbird": bigbird,
          "long-short": long_short}
 
 

@@ -20,6 +20,18 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
 
     /// Per-mechanism options.
     public var full = FullAttention.Options()
+    /// Sliding-window attention.
+    public var local = LocalAttention.Options()
+    /// BigBird block-sparse attention.
+    public var bigbird = BigBirdAttention.Options()
+    /// Linformer low-rank projections.
+    public var linformer = LinformerAttention.Options()
+    /// Performer FAVOR+ random features.
+    public var performer = PerformerAttention.Options()
+    /// Transformer-LS short- and long-range attention.
+    public var longShort = LongShortAttention.Options()
+    /// FLASH gated attention unit.
+    public var flash = FlashGAU.Options()
     /// Treeformer's decision-tree attention.
     public var treeformer = TreeformerAttention.Options()
     /// SPADE's bottom layer (S4D + local attention).
@@ -40,7 +52,8 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full, treeformer, spade, evolving
+        case full, local, bigbird, linformer, performer, longShort = "long_short", flash
+        case treeformer, spade, evolving
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -54,6 +67,12 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
         seed = try c.decode(.seed, default: seed)
         full = try c.decode(.full, default: full)
+        local = try c.decode(.local, default: local)
+        bigbird = try c.decode(.bigbird, default: bigbird)
+        linformer = try c.decode(.linformer, default: linformer)
+        performer = try c.decode(.performer, default: performer)
+        longShort = try c.decode(.longShort, default: longShort)
+        flash = try c.decode(.flash, default: flash)
         treeformer = try c.decode(.treeformer, default: treeformer)
         spade = try c.decode(.spade, default: spade)
         evolving = try c.decode(.evolving, default: evolving)

@@ -52,6 +52,8 @@ public final class MultiHeadAttention: TokenMixer {
     public var children: [(String, any Module)] {
         [("query", query), ("key", key), ("value", value), ("output", output)] + core.children
     }
+    /// The core is not a child (its parameters sit at this level), so it hears the mode from here.
+    public func setOwnTrainingMode(_ training: Bool) { core.setOwnTrainingMode(training) }
 
     /// [b, n, c] → [b, n, c].
     public func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor {

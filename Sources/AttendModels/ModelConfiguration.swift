@@ -63,6 +63,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var pooling: Pooling = .cls
     public var layerNormEpsilon: Float = 1e-6
     public var feedForward: FeedForwardKind = .dense
+    /// Experts, capacity, router losses and which layers, when `feedForward == .switch`.
+    public var switchFeedForward = SwitchFeedForward.Options()
     /// Number of output classes of a classifier head.
     public var classCount = 2
     /// Width of the classifier's hidden layer (LRA: the MLP dimension).
@@ -112,7 +114,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case maximumLength = "maximum_length", mixer, upperMixer = "upper_mixer", mixerOptions = "mixer_options"
         case activation, dropout
         case preNorm = "pre_norm", positions, pooling, layerNormEpsilon = "layer_norm_epsilon"
-        case feedForward = "feed_forward", classCount = "class_count", headDimension = "head_dimension", seed
+        case feedForward = "feed_forward", switchFeedForward = "switch", classCount = "class_count", headDimension = "head_dimension", seed
         case architecture, patchSize = "patch_size", imageChannels = "image_channels"
     }
 
@@ -135,6 +137,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         pooling = try c.decode(.pooling, default: pooling)
         layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
         feedForward = try c.decode(.feedForward, default: feedForward)
+        switchFeedForward = try c.decode(.switchFeedForward, default: switchFeedForward)
         classCount = try c.decode(.classCount, default: classCount)
         headDimension = try c.decodeIfPresent(Int.self, forKey: .headDimension)
         seed = try c.decode(.seed, default: seed)

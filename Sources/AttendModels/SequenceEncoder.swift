@@ -61,13 +61,19 @@ public final class SequenceEncoder: Module {
             var mixerConfiguration = configuration.resolvedMixer
             mixerConfiguration.seed = RandomGenerator.mix(configuration.seed, UInt64(layer))
             let mixer = try mechanism.make(mixerConfiguration, &generator)
-            let feedForward: (any FeedForwardLayer)? =
-                mechanism.capabilities.replacesFeedForward
-                ? nil
-                : FeedForward(
+            let feedForward: (any FeedForwardLayer)?
+            if mechanism.capabilities.replacesFeedForward {
+                feedForward = nil
+            } else if configuration.feedForward == .switch && configuration.switchFeedForward.isSwitchLayer(layer) {
+                feedForward = try SwitchFeedForward(
+                    dimension: c, hiddenDimension: configuration.feedForwardDimension,
+                    options: configuration.switchFeedForward, dropout: configuration.dropout, generator: &generator)
+            } else {
+                feedForward = FeedForward(
                     dimension: c, hiddenDimension: configuration.feedForwardDimension,
                     activation: configuration.activation, dropout: configuration.dropout,
                     initializer: .xavierUniform(), generator: &generator)
+            }
             blocks.append(TransformerBlock(
                 mixer: mixer, feedForward: feedForward, dimension: c, preNorm: configuration.preNorm,
                 dropout: configuration.dropout, layerNormEpsilon: configuration.layerNormEpsilon))

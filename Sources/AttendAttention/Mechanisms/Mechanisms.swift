@@ -31,6 +31,12 @@ public enum Mechanisms {
     /// Every mechanism, in the order `attend list` prints them.
     public static let all: [Mechanism] = [
         FullAttention.entry,
+        LocalAttention.entry,
+        BigBirdAttention.entry,
+        LinformerAttention.entry,
+        PerformerAttention.entry,
+        LongShortAttention.entry,
+        FlashGAU.entry,
         TreeformerAttention.entry,
         SpadeMixer.entry,
         EvolvingAttention.entry,

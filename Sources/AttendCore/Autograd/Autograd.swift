@@ -5,8 +5,9 @@
 public enum GradientMode {
     @TaskLocal static var isEnabled = true
 
-    /// True while ops record gradients: outside `withoutGradient`, and never on the worker threads of
-    /// a parallel region (kernels run there; a task-local value does not reach those threads).
+    /// True while ops record gradients: outside `withoutGradient`, and never inside the body of a
+    /// parallel loop (kernels run there, and `withoutGradient` of the caller does not reach worker
+    /// threads). Both are per-thread, so a parallel region elsewhere in the process changes nothing.
     public static var isRecording: Bool { isEnabled && !Parallel.isInsideRegion }
 }
 

@@ -1,7 +1,8 @@
 // The one place that decides how work is split across cores. Policy: one level of parallelism at a
-// time. A parallel region switches OpenBLAS to one thread while it runs, and a region opened inside
-// another runs serially, so BLAS threads and our own threads never multiply.
-import COpenBLAS
+// time, and all of it ours. OpenBLAS always runs single-threaded (its thread count is process-wide
+// state, which concurrent callers would race on, changing results); large matrix products are split
+// into row or column blocks here instead, so every element is computed by the same single-threaded
+// kernel whatever the thread count. A loop opened inside a parallel iteration runs serially.
 import Dispatch
 import Foundation
 import Synchronization
@@ -31,24 +32,22 @@ public struct SendablePointer<Element>: @unchecked Sendable {
 /// Thread-count policy and parallel loops.
 public enum Parallel {
     private static let configuredThreads = Atomic<Int>(0)
-    private static let depth = Atomic<Int>(0)
 
-    /// Threads used for parallel loops and BLAS. Defaults to the active core count.
+    /// Threads used for parallel loops (including split matrix products). Defaults to the active
+    /// core count.
     public static var threadCount: Int {
         let configured = configuredThreads.load(ordering: .relaxed)
         return configured > 0 ? configured : ProcessInfoCores.active
     }
 
-    /// Sets the thread count for Attend's loops and for OpenBLAS (`--threads`).
+    /// Sets the thread count for Attend's loops and matrix products (`--threads`).
     public static func setThreadCount(_ count: Int) {
         precondition(count >= 1, "thread count must be at least 1, got \(count)")
         configuredThreads.store(count, ordering: .relaxed)
-        openblas_set_num_threads(Int32(count))
     }
 
-    /// Set on a thread while it runs iterations of a parallel loop. Per thread, not per process: a
-    /// region open on one thread (another test case, another model) must not change what ops do on
-    /// the others (autograd stops recording inside regions).
+    /// Marks threads running a parallel iteration. Per thread, not per process: a region open on one
+    /// thread (another test case, another model) must not change what ops do on the others.
     private static let regionKey: pthread_key_t = {
         var key = pthread_key_t()
         let status = pthread_key_create(&key, nil)
@@ -56,10 +55,11 @@ public enum Parallel {
         return key
     }()
 
-    /// True on a thread that is running an iteration of a parallel loop (nested regions run serially).
+    /// True on a thread that is running an iteration of a parallel loop (nested loops run serially,
+    /// and autograd does not record there).
     public static var isInsideRegion: Bool { pthread_getspecific(regionKey) != nil }
 
-    /// Runs `body(i)` with the current thread marked as inside a region, restoring the mark after.
+    /// Runs `body` with the current thread marked as inside a region, restoring the mark after.
     private static func markedAsInsideRegion(_ body: () -> Void) {
         let outer = pthread_getspecific(regionKey)
         pthread_setspecific(regionKey, UnsafeRawPointer(bitPattern: 1))
@@ -68,19 +68,13 @@ public enum Parallel {
     }
 
     /// Runs `body(i)` for `i` in `0..<count`, spread over `threadCount` threads. Iterations must write
-    /// disjoint memory. BLAS calls inside `body` run single-threaded. Iterations count as inside a
-    /// region even when they run serially, so behaviour does not depend on the thread count.
+    /// disjoint memory. They count as inside a region even when they run serially, so behaviour does
+    /// not depend on the thread count.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
-        let threads = threadCount
-        if count <= 1 || threads <= 1 || isInsideRegion {
+        BLAS.ensureSingleThreaded()
+        if count <= 1 || threadCount <= 1 || isInsideRegion {
             markedAsInsideRegion { for i in 0..<count { body(i) } }
             return
-        }
-        // The BLAS thread count is process-wide: the first region to open sets it to one, the last to
-        // close restores it.
-        if depth.wrappingAdd(1, ordering: .relaxed).oldValue == 0 { openblas_set_num_threads(1) }
-        defer {
-            if depth.wrappingSubtract(1, ordering: .relaxed).newValue == 0 { openblas_set_num_threads(Int32(threads)) }
         }
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)

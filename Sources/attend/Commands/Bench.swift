@@ -3,7 +3,7 @@ import AttendCore
 import Foundation
 
 enum BenchCommand: Command {
-    static let suites = ["core", "attention", "train", "embed"]
+    static let suites = ["core", "attention", "train", "ffn", "embed"]
     static let spec = CommandSpec(
         name: "bench", summary: "run a benchmark suite (\(suites.joined(separator: ", ")))",
         usage: "bench <suite> [options]",
@@ -17,6 +17,12 @@ enum BenchCommand: Command {
             .option("head-dim", "N", "attention: head dimension", default: "64"),
             .flag("causal", "attention: causal masking"),
             .flag("backward", "attention: also time forward+backward"),
+            .option("tokens", "LIST", "ffn: token counts (default 1024,4096,16384)"),
+            .option("width", "N", "ffn: model width (default 512)"),
+            .option("ffn-dim", "N", "ffn: hidden units of the dense FFN and of each expert (default 2048)"),
+            .option("experts", "N", "ffn: Switch experts (default 8)"),
+            .option("seq-len", "N", "ffn: tokens per sequence, the routing group (default 512)"),
+            .option("capacity-factor", "X", "ffn: Switch capacity factor (default 1.25)"),
             .option("runs", "N", "timed repetitions (median reported)", default: "5"),
             .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
             .option("json", "FILE", "also write the results as JSON"),
@@ -35,6 +41,7 @@ enum BenchCommand: Command {
         case "attention": try AttentionBenchmark.run(arguments)
         case "train": try TrainBenchmark.run(arguments)
         case "embed": try EmbedBenchmark.run(arguments)
+        case "ffn": try FeedForwardBenchmark.run(arguments)
         default: throw UsageError("attend bench: unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
         }
     }

@@ -1,0 +1,249 @@
+// Performer / FAVOR+ (Choromanski et al., 2020, arXiv:2009.14794): softmax attention approximated by
+// positive orthogonal random features, so attention becomes linear attention on feature maps:
+// y = D⁻¹·Q′(K′ᵀV), O(n·m·d) time instead of O(n²·d), causal by prefix sums.
+// References: google-research performer/fast_attention (stabiliser, renormalisation, ReLU
+// "generalized" kernel used by Long Range Arena) and lucidrains/performer-pytorch 1.1.4 (projection
+// matrix as a buffer, redraw every `feature_redraw_interval` training calls, ε = 1e-6 on the key sum).
+// Spec: shared/docs/mechanisms-b.md §2.
+//
+// Kernels: Kernels/PositiveRandomFeatures.swift (φ and the projection), Kernels/PrefixSumLinearAttention.swift
+// (the contraction, both directions, with hand-written backward scans).
+// Shapes: b batch, n positions, h heads, d head dimension, m features.
+//
+// Causality: both references stabilise keys by their maximum over the whole sequence, future positions
+// included. It cancels except through ε = 1e-4 — but ε then competes with exp(z − h − M), so a later key
+// that raises M shifts weight towards uniform at every earlier position (performer-pytorch issue #82;
+// an O(1) effect at realistic norms, not an ε-sized one). Attend's causal form stabilises each query's
+// view with the running maximum over keys up to it, rescaling the scan's state as it rises: exactly
+// causal, and identical to the reference wherever the running maximum equals the global one. The
+// bidirectional form keeps the reference's global maximum.
+import AttendCore
+import AttendNN
+
+/// FAVOR+ attention on [b, n, h, d] heads.
+public final class PerformerAttention: AttentionCore {
+    /// The feature map.
+    public enum Kernel: String, Codable, Sendable {
+        /// Positive random features estimating exp(q·k/√d) (FAVOR+).
+        case softmax
+        /// φ(x) = relu(x) + 10⁻³, no projection (LRA's default "generalized" Performer).
+        case relu
+    }
+
+    /// Options of the Performer mechanism (defaults: google's `make_fast_softmax_attention`, redraw
+    /// interval of performer-pytorch).
+    public struct Options: Codable, Sendable, Equatable {
+        /// Random features m (softmax kernel).
+        public var featureCount = 256
+        /// Feature map.
+        public var kernel: Kernel = .softmax
+        /// Training steps between projection redraws; 0 keeps one projection forever.
+        public var featureRedrawInterval = 1000
+
+        /// Defaults.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case featureCount = "feature_count", kernel, featureRedrawInterval = "feature_redraw_interval"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            featureCount = try c.decode(.featureCount, default: featureCount)
+            kernel = try c.decode(.kernel, default: kernel)
+            featureRedrawInterval = try c.decode(.featureRedrawInterval, default: featureRedrawInterval)
+        }
+    }
+
+    /// ε added to every feature of the key sum in the denominator (performer-pytorch's causal guard,
+    /// used in both directions).
+    public static let denominatorOffset: Float = 1e-6
+    /// Added to the ReLU features (google's `kernel_epsilon`).
+    public static let reluOffset: Float = 1e-3
+
+    /// The options in use.
+    public let options: Options
+    /// d.
+    public let headDimension: Int
+    /// Seed of this instance's projections: draw k uses stream k of it.
+    public let seed: UInt64
+    /// W [m, d], frozen (saved with checkpoints as `projection_matrix`); nil for the ReLU kernel.
+    let projection: Parameter?
+    /// Which scheduled draw the projection holds (−1 after an explicit `redraw` or import).
+    public private(set) var drawIndex = 0
+    /// Training mode: only then does the redraw schedule run.
+    public private(set) var isTraining = false
+
+    /// A Performer core for heads of size `headDimension`, drawing its first projection from `seed`.
+    public init(options: Options, headDimension: Int, seed: UInt64) throws {
+        guard options.featureCount >= 1 else {
+            throw MixerError.invalidConfiguration(
+                mechanism: "performer", problem: "feature count must be at least 1, got \(options.featureCount)")
+        }
+        guard options.featureRedrawInterval >= 0 else {
+            throw MixerError.invalidConfiguration(
+                mechanism: "performer",
+                problem: "feature redraw interval must be ≥ 0 (0 = never), got \(options.featureRedrawInterval)")
+        }
+        self.options = options
+        self.headDimension = headDimension
+        self.seed = seed
+        projection = options.kernel == .softmax
+            ? Parameter(.zeros([options.featureCount, headDimension]), trainable: false) : nil
+        drawScheduled(0)
+    }
+
+    public var ownParameters: [(String, Parameter)] { projection.map { [("projection_matrix", $0)] } ?? [] }
+    public func setOwnTrainingMode(_ training: Bool) { isTraining = training }
+
+    /// The projection W [m, d] (nil for the ReLU kernel): export it to reproduce these features.
+    public var projectionMatrix: Tensor? { projection?.value }
+
+    /// Imports a projection (e.g. a reference implementation's buffer). Training mode's schedule
+    /// replaces it at the next redraw boundary.
+    public func setProjectionMatrix(_ matrix: Tensor) throws {
+        guard let projection else {
+            throw MixerError.invalidConfiguration(mechanism: "performer", problem: "the ReLU kernel has no projection")
+        }
+        guard matrix.shape == projection.shape else {
+            throw MixerError.shapeMismatch(
+                mechanism: "performer", expected: "projection \(projection.shape)", got: matrix.shape)
+        }
+        projection.value = matrix
+        drawIndex = -1
+    }
+
+    /// Draws a fresh orthogonal projection from `seed` (same seed, same matrix, bit for bit).
+    public func redraw(seed: UInt64) {
+        guard let projection else { return }
+        var generator = RandomGenerator(seed: seed)
+        let values = PositiveRandomFeatures.orthogonalGaussianProjection(
+            rows: options.featureCount, columns: headDimension, generator: &generator)
+        projection.value = Tensor(shape: projection.shape, scalars: values)
+        drawIndex = -1
+    }
+
+    /// Scheduled draw k: stream k of the instance seed, so training resumed at any step redraws the
+    /// same matrices.
+    func drawScheduled(_ index: Int) {
+        redraw(seed: RandomGenerator.mix(seed, UInt64(index)))
+        drawIndex = index
+    }
+
+    /// Reference-form features of [b, n, h, d] heads, [b, n, h, m] (m = d for the ReLU kernel): φ(q),
+    /// or for keys φ(k) = m^(−1/2)·(exp(z − h − M) + ε) with the global key maximum M (padded keys 0).
+    /// Attention itself passes keys without ε and lets the kernel add it (see `attend`).
+    public func features(_ x: Tensor, isQuery: Bool, keyMask: Tensor?) -> Tensor {
+        guard let projection else {
+            let phi = x.relu() + Self.reluOffset
+            guard !isQuery, let keyMask else { return phi }
+            return phi * keyMask.reshaped([x.shape[0], x.shape[1], 1, 1])
+        }
+        let w = projection.value.detached()
+        if isQuery { return Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon).features }
+        let keys = Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .global, offset: 0, mask: keyMask).features
+        let floor = Self.keyFloor(features: options.featureCount)
+        guard let keyMask else { return keys + floor }
+        return keys + floor * keyMask.reshaped([x.shape[0], x.shape[1], 1, 1])
+    }
+
+    /// m^(−1/2)·ε: the part of every real key's features that the stabiliser does not scale.
+    static func keyFloor(features m: Int) -> Float { PositiveRandomFeatures.epsilon / Float(m).squareRoot() }
+
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+        if isTraining, projection != nil, options.featureRedrawInterval > 0 {
+            let index = context.trainingStep / options.featureRedrawInterval
+            if index != drawIndex { drawScheduled(index) }
+        }
+        let mask = context.paddingMask
+        guard let projection else {
+            return Tensor.linearAttention(
+                queryFeatures: features(query, isQuery: true, keyMask: nil),
+                keyFeatures: features(key, isQuery: false, keyMask: mask),
+                value: value, causal: context.isCausal, denominatorOffset: Self.denominatorOffset)
+        }
+        // Keys: bidirectional ones share the global maximum (the reference's stabiliser); causal ones
+        // use the running maximum, rescaled inside the scan, so no output depends on a later key.
+        let w = projection.value.detached()
+        let queries = Tensor.positiveRandomFeatures(query, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon)
+        let keys = Tensor.positiveRandomFeatures(
+            key, projection: w, stabilizer: context.isCausal ? .prefix : .global, offset: 0, mask: mask)
+        return Tensor.linearAttention(
+            queryFeatures: queries.features, keyFeatures: keys.features, value: value, causal: context.isCausal,
+            denominatorOffset: Self.denominatorOffset, keyFeatureFloor: Self.keyFloor(features: options.featureCount),
+            keyLogScale: keys.logScale, keyMask: mask)
+    }
+
+    /// Registry entry.
+    public static let entry = Mechanism(
+        name: "performer",
+        summary: "FAVOR+ positive orthogonal random features, linear attention (Choromanski et al. 2020)",
+        capabilities: {
+            var c = Capabilities(supportsCausal: true, complexity: "O(n·m·d)")
+            c.isRandomized = true
+            return c
+        }(),
+        make: { configuration, generator in
+            let (_, d) = try configuration.validatedHeads(for: "performer")
+            let core = try PerformerAttention(options: configuration.performer, headDimension: d, seed: generator.next())
+            return try MultiHeadAttention(
+                mechanism: "performer", configuration: configuration, core: core, generator: &generator)
+        })
+}
+
+extension Tensor {
+    /// FAVOR+ features (see Kernels/PositiveRandomFeatures.swift) of [b, n, h, d] heads with projection
+    /// W [m, d]: [b, n, h, m], and for `.prefix` the running maxima [b, h, n] (a constant). Differentiable
+    /// in `x` (the stabilising maxima are constants); W is a buffer and gets no gradient.
+    public static func positiveRandomFeatures(
+        _ x: Tensor, projection: Tensor, stabilizer: FeatureStabilizer, offset: Float, mask: Tensor? = nil
+    ) -> (features: Tensor, logScale: Tensor?) {
+        precondition(x.rank == 4, "positiveRandomFeatures: x must be [b, n, h, d], got \(x.shape)")
+        let (b, n, h, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        precondition(projection.rank == 2 && projection.shape[1] == d, "positiveRandomFeatures: projection \(projection.shape) for head dimension \(d)")
+        if let mask { precondition(mask.shape == [b, n], "positiveRandomFeatures: mask \(mask.shape), expected [\(b), \(n)]") }
+        let m = projection.shape[0]
+        let inputLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: d)
+        let featureLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: m)
+        func withProblem<R>(_ body: (FeatureMapProblem) -> R) -> R {
+            x.withUnsafeBufferPointer { xs in
+                projection.withUnsafeBufferPointer { w in
+                    withOptionalPointer(mask) { maskPointer in
+                        body(FeatureMapProblem(
+                            batch: b, heads: h, length: n, dimension: d, features: m, stabilizer: stabilizer,
+                            offset: offset, mask: maskPointer, input: xs.baseAddress!, inputLayout: inputLayout,
+                            projection: w.baseAddress!))
+                    }
+                }
+            }
+        }
+        var logScale: Tensor? = stabilizer == .prefix ? Tensor.zeros([b, h, n]) : nil
+        let phi = Tensor.filled(shape: [b, n, h, m]) { out in
+            withProblem { p in
+                if logScale != nil {
+                    logScale!.withUnsafeMutableBufferPointer { c in
+                        PositiveRandomFeatures.forward(p, output: out.baseAddress!, outputLayout: featureLayout, logScale: c.baseAddress!)
+                    }
+                } else {
+                    PositiveRandomFeatures.forward(p, output: out.baseAddress!, outputLayout: featureLayout)
+                }
+            }
+        }
+        let features = phi.recorded(.custom, from: [x]) { dphi in
+            var dx = Tensor.zeros(x.shape)
+            withProblem { p in
+                phi.withUnsafeBufferPointer { f in
+                    dphi.withUnsafeBufferPointer { g in
+                        dx.withUnsafeMutableBufferPointer { dxp in
+                            PositiveRandomFeatures.backward(
+                                p, features: f.baseAddress!, featureGradient: g.baseAddress!,
+                                featureLayout: featureLayout, inputGradient: dxp.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return [dx]
+        }
+        return (features, logScale)
+    }
+}

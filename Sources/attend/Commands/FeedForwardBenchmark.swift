@@ -1,0 +1,127 @@
+// `attend bench ffn`: the Switch mixture-of-experts FFN against a dense FFN of the same active size
+// (one T5 expert: wi → ReLU → wo, no biases, d_ff equal to an expert's), forward and forward+backward
+// (input and parameter gradients, router losses included) at several token counts. Tokens come in
+// sequences of --seq-len (the Switch routing group). Evaluation mode (no jitter), both capacity
+// factors set to --capacity-factor. Benchmarks/peers/ffn.py times Hugging Face's sparse MLP and
+// dense FFN on the same shapes.
+import AttendAttention
+import AttendCore
+import AttendModels
+import AttendNN
+import Foundation
+
+struct FeedForwardResult: Codable {
+    let layer: String, tokens: Int, sequenceLength: Int, width: Int, hiddenWidth: Int, experts: Int
+    let forwardMilliseconds: Double, backwardMilliseconds: Double
+    let forwardTokensPerSecond: Double, backwardTokensPerSecond: Double
+    let droppedFraction: Double
+    var ratioToDense: Double?, backwardRatioToDense: Double?
+}
+
+enum FeedForwardBenchmark {
+    static func run(_ arguments: ParsedArguments) throws {
+        let tokenCounts = try arguments.intList("tokens") ?? [1024, 4096, 16384]
+        let width = try arguments.positiveInt("width") ?? 512
+        let hidden = try arguments.positiveInt("ffn-dim") ?? 2048
+        let experts = try arguments.positiveInt("experts") ?? 8
+        let sequenceLength = try arguments.positiveInt("seq-len") ?? 512
+        let factor = try arguments.float("capacity-factor") ?? 1.25
+        let runs = try arguments.positiveInt("runs") ?? 5
+        print("ffn: width \(width), d_ff \(hidden) per expert, \(experts) experts, sequences of \(sequenceLength), "
+              + "capacity factor \(factor), ReLU, no biases, eval mode")
+        var results: [FeedForwardResult] = []
+        for tokens in tokenCounts {
+            let n = Swift.min(sequenceLength, tokens)
+            guard tokens % n == 0 else {
+                throw UsageError("attend bench ffn: token count \(tokens) is not a multiple of --seq-len \(n)")
+            }
+            var generator = RandomGenerator(seed: 1)
+            var options = SwitchFeedForward.Options()
+            options.expertCount = experts
+            options.capacityFactor = factor
+            options.evaluationCapacityFactor = factor
+            let switchLayer = try SwitchFeedForward(
+                dimension: width, hiddenDimension: hidden, options: options, dropout: 0, generator: &generator)
+            let dense = ExpertFeedForward(
+                dimension: width, hiddenDimension: hidden, activation: .relu, dropout: 0, generator: &generator)
+            switchLayer.eval()
+            dense.eval()
+            let x = Tensor.randomNormal([tokens / n, n, width], seed: 2)
+            let dropped = Double(withoutGradient { switchRouting(switchLayer, x) }.dropped.count) / Double(tokens)
+            let (denseRow, switchRow) = measurePair(
+                dense: dense, switch: switchLayer, x, hidden: hidden, experts: experts, runs: runs, dropped: dropped)
+            results += [denseRow, switchRow]
+            FileHandle.standardError.write(Data("  \(tokens) tokens done\n".utf8))
+        }
+        let rows = results.map { r in
+            [r.layer, "\(r.tokens)", AttentionBenchmark.format(r.forwardMilliseconds),
+             AttentionBenchmark.format(r.backwardMilliseconds), String(format: "%.0f", r.forwardTokensPerSecond),
+             String(format: "%.0f", r.backwardTokensPerSecond), String(format: "%.3f", r.droppedFraction),
+             r.ratioToDense.map { String(format: "%.3f", $0) } ?? "-",
+             r.backwardRatioToDense.map { String(format: "%.3f", $0) } ?? "-"]
+        }
+        print(TextTable(
+            header: ["layer", "tokens", "forward ms", "fwd+bwd ms", "fwd tokens/s", "fwd+bwd tokens/s", "dropped",
+                     "fwd / dense", "fwd+bwd / dense"],
+            rows: rows).rendered)
+        try ResultFiles.write(results, json: arguments.string("json"), csv: arguments.string("csv"))
+    }
+
+    /// The routing the layer would make for `x` (for the dropped-token column).
+    static func switchRouting(_ layer: SwitchFeedForward, _ x: Tensor) -> SwitchRouting {
+        let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
+        let probabilities = layer.router(x.reshaped([b * n, c])).softmax(alongAxis: -1)
+        return SwitchRouting(
+            probabilities: probabilities.scalars, groups: b, groupSize: n, experts: layer.options.expertCount,
+            mask: nil, capacity: layer.capacity(realTokens:))
+    }
+
+    /// Times the dense layer and the Switch layer on `x`, alternating their runs so that a machine whose
+    /// load drifts (shared cores) affects both alike; the ratio uses the medians.
+    static func measurePair(
+        dense: ExpertFeedForward, switch switchLayer: SwitchFeedForward, _ x: Tensor, hidden: Int, experts: Int,
+        runs: Int, dropped: Double
+    ) -> (FeedForwardResult, FeedForwardResult) {
+        let layers: [any FeedForwardLayer] = [dense, switchLayer]
+        let forwards = layers.map { layer in { _ = withoutGradient { layer(x, context: MixerContext()) } } }
+        let backwards = layers.map { layer in
+            let leaves = [x.requiringGradient()] + layer.parameters.map(\.value)
+            return {
+                let context = MixerContext()
+                let y = layer(leaves[0], context: context)
+                let objective = context.auxiliaryLosses.reduce(y.summed()) { $0 + $1.value }
+                _ = gradients(of: objective, withRespectTo: leaves)
+            }
+        }
+        let forward = Measurement.alternating(runs: runs, forwards)
+        let both = Measurement.alternating(runs: runs, backwards)
+        let tokens = x.shape[0] * x.shape[1]
+        func row(_ i: Int, _ name: String) -> FeedForwardResult {
+            FeedForwardResult(
+                layer: name, tokens: tokens, sequenceLength: x.shape[1], width: x.shape[2], hiddenWidth: hidden,
+                experts: i == 0 ? 1 : experts, forwardMilliseconds: forward[i].median * 1000,
+                backwardMilliseconds: both[i].median * 1000, forwardTokensPerSecond: Double(tokens) / forward[i].median,
+                backwardTokensPerSecond: Double(tokens) / both[i].median, droppedFraction: i == 0 ? 0 : dropped,
+                ratioToDense: i == 0 ? nil : forward[1].median / forward[0].median,
+                backwardRatioToDense: i == 0 ? nil : both[1].median / both[0].median)
+        }
+        return (row(0, "dense"), row(1, "switch-\(experts)"))
+    }
+}
+
+extension Measurement {
+    /// One measurement per body, their runs interleaved (body 0, body 1, …, body 0, …) after one
+    /// warm-up round.
+    static func alternating(runs: Int, _ bodies: [() -> Void]) -> [Measurement] {
+        for body in bodies { body() }
+        let clock = ContinuousClock()
+        var seconds = [[Double]](repeating: [], count: bodies.count)
+        for _ in 0..<Swift.max(runs, 1) {
+            for (i, body) in bodies.enumerated() {
+                let elapsed = clock.measure(body)
+                seconds[i].append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            }
+        }
+        return seconds.map { Measurement(seconds: $0) }
+    }
+}

@@ -1,0 +1,76 @@
+// `attend lra`: the one-command comparison. Trains and evaluates every (mixer, task) pair at a preset,
+// over one or more seeds, and writes a Markdown table (test accuracy per task and average, training
+// tokens/s, peak tensor memory, parameters) plus an SVG of accuracy against speed.
+import AttendAttention
+import AttendCore
+import AttendData
+import AttendTrain
+import Foundation
+
+enum LRACommand: Command {
+    static let spec = CommandSpec(
+        name: "lra", summary: "train and compare mechanisms on Long Range Arena tasks",
+        usage: "lra [--mixers all|a,b,…] [--tasks all|a,b,…] [--preset tiny|cpu|lra] [--seeds N]",
+        options: [
+            .option("mixers", "LIST", "mechanisms, comma-separated, or 'all'", default: "all"),
+            .option("tasks", "LIST", "tasks, comma-separated, or 'all' (\(TaskCatalog.longRangeArena.joined(separator: ", ")))", default: "all"),
+            .option("preset", "NAME", "tiny (seconds), cpu (minutes per run), lra (full size)", default: "cpu"),
+            .option("seeds", "N", "seeds per pair (mean ± standard deviation reported)", default: "1"),
+            .option("steps", "N", "override the preset's training steps"),
+            .option("out", "FILE", "Markdown report (an .svg plot is written next to it)", default: "docs/results/lra.md"),
+            .option("threads", "N", "threads (default: all cores)"),
+        ],
+        positionals: nil)
+
+    static func run(_ arguments: ParsedArguments) throws {
+        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
+        let mixerList = arguments.list("mixers") ?? ["all"]
+        let mixers = mixerList == ["all"] ? Mechanisms.names : mixerList
+        for m in mixers { try TrainingFlags.checkMixer(m) }
+        let taskList = arguments.list("tasks") ?? ["all"]
+        let tasks = taskList == ["all"] ? TaskCatalog.longRangeArena : taskList
+        for t in tasks where !TaskCatalog.names.contains(t) {
+            throw UsageError("attend lra: unknown task '\(t)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))")
+        }
+        let preset = TaskPreset(rawValue: try arguments.choice("preset", from: TaskPreset.allCases.map(\.rawValue)) ?? "cpu")!
+        let seeds = try arguments.positiveInt("seeds") ?? 1
+        let steps = try arguments.positiveInt("steps")
+        let out = arguments.string("out") ?? "docs/results/lra.md"
+        InterruptFlag.install()
+        var results: [MixerTaskResult] = []
+        for taskName in tasks {
+            for seed in 0..<seeds {
+                let task = try TaskCatalog.make(taskName, preset: preset, seed: UInt64(seed))
+                for mixer in mixers {
+                    if InterruptFlag.isRaised { break }
+                    results.append(runPair(task: task, mixer: mixer, preset: preset, seed: UInt64(seed), steps: steps))
+                }
+            }
+        }
+        let command = "attend " + CommandLine.arguments.dropFirst().joined(separator: " ")
+        let report = ComparisonReport(results: results, tasks: tasks, mixers: mixers, preset: preset.rawValue, command: command)
+        print(report.table)
+        try report.write(markdownPath: out)
+        FileHandle.standardError.write(Data("report written to \(out) and \(ComparisonReport.plotPath(for: out))\n".utf8))
+    }
+
+    /// Trains one pair; failures become a row that says why instead of stopping the comparison.
+    static func runPair(task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64, steps: Int?) -> MixerTaskResult {
+        var configuration = TrainingPresets.configuration(task: task, mixer: mixer, preset: preset, seed: seed)
+        if let steps { configuration.steps = steps }
+        do {
+            let trainer = try Trainer(configuration: configuration, task: task, run: nil)
+            let summary = try trainer.train(progressLabel: "\(task.name)/\(mixer)")
+            let test = try trainer.evaluate(.test)
+            return MixerTaskResult(
+                task: task.name, mixer: mixer, seed: seed, accuracy: test.accuracy, loss: test.loss,
+                tokensPerSecond: summary.tokensPerSecond, peakMemoryBytes: summary.peakMemoryBytes,
+                parameters: summary.parameterCount, seconds: summary.seconds, failure: nil)
+        } catch {
+            FileHandle.standardError.write(Data("\(task.name)/\(mixer): \(error)\n".utf8))
+            return MixerTaskResult(
+                task: task.name, mixer: mixer, seed: seed, accuracy: nil, loss: nil, tokensPerSecond: nil,
+                peakMemoryBytes: nil, parameters: nil, seconds: nil, failure: "\(error)")
+        }
+    }
+}
