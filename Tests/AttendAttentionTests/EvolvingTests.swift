@@ -266,7 +266,7 @@ private func unband(_ map: Tensor, before: Int) -> [Double] {
         configuration.seed = 1
         let mixer = try Mechanisms.make("evolving", configuration: configuration)
         let x = Tensor.zeros([1, 4096, 512])
-        #expect(throws: MixerError.memoryBudgetExceeded(mechanism: "evolving", needed: 8 * 8 * 4096 * 4096 * 4, budget: 1 << 30)) {
+        #expect(throws: MixerError.memoryBudgetExceeded(mechanism: "evolving", needed: 6 * 8 * 4096 * 4096 * 4, budget: 1 << 30)) {
             try mixer(x, context: MixerContext())
         }
         var small = EvolvingAttention.Options()

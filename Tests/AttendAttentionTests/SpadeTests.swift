@@ -1,8 +1,8 @@
 // SPADE's bottom layer: each combination against its formula built from the layer's own parts
 // (S4D on zero-filled padding, the attention branch, the two norms, W_agg), causality, padding
-// independence, finite differences, and the refusal of an unusable attention branch. The attention
-// branch defaults to `local`; tests name `full` explicitly so they hold whichever q/k/v mechanisms
-// are registered.
+// independence, finite differences, and the refusal of an unusable attention branch. Most tests use
+// `full` for the attention branch so the S4D part is what they exercise; one checks the default,
+// `local`, and that a window covering the input makes it equal to the `full` branch.
 import AttendAttention
 import AttendCore
 import AttendNN
@@ -83,6 +83,21 @@ import Testing
         #expect(throws: MixerError.self) { try Mechanisms.make("spade", configuration: configuration) }
         configuration.spade.attention = "spade"
         #expect(throws: MixerError.self) { try Mechanisms.make("spade", configuration: configuration) }
+    }
+
+    @Test func defaultBranchIsLocalAttention() throws {
+        var configuration = Self.configuration(.concat)
+        configuration.spade = SpadeMixer.Options()
+        configuration.spade.s4.stateSize = 8
+        configuration.local.windowSize = 64  // covers the 19 tokens: local = full
+        let local = try #require(try Mechanisms.make("spade", configuration: configuration) as? SpadeMixer)
+        #expect((local.attention as? MultiHeadAttention)?.core is LocalAttention)
+        configuration.spade.attention = "full"
+        let full = try #require(try Mechanisms.make("spade", configuration: configuration) as? SpadeMixer)
+        let x = Tensor.randomNormal([2, 19, 8], seed: 6)
+        try assertClose(
+            try local(x, context: MixerContext()), try full(x, context: MixerContext()), Tolerance(absolute: 1e-5, relative: 1e-4),
+            "SPADE with a window covering the input vs with full attention")
     }
 
     @Test func declaresLocalAttentionForTheLayersAbove() throws {

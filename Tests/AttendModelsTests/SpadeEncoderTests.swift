@@ -35,6 +35,8 @@ import Testing
         #expect(try classifier(tokens, mask: nil).logits.shape == [2, 2])
         let lm = try CausalLM(model)
         #expect(try lm(tokens).logits.shape == [2, 24, 20])
+        let declared = try EncoderClassifier(Self.configuration(upper: nil))
+        #expect(declared.encoder.blocks[1...].allSatisfy { ($0.mixer as? MultiHeadAttention)?.core is LocalAttention })
     }
 
     @Test func configurationRoundTripsThroughJSON() throws {

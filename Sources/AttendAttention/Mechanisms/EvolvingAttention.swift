@@ -67,9 +67,11 @@ public final class EvolvingAttention: AttentionCore {
 
     /// Key under which a layer leaves its evolved logits for the next.
     public static let carriedKey = "evolving.logits"
-    /// Maps of b·h·n·W floats alive at the peak of a training step: scores, mixed map,
-    /// pre-activation, evolved map, masked logits, probabilities, and two gradient maps.
-    public static let mapsPerStep = 8
+    /// Maps of b·h·n·W floats budgeted per layer and training step. Forward keeps the mixed map,
+    /// the pre-activation, the evolved (carried) map and the probabilities, and briefly the scores
+    /// and masked logits; backward adds gradient maps as others are freed. `attend bench attention
+    /// --backward` measured a peak of 4.6 maps (n = 1024, h = 8); 6 leaves a margin.
+    public static let mapsPerStep = 6
 
     public let options: Options
     /// Convolution over heads, [h, h, 3, 3], and its bias [h].
