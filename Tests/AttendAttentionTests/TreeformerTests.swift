@@ -293,6 +293,25 @@ import Testing
         #expect(mixer.namedParameters().map(\.0).contains("tree.initialized"))
     }
 
+    @Test func fittedSplitsMixQueriesAndKeysWhoseMeansDiffer() throws {
+        var options = TreeformerAttention.Options()
+        options.dataInitialization = true
+        var generator = RandomGenerator(seed: 2)
+        let core = try TreeformerAttention(headCount: 1, headDimension: 8, height: 3, options: options, seed: 2, generator: &generator)
+        // Queries and keys come from different projections: shift their means far apart.
+        let offset = Tensor.randomNormal([1, 1, 1, 8], seed: 90, standardDeviation: 3)
+        let q = Tensor.randomNormal([2, 200, 1, 8], seed: 91) + offset
+        let k = Tensor.randomNormal([2, 200, 1, 8], seed: 92) - offset
+        _ = try core.attend(query: q, key: k, value: k, context: Self.context(step: 0, causal: false, mask: nil))
+        let routes = try #require(core.lastRoutes)
+        var queries = [Int](repeating: 0, count: 8), keys = queries
+        for leaf in routes.queryLeaves { queries[Int(leaf)] += 1 }
+        for leaf in routes.keyLeaves { keys[Int(leaf)] += 1 }
+        // 400 of each over 8 leaves: every leaf holds both kinds, none more than twice its share.
+        #expect(queries.allSatisfy { $0 > 0 && $0 <= 100 }, "queries per leaf \(queries)")
+        #expect(keys.allSatisfy { $0 > 0 && $0 <= 100 }, "keys per leaf \(keys)")
+    }
+
     @Test(arguments: [0, 1_000])
     func causalPhasesIgnoreTheFuture(_ coarseSteps: Int) throws {
         var options = TreeformerAttention.Options()

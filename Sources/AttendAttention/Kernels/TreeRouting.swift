@@ -65,24 +65,25 @@ public enum TreeRouting {
         }
     }
 
-    /// Fits one tree's splits to `vectors` top-down (principal direction, median split).
+    /// Fits one tree's splits to queries and keys top-down (principal direction, median split).
     ///
     /// - Parameters:
-    ///   - vectors: [count, d] points (queries and keys of one head).
+    ///   - vectors: [count, d] points of one head.
+    ///   - isQuery: which points are queries (the others are keys).
     ///   - weights, biases: the tree ([internal, d], [internal]); nodes that receive fewer than two
     ///     points keep their values.
     ///   - generator: start vectors of the power iterations.
     public static func fitSplits(
-        _ vectors: [Float], count: Int, dimension d: Int, height: Int, weights: UnsafeMutablePointer<Float>,
+        _ vectors: [Float], isQuery: [Bool], dimension d: Int, height: Int, weights: UnsafeMutablePointer<Float>,
         biases: UnsafeMutablePointer<Float>, generator: inout RandomGenerator
     ) {
         guard height > 0 else { return }
-        var members: [[Int]] = [Array(0..<count)]
+        var members: [[Int]] = [Array(isQuery.indices)]
         members += Array(repeating: [], count: internalNodes(height: height) - 1)
         for u in 0..<internalNodes(height: height) {
             let set = members[u]
             if set.count >= 2 {
-                let (direction, median, spread) = principalSplit(vectors, set, dimension: d, generator: &generator)
+                let (direction, median, spread) = principalSplit(vectors, set, isQuery: isQuery, dimension: d, generator: &generator)
                 for j in 0..<d { weights[u * d + j] = direction[j] / spread }
                 biases[u] = -median / spread
             }
@@ -95,22 +96,48 @@ public enum TreeRouting {
         }
     }
 
-    /// Top principal direction v of the points `set` (power iteration on the centred covariance),
-    /// the median of v·x, and the median absolute deviation of v·x about it (1 when degenerate).
+    /// The split of the points `set`: direction v, the median of v·x and the median absolute
+    /// deviation of v·x about it (1 when degenerate).
+    ///
+    /// v is the top principal direction of the points, each centred on the mean of its own kind
+    /// (queries or keys), and orthogonal to the difference of the two means. Queries and keys come
+    /// from different projections, so their means usually differ; the direction of that difference
+    /// would otherwise dominate and send every query one way and every key the other (empty leaves
+    /// for every query, and no TC gradient). Along v both kinds have the same mean, so the median
+    /// splits each of them roughly in half.
     static func principalSplit(
-        _ vectors: [Float], _ set: [Int], dimension d: Int, generator: inout RandomGenerator
+        _ vectors: [Float], _ set: [Int], isQuery: [Bool], dimension d: Int, generator: inout RandomGenerator
     ) -> (direction: [Float], median: Float, spread: Float) {
-        var mean = [Double](repeating: 0, count: d)
-        for i in set { for j in 0..<d { mean[j] += Double(vectors[i * d + j]) } }
-        for j in 0..<d { mean[j] /= Double(set.count) }
-        var v = (0..<d).map { _ in Double(generator.nextNormal()) }
+        var means = [[Double]](repeating: [Double](repeating: 0, count: d), count: 2)
+        var counts = [0, 0]
+        for i in set {
+            let kind = isQuery[i] ? 0 : 1
+            counts[kind] += 1
+            for j in 0..<d { means[kind][j] += Double(vectors[i * d + j]) }
+        }
+        for kind in 0..<2 where counts[kind] > 0 { for j in 0..<d { means[kind][j] /= Double(counts[kind]) } }
+        // The unit direction between the two means, projected out of every iterate.
+        var gap = (0..<d).map { means[0][$0] - means[1][$0] }
+        let gapNorm = gap.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        let separate = counts[0] > 0 && counts[1] > 0 && gapNorm > 1e-12
+        gap = separate ? gap.map { $0 / gapNorm } : [Double](repeating: 0, count: d)
+        func orthogonalised(_ v: [Double]) -> [Double] {
+            let along = zip(v, gap).reduce(0) { $0 + $1.0 * $1.1 }
+            return zip(v, gap).map { $0 - along * $1 }
+        }
+        // Centres: each kind's own mean, or the mean of all points when one kind is missing.
+        let overall = (0..<d).map { (means[0][$0] * Double(counts[0]) + means[1][$0] * Double(counts[1])) / Double(set.count) }
+        let centres = separate ? means : [overall, overall]
+        var v = orthogonalised((0..<d).map { _ in Double(generator.nextNormal()) })
         for _ in 0..<30 {
             var next = [Double](repeating: 0, count: d)
             for i in set {
+                let centre = centres[isQuery[i] ? 0 : 1]
                 var projection = 0.0
-                for j in 0..<d { projection += (Double(vectors[i * d + j]) - mean[j]) * v[j] }
-                for j in 0..<d { next[j] += projection * (Double(vectors[i * d + j]) - mean[j]) }
+                for j in 0..<d { projection += (Double(vectors[i * d + j]) - centre[j]) * v[j] }
+                for j in 0..<d { next[j] += projection * (Double(vectors[i * d + j]) - centre[j]) }
             }
+            next = orthogonalised(next)
             let norm = next.reduce(0) { $0 + $1 * $1 }.squareRoot()
             if norm < 1e-30 { break }
             v = next.map { $0 / norm }

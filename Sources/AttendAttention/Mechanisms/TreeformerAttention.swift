@@ -13,11 +13,14 @@
 //   branch). The phase follows `MixerContext.trainingStep` in training and evaluation alike.
 // - Splits are fitted to the data the first time the tree is used (§1.5): each node's normal is the
 //   principal direction of the queries and keys reaching it and its offset their median, so leaves
-//   start balanced. `tree.initialized` records this in checkpoints, so a resumed run keeps its tree.
+//   start balanced. Queries and keys have different means (different projections); the direction of
+//   that difference is projected out of the normal, or the first split would send all queries one
+//   way and all keys the other. `tree.initialized` records the fit in checkpoints, so a resumed run
+//   keeps its tree.
 // Without official code, the node aggregates (means), the softmax across path levels, "empty leaf →
 // 0", padded queries → 0 and the causal variants (j ≤ i inside a leaf; prefix aggregates for TC) are
-// our design, as the spec says. A shared tree can separate queries from keys when their means differ
-// along a split's normal; watch `keysPerLeaf` and empty-leaf rates.
+// our design, as the spec says. A shared tree can still come to separate queries from keys in
+// training (a state TC gives no gradient to leave); watch `keysPerLeaf` and empty-leaf rates.
 // Shapes: b batch, n length, h heads, d head dimension, I = 2^ht − 1 splits.
 import AttendCore
 import AttendNN
@@ -201,13 +204,15 @@ public final class TreeformerAttention: AttentionCore {
                     }
                     let stride = max(1, (2 * rows.count + 2047) / 2048)
                     var points: [Float] = []
+                    var isQuery: [Bool] = []
                     for (index, row) in rows.enumerated() where index % stride == 0 {
                         points += q[row * d..<(row + 1) * d]
                         points += k[row * d..<(row + 1) * d]
+                        isQuery += [true, false]
                     }
                     var generator = RandomGenerator(seed: seed, stream: UInt64(head))
                     TreeRouting.fitSplits(
-                        points, count: points.count / d, dimension: d, height: height, weights: w.base + head * splits * d,
+                        points, isQuery: isQuery, dimension: d, height: height, weights: w.base + head * splits * d,
                         biases: bias.base + head * splits, generator: &generator)
                 }
             }
