@@ -24,8 +24,11 @@ public final class ViT: Module {
     public let mechanism: String
     /// The mechanism each layer runs.
     public let layerMechanisms: [String]
+    /// `embeddings`: [CLS], positions, patch projection.
     public let embeddings: ViTEmbeddings
+    /// `encoder.layer.i`.
     public let layers: [ViTLayer]
+    /// The final `layernorm`.
     public let layerNorm: LayerNorm
     /// tanh(dense(h[CLS])); nil without a pooler.
     public let pooler: Linear?
@@ -117,6 +120,7 @@ public final class ViTEmbeddings: Module {
     public let classToken: Parameter
     /// [1, N + 1, D].
     public let positions: Parameter
+    /// `patch_embeddings.projection`.
     public let patches: ViTPatchProjection
     let dropout: Dropout
 
@@ -176,8 +180,11 @@ public final class ViTLayer: Module {
         case mixer(any TokenMixer)
     }
 
+    /// The token mixer.
     public let attention: Attention
+    /// `layernorm_before` and `layernorm_after`.
     public let normBefore: LayerNorm, normAfter: LayerNorm
+    /// `intermediate.dense` and `output.dense`.
     public let intermediate: Linear, output: Linear
     let activation: Activation
     let dropout: Dropout
@@ -228,7 +235,9 @@ public final class ViTLayer: Module {
 
 /// `attention.attention`: query, key and value projections around a registry attention core.
 public final class ViTSelfAttention: Module {
+    /// The projections, [D, D] each.
     public let query: Linear, key: Linear, value: Linear
+    /// The registry mechanism between them.
     public let core: any AttentionCore
     let headCount: Int
 
@@ -261,7 +270,9 @@ public final class ViTSelfAttention: Module {
 /// Image classification: ViT encoder (`vit.…`, no pooler) and a linear head on the final [CLS]
 /// state (`classifier`), transformers' `ViTForImageClassification`.
 public final class ViTClassifier: Module {
+    /// The encoder (`vit.…`), without a pooler.
     public let vit: ViT
+    /// `classifier`: D → classes.
     public let classifier: Linear
 
     /// A classifier with `classCount` outputs.

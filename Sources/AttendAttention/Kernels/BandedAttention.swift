@@ -13,10 +13,12 @@ import AttendCore
 public enum BandedAttention {
     /// Sizes of a banded problem.
     public struct Shape: Sendable {
+        /// b, n, h, d and e.
         public let batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int
         /// Keys before the query in row 0 of the band, and the band width W.
         public let before: Int, width: Int
 
+        /// A problem of these sizes.
         public init(batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int, before: Int, width: Int) {
             (self.batch, self.length, self.heads, self.dimension) = (batch, length, heads, dimension)
             (self.valueDimension, self.before, self.width) = (valueDimension, before, width)

@@ -15,6 +15,7 @@ import AttendCore
 
 /// Geometry of a map convolution.
 public struct MapConvolutionShape: Sendable, Equatable {
+    /// Maps b, channels (heads) h, rows n and stored columns W.
     public let batch: Int, channels: Int, rows: Int, columns: Int
     /// 0 for whole maps, 1 for diagonal bands.
     public let shift: Int

@@ -23,6 +23,7 @@ import AttendCore
 
 /// Routes of every query and key of a batch through its head's tree.
 public final class TreeRoutes: @unchecked Sendable {
+    /// b, n, h and the tree height ht.
     public let batch: Int, length: Int, heads: Int, height: Int
     /// Leaf of each (b, h, token), [b·h·n]; −1 for padded tokens.
     public var queryLeaves: [Int32], keyLeaves: [Int32]
@@ -55,12 +56,16 @@ public final class TreeRoutes: @unchecked Sendable {
 
 /// Shapes and operands of a tree-attention problem (pointers valid for the duration of a call).
 public struct TreeProblem {
+    /// b, n, h, d, e and the tree height ht.
     public let batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int, height: Int
+    /// Score scale and whether query i sees only keys j ≤ i.
     public let scale: Float, causal: Bool
+    /// [b, n, h, d], [b, n, h, d] and [b, n, h, e].
     public let query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>
     /// [h, internal, d] and [h, internal].
     public let weights: UnsafePointer<Float>, biases: UnsafePointer<Float>
 
+    /// A problem over these operands.
     public init(
         batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int, height: Int, scale: Float, causal: Bool,
         query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,

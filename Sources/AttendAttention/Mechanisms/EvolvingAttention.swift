@@ -73,9 +73,11 @@ public final class EvolvingAttention: AttentionCore {
     /// --backward` measured a peak of 4.6 maps (n = 1024, h = 8); 6 leaves a margin.
     public static let mapsPerStep = 6
 
+    /// The options it was built with.
     public let options: Options
     /// Convolution over heads, [h, h, 3, 3], and its bias [h].
     public let weight: Parameter, bias: Parameter
+    /// Heads h (the convolution's channels).
     public let headCount: Int
 
     /// A layer for `headCount` heads.

@@ -35,7 +35,9 @@ public final class S4D: Module {
         /// A's initialisation.
         public var initialization: Initialization = .lin
         /// Range of the initial step sizes dt (log-uniform).
+        /// Smallest initial step size dt.
         public var dtMinimum: Float = 0.001
+        /// Largest initial step size dt.
         public var dtMaximum: Float = 0.1
 
         /// The s4 defaults: N = 64, S4D-Lin, dt ∈ [0.001, 0.1].

@@ -54,6 +54,7 @@ public final class SpadeMixer: TokenMixer {
         enum CodingKeys: String, CodingKey { case attention, combine, s4Weight = "s4_weight", s4 }
     }
 
+    /// The options it was built with.
     public let options: Options
     /// The global branch.
     public let s4: S4D

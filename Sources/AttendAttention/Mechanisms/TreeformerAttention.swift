@@ -105,9 +105,11 @@ public final class TreeformerAttention: AttentionCore {
         }
     }
 
+    /// The options it was built with.
     public let options: Options
     /// ht.
     public let height: Int
+    /// Heads h and head width d.
     public let headCount: Int, headDimension: Int
     /// Split normals [h, I, d] and offsets [h, I].
     public let treeWeight: Parameter, treeBias: Parameter
