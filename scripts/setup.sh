@@ -6,7 +6,9 @@ set -euo pipefail
 
 # Libraries to build, and the data sets the Text/Retrieval/Image tasks read (docs/data.md):
 # bible-kjv (King James Bible), dict-gcide (GCIDE dictionary), dataset-fashion-mnist.
-packages=(libopenblas-dev pkg-config bible-kjv dict-gcide dataset-fashion-mnist)
+# openmpi-bin: `mpirun` and Open MPI's libmpi.so.40, loaded at run time by `--distributed mpi` and by
+# the two-process training test (the build itself needs no MPI; README, "Training on several machines").
+packages=(libopenblas-dev pkg-config bible-kjv dict-gcide dataset-fashion-mnist openmpi-bin)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,9 @@
 """PyTorch timings of the shapes `attend bench attention` measures, on the same thread count:
 scaled_dot_product_attention (the SDPA kernel alone, on [b, h, n, d] heads, compared with Attend's
 `full-kernel` row) and the peer packages' self-attention modules on [b, n, h·d] hidden states
-(performer-pytorch, linformer, HF BigBird block-sparse, FLASH-pytorch's FLASH layer for `flash-gau`),
-compared with Attend's mixers of the same name. With --attend it prints Attend/peer time ratios (below 1 means Attend is faster).
+(performer-pytorch, linformer, HF BigBird block-sparse, FLASH-pytorch's FLASH layer for `flash-gau`,
+HF DeBERTa-v2 disentangled attention), compared with Attend's mixers of the same name. With --attend it
+prints Attend/peer time ratios (below 1 means Attend is faster).
 
     attend bench attention --lengths 1024,4096 --backward --json attention.json
     python Benchmarks/peers/attention.py --attend attention.json --threads 2
@@ -59,6 +60,33 @@ def bigbird(b, n, h, d, causal):
     return (torch.randn(b, n, h * d),), run
 
 
+def deberta(b, n, h, d, causal):
+    """HF DisentangledSelfAttention (v3 settings: p2c|c2p, 256 log buckets over 512, share_att_key) plus
+    an output projection, the same work as Attend's `deberta` mixer: the LayerNorm of the shared relative
+    table is timed too, as Attend's standalone mixer prepares its table on every call. The [b, 1, n, n]
+    query⊗key mask is built once outside the timing (the HF encoder builds it once per model call)."""
+    from transformers import DebertaV2Config
+    from transformers.models.deberta_v2.modeling_deberta_v2 import DisentangledSelfAttention
+
+    if causal:
+        return None
+    c = h * d
+    config = DebertaV2Config(hidden_size=c, num_attention_heads=h, relative_attention=True,
+                             pos_att_type="p2c|c2p", position_buckets=256, max_relative_positions=512,
+                             share_att_key=True, norm_rel_ebd="layer_norm", hidden_dropout_prob=0.0,
+                             attention_probs_dropout_prob=0.0)
+    attention = DisentangledSelfAttention(config).eval()
+    table = torch.nn.Embedding(512, c)
+    norm = torch.nn.LayerNorm(c, eps=1e-7)
+    output = torch.nn.Linear(c, c)
+    mask = torch.ones(b, 1, n, n, dtype=torch.bool)
+
+    def run(x):
+        return output(attention(x, mask, rel_embeddings=norm(table.weight))[0])
+
+    return (torch.randn(b, n, c),), run
+
+
 def long_short(b, n, h, d, causal):
     from long_short_transformer import LongShortTransformer  # noqa: F401 (import check)
     from long_short_transformer.long_short_transformer import LongShortAttention
@@ -79,14 +107,14 @@ def flash_gau(b, n, h, d, causal):
     return (torch.randn(b, n, h * d),), lambda x: module(x)
 
 
-PEERS = {"full-kernel": sdpa, "flash-gau": flash_gau, "performer": performer, "linformer": linformer, "bigbird": bigbird,
-         "long-short": long_short}
+PEERS = {"full-kernel": sdpa, "performer": performer, "linformer": linformer, "bigbird": bigbird,
+         "long-short": long_short, "flash-gau": flash_gau, "deberta": deberta}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--attend", help="JSON written by `attend bench attention --json`")
-    parser.add_argument("--peers", default="full-kernel,performer,linformer,bigbird")
+    parser.add_argument("--peers", default="full-kernel,performer,linformer,bigbird,deberta")
     parser.add_argument("--lengths", default="512,1024,2048,4096")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--heads", type=int, default=8)

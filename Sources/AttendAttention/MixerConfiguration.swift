@@ -32,6 +32,12 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     public var longShort = LongShortAttention.Options()
     /// FLASH gated attention unit.
     public var flash = FlashGAU.Options()
+    /// DeBERTa disentangled attention.
+    public var deberta = DisentangledAttention.Options()
+    /// Options of `mgk` and `mgk-linear`.
+    public var mgk = MixtureOfGaussianKeysAttention.Options()
+    /// Hypercube attention.
+    public var hypercube = HypercubeAttention.Options()
     /// Treeformer's decision-tree attention.
     public var treeformer = TreeformerAttention.Options()
     /// SPADE's bottom layer (S4D + local attention).
@@ -52,7 +58,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full, local, bigbird, linformer, performer, longShort = "long_short", flash
+        case full, local, bigbird, linformer, performer, longShort = "long_short", flash, deberta, mgk, hypercube
         case treeformer, spade, evolving
     }
 
@@ -73,6 +79,9 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         performer = try c.decode(.performer, default: performer)
         longShort = try c.decode(.longShort, default: longShort)
         flash = try c.decode(.flash, default: flash)
+        deberta = try c.decode(.deberta, default: deberta)
+        mgk = try c.decode(.mgk, default: mgk)
+        hypercube = try c.decode(.hypercube, default: hypercube)
         treeformer = try c.decode(.treeformer, default: treeformer)
         spade = try c.decode(.spade, default: spade)
         evolving = try c.decode(.evolving, default: evolving)

@@ -12,6 +12,18 @@ public protocol TokenMixer: Module {
     func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor
 }
 
+/// Parameters a mechanism keeps once per model instead of once per layer (DeBERTa-v2's relative-position
+/// table, which every layer reads).
+///
+/// The registry entry builds it (`Mechanism.makeShared`); a model that hosts the mechanism builds it
+/// once, lists it among its children and calls `prepare` before the first layer runs. `prepare` leaves
+/// what the layers need in `context.carried`, so the layers and the model code stay generic.
+public protocol LayerSharedState: Module {
+    /// Computes what the layers read (still connected to the parameters for gradients) and stores it
+    /// in `context.carried`.
+    func prepare(_ context: MixerContext) throws
+}
+
 /// Per-forward state shared by every layer of one model call.
 ///
 /// Created by the model for each forward pass; mechanisms read the masks and may leave values for
@@ -61,6 +73,9 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
     case memoryBudgetExceeded(mechanism: String, needed: Int, budget: Int)
     /// No mechanism of that name.
     case unknownMechanism(String, known: [String])
+    /// A value the mechanism reads from `MixerContext.carried` was not there (its model did not
+    /// build the mechanism's shared state).
+    case missingCarriedValue(mechanism: String, key: String)
 
     public var description: String {
         switch self {
@@ -76,6 +91,8 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
             return "\(m) needs about \(needed >> 20) MiB for its attention maps, over the budget of \(budget >> 20) MiB; shorten the input or raise the budget."
         case .unknownMechanism(let name, let known):
             return "unknown mechanism '\(name)'; choose one of: \(known.joined(separator: ", "))"
+        case .missingCarriedValue(let m, let key):
+            return "\(m) reads '\(key)' from the context, which nothing provided: build the mixer with Mechanisms.make (standalone) or inside a SequenceEncoder, which prepare the mechanism's shared state"
         }
     }
 }

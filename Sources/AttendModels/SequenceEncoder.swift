@@ -25,6 +25,9 @@ public final class SequenceEncoder: Module {
     let sinusoids: Tensor?
     public let cls: Parameter?
     public let blocks: [TransformerBlock]
+    /// State the mixer shares across all layers (DeBERTa's relative table), built once from the
+    /// registry entry's `makeShared` and prepared before the first layer; nil for most mixers.
+    public let mixerShared: (any LayerSharedState)?
     /// After the last block (pre-LN) or after the embeddings (post-LN).
     public let norm: LayerNorm
     public let dropout: Dropout
@@ -50,6 +53,16 @@ public final class SequenceEncoder: Module {
             sinusoids = nil
         }
         cls = configuration.pooling == .cls ? Parameter(.zeros([c])) : nil
+        // State shared across layers (DeBERTa's relative table) comes from the one mechanism in the
+        // stack that has any; two different sharing mechanisms cannot be combined.
+        let names = try (0..<configuration.layerCount).map { try configuration.mixerName(layer: $0) }
+        let sharing = try Set(names).sorted().map { try Mechanisms.named($0) }.filter { $0.makeShared != nil }
+        guard sharing.count <= 1 else {
+            throw MixerError.invalidConfiguration(
+                mechanism: configuration.mixer,
+                problem: "\(sharing.map(\.name).joined(separator: " and ")) each share state across layers; use one of them")
+        }
+        mixerShared = try sharing.first?.makeShared?(configuration.resolvedMixer, &generator)
         var blocks: [TransformerBlock] = []
         for layer in 0..<configuration.layerCount {
             let name = try configuration.mixerName(layer: layer)
@@ -87,6 +100,7 @@ public final class SequenceEncoder: Module {
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [("token_embedding", tokenEmbedding)]
         if let positionEmbedding { list.append(("position_embedding", positionEmbedding)) }
+        if let mixerShared { list.append(("mixer_shared", mixerShared)) }
         list += blocks.enumerated().map { ("layers.\($0.offset)", $0.element as any Module) }
         return list + [("norm", norm), ("dropout", dropout)]
     }
@@ -120,6 +134,7 @@ public final class SequenceEncoder: Module {
         if !configuration.preNorm { x = norm(x) }
         let context = MixerContext(paddingMask: mask == nil ? nil : fullMask, isCausal: causal)
         context.trainingStep = trainingStep
+        try mixerShared?.prepare(context)
         for (layer, block) in blocks.enumerated() {
             context.layerIndex = layer
             x = try block(x, context: context)

@@ -1,5 +1,6 @@
 // Ctrl-C handling: the first SIGINT asks the trainer to stop after the current step (it then writes
-// a checkpoint and exits cleanly); a second one exits at once.
+// a checkpoint and exits cleanly); a second one exits at once. Under `mpirun`, which ends every
+// process on Ctrl-C, SIGUSR1 does the same job: `mpirun` forwards it to all of them.
 import Dispatch
 import Foundation
 import Synchronization
@@ -8,6 +9,7 @@ import Synchronization
 public enum InterruptFlag {
     private static let raised = Atomic<Bool>(false)
     nonisolated(unsafe) private static var source: (any DispatchSourceSignal)?
+    nonisolated(unsafe) private static var stopSource: (any DispatchSourceSignal)?
 
     /// True once Ctrl-C was pressed (or `raise()` called).
     public static var isRaised: Bool { raised.load(ordering: .relaxed) }
@@ -30,5 +32,17 @@ public enum InterruptFlag {
         }
         s.resume()
         source = s
+    }
+
+    /// Routes SIGUSR1 to the flag (stop after this step with a checkpoint), for runs under `mpirun`.
+    public static func installStopSignal() {
+        guard stopSource == nil else { return }
+        signal(SIGUSR1, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: SIGUSR1, queue: .global())
+        s.setEventHandler {
+            raised.store(true, ordering: .relaxed)
+        }
+        s.resume()
+        stopSource = s
     }
 }

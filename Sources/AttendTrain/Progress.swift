@@ -10,14 +10,17 @@ public final class ProgressReporter {
     private let start = ContinuousClock.now
     private var startStep: Int
     private let label: String
+    private let isSilent: Bool
 
     /// A reporter for `total` steps starting at `startStep`; plain lines every `interval` steps when
-    /// standard error is not a terminal.
-    public init(label: String, total: Int, startStep: Int = 0, interval: Int) {
+    /// standard error is not a terminal. `isSilent` keeps the time but prints nothing (the processes
+    /// of a distributed run other than rank 0).
+    public init(label: String, total: Int, startStep: Int = 0, interval: Int, isSilent: Bool = false) {
         self.label = label
         self.total = total
         self.startStep = startStep
         self.interval = Swift.max(interval, 1)
+        self.isSilent = isSilent
         isTerminal = isatty(STDERR_FILENO) == 1
     }
 
@@ -50,7 +53,9 @@ public final class ProgressReporter {
         write((isTerminal ? "\r\u{1B}[K" : "") + message + "\n")
     }
 
-    private func write(_ text: String) { FileHandle.standardError.write(Data(text.utf8)) }
+    private func write(_ text: String) {
+        if !isSilent { FileHandle.standardError.write(Data(text.utf8)) }
+    }
 
     /// "1h02m", "3m10s", "12s".
     static func duration(_ seconds: Double) -> String {

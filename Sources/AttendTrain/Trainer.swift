@@ -2,6 +2,11 @@
 // dropout from (seed, step), differentiate the objective, stop on a non-finite loss, clip, update,
 // log. Because nothing else carries state between steps, a run resumed from a checkpoint at step k
 // repeats an uninterrupted run's steps k+1… bit for bit at the same thread count.
+//
+// Data parallel (a `Communicator` of N > 1 processes): process r takes the r-th of N contiguous
+// shards of each global batch, padded to the global batch's length; the gradients, weighted by the
+// targets each process counted, are averaged in buckets (GradientBuckets.swift), so every process
+// applies the update one process would compute on the whole batch. Process 0 alone writes files.
 import AttendAttention
 import AttendCore
 import AttendData
@@ -30,6 +35,11 @@ public struct TrainingSummary: Sendable, Codable {
     public let peakMemoryBytes: Int
     public let parameterCount: Int
     public let seconds: Double
+    /// Processes that trained together (1 unless distributed).
+    public var processes: Int = 1
+    /// Seconds in collective operations (gradient all-reduce with its packing, metrics, state
+    /// broadcast); 0 for one process.
+    public var communicationSeconds: Double = 0
 }
 
 /// Trains a model on a task.
@@ -39,12 +49,27 @@ public final class Trainer {
     public let model: any TaskModel
     public let optimizer: AdamW
     public let run: RunDirectory?
-    /// Polled after every step; true stops the run with a checkpoint (Ctrl-C by default).
+    /// The processes training together (one by default).
+    public let communicator: any Communicator
+    /// Largest all-reduce call for gradients, in bytes (distributed runs).
+    public var bucketBytes = GradientBuckets.defaultBytes
+    /// Polled after every step; true stops the run with a checkpoint (Ctrl-C by default). In a
+    /// distributed run, a request on any process stops all of them after the same step.
     public var stopRequested: () -> Bool = { InterruptFlag.isRaised }
     private var epochCache: (epoch: Int, batches: Batches)?
+    private var buckets: GradientBuckets?
+    /// Seconds spent in collective operations during `train()`.
+    private var communicationSeconds = 0.0
+    /// The step in progress (1-based; 0 before the first), for timeout messages.
+    private var currentStep = 0
 
     /// A trainer with a fresh model; `run` nil keeps everything in memory (tests, `attend lra`).
-    public init(configuration: TrainingConfiguration, task: any SequenceTask, run: RunDirectory?) throws {
+    /// With a `communicator` of several processes, each trains on its shard of every batch and
+    /// only rank 0 touches `run`.
+    public init(
+        configuration: TrainingConfiguration, task: any SequenceTask, run: RunDirectory?,
+        communicator: any Communicator = SingleProcessCommunicator()
+    ) throws {
         let mechanism = try Mechanisms.named(configuration.model.mixer)
         if task.isCausal && !mechanism.capabilities.supportsCausal {
             throw TrainingError.incompatible(
@@ -58,10 +83,28 @@ public final class Trainer {
             parameters: model.namedParameters(), beta1: configuration.beta1, beta2: configuration.beta2,
             epsilon: configuration.epsilon, weightDecay: configuration.weightDecay)
         self.run = run
+        self.communicator = communicator
+        let n = communicator.size
+        if n > 1 {
+            guard configuration.batchSize % n == 0 else {
+                throw TrainingError.incompatible(
+                    "batch size \(configuration.batchSize) is not divisible by the \(n) processes: each process takes "
+                        + "batch/\(n) examples of every batch; choose --batch as a multiple of \(n)")
+            }
+            guard task.count(of: .train) >= configuration.batchSize else {
+                throw TrainingError.incompatible(
+                    "the training split of \(task.name) has \(task.count(of: .train)) examples, fewer than one batch of "
+                        + "\(configuration.batchSize); a distributed run needs at least one full batch")
+            }
+        }
     }
 
-    /// The training batch of step `step` (0-based): epoch and position follow from the step.
-    func batch(at step: Int) -> Batch {
+    /// The process that writes logs, checkpoints and the model: rank 0's run directory.
+    private var writer: RunDirectory? { communicator.isRoot ? run : nil }
+    private var isDistributed: Bool { communicator.size > 1 }
+
+    /// The batches of the epoch that step `step` (0-based) falls in, and the step's position in it.
+    private func epochBatches(for step: Int) -> (batches: Batches, position: Int) {
         let perEpoch = Swift.max(task.count(of: .train) / configuration.batchSize, 1)
         let epoch = step / perEpoch
         if epochCache?.epoch != epoch {
@@ -71,28 +114,78 @@ public final class Trainer {
             epochCache = (epoch, batches)
         }
         let batches = epochCache!.batches
-        return batches[step % Swift.max(batches.count, 1)]
+        return (batches, step % Swift.max(batches.count, 1))
+    }
+
+    /// The training batch of step `step` (0-based): epoch and position follow from the step.
+    func batch(at step: Int) -> Batch {
+        let (batches, position) = epochBatches(for: step)
+        return batches[position]
+    }
+
+    /// This process's part of the batch of step `step`: the rank-th of `size` contiguous shards,
+    /// padded to the length the whole batch would have (one small all-reduce of lengths), so that
+    /// length-dependent mechanisms see what a single process would.
+    func shard(at step: Int) throws -> Batch {
+        guard isDistributed else { return batch(at: step) }
+        let (batches, position) = epochBatches(for: step)
+        let start = position * configuration.batchSize
+        let members = batches.order[start..<Swift.min(start + configuration.batchSize, batches.order.count)]
+        let perProcess = members.count / communicator.size
+        let first = members.startIndex + communicator.rank * perProcess
+        let mine = Array(members[first..<(first + perProcess)])
+        let examples = mine.map { task.example($0, in: .train) }
+        var padding = batches.padding
+        if padding == .longest {
+            let local = [
+                Double(examples.map(\.tokens.count).max() ?? 0), Double(examples.map { $0.pairTokens?.count ?? 0 }.max() ?? 0),
+            ]
+            let global = try collective("batch lengths") { try communicator.allReduce(local, .maximum) }
+            // `collate` pads both sequences of a pair task to one fixed length: the longer of the two.
+            padding = .fixed(Swift.max(Int(global[0]), Int(global[1]), 1))
+        }
+        return Batch.collate(examples, indices: mine, padding: padding, padID: task.padID)
+    }
+
+    /// The seed of step `step`'s randomness (dropout); each process of a distributed run draws its own.
+    private func randomSeed(at step: Int) -> UInt64 {
+        let seed = RandomGenerator.mix(configuration.seed, UInt64(step))
+        return isDistributed ? RandomGenerator.mix(seed, 0x5241_4E4B + UInt64(communicator.rank)) : seed  // "RANK"
     }
 
     /// Runs the remaining steps (all of them, or those after the checkpoint with `resume`).
     public func train(resume: Bool = false, progressLabel: String = "train") throws -> TrainingSummary {
         var start = 0
-        if let run {
-            try run.prepare()
+        if let writer {
+            try writer.prepare()
             if resume {
-                guard FileManager.default.fileExists(atPath: run.checkpointPath) else {
-                    throw TrainingError.run("--resume: no checkpoint at \(run.checkpointPath)")
+                guard FileManager.default.fileExists(atPath: writer.checkpointPath) else {
+                    throw TrainingError.run("--resume: no checkpoint at \(writer.checkpointPath)")
                 }
-                start = try Checkpoint.load(model: model, optimizer: optimizer, from: run.checkpointPath)
-                try run.truncateMetrics(after: start)
+                start = try Checkpoint.load(model: model, optimizer: optimizer, from: writer.checkpointPath)
+                try writer.truncateMetrics(after: start)
             } else {
-                try run.saveConfiguration(configuration)
-                try? FileManager.default.removeItem(atPath: run.metricsPath)
+                try writer.saveConfiguration(configuration)
+                try? FileManager.default.removeItem(atPath: writer.metricsPath)
             }
+        }
+        communicationSeconds = 0
+        currentStep = 0
+        if isDistributed {
+            start = try collective("state broadcast from process 0") {
+                try Replicas.broadcastState(model: model, optimizer: optimizer, step: start, over: communicator)
+            }
+            let buckets = GradientBuckets(parameters: optimizer.parameters.map(\.1), bucketBytes: bucketBytes)
+            self.buckets = buckets
+            try writer?.log([
+                "event": "distributed", "step": start, "processes": communicator.size,
+                "bucket_bytes": buckets.capacity * MemoryLayout<Float>.stride, "buckets": buckets.buckets.count,
+            ])
         }
         let schedule = configuration.learningRateSchedule
         let progress = ProgressReporter(
-            label: progressLabel, total: configuration.steps, startStep: start, interval: configuration.logInterval)
+            label: progressLabel, total: configuration.steps, startStep: start, interval: configuration.logInterval,
+            isSilent: !communicator.isRoot)
         let memoryBefore = MemoryAccounting.liveBytes
         MemoryAccounting.resetPeak()
         var tokens = 0
@@ -103,8 +196,9 @@ public final class Trainer {
         model.train()
         var step = start
         while step < configuration.steps {
-            let batch = batch(at: step)
-            model.reseedRandomness(RandomGenerator.mix(configuration.seed, UInt64(step)))
+            currentStep = step + 1
+            let batch = try shard(at: step)
+            model.reseedRandomness(randomSeed(at: step))
             var metrics: BatchMetrics?
             var (loss, gradients) = try valueAndGradient(of: model) { model in
                 let output = try model.output(for: batch, trainingStep: step)
@@ -113,66 +207,115 @@ public final class Trainer {
                 metrics = m
                 return m.loss
             }
-            guard loss.scalar.isFinite, gradients.isFinite else {
-                throw TrainingError.nonFiniteLoss(step: step + 1, loss: loss.scalar, checkpoint: lastCheckpoint)
+            var totals = (loss: loss.scalar, correct: metrics?.correct ?? 0, counted: metrics?.counted ?? 0,
+                          tokens: batch.realTokenCount)
+            if isDistributed { totals = try reduce(totals, gradients: &gradients) }
+            guard totals.loss.isFinite, gradients.isFinite else {
+                throw TrainingError.nonFiniteLoss(step: step + 1, loss: totals.loss, checkpoint: lastCheckpoint)
             }
             let norm = configuration.gradientClip > 0
                 ? clipGlobalNorm(&gradients, maxNorm: configuration.gradientClip) : gradients.globalNorm
             let rate = schedule.learningRate(at: step)
             optimizer.step(gradients, learningRate: rate)
             step += 1
-            lastLoss = loss.scalar
-            tokens += batch.realTokenCount
-            let accuracy = metrics.map { Float($0.correct) / Float(Swift.max($0.counted, 1)) } ?? 0
+            lastLoss = totals.loss
+            tokens += totals.tokens
+            let accuracy = Float(totals.correct) / Float(Swift.max(totals.counted, 1))
             let tokensPerSecond = Double(tokens) / Swift.max(progress.elapsed, 1e-9)
             progress.update(step: step, loss: lastLoss, accuracy: accuracy, tokensPerSecond: tokensPerSecond)
             if step % Swift.max(configuration.logInterval, 1) == 0 || step == configuration.steps {
-                try run?.log([
+                var record: [String: Any] = [
                     "event": "train", "step": step, "loss": Double(lastLoss), "accuracy": Double(accuracy),
                     "learning_rate": Double(rate), "gradient_norm": Double(norm),
                     "tokens_per_second": tokensPerSecond, "elapsed": progress.elapsed,
-                ])
+                ]
+                if isDistributed { record["communication_seconds"] = communicationSeconds }
+                try writer?.log(record)
             }
             if configuration.evaluationInterval > 0 && step % configuration.evaluationInterval == 0 && step < configuration.steps {
                 let e = try evaluate(.validation, limit: configuration.evaluationExamples)
                 progress.note(String(format: "step %d: validation loss %.4f, accuracy %.4f", step, e.loss, e.accuracy))
-                try run?.log(["event": "evaluate", "step": step, "split": e.split, "loss": Double(e.loss), "accuracy": Double(e.accuracy)])
+                try writer?.log(["event": "evaluate", "step": step, "split": e.split, "loss": Double(e.loss), "accuracy": Double(e.accuracy)])
             }
             let checkpointDue = configuration.checkpointInterval > 0 && step % configuration.checkpointInterval == 0
-            if stopRequested() { interrupted = true }
-            if let run, checkpointDue || interrupted || step == configuration.steps {
-                try Checkpoint.save(model: model, optimizer: optimizer, step: step, to: run.checkpointPath)
-                lastCheckpoint = run.checkpointPath
-                if interrupted { progress.note("interrupted: checkpoint at step \(step) written to \(run.checkpointPath); continue with --resume") }
+            var stop = stopRequested()
+            if isDistributed { stop = try collective("stop request") { try communicator.any(stop) } }
+            if stop { interrupted = true }
+            if checkpointDue || interrupted || step == configuration.steps {
+                if isDistributed { try collective("replica check") { try Replicas.verify(model, step: step, over: communicator) } }
+                if let run {
+                    if let writer { try Checkpoint.save(model: model, optimizer: optimizer, step: step, to: writer.checkpointPath) }
+                    lastCheckpoint = run.checkpointPath
+                    if interrupted { progress.note("interrupted: checkpoint at step \(step) written to \(run.checkpointPath); continue with --resume") }
+                }
             }
             if interrupted { break }
         }
         let peak = MemoryAccounting.peakBytes - memoryBefore
         if !interrupted {
             validation = try evaluate(.validation, limit: configuration.evaluationExamples)
-            if let run, let validation {
-                try Checkpoint.saveModel(model, to: run.modelPath, metadata: ["task": task.name, "mixer": configuration.model.mixer])
-                try run.log([
+            if let writer, let validation {
+                try Checkpoint.saveModel(model, to: writer.modelPath, metadata: ["task": task.name, "mixer": configuration.model.mixer])
+                try writer.log([
                     "event": "evaluate", "step": step, "split": validation.split, "loss": Double(validation.loss),
                     "accuracy": Double(validation.accuracy),
                 ])
             }
         }
+        if isDistributed {
+            try collective("final barrier") { try communicator.barrier() }  // process 0 has written the model
+        }
         return TrainingSummary(
             steps: step, interrupted: interrupted, finalTrainingLoss: lastLoss, validation: validation,
             tokensPerSecond: Double(tokens) / Swift.max(progress.elapsed, 1e-9), peakMemoryBytes: peak,
-            parameterCount: model.parameterCount, seconds: progress.elapsed)
+            parameterCount: model.parameterCount, seconds: progress.elapsed, processes: communicator.size,
+            communicationSeconds: communicationSeconds)
+    }
+
+    /// Step totals over every process, with the gradients averaged in buckets, weighted by the targets
+    /// each process counted: Σ_r c_r·L_r / Σ_r c_r is the mean loss over the whole batch, and likewise
+    /// for the gradients, so N processes on B/N examples each compute one process's step on B.
+    private func reduce(
+        _ local: (loss: Float, correct: Int, counted: Int, tokens: Int), gradients: inout Gradients
+    ) throws -> (loss: Float, correct: Int, counted: Int, tokens: Int) {
+        let buckets = self.buckets!
+        // A shard whose targets are all padding has a 0/0 loss; it contributes nothing.
+        if local.counted == 0 { gradients = Gradients() }
+        let weight = Double(local.counted)
+        var values = [local.counted == 0 ? 0 : Double(local.loss) * weight, weight, Double(local.correct), Double(local.tokens)]
+        values += buckets.parameters.map { gradients[$0] == nil ? 0 : 1 }  // which parameters got a gradient
+        let sums = try collective("step totals") { try communicator.allReduce(values, .sum) }
+        let total = Swift.max(sums[1], 1)
+        try collective("gradients") {
+            try buckets.average(
+                &gradients, weight: Float(weight), totalWeight: Float(total), present: sums[4...].map { $0 > 0 },
+                over: communicator)
+        }
+        return (Float(sums[0] / total), Int(sums[2]), Int(sums[1]), Int(sums[3]))
+    }
+
+    /// Runs a collective operation named `purpose` (for timeout messages), adding its time to
+    /// `communicationSeconds`.
+    private func collective<T>(_ purpose: String, _ body: () throws -> T) rethrows -> T {
+        communicator.phase = currentStep > 0 ? "step \(currentStep) (\(purpose))" : purpose
+        let start = ContinuousClock.now
+        defer {
+            let d = ContinuousClock.now - start
+            communicationSeconds += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        }
+        return try body()
     }
 
     /// Loss and accuracy on `split` in evaluation mode (`limit` > 0 uses only the first examples).
+    /// In a distributed run the processes take turns over the batches and sum their totals.
     public func evaluate(_ split: Split, limit: Int = 0) throws -> Evaluation {
         model.eval()
         defer { model.train() }
         let batches = Batches(task: task, split: split, batchSize: configuration.batchSize, shuffled: false)
-        var lossSum: Double = 0, correct = 0, counted = 0, seen = 0
-        for batch in batches {
-            if limit > 0 && seen >= limit { break }
-            seen += batch.size
+        var lossSum: Double = 0, correct = 0, counted = 0
+        for index in stride(from: communicator.rank, to: batches.count, by: communicator.size) {
+            if limit > 0 && index * configuration.batchSize >= limit { break }
+            let batch = batches[index]
             try withoutGradient {
                 let output = try model.output(for: batch, trainingStep: optimizer.stepCount)
                 let m = Objective.evaluate(output, batch: batch, kind: task.kind)
@@ -180,6 +323,10 @@ public final class Trainer {
                 correct += m.correct
                 counted += m.counted
             }
+        }
+        if isDistributed {
+            let sums = try collective("evaluation totals") { try communicator.allReduce([lossSum, Double(correct), Double(counted)], .sum) }
+            (lossSum, correct, counted) = (sums[0], Int(sums[1]), Int(sums[2]))
         }
         return Evaluation(
             split: split.rawValue, loss: Float(lossSum / Double(Swift.max(counted, 1))),

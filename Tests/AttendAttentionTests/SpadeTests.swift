@@ -77,6 +77,17 @@ import Testing
         try GradientCheck.check([x], label: "SPADE \(combine)") { v in try! spade(v[0], context: MixerContext()) }
     }
 
+    @Test(arguments: [false, true])
+    func everyParameterMatchesFiniteDifferences(_ causal: Bool) throws {
+        var configuration = Self.configuration(.concat)
+        configuration.spade.s4.stateSize = 4
+        let spade = try Mechanisms.make("spade", configuration: configuration)
+        let mask = causal ? nil : Tensor(shape: [1, 6], scalars: [1, 1, 1, 1, 1, 0])
+        try finiteDifferenceCheck(
+            mixer: spade, input: Tensor.randomNormal([1, 6, 8], seed: 8), paddingMask: mask, causal: causal,
+            label: "SPADE \(causal ? "causal" : "bidirectional")")
+    }
+
     @Test func refusesAnAttentionBranchThatIsNotRegistered() throws {
         var configuration = Self.configuration(.concat)
         configuration.spade.attention = "no-such-mechanism"

@@ -57,6 +57,7 @@ public final class LongShortAttention: TokenMixer {
     public let options: Options
     /// h and d.
     public let headCount: Int, headDimension: Int
+    /// The q, k, v and output projections (c → c), named as in `MultiHeadAttention`.
     public let query: Linear, key: Linear, value: Linear, output: Linear
     /// X → per-head landmark logits, [c → h·r] (bidirectional).
     public let dynamicProjection: Linear
@@ -90,6 +91,7 @@ public final class LongShortAttention: TokenMixer {
         globalNorm = LayerNorm(dimension: c)
     }
 
+    /// Checkpoint names (see the file header for the reference's names).
     public var children: [(String, any Module)] {
         [("query", query), ("key", key), ("value", value), ("output", output),
          ("dynamic_projection", dynamicProjection), ("chunk_projection", chunkProjection),

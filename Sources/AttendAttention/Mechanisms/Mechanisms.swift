@@ -2,6 +2,7 @@
 // An explicit list (no registration by side effect), so every entry is held to the same property
 // tests and appears in the same tables.
 import AttendCore
+import AttendNN
 
 /// A registered mechanism: name, one-line summary, declared capabilities and a factory.
 public struct Mechanism: Sendable {
@@ -13,16 +14,21 @@ public struct Mechanism: Sendable {
     public let capabilities: Capabilities
     /// Builds a mixer from a configuration, drawing initial weights from the generator.
     public let make: @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer
+    /// Builds the state this mechanism shares across layers (built once per model), or nil when each
+    /// layer is self-contained.
+    public let makeShared: (@Sendable (MixerConfiguration, inout RandomGenerator) throws -> any LayerSharedState)?
 
     /// An entry.
     public init(
         name: String, summary: String, capabilities: Capabilities,
-        make: @escaping @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer
+        make: @escaping @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer,
+        makeShared: (@Sendable (MixerConfiguration, inout RandomGenerator) throws -> any LayerSharedState)? = nil
     ) {
         self.name = name
         self.summary = summary
         self.capabilities = capabilities
         self.make = make
+        self.makeShared = makeShared
     }
 }
 
@@ -37,6 +43,10 @@ public enum Mechanisms {
         PerformerAttention.entry,
         LongShortAttention.entry,
         FlashGAU.entry,
+        DisentangledAttention.entry,
+        MixtureOfGaussianKeysAttention.entry,
+        MixtureOfGaussianKeysAttention.linearEntry,
+        HypercubeAttention.entry,
         TreeformerAttention.entry,
         SpadeMixer.entry,
         EvolvingAttention.entry,
@@ -53,7 +63,8 @@ public enum Mechanisms {
         return mechanism
     }
 
-    /// Builds the mixer `name`, checking the request against its capabilities first.
+    /// Builds the mixer `name` for use on its own, checking the request against its capabilities
+    /// first. A mechanism with shared state gets its own copy of that state (`StandaloneMixer`).
     public static func make(
         _ name: String, configuration: MixerConfiguration, causal: Bool = false, seed: UInt64? = nil
     ) throws -> any TokenMixer {
@@ -62,6 +73,33 @@ public enum Mechanisms {
             throw MixerError.causalUnsupported(mechanism: name, reason: "it has no causal form")
         }
         var generator = RandomGenerator(seed: seed ?? configuration.seed)
-        return try mechanism.make(configuration, &generator)
+        guard let makeShared = mechanism.makeShared else { return try mechanism.make(configuration, &generator) }
+        let shared = try makeShared(configuration, &generator)
+        return StandaloneMixer(shared: shared, mixer: try mechanism.make(configuration, &generator))
+    }
+}
+
+/// A mixer together with the shared state it would otherwise get from its model (one layer used on
+/// its own: benchmarks, tests, a single attention block). Prepares the state on every call.
+///
+/// Checkpoint names: `shared.…` and `mixer.…`.
+public final class StandaloneMixer: TokenMixer {
+    /// The state a model would hold once for all layers.
+    public let shared: any LayerSharedState
+    /// The layer.
+    public let mixer: any TokenMixer
+
+    /// Pairs `mixer` with its own `shared` state.
+    public init(shared: any LayerSharedState, mixer: any TokenMixer) {
+        self.shared = shared
+        self.mixer = mixer
+    }
+
+    public var children: [(String, any Module)] { [("shared", shared), ("mixer", mixer)] }
+
+    /// [b, n, c] → [b, n, c].
+    public func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor {
+        try shared.prepare(context)
+        return try mixer(x, context: context)
     }
 }

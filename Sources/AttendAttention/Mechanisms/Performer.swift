@@ -93,7 +93,9 @@ public final class PerformerAttention: AttentionCore {
         drawScheduled(0)
     }
 
+    /// The projection under performer-pytorch's buffer name (frozen: optimizers skip it).
     public var ownParameters: [(String, Parameter)] { projection.map { [("projection_matrix", $0)] } ?? [] }
+    /// Training mode turns the redraw schedule on.
     public func setOwnTrainingMode(_ training: Bool) { isTraining = training }
 
     /// The projection W [m, d] (nil for the ReLU kernel): export it to reproduce these features.
@@ -150,6 +152,8 @@ public final class PerformerAttention: AttentionCore {
     /// m^(−1/2)·ε: the part of every real key's features that the stabiliser does not scale.
     static func keyFloor(features m: Int) -> Float { PositiveRandomFeatures.epsilon / Float(m).squareRoot() }
 
+    /// FAVOR+ (or ReLU-kernel) linear attention of [b, n, h, d] heads; redraws the projection first
+    /// when training has crossed a redraw boundary.
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         if isTraining, projection != nil, options.featureRedrawInterval > 0 {
             let index = context.trainingStep / options.featureRedrawInterval

@@ -5,6 +5,7 @@
 import AttendAttention
 import AttendCore
 import AttendNN
+import AttendTrain
 import Foundation
 
 struct AttentionResult: Codable {
@@ -61,6 +62,23 @@ enum AttentionBenchmark {
         print(TextTable(header: ["mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "time / full"], rows: rows).rendered)
         for line in refused { print("refused: \(line)") }
         try ResultFiles.write(results, json: arguments.string("json"), csv: arguments.string("csv"))
+        if let svg = arguments.string("svg") { try plot(results, causal: causal).rendered().write(toFile: svg, atomically: true, encoding: .utf8) }
+    }
+
+    /// Forward time against length on log-log axes, one line per mixer.
+    static func plot(_ results: [AttentionResult], causal: Bool) -> SVGPlot {
+        var plot = SVGPlot(
+            title: "Attention forward time vs length\(causal ? " (causal)" : "")", xLabel: "sequence length n",
+            yLabel: "forward time (ms)")
+        plot.logX = true
+        plot.logY = true
+        var mixers: [String] = []
+        for r in results where !mixers.contains(r.mixer) { mixers.append(r.mixer) }
+        for mixer in mixers {
+            let points = results.filter { $0.mixer == mixer }.map { (x: Double($0.length), y: $0.forwardMilliseconds) }
+            plot.series.append(.init(name: mixer, points: points))
+        }
+        return plot
     }
 
     static func format(_ ms: Double) -> String { String(format: ms < 10 ? "%.3f" : "%.1f", ms) }

@@ -25,8 +25,11 @@ enum BenchCommand: Command {
             .option("capacity-factor", "X", "ffn: Switch capacity factor (default 1.25)"),
             .option("runs", "N", "timed repetitions (median reported)", default: "5"),
             .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
+            .option("distributed", "MODE", "train: none, or mpi to time data-parallel training under `mpirun -np N` "
+                + "(see Benchmarks/distributed.sh)", default: "none"),
             .option("json", "FILE", "also write the results as JSON"),
             .option("csv", "FILE", "also write the results as CSV"),
+            .option("svg", "FILE", "attention: also plot time against length (log-log SVG)"),
         ],
         positionals: "<suite>: \(suites.joined(separator: " | "))")
 
@@ -35,6 +38,10 @@ enum BenchCommand: Command {
             throw UsageError("attend bench: name a suite: \(suites.joined(separator: ", "))")
         }
         if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
+        if try arguments.choice("distributed", from: ["none", "mpi"]) == "mpi" {
+            guard suite == "train" else { throw UsageError("attend bench: --distributed applies to the train suite only") }
+            return try DistributedTrainBenchmark.run(arguments)  // prints the machine summary on process 0 only
+        }
         print(Environment.summary)
         switch suite {
         case "core": try CoreBenchmark.run(arguments)

@@ -1,4 +1,7 @@
 // `attend train`: train a model on a task with a mechanism chosen by name, into a run directory.
+// With `--distributed mpi` it is one of the processes `mpirun` starts: process 0 resolves the
+// configuration (from flags, or from the run directory when resuming) and sends it to the others;
+// any error on any process stops them all (MPI_Abort) rather than leaving them waiting.
 import AttendAttention
 import AttendCore
 import AttendData
@@ -39,28 +42,69 @@ enum TrainCommand: Command {
             .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
             .option("out", "DIR", "run directory (config, metrics, checkpoints, model)"),
             .flag("resume", "continue the run in --out from its last checkpoint"),
+            .option("distributed", "MODE", "none, or mpi: be one of the processes started by `mpirun -np N`, "
+                + "each training on batch/N examples of every batch", default: "none"),
+            .option("collective-timeout", "SECONDS", "mpi: stop every process when one collective operation "
+                + "waits this long (a process died or hung; 0: wait forever)", default: "300"),
+            .option("bucket-mb", "MB", "mpi: largest gradient all-reduce call, in MiB", default: "16"),
         ],
         positionals: nil)
 
     static func run(_ arguments: ParsedArguments) throws {
-        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
+        guard try arguments.choice("distributed", from: ["none", "mpi"]) == "mpi" else {
+            return try train(arguments, communicator: SingleProcessCommunicator(), processesPerMachine: 1)
+        }
+        let timeout = try arguments.float("collective-timeout") ?? 300
+        guard timeout >= 0 else { throw UsageError("attend train: --collective-timeout must be ≥ 0, got \(timeout)") }
+        let mpi = try MPICommunicator()
+        let communicator = WatchedCommunicator(mpi, timeout: Double(timeout))
+        do {
+            try train(arguments, communicator: communicator, processesPerMachine: mpi.localSize)
+            try mpi.finish()
+        } catch {
+            writeError("attend train: process \(mpi.rank) of \(mpi.size): error: \(error)")
+            communicator.abort(code: error is UsageError ? 2 : 1)
+        }
+    }
+
+    static func train(
+        _ arguments: ParsedArguments, communicator: any Communicator, processesPerMachine: Int
+    ) throws {
+        if let threads = try arguments.positiveInt("threads") {
+            Parallel.setThreadCount(threads)
+        } else if processesPerMachine > 1 {
+            // Processes sharing a machine share its cores.
+            Parallel.setThreadCount(Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / processesPerMachine))
+        }
+        let bucketBytes = (try arguments.positiveInt("bucket-mb") ?? 16) << 20
         let out = try arguments.requiredString("out")
         let runDirectory = RunDirectory(path: out)
-        var configuration: TrainingConfiguration
-        if arguments.flag("resume") {
-            configuration = try runDirectory.loadConfiguration()
-        } else {
-            configuration = try TrainingFlags.configuration(from: arguments)
+        var resolved: TrainingConfiguration?
+        if communicator.isRoot {
+            resolved = arguments.flag("resume")
+                ? try runDirectory.loadConfiguration() : try TrainingFlags.configuration(from: arguments)
         }
+        communicator.phase = "sending the configuration from process 0"
+        let configuration = communicator.size > 1 ? try communicator.broadcast(resolved, root: 0) : resolved!
         let task = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
-        let trainer = try Trainer(configuration: configuration, task: task, run: runDirectory)
+        let trainer = try Trainer(configuration: configuration, task: task, run: runDirectory, communicator: communicator)
+        trainer.bucketBytes = bucketBytes
         InterruptFlag.install()
-        FileHandle.standardError.write(Data(("training \(configuration.model.mixer) on \(task.name): "
-            + "\(trainer.model.parameterCount) parameters, \(configuration.steps) steps of \(configuration.batchSize), "
-            + "\(Parallel.threadCount) threads → \(out)\n").utf8))
+        let n = communicator.size
+        if n > 1 { InterruptFlag.installStopSignal() }
+        if communicator.isRoot {
+            let batch = n > 1
+                ? "\(configuration.batchSize) (\(n) processes × \(configuration.batchSize / n))" : "\(configuration.batchSize)"
+            FileHandle.standardError.write(Data(("training \(configuration.model.mixer) on \(task.name): "
+                + "\(trainer.model.parameterCount) parameters, \(configuration.steps) steps of \(batch), "
+                + "\(Parallel.threadCount) thread\(Parallel.threadCount == 1 ? "" : "s")\(n > 1 ? " per process" : "") → \(out)\n").utf8))
+        }
         let summary = try trainer.train(resume: arguments.flag("resume"), progressLabel: configuration.model.mixer)
+        guard communicator.isRoot else { return }
         if summary.interrupted {
-            print("stopped at step \(summary.steps); resume with: attend train --resume --out \(out)")
+            let command = n > 1
+                ? "mpirun -np \(n) attend train --resume --out \(out) --distributed mpi" : "attend train --resume --out \(out)"
+            print("stopped at step \(summary.steps); resume with: \(command)")
             return
         }
         if let v = summary.validation {
@@ -70,6 +114,10 @@ enum TrainCommand: Command {
         print(String(format: "%.0f tokens/s, peak tensor memory %.1f MiB, %.1f s; model saved to %@",
                      summary.tokensPerSecond, Double(summary.peakMemoryBytes) / 1_048_576, summary.seconds,
                      runDirectory.modelPath))
+        if n > 1 {
+            print(String(format: "%d processes: %.1f%% of the time in collective operations (gradient all-reduce, metrics, state)",
+                         n, 100 * summary.communicationSeconds / Swift.max(summary.seconds, 1e-9)))
+        }
     }
 }
 

@@ -1,0 +1,174 @@
+// Hypercube attention (Wang et al., "What Dense Graph Do You Need for Self-Attention?", ICML 2022,
+// arXiv:2205.14014; reference code yxzwang/Normalized-Information-Payload): scaled dot-product softmax
+// attention restricted to the hypercube graph (`HypercubeGraph`): each token (or block of tokens, as
+// the reference's block-sparse form with block 16) attends to itself and its ⌈log₂ m⌉ Gray-code
+// neighbours, O(n log n). Stacking ⌈log₂ m⌉ layers connects every pair of positions.
+// The paper's "NIP" (normalized information payload) is its score for comparing attention graphs, not
+// part of the attention itself; the reference code computes ordinary 1/√d softmax scores over the graph.
+// Causal use keeps the neighbours at or before each position (our design; the reference is
+// encoder-only): every position still reaches all earlier ones within ⌈log₂ m⌉ layers (tested).
+// Shapes: b batch, n tokens, h heads, d head dimension, B block size.
+import AttendCore
+import AttendNN
+
+/// Softmax attention over the hypercube graph.
+public final class HypercubeAttention: AttentionCore {
+    /// Which implementation runs.
+    public enum Path: String, Codable, Sendable {
+        /// Gathered neighbour keys, O(n log n).
+        case sparse
+        /// Dense scores with the graph as a mask (the oracle).
+        case reference
+    }
+
+    /// Options of the hypercube mechanism.
+    public struct Options: Codable, Sendable, Equatable {
+        /// Tokens per graph node: 1 is the token-level hypercube; the reference's LRA and BERT runs use
+        /// 16 (the last block may be partial).
+        public var blockSize = 1
+        public var path = Path.sparse
+
+        /// Token level, sparse path.
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case blockSize = "block_size", path
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            blockSize = try c.decode(.blockSize, default: blockSize)
+            path = try c.decode(.path, default: path)
+        }
+    }
+
+    public let options: Options
+
+    /// Hypercube attention with `options`.
+    public init(options: Options = Options()) throws {
+        guard options.blockSize >= 1 else {
+            throw MixerError.invalidConfiguration(mechanism: "hypercube", problem: "block size must be positive, got \(options.blockSize)")
+        }
+        self.options = options
+    }
+
+    /// The graph over the blocks of an n-token input.
+    public func graph(length n: Int, causal: Bool) -> HypercubeGraph {
+        HypercubeGraph(nodes: (n + options.blockSize - 1) / options.blockSize, causal: causal)
+    }
+
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+        let n = query.shape[1]
+        guard key.shape[1] == n else {
+            throw MixerError.invalidConfiguration(mechanism: "hypercube", problem: "self-attention only: \(n) queries, \(key.shape[1]) keys")
+        }
+        let graph = graph(length: n, causal: context.isCausal)
+        let scale = 1 / Float(query.shape[3]).squareRoot()
+        switch options.path {
+        case .sparse:
+            return Tensor.hypercubeAttention(
+                query: query, key: key, value: value, graph: graph, blockSize: options.blockSize, scale: scale,
+                keyMask: context.paddingMask)
+        case .reference:
+            return referenceAttention(
+                query: query, key: key, value: value, scale: scale, causal: context.isCausal, keyMask: context.paddingMask,
+                allowed: hypercubeMask(graph, blockSize: options.blockSize, length: n))
+        }
+    }
+
+    /// Registry entry.
+    public static let entry = Mechanism(
+        name: "hypercube",
+        summary: "Hypercube attention: Gray-code neighbours, log₂ n keys per token (Wang et al. 2022)",
+        capabilities: Capabilities(supportsCausal: true, complexity: "O(n·log n·d) time, O(n·log n) memory"),
+        make: { configuration, generator in
+            try MultiHeadAttention(
+                mechanism: "hypercube", configuration: configuration,
+                core: HypercubeAttention(options: configuration.hypercube), generator: &generator)
+        })
+}
+
+/// [1, 1, n, n] with 1 where token j's block is a neighbour of token i's block (the graph as a dense
+/// mask; causality is left to the caller).
+public func hypercubeMask(_ graph: HypercubeGraph, blockSize: Int, length n: Int) -> Tensor {
+    Tensor.filled(shape: [1, 1, n, n]) { out in
+        out.initialize(repeating: 0)
+        for i in 0..<n {
+            for block in graph.neighbours[i / blockSize] {
+                for j in (block * blockSize)..<Swift.min((block + 1) * blockSize, n) { out[i * n + j] = 1 }
+            }
+        }
+    }
+}
+
+extension Tensor {
+    /// Softmax attention over `graph` (built for ⌈n/blockSize⌉ nodes; causal when the graph is) on
+    /// [b, n, h, d] heads, gathering only the neighbours' keys: O(n·log n) time and memory.
+    public static func hypercubeAttention(
+        query: Tensor, key: Tensor, value: Tensor, graph: HypercubeGraph, blockSize: Int, scale: Float,
+        keyMask: Tensor? = nil
+    ) -> Tensor {
+        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        let e = value.shape[3]
+        precondition(key.shape == [b, n, h, d] && value.shape == [b, n, h, e], "hypercubeAttention: q \(query.shape), k \(key.shape), v \(value.shape)")
+        precondition(graph.nodes == (n + blockSize - 1) / blockSize, "hypercubeAttention: graph of \(graph.nodes) nodes for \(n) tokens in blocks of \(blockSize)")
+        if let keyMask { precondition(keyMask.shape == [b, n], "hypercubeAttention: key mask \(keyMask.shape), expected [\(b), \(n)]") }
+        let (table, reverse) = (graph.table, graph.reverseTable)
+        let slots = graph.maximumDegree
+        let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
+        let empty = Tensor.zeros([1])
+        func withProblem<T>(_ body: (HypercubeProblem) -> T) -> T {
+            query.withUnsafeBufferPointer { q in
+                key.withUnsafeBufferPointer { k in
+                    value.withUnsafeBufferPointer { v in
+                        (keyMask ?? empty).withUnsafeBufferPointer { km in
+                            table.withUnsafeBufferPointer { t in
+                                reverse.withUnsafeBufferPointer { r in
+                                    body(HypercubeProblem(
+                                        attention: AttentionProblem(
+                                            batch: b, heads: h, queries: n, keys: n, dimension: d, valueDimension: e,
+                                            scale: scale, causal: graph.isCausal, keyMask: keyMask == nil ? nil : km.baseAddress!,
+                                            query: q.baseAddress!, queryLayout: .positionMajor(length: n, heads: h, dimension: d),
+                                            key: k.baseAddress!, keyLayout: .positionMajor(length: n, heads: h, dimension: d),
+                                            value: v.baseAddress!, valueLayout: .positionMajor(length: n, heads: h, dimension: e)),
+                                        blockSize: blockSize, slots: slots, neighbours: t.baseAddress!,
+                                        reverse: r.baseAddress!))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var probabilities = [Float](repeating: 0, count: b * h * n * slots * blockSize)
+        let output = Tensor.filled(shape: [b, n, h, e]) { out in
+            withProblem { p in
+                probabilities.withUnsafeMutableBufferPointer {
+                    HypercubeAttentionKernel.forward(p, output: out.baseAddress!, outputLayout: oLayout, probabilities: $0.baseAddress!)
+                }
+            }
+        }
+        return output.recorded(.custom, from: [query, key, value]) { dy in
+            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(key.shape), dv = Tensor.zeros(value.shape)
+            withProblem { p in
+                output.withUnsafeBufferPointer { o in
+                    dy.withUnsafeBufferPointer { g in
+                        dq.withUnsafeMutableBufferPointer { dqp in
+                            dk.withUnsafeMutableBufferPointer { dkp in
+                                dv.withUnsafeMutableBufferPointer { dvp in
+                                    probabilities.withUnsafeBufferPointer { P in
+                                        HypercubeAttentionKernel.backward(
+                                            p, output: o.baseAddress!, outputLayout: oLayout, outputGradient: g.baseAddress!,
+                                            probabilities: P.baseAddress!, queryGradient: dqp.baseAddress!,
+                                            keyGradient: dkp.baseAddress!, valueGradient: dvp.baseAddress!)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return [dq, dk, dv]
+        }
+    }
+}

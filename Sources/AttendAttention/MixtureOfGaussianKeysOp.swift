@@ -1,0 +1,122 @@
+// Transformer-MGK attention on [b, n, h, d] heads with M component keys per position [b, m, M, h, d]
+// (mechanisms-a.md §2.2–2.7), two ways that must agree:
+// - `referenceMixtureOfGaussianKeysAttention`: every e_ijr materialised, the mixture by log-sum-exp
+//   over components (hard: max), one masked softmax over keys; the oracle;
+// - `Tensor.mixtureOfGaussianKeysAttention`: the tiled kernel (`MixtureOfGaussianKeysKernel`).
+// Masking as full attention: padded keys get zero weight, rows that see no key give 0.
+import AttendCore
+
+/// MGK attention with every score materialised: the oracle for the tiled kernel.
+///
+/// - Parameters:
+///   - query: [b, n, h, d]; keys: [b, m, M, h, d] (M component keys per position); value: [b, m, h, e].
+///   - logPriors: [h, M] component log-priors (−∞ turns a component off) for the soft mixture; nil
+///     for the hard assignment (closest component, no priors).
+///   - inverseVariances: 1/σ_r² per component.
+///   - gaussian: score −‖q − k‖²/(2σ²) (true) or q·k/σ² (false).
+/// - Returns: [b, n, h, e].
+public func referenceMixtureOfGaussianKeysAttention(
+    query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float], gaussian: Bool,
+    causal: Bool = false, keyMask: Tensor? = nil
+) -> Tensor {
+    let (b, n, h, _) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+    let (m, M) = (keys.shape[1], keys.shape[2])
+    let q = query.permuted([0, 2, 1, 3])  // [b, h, n, d]
+    let queryNorms = q.squared().summed(alongAxes: [3], keepingDimensions: true) * 0.5  // [b, h, n, 1]
+    var components: [Tensor] = []
+    for r in 0..<M {
+        let k = keys.sliced(alongAxis: 2, r..<(r + 1)).reshaped([b, m, h, keys.shape[4]]).permuted([0, 2, 1, 3])
+        var e = Tensor.matmul(q, k, transposeB: true)  // [b, h, n, m]
+        if gaussian {
+            let keyNorms = k.squared().summed(alongAxes: [3]).reshaped([b, h, 1, m]) * 0.5
+            e = e - queryNorms - keyNorms
+        }
+        e = e * inverseVariances[r]
+        if let logPriors { e = e + logPriors.sliced(alongAxis: 1, r..<(r + 1)).reshaped([1, h, 1, 1]) }
+        components.append(e)
+    }
+    let stacked = Tensor.stacked(components, alongAxis: 0)  // [M, b, h, n, m]
+    var scores = logPriors == nil ? stacked.max(alongAxis: 0) : stacked.logSumExp(alongAxis: 0)  // [b, h, n, m]
+    var hidden = Tensor.zeros([1, 1, n, m])
+    if causal { hidden = hidden + causalMask(queries: n, keys: m) }
+    if let keyMask { hidden = hidden + (1 - keyMask).reshaped([b, 1, 1, m]) }
+    scores = scores.maskedFill(where: hidden, with: -.infinity)
+    let probabilities = scores.softmax(alongAxis: -1)  // all-masked rows give 0
+    return Tensor.matmul(probabilities, value.permuted([0, 2, 1, 3])).permuted([0, 2, 1, 3])
+}
+
+extension Tensor {
+    /// MGK attention through the tiled kernel: the contract of
+    /// `referenceMixtureOfGaussianKeysAttention` in O(n) extra memory.
+    public static func mixtureOfGaussianKeysAttention(
+        query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float], gaussian: Bool,
+        causal: Bool = false, keyMask: Tensor? = nil
+    ) -> Tensor {
+        precondition(query.rank == 4 && keys.rank == 5 && value.rank == 4, "mixtureOfGaussianKeysAttention: q [b, n, h, d], keys [b, m, M, h, d], v [b, m, h, e]")
+        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        let (m, M, e) = (keys.shape[1], keys.shape[2], value.shape[3])
+        precondition(keys.shape == [b, m, M, h, d], "mixtureOfGaussianKeysAttention: keys \(keys.shape) vs query \(query.shape)")
+        precondition(value.shape == [b, m, h, e], "mixtureOfGaussianKeysAttention: value \(value.shape) vs keys \(keys.shape)")
+        precondition(inverseVariances.count == M, "mixtureOfGaussianKeysAttention: \(inverseVariances.count) variances for \(M) components")
+        if let logPriors { precondition(logPriors.shape == [h, M], "mixtureOfGaussianKeysAttention: log-priors \(logPriors.shape), expected [\(h), \(M)]") }
+        if let keyMask { precondition(keyMask.shape == [b, m], "mixtureOfGaussianKeysAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
+        let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
+        let keyLayout = HeadLayout(batchStride: m * M * h * d, positionStride: M * h * d, headStride: d)
+        let empty = Tensor.zeros([1])
+        func withProblem<T>(_ body: (MixtureProblem) -> T) -> T {
+            query.withUnsafeBufferPointer { q in
+                keys.withUnsafeBufferPointer { k in
+                    value.withUnsafeBufferPointer { v in
+                        (keyMask ?? empty).withUnsafeBufferPointer { km in
+                            (logPriors ?? empty).withUnsafeBufferPointer { lp in
+                                body(MixtureProblem(
+                                    attention: AttentionProblem(
+                                        batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e,
+                                        scale: 1, causal: causal, keyMask: keyMask == nil ? nil : km.baseAddress!,
+                                        query: q.baseAddress!, queryLayout: .positionMajor(length: n, heads: h, dimension: d),
+                                        key: k.baseAddress!, keyLayout: keyLayout,
+                                        value: v.baseAddress!, valueLayout: .positionMajor(length: m, heads: h, dimension: e)),
+                                    components: M, keys: k.baseAddress!, componentStride: h * d,
+                                    inverseVariances: inverseVariances,
+                                    logPriors: logPriors == nil ? nil : lp.baseAddress!, gaussian: gaussian))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var logSumExp = [Float](repeating: 0, count: b * h * n)
+        let output = Tensor.filled(shape: [b, n, h, e]) { out in
+            withProblem { p in
+                MixtureOfGaussianKeysKernel.forward(p, output: out.baseAddress!, outputLayout: oLayout, logSumExp: &logSumExp)
+            }
+        }
+        let inputs = [query, keys, value] + (logPriors.map { [$0] } ?? [])
+        return output.recorded(.custom, from: inputs) { dy in
+            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(keys.shape), dv = Tensor.zeros(value.shape)
+            var dPriors = Tensor.zeros(logPriors == nil ? [1] : [b, h, M])
+            withProblem { p in
+                output.withUnsafeBufferPointer { o in
+                    dy.withUnsafeBufferPointer { g in
+                        dq.withUnsafeMutableBufferPointer { dqp in
+                            dk.withUnsafeMutableBufferPointer { dkp in
+                                dv.withUnsafeMutableBufferPointer { dvp in
+                                    dPriors.withUnsafeMutableBufferPointer { dpp in
+                                        MixtureOfGaussianKeysKernel.backward(
+                                            p, output: o.baseAddress!, outputLayout: oLayout, outputGradient: g.baseAddress!,
+                                            logSumExp: logSumExp, queryGradient: dqp.baseAddress!,
+                                            keyGradient: dkp.baseAddress!, valueGradient: dvp.baseAddress!,
+                                            logPriorGradient: logPriors == nil ? nil : dpp.baseAddress!)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            var grads: [Tensor?] = [dq, dk, dv]
+            if logPriors != nil { grads.append(dPriors.summed(alongAxes: [0])) }
+            return grads
+        }
+    }
+}

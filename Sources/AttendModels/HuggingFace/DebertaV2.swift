@@ -1,0 +1,428 @@
+// DeBERTa-v2/v3 (He et al., 2020; HF `DebertaV2Model`) with module names equal to Hugging Face's
+// parameter keys, so a `config.json` + `model.safetensors` directory loads by name:
+//   embeddings.{word_embeddings, position_embeddings?, token_type_embeddings?, embed_proj?, LayerNorm}
+//   encoder.layer.N.attention.self.{query_proj, key_proj, value_proj, pos_key_proj?, pos_query_proj?}
+//   encoder.layer.N.attention.output.{dense, LayerNorm}, encoder.layer.N.intermediate.dense,
+//   encoder.layer.N.output.{dense, LayerNorm}, encoder.rel_embeddings, encoder.LayerNorm
+// The attention is Attend's `DisentangledSelfAttention`; the relative table lives once in the encoder
+// (`RelativePositionEmbeddings`) and is normalised once per forward pass, as in the reference.
+// Also the enhanced mask decoder of the official pre-training code (microsoft/DeBERTa,
+// apps/models/masked_language_model.py): absolute positions enter only just before the MLM head.
+// Shapes: b batch, n tokens, c hidden size.
+import AttendAttention
+import AttendCore
+import AttendNN
+import Foundation
+
+/// Why a DeBERTa-v2 checkpoint could not be used.
+public enum DebertaV2Error: Error, CustomStringConvertible, Equatable {
+    /// A configuration value this implementation does not support.
+    case unsupported(field: String, value: String, reason: String)
+    /// A required file is absent.
+    case missingFile(String)
+
+    public var description: String {
+        switch self {
+        case .unsupported(let field, let value, let reason): "DeBERTa-v2 config: \(field) = \(value) is not supported: \(reason)"
+        case .missingFile(let path): "DeBERTa-v2: \(path) does not exist"
+        }
+    }
+}
+
+/// `DebertaV2Config` as read from `config.json`, with the reference's defaults for absent keys.
+public struct DebertaV2Configuration: Codable, Sendable, Equatable {
+    public var vocabularySize = 128_100
+    public var hiddenSize = 1536
+    public var layerCount = 24
+    public var headCount = 24
+    public var intermediateSize = 6144
+    public var hiddenActivation = "gelu"
+    public var hiddenDropout: Float = 0.1
+    public var attentionDropout: Float = 0.1
+    public var maxPositionEmbeddings = 512
+    public var typeVocabularySize = 0
+    public var layerNormEpsilon: Float = 1e-7
+    public var relativeAttention = false
+    /// −1 (or < 1) means `maxPositionEmbeddings`.
+    public var maxRelativePositions = -1
+    /// ≤ 0: no log buckets.
+    public var positionBuckets = -1
+    /// "c2p", "p2c" (the reference accepts "p2c|c2p" or a list).
+    public var positionAttentionTypes: [String] = []
+    public var shareAttentionKey = false
+    /// "layer_norm" normalises the relative table.
+    public var normalizeRelativeEmbeddings: [String] = ["none"]
+    public var positionBiasedInput = true
+    /// Width of the token embeddings when different from `hiddenSize` (then `embed_proj` maps it).
+    public var embeddingSize: Int?
+    /// Head width when not hidden/heads.
+    public var attentionHeadSize: Int?
+    public var convolutionKernelSize = 0
+
+    /// The reference's defaults (the xlarge shape).
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case vocabularySize = "vocab_size", hiddenSize = "hidden_size", layerCount = "num_hidden_layers"
+        case headCount = "num_attention_heads", intermediateSize = "intermediate_size", hiddenActivation = "hidden_act"
+        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
+        case maxPositionEmbeddings = "max_position_embeddings", typeVocabularySize = "type_vocab_size"
+        case layerNormEpsilon = "layer_norm_eps", relativeAttention = "relative_attention"
+        case maxRelativePositions = "max_relative_positions", positionBuckets = "position_buckets"
+        case positionAttentionTypes = "pos_att_type", shareAttentionKey = "share_att_key"
+        case normalizeRelativeEmbeddings = "norm_rel_ebd", positionBiasedInput = "position_biased_input"
+        case embeddingSize = "embedding_size", attentionHeadSize = "attention_head_size"
+        case convolutionKernelSize = "conv_kernel_size"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vocabularySize = try c.decode(.vocabularySize, default: vocabularySize)
+        hiddenSize = try c.decode(.hiddenSize, default: hiddenSize)
+        layerCount = try c.decode(.layerCount, default: layerCount)
+        headCount = try c.decode(.headCount, default: headCount)
+        intermediateSize = try c.decode(.intermediateSize, default: intermediateSize)
+        hiddenActivation = try c.decode(.hiddenActivation, default: hiddenActivation)
+        hiddenDropout = try c.decode(.hiddenDropout, default: hiddenDropout)
+        attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
+        maxPositionEmbeddings = try c.decode(.maxPositionEmbeddings, default: maxPositionEmbeddings)
+        typeVocabularySize = try c.decode(.typeVocabularySize, default: typeVocabularySize)
+        layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
+        relativeAttention = try c.decode(.relativeAttention, default: relativeAttention)
+        maxRelativePositions = try c.decode(.maxRelativePositions, default: maxRelativePositions)
+        positionBuckets = try c.decode(.positionBuckets, default: positionBuckets)
+        positionAttentionTypes = try Self.decodeList(c, .positionAttentionTypes) ?? []
+        shareAttentionKey = try c.decode(.shareAttentionKey, default: shareAttentionKey)
+        normalizeRelativeEmbeddings = try Self.decodeList(c, .normalizeRelativeEmbeddings) ?? ["none"]
+        positionBiasedInput = try c.decode(.positionBiasedInput, default: positionBiasedInput)
+        embeddingSize = try c.decodeIfPresent(Int.self, forKey: .embeddingSize)
+        attentionHeadSize = try c.decodeIfPresent(Int.self, forKey: .attentionHeadSize)
+        convolutionKernelSize = try c.decode(.convolutionKernelSize, default: convolutionKernelSize)
+    }
+
+    /// A "a|b" string or a list of strings, lower-cased and trimmed (null → nil).
+    static func decodeList(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [String]? {
+        if (try? c.decodeNil(forKey: key)) ?? true { return nil }
+        let items: [String]
+        if let list = try? c.decode([String].self, forKey: key) {
+            items = list
+        } else {
+            items = try c.decode(String.self, forKey: key).split(separator: "|").map(String.init)
+        }
+        return items.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+    }
+
+    /// Reads `config.json`.
+    public static func load(path: String) throws -> DebertaV2Configuration {
+        guard FileManager.default.fileExists(atPath: path) else { throw DebertaV2Error.missingFile(path) }
+        return try JSONDecoder().decode(Self.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// k: relative distances are clipped to ±k and the table has 2k rows.
+    public var relativeSpan: Int {
+        let maximum = maxRelativePositions < 1 ? maxPositionEmbeddings : maxRelativePositions
+        return positionBuckets > 0 ? positionBuckets : maximum
+    }
+
+    /// The attention options this configuration describes (after `validate`).
+    public func attentionOptions() throws -> DisentangledAttention.Options {
+        var options = DisentangledAttention.Options()
+        options.positionTerms = try positionAttentionTypes.map { name in
+            guard let term = PositionTerm(rawValue: name) else {
+                throw DebertaV2Error.unsupported(field: "pos_att_type", value: name, reason: "known terms are c2p and p2c")
+            }
+            return term
+        }
+        options.buckets = RelativePositionBuckets(
+            bucketSize: positionBuckets, maxPosition: maxRelativePositions < 1 ? maxPositionEmbeddings : maxRelativePositions)
+        options.shareAttentionKey = shareAttentionKey
+        options.normalizeRelativeEmbeddings = normalizeRelativeEmbeddings.contains("layer_norm")
+        options.layerNormEpsilon = layerNormEpsilon
+        return options
+    }
+
+    /// Rejects what this implementation does not reproduce, naming the field.
+    public func validate() throws {
+        if convolutionKernelSize > 0 {
+            throw DebertaV2Error.unsupported(
+                field: "conv_kernel_size", value: "\(convolutionKernelSize)",
+                reason: "the convolution branch after the first layer (DeBERTa-v2 xlarge) is not implemented; v3 checkpoints have none")
+        }
+        if !relativeAttention && !positionAttentionTypes.isEmpty {
+            throw DebertaV2Error.unsupported(
+                field: "pos_att_type", value: positionAttentionTypes.joined(separator: "|"),
+                reason: "position terms need relative_attention = true")
+        }
+        if Activation(name: hiddenActivation) == nil {
+            throw DebertaV2Error.unsupported(field: "hidden_act", value: hiddenActivation, reason: "unknown activation")
+        }
+        _ = try attentionOptions()
+    }
+}
+
+/// Word (+ absolute position) (+ token type) embeddings, optional projection, LayerNorm, padding zeroed.
+public final class DebertaV2Embeddings: Module {
+    public let wordEmbeddings: Embedding
+    public let positionEmbeddings: Embedding?
+    public let tokenTypeEmbeddings: Embedding?
+    public let projection: Linear?
+    public let norm: LayerNorm
+    public let dropout: Dropout
+
+    init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) {
+        let width = config.embeddingSize ?? config.hiddenSize
+        let initializer = Initializer.normal(standardDeviation: 0.02)
+        wordEmbeddings = Embedding(count: config.vocabularySize, dimension: width, initializer: initializer, generator: &generator)
+        positionEmbeddings = config.positionBiasedInput
+            ? Embedding(count: config.maxPositionEmbeddings, dimension: width, initializer: initializer, generator: &generator) : nil
+        tokenTypeEmbeddings = config.typeVocabularySize > 0
+            ? Embedding(count: config.typeVocabularySize, dimension: width, initializer: initializer, generator: &generator) : nil
+        projection = width != config.hiddenSize
+            ? Linear(inputCount: width, outputCount: config.hiddenSize, bias: false, weightInitializer: initializer, generator: &generator)
+            : nil
+        norm = LayerNorm(dimension: config.hiddenSize, epsilon: config.layerNormEpsilon)
+        dropout = Dropout(probability: config.hiddenDropout)
+    }
+
+    public var children: [(String, any Module)] {
+        var list: [(String, any Module)] = [("word_embeddings", wordEmbeddings)]
+        if let positionEmbeddings { list.append(("position_embeddings", positionEmbeddings)) }
+        if let tokenTypeEmbeddings { list.append(("token_type_embeddings", tokenTypeEmbeddings)) }
+        if let projection { list.append(("embed_proj", projection)) }
+        return list + [("LayerNorm", norm), ("dropout", dropout)]
+    }
+
+    /// ids [b, n], token types [b, n] (nil = 0), mask [b, n] → [b, n, c].
+    func callAsFunction(_ ids: Indices, tokenTypes: Indices?, mask: Tensor) -> Tensor {
+        let (b, n) = (ids.shape[0], ids.shape[1])
+        var x = wordEmbeddings(ids)
+        if let positionEmbeddings {
+            x = x + positionEmbeddings(Indices(Array(0..<n))).reshaped([1, n, positionEmbeddings.dimension])
+        }
+        if let tokenTypeEmbeddings {
+            x = x + tokenTypeEmbeddings(tokenTypes ?? Indices(shape: [b, n], values: [Int](repeating: 0, count: b * n)))
+        }
+        if let projection { x = projection(x) }
+        return dropout(norm(x) * mask.reshaped([b, n, 1]))
+    }
+}
+
+/// A dense layer, dropout, and LayerNorm over the residual sum (HF `DebertaV2SelfOutput`/`DebertaV2Output`).
+public final class DebertaV2ResidualOutput: Module {
+    public let dense: Linear
+    public let norm: LayerNorm
+    public let dropout: Dropout
+
+    init(inputCount: Int, config: DebertaV2Configuration, generator: inout RandomGenerator) {
+        dense = Linear(inputCount: inputCount, outputCount: config.hiddenSize, weightInitializer: .normal(standardDeviation: 0.02),
+                       biasInitializer: .zeros, generator: &generator)
+        norm = LayerNorm(dimension: config.hiddenSize, epsilon: config.layerNormEpsilon)
+        dropout = Dropout(probability: config.hiddenDropout)
+    }
+
+    public var children: [(String, any Module)] { [("dense", dense), ("LayerNorm", norm), ("dropout", dropout)] }
+
+    /// LayerNorm(dropout(dense(x)) + residual).
+    func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor { norm(dropout(dense(x)) + residual) }
+}
+
+/// One encoder layer: disentangled self-attention + output, then the BERT feed-forward.
+public final class DebertaV2Layer: Module {
+    public let attention: DisentangledSelfAttention
+    public let attentionOutput: DebertaV2ResidualOutput
+    public let intermediate: Linear
+    public let activation: Activation
+    public let output: DebertaV2ResidualOutput
+
+    init(_ config: DebertaV2Configuration, options: DisentangledAttention.Options, generator: inout RandomGenerator) {
+        let headDimension = config.attentionHeadSize ?? config.hiddenSize / config.headCount
+        attention = DisentangledSelfAttention(
+            dimension: config.hiddenSize, headCount: config.headCount, headDimension: headDimension, options: options,
+            positionDropout: config.hiddenDropout, initializer: .normal(standardDeviation: 0.02), generator: &generator)
+        attentionOutput = DebertaV2ResidualOutput(inputCount: config.headCount * headDimension, config: config, generator: &generator)
+        intermediate = Linear(inputCount: config.hiddenSize, outputCount: config.intermediateSize,
+                              weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
+        activation = Activation(name: config.hiddenActivation) ?? .gelu
+        output = DebertaV2ResidualOutput(inputCount: config.intermediateSize, config: config, generator: &generator)
+    }
+
+    /// HF: `attention.self`, `attention.output`, `intermediate.dense`, `output`.
+    public var children: [(String, any Module)] {
+        [("attention.self", attention), ("attention.output", attentionOutput), ("intermediate.dense", intermediate),
+         ("output", output)]
+    }
+
+    /// Keys and values from `hidden`, queries from `queryStates` (default `hidden`), residual on the queries.
+    public func callAsFunction(
+        _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings: Tensor?, mask: Tensor?
+    ) throws -> Tensor {
+        let mixed = try attention(hidden, queryStates: queryStates, relativeEmbeddings: relativeEmbeddings, paddingMask: mask)
+        let attended = attentionOutput(mixed, residual: queryStates ?? hidden)
+        return output(activation(intermediate(attended)), residual: attended)
+    }
+}
+
+/// The encoder: layers plus the shared relative table (`rel_embeddings`, `LayerNorm`), which exists
+/// only with `relative_attention`.
+public final class DebertaV2Encoder: Module {
+    public let layers: [DebertaV2Layer]
+    public let relativePositions: RelativePositionEmbeddings?
+
+    init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) throws {
+        let options = try config.attentionOptions()
+        layers = (0..<config.layerCount).map { _ in DebertaV2Layer(config, options: options, generator: &generator) }
+        relativePositions = config.relativeAttention
+            ? RelativePositionEmbeddings(
+                rows: 2 * config.relativeSpan, dimension: config.hiddenSize,
+                normalized: options.normalizeRelativeEmbeddings, epsilon: config.layerNormEpsilon, generator: &generator)
+            : nil
+    }
+
+    public var children: [(String, any Module)] {
+        layers.enumerated().map { ("layer.\($0.offset)", $0.element as any Module) } + (relativePositions?.children ?? [])
+    }
+}
+
+/// Hidden states of a DeBERTa-v2 forward pass.
+public struct DebertaV2Output {
+    /// [b, n, c]: the last layer's output.
+    public var lastHiddenState: Tensor { hiddenStates[hiddenStates.count - 1] }
+    /// The embedding output, then every layer's output (layerCount + 1 tensors).
+    public let hiddenStates: [Tensor]
+    /// The normalised relative table the layers used (nil without relative attention).
+    public let relativeEmbeddings: Tensor?
+    /// [b, n] padding mask.
+    public let mask: Tensor
+}
+
+/// HF `DebertaV2Model`: embeddings and encoder.
+public final class DebertaV2Model: Module {
+    public let configuration: DebertaV2Configuration
+    public let embeddings: DebertaV2Embeddings
+    public let encoder: DebertaV2Encoder
+
+    /// A randomly initialised model (N(0, 0.02) weights, as the reference's `_init_weights`).
+    public init(_ configuration: DebertaV2Configuration, seed: UInt64 = 0) throws {
+        try configuration.validate()
+        self.configuration = configuration
+        var generator = RandomGenerator(seed: seed)
+        embeddings = DebertaV2Embeddings(configuration, generator: &generator)
+        encoder = try DebertaV2Encoder(configuration, generator: &generator)
+    }
+
+    public var children: [(String, any Module)] { [("embeddings", embeddings), ("encoder", encoder)] }
+
+    /// ids [b, n], attention mask [b, n] (1 = token; nil = none padded), token types [b, n].
+    public func callAsFunction(_ ids: Indices, attentionMask: Tensor? = nil, tokenTypes: Indices? = nil) throws -> DebertaV2Output {
+        guard ids.shape.count == 2 else {
+            throw MixerError.shapeMismatch(mechanism: "deberta", expected: "token ids [batch, length]", got: ids.shape)
+        }
+        let (b, n) = (ids.shape[0], ids.shape[1])
+        let mask = attentionMask ?? Tensor.ones([b, n])
+        var states = [embeddings(ids, tokenTypes: tokenTypes, mask: mask)]
+        let table = encoder.relativePositions?.normalizedTable()
+        for layer in encoder.layers {
+            states.append(try layer(states[states.count - 1], relativeEmbeddings: table, mask: attentionMask))
+        }
+        return DebertaV2Output(hiddenStates: states, relativeEmbeddings: table, mask: mask)
+    }
+
+    /// Loads `config.json` and `model.safetensors` (or a sharded index) from a directory.
+    public static func load(directory: String) throws -> DebertaV2Model {
+        let folder = URL(fileURLWithPath: directory)
+        let configuration = try DebertaV2Configuration.load(path: folder.appendingPathComponent("config.json").path)
+        let model = try DebertaV2Model(configuration)
+        let single = folder.appendingPathComponent("model.safetensors").path
+        let index = folder.appendingPathComponent("model.safetensors.index.json").path
+        let path = FileManager.default.fileExists(atPath: single) ? single : index
+        guard FileManager.default.fileExists(atPath: path) else { throw DebertaV2Error.missingFile(single) }
+        try model.load(checkpoint: try Safetensors.open(path))
+        return model
+    }
+
+    /// Copies a checkpoint's tensors in by HF name, strictly. A `deberta.` prefix (task-model
+    /// checkpoints) is removed and tensors outside it (task heads) are left out; like the reference,
+    /// `position_ids` buffers and an unused `embeddings.position_embeddings` are ignored.
+    public func load(checkpoint: any SafetensorsArchive) throws {
+        let prefixed = checkpoint.names.contains { $0.hasPrefix("deberta.") }
+        var tensors: [String: Tensor] = [:]
+        for name in checkpoint.names {
+            guard !prefixed || name.hasPrefix("deberta.") else { continue }
+            let key = prefixed ? String(name.dropFirst("deberta.".count)) : name
+            if key.hasSuffix("position_ids") { continue }
+            if key == "embeddings.position_embeddings.weight" && embeddings.positionEmbeddings == nil { continue }
+            tensors[key] = try checkpoint.tensor(name)
+        }
+        try load(tensors, strict: true)
+    }
+}
+
+/// HF `DebertaV2LMPredictionHead`: dense → activation → LayerNorm → tied word embeddings + bias.
+public final class DebertaV2LMHead: Module {
+    public let dense: Linear
+    public let activation: Activation
+    public let norm: LayerNorm
+    public let bias: Parameter
+
+    init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) {
+        dense = Linear(inputCount: config.hiddenSize, outputCount: config.hiddenSize,
+                       weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
+        activation = Activation(name: config.hiddenActivation) ?? .gelu
+        norm = LayerNorm(dimension: config.hiddenSize, epsilon: config.layerNormEpsilon)
+        bias = Parameter(.zeros([config.vocabularySize]))
+    }
+
+    public var ownParameters: [(String, Parameter)] { [("bias", bias)] }
+    public var children: [(String, any Module)] { [("dense", dense), ("LayerNorm", norm)] }
+
+    /// [..., c] → [..., vocabulary] against the word-embedding table [vocabulary, c].
+    public func callAsFunction(_ x: Tensor, wordEmbeddings: Tensor) -> Tensor {
+        Tensor.linear(norm(activation(dense(x))), weight: wordEmbeddings, bias: bias.value)
+    }
+}
+
+/// DeBERTa's enhanced mask decoder (EMD) for masked-language-model pre-training: absolute positions
+/// enter only here, just before the MLM head. With H the input of the last encoder layer and z the
+/// absolute position embeddings, the last layer runs `steps` more times with shared weights, queries
+/// starting at z + H and replaced by each pass's output while keys and values stay H; the MLM head
+/// reads the final queries. (The reference does this only when `position_biased_input` is false.)
+///
+/// Checkpoint names: `position_embeddings.weight`, `lm_head.{dense, LayerNorm, bias}`.
+public final class DebertaV2EnhancedMaskDecoder: Module {
+    public let positionEmbeddings: Embedding
+    public let lmHead: DebertaV2LMHead
+    /// Passes of the last layer (the reference: 2).
+    public let steps: Int
+
+    /// A decoder for `model`'s configuration.
+    public init(_ config: DebertaV2Configuration, steps: Int = 2, seed: UInt64 = 1) {
+        var generator = RandomGenerator(seed: seed)
+        positionEmbeddings = Embedding(count: config.maxPositionEmbeddings, dimension: config.hiddenSize,
+                                       initializer: .normal(standardDeviation: 0.02), generator: &generator)
+        lmHead = DebertaV2LMHead(config, generator: &generator)
+        self.steps = steps
+    }
+
+    public var children: [(String, any Module)] { [("position_embeddings", positionEmbeddings), ("lm_head", lmHead)] }
+
+    /// The decoder's final query states [b, n, c] for an encoder pass of `model`.
+    public func decoded(_ encoded: DebertaV2Output, model: DebertaV2Model, attentionMask: Tensor?) throws -> Tensor {
+        let states = encoded.hiddenStates[encoded.hiddenStates.count - 2]  // the input of the last layer
+        let (n, c) = (states.shape[1], states.shape[2])
+        guard n <= positionEmbeddings.count else {
+            throw MixerError.sequenceTooLong(mechanism: "deberta EMD", length: n, maximum: positionEmbeddings.count)
+        }
+        let last = model.encoder.layers[model.encoder.layers.count - 1]
+        var query = positionEmbeddings(Indices(Array(0..<n))).reshaped([1, n, c]) + states
+        for _ in 0..<steps {
+            query = try last(states, queryStates: query, relativeEmbeddings: encoded.relativeEmbeddings, mask: attentionMask)
+        }
+        return query
+    }
+
+    /// MLM logits [b, n, vocabulary] through the decoder and the head (tied to the word embeddings).
+    public func callAsFunction(_ encoded: DebertaV2Output, model: DebertaV2Model, attentionMask: Tensor?) throws -> Tensor {
+        lmHead(try decoded(encoded, model: model, attentionMask: attentionMask),
+               wordEmbeddings: model.embeddings.wordEmbeddings.weight.value)
+    }
+}
