@@ -17,6 +17,9 @@ public struct Capabilities: Sendable, Equatable {
     public var canSeeEveryKey = false
     /// Output depends on random draws that are fixed per seed (BigBird layout, Performer features).
     public var isRandomized = false
+    /// For mechanisms meant only for the bottom layer (SPADE's state-space layer): the registry
+    /// name of the mixer the layers above run, unless the model configuration names another.
+    public var upperLayerMixer: String? = nil
     /// Time complexity in n, for `attend list` (e.g. "O(n²)", "O(n·w)").
     public var complexity: String
 

@@ -38,6 +38,12 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     public var mgk = MixtureOfGaussianKeysAttention.Options()
     /// Hypercube attention.
     public var hypercube = HypercubeAttention.Options()
+    /// Treeformer's decision-tree attention.
+    public var treeformer = TreeformerAttention.Options()
+    /// SPADE's bottom layer (S4D + local attention).
+    public var spade = SpadeMixer.Options()
+    /// Evolving attention's convolved maps.
+    public var evolving = EvolvingAttention.Options()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -53,6 +59,7 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
         case full, local, bigbird, linformer, performer, longShort = "long_short", flash, deberta, mgk, hypercube
+        case treeformer, spade, evolving
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -75,6 +82,9 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         deberta = try c.decode(.deberta, default: deberta)
         mgk = try c.decode(.mgk, default: mgk)
         hypercube = try c.decode(.hypercube, default: hypercube)
+        treeformer = try c.decode(.treeformer, default: treeformer)
+        spade = try c.decode(.spade, default: spade)
+        evolving = try c.decode(.evolving, default: evolving)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.

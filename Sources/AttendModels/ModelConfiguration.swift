@@ -31,6 +31,14 @@ public enum FeedForwardKind: String, Codable, Sendable, CaseIterable {
     case `switch`
 }
 
+/// The kind of network a configuration builds.
+public enum Architecture: String, Codable, Sendable, CaseIterable {
+    /// Token embeddings and a Transformer encoder (`SequenceEncoder`) with the task's head.
+    case encoder
+    /// A Vision Transformer on the tokens read as grey levels of square images (`ViTClassifier`).
+    case vit
+}
+
 /// Hyper-parameters of an encoder (and of the models built on it).
 public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var vocabularySize: Int
@@ -42,6 +50,9 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var maximumLength: Int
     /// Registry name of the token mixer.
     public var mixer = "full"
+    /// Registry name of the mixer in layers ≥ 1, when it differs from `mixer`. Nil: the mixer's
+    /// declared upper-layer mixer (`Capabilities.upperLayerMixer`, e.g. SPADE → local) or `mixer`.
+    public var upperMixer: String?
     /// The mixer's own options (its shape fields are filled from this configuration).
     public var mixerOptions: MixerConfiguration?
     public var activation: Activation = .gelu
@@ -60,6 +71,12 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var headDimension: Int?
     /// Seed for the initial weights.
     public var seed: UInt64 = 0
+    /// Token encoder or Vision Transformer.
+    public var architecture: Architecture = .encoder
+    /// ViT patch side P (images of side √(maximum length / channels)).
+    public var patchSize = 4
+    /// ViT image channels C (tokens are channel-major grey levels).
+    public var imageChannels = 1
 
     /// A configuration with defaults for everything but the shape.
     public init(
@@ -74,6 +91,14 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         self.maximumLength = maximumLength
     }
 
+    /// The registry name of the mixer that layer `layer` runs: `mixer` in layer 0; above it,
+    /// `upperMixer`, else the mechanism's declared upper-layer mixer, else `mixer`.
+    public func mixerName(layer: Int) throws -> String {
+        guard layer > 0 else { return mixer }
+        if let upperMixer { return upperMixer }
+        return try Mechanisms.named(mixer).capabilities.upperLayerMixer ?? mixer
+    }
+
     /// The mixer configuration with this model's width, heads and length.
     public var resolvedMixer: MixerConfiguration {
         var m = mixerOptions ?? MixerConfiguration(modelDimension: modelDimension, headCount: headCount, maximumLength: 0)
@@ -86,9 +111,11 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case vocabularySize = "vocabulary_size", modelDimension = "model_dimension", layerCount = "layer_count"
         case headCount = "head_count", feedForwardDimension = "feed_forward_dimension"
-        case maximumLength = "maximum_length", mixer, mixerOptions = "mixer_options", activation, dropout
+        case maximumLength = "maximum_length", mixer, upperMixer = "upper_mixer", mixerOptions = "mixer_options"
+        case activation, dropout
         case preNorm = "pre_norm", positions, pooling, layerNormEpsilon = "layer_norm_epsilon"
         case feedForward = "feed_forward", switchFeedForward = "switch", classCount = "class_count", headDimension = "head_dimension", seed
+        case architecture, patchSize = "patch_size", imageChannels = "image_channels"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -101,6 +128,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
             feedForwardDimension: try c.decode(Int.self, forKey: .feedForwardDimension),
             maximumLength: try c.decode(Int.self, forKey: .maximumLength))
         mixer = try c.decode(.mixer, default: mixer)
+        upperMixer = try c.decodeIfPresent(String.self, forKey: .upperMixer)
         mixerOptions = try c.decodeIfPresent(MixerConfiguration.self, forKey: .mixerOptions)
         activation = try c.decode(.activation, default: activation)
         dropout = try c.decode(.dropout, default: dropout)
@@ -113,5 +141,8 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         classCount = try c.decode(.classCount, default: classCount)
         headDimension = try c.decodeIfPresent(Int.self, forKey: .headDimension)
         seed = try c.decode(.seed, default: seed)
+        architecture = try c.decode(.architecture, default: architecture)
+        patchSize = try c.decode(.patchSize, default: patchSize)
+        imageChannels = try c.decode(.imageChannels, default: imageChannels)
     }
 }

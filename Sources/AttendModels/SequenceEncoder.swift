@@ -53,14 +53,24 @@ public final class SequenceEncoder: Module {
             sinusoids = nil
         }
         cls = configuration.pooling == .cls ? Parameter(.zeros([c])) : nil
-        let mechanism = try Mechanisms.named(configuration.mixer)
-        if causal && !mechanism.capabilities.supportsCausal {
-            throw MixerError.causalUnsupported(
-                mechanism: configuration.mixer, reason: "a causal language model needs a mixer with a causal form")
+        // State shared across layers (DeBERTa's relative table) comes from the one mechanism in the
+        // stack that has any; two different sharing mechanisms cannot be combined.
+        let names = try (0..<configuration.layerCount).map { try configuration.mixerName(layer: $0) }
+        let sharing = try Set(names).sorted().map { try Mechanisms.named($0) }.filter { $0.makeShared != nil }
+        guard sharing.count <= 1 else {
+            throw MixerError.invalidConfiguration(
+                mechanism: configuration.mixer,
+                problem: "\(sharing.map(\.name).joined(separator: " and ")) each share state across layers; use one of them")
         }
-        mixerShared = try mechanism.makeShared?(configuration.resolvedMixer, &generator)
+        mixerShared = try sharing.first?.makeShared?(configuration.resolvedMixer, &generator)
         var blocks: [TransformerBlock] = []
         for layer in 0..<configuration.layerCount {
+            let name = try configuration.mixerName(layer: layer)
+            let mechanism = try Mechanisms.named(name)
+            if causal && !mechanism.capabilities.supportsCausal {
+                throw MixerError.causalUnsupported(
+                    mechanism: name, reason: "a causal language model needs a mixer with a causal form")
+            }
             var mixerConfiguration = configuration.resolvedMixer
             mixerConfiguration.seed = RandomGenerator.mix(configuration.seed, UInt64(layer))
             let mixer = try mechanism.make(mixerConfiguration, &generator)

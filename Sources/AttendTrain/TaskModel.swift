@@ -33,8 +33,20 @@ extension CausalLM: TaskModel {
     }
 }
 
+extension ViTClassifier: TaskModel {
+    public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
+        try self(try pixels(fromTokens: batch.tokens), trainingStep: trainingStep)
+    }
+}
+
 /// Builds the model for a task kind from a model configuration.
 public func makeModel(for kind: TaskKind, _ configuration: ModelConfiguration) throws -> any TaskModel {
+    if configuration.architecture == .vit {
+        guard kind == .classification else {
+            throw TrainingError.incompatible("a ViT classifies images; task kind \(kind.rawValue) needs the encoder architecture")
+        }
+        return try ViTClassifier(configuration)
+    }
     switch kind {
     case .classification: return try EncoderClassifier(configuration)
     case .pairClassification: return try DualEncoder(configuration)

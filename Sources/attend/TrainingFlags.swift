@@ -37,6 +37,27 @@ enum TrainingFlags {
             configuration.model.mixer = mixer
         }
         var model = configuration.model
+        if let upper = arguments.string("upper-mixer") {
+            try checkMixer(upper)
+            model.upperMixer = upper
+        }
+        if let architecture = try arguments.choice("architecture", from: Architecture.allCases.map(\.rawValue)) {
+            model.architecture = Architecture(rawValue: architecture)!
+        }
+        if let v = try arguments.positiveInt("patch") { model.patchSize = v }
+        if let schedule = try arguments.intList("tree-schedule") {
+            guard schedule.count == 2, schedule.allSatisfy({ $0 >= 0 }) else {
+                throw UsageError("attend train: --tree-schedule takes two step counts N1,N2 (full attention, then TC), got \(schedule)")
+            }
+            var options = model.resolvedMixer
+            options.treeformer.schedule = .init(fullAttentionSteps: schedule[0], coarseSteps: schedule[1])
+            model.mixerOptions = options
+        }
+        if let weight = try arguments.float("tree-coarse-weight") {
+            var options = model.resolvedMixer
+            options.treeformer.coarseWeight = weight
+            model.mixerOptions = options
+        }
         if let v = try arguments.positiveInt("layers") { model.layerCount = v }
         if let v = try arguments.positiveInt("dim") { model.modelDimension = v }
         if let v = try arguments.positiveInt("heads") { model.headCount = v }

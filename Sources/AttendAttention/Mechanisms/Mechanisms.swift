@@ -47,6 +47,9 @@ public enum Mechanisms {
         MixtureOfGaussianKeysAttention.entry,
         MixtureOfGaussianKeysAttention.linearEntry,
         HypercubeAttention.entry,
+        TreeformerAttention.entry,
+        SpadeMixer.entry,
+        EvolvingAttention.entry,
     ]
 
     /// Registered names.

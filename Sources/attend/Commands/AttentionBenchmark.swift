@@ -29,13 +29,23 @@ enum AttentionBenchmark {
         let causal = arguments.flag("causal")
         let backward = arguments.flag("backward")
         var results: [AttentionResult] = []
+        var refused: [String] = []
         print("attention: batch \(b), heads \(h), head dim \(d)\(causal ? ", causal" : "")\(backward ? ", with backward" : "")")
         for n in lengths {
             for name in mixers {
                 if causal, name != "full-kernel", !(try Mechanisms.named(name)).capabilities.supportsCausal {
                     continue
                 }
-                let result = try measure(name, b: b, n: n, h: h, d: d, causal: causal, backward: backward, runs: runs)
+                let result: AttentionResult
+                do {
+                    result = try measure(name, b: b, n: n, h: h, d: d, causal: causal, backward: backward, runs: runs)
+                } catch let error as MixerError {
+                    // A mechanism that materialises maps refuses lengths over its memory budget: report it, go on.
+                    guard case .memoryBudgetExceeded = error else { throw error }
+                    refused.append("\(name) n=\(n): \(error)")
+                    FileHandle.standardError.write(Data("  \(name) n=\(n): refused (memory budget)\n".utf8))
+                    continue
+                }
                 results.append(result)
                 FileHandle.standardError.write(Data("  \(name) n=\(n): \(String(format: "%.2f", result.forwardMilliseconds)) ms\n".utf8))
             }
@@ -50,6 +60,7 @@ enum AttentionBenchmark {
              String(format: "%.1f", r.peakExtraMiB), r.ratioToFull.map { String(format: "%.3f", $0) } ?? "-"]
         }
         print(TextTable(header: ["mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "time / full"], rows: rows).rendered)
+        for line in refused { print("refused: \(line)") }
         try ResultFiles.write(results, json: arguments.string("json"), csv: arguments.string("csv"))
         if let svg = arguments.string("svg") { try plot(results, causal: causal).rendered().write(toFile: svg, atomically: true, encoding: .utf8) }
     }

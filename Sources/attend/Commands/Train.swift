@@ -16,6 +16,11 @@ enum TrainCommand: Command {
         options: [
             .option("task", "NAME", "task: \(TaskCatalog.names.joined(separator: ", "))"),
             .option("mixer", "NAME", "attention mechanism (see `attend list`; default full)"),
+            .option("upper-mixer", "NAME", "mechanism of layers ≥ 1 (default: the mixer's own choice, e.g. spade → local)"),
+            .option("architecture", "NAME", "encoder (token embeddings; the default) or vit (images: tokens as grey levels)"),
+            .option("patch", "N", "ViT patch side, 4 unless set (image side = √(sequence length / channels))"),
+            .option("tree-schedule", "N1,N2", "treeformer bootstrap: N1 steps full attention, N2 steps TC, then TF"),
+            .option("tree-coarse-weight", "W", "treeformer: weight of the TC path added to TF after the schedule"),
             .option("preset", "NAME", "size preset for task and model: tiny, cpu, lra", default: "cpu"),
             .option("config", "FILE", "a JSON training configuration (config.json of an earlier run works); flags override it"),
             .option("layers", "N", "Transformer layers"),

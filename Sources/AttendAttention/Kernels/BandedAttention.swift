@@ -1,0 +1,147 @@
+// Attention maps stored as diagonal bands, for mechanisms that must materialise a local map
+// (evolving attention on top of local attention): row i of a band keeps the keys
+// j = i − before + c for columns c in 0..<W, W = before + after + 1; cells whose key lies outside
+// the sequence hold 0. Memory is O(n·W) instead of O(n²).
+// - scores:  S[b, h, i, c] = scale·q_i·k_j
+// - mix:     o_i = Σ_c P[b, h, i, c]·v_j
+// with their backward rules (dq_i = scale·Σ_c dS·k_j, dk_j += scale·dS·q_i; dP = dO_i·v_j,
+// dv_j += P·dO_i). Heads are read in place from the [b, n, h, d] projections; one task per
+// (batch, head) writes only that head's rows.
+import AttendCore
+
+/// Dense products restricted to a diagonal band.
+public enum BandedAttention {
+    /// Sizes of a banded problem.
+    public struct Shape: Sendable {
+        /// b, n, h, d and e.
+        public let batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int
+        /// Keys before the query in row 0 of the band, and the band width W.
+        public let before: Int, width: Int
+
+        /// A problem of these sizes.
+        public init(batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int, before: Int, width: Int) {
+            (self.batch, self.length, self.heads, self.dimension) = (batch, length, heads, dimension)
+            (self.valueDimension, self.before, self.width) = (valueDimension, before, width)
+        }
+
+        /// Columns of row i whose key lies in 0..<n.
+        @inline(__always)
+        func columns(_ i: Int) -> Range<Int> { max(0, before - i)..<min(width, length + before - i) }
+        @inline(__always)
+        func key(_ i: Int, _ c: Int) -> Int { i - before + c }
+    }
+
+    /// S [b, h, n, W] = scale·q·kᵀ on the band. q, k: [b, n, h, d].
+    public static func scores(
+        query: UnsafePointer<Float>, key: UnsafePointer<Float>, scale: Float, into s: UnsafeMutablePointer<Float>,
+        shape: Shape
+    ) {
+        let (qs, ks, ss) = (SendablePointer(query), SendablePointer(key), SendablePointer(s))
+        let (n, h, d, w) = (shape.length, shape.heads, shape.dimension, shape.width)
+        Parallel.forEach(shape.batch * h) { task in
+            let (b, head) = (task / h, task % h)
+            let map = ss.base + task * n * w
+            map.update(repeating: 0, count: n * w)
+            for i in 0..<n {
+                let q = qs.base + ((b * n + i) * h + head) * d
+                for c in shape.columns(i) {
+                    let k = ks.base + ((b * n + shape.key(i, c)) * h + head) * d
+                    map[i * w + c] = scale * Dot.product(q, k, count: d)
+                }
+            }
+        }
+    }
+
+    /// dq, dk from dS (each written, skipped when nil).
+    public static func scoresBackward(
+        query: UnsafePointer<Float>, key: UnsafePointer<Float>, scale: Float, scoreGradient ds: UnsafePointer<Float>,
+        queryGradient dq: UnsafeMutablePointer<Float>?, keyGradient dk: UnsafeMutablePointer<Float>?, shape: Shape
+    ) {
+        let (qs, ks, gs) = (SendablePointer(query), SendablePointer(key), SendablePointer(ds))
+        let dqs = dq.map { SendablePointer($0) }, dks = dk.map { SendablePointer($0) }
+        let (n, h, d, w) = (shape.length, shape.heads, shape.dimension, shape.width)
+        Parallel.forEach(shape.batch * h) { task in
+            let (b, head) = (task / h, task % h)
+            let map = gs.base + task * n * w
+            for i in 0..<n {
+                let offset = ((b * n + i) * h + head) * d
+                if let dqs { (dqs.base + offset).update(repeating: 0, count: d) }
+                if let dks { (dks.base + offset).update(repeating: 0, count: d) }
+            }
+            for i in 0..<n {
+                let qOffset = ((b * n + i) * h + head) * d
+                for c in shape.columns(i) {
+                    let g = scale * map[i * w + c]
+                    if g == 0 { continue }
+                    let kOffset = ((b * n + shape.key(i, c)) * h + head) * d
+                    if let dqs { axpy(g, ks.base + kOffset, dqs.base + qOffset, count: d) }
+                    if let dks { axpy(g, qs.base + qOffset, dks.base + kOffset, count: d) }
+                }
+            }
+        }
+    }
+
+    /// o [b, n, h, e] = P·v on the band. P: [b, h, n, W]; v: [b, n, h, e].
+    public static func mix(
+        probabilities p: UnsafePointer<Float>, value: UnsafePointer<Float>, into o: UnsafeMutablePointer<Float>,
+        shape: Shape
+    ) {
+        let (ps, vs, os) = (SendablePointer(p), SendablePointer(value), SendablePointer(o))
+        let (n, h, e, w) = (shape.length, shape.heads, shape.valueDimension, shape.width)
+        Parallel.forEach(shape.batch * h) { task in
+            let (b, head) = (task / h, task % h)
+            let map = ps.base + task * n * w
+            for i in 0..<n {
+                let out = os.base + ((b * n + i) * h + head) * e
+                out.update(repeating: 0, count: e)
+                for c in shape.columns(i) {
+                    let weight = map[i * w + c]
+                    if weight == 0 { continue }
+                    axpy(weight, vs.base + ((b * n + shape.key(i, c)) * h + head) * e, out, count: e)
+                }
+            }
+        }
+    }
+
+    /// dP [b, h, n, W] and dv [b, n, h, e] from dO (each written, skipped when nil).
+    public static func mixBackward(
+        probabilities p: UnsafePointer<Float>, value: UnsafePointer<Float>, outputGradient dout: UnsafePointer<Float>,
+        probabilityGradient dp: UnsafeMutablePointer<Float>?, valueGradient dv: UnsafeMutablePointer<Float>?,
+        shape: Shape
+    ) {
+        let (ps, vs, gs) = (SendablePointer(p), SendablePointer(value), SendablePointer(dout))
+        let dps = dp.map { SendablePointer($0) }, dvs = dv.map { SendablePointer($0) }
+        let (n, h, e, w) = (shape.length, shape.heads, shape.valueDimension, shape.width)
+        Parallel.forEach(shape.batch * h) { task in
+            let (b, head) = (task / h, task % h)
+            let map = ps.base + task * n * w
+            if let dps { (dps.base + task * n * w).update(repeating: 0, count: n * w) }
+            if let dvs {
+                for i in 0..<n { (dvs.base + ((b * n + i) * h + head) * e).update(repeating: 0, count: e) }
+            }
+            for i in 0..<n {
+                let g = gs.base + ((b * n + i) * h + head) * e
+                for c in shape.columns(i) {
+                    let vOffset = ((b * n + shape.key(i, c)) * h + head) * e
+                    if let dps { dps.base[task * n * w + i * w + c] = Dot.product(g, vs.base + vOffset, count: e) }
+                    if let dvs { axpy(map[i * w + c], g, dvs.base + vOffset, count: e) }
+                }
+            }
+        }
+    }
+
+    /// y[0..<count] += a·x[0..<count].
+    @inline(__always)
+    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        let scale = Float8(repeating: a)
+        var i = 0
+        while i + 8 <= count {
+            store8(load8(y, i) + scale * load8(x, i), y, i)
+            i += 8
+        }
+        while i < count {
+            y[i] += a * x[i]
+            i += 1
+        }
+    }
+}

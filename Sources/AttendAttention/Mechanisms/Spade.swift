@@ -1,0 +1,135 @@
+// SPADE — State sPace AugmenteD TransformEr (Zuo et al., 2022, arXiv:2212.08136;
+// microsoft/EfficientLongSequenceModeling `spade_layer.py`, mechanisms-a §4.1): the bottom layer
+// runs a state-space model (global information, O(L log L)) beside local attention (fine detail,
+// O(L·w)), and every layer above runs local attention alone. This mixer is the bottom layer's:
+//   g   = S4D(x̂ ⊙ mask)                  global branch, padded positions zero-filled first
+//   loc = Attention(x̂)                   local attention (any registry q/k/v mechanism; "local")
+//   concat: y = W_agg·[LN_g(g), LN_l(loc)] + b     (run_lm.sh's --s4-local-combine concat)
+//   add:    y = w·LN_g(g) + (1 − w)·LN_l(loc)      (the config default, w = s4_weight = 0.5)
+//   stack:  y = Attention(S4D(x̂))                   (no extra norms)
+// x̂ is the block's input after its pre-LN; the block adds the residual and the FFN. LN_g and LN_l
+// are separate norms because the two branches have very different scales.
+// The layers above: the registry entry declares `upperLayerMixer = "local"`, and the model builder
+// (SequenceEncoder, ViT) runs that mechanism in layers ≥ 1 unless the model configuration names
+// another (`upper_mixer`) — SPADE's `s4_every_n_layers = 100` (only layer 0 has the SSM).
+// Causal use (language modelling) takes the one-sided S4D kernel and a causal attention branch.
+// Shapes: b batch, n length, c model width (= the S4D channel count H).
+import AttendCore
+import AttendNN
+
+/// The SPADE bottom layer: S4D and local attention, combined.
+public final class SpadeMixer: TokenMixer {
+    /// How the two branches are combined.
+    public enum Combine: String, Codable, Sendable, CaseIterable {
+        /// W_agg·[LN(g), LN(loc)] + b (the published language-model run).
+        case concat
+        /// w·LN(g) + (1 − w)·LN(loc) (the reference's config default).
+        case add
+        /// Attention(S4D(x)).
+        case stack
+    }
+
+    /// Options of the SPADE mechanism.
+    public struct Options: Codable, Sendable, Equatable {
+        /// Registry name of the attention branch (a q/k/v mechanism); "local" as in the paper.
+        public var attention = "local"
+        /// Branch combination.
+        public var combine: Combine = .concat
+        /// Weight w of the S4D branch for `add`.
+        public var s4Weight: Float = 0.5
+        /// The state-space layer's options.
+        public var s4 = S4D.Options()
+
+        /// Defaults: local attention, concat, S4D-Lin with N = 64.
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            attention = try c.decode(.attention, default: "local")
+            combine = try c.decode(.combine, default: .concat)
+            s4Weight = try c.decode(.s4Weight, default: 0.5)
+            s4 = try c.decode(.s4, default: S4D.Options())
+        }
+
+        enum CodingKeys: String, CodingKey { case attention, combine, s4Weight = "s4_weight", s4 }
+    }
+
+    /// The options it was built with.
+    public let options: Options
+    /// The global branch.
+    public let s4: S4D
+    /// The local branch (q/k/v projections and output projection included).
+    public let attention: any TokenMixer
+    /// LN_g and LN_l (concat and add).
+    public let s4Norm: LayerNorm?, attentionNorm: LayerNorm?
+    /// W_agg: 2c → c (concat).
+    public let aggregate: Linear?
+
+    /// The bottom layer for `configuration` (its `spade` options; the attention branch reads its
+    /// own options, e.g. `local`, from the same configuration).
+    public init(configuration: MixerConfiguration, generator: inout RandomGenerator) throws {
+        let options = configuration.spade
+        guard options.attention != "spade", let branch = try? Mechanisms.named(options.attention) else {
+            throw MixerError.invalidConfiguration(
+                mechanism: "spade",
+                problem: "attention branch '\(options.attention)' is not a registered mechanism other than spade; "
+                    + "choose one of: \(Mechanisms.names.filter { $0 != "spade" }.joined(separator: ", "))")
+        }
+        guard !branch.capabilities.replacesFeedForward else {
+            throw MixerError.invalidConfiguration(
+                mechanism: "spade", problem: "attention branch '\(options.attention)' replaces the whole layer")
+        }
+        guard (0...1).contains(options.s4Weight) else {
+            throw MixerError.invalidConfiguration(mechanism: "spade", problem: "s4_weight must lie in [0, 1], got \(options.s4Weight)")
+        }
+        self.options = options
+        let c = configuration.modelDimension
+        s4 = try S4D(channels: c, options: options.s4, generator: &generator)
+        attention = try branch.make(configuration, &generator)
+        let normed = options.combine != .stack
+        s4Norm = normed ? LayerNorm(dimension: c) : nil
+        attentionNorm = normed ? LayerNorm(dimension: c) : nil
+        aggregate = options.combine == .concat
+            ? Linear(inputCount: 2 * c, outputCount: c, weightInitializer: .xavierUniform(), biasInitializer: .zeros, generator: &generator)
+            : nil
+    }
+
+    public var children: [(String, any Module)] {
+        var list: [(String, any Module)] = [("s4", s4), ("attention", attention)]
+        if let s4Norm, let attentionNorm { list += [("s4_norm", s4Norm), ("attention_norm", attentionNorm)] }
+        if let aggregate { list.append(("aggregate", aggregate)) }
+        return list
+    }
+
+    /// [b, n, c] → [b, n, c].
+    public func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor {
+        guard x.rank == 3, x.shape[2] == s4.channels else {
+            throw MixerError.shapeMismatch(mechanism: "spade", expected: "[batch, length, \(s4.channels)]", got: x.shape)
+        }
+        let (b, n) = (x.shape[0], x.shape[1])
+        var input = x
+        if let mask = context.paddingMask { input = x * mask.reshaped([b, n, 1]) }  // S4Module zero-fills padding
+        let global = s4(input, causal: context.isCausal)  // [b, n, c]
+        switch options.combine {
+        case .stack:
+            return try attention(global, context: context)
+        case .add:
+            let local = try attention(x, context: context)
+            return s4Norm!(global) * options.s4Weight + attentionNorm!(local) * (1 - options.s4Weight)
+        case .concat:
+            let local = try attention(x, context: context)
+            return aggregate!(Tensor.concatenated([s4Norm!(global), attentionNorm!(local)], alongAxis: 2))  // [b, n, c]
+        }
+    }
+
+    /// Registry entry.
+    public static let entry = Mechanism(
+        name: "spade",
+        summary: "S4D state space + local attention in the bottom layer, local above (SPADE, Zuo et al. 2022)",
+        capabilities: {
+            var c = Capabilities(supportsCausal: true, complexity: "O(n log n) S4D + O(n·w·d) local")
+            c.upperLayerMixer = "local"
+            return c
+        }(),
+        make: { configuration, generator in try SpadeMixer(configuration: configuration, generator: &generator) })
+}

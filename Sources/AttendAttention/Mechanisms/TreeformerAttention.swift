@@ -1,0 +1,336 @@
+// Treeformer (Madaan, Bhojanapalli, Jain & Jain, ICLR 2023, arXiv:2208.09015; mechanisms-a §1):
+// attention as retrieval through a decision tree. Queries and keys of a head are routed through the
+// same tree of oblique splits (one tree per layer and head, height ht, 2^ht leaves).
+// - TF-attention (fine): each query attends only to the keys of its own leaf, cost per query
+//   O(ht·d + leaf size·d). Routing is piecewise constant, so the tree gets no gradient from it.
+// - TC-attention (coarse): each query attends over the ht + 1 nodes of its own path, each node
+//   summarised by the mean key and value routed through it: linear in n, and through DGT's
+//   straight-through estimator every token's routing gets a gradient ("dense gradients").
+// - Two-level bootstrapped training (§1.5, the port's recommended procedure; the paper's exact
+//   recipe is unverified): `schedule` runs full attention for the first N₁ steps (so q and k
+//   acquire geometry), TC-attention for the next N₂ (the tree learns its splits), then
+//   TF-attention, optionally plus `coarse_weight`·TC (the dense-gradient path kept as an auxiliary
+//   branch). The phase follows `MixerContext.trainingStep` in training and evaluation alike.
+// - Splits are fitted to the data the first time the tree is used (§1.5): each node's normal is the
+//   principal direction of the queries and keys reaching it and its offset their median, so leaves
+//   start balanced. Queries and keys have different means (different projections); the direction of
+//   that difference is projected out of the normal, or the first split would send all queries one
+//   way and all keys the other. `tree.initialized` records the fit in checkpoints, so a resumed run
+//   keeps its tree.
+// Without official code, the node aggregates (means), the softmax across path levels, "empty leaf →
+// 0", padded queries → 0 and the causal variants (j ≤ i inside a leaf; prefix aggregates for TC) are
+// our design, as the spec says. A shared tree can still come to separate queries from keys in
+// training (a state TC gives no gradient to leave); watch `keysPerLeaf` and empty-leaf rates.
+// Shapes: b batch, n length, h heads, d head dimension, I = 2^ht − 1 splits.
+import AttendCore
+import AttendNN
+import Foundation
+
+/// Decision-tree attention: fine (leaf) and coarse (path) layers with a training schedule.
+public final class TreeformerAttention: AttentionCore {
+    /// Which attention runs.
+    public enum Phase: String, Codable, Sendable, CaseIterable {
+        /// Exact softmax attention (bootstrap stage 1).
+        case full
+        /// TC-attention only (bootstrap stage 2: the tree learns).
+        case coarse
+        /// TF-attention (plus `coarseWeight`·TC when that is non-zero).
+        case fine
+    }
+
+    /// The two-level bootstrapped training procedure.
+    public struct Schedule: Codable, Sendable, Equatable {
+        /// N₁: steps of full attention first.
+        public var fullAttentionSteps = 0
+        /// N₂: steps of TC-attention next; TF-attention afterwards.
+        public var coarseSteps = 0
+
+        /// A schedule; the default (0, 0) is TF-attention from the start.
+        public init(fullAttentionSteps: Int = 0, coarseSteps: Int = 0) {
+            self.fullAttentionSteps = fullAttentionSteps
+            self.coarseSteps = coarseSteps
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            fullAttentionSteps = try c.decode(.fullAttentionSteps, default: 0)
+            coarseSteps = try c.decode(.coarseSteps, default: 0)
+        }
+
+        enum CodingKeys: String, CodingKey { case fullAttentionSteps = "full_attention_steps", coarseSteps = "coarse_steps" }
+
+        /// The phase at optimizer step `step`.
+        public func phase(at step: Int) -> Phase {
+            if step < fullAttentionSteps { return .full }
+            if step < fullAttentionSteps + coarseSteps { return .coarse }
+            return .fine
+        }
+    }
+
+    /// Options of the Treeformer mechanism.
+    public struct Options: Codable, Sendable, Equatable {
+        /// Tree height ht (2^ht leaves); nil derives it from the maximum length and `leafSize`.
+        public var height: Int?
+        /// Target keys per leaf when the height is derived: ht = ⌈log₂(maximum length / leaf size)⌉.
+        public var leafSize = 128
+        /// Bootstrapped training schedule.
+        public var schedule = Schedule()
+        /// Weight of the TC path added to TF's output in the fine phase (0: TF alone).
+        public var coarseWeight: Float = 0
+        /// Fit the splits to the first batch that uses the tree.
+        public var dataInitialization = true
+
+        /// Defaults: height from the length (128 keys per leaf), TF from the start, data-fitted splits.
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            height = try c.decodeIfPresent(Int.self, forKey: .height)
+            leafSize = try c.decode(.leafSize, default: 128)
+            schedule = try c.decode(.schedule, default: Schedule())
+            coarseWeight = try c.decode(.coarseWeight, default: 0)
+            dataInitialization = try c.decode(.dataInitialization, default: true)
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case height, leafSize = "leaf_size", schedule, coarseWeight = "coarse_weight"
+            case dataInitialization = "data_initialization"
+        }
+
+        /// The height for sequences up to `maximumLength`.
+        public func resolvedHeight(maximumLength: Int) -> Int {
+            if let height { return height }
+            let ratio = Double(maximumLength) / Double(max(leafSize, 1))
+            return ratio <= 1 ? 0 : Int(Foundation.ceil(Foundation.log2(ratio)))
+        }
+    }
+
+    /// The options it was built with.
+    public let options: Options
+    /// ht.
+    public let height: Int
+    /// Heads h and head width d.
+    public let headCount: Int, headDimension: Int
+    /// Split normals [h, I, d] and offsets [h, I].
+    public let treeWeight: Parameter, treeBias: Parameter
+    /// 1 once the splits were fitted to data (a buffer: saved, never trained).
+    public let initialized: Parameter
+    let seed: UInt64
+    /// Routes of the last forward pass that used the tree (for statistics).
+    public private(set) var lastRoutes: TreeRoutes?
+
+    /// A core for `headCount` heads of width `headDimension`, with trees of height `height`.
+    public init(headCount: Int, headDimension: Int, height: Int, options: Options, seed: UInt64, generator: inout RandomGenerator) throws {
+        guard (0...16).contains(height) else {
+            throw MixerError.invalidConfiguration(mechanism: "treeformer", problem: "tree height must lie in 0...16, got \(height)")
+        }
+        guard options.coarseWeight >= 0, options.schedule.fullAttentionSteps >= 0, options.schedule.coarseSteps >= 0 else {
+            throw MixerError.invalidConfiguration(mechanism: "treeformer", problem: "schedule steps and coarse weight must be ≥ 0")
+        }
+        self.options = options
+        self.height = height
+        self.headCount = headCount
+        self.headDimension = headDimension
+        self.seed = seed
+        let splits = TreeRouting.internalNodes(height: height)
+        treeWeight = Parameter(Tensor.randomNormal(
+            [headCount, splits, headDimension], standardDeviation: 1 / Float(headDimension).squareRoot(), generator: &generator))
+        treeBias = Parameter(.zeros([headCount, splits]))
+        initialized = Parameter(.zeros([1]), trainable: false)
+    }
+
+    public var ownParameters: [(String, Parameter)] {
+        [("tree.weight", treeWeight), ("tree.bias", treeBias), ("tree.initialized", initialized)]
+    }
+
+    /// Keys per leaf of each head in the last forward pass (summed over the batch): the leaf-size
+    /// histogram to watch for empty or giant leaves.
+    public var keysPerLeaf: [[Int]]? { lastRoutes?.keysPerLeaf() }
+
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+        let (n, h, d) = (query.shape[1], query.shape[2], query.shape[3])
+        guard key.shape[1] == n else {
+            throw MixerError.invalidConfiguration(mechanism: "treeformer", problem: "needs as many keys as queries, got \(n) and \(key.shape[1])")
+        }
+        guard h == headCount, d == headDimension else {
+            throw MixerError.shapeMismatch(mechanism: "treeformer", expected: "[b, n, \(headCount), \(headDimension)] heads", got: query.shape)
+        }
+        let phase = options.schedule.phase(at: context.trainingStep)
+        let scale = 1 / Float(d).squareRoot()
+        if phase == .full {
+            return Tensor.fusedAttention(
+                query: query, key: key, value: value, scale: scale, causal: context.isCausal, keyMask: context.paddingMask)
+        }
+        if options.dataInitialization, initialized.value.scalar == 0 {
+            fitSplits(query: query, key: key, mask: context.paddingMask)
+        }
+        let routes = route(query: query, key: key, mask: context.paddingMask)
+        lastRoutes = routes
+        let operands = TreeOperands(scale: scale, causal: context.isCausal, height: height, routes: routes)
+        switch phase {
+        case .full:
+            preconditionFailure("handled above")
+        case .coarse:
+            return operands.coarse(query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value)
+        case .fine:
+            let fine = operands.fine(query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value)
+            guard options.coarseWeight > 0 else { return fine }
+            let coarse = operands.coarse(query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value)
+            return fine + coarse * options.coarseWeight
+        }
+    }
+
+    /// Leaves and split values of every query and key (no gradient: routing is piecewise constant).
+    func route(query: Tensor, key: Tensor, mask: Tensor?) -> TreeRoutes {
+        withTreeProblem(
+            query: query, key: key, value: key, weight: treeWeight.value, bias: treeBias.value, scale: 1, causal: false, height: height
+        ) { p in
+            if let mask { return mask.withUnsafeBufferPointer { TreeAttention.route(p, mask: $0.baseAddress!) } }
+            return TreeAttention.route(p, mask: nil)
+        }
+    }
+
+    /// Fits every head's splits to this batch's unpadded queries and keys (at most 2048 points per
+    /// head, evenly spaced), then marks the tree initialised.
+    func fitSplits(query: Tensor, key: Tensor, mask: Tensor?) {
+        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        let (q, k, m) = (query.scalars, key.scalars, mask?.scalars)
+        let splits = TreeRouting.internalNodes(height: height)
+        treeWeight.update { weights in
+            treeBias.update { biases in
+                let (w, bias) = (SendablePointer(weights.baseAddress!), SendablePointer(biases.baseAddress!))
+                Parallel.forEach(h) { head in
+                    var rows: [Int] = []
+                    for batch in 0..<b {
+                        for i in 0..<n where m.map({ $0[batch * n + i] != 0 }) ?? true { rows.append((batch * n + i) * h + head) }
+                    }
+                    let stride = max(1, (2 * rows.count + 2047) / 2048)
+                    var points: [Float] = []
+                    var isQuery: [Bool] = []
+                    for (index, row) in rows.enumerated() where index % stride == 0 {
+                        points += q[row * d..<(row + 1) * d]
+                        points += k[row * d..<(row + 1) * d]
+                        isQuery += [true, false]
+                    }
+                    var generator = RandomGenerator(seed: seed, stream: UInt64(head))
+                    TreeRouting.fitSplits(
+                        points, isQuery: isQuery, dimension: d, height: height, weights: w.base + head * splits * d,
+                        biases: bias.base + head * splits, generator: &generator)
+                }
+            }
+        }
+        initialized.update { $0[0] = 1 }
+    }
+
+    /// Registry entry.
+    public static let entry = Mechanism(
+        name: "treeformer",
+        summary: "decision-tree attention: leaf (TF) and path (TC) layers, bootstrapped schedule (Madaan et al. 2023)",
+        capabilities: {
+            var c = Capabilities(supportsCausal: true, complexity: "O(n·(ht + n/2^ht)·d)")
+            c.canSeeEveryKey = true  // height 0: one leaf holds every key
+            return c
+        }(),
+        make: { configuration, generator in
+            let (h, d) = try configuration.validatedHeads(for: "treeformer")
+            let options = configuration.treeformer
+            let core = try TreeformerAttention(
+                headCount: h, headDimension: d, height: options.resolvedHeight(maximumLength: configuration.maximumLength),
+                options: options, seed: configuration.seed, generator: &generator)
+            return try MultiHeadAttention(mechanism: "treeformer", configuration: configuration, core: core, generator: &generator)
+        })
+}
+
+/// The differentiable TF and TC operations for one forward pass's routes.
+struct TreeOperands {
+    let scale: Float, causal: Bool, height: Int
+    let routes: TreeRoutes
+
+    /// TF-attention: [b, n, h, e] from q, k [b, n, h, d], v [b, n, h, e].
+    func fine(query: Tensor, key: Tensor, value: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
+        let (b, n, h, e) = (value.shape[0], value.shape[1], value.shape[2], value.shape[3])
+        let output = Tensor.filled(shape: [b, n, h, e]) { out in
+            withTreeProblem(query: query, key: key, value: value, weight: weight, bias: bias, scale: scale, causal: causal, height: height) { p in
+                TreeAttention.fineForward(p, routes: routes, output: out.baseAddress!)
+            }
+        }
+        return output.recorded(.custom, from: [query, key, value]) { g in
+            var (dq, dk, dv) = (Tensor.zeros(query.shape), Tensor.zeros(key.shape), Tensor.zeros(value.shape))
+            withTreeProblem(query: query, key: key, value: value, weight: weight, bias: bias, scale: scale, causal: causal, height: height) { p in
+                g.withUnsafeBufferPointer { gp in
+                    dq.withUnsafeMutableBufferPointer { dqp in
+                        dk.withUnsafeMutableBufferPointer { dkp in
+                            dv.withUnsafeMutableBufferPointer { dvp in
+                                TreeAttention.fineBackward(
+                                    p, routes: routes, outputGradient: gp.baseAddress!, queryGradient: dqp.baseAddress!,
+                                    keyGradient: dkp.baseAddress!, valueGradient: dvp.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+            return [dq, dk, dv]
+        }
+    }
+
+    /// TC-attention: [b, n, h, e]; differentiable in q, k, v and, through the straight-through
+    /// estimator, in the tree's weight [h, I, d] and bias [h, I].
+    func coarse(query: Tensor, key: Tensor, value: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
+        let (b, n, h, e) = (value.shape[0], value.shape[1], value.shape[2], value.shape[3])
+        var alpha = [Float](repeating: 0, count: b * h * n * (height + 1))
+        let output = Tensor.filled(shape: [b, n, h, e]) { out in
+            withTreeProblem(query: query, key: key, value: value, weight: weight, bias: bias, scale: scale, causal: causal, height: height) { p in
+                alpha.withUnsafeMutableBufferPointer { TreeAttention.coarseForward(p, routes: routes, output: out.baseAddress!, weights: $0.baseAddress!) }
+            }
+        }
+        let weights = alpha
+        return output.recorded(.custom, from: [query, key, value, weight, bias]) { g in
+            var (dq, dk, dv) = (Tensor.zeros(query.shape), Tensor.zeros(key.shape), Tensor.zeros(value.shape))
+            var (dw, db) = (Tensor.zeros(weight.shape), Tensor.zeros(bias.shape))
+            withTreeProblem(query: query, key: key, value: value, weight: weight, bias: bias, scale: scale, causal: causal, height: height) { p in
+                weights.withUnsafeBufferPointer { a in
+                    g.withUnsafeBufferPointer { gp in
+                        dq.withUnsafeMutableBufferPointer { dqp in
+                            dk.withUnsafeMutableBufferPointer { dkp in
+                                dv.withUnsafeMutableBufferPointer { dvp in
+                                    dw.withUnsafeMutableBufferPointer { dwp in
+                                        db.withUnsafeMutableBufferPointer { dbp in
+                                            TreeAttention.coarseBackward(
+                                                p, routes: routes, weights: a.baseAddress!, outputGradient: gp.baseAddress!,
+                                                queryGradient: dqp.baseAddress!, keyGradient: dkp.baseAddress!,
+                                                valueGradient: dvp.baseAddress!, treeWeightGradient: dwp.baseAddress!,
+                                                treeBiasGradient: dbp.baseAddress!)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return [dq, dk, dv, dw, db]
+        }
+    }
+}
+
+/// Calls `body` with a `TreeProblem` over the tensors' storage.
+func withTreeProblem<R>(
+    query: Tensor, key: Tensor, value: Tensor, weight: Tensor, bias: Tensor, scale: Float, causal: Bool, height: Int,
+    _ body: (TreeProblem) -> R
+) -> R {
+    query.withUnsafeBufferPointer { q in
+        key.withUnsafeBufferPointer { k in
+            value.withUnsafeBufferPointer { v in
+                weight.withUnsafeBufferPointer { w in
+                    bias.withUnsafeBufferPointer { bp in
+                        body(TreeProblem(
+                            batch: query.shape[0], length: query.shape[1], heads: query.shape[2], dimension: query.shape[3],
+                            valueDimension: value.shape[3], height: height, scale: scale, causal: causal,
+                            query: q.baseAddress!, key: k.baseAddress!, value: v.baseAddress!, weights: w.baseAddress!,
+                            biases: bp.baseAddress!))
+                    }
+                }
+            }
+        }
+    }
+}

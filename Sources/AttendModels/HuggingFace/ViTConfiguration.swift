@@ -1,0 +1,151 @@
+// The `config.json` of a Hugging Face ViT checkpoint (transformers' ViTConfig), read and written with
+// its snake_case keys, plus the two numerics conventions of mechanisms-b §7: Hugging Face's (exact
+// erf GELU, LayerNorm ε 1e-12) and the original JAX code's (tanh GELU, ε 1e-6, also timm's ε).
+import AttendNN
+import Foundation
+
+/// Hyper-parameters of a Vision Transformer, as `config.json` spells them.
+public struct ViTConfiguration: Codable, Sendable, Equatable {
+    /// The GELU and LayerNorm ε of one of the reference implementations.
+    public enum Numerics: String, Codable, Sendable, CaseIterable {
+        /// transformers: exact GELU, ε = 1e-12.
+        case huggingFace = "hf"
+        /// google-research/vision_transformer (flax): tanh GELU, ε = 1e-6.
+        case jax
+    }
+
+    /// Model width D (`hidden_size`).
+    public var modelDimension: Int
+    /// Encoder layers (`num_hidden_layers`).
+    public var layerCount: Int
+    /// Heads per layer (`num_attention_heads`).
+    public var headCount: Int
+    /// Feed-forward width (`intermediate_size`).
+    public var feedForwardDimension: Int
+    /// MLP non-linearity (`hidden_act`).
+    public var activation: Activation = .gelu
+    /// LayerNorm ε (`layer_norm_eps`).
+    public var layerNormEpsilon: Float = 1e-12
+    /// Image side in pixels (`image_size`; square images).
+    public var imageSize = 224
+    /// Patch side P (`patch_size`).
+    public var patchSize = 16
+    /// Input channels C (`num_channels`).
+    public var channelCount = 3
+    /// Whether q/k/v have biases (`qkv_bias`).
+    public var qkvBias = true
+    /// Dropout on hidden states (`hidden_dropout_prob`).
+    public var hiddenDropout: Float = 0
+    /// Dropout on attention probabilities (`attention_probs_dropout_prob`).
+    public var attentionDropout: Float = 0
+    /// Standard deviation of the truncated-normal initial weights (`initializer_range`).
+    public var initializerRange: Float = 0.02
+
+    /// A configuration with transformers' defaults for everything but the shape.
+    public init(
+        modelDimension: Int, layerCount: Int, headCount: Int, feedForwardDimension: Int, imageSize: Int, patchSize: Int,
+        channelCount: Int = 3, numerics: Numerics = .huggingFace
+    ) {
+        self.modelDimension = modelDimension
+        self.layerCount = layerCount
+        self.headCount = headCount
+        self.feedForwardDimension = feedForwardDimension
+        self.imageSize = imageSize
+        self.patchSize = patchSize
+        self.channelCount = channelCount
+        use(numerics)
+    }
+
+    /// ViT-B/16 at 224 × 224 (86M parameters).
+    public static let base16 = ViTConfiguration(
+        modelDimension: 768, layerCount: 12, headCount: 12, feedForwardDimension: 3072, imageSize: 224, patchSize: 16)
+
+    /// Sets the GELU and ε of `numerics`.
+    public mutating func use(_ numerics: Numerics) {
+        switch numerics {
+        case .huggingFace: (activation, layerNormEpsilon) = (.gelu, 1e-12)
+        case .jax: (activation, layerNormEpsilon) = (.geluTanh, 1e-6)
+        }
+    }
+
+    /// Patches per side.
+    public var patchesPerSide: Int { imageSize / patchSize }
+    /// Tokens per image: the patches and the [CLS] token.
+    public var sequenceLength: Int { patchesPerSide * patchesPerSide + 1 }
+
+    /// Reads `config.json`.
+    public init(contentsOf path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PretrainedModelError.missingFile(path: path, hint: "a Hugging Face model folder has config.json")
+        }
+        do {
+            self = try JSONDecoder().decode(ViTConfiguration.self, from: data)
+        } catch let error as PretrainedModelError {
+            throw error
+        } catch {
+            throw PretrainedModelError.invalidConfiguration(path: path, problem: "\(error)")
+        }
+        if let problem = problem { throw PretrainedModelError.invalidConfiguration(path: path, problem: problem) }
+    }
+
+    /// Why this configuration cannot be built, or nil.
+    public var problem: String? {
+        if headCount <= 0 || modelDimension % headCount != 0 {
+            return "hidden_size \(modelDimension) is not divisible by num_attention_heads \(headCount)"
+        }
+        if patchSize <= 0 || imageSize % patchSize != 0 {
+            return "image_size \(imageSize) is not a multiple of patch_size \(patchSize)"
+        }
+        return nil
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case modelDimension = "hidden_size", layerCount = "num_hidden_layers", headCount = "num_attention_heads"
+        case feedForwardDimension = "intermediate_size", activation = "hidden_act", layerNormEpsilon = "layer_norm_eps"
+        case imageSize = "image_size", patchSize = "patch_size", channelCount = "num_channels", qkvBias = "qkv_bias"
+        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
+        case initializerRange = "initializer_range", modelType = "model_type", architectures
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        modelDimension = try c.decode(.modelDimension, default: 768)
+        layerCount = try c.decode(.layerCount, default: 12)
+        headCount = try c.decode(.headCount, default: 12)
+        feedForwardDimension = try c.decode(.feedForwardDimension, default: 3072)
+        let act = try c.decode(.activation, default: "gelu")
+        guard let activation = Activation(name: act) ?? BertConfiguration.extraActivationNames[act] else {
+            throw PretrainedModelError.unsupported(
+                feature: "hidden_act \"\(act)\"", supported: Activation.allCases.map { BertConfiguration.name(of: $0) })
+        }
+        self.activation = activation
+        layerNormEpsilon = try c.decode(.layerNormEpsilon, default: 1e-12)
+        imageSize = try c.decode(.imageSize, default: 224)
+        patchSize = try c.decode(.patchSize, default: 16)
+        channelCount = try c.decode(.channelCount, default: 3)
+        qkvBias = try c.decode(.qkvBias, default: true)
+        hiddenDropout = try c.decode(.hiddenDropout, default: 0)
+        attentionDropout = try c.decode(.attentionDropout, default: 0)
+        initializerRange = try c.decode(.initializerRange, default: 0.02)
+    }
+
+    /// Writes transformers' spelling with `architectures` and `model_type`.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(["ViTModel"], forKey: .architectures)
+        try c.encode("vit", forKey: .modelType)
+        try c.encode(modelDimension, forKey: .modelDimension)
+        try c.encode(layerCount, forKey: .layerCount)
+        try c.encode(headCount, forKey: .headCount)
+        try c.encode(feedForwardDimension, forKey: .feedForwardDimension)
+        try c.encode(BertConfiguration.name(of: activation), forKey: .activation)
+        try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
+        try c.encode(imageSize, forKey: .imageSize)
+        try c.encode(patchSize, forKey: .patchSize)
+        try c.encode(channelCount, forKey: .channelCount)
+        try c.encode(qkvBias, forKey: .qkvBias)
+        try c.encode(hiddenDropout, forKey: .hiddenDropout)
+        try c.encode(attentionDropout, forKey: .attentionDropout)
+        try c.encode(initializerRange, forKey: .initializerRange)
+    }
+}
