@@ -64,6 +64,21 @@ import Testing
         #expect(eval.status == 0 && eval.output.contains("listops test: loss"), "\(eval.output)")
     }
 
+    @Test(.optimizedBuildsOnly) func languageModelGeneratesText() throws {
+        let out = NSTemporaryDirectory() + "attend-cli-lm-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let train = try run(["train", "--task", "bytelm", "--preset", "tiny", "--steps", "4", "--mixer", "performer",
+                             "--out", out])
+        #expect(train.status == 0, "\(train.output)")
+        let generated = try run(["generate", "--run", out, "--prompt", "ROMEO:", "--tokens", "20", "--seed", "3"])
+        #expect(generated.status == 0, "\(generated.output)")
+        #expect(generated.output.hasPrefix("ROMEO:") && generated.output.utf8.count > "ROMEO:".utf8.count)
+        let again = try run(["generate", "--run", out, "--prompt", "ROMEO:", "--tokens", "20", "--seed", "3"])
+        #expect(again.output == generated.output, "the same seed must sample the same text")
+        let refused = try run(["generate", "--run", out, "--prompt", "x", "--temperature", "-1"])
+        #expect(refused.status == 2)
+    }
+
     @Test(.optimizedBuildsOnly) func interruptWritesACheckpointAndResumeFinishes() throws {
         guard let attend else {
             Issue.record("attend was not built")

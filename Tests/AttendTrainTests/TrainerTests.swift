@@ -28,7 +28,7 @@ func tinyConfiguration(_ taskName: String, mixer: String = "full", steps: Int = 
 }
 
 @Suite(.serialized, .optimizedBuildsOnly) struct TrainerTests {
-    @Test(arguments: ["listops", "image", "retrieval", "bytelm"])
+    @Test(arguments: ["listops", "text", "retrieval", "image", "pathfinder", "bytelm"])
     func shortTrainingLowersTheLoss(_ taskName: String) throws {
         var (configuration, task) = try tinyConfiguration(taskName, steps: 60)
         configuration.evaluationExamples = 64
