@@ -7,12 +7,12 @@
 //     Pᵀ = scale·Qr·Kᵀ   [R, m]   (computed once per batch entry and head)
 // and added to each GEMM tile of q·kᵀ, so no [n, m] matrix is ever stored: the extra memory is one
 // [R, m] table Pᵀ per thread in the forward pass ((batch, head) pairs run in groups of one per
-// thread) and, in the backward pass, four [n, R]-sized buffers per thread. The softmax runs as in `OnlineSoftmaxAttention` (running max, rescaled denominators), and the
+// thread) and, in the backward pass, four [n, R]-sized buffers per thread. The softmax runs as in
+// `OnlineSoftmaxAttention` (running max, rescaled denominators: `OnlineSoftmaxRows`), and the
 // backward pass recomputes each tile's probabilities from the saved log-sum-exp, then scatters dS into
 // dC and dPᵀ (the adjoints of the two gathers) and turns them into gradients by four GEMMs.
 // Shapes: b batch, h heads, n queries, m keys, d head dimension, R relative rows used.
 import AttendCore
-import Foundation
 
 /// One disentangled-attention problem: the plain attention operands plus the position terms.
 public struct DisentangledProblem: @unchecked Sendable {
@@ -61,7 +61,7 @@ public enum DisentangledAttentionKernel {
         let tileSize = OnlineSoftmaxAttention.queryTile, keyTile = OnlineSoftmaxAttention.keyTile
         let queryTiles = (a.queries + tileSize - 1) / tileSize
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
-        let tileAnyReal = OnlineSoftmaxAttention.realKeyTiles(a)
+        let keyTiles = RealKeyTiles(a)
         // (batch, head) pairs run in groups of one per thread, so Pᵀ needs [group, R, m], not [b·h, R, m].
         let pairs = a.batch * a.heads
         let group = Swift.max(1, Swift.min(Parallel.threadCount, pairs))
@@ -91,12 +91,10 @@ public enum DisentangledAttentionKernel {
                     let rows = Swift.min(tileSize, a.queries - rowStart)
                     var scores = [Float](repeating: 0, count: tileSize * keyTile)
                     var contentToPosition = [Float](repeating: 0, count: p.positionKey == nil ? 0 : tileSize * R)
-                    var runningMax = [Float](repeating: -.infinity, count: rows)
-                    var denominator = [Float](repeating: 0, count: rows)
                     let q = a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart)
                     let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
                     let ldo = outputLayout.positionStride
-                    for r in 0..<rows { (o + r * ldo).update(repeating: 0, count: a.valueDimension) }
+                    var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: a.valueDimension)
                     if let kr = p.positionKey {
                         // C = scale·Q_tile·Krᵀ [rows, R]
                         contentToPosition.withUnsafeMutableBufferPointer { c in
@@ -107,14 +105,9 @@ public enum DisentangledAttentionKernel {
                         }
                     }
                     let pt = ptGroup.map { UnsafePointer($0.base + member * R * m) }
-                    let lastKey = a.causalLimit(rowStart + rows - 1)
                     scores.withUnsafeMutableBufferPointer { s in
                         contentToPosition.withUnsafeBufferPointer { c in
-                            var keyStart = 0
-                            while keyStart < lastKey {
-                                let cols = Swift.min(keyTile, lastKey - keyStart)
-                                defer { keyStart += keyTile }
-                                if !tileAnyReal[b * tileAnyReal.count / a.batch + keyStart / keyTile] { continue }
+                            keyTiles.forEach(batch: b, below: a.causalLimit(rowStart + rows - 1)) { keyStart, cols in
                                 let k = a.key + a.keyLayout.offset(batch: b, head: h, position: keyStart)
                                 let v = a.value + a.valueLayout.offset(batch: b, head: h, position: keyStart)
                                 BLAS.gemm(
@@ -134,20 +127,7 @@ public enum DisentangledAttentionKernel {
                                         positionToContent: pt)
                                     OnlineSoftmaxAttention.applyMask(
                                         a, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
-                                    let tileMax = Reduce.max(row, count: cols)
-                                    let newMax = Swift.max(runningMax[r], tileMax)
-                                    if newMax == -.infinity {
-                                        row.update(repeating: 0, count: cols)
-                                        continue
-                                    }
-                                    let rescale = VectorMath.exp(runningMax[r] - newMax)
-                                    let rowSum = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: newMax)
-                                    denominator[r] = denominator[r] * rescale + rowSum
-                                    runningMax[r] = newMax
-                                    if rescale != 1 {
-                                        let orow = o + r * ldo
-                                        for e in 0..<a.valueDimension { orow[e] *= rescale }
-                                    }
+                                    softmax.absorb(row: r, scores: row, count: cols)
                                 }
                                 BLAS.gemm(
                                     transposeA: false, transposeB: false, m: rows, n: a.valueDimension, k: cols,
@@ -156,18 +136,7 @@ public enum DisentangledAttentionKernel {
                             }
                         }
                     }
-                    let lseRow = lse.base + bh * a.queries + rowStart
-                    for r in 0..<rows {
-                        let orow = o + r * ldo
-                        if denominator[r] == 0 {
-                            orow.update(repeating: 0, count: a.valueDimension)
-                            lseRow[r] = -.infinity
-                        } else {
-                            let inverse = 1 / denominator[r]
-                            for e in 0..<a.valueDimension { orow[e] *= inverse }
-                            lseRow[r] = runningMax[r] + Foundation.log(denominator[r])
-                        }
-                    }
+                    softmax.finish(logSumExp: lse.base + bh * a.queries + rowStart)
                 }
             }
         }
@@ -194,7 +163,7 @@ public enum DisentangledAttentionKernel {
         let dvs = SendablePointer(valueGradient)
         let dkrs = positionKeyGradient.map(SendablePointer.init), dqrs = positionQueryGradient.map(SendablePointer.init)
         let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
-        let tileAnyReal = OnlineSoftmaxAttention.realKeyTiles(a)
+        let keyTiles = RealKeyTiles(a)
         let hd = a.heads * d
         Parallel.forEach(a.batch * a.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
@@ -210,11 +179,8 @@ public enum DisentangledAttentionKernel {
             let ldo = outputLayout.positionStride
             let lse = lses.base + bh * n
             let kr = p.positionKey.map { $0 + h * d }, qr = p.positionQuery.map { $0 + h * d }
-            var rowDot = [Float](repeating: 0, count: n)
-            for i in 0..<n {
-                rowDot[i] = Dot.product(dO + i * ldo, o + i * ldo, count: e)
-                (dq + i * ldq).update(repeating: 0, count: d)
-            }
+            let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: n, width: e)
+            for i in 0..<n { (dq + i * ldq).update(repeating: 0, count: d) }
             for j in 0..<m {
                 (dk + j * ldk).update(repeating: 0, count: d)
                 (dv + j * ldv).update(repeating: 0, count: e)
@@ -242,18 +208,10 @@ public enum DisentangledAttentionKernel {
                             }
                             probabilities.withUnsafeMutableBufferPointer { P in
                                 scoreGradient.withUnsafeMutableBufferPointer { G in
-                                    var keyStart = 0
-                                    while keyStart < m {
-                                        let cols = Swift.min(kTile, m - keyStart)
-                                        defer { keyStart += kTile }
-                                        if !tileAnyReal[b * tileAnyReal.count / a.batch + keyStart / kTile] { continue }
+                                    keyTiles.forEach(batch: b, below: m) { keyStart, cols in
                                         let kt = k + keyStart * ldk, vt = v + keyStart * ldv
                                         let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
-                                        let firstQuery = a.causal ? Swift.max(0, keyStart - (m - n)) : 0
-                                        var rowStart = (firstQuery / qTile) * qTile
-                                        while rowStart < n {
-                                            let rows = Swift.min(qTile, n - rowStart)
-                                            defer { rowStart += qTile }
+                                        a.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
                                             let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo
                                             let dqt = dq + rowStart * ldq
                                             BLAS.gemm(
@@ -274,23 +232,21 @@ public enum DisentangledAttentionKernel {
                                                     positionToContent: qr == nil ? nil : UnsafePointer(PT.baseAddress!))
                                                 OnlineSoftmaxAttention.applyMask(
                                                     a, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
-                                                _ = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: shift)
+                                                _ = SoftmaxKernel.exponentiate(row, count: cols, shift: shift)
                                             }
                                             // dV_j += Pᵀ·dO_i
                                             BLAS.gemm(
                                                 transposeA: true, transposeB: false, m: cols, n: e, k: rows,
                                                 a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
-                                            // dP = dO_i·V_jᵀ, then dS = P ⊙ (dP − D_i)
+                                            // dP = dO_i·V_jᵀ, then dS = P ⊙ (dP − D_i) in its place
                                             BLAS.gemm(
                                                 transposeA: false, transposeB: true, m: rows, n: cols, k: e,
                                                 a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
                                             for r in 0..<rows {
-                                                let correction = Float8(repeating: rowDot[rowStart + r])
                                                 let pr = P.baseAddress! + r * cols, gr = G.baseAddress! + r * cols
-                                                Elementwise.zipRow(
-                                                    UnsafePointer(pr), xStride: 1, UnsafePointer(gr), yStride: 1, gr,
-                                                    count: cols
-                                                ) { $0 * ($1 - correction) }
+                                                SoftmaxKernel.backwardRow(
+                                                    output: pr, outputGradient: gr, dot: rowDot[rowStart + r], into: gr,
+                                                    count: cols)
                                                 scatterPositionGradients(
                                                     p, row: gr, query: rowStart + r, keyStart: keyStart, cols: cols,
                                                     contentToPosition: kr == nil ? nil : dCb.baseAddress! + (rowStart + r) * R,

@@ -1,7 +1,7 @@
 // Memory-efficient exact attention (the FlashAttention algorithm of Dao et al., 2022, and Rabe &
 // Staats, 2021, arranged for a CPU): queries and keys are processed in tiles; each query row keeps a
 // running maximum m, a running denominator l and an unnormalised output, rescaled by e^(m_old − m_new)
-// whenever a new tile raises the maximum. Extra memory is O(tile²) per thread plus the n log-sum-exp
+// whenever a new tile raises the maximum (`OnlineSoftmaxRows`, shared with the other tiled kernels). Extra memory is O(tile²) per thread plus the n log-sum-exp
 // values kept for the backward pass, which recomputes each tile's probabilities instead of storing
 // the n×m matrix. Tiles are GEMMs through BLAS; exponentials run eight lanes at a time.
 //
@@ -9,7 +9,6 @@
 // no permute) and [b, h, n, d] work. Shapes: b batch, h heads, n queries, m keys, d head dimension,
 // e value dimension.
 import AttendCore
-import Foundation
 
 /// Strides, in elements, of a 4-D attention operand indexed [batch, position, head, feature].
 public struct HeadLayout: Sendable {
@@ -76,26 +75,19 @@ public enum OnlineSoftmaxAttention {
     ) {
         let queryTiles = (p.queries + queryTile - 1) / queryTile
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
-        let tileAnyReal = realKeyTiles(p)
+        let keyTiles = RealKeyTiles(p)
         Parallel.forEach(p.batch * p.heads * queryTiles) { item in
             let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
             let rowStart = tile * queryTile
             let rows = Swift.min(queryTile, p.queries - rowStart)
             var scores = [Float](repeating: 0, count: queryTile * keyTile)
-            var runningMax = [Float](repeating: -.infinity, count: rows)
-            var denominator = [Float](repeating: 0, count: rows)
             let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
             let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
             let ldo = outputLayout.positionStride
-            for r in 0..<rows { (o + r * ldo).update(repeating: 0, count: p.valueDimension) }
-            let lastKey = p.causalLimit(rowStart + rows - 1)
+            var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: p.valueDimension)
             scores.withUnsafeMutableBufferPointer { s in
-                var keyStart = 0
-                while keyStart < lastKey {
-                    let cols = Swift.min(keyTile, lastKey - keyStart)
-                    defer { keyStart += keyTile }
-                    if !tileAnyReal[b * tileAnyReal.count / p.batch + keyStart / keyTile] { continue }
+                keyTiles.forEach(batch: b, below: p.causalLimit(rowStart + rows - 1)) { keyStart, cols in
                     let k = p.key + p.keyLayout.offset(batch: b, head: h, position: keyStart)
                     let v = p.value + p.valueLayout.offset(batch: b, head: h, position: keyStart)
                     BLAS.gemm(
@@ -105,20 +97,7 @@ public enum OnlineSoftmaxAttention {
                     for r in 0..<rows {
                         let row = s.baseAddress! + r * cols
                         applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
-                        let tileMax = Reduce.max(row, count: cols)
-                        let newMax = Swift.max(runningMax[r], tileMax)
-                        if newMax == -.infinity {
-                            row.update(repeating: 0, count: cols)
-                            continue
-                        }
-                        let rescale = VectorMath.exp(runningMax[r] - newMax)
-                        let rowSum = exponentiate(row, count: cols, shift: newMax)
-                        denominator[r] = denominator[r] * rescale + rowSum
-                        runningMax[r] = newMax
-                        if rescale != 1 {
-                            let orow = o + r * ldo
-                            for c in 0..<p.valueDimension { orow[c] *= rescale }
-                        }
+                        softmax.absorb(row: r, scores: row, count: cols)
                     }
                     BLAS.gemm(
                         transposeA: false, transposeB: false, m: rows, n: p.valueDimension, k: cols,
@@ -126,18 +105,7 @@ public enum OnlineSoftmaxAttention {
                         beta: 1, c: o, ldc: ldo)
                 }
             }
-            let lseRow = lse.base + (b * p.heads + h) * p.queries + rowStart
-            for r in 0..<rows {
-                let orow = o + r * ldo
-                if denominator[r] == 0 {
-                    orow.update(repeating: 0, count: p.valueDimension)
-                    lseRow[r] = -.infinity
-                } else {
-                    let inverse = 1 / denominator[r]
-                    for c in 0..<p.valueDimension { orow[c] *= inverse }
-                    lseRow[r] = runningMax[r] + Foundation.log(denominator[r])
-                }
-            }
+            softmax.finish(logSumExp: lse.base + bh * p.queries + rowStart)
         }
     }
 
@@ -154,7 +122,7 @@ public enum OnlineSoftmaxAttention {
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient)
         let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
-        let tileAnyReal = realKeyTiles(p)
+        let keyTiles = RealKeyTiles(p)
         let (d, e) = (p.dimension, p.valueDimension)
         Parallel.forEach(p.batch * p.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
@@ -169,33 +137,20 @@ public enum OnlineSoftmaxAttention {
             let (ldq, ldk, ldv) = (p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride)
             let ldo = outputLayout.positionStride
             let lse = lses.base + bh * p.queries
-            // D_i = Σ_c dO[i, c]·O[i, c], the softmax-Jacobian correction per row.
-            var rowDot = [Float](repeating: 0, count: p.queries)
-            for i in 0..<p.queries {
-                rowDot[i] = Dot.product(dO + i * ldo, o + i * ldo, count: e)
-                (dq + i * ldq).update(repeating: 0, count: d)
+            let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: p.queries, width: e)
+            for i in 0..<p.queries { (dq + i * ldq).update(repeating: 0, count: d) }
+            for j in 0..<p.keys {
+                (dk + j * ldk).update(repeating: 0, count: d)
+                (dv + j * ldv).update(repeating: 0, count: e)
             }
             var probabilities = [Float](repeating: 0, count: queryTile * keyTile)
             var scoreGradient = [Float](repeating: 0, count: queryTile * keyTile)
             probabilities.withUnsafeMutableBufferPointer { P in
                 scoreGradient.withUnsafeMutableBufferPointer { G in
-                    var keyStart = 0
-                    while keyStart < p.keys {
-                        let cols = Swift.min(keyTile, p.keys - keyStart)
-                        defer { keyStart += keyTile }
+                    keyTiles.forEach(batch: b, below: p.keys) { keyStart, cols in
                         let kt = k + keyStart * ldk, vt = v + keyStart * ldv
                         let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
-                        for j in 0..<cols {
-                            (dkt + j * ldk).update(repeating: 0, count: d)
-                            (dvt + j * ldv).update(repeating: 0, count: e)
-                        }
-                        if !tileAnyReal[b * tileAnyReal.count / p.batch + keyStart / keyTile] { continue }
-                        // First query that can see this key tile under the causal rule.
-                        let firstQuery = p.causal ? Swift.max(0, keyStart - (p.keys - p.queries)) : 0
-                        var rowStart = (firstQuery / queryTile) * queryTile
-                        while rowStart < p.queries {
-                            let rows = Swift.min(queryTile, p.queries - rowStart)
-                            defer { rowStart += queryTile }
+                        p.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
                             let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
                             BLAS.gemm(
                                 transposeA: false, transposeB: true, m: rows, n: cols, k: d, alpha: p.scale,
@@ -203,27 +158,20 @@ public enum OnlineSoftmaxAttention {
                             for r in 0..<rows {
                                 let row = P.baseAddress! + r * cols
                                 applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
-                                let shift = lse[rowStart + r]
-                                if shift == -.infinity {
-                                    row.update(repeating: 0, count: cols)
-                                } else {
-                                    _ = exponentiate(row, count: cols, shift: shift)
-                                }
+                                OnlineSoftmaxRows.recompute(row, count: cols, logSumExp: lse[rowStart + r])
                             }
                             // dV_j += Pᵀ·dO_i
                             BLAS.gemm(
                                 transposeA: true, transposeB: false, m: cols, n: e, k: rows,
                                 a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
-                            // dP = dO_i·V_jᵀ
+                            // dP = dO_i·V_jᵀ, then dS = P ⊙ (dP − D_i) in its place
                             BLAS.gemm(
                                 transposeA: false, transposeB: true, m: rows, n: cols, k: e,
                                 a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
                             for r in 0..<rows {
-                                let correction = Float8(repeating: rowDot[rowStart + r])
                                 let pr = P.baseAddress! + r * cols, gr = G.baseAddress! + r * cols
-                                Elementwise.zipRow(
-                                    UnsafePointer(pr), xStride: 1, UnsafePointer(gr), yStride: 1, gr, count: cols
-                                ) { $0 * ($1 - correction) }
+                                SoftmaxKernel.backwardRow(
+                                    output: pr, outputGradient: gr, dot: rowDot[rowStart + r], into: gr, count: cols)
                             }
                             // dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
                             BLAS.gemm(
@@ -255,38 +203,5 @@ public enum OnlineSoftmaxAttention {
                 for j in Swift.max(limit, 0)..<cols { row[j] = -.infinity }
             }
         }
-    }
-
-    /// row[j] = e^(row[j] − shift) in place; returns Σ_j row[j].
-    @inline(__always)
-    static func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-        let s = Float8(repeating: shift)
-        var total = Float8()
-        var j = 0
-        while j + 8 <= count {
-            let v = VectorMath.exp(load8(row, j) - s)
-            store8(v, row, j)
-            total += v
-            j += 8
-        }
-        var sum = total.sum()
-        while j < count {
-            let v = VectorMath.exp(row[j] - shift)
-            row[j] = v
-            sum += v
-            j += 1
-        }
-        return sum
-    }
-
-    /// For each (batch, key tile): whether any key in it is real (all-padding tiles are skipped).
-    static func realKeyTiles(_ p: AttentionProblem) -> [Bool] {
-        let tiles = (p.keys + keyTile - 1) / keyTile
-        guard let mask = p.keyMask else { return [Bool](repeating: true, count: p.batch * Swift.max(tiles, 1)) }
-        var result = [Bool](repeating: false, count: p.batch * Swift.max(tiles, 1))
-        for b in 0..<p.batch {
-            for j in 0..<p.keys where mask[b * p.keys + j] != 0 { result[b * tiles + j / keyTile] = true }
-        }
-        return result
     }
 }
