@@ -58,7 +58,7 @@ public enum DisentangledAttentionKernel {
     ) {
         let a = p.attention
         let (R, m) = (p.relativeRows, a.keys)
-        let tileSize = OnlineSoftmaxAttention.queryTile, keyTile = OnlineSoftmaxAttention.keyTile
+        let tileSize = OnlineSoftmaxAttention.queryTile
         let queryTiles = (a.queries + tileSize - 1) / tileSize
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(a)
@@ -89,54 +89,32 @@ public enum DisentangledAttentionKernel {
                     let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
                     let rowStart = tile * tileSize
                     let rows = Swift.min(tileSize, a.queries - rowStart)
-                    var scores = [Float](repeating: 0, count: tileSize * keyTile)
                     var contentToPosition = [Float](repeating: 0, count: p.positionKey == nil ? 0 : tileSize * R)
-                    let q = a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart)
-                    let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
-                    let ldo = outputLayout.positionStride
-                    var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: a.valueDimension)
                     if let kr = p.positionKey {
                         // C = scale·Q_tile·Krᵀ [rows, R]
                         contentToPosition.withUnsafeMutableBufferPointer { c in
                             BLAS.gemm(
                                 transposeA: false, transposeB: true, m: rows, n: R, k: a.dimension, alpha: a.scale,
-                                a: q, lda: a.queryLayout.positionStride, b: kr + h * a.dimension,
+                                a: a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart),
+                                lda: a.queryLayout.positionStride, b: kr + h * a.dimension,
                                 ldb: a.heads * a.dimension, c: c.baseAddress!, ldc: R)
                         }
                     }
                     let pt = ptGroup.map { UnsafePointer($0.base + member * R * m) }
-                    scores.withUnsafeMutableBufferPointer { s in
-                        contentToPosition.withUnsafeBufferPointer { c in
-                            keyTiles.forEach(batch: b, below: a.causalLimit(rowStart + rows - 1)) { keyStart, cols in
-                                let k = a.key + a.keyLayout.offset(batch: b, head: h, position: keyStart)
-                                let v = a.value + a.valueLayout.offset(batch: b, head: h, position: keyStart)
-                                BLAS.gemm(
-                                    transposeA: false, transposeB: true, m: rows, n: cols, k: a.dimension,
-                                    alpha: a.scale, a: q, lda: a.queryLayout.positionStride,
-                                    b: k, ldb: a.keyLayout.positionStride, c: s.baseAddress!, ldc: cols)
-                                for r in 0..<rows {
-                                    let row = s.baseAddress! + r * cols
-                                    let i = rowStart + r
-                                    guard p.isReal(batch: b, query: i) else {
-                                        row.update(repeating: 0, count: cols)
-                                        continue
-                                    }
-                                    addPositionTerms(
-                                        p, row: row, query: i, keyStart: keyStart, cols: cols,
-                                        contentToPosition: p.positionKey == nil ? nil : c.baseAddress! + r * R,
-                                        positionToContent: pt)
-                                    OnlineSoftmaxAttention.applyMask(
-                                        a, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
-                                    softmax.absorb(row: r, scores: row, count: cols)
-                                }
-                                BLAS.gemm(
-                                    transposeA: false, transposeB: false, m: rows, n: a.valueDimension, k: cols,
-                                    a: s.baseAddress!, lda: cols, b: v, ldb: a.valueLayout.positionStride,
-                                    beta: 1, c: o, ldc: ldo)
-                            }
+                    contentToPosition.withUnsafeBufferPointer { c in
+                        OnlineSoftmaxAttention.forwardTile(
+                            a, batch: b, head: h, rowStart: rowStart, keyTiles: keyTiles, output: out.base,
+                            outputLayout: outputLayout, logSumExp: lse.base
+                        ) { row, r, keyStart, cols in
+                            // Padded queries take no part: their output is 0 and their log-sum-exp −∞.
+                            guard p.isReal(batch: b, query: rowStart + r) else { return false }
+                            addPositionTerms(
+                                p, row: row, query: rowStart + r, keyStart: keyStart, cols: cols,
+                                contentToPosition: p.positionKey == nil ? nil : c.baseAddress! + r * R,
+                                positionToContent: pt)
+                            return true
                         }
                     }
-                    softmax.finish(logSumExp: lse.base + bh * a.queries + rowStart)
                 }
             }
         }
@@ -157,8 +135,7 @@ public enum DisentangledAttentionKernel {
         positionKeyGradient: UnsafeMutablePointer<Float>?, positionQueryGradient: UnsafeMutablePointer<Float>?
     ) {
         let a = p.attention
-        let (R, n, m, d, e) = (p.relativeRows, a.queries, a.keys, a.dimension, a.valueDimension)
-        let qTile = OnlineSoftmaxAttention.queryTile, kTile = OnlineSoftmaxAttention.keyTile
+        let (R, n, m, d) = (p.relativeRows, a.queries, a.keys, a.dimension)
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient)
         let dkrs = positionKeyGradient.map(SendablePointer.init), dqrs = positionQueryGradient.map(SendablePointer.init)
@@ -169,29 +146,15 @@ public enum DisentangledAttentionKernel {
             let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
             let q = a.query + a.queryLayout.offset(batch: b, head: h)
             let k = a.key + a.keyLayout.offset(batch: b, head: h)
-            let v = a.value + a.valueLayout.offset(batch: b, head: h)
-            let o = os.base + outputLayout.offset(batch: b, head: h)
-            let dO = dos.base + outputLayout.offset(batch: b, head: h)
             let dq = dqs.base + a.queryLayout.offset(batch: b, head: h)
             let dk = dks.base + a.keyLayout.offset(batch: b, head: h)
-            let dv = dvs.base + a.valueLayout.offset(batch: b, head: h)
-            let (ldq, ldk, ldv) = (a.queryLayout.positionStride, a.keyLayout.positionStride, a.valueLayout.positionStride)
-            let ldo = outputLayout.positionStride
-            let lse = lses.base + bh * n
+            let (ldq, ldk) = (a.queryLayout.positionStride, a.keyLayout.positionStride)
             let kr = p.positionKey.map { $0 + h * d }, qr = p.positionQuery.map { $0 + h * d }
-            let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: n, width: e)
-            for i in 0..<n { (dq + i * ldq).update(repeating: 0, count: d) }
-            for j in 0..<m {
-                (dk + j * ldk).update(repeating: 0, count: d)
-                (dv + j * ldv).update(repeating: 0, count: e)
-            }
             // C [n, R] and Pᵀ [R, m] recomputed; their gradients accumulate beside them.
             var c = [Float](repeating: 0, count: kr == nil ? 0 : n * R)
             var dC = [Float](repeating: 0, count: c.count)
             var pt = [Float](repeating: 0, count: qr == nil ? 0 : R * m)
             var dPt = [Float](repeating: 0, count: pt.count)
-            var probabilities = [Float](repeating: 0, count: qTile * kTile)
-            var scoreGradient = [Float](repeating: 0, count: qTile * kTile)
             c.withUnsafeMutableBufferPointer { C in
                 dC.withUnsafeMutableBufferPointer { dCb in
                     pt.withUnsafeMutableBufferPointer { PT in
@@ -206,65 +169,24 @@ public enum DisentangledAttentionKernel {
                                     transposeA: false, transposeB: true, m: R, n: m, k: d, alpha: a.scale,
                                     a: qr, lda: hd, b: k, ldb: ldk, c: PT.baseAddress!, ldc: m)
                             }
-                            probabilities.withUnsafeMutableBufferPointer { P in
-                                scoreGradient.withUnsafeMutableBufferPointer { G in
-                                    keyTiles.forEach(batch: b, below: m) { keyStart, cols in
-                                        let kt = k + keyStart * ldk, vt = v + keyStart * ldv
-                                        let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
-                                        a.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
-                                            let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo
-                                            let dqt = dq + rowStart * ldq
-                                            BLAS.gemm(
-                                                transposeA: false, transposeB: true, m: rows, n: cols, k: d,
-                                                alpha: a.scale, a: qt, lda: ldq, b: kt, ldb: ldk,
-                                                c: P.baseAddress!, ldc: cols)
-                                            for r in 0..<rows {
-                                                let i = rowStart + r
-                                                let row = P.baseAddress! + r * cols
-                                                let shift = lse[i]
-                                                if shift == -.infinity {
-                                                    row.update(repeating: 0, count: cols)
-                                                    continue
-                                                }
-                                                addPositionTerms(
-                                                    p, row: row, query: i, keyStart: keyStart, cols: cols,
-                                                    contentToPosition: kr == nil ? nil : UnsafePointer(C.baseAddress! + i * R),
-                                                    positionToContent: qr == nil ? nil : UnsafePointer(PT.baseAddress!))
-                                                OnlineSoftmaxAttention.applyMask(
-                                                    a, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
-                                                _ = SoftmaxKernel.exponentiate(row, count: cols, shift: shift)
-                                            }
-                                            // dV_j += Pᵀ·dO_i
-                                            BLAS.gemm(
-                                                transposeA: true, transposeB: false, m: cols, n: e, k: rows,
-                                                a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
-                                            // dP = dO_i·V_jᵀ, then dS = P ⊙ (dP − D_i) in its place
-                                            BLAS.gemm(
-                                                transposeA: false, transposeB: true, m: rows, n: cols, k: e,
-                                                a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
-                                            for r in 0..<rows {
-                                                let pr = P.baseAddress! + r * cols, gr = G.baseAddress! + r * cols
-                                                SoftmaxKernel.backwardRow(
-                                                    output: pr, outputGradient: gr, dot: rowDot[rowStart + r], into: gr,
-                                                    count: cols)
-                                                scatterPositionGradients(
-                                                    p, row: gr, query: rowStart + r, keyStart: keyStart, cols: cols,
-                                                    contentToPosition: kr == nil ? nil : dCb.baseAddress! + (rowStart + r) * R,
-                                                    positionToContent: qr == nil ? nil : dPTb.baseAddress!)
-                                            }
-                                            // dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
-                                            BLAS.gemm(
-                                                transposeA: false, transposeB: false, m: rows, n: d, k: cols,
-                                                alpha: a.scale, a: G.baseAddress!, lda: cols, b: kt, ldb: ldk,
-                                                beta: 1, c: dqt, ldc: ldq)
-                                            BLAS.gemm(
-                                                transposeA: true, transposeB: false, m: cols, n: d, k: rows,
-                                                alpha: a.scale, a: G.baseAddress!, lda: cols, b: qt, ldb: ldq,
-                                                beta: 1, c: dkt, ldc: ldk)
-                                        }
-                                    }
-                                }
-                            }
+                            // The plain attention gradients, with the position terms added to each
+                            // recomputed row and dS scattered into dC and dPᵀ.
+                            OnlineSoftmaxAttention.backwardHead(
+                                a, batch: b, head: h, keyTiles: keyTiles, output: os.base, outputLayout: outputLayout,
+                                outputGradient: dos.base, logSumExp: lses.base, queryGradient: dqs.base,
+                                keyGradient: dks.base, valueGradient: dvs.base,
+                                addTerms: { row, i, keyStart, cols in
+                                    addPositionTerms(
+                                        p, row: row, query: i, keyStart: keyStart, cols: cols,
+                                        contentToPosition: kr == nil ? nil : UnsafePointer(C.baseAddress! + i * R),
+                                        positionToContent: qr == nil ? nil : UnsafePointer(PT.baseAddress!))
+                                },
+                                scoreGradient: { dS, i, keyStart, cols in
+                                    scatterPositionGradients(
+                                        p, row: dS, query: i, keyStart: keyStart, cols: cols,
+                                        contentToPosition: kr == nil ? nil : dCb.baseAddress! + i * R,
+                                        positionToContent: qr == nil ? nil : dPTb.baseAddress!)
+                                })
                             if let kr, let dkrs {
                                 // dQ += scale·dC·Kr ; dKr = scale·dCᵀ·Q
                                 BLAS.gemm(

@@ -170,13 +170,11 @@ public enum MixtureOfGaussianKeysKernel {
                                         p, scores: S.baseAddress!, probabilities: P.baseAddress! + r * cols, row: r,
                                         rows: rows, cols: cols, logSumExp: lse[rowStart + r])
                                 }
-                                // dV_j += Pᵀ·dO_i ; G = dO_i·V_jᵀ − D_i
-                                BLAS.gemm(
-                                    transposeA: true, transposeB: false, m: cols, n: e, k: rows,
-                                    a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
-                                BLAS.gemm(
-                                    transposeA: false, transposeB: true, m: rows, n: cols, k: e,
-                                    a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
+                                // dV_j += Pᵀ·dO_i ; G = dO_i·V_jᵀ, then de_ijr = P_ijr·(G − D_i)
+                                OnlineSoftmaxAttention.backwardThroughValues(
+                                    probabilities: P.baseAddress!, rows: rows, cols: cols, outputGradient: dOt,
+                                    outputStride: ldo, value: vt, valueStride: ldv, valueDimension: e, valueGradient: dvt,
+                                    probabilityGradient: G.baseAddress!)
                                 for comp in 0..<M {
                                     let dE = S.baseAddress! + comp * rows * cols
                                     for r in 0..<rows {
@@ -192,15 +190,12 @@ public enum MixtureOfGaussianKeysKernel {
                                         rowSums[comp * n + rowStart + r] += total
                                         priorGradient[comp] += total
                                     }
-                                    let w = p.inverseVariances[comp]
                                     // dQ_i += w·dE_r·K_r ; dK_r += w·dE_rᵀ·Q_i
-                                    BLAS.gemm(
-                                        transposeA: false, transposeB: false, m: rows, n: d, k: cols, alpha: w,
-                                        a: dE, lda: cols, b: p.key(comp, batch: b, head: h, position: keyStart), ldb: ldk,
-                                        beta: 1, c: dqt, ldc: ldq)
-                                    BLAS.gemm(
-                                        transposeA: true, transposeB: false, m: cols, n: d, k: rows, alpha: w,
-                                        a: dE, lda: cols, b: qt, ldb: ldq, beta: 1, c: dk(comp) + keyStart * ldk, ldc: ldk)
+                                    OnlineSoftmaxAttention.backwardThroughScores(
+                                        dE, rows: rows, cols: cols, scale: p.inverseVariances[comp], query: qt,
+                                        queryStride: ldq, key: p.key(comp, batch: b, head: h, position: keyStart),
+                                        keyStride: ldk, dimension: d, queryGradient: dqt,
+                                        keyGradient: dk(comp) + keyStart * ldk)
                                 }
                             }
                             if p.gaussian {

@@ -79,40 +79,60 @@ public enum OnlineSoftmaxAttention {
         Parallel.forEach(p.batch * p.heads * queryTiles) { item in
             let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
-            let rowStart = tile * queryTile
-            let rows = Swift.min(queryTile, p.queries - rowStart)
-            var scores = [Float](repeating: 0, count: queryTile * keyTile)
-            let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
-            let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
-            let ldo = outputLayout.positionStride
-            var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: p.valueDimension)
-            scores.withUnsafeMutableBufferPointer { s in
-                keyTiles.forEach(batch: b, below: p.causalLimit(rowStart + rows - 1)) { keyStart, cols in
-                    let k = p.key + p.keyLayout.offset(batch: b, head: h, position: keyStart)
-                    let v = p.value + p.valueLayout.offset(batch: b, head: h, position: keyStart)
-                    BLAS.gemm(
-                        transposeA: false, transposeB: true, m: rows, n: cols, k: p.dimension, alpha: p.scale,
-                        a: q, lda: p.queryLayout.positionStride, b: k, ldb: p.keyLayout.positionStride,
-                        c: s.baseAddress!, ldc: cols)
-                    for r in 0..<rows {
-                        let row = s.baseAddress! + r * cols
-                        applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
-                        softmax.absorb(row: r, scores: row, count: cols)
-                    }
-                    BLAS.gemm(
-                        transposeA: false, transposeB: false, m: rows, n: p.valueDimension, k: cols,
-                        a: s.baseAddress!, lda: cols, b: v, ldb: p.valueLayout.positionStride,
-                        beta: 1, c: o, ldc: ldo)
-                }
-            }
-            softmax.finish(logSumExp: lse.base + bh * p.queries + rowStart)
+            forwardTile(
+                p, batch: b, head: h, rowStart: tile * queryTile, keyTiles: keyTiles, output: out.base,
+                outputLayout: outputLayout, logSumExp: lse.base)
         }
+    }
+
+    /// One query tile of `forward`: rows rowStart..<rowStart + queryTile (fewer at the end) of
+    /// (b, h) against every real key tile up to their causal limit. Per key tile, S = scale·Q·Kᵀ;
+    /// `addTerms(row, r, keyStart, cols)` completes tile row r (returning false, it leaves the row
+    /// out: zeros, no softmax); then the mask, the running softmax and O += P·V. Finally O is
+    /// normalised and the rows' log-sum-exp written. `output` and `logSumExp` are the whole tensors.
+    @inline(__always)
+    static func forwardTile(
+        _ p: AttentionProblem, batch b: Int, head h: Int, rowStart: Int, keyTiles: RealKeyTiles,
+        output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout, logSumExp: UnsafeMutablePointer<Float>,
+        addTerms: (_ row: UnsafeMutablePointer<Float>, _ tileRow: Int, _ keyStart: Int, _ cols: Int) -> Bool = {
+            _, _, _, _ in true
+        }
+    ) {
+        let rows = Swift.min(queryTile, p.queries - rowStart)
+        let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
+        let o = output + outputLayout.offset(batch: b, head: h, position: rowStart)
+        let ldo = outputLayout.positionStride
+        var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: p.valueDimension)
+        var scores = [Float](repeating: 0, count: queryTile * keyTile)
+        scores.withUnsafeMutableBufferPointer { buffer in
+            let s = buffer.baseAddress!
+            keyTiles.forEach(batch: b, below: p.causalLimit(rowStart + rows - 1)) { keyStart, cols in
+                let k = p.key + p.keyLayout.offset(batch: b, head: h, position: keyStart)
+                let v = p.value + p.valueLayout.offset(batch: b, head: h, position: keyStart)
+                BLAS.gemm(
+                    transposeA: false, transposeB: true, m: rows, n: cols, k: p.dimension, alpha: p.scale,
+                    a: q, lda: p.queryLayout.positionStride, b: k, ldb: p.keyLayout.positionStride, c: s, ldc: cols)
+                for r in 0..<rows {
+                    let row = s + r * cols
+                    guard addTerms(row, r, keyStart, cols) else {
+                        row.update(repeating: 0, count: cols)
+                        continue
+                    }
+                    applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
+                    softmax.absorb(row: r, scores: row, count: cols)
+                }
+                BLAS.gemm(
+                    transposeA: false, transposeB: false, m: rows, n: p.valueDimension, k: cols,
+                    a: s, lda: cols, b: v, ldb: p.valueLayout.positionStride, beta: 1, c: o, ldc: ldo)
+            }
+        }
+        softmax.finish(logSumExp: logSumExp + (b * p.heads + h) * p.queries + rowStart)
     }
 
     /// Gradients of `forward` by recomputation: for each key tile, every query tile's probabilities
     /// are rebuilt from the saved log-sum-exp, then
     /// dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O)), dQ += scale·dS·K, dK += scale·dSᵀ·Q.
-    /// Gradients are written in the layouts of q, k and v (dq/dk/dv may be nil to skip).
+    /// Gradients are written in the layouts of q, k and v.
     public static func backward(
         _ p: AttentionProblem, output: UnsafePointer<Float>, outputLayout: HeadLayout,
         outputGradient: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
@@ -123,68 +143,120 @@ public enum OnlineSoftmaxAttention {
         let dvs = SendablePointer(valueGradient)
         let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(p)
-        let (d, e) = (p.dimension, p.valueDimension)
         Parallel.forEach(p.batch * p.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
-            let q = p.query + p.queryLayout.offset(batch: b, head: h)
-            let k = p.key + p.keyLayout.offset(batch: b, head: h)
-            let v = p.value + p.valueLayout.offset(batch: b, head: h)
-            let o = os.base + outputLayout.offset(batch: b, head: h)
-            let dO = dos.base + outputLayout.offset(batch: b, head: h)
-            let dq = dqs.base + p.queryLayout.offset(batch: b, head: h)
-            let dk = dks.base + p.keyLayout.offset(batch: b, head: h)
-            let dv = dvs.base + p.valueLayout.offset(batch: b, head: h)
-            let (ldq, ldk, ldv) = (p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride)
-            let ldo = outputLayout.positionStride
-            let lse = lses.base + bh * p.queries
-            let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: p.queries, width: e)
-            for i in 0..<p.queries { (dq + i * ldq).update(repeating: 0, count: d) }
-            for j in 0..<p.keys {
-                (dk + j * ldk).update(repeating: 0, count: d)
-                (dv + j * ldv).update(repeating: 0, count: e)
-            }
-            var probabilities = [Float](repeating: 0, count: queryTile * keyTile)
-            var scoreGradient = [Float](repeating: 0, count: queryTile * keyTile)
-            probabilities.withUnsafeMutableBufferPointer { P in
-                scoreGradient.withUnsafeMutableBufferPointer { G in
-                    keyTiles.forEach(batch: b, below: p.keys) { keyStart, cols in
-                        let kt = k + keyStart * ldk, vt = v + keyStart * ldv
-                        let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
-                        p.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
-                            let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
-                            BLAS.gemm(
-                                transposeA: false, transposeB: true, m: rows, n: cols, k: d, alpha: p.scale,
-                                a: qt, lda: ldq, b: kt, ldb: ldk, c: P.baseAddress!, ldc: cols)
-                            for r in 0..<rows {
-                                let row = P.baseAddress! + r * cols
-                                applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
-                                OnlineSoftmaxRows.recompute(row, count: cols, logSumExp: lse[rowStart + r])
+            backwardHead(
+                p, batch: b, head: h, keyTiles: keyTiles, output: os.base, outputLayout: outputLayout,
+                outputGradient: dos.base, logSumExp: lses.base, queryGradient: dqs.base, keyGradient: dks.base,
+                valueGradient: dvs.base)
+        }
+    }
+
+    /// `backward` for one (batch, head): zeroes its dq, dk and dv, then for each real key tile and
+    /// each query tile that can see it rebuilds S = scale·Q·Kᵀ, lets `addTerms(row, i, keyStart,
+    /// cols)` complete the row of query i (rows with log-sum-exp −∞ are left out as zeros), masks
+    /// it, P = e^(S − lse), and accumulates dV, dS (handed row by row to `scoreGradient(dS_i, i,
+    /// keyStart, cols)`), dQ and dK. Every pointer is a whole tensor's.
+    @inline(__always)
+    static func backwardHead(
+        _ p: AttentionProblem, batch b: Int, head h: Int, keyTiles: RealKeyTiles,
+        output: UnsafePointer<Float>, outputLayout: HeadLayout, outputGradient: UnsafePointer<Float>,
+        logSumExp: UnsafePointer<Float>, queryGradient: UnsafeMutablePointer<Float>,
+        keyGradient: UnsafeMutablePointer<Float>, valueGradient: UnsafeMutablePointer<Float>,
+        addTerms: (_ row: UnsafeMutablePointer<Float>, _ query: Int, _ keyStart: Int, _ cols: Int) -> Void = {
+            _, _, _, _ in
+        },
+        scoreGradient: (_ row: UnsafePointer<Float>, _ query: Int, _ keyStart: Int, _ cols: Int) -> Void = {
+            _, _, _, _ in
+        }
+    ) {
+        let (d, e) = (p.dimension, p.valueDimension)
+        let q = p.query + p.queryLayout.offset(batch: b, head: h)
+        let k = p.key + p.keyLayout.offset(batch: b, head: h)
+        let v = p.value + p.valueLayout.offset(batch: b, head: h)
+        let o = output + outputLayout.offset(batch: b, head: h)
+        let dO = outputGradient + outputLayout.offset(batch: b, head: h)
+        let dq = queryGradient + p.queryLayout.offset(batch: b, head: h)
+        let dk = keyGradient + p.keyLayout.offset(batch: b, head: h)
+        let dv = valueGradient + p.valueLayout.offset(batch: b, head: h)
+        let (ldq, ldk, ldv) = (p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride)
+        let ldo = outputLayout.positionStride
+        let lse = logSumExp + (b * p.heads + h) * p.queries
+        let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: p.queries, width: e)
+        for i in 0..<p.queries { (dq + i * ldq).update(repeating: 0, count: d) }
+        for j in 0..<p.keys {
+            (dk + j * ldk).update(repeating: 0, count: d)
+            (dv + j * ldv).update(repeating: 0, count: e)
+        }
+        var probabilities = [Float](repeating: 0, count: queryTile * keyTile)
+        var scoreGradients = [Float](repeating: 0, count: queryTile * keyTile)
+        probabilities.withUnsafeMutableBufferPointer { pb in
+            scoreGradients.withUnsafeMutableBufferPointer { gb in
+                let (P, G) = (pb.baseAddress!, gb.baseAddress!)
+                keyTiles.forEach(batch: b, below: p.keys) { keyStart, cols in
+                    let kt = k + keyStart * ldk, vt = v + keyStart * ldv
+                    let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
+                    p.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
+                        let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
+                        BLAS.gemm(
+                            transposeA: false, transposeB: true, m: rows, n: cols, k: d, alpha: p.scale,
+                            a: qt, lda: ldq, b: kt, ldb: ldk, c: P, ldc: cols)
+                        for r in 0..<rows {
+                            let (i, row) = (rowStart + r, P + r * cols)
+                            if lse[i] == -.infinity {
+                                row.update(repeating: 0, count: cols)
+                                continue
                             }
-                            // dV_j += Pᵀ·dO_i
-                            BLAS.gemm(
-                                transposeA: true, transposeB: false, m: cols, n: e, k: rows,
-                                a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
-                            // dP = dO_i·V_jᵀ, then dS = P ⊙ (dP − D_i) in its place
-                            BLAS.gemm(
-                                transposeA: false, transposeB: true, m: rows, n: cols, k: e,
-                                a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
-                            for r in 0..<rows {
-                                let pr = P.baseAddress! + r * cols, gr = G.baseAddress! + r * cols
-                                SoftmaxKernel.backwardRow(
-                                    output: pr, outputGradient: gr, dot: rowDot[rowStart + r], into: gr, count: cols)
-                            }
-                            // dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
-                            BLAS.gemm(
-                                transposeA: false, transposeB: false, m: rows, n: d, k: cols, alpha: p.scale,
-                                a: G.baseAddress!, lda: cols, b: kt, ldb: ldk, beta: 1, c: dqt, ldc: ldq)
-                            BLAS.gemm(
-                                transposeA: true, transposeB: false, m: cols, n: d, k: rows, alpha: p.scale,
-                                a: G.baseAddress!, lda: cols, b: qt, ldb: ldq, beta: 1, c: dkt, ldc: ldk)
+                            addTerms(row, i, keyStart, cols)
+                            applyMask(p, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
+                            _ = SoftmaxKernel.exponentiate(row, count: cols, shift: lse[i])
                         }
+                        backwardThroughValues(
+                            probabilities: P, rows: rows, cols: cols, outputGradient: dOt, outputStride: ldo,
+                            value: vt, valueStride: ldv, valueDimension: e, valueGradient: dvt, probabilityGradient: G)
+                        for r in 0..<rows {
+                            let (i, gr) = (rowStart + r, G + r * cols)
+                            SoftmaxKernel.backwardRow(output: P + r * cols, outputGradient: gr, dot: rowDot[i], into: gr, count: cols)
+                            scoreGradient(gr, i, keyStart, cols)
+                        }
+                        backwardThroughScores(
+                            G, rows: rows, cols: cols, scale: p.scale, query: qt, queryStride: ldq, key: kt,
+                            keyStride: ldk, dimension: d, queryGradient: dqt, keyGradient: dkt)
                     }
                 }
             }
         }
+    }
+
+    /// dV_j += Pᵀ·dO_i and dP = dO_i·V_jᵀ for one block of `rows` queries and `cols` keys.
+    @inline(__always)
+    static func backwardThroughValues(
+        probabilities P: UnsafePointer<Float>, rows: Int, cols: Int, outputGradient dO: UnsafePointer<Float>,
+        outputStride ldo: Int, value v: UnsafePointer<Float>, valueStride ldv: Int, valueDimension e: Int,
+        valueGradient dv: UnsafeMutablePointer<Float>, probabilityGradient dP: UnsafeMutablePointer<Float>
+    ) {
+        BLAS.gemm(
+            transposeA: true, transposeB: false, m: cols, n: e, k: rows,
+            a: P, lda: cols, b: dO, ldb: ldo, beta: 1, c: dv, ldc: ldv)
+        BLAS.gemm(
+            transposeA: false, transposeB: true, m: rows, n: cols, k: e,
+            a: dO, lda: ldo, b: v, ldb: ldv, c: dP, ldc: cols)
+    }
+
+    /// dQ_i += α·dS·K_j and dK_j += α·dSᵀ·Q_i for one block of `rows` queries and `cols` keys, where
+    /// the scores were α·Q_i·K_jᵀ.
+    @inline(__always)
+    static func backwardThroughScores(
+        _ dS: UnsafePointer<Float>, rows: Int, cols: Int, scale alpha: Float, query q: UnsafePointer<Float>,
+        queryStride ldq: Int, key k: UnsafePointer<Float>, keyStride ldk: Int, dimension d: Int,
+        queryGradient dq: UnsafeMutablePointer<Float>, keyGradient dk: UnsafeMutablePointer<Float>
+    ) {
+        BLAS.gemm(
+            transposeA: false, transposeB: false, m: rows, n: d, k: cols, alpha: alpha,
+            a: dS, lda: cols, b: k, ldb: ldk, beta: 1, c: dq, ldc: ldq)
+        BLAS.gemm(
+            transposeA: true, transposeB: false, m: cols, n: d, k: rows, alpha: alpha,
+            a: dS, lda: cols, b: q, ldb: ldq, beta: 1, c: dk, ldc: ldk)
     }
 
     /// Sets masked scores of one tile row to −∞: padded keys and, when causal, keys after the limit.
