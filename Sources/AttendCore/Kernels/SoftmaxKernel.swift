@@ -11,9 +11,7 @@ public enum SoftmaxKernel {
     public static func forward(
         _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, cols: Int
     ) {
-        let xs = SendablePointer(x)
-        let ys = SendablePointer(y)
-        forEachRow(rows: rows, cols: cols) { r in row(xs.base + r * cols, ys.base + r * cols, cols) }
+        forEachRow(x, y, rows: rows, cols: cols) { xr, yr in row(xr, yr, cols) }
     }
 
     /// Softmax of one row; `x` and `y` may alias.
@@ -95,15 +93,8 @@ public enum SoftmaxKernel {
         output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
         into dx: UnsafeMutablePointer<Float>, rows: Int, cols: Int
     ) {
-        let ys = SendablePointer(y)
-        let dys = SendablePointer(dy)
-        let dxs = SendablePointer(dx)
-        forEachRow(rows: rows, cols: cols) { r in
-            let yr = UnsafePointer(ys.base + r * cols)
-            let gr = UnsafePointer(dys.base + r * cols)
-            backwardRow(
-                output: yr, outputGradient: gr, dot: Dot.product(yr, gr, count: cols), into: dxs.base + r * cols,
-                count: cols)
+        forEachRow(y, dy, dx, rows: rows, cols: cols) { yr, gr, dxr in
+            backwardRow(output: yr, outputGradient: gr, dot: Dot.product(yr, gr, count: cols), into: dxr, count: cols)
         }
     }
 
@@ -122,14 +113,11 @@ public enum SoftmaxKernel {
     public static func logForward(
         _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, rows: Int, cols: Int
     ) {
-        let xs = SendablePointer(x)
-        let ys = SendablePointer(y)
-        forEachRow(rows: rows, cols: cols) { r in
-            let xr = UnsafePointer(xs.base + r * cols)
+        forEachRow(x, y, rows: rows, cols: cols) { xr, yr in
             let m = Reduce.max(xr, count: cols)
             if m == -.infinity {
                 // Every entry masked: −∞ (the log of the zeros `row` gives), not −∞ − (−∞) = NaN.
-                (ys.base + r * cols).update(repeating: -.infinity, count: cols)
+                yr.update(repeating: -.infinity, count: cols)
                 return
             }
             var sum: Float = 0
@@ -146,7 +134,7 @@ public enum SoftmaxKernel {
             // (x − m) − log Σ, not x − (m + log Σ): m + log Σ would round at m's magnitude
             // (an ulp of 6e-5 at m = 1000) and take that error into every output.
             let logSum = Foundation.log(sum)
-            Elementwise.zipRow(xr, xStride: 1, xr, yStride: 0, ys.base + r * cols, count: cols) {
+            Elementwise.zipRow(xr, xStride: 1, xr, yStride: 0, yr, count: cols) {
                 a, _ in (a - m) - logSum
             }
         }
@@ -157,24 +145,33 @@ public enum SoftmaxKernel {
         output y: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
         into dx: UnsafeMutablePointer<Float>, rows: Int, cols: Int
     ) {
-        let ys = SendablePointer(y)
-        let dys = SendablePointer(dy)
-        let dxs = SendablePointer(dx)
-        forEachRow(rows: rows, cols: cols) { r in
-            let gr = UnsafePointer(dys.base + r * cols)
+        forEachRow(y, dy, dx, rows: rows, cols: cols) { yr, gr, dxr in
             let total = Reduce.sum(gr, count: cols)
-            Elementwise.zipRow(
-                UnsafePointer(ys.base + r * cols), xStride: 1, gr, yStride: 1,
-                dxs.base + r * cols, count: cols
-            ) { yv, g in g - VectorMath.exp(yv) * total }
+            Elementwise.zipRow(yr, xStride: 1, gr, yStride: 1, dxr, count: cols) { yv, g in
+                g - VectorMath.exp(yv) * total
+            }
         }
     }
 
-    /// Runs `body` on every row index, in chunks of about `Elementwise.grain` elements across threads.
+    /// Runs `body(x_r, y_r)` on every row of two `rows × cols` buffers, in chunks of about
+    /// `Elementwise.grain` elements across threads.
     @inline(__always)
-    private static func forEachRow(rows: Int, cols: Int, _ body: (Int) -> Void) {
+    private static func forEachRow(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+        _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        forEachRow(x, x, y, rows: rows, cols: cols) { xr, _, yr in body(xr, yr) }
+    }
+
+    /// `forEachRow` over three buffers, as backward passes read them: `body(y_r, dy_r, dx_r)`.
+    @inline(__always)
+    private static func forEachRow(
+        _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int,
+        cols: Int, _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let (ys, dys, dxs) = (SendablePointer(y), SendablePointer(dy), SendablePointer(dx))
         Parallel.forEachChunk(rows, grain: max(1, Elementwise.grain / max(cols, 1))) { range in
-            for r in range { body(r) }
+            for r in range { body(ys.base + r * cols, dys.base + r * cols, dxs.base + r * cols) }
         }
     }
 }
