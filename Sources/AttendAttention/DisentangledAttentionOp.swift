@@ -76,17 +76,13 @@ extension Tensor {
         index: RelativePositionIndex, scale: Float, causal: Bool = false, queryMask: Tensor? = nil,
         keyMask: Tensor? = nil
     ) -> Tensor {
-        precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "disentangledAttention: q, k, v must be [b, n, h, d]")
-        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
-        let (m, e) = (key.shape[1], value.shape[3])
+        let (b, n, m, h, d, e) = attentionSizes(
+            "disentangledAttention", query: query, key: key, value: value, keyMask: keyMask)
         let R = index.rowCount
-        precondition(key.shape == [b, m, h, d], "disentangledAttention: key \(key.shape) vs query \(query.shape)")
-        precondition(value.shape == [b, m, h, e], "disentangledAttention: value \(value.shape) vs key \(key.shape)")
         precondition(index.queries == n && index.keys == m, "disentangledAttention: index built for \(index.queries)×\(index.keys), got \(n)×\(m)")
         for table in [positionKey, positionQuery].compactMap({ $0 }) {
             precondition(table.shape == [R, h, d], "disentangledAttention: position table \(table.shape), expected [\(R), \(h), \(d)]")
         }
-        if let keyMask { precondition(keyMask.shape == [b, m], "disentangledAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
         if let queryMask { precondition(queryMask.shape == [b, n], "disentangledAttention: query mask \(queryMask.shape), expected [\(b), \(n)]") }
         let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
         func withProblem<T>(_ body: (DisentangledProblem) -> T) -> T {

@@ -1,7 +1,7 @@
 // Pointer plumbing shared by the differentiable ops that wrap buffer kernels (fused, segmented,
 // disentangled, MGK, hypercube, global+local and linear attention, FAVOR+ features, relu² chunks):
-// tensors' base addresses for the length of a call, optional operands as nil pointers, the
-// attention problem of [b, n, h, d] heads, and the backward step that hands a kernel zeroed
+// tensors' base addresses for the length of a call, optional operands as nil pointers, the sizes
+// and attention problem of [b, n, h, d] heads, and the backward step that hands a kernel zeroed
 // gradient buffers and returns them as tensors.
 import AttendCore
 
@@ -21,6 +21,20 @@ func withBaseAddresses<R>(
 func withOptionalPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
     guard let tensor else { return body(nil) }
     return tensor.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// The sizes of q [b, n, h, d], k [b, m, h, d], v [b, m, h, e] and an optional [b, m] key mask,
+/// which must agree (`op` names the caller when they do not).
+func attentionSizes(
+    _ op: String, query: Tensor, key: Tensor, value: Tensor, keyMask: Tensor?
+) -> (b: Int, n: Int, m: Int, h: Int, d: Int, e: Int) {
+    precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "\(op): q, k, v must be [b, n, h, d]")
+    let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+    let (m, e) = (key.shape[1], value.shape[3])
+    precondition(key.shape == [b, m, h, d], "\(op): key \(key.shape) vs query \(query.shape)")
+    precondition(value.shape == [b, m, h, e], "\(op): value \(value.shape) vs key \(key.shape)")
+    if let keyMask { precondition(keyMask.shape == [b, m], "\(op): key mask \(keyMask.shape), expected [\(b), \(m)]") }
+    return (b, n, m, h, d, e)
 }
 
 /// Runs `body` with the `AttentionProblem` of q [b, n, h, d], k [b, m, h, d] and v [b, m, h, e]

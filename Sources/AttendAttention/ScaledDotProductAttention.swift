@@ -46,12 +46,7 @@ extension Tensor {
     public static func fusedAttention(
         query: Tensor, key: Tensor, value: Tensor, scale: Float, causal: Bool = false, keyMask: Tensor? = nil
     ) -> Tensor {
-        precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "fusedAttention: q, k, v must be [b, n, h, d]")
-        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
-        let (m, e) = (key.shape[1], value.shape[3])
-        precondition(key.shape == [b, m, h, d], "fusedAttention: key \(key.shape) vs query \(query.shape)")
-        precondition(value.shape == [b, m, h, e], "fusedAttention: value \(value.shape) vs key \(key.shape)")
-        if let keyMask { precondition(keyMask.shape == [b, m], "fusedAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
+        let (b, n, _, h, _, e) = attentionSizes("fusedAttention", query: query, key: key, value: value, keyMask: keyMask)
         let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
         func withOperands<R>(_ body: (AttentionProblem) -> R) -> R {
             withAttentionProblem(query: query, key: key, value: value, scale: scale, causal: causal, keyMask: keyMask, body)

@@ -15,17 +15,12 @@ extension Tensor {
         query: Tensor, key: Tensor, value: Tensor, scale: Float, pattern: KeySegmentPattern,
         keyMask: Tensor? = nil, maskRule: KeyMaskRule = .exclude
     ) -> Tensor {
-        precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "segmentedAttention: q, k, v must be [b, n, h, d]")
-        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
-        let (m, e) = (key.shape[1], value.shape[3])
-        precondition(key.shape == [b, m, h, d], "segmentedAttention: key \(key.shape) vs query \(query.shape)")
-        precondition(value.shape == [b, m, h, e], "segmentedAttention: value \(value.shape) vs key \(key.shape)")
+        let (b, n, m, h, _, e) = attentionSizes("segmentedAttention", query: query, key: key, value: value, keyMask: keyMask)
         precondition(
             pattern.tileCount * pattern.queryTile >= n && (pattern.tileCount - 1) * pattern.queryTile < Swift.max(n, 1),
             "segmentedAttention: pattern has \(pattern.tileCount) tiles of \(pattern.queryTile) for \(n) queries")
         precondition(pattern.starts.indices.allSatisfy { pattern.starts[$0] >= 0 && pattern.starts[$0] + pattern.lengths[$0] <= m },
                      "segmentedAttention: pattern reads keys outside 0..<\(m)")
-        if let keyMask { precondition(keyMask.shape == [b, m], "segmentedAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
         let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
         func withProblem<R>(_ body: (AttentionProblem) -> R) -> R {
             withAttentionProblem(query: query, key: key, value: value, scale: scale, causal: false, keyMask: keyMask, body)
