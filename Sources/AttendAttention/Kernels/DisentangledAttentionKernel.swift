@@ -7,10 +7,10 @@
 //     Pᵀ = scale·Qr·Kᵀ   [R, m]   (computed once per batch entry and head)
 // and added to each GEMM tile of q·kᵀ, so no [n, m] matrix is ever stored: the extra memory is one
 // [R, m] table Pᵀ per thread in the forward pass ((batch, head) pairs run in groups of one per
-// thread) and, in the backward pass, four [n, R]-sized buffers per thread. The softmax runs as in
-// `OnlineSoftmaxAttention` (running max, rescaled denominators: `OnlineSoftmaxRows`), and the
-// backward pass recomputes each tile's probabilities from the saved log-sum-exp, then scatters dS into
-// dC and dPᵀ (the adjoints of the two gathers) and turns them into gradients by four GEMMs.
+// thread) and, in the backward pass, four [n, R]-sized buffers per thread. Both passes run through
+// `OnlineSoftmaxAttention`'s tile loops (running max, rescaled denominators; probabilities recomputed
+// from the saved log-sum-exp), whose hooks add the position terms to each row and, backward, scatter
+// dS into dC and dPᵀ (the adjoints of the two gathers); four GEMMs turn those into gradients.
 // Shapes: b batch, h heads, n queries, m keys, d head dimension, R relative rows used.
 import AttendCore
 

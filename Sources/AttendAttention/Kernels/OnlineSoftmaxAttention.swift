@@ -1,9 +1,11 @@
 // Memory-efficient exact attention (the FlashAttention algorithm of Dao et al., 2022, and Rabe &
 // Staats, 2021, arranged for a CPU): queries and keys are processed in tiles; each query row keeps a
 // running maximum m, a running denominator l and an unnormalised output, rescaled by e^(m_old − m_new)
-// whenever a new tile raises the maximum (`OnlineSoftmaxRows`, shared with the other tiled kernels). Extra memory is O(tile²) per thread plus the n log-sum-exp
-// values kept for the backward pass, which recomputes each tile's probabilities instead of storing
-// the n×m matrix. Tiles are GEMMs through BLAS; exponentials run eight lanes at a time.
+// whenever a new tile raises the maximum (`OnlineSoftmaxRows`). Extra memory is O(tile²) per thread
+// plus the n log-sum-exp values kept for the backward pass, which recomputes each tile's
+// probabilities instead of storing the n×m matrix. Tiles are GEMMs through BLAS; exponentials run
+// eight lanes at a time. The tile loops take hooks for extra score terms, so DeBERTa's disentangled
+// kernel runs through them too.
 //
 // Layout: q, k, v, o are addressed by strides, so both [b, n, h, d] (straight out of the projections,
 // no permute) and [b, h, n, d] work. Shapes: b batch, h heads, n queries, m keys, d head dimension,
