@@ -11,13 +11,12 @@ prints Attend/peer time ratios (below 1 means Attend is faster).
 long-short-transformer needs its own environment (see scripts/fixtures/README.md); run this script
 there with --peers long-short.
 """
-import argparse
 import math
 
 import torch
 import torch.nn.functional as F
 
-from common import configure_threads, load_attend, median_seconds, table
+from common import configure_threads, load_attend, median_seconds, peer_arguments, table
 
 
 def sdpa(b, n, h, d, causal):
@@ -112,8 +111,7 @@ PEERS = {"full-kernel": sdpa, "performer": performer, "linformer": linformer, "b
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--attend", help="JSON written by `attend bench attention --json`")
+    parser = peer_arguments(__doc__, "attention")
     parser.add_argument("--peers", default="full-kernel,performer,linformer,bigbird,deberta")
     parser.add_argument("--lengths", default="512,1024,2048,4096")
     parser.add_argument("--batch", type=int, default=1)
@@ -121,8 +119,6 @@ def main():
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--causal", action="store_true")
     parser.add_argument("--backward", action="store_true")
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     threads = configure_threads(args.threads)
     torch.manual_seed(0)

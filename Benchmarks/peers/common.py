@@ -1,10 +1,22 @@
-"""Shared helpers for the PyTorch peer benchmarks: thread pinning, timing, Attend result loading."""
+"""Shared helpers for the PyTorch peer benchmarks: common options, thread pinning, timing, Attend result
+loading."""
+import argparse
 import json
 import os
 import statistics
 import time
 
 import torch
+
+
+def peer_arguments(doc, bench):
+    """An argument parser with the options every peer takes: --attend (the JSON of
+    `attend bench <bench> --json`, for the ratio columns), --runs and --threads."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--attend", help=f"JSON written by `attend bench {bench} --json`")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int)
+    return parser
 
 
 def configure_threads(threads):

@@ -4,20 +4,15 @@ thread count, and the Attend/PyTorch ratios when given Attend's JSON.
     attend bench core --json core.json
     python Benchmarks/peers/core.py --attend core.json --threads 2
 """
-import argparse
 
 import torch
 import torch.nn.functional as F
 
-from common import configure_threads, load_attend, median_seconds, table
+from common import configure_threads, load_attend, median_seconds, peer_arguments, table
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--attend", help="JSON written by `attend bench core --json`")
-    parser.add_argument("--threads", type=int)
-    parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    args = peer_arguments(__doc__, "core").parse_args()
     threads = configure_threads(args.threads)
     torch.manual_seed(0)
     rows = []  # (operation, shape, torch value, unit)

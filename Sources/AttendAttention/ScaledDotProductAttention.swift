@@ -46,34 +46,10 @@ extension Tensor {
     public static func fusedAttention(
         query: Tensor, key: Tensor, value: Tensor, scale: Float, causal: Bool = false, keyMask: Tensor? = nil
     ) -> Tensor {
-        precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "fusedAttention: q, k, v must be [b, n, h, d]")
-        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
-        let (m, e) = (key.shape[1], value.shape[3])
-        precondition(key.shape == [b, m, h, d], "fusedAttention: key \(key.shape) vs query \(query.shape)")
-        precondition(value.shape == [b, m, h, e], "fusedAttention: value \(value.shape) vs key \(key.shape)")
-        if let keyMask { precondition(keyMask.shape == [b, m], "fusedAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
-        let qLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: d)
-        let kLayout = HeadLayout.positionMajor(length: m, heads: h, dimension: d)
-        let vLayout = HeadLayout.positionMajor(length: m, heads: h, dimension: e)
+        let (b, n, _, h, _, e) = attentionSizes("fusedAttention", query: query, key: key, value: value, keyMask: keyMask)
         let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        func problem(_ q: UnsafeBufferPointer<Float>, _ k: UnsafeBufferPointer<Float>,
-                     _ v: UnsafeBufferPointer<Float>, _ mask: UnsafePointer<Float>?) -> AttentionProblem {
-            AttentionProblem(
-                batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e, scale: scale,
-                causal: causal, keyMask: mask, query: q.baseAddress!, queryLayout: qLayout,
-                key: k.baseAddress!, keyLayout: kLayout, value: v.baseAddress!, valueLayout: vLayout)
-        }
         func withOperands<R>(_ body: (AttentionProblem) -> R) -> R {
-            query.withUnsafeBufferPointer { q in
-                key.withUnsafeBufferPointer { k in
-                    value.withUnsafeBufferPointer { v in
-                        if let keyMask {
-                            return keyMask.withUnsafeBufferPointer { body(problem(q, k, v, $0.baseAddress!)) }
-                        }
-                        return body(problem(q, k, v, nil))
-                    }
-                }
-            }
+            withAttentionProblem(query: query, key: key, value: value, scale: scale, causal: causal, keyMask: keyMask, body)
         }
         var logSumExp = [Float](repeating: 0, count: b * h * n)
         let output = Tensor.filled(shape: [b, n, h, e]) { out in
@@ -82,25 +58,13 @@ extension Tensor {
             }
         }
         return output.recorded(.custom, from: [query, key, value]) { dy in
-            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(key.shape), dv = Tensor.zeros(value.shape)
-            withOperands { p in
-                output.withUnsafeBufferPointer { o in
-                    dy.withUnsafeBufferPointer { g in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    OnlineSoftmaxAttention.backward(
-                                        p, output: o.baseAddress!, outputLayout: oLayout,
-                                        outputGradient: g.baseAddress!, logSumExp: logSumExp,
-                                        queryGradient: dqp.baseAddress!, keyGradient: dkp.baseAddress!,
-                                        valueGradient: dvp.baseAddress!)
-                                }
-                            }
-                        }
-                    }
+            kernelGradients([query.shape, key.shape, value.shape], output: output, outputGradient: dy) { o, g, dx in
+                withOperands { p in
+                    OnlineSoftmaxAttention.backward(
+                        p, output: o, outputLayout: oLayout, outputGradient: g, logSumExp: logSumExp,
+                        queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2])
                 }
             }
-            return [dq, dk, dv]
         }
     }
 }

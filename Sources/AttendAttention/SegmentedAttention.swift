@@ -15,36 +15,15 @@ extension Tensor {
         query: Tensor, key: Tensor, value: Tensor, scale: Float, pattern: KeySegmentPattern,
         keyMask: Tensor? = nil, maskRule: KeyMaskRule = .exclude
     ) -> Tensor {
-        precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "segmentedAttention: q, k, v must be [b, n, h, d]")
-        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
-        let (m, e) = (key.shape[1], value.shape[3])
-        precondition(key.shape == [b, m, h, d], "segmentedAttention: key \(key.shape) vs query \(query.shape)")
-        precondition(value.shape == [b, m, h, e], "segmentedAttention: value \(value.shape) vs key \(key.shape)")
+        let (b, n, m, h, _, e) = attentionSizes("segmentedAttention", query: query, key: key, value: value, keyMask: keyMask)
         precondition(
             pattern.tileCount * pattern.queryTile >= n && (pattern.tileCount - 1) * pattern.queryTile < Swift.max(n, 1),
             "segmentedAttention: pattern has \(pattern.tileCount) tiles of \(pattern.queryTile) for \(n) queries")
         precondition(pattern.starts.indices.allSatisfy { pattern.starts[$0] >= 0 && pattern.starts[$0] + pattern.lengths[$0] <= m },
                      "segmentedAttention: pattern reads keys outside 0..<\(m)")
-        if let keyMask { precondition(keyMask.shape == [b, m], "segmentedAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
-        let qLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: d)
-        let kLayout = HeadLayout.positionMajor(length: m, heads: h, dimension: d)
-        let vLayout = HeadLayout.positionMajor(length: m, heads: h, dimension: e)
         let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
         func withProblem<R>(_ body: (AttentionProblem) -> R) -> R {
-            query.withUnsafeBufferPointer { q in
-                key.withUnsafeBufferPointer { k in
-                    value.withUnsafeBufferPointer { v in
-                        func problem(_ mask: UnsafePointer<Float>?) -> AttentionProblem {
-                            AttentionProblem(
-                                batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e,
-                                scale: scale, causal: false, keyMask: mask, query: q.baseAddress!, queryLayout: qLayout,
-                                key: k.baseAddress!, keyLayout: kLayout, value: v.baseAddress!, valueLayout: vLayout)
-                        }
-                        if let keyMask { return keyMask.withUnsafeBufferPointer { body(problem($0.baseAddress!)) } }
-                        return body(problem(nil))
-                    }
-                }
-            }
+            withAttentionProblem(query: query, key: key, value: value, scale: scale, causal: false, keyMask: keyMask, body)
         }
         var logSumExp = [Float](repeating: 0, count: b * h * n)
         let output = Tensor.filled(shape: [b, n, h, e]) { out in
@@ -55,25 +34,13 @@ extension Tensor {
             }
         }
         return output.recorded(.custom, from: [query, key, value]) { dy in
-            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(key.shape), dv = Tensor.zeros(value.shape)
-            withProblem { p in
-                output.withUnsafeBufferPointer { o in
-                    dy.withUnsafeBufferPointer { g in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    KeySegmentAttention.backward(
-                                        p, pattern: pattern, maskRule: maskRule, output: o.baseAddress!,
-                                        outputLayout: oLayout, outputGradient: g.baseAddress!, logSumExp: logSumExp,
-                                        queryGradient: dqp.baseAddress!, keyGradient: dkp.baseAddress!,
-                                        valueGradient: dvp.baseAddress!)
-                                }
-                            }
-                        }
-                    }
+            kernelGradients([query.shape, key.shape, value.shape], output: output, outputGradient: dy) { o, g, dx in
+                withProblem { p in
+                    KeySegmentAttention.backward(
+                        p, pattern: pattern, maskRule: maskRule, output: o, outputLayout: oLayout, outputGradient: g,
+                        logSumExp: logSumExp, queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2])
                 }
             }
-            return [dq, dk, dv]
         }
     }
 }

@@ -167,16 +167,10 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
                     query: x[0], key: x[1], value: x[2], positionKey: kr, positionQuery: qr, index: o.index,
                     scale: scale, causal: c.causal, queryMask: mask, keyMask: mask)
         }
-        func run(_ fused: Bool) -> (Tensor, [Tensor]) {
-            let (_, grads) = valueAndGradient(at: inputs) { x in (attend(x, fused: fused) * upstream).summed() }
-            return (withoutGradient { attend(inputs, fused: fused) }, grads)
-        }
-        let (fused, fusedGrads) = run(true)
-        let (reference, referenceGrads) = run(false)
-        try assertClose(fused, reference, .reordered, "output")
-        for (name, (a, e)) in zip(["dq", "dk", "dv", "dKr/dQr", "dQr"], zip(fusedGrads, referenceGrads)) {
-            try assertClose(a, e, Tolerance(absolute: 1e-5, relative: 1e-4), name)
-        }
+        try assertSameAttention(
+            valueAndGradients(inputs, upstream: upstream) { attend($0, fused: true) },
+            valueAndGradients(inputs, upstream: upstream) { attend($0, fused: false) },
+            outputTolerance: .reordered, gradientNames: ["dq", "dk", "dv", "dKr/dQr", "dQr"])
     }
 
     @Test func kernelGradientsMatchFiniteDifferences() throws {

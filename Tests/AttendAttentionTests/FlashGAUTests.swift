@@ -106,38 +106,23 @@ func chunkedKernelEqualsReference(_ c: ChunkCase) throws {
     let mask = c.padded ? paddingMask(b: c.b, m: c.n) : nil
     let scales = (0..<c.b).map { 1 / Float(c.chunk + $0) }
     let upstream = Tensor.randomNormal([c.b, c.n, e], seed: 15)
-    func run(_ fused: Bool) -> (Tensor, [Tensor]) {
-        let inputs = [q, k, v] + (c.bias ? [table] : [])
-        let (_, grads) = valueAndGradient(at: inputs) { t in
-            let bias = c.bias ? t[3] : nil
-            let y = fused
-                ? Tensor.chunkedReluSquaredAttention(
-                    query: t[0], key: t[1], value: t[2], chunk: c.chunk, scales: scales, keyMask: mask, bias: bias,
-                    maximumDistance: distance, causal: c.causal)
-                : FlashGAU.referenceReluSquaredAttention(
-                    query: t[0], key: t[1], value: t[2], chunk: c.chunk, scales: scales, keyMask: mask, bias: bias,
-                    maximumDistance: distance, causal: c.causal)
-            return (y * upstream).summed()
-        }
-        let y = withoutGradient {
-            fused
-                ? Tensor.chunkedReluSquaredAttention(
-                    query: q, key: k, value: v, chunk: c.chunk, scales: scales, keyMask: mask,
-                    bias: c.bias ? table : nil, maximumDistance: distance, causal: c.causal)
-                : FlashGAU.referenceReluSquaredAttention(
-                    query: q, key: k, value: v, chunk: c.chunk, scales: scales, keyMask: mask,
-                    bias: c.bias ? table : nil, maximumDistance: distance, causal: c.causal)
-        }
-        return (y, grads)
+    func attend(_ t: [Tensor], fused: Bool) -> Tensor {
+        let bias = c.bias ? t[3] : nil
+        return fused
+            ? Tensor.chunkedReluSquaredAttention(
+                query: t[0], key: t[1], value: t[2], chunk: c.chunk, scales: scales, keyMask: mask, bias: bias,
+                maximumDistance: distance, causal: c.causal)
+            : FlashGAU.referenceReluSquaredAttention(
+                query: t[0], key: t[1], value: t[2], chunk: c.chunk, scales: scales, keyMask: mask, bias: bias,
+                maximumDistance: distance, causal: c.causal)
     }
-    let (fused, fusedGrads) = run(true)
-    let (reference, referenceGrads) = run(false)
+    let inputs = [q, k, v] + (c.bias ? [table] : [])
     // Same float32 products summed in another order (BLAS tiles vs one GEMM) over up to 530 keys.
-    let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)
-    try assertClose(fused, reference, tolerance, "output")
-    for (name, (a, r)) in zip(["dq", "dk", "dv", "dbias"], zip(fusedGrads, referenceGrads)) {
-        try assertClose(a, r, Tolerance(absolute: 1e-4, relative: 1e-4), name)
-    }
+    try assertSameAttention(
+        valueAndGradients(inputs, upstream: upstream) { attend($0, fused: true) },
+        valueAndGradients(inputs, upstream: upstream) { attend($0, fused: false) },
+        outputTolerance: Tolerance(absolute: 1e-5, relative: 1e-4), gradientNames: ["dq", "dk", "dv", "dbias"],
+        gradientTolerance: Tolerance(absolute: 1e-4, relative: 1e-4))
 }
 
 /// Mixed chunk attention with C = n and the linear heads zeroed is GAU (quadratic mode).

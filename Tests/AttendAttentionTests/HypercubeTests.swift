@@ -104,16 +104,10 @@ let hypercubeCases: [HypercubeCase] = [
                 ? Tensor.hypercubeAttention(query: x[0], key: x[1], value: x[2], graph: graph, blockSize: c.block, scale: 0.5, keyMask: mask)
                 : referenceAttention(query: x[0], key: x[1], value: x[2], scale: 0.5, causal: c.causal, keyMask: mask, allowed: allowed)
         }
-        func run(_ sparse: Bool) -> (Tensor, [Tensor]) {
-            let (_, grads) = valueAndGradient(at: [q, k, v]) { x in (attend(x, sparse: sparse) * upstream).summed() }
-            return (withoutGradient { attend([q, k, v], sparse: sparse) }, grads)
-        }
-        let (sparse, sparseGrads) = run(true)
-        let (dense, denseGrads) = run(false)
-        try assertClose(sparse, dense, .reordered, "output")
-        for (name, (a, e)) in zip(["dq", "dk", "dv"], zip(sparseGrads, denseGrads)) {
-            try assertClose(a, e, Tolerance(absolute: 1e-5, relative: 1e-4), name)
-        }
+        try assertSameAttention(
+            valueAndGradients([q, k, v], upstream: upstream) { attend($0, sparse: true) },
+            valueAndGradients([q, k, v], upstream: upstream) { attend($0, sparse: false) },
+            outputTolerance: .reordered)
     }
 
     @Test func kernelGradientsMatchFiniteDifferences() throws {

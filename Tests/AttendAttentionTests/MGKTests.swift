@@ -138,16 +138,11 @@ func parameterFiniteDifferences(_ parameter: Parameter, step: Float = 1e-2, _ lo
                     query: x[0], keys: x[1], value: x[2], logPriors: priors, inverseVariances: variances,
                     gaussian: c.gaussian, causal: c.causal, keyMask: mask)
         }
-        func run(_ fused: Bool) -> (Tensor, [Tensor]) {
-            let (_, grads) = valueAndGradient(at: inputs) { x in (attend(x, fused: fused) * upstream).summed() }
-            return (withoutGradient { attend(inputs, fused: fused) }, grads)
-        }
-        let (fused, fusedGrads) = run(true)
-        let (reference, referenceGrads) = run(false)
-        try assertClose(fused, reference, .reordered, "output")
-        for (name, (a, e)) in zip(["dq", "dkeys", "dv", "dlogπ"], zip(fusedGrads, referenceGrads)) {
-            try assertClose(a, e, Tolerance(absolute: 1e-4, relative: 1e-4), name)
-        }
+        try assertSameAttention(
+            valueAndGradients(inputs, upstream: upstream) { attend($0, fused: true) },
+            valueAndGradients(inputs, upstream: upstream) { attend($0, fused: false) },
+            outputTolerance: .reordered, gradientNames: ["dq", "dkeys", "dv", "dlogπ"],
+            gradientTolerance: Tolerance(absolute: 1e-4, relative: 1e-4))
     }
 
     @Test func kernelGradientsMatchFiniteDifferences() throws {

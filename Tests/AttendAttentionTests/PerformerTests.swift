@@ -97,12 +97,10 @@ func linearAttentionEqualsQuadraticForm(_ c: LinearCase) throws {
     func slow(_ x: [Tensor]) -> Tensor {
         quadraticLinearAttention(x[0], x[1], x[2], causal: c.causal, offset: offset, floor: c.floor, logScale: logScale, mask: mask)
     }
-    try assertClose(fast([q, k, v]), slow([q, k, v]), .reordered, "y")
-    let (_, fastGrads) = valueAndGradient(at: [q, k, v]) { (fast($0) * upstream).summed() }
-    let (_, slowGrads) = valueAndGradient(at: [q, k, v]) { (slow($0) * upstream).summed() }
-    for (name, (a, s)) in zip(["dq′", "dk̂", "dv"], zip(fastGrads, slowGrads)) {
-        try assertClose(a, s, Tolerance(absolute: 1e-6, relative: 1e-4), "\(c.testDescription) \(name)")
-    }
+    try assertSameAttention(
+        valueAndGradients([q, k, v], upstream: upstream, fast), valueAndGradients([q, k, v], upstream: upstream, slow),
+        outputTolerance: .reordered, gradientNames: ["dq′", "dk̂", "dv"],
+        gradientTolerance: Tolerance(absolute: 1e-6, relative: 1e-4))
 }
 
 @Test(arguments: [false, true])
@@ -320,7 +318,7 @@ func performerMixerGradientsMatchFiniteDifferences(kernel: PerformerAttention.Ke
         try #require(seed < 200, "no kink-free input found")
     }
     let mask = Tensor(shape: [2, 5], scalars: [1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
-    try finiteDifferenceCheck(mixer: mixer, input: x, paddingMask: mask, causal: causal, label: "performer \(kernel) \(causal ? "causal" : "bidirectional")")
+    try checkMixerGradients(mixer, input: x, paddingMask: mask, causal: causal, label: "performer \(kernel) \(causal ? "causal" : "bidirectional")")
 }
 
 @Test func performerRefusesWhatItCannotDo() throws {

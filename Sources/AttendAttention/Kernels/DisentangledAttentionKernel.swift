@@ -7,12 +7,12 @@
 //     Pᵀ = scale·Qr·Kᵀ   [R, m]   (computed once per batch entry and head)
 // and added to each GEMM tile of q·kᵀ, so no [n, m] matrix is ever stored: the extra memory is one
 // [R, m] table Pᵀ per thread in the forward pass ((batch, head) pairs run in groups of one per
-// thread) and, in the backward pass, four [n, R]-sized buffers per thread. The softmax runs as in `OnlineSoftmaxAttention` (running max, rescaled denominators), and the
-// backward pass recomputes each tile's probabilities from the saved log-sum-exp, then scatters dS into
-// dC and dPᵀ (the adjoints of the two gathers) and turns them into gradients by four GEMMs.
+// thread) and, in the backward pass, four [n, R]-sized buffers per thread. Both passes run through
+// `OnlineSoftmaxAttention`'s tile loops (running max, rescaled denominators; probabilities recomputed
+// from the saved log-sum-exp), whose hooks add the position terms to each row and, backward, scatter
+// dS into dC and dPᵀ (the adjoints of the two gathers); four GEMMs turn those into gradients.
 // Shapes: b batch, h heads, n queries, m keys, d head dimension, R relative rows used.
 import AttendCore
-import Foundation
 
 /// One disentangled-attention problem: the plain attention operands plus the position terms.
 public struct DisentangledProblem: @unchecked Sendable {
@@ -58,10 +58,10 @@ public enum DisentangledAttentionKernel {
     ) {
         let a = p.attention
         let (R, m) = (p.relativeRows, a.keys)
-        let tileSize = OnlineSoftmaxAttention.queryTile, keyTile = OnlineSoftmaxAttention.keyTile
+        let tileSize = OnlineSoftmaxAttention.queryTile
         let queryTiles = (a.queries + tileSize - 1) / tileSize
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
-        let tileAnyReal = OnlineSoftmaxAttention.realKeyTiles(a)
+        let keyTiles = RealKeyTiles(a)
         // (batch, head) pairs run in groups of one per thread, so Pᵀ needs [group, R, m], not [b·h, R, m].
         let pairs = a.batch * a.heads
         let group = Swift.max(1, Swift.min(Parallel.threadCount, pairs))
@@ -89,83 +89,30 @@ public enum DisentangledAttentionKernel {
                     let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
                     let rowStart = tile * tileSize
                     let rows = Swift.min(tileSize, a.queries - rowStart)
-                    var scores = [Float](repeating: 0, count: tileSize * keyTile)
                     var contentToPosition = [Float](repeating: 0, count: p.positionKey == nil ? 0 : tileSize * R)
-                    var runningMax = [Float](repeating: -.infinity, count: rows)
-                    var denominator = [Float](repeating: 0, count: rows)
-                    let q = a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart)
-                    let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
-                    let ldo = outputLayout.positionStride
-                    for r in 0..<rows { (o + r * ldo).update(repeating: 0, count: a.valueDimension) }
                     if let kr = p.positionKey {
                         // C = scale·Q_tile·Krᵀ [rows, R]
                         contentToPosition.withUnsafeMutableBufferPointer { c in
                             BLAS.gemm(
                                 transposeA: false, transposeB: true, m: rows, n: R, k: a.dimension, alpha: a.scale,
-                                a: q, lda: a.queryLayout.positionStride, b: kr + h * a.dimension,
+                                a: a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart),
+                                lda: a.queryLayout.positionStride, b: kr + h * a.dimension,
                                 ldb: a.heads * a.dimension, c: c.baseAddress!, ldc: R)
                         }
                     }
                     let pt = ptGroup.map { UnsafePointer($0.base + member * R * m) }
-                    let lastKey = a.causalLimit(rowStart + rows - 1)
-                    scores.withUnsafeMutableBufferPointer { s in
-                        contentToPosition.withUnsafeBufferPointer { c in
-                            var keyStart = 0
-                            while keyStart < lastKey {
-                                let cols = Swift.min(keyTile, lastKey - keyStart)
-                                defer { keyStart += keyTile }
-                                if !tileAnyReal[b * tileAnyReal.count / a.batch + keyStart / keyTile] { continue }
-                                let k = a.key + a.keyLayout.offset(batch: b, head: h, position: keyStart)
-                                let v = a.value + a.valueLayout.offset(batch: b, head: h, position: keyStart)
-                                BLAS.gemm(
-                                    transposeA: false, transposeB: true, m: rows, n: cols, k: a.dimension,
-                                    alpha: a.scale, a: q, lda: a.queryLayout.positionStride,
-                                    b: k, ldb: a.keyLayout.positionStride, c: s.baseAddress!, ldc: cols)
-                                for r in 0..<rows {
-                                    let row = s.baseAddress! + r * cols
-                                    let i = rowStart + r
-                                    guard p.isReal(batch: b, query: i) else {
-                                        row.update(repeating: 0, count: cols)
-                                        continue
-                                    }
-                                    addPositionTerms(
-                                        p, row: row, query: i, keyStart: keyStart, cols: cols,
-                                        contentToPosition: p.positionKey == nil ? nil : c.baseAddress! + r * R,
-                                        positionToContent: pt)
-                                    OnlineSoftmaxAttention.applyMask(
-                                        a, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
-                                    let tileMax = Reduce.max(row, count: cols)
-                                    let newMax = Swift.max(runningMax[r], tileMax)
-                                    if newMax == -.infinity {
-                                        row.update(repeating: 0, count: cols)
-                                        continue
-                                    }
-                                    let rescale = VectorMath.exp(runningMax[r] - newMax)
-                                    let rowSum = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: newMax)
-                                    denominator[r] = denominator[r] * rescale + rowSum
-                                    runningMax[r] = newMax
-                                    if rescale != 1 {
-                                        let orow = o + r * ldo
-                                        for e in 0..<a.valueDimension { orow[e] *= rescale }
-                                    }
-                                }
-                                BLAS.gemm(
-                                    transposeA: false, transposeB: false, m: rows, n: a.valueDimension, k: cols,
-                                    a: s.baseAddress!, lda: cols, b: v, ldb: a.valueLayout.positionStride,
-                                    beta: 1, c: o, ldc: ldo)
-                            }
-                        }
-                    }
-                    let lseRow = lse.base + bh * a.queries + rowStart
-                    for r in 0..<rows {
-                        let orow = o + r * ldo
-                        if denominator[r] == 0 {
-                            orow.update(repeating: 0, count: a.valueDimension)
-                            lseRow[r] = -.infinity
-                        } else {
-                            let inverse = 1 / denominator[r]
-                            for e in 0..<a.valueDimension { orow[e] *= inverse }
-                            lseRow[r] = runningMax[r] + Foundation.log(denominator[r])
+                    contentToPosition.withUnsafeBufferPointer { c in
+                        OnlineSoftmaxAttention.forwardTile(
+                            a, batch: b, head: h, rowStart: rowStart, keyTiles: keyTiles, output: out.base,
+                            outputLayout: outputLayout, logSumExp: lse.base
+                        ) { row, r, keyStart, cols in
+                            // Padded queries take no part: their output is 0 and their log-sum-exp −∞.
+                            guard p.isReal(batch: b, query: rowStart + r) else { return false }
+                            addPositionTerms(
+                                p, row: row, query: rowStart + r, keyStart: keyStart, cols: cols,
+                                contentToPosition: p.positionKey == nil ? nil : c.baseAddress! + r * R,
+                                positionToContent: pt)
+                            return true
                         }
                     }
                 }
@@ -188,44 +135,26 @@ public enum DisentangledAttentionKernel {
         positionKeyGradient: UnsafeMutablePointer<Float>?, positionQueryGradient: UnsafeMutablePointer<Float>?
     ) {
         let a = p.attention
-        let (R, n, m, d, e) = (p.relativeRows, a.queries, a.keys, a.dimension, a.valueDimension)
-        let qTile = OnlineSoftmaxAttention.queryTile, kTile = OnlineSoftmaxAttention.keyTile
+        let (R, n, m, d) = (p.relativeRows, a.queries, a.keys, a.dimension)
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient)
         let dkrs = positionKeyGradient.map(SendablePointer.init), dqrs = positionQueryGradient.map(SendablePointer.init)
         let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
-        let tileAnyReal = OnlineSoftmaxAttention.realKeyTiles(a)
+        let keyTiles = RealKeyTiles(a)
         let hd = a.heads * d
         Parallel.forEach(a.batch * a.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
             let q = a.query + a.queryLayout.offset(batch: b, head: h)
             let k = a.key + a.keyLayout.offset(batch: b, head: h)
-            let v = a.value + a.valueLayout.offset(batch: b, head: h)
-            let o = os.base + outputLayout.offset(batch: b, head: h)
-            let dO = dos.base + outputLayout.offset(batch: b, head: h)
             let dq = dqs.base + a.queryLayout.offset(batch: b, head: h)
             let dk = dks.base + a.keyLayout.offset(batch: b, head: h)
-            let dv = dvs.base + a.valueLayout.offset(batch: b, head: h)
-            let (ldq, ldk, ldv) = (a.queryLayout.positionStride, a.keyLayout.positionStride, a.valueLayout.positionStride)
-            let ldo = outputLayout.positionStride
-            let lse = lses.base + bh * n
+            let (ldq, ldk) = (a.queryLayout.positionStride, a.keyLayout.positionStride)
             let kr = p.positionKey.map { $0 + h * d }, qr = p.positionQuery.map { $0 + h * d }
-            var rowDot = [Float](repeating: 0, count: n)
-            for i in 0..<n {
-                rowDot[i] = Dot.product(dO + i * ldo, o + i * ldo, count: e)
-                (dq + i * ldq).update(repeating: 0, count: d)
-            }
-            for j in 0..<m {
-                (dk + j * ldk).update(repeating: 0, count: d)
-                (dv + j * ldv).update(repeating: 0, count: e)
-            }
             // C [n, R] and Pᵀ [R, m] recomputed; their gradients accumulate beside them.
             var c = [Float](repeating: 0, count: kr == nil ? 0 : n * R)
             var dC = [Float](repeating: 0, count: c.count)
             var pt = [Float](repeating: 0, count: qr == nil ? 0 : R * m)
             var dPt = [Float](repeating: 0, count: pt.count)
-            var probabilities = [Float](repeating: 0, count: qTile * kTile)
-            var scoreGradient = [Float](repeating: 0, count: qTile * kTile)
             c.withUnsafeMutableBufferPointer { C in
                 dC.withUnsafeMutableBufferPointer { dCb in
                     pt.withUnsafeMutableBufferPointer { PT in
@@ -240,75 +169,24 @@ public enum DisentangledAttentionKernel {
                                     transposeA: false, transposeB: true, m: R, n: m, k: d, alpha: a.scale,
                                     a: qr, lda: hd, b: k, ldb: ldk, c: PT.baseAddress!, ldc: m)
                             }
-                            probabilities.withUnsafeMutableBufferPointer { P in
-                                scoreGradient.withUnsafeMutableBufferPointer { G in
-                                    var keyStart = 0
-                                    while keyStart < m {
-                                        let cols = Swift.min(kTile, m - keyStart)
-                                        defer { keyStart += kTile }
-                                        if !tileAnyReal[b * tileAnyReal.count / a.batch + keyStart / kTile] { continue }
-                                        let kt = k + keyStart * ldk, vt = v + keyStart * ldv
-                                        let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
-                                        let firstQuery = a.causal ? Swift.max(0, keyStart - (m - n)) : 0
-                                        var rowStart = (firstQuery / qTile) * qTile
-                                        while rowStart < n {
-                                            let rows = Swift.min(qTile, n - rowStart)
-                                            defer { rowStart += qTile }
-                                            let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo
-                                            let dqt = dq + rowStart * ldq
-                                            BLAS.gemm(
-                                                transposeA: false, transposeB: true, m: rows, n: cols, k: d,
-                                                alpha: a.scale, a: qt, lda: ldq, b: kt, ldb: ldk,
-                                                c: P.baseAddress!, ldc: cols)
-                                            for r in 0..<rows {
-                                                let i = rowStart + r
-                                                let row = P.baseAddress! + r * cols
-                                                let shift = lse[i]
-                                                if shift == -.infinity {
-                                                    row.update(repeating: 0, count: cols)
-                                                    continue
-                                                }
-                                                addPositionTerms(
-                                                    p, row: row, query: i, keyStart: keyStart, cols: cols,
-                                                    contentToPosition: kr == nil ? nil : UnsafePointer(C.baseAddress! + i * R),
-                                                    positionToContent: qr == nil ? nil : UnsafePointer(PT.baseAddress!))
-                                                OnlineSoftmaxAttention.applyMask(
-                                                    a, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
-                                                _ = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: shift)
-                                            }
-                                            // dV_j += Pᵀ·dO_i
-                                            BLAS.gemm(
-                                                transposeA: true, transposeB: false, m: cols, n: e, k: rows,
-                                                a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
-                                            // dP = dO_i·V_jᵀ, then dS = P ⊙ (dP − D_i)
-                                            BLAS.gemm(
-                                                transposeA: false, transposeB: true, m: rows, n: cols, k: e,
-                                                a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
-                                            for r in 0..<rows {
-                                                let correction = Float8(repeating: rowDot[rowStart + r])
-                                                let pr = P.baseAddress! + r * cols, gr = G.baseAddress! + r * cols
-                                                Elementwise.zipRow(
-                                                    UnsafePointer(pr), xStride: 1, UnsafePointer(gr), yStride: 1, gr,
-                                                    count: cols
-                                                ) { $0 * ($1 - correction) }
-                                                scatterPositionGradients(
-                                                    p, row: gr, query: rowStart + r, keyStart: keyStart, cols: cols,
-                                                    contentToPosition: kr == nil ? nil : dCb.baseAddress! + (rowStart + r) * R,
-                                                    positionToContent: qr == nil ? nil : dPTb.baseAddress!)
-                                            }
-                                            // dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
-                                            BLAS.gemm(
-                                                transposeA: false, transposeB: false, m: rows, n: d, k: cols,
-                                                alpha: a.scale, a: G.baseAddress!, lda: cols, b: kt, ldb: ldk,
-                                                beta: 1, c: dqt, ldc: ldq)
-                                            BLAS.gemm(
-                                                transposeA: true, transposeB: false, m: cols, n: d, k: rows,
-                                                alpha: a.scale, a: G.baseAddress!, lda: cols, b: qt, ldb: ldq,
-                                                beta: 1, c: dkt, ldc: ldk)
-                                        }
-                                    }
-                                }
-                            }
+                            // The plain attention gradients, with the position terms added to each
+                            // recomputed row and dS scattered into dC and dPᵀ.
+                            OnlineSoftmaxAttention.backwardHead(
+                                a, batch: b, head: h, keyTiles: keyTiles, output: os.base, outputLayout: outputLayout,
+                                outputGradient: dos.base, logSumExp: lses.base, queryGradient: dqs.base,
+                                keyGradient: dks.base, valueGradient: dvs.base,
+                                addTerms: { row, i, keyStart, cols in
+                                    addPositionTerms(
+                                        p, row: row, query: i, keyStart: keyStart, cols: cols,
+                                        contentToPosition: kr == nil ? nil : UnsafePointer(C.baseAddress! + i * R),
+                                        positionToContent: qr == nil ? nil : UnsafePointer(PT.baseAddress!))
+                                },
+                                scoreGradient: { dS, i, keyStart, cols in
+                                    scatterPositionGradients(
+                                        p, row: dS, query: i, keyStart: keyStart, cols: cols,
+                                        contentToPosition: kr == nil ? nil : dCb.baseAddress! + i * R,
+                                        positionToContent: qr == nil ? nil : dPTb.baseAddress!)
+                                })
                             if let kr, let dkrs {
                                 // dQ += scale·dC·Kr ; dKr = scale·dCᵀ·Q
                                 BLAS.gemm(

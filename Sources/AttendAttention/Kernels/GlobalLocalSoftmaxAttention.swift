@@ -15,7 +15,6 @@
 // Shapes: b batch, h heads, n positions, R global keys, d head dimension, all addressed through
 // `HeadLayout` ([b, n, h, d] and [b, R, h, d]).
 import AttendCore
-import Foundation
 
 /// Which local keys a query row sees.
 public enum LocalWindow: Sendable, Equatable {
@@ -128,7 +127,7 @@ public enum GlobalLocalSoftmaxAttention {
                 computeScores(p, batch: b, head: h, tile: t, into: S)
                 let lse = lses.base + bh * p.length + t.start
                 for r in 0..<t.rows {
-                    lse[r] = normalizeRow(S + r * t.width, count: t.width)
+                    lse[r] = SoftmaxKernel.normalizeRow(S + r * t.width, count: t.width)
                 }
                 let o = out.base + p.layout.offset(batch: b, head: h, position: t.start)
                 let ld = p.layout.positionStride
@@ -180,13 +179,7 @@ public enum GlobalLocalSoftmaxAttention {
                         let P = pb.baseAddress!, dS = gb.baseAddress!
                         computeScores(p, batch: b, head: h, tile: t, into: P)
                         for r in 0..<t.rows {
-                            let row = P + r * w
-                            let shift = lse[t.start + r]
-                            if shift == -.infinity {
-                                row.update(repeating: 0, count: w)
-                            } else {
-                                _ = OnlineSoftmaxAttention.exponentiate(row, count: w, shift: shift)
-                            }
+                            OnlineSoftmaxRows.recompute(P + r * w, count: w, logSumExp: lse[t.start + r])
                         }
                         let qt = q + t.start * ld, dOt = dO + t.start * ld, dqt = dq + t.start * ld
                         let kl = k + t.lower * ld, vl = v + t.lower * ld
@@ -205,11 +198,10 @@ public enum GlobalLocalSoftmaxAttention {
                             transposeA: false, transposeB: true, m: t.rows, n: L, k: d,
                             a: dOt, lda: ld, b: vl, ldb: ld, c: dS + G, ldc: w)
                         for r in 0..<t.rows {
-                            let correction = Float8(repeating: Dot.product(dOt + r * ld, o + (t.start + r) * ld, count: d))
-                            let pr = P + r * w, gr = dS + r * w
-                            Elementwise.zipRow(
-                                UnsafePointer(pr), xStride: 1, UnsafePointer(gr), yStride: 1, gr, count: w
-                            ) { $0 * ($1 - correction) }
+                            let gr = dS + r * w
+                            SoftmaxKernel.backwardRow(
+                                output: P + r * w, outputGradient: gr,
+                                dot: Dot.product(dOt + r * ld, o + (t.start + r) * ld, count: d), into: gr, count: w)
                         }
                         // dQ = scale·(dS_g·K̄ + dS_l·K_local); dK̄ += scale·dS_gᵀ·Q; dK_local += scale·dS_lᵀ·Q
                         BLAS.gemm(
@@ -263,19 +255,5 @@ public enum GlobalLocalSoftmaxAttention {
             if upper < t.upper { (local + (upper - t.lower)).update(repeating: -.infinity, count: t.upper - upper) }
             if let keyMask { for j in lower..<upper where keyMask[j] == 0 { local[j - t.lower] = -.infinity } }
         }
-    }
-
-    /// Softmax of one row in place; returns its log-sum-exp (−∞ and a zero row when nothing is visible).
-    @inline(__always)
-    static func normalizeRow(_ row: UnsafeMutablePointer<Float>, count: Int) -> Float {
-        let top = count > 0 ? Reduce.max(row, count: count) : -.infinity
-        if top == -.infinity {
-            row.update(repeating: 0, count: count)
-            return -.infinity
-        }
-        let sum = OnlineSoftmaxAttention.exponentiate(row, count: count, shift: top)
-        let inverse = 1 / sum
-        for j in 0..<count { row[j] *= inverse }
-        return top + Foundation.log(sum)
     }
 }

@@ -82,7 +82,7 @@ public enum HypercubeAttentionKernel {
                     row.update(repeating: 0, count: K)
                     continue
                 }
-                let total = OnlineSoftmaxAttention.exponentiate(row, count: K, shift: maximum)
+                let total = SoftmaxKernel.exponentiate(row, count: K, shift: maximum)
                 let inverse = 1 / total
                 for entry in 0..<K where row[entry] != 0 {
                     row[entry] *= inverse

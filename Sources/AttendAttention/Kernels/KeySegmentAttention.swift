@@ -14,7 +14,6 @@
 // Shapes: b batch, h heads, n queries, m keys, d head dimension, e value dimension; operands are
 // addressed through `HeadLayout`, so [b, n, h, d] works without a permute.
 import AttendCore
-import Foundation
 
 /// Which keys each tile of queries reads, as contiguous key ranges, plus an optional per-row window.
 public struct KeySegmentPattern: Sendable, Equatable {
@@ -131,18 +130,7 @@ public enum KeySegmentAttention {
                 for r in 0..<rows {
                     let row = s + r * cols
                     mask(p, pattern: pattern, rule: maskRule, batch: b, segments: segments, row: row, query: rowStart + r)
-                    let rowMax = Reduce.max(row, count: cols)
-                    if rowMax == -.infinity {
-                        row.update(repeating: 0, count: cols)
-                        lseRow[r] = -.infinity
-                        continue
-                    }
-                    let total = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: rowMax)
-                    let inverse = Float8(repeating: 1 / total)
-                    Elementwise.zipRow(UnsafePointer(row), xStride: 1, UnsafePointer(row), yStride: 1, row, count: cols) { x, _ in
-                        x * inverse
-                    }
-                    lseRow[r] = rowMax + Foundation.log(total)
+                    lseRow[r] = SoftmaxKernel.normalizeRow(row, count: cols)
                 }
                 // o = Σ_segments P[:, segment]·V[segment]
                 var column = 0
@@ -209,11 +197,7 @@ public enum KeySegmentAttention {
                             let row = s + r * cols
                             rowDot[r] = Dot.product(dO + r * ldo, o + r * ldo, count: e)
                             mask(p, pattern: pattern, rule: maskRule, batch: b, segments: segments, row: row, query: rowStart + r)
-                            if lse[r] == -.infinity {
-                                row.update(repeating: 0, count: cols)
-                            } else {
-                                _ = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: lse[r])
-                            }
+                            OnlineSoftmaxRows.recompute(row, count: cols, logSumExp: lse[r])
                         }
                         // dP = dO·Vᵀ per segment; dV[segment] += P[:, segment]ᵀ·dO
                         var column = 0
@@ -230,11 +214,8 @@ public enum KeySegmentAttention {
                         }
                         // dS = P ⊙ (dP − D)
                         for r in 0..<rows {
-                            let correction = Float8(repeating: rowDot[r])
-                            let pr = s + r * cols, gr = g + r * cols
-                            Elementwise.zipRow(UnsafePointer(pr), xStride: 1, UnsafePointer(gr), yStride: 1, gr, count: cols) {
-                                $0 * ($1 - correction)
-                            }
+                            let gr = g + r * cols
+                            SoftmaxKernel.backwardRow(output: s + r * cols, outputGradient: gr, dot: rowDot[r], into: gr, count: cols)
                         }
                         // dQ += scale·dS[:, segment]·K[segment]; dK[segment] += scale·dS[:, segment]ᵀ·Q
                         column = 0

@@ -11,7 +11,6 @@
 //     d log π_r = Σ_ij de_ijr (§2.7), with the norm terms only for the Gaussian score.
 // Shapes: b batch, h heads, n queries, m keys, M components, d head dimension, e value dimension.
 import AttendCore
-import Foundation
 
 /// One MGK attention problem.
 public struct MixtureProblem: @unchecked Sendable {
@@ -67,7 +66,7 @@ public enum MixtureOfGaussianKeysKernel {
         let M = p.components
         let queryTiles = (a.queries + queryTile - 1) / queryTile
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
-        let tileAnyReal = OnlineSoftmaxAttention.realKeyTiles(a)
+        let keyTiles = RealKeyTiles(a)
         Parallel.forEach(a.batch * a.heads * queryTiles) { item in
             let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
             let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
@@ -76,42 +75,24 @@ public enum MixtureOfGaussianKeysKernel {
             var scores = [Float](repeating: 0, count: M * queryTile * keyTile)
             var queryNorms = [Float](repeating: 0, count: rows)
             var keyNorms = [Float](repeating: 0, count: M * keyTile)
-            var runningMax = [Float](repeating: -.infinity, count: rows)
-            var denominator = [Float](repeating: 0, count: rows)
             let q = a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart)
             let ldq = a.queryLayout.positionStride
             let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
             let ldo = outputLayout.positionStride
-            for r in 0..<rows {
-                (o + r * ldo).update(repeating: 0, count: a.valueDimension)
-                if p.gaussian { queryNorms[r] = 0.5 * Dot.product(q + r * ldq, q + r * ldq, count: a.dimension) }
+            var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: a.valueDimension)
+            if p.gaussian {
+                for r in 0..<rows { queryNorms[r] = 0.5 * Dot.product(q + r * ldq, q + r * ldq, count: a.dimension) }
             }
-            let lastKey = a.causalLimit(rowStart + rows - 1)
             scores.withUnsafeMutableBufferPointer { s in
-                var keyStart = 0
-                while keyStart < lastKey {
-                    let cols = Swift.min(keyTile, lastKey - keyStart)
-                    defer { keyStart += keyTile }
-                    if !tileAnyReal[b * tileAnyReal.count / a.batch + keyStart / keyTile] { continue }
+                keyTiles.forEach(batch: b, below: a.causalLimit(rowStart + rows - 1)) { keyStart, cols in
                     componentScores(
                         p, batch: b, head: h, query: q, rows: rows, keyStart: keyStart, cols: cols,
                         scores: s.baseAddress!, queryNorms: queryNorms, firstQuery: 0, keyNorms: &keyNorms)
                     for r in 0..<rows {
-                        let row = s.baseAddress! + r * cols
                         let tileMax = maskedMaximum(p, batch: b, scores: s.baseAddress!, row: r, rows: rows,
                                                     query: rowStart + r, keyStart: keyStart, cols: cols)
-                        let newMax = Swift.max(runningMax[r], tileMax)
-                        if newMax == -.infinity {
-                            row.update(repeating: 0, count: cols)
-                            continue
-                        }
-                        let rescale = VectorMath.exp(runningMax[r] - newMax)
-                        let rowSum = combine(p, scores: s.baseAddress!, row: r, rows: rows, cols: cols, shift: newMax)
-                        denominator[r] = denominator[r] * rescale + rowSum
-                        runningMax[r] = newMax
-                        if rescale != 1 {
-                            let orow = o + r * ldo
-                            for c in 0..<a.valueDimension { orow[c] *= rescale }
+                        softmax.absorb(row: r, scores: s.baseAddress! + r * cols, count: cols, maximum: tileMax) { shift in
+                            combine(p, scores: s.baseAddress!, row: r, rows: rows, cols: cols, shift: shift)
                         }
                     }
                     let v = a.value + a.valueLayout.offset(batch: b, head: h, position: keyStart)
@@ -120,18 +101,7 @@ public enum MixtureOfGaussianKeysKernel {
                         a: s.baseAddress!, lda: cols, b: v, ldb: a.valueLayout.positionStride, beta: 1, c: o, ldc: ldo)
                 }
             }
-            let lseRow = lse.base + bh * a.queries + rowStart
-            for r in 0..<rows {
-                let orow = o + r * ldo
-                if denominator[r] == 0 {
-                    orow.update(repeating: 0, count: a.valueDimension)
-                    lseRow[r] = -.infinity
-                } else {
-                    let inverse = 1 / denominator[r]
-                    for c in 0..<a.valueDimension { orow[c] *= inverse }
-                    lseRow[r] = runningMax[r] + Foundation.log(denominator[r])
-                }
-            }
+            softmax.finish(logSumExp: lse.base + bh * a.queries + rowStart)
         }
     }
 
@@ -149,7 +119,7 @@ public enum MixtureOfGaussianKeysKernel {
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient), dps = logPriorGradient.map(SendablePointer.init)
         let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
-        let tileAnyReal = OnlineSoftmaxAttention.realKeyTiles(a)
+        let keyTiles = RealKeyTiles(a)
         Parallel.forEach(a.batch * a.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
             let q = a.query + a.queryLayout.offset(batch: b, head: h)
@@ -164,10 +134,9 @@ public enum MixtureOfGaussianKeysKernel {
             let (ldq, ldk, ldv) = (a.queryLayout.positionStride, a.keyLayout.positionStride, a.valueLayout.positionStride)
             let ldo = outputLayout.positionStride
             let lse = lses.base + bh * n
-            var rowDot = [Float](repeating: 0, count: n)
+            let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: n, width: e)
             var queryNorms = [Float](repeating: 0, count: n)
             for i in 0..<n {
-                rowDot[i] = Dot.product(dO + i * ldo, o + i * ldo, count: e)
                 if p.gaussian { queryNorms[i] = 0.5 * Dot.product(q + i * ldq, q + i * ldq, count: d) }
                 (dq + i * ldq).update(repeating: 0, count: d)
             }
@@ -185,18 +154,10 @@ public enum MixtureOfGaussianKeysKernel {
             scores.withUnsafeMutableBufferPointer { S in
                 probabilities.withUnsafeMutableBufferPointer { P in
                     scoreGradient.withUnsafeMutableBufferPointer { G in
-                        var keyStart = 0
-                        while keyStart < m {
-                            let cols = Swift.min(keyTile, m - keyStart)
-                            defer { keyStart += keyTile }
-                            if !tileAnyReal[b * tileAnyReal.count / a.batch + keyStart / keyTile] { continue }
+                        keyTiles.forEach(batch: b, below: m) { keyStart, cols in
                             let vt = v + keyStart * ldv, dvt = dv + keyStart * ldv
                             for i in 0..<(M * cols) { columnSums[i] = 0 }
-                            let firstQuery = a.causal ? Swift.max(0, keyStart - (m - n)) : 0
-                            var rowStart = (firstQuery / queryTile) * queryTile
-                            while rowStart < n {
-                                let rows = Swift.min(queryTile, n - rowStart)
-                                defer { rowStart += queryTile }
+                            a.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
                                 let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
                                 componentScores(
                                     p, batch: b, head: h, query: qt, rows: rows, keyStart: keyStart, cols: cols,
@@ -209,13 +170,11 @@ public enum MixtureOfGaussianKeysKernel {
                                         p, scores: S.baseAddress!, probabilities: P.baseAddress! + r * cols, row: r,
                                         rows: rows, cols: cols, logSumExp: lse[rowStart + r])
                                 }
-                                // dV_j += Pᵀ·dO_i ; G = dO_i·V_jᵀ − D_i
-                                BLAS.gemm(
-                                    transposeA: true, transposeB: false, m: cols, n: e, k: rows,
-                                    a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
-                                BLAS.gemm(
-                                    transposeA: false, transposeB: true, m: rows, n: cols, k: e,
-                                    a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
+                                // dV_j += Pᵀ·dO_i ; G = dO_i·V_jᵀ, then de_ijr = P_ijr·(G − D_i)
+                                OnlineSoftmaxAttention.backwardThroughValues(
+                                    probabilities: P.baseAddress!, rows: rows, cols: cols, outputGradient: dOt,
+                                    outputStride: ldo, value: vt, valueStride: ldv, valueDimension: e, valueGradient: dvt,
+                                    probabilityGradient: G.baseAddress!)
                                 for comp in 0..<M {
                                     let dE = S.baseAddress! + comp * rows * cols
                                     for r in 0..<rows {
@@ -231,15 +190,12 @@ public enum MixtureOfGaussianKeysKernel {
                                         rowSums[comp * n + rowStart + r] += total
                                         priorGradient[comp] += total
                                     }
-                                    let w = p.inverseVariances[comp]
                                     // dQ_i += w·dE_r·K_r ; dK_r += w·dE_rᵀ·Q_i
-                                    BLAS.gemm(
-                                        transposeA: false, transposeB: false, m: rows, n: d, k: cols, alpha: w,
-                                        a: dE, lda: cols, b: p.key(comp, batch: b, head: h, position: keyStart), ldb: ldk,
-                                        beta: 1, c: dqt, ldc: ldq)
-                                    BLAS.gemm(
-                                        transposeA: true, transposeB: false, m: cols, n: d, k: rows, alpha: w,
-                                        a: dE, lda: cols, b: qt, ldb: ldq, beta: 1, c: dk(comp) + keyStart * ldk, ldc: ldk)
+                                    OnlineSoftmaxAttention.backwardThroughScores(
+                                        dE, rows: rows, cols: cols, scale: p.inverseVariances[comp], query: qt,
+                                        queryStride: ldq, key: p.key(comp, batch: b, head: h, position: keyStart),
+                                        keyStride: ldk, dimension: d, queryGradient: dqt,
+                                        keyGradient: dk(comp) + keyStart * ldk)
                                 }
                             }
                             if p.gaussian {
@@ -336,7 +292,7 @@ public enum MixtureOfGaussianKeysKernel {
                 let other = scores + r * stride + i * cols
                 for c in 0..<cols { target[c] = Swift.max(target[c], other[c]) }
             }
-            return OnlineSoftmaxAttention.exponentiate(target, count: cols, shift: shift)
+            return SoftmaxKernel.exponentiate(target, count: cols, shift: shift)
         }
         var total: Float = 0
         var c = 0
@@ -388,7 +344,7 @@ public enum MixtureOfGaussianKeysKernel {
         probabilities.update(repeating: 0, count: cols)
         for r in 0..<p.components {
             let row = scores + r * stride + i * cols
-            _ = OnlineSoftmaxAttention.exponentiate(row, count: cols, shift: logSumExp)
+            _ = SoftmaxKernel.exponentiate(row, count: cols, shift: logSumExp)
             for c in 0..<cols { probabilities[c] += row[c] }
         }
     }

@@ -1,15 +1,16 @@
 // Memory-efficient exact attention (the FlashAttention algorithm of Dao et al., 2022, and Rabe &
 // Staats, 2021, arranged for a CPU): queries and keys are processed in tiles; each query row keeps a
 // running maximum m, a running denominator l and an unnormalised output, rescaled by e^(m_old − m_new)
-// whenever a new tile raises the maximum. Extra memory is O(tile²) per thread plus the n log-sum-exp
-// values kept for the backward pass, which recomputes each tile's probabilities instead of storing
-// the n×m matrix. Tiles are GEMMs through BLAS; exponentials run eight lanes at a time.
+// whenever a new tile raises the maximum (`OnlineSoftmaxRows`). Extra memory is O(tile²) per thread
+// plus the n log-sum-exp values kept for the backward pass, which recomputes each tile's
+// probabilities instead of storing the n×m matrix. Tiles are GEMMs through BLAS; exponentials run
+// eight lanes at a time. The tile loops take hooks for extra score terms, so DeBERTa's disentangled
+// kernel runs through them too.
 //
 // Layout: q, k, v, o are addressed by strides, so both [b, n, h, d] (straight out of the projections,
 // no permute) and [b, h, n, d] work. Shapes: b batch, h heads, n queries, m keys, d head dimension,
 // e value dimension.
 import AttendCore
-import Foundation
 
 /// Strides, in elements, of a 4-D attention operand indexed [batch, position, head, feature].
 public struct HeadLayout: Sendable {
@@ -76,75 +77,64 @@ public enum OnlineSoftmaxAttention {
     ) {
         let queryTiles = (p.queries + queryTile - 1) / queryTile
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
-        let tileAnyReal = realKeyTiles(p)
+        let keyTiles = RealKeyTiles(p)
         Parallel.forEach(p.batch * p.heads * queryTiles) { item in
             let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
-            let rowStart = tile * queryTile
-            let rows = Swift.min(queryTile, p.queries - rowStart)
-            var scores = [Float](repeating: 0, count: queryTile * keyTile)
-            var runningMax = [Float](repeating: -.infinity, count: rows)
-            var denominator = [Float](repeating: 0, count: rows)
-            let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
-            let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
-            let ldo = outputLayout.positionStride
-            for r in 0..<rows { (o + r * ldo).update(repeating: 0, count: p.valueDimension) }
-            let lastKey = p.causalLimit(rowStart + rows - 1)
-            scores.withUnsafeMutableBufferPointer { s in
-                var keyStart = 0
-                while keyStart < lastKey {
-                    let cols = Swift.min(keyTile, lastKey - keyStart)
-                    defer { keyStart += keyTile }
-                    if !tileAnyReal[b * tileAnyReal.count / p.batch + keyStart / keyTile] { continue }
-                    let k = p.key + p.keyLayout.offset(batch: b, head: h, position: keyStart)
-                    let v = p.value + p.valueLayout.offset(batch: b, head: h, position: keyStart)
-                    BLAS.gemm(
-                        transposeA: false, transposeB: true, m: rows, n: cols, k: p.dimension, alpha: p.scale,
-                        a: q, lda: p.queryLayout.positionStride, b: k, ldb: p.keyLayout.positionStride,
-                        c: s.baseAddress!, ldc: cols)
-                    for r in 0..<rows {
-                        let row = s.baseAddress! + r * cols
-                        applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
-                        let tileMax = Reduce.max(row, count: cols)
-                        let newMax = Swift.max(runningMax[r], tileMax)
-                        if newMax == -.infinity {
-                            row.update(repeating: 0, count: cols)
-                            continue
-                        }
-                        let rescale = VectorMath.exp(runningMax[r] - newMax)
-                        let rowSum = exponentiate(row, count: cols, shift: newMax)
-                        denominator[r] = denominator[r] * rescale + rowSum
-                        runningMax[r] = newMax
-                        if rescale != 1 {
-                            let orow = o + r * ldo
-                            for c in 0..<p.valueDimension { orow[c] *= rescale }
-                        }
+            forwardTile(
+                p, batch: b, head: h, rowStart: tile * queryTile, keyTiles: keyTiles, output: out.base,
+                outputLayout: outputLayout, logSumExp: lse.base)
+        }
+    }
+
+    /// One query tile of `forward`: rows rowStart..<rowStart + queryTile (fewer at the end) of
+    /// (b, h) against every real key tile up to their causal limit. Per key tile, S = scale·Q·Kᵀ;
+    /// `addTerms(row, r, keyStart, cols)` completes tile row r (returning false, it leaves the row
+    /// out: zeros, no softmax); then the mask, the running softmax and O += P·V. Finally O is
+    /// normalised and the rows' log-sum-exp written. `output` and `logSumExp` are the whole tensors.
+    @inline(__always)
+    static func forwardTile(
+        _ p: AttentionProblem, batch b: Int, head h: Int, rowStart: Int, keyTiles: RealKeyTiles,
+        output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout, logSumExp: UnsafeMutablePointer<Float>,
+        addTerms: (_ row: UnsafeMutablePointer<Float>, _ tileRow: Int, _ keyStart: Int, _ cols: Int) -> Bool = {
+            _, _, _, _ in true
+        }
+    ) {
+        let rows = Swift.min(queryTile, p.queries - rowStart)
+        let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
+        let o = output + outputLayout.offset(batch: b, head: h, position: rowStart)
+        let ldo = outputLayout.positionStride
+        var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: p.valueDimension)
+        var scores = [Float](repeating: 0, count: queryTile * keyTile)
+        scores.withUnsafeMutableBufferPointer { buffer in
+            let s = buffer.baseAddress!
+            keyTiles.forEach(batch: b, below: p.causalLimit(rowStart + rows - 1)) { keyStart, cols in
+                let k = p.key + p.keyLayout.offset(batch: b, head: h, position: keyStart)
+                let v = p.value + p.valueLayout.offset(batch: b, head: h, position: keyStart)
+                BLAS.gemm(
+                    transposeA: false, transposeB: true, m: rows, n: cols, k: p.dimension, alpha: p.scale,
+                    a: q, lda: p.queryLayout.positionStride, b: k, ldb: p.keyLayout.positionStride, c: s, ldc: cols)
+                for r in 0..<rows {
+                    let row = s + r * cols
+                    guard addTerms(row, r, keyStart, cols) else {
+                        row.update(repeating: 0, count: cols)
+                        continue
                     }
-                    BLAS.gemm(
-                        transposeA: false, transposeB: false, m: rows, n: p.valueDimension, k: cols,
-                        a: s.baseAddress!, lda: cols, b: v, ldb: p.valueLayout.positionStride,
-                        beta: 1, c: o, ldc: ldo)
+                    applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
+                    softmax.absorb(row: r, scores: row, count: cols)
                 }
-            }
-            let lseRow = lse.base + (b * p.heads + h) * p.queries + rowStart
-            for r in 0..<rows {
-                let orow = o + r * ldo
-                if denominator[r] == 0 {
-                    orow.update(repeating: 0, count: p.valueDimension)
-                    lseRow[r] = -.infinity
-                } else {
-                    let inverse = 1 / denominator[r]
-                    for c in 0..<p.valueDimension { orow[c] *= inverse }
-                    lseRow[r] = runningMax[r] + Foundation.log(denominator[r])
-                }
+                BLAS.gemm(
+                    transposeA: false, transposeB: false, m: rows, n: p.valueDimension, k: cols,
+                    a: s, lda: cols, b: v, ldb: p.valueLayout.positionStride, beta: 1, c: o, ldc: ldo)
             }
         }
+        softmax.finish(logSumExp: logSumExp + (b * p.heads + h) * p.queries + rowStart)
     }
 
     /// Gradients of `forward` by recomputation: for each key tile, every query tile's probabilities
     /// are rebuilt from the saved log-sum-exp, then
     /// dV += Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dO ⊙ O)), dQ += scale·dS·K, dK += scale·dSᵀ·Q.
-    /// Gradients are written in the layouts of q, k and v (dq/dk/dv may be nil to skip).
+    /// Gradients are written in the layouts of q, k and v.
     public static func backward(
         _ p: AttentionProblem, output: UnsafePointer<Float>, outputLayout: HeadLayout,
         outputGradient: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
@@ -154,89 +144,121 @@ public enum OnlineSoftmaxAttention {
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient)
         let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
-        let tileAnyReal = realKeyTiles(p)
-        let (d, e) = (p.dimension, p.valueDimension)
+        let keyTiles = RealKeyTiles(p)
         Parallel.forEach(p.batch * p.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
-            let q = p.query + p.queryLayout.offset(batch: b, head: h)
-            let k = p.key + p.keyLayout.offset(batch: b, head: h)
-            let v = p.value + p.valueLayout.offset(batch: b, head: h)
-            let o = os.base + outputLayout.offset(batch: b, head: h)
-            let dO = dos.base + outputLayout.offset(batch: b, head: h)
-            let dq = dqs.base + p.queryLayout.offset(batch: b, head: h)
-            let dk = dks.base + p.keyLayout.offset(batch: b, head: h)
-            let dv = dvs.base + p.valueLayout.offset(batch: b, head: h)
-            let (ldq, ldk, ldv) = (p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride)
-            let ldo = outputLayout.positionStride
-            let lse = lses.base + bh * p.queries
-            // D_i = Σ_c dO[i, c]·O[i, c], the softmax-Jacobian correction per row.
-            var rowDot = [Float](repeating: 0, count: p.queries)
-            for i in 0..<p.queries {
-                rowDot[i] = Dot.product(dO + i * ldo, o + i * ldo, count: e)
-                (dq + i * ldq).update(repeating: 0, count: d)
-            }
-            var probabilities = [Float](repeating: 0, count: queryTile * keyTile)
-            var scoreGradient = [Float](repeating: 0, count: queryTile * keyTile)
-            probabilities.withUnsafeMutableBufferPointer { P in
-                scoreGradient.withUnsafeMutableBufferPointer { G in
-                    var keyStart = 0
-                    while keyStart < p.keys {
-                        let cols = Swift.min(keyTile, p.keys - keyStart)
-                        defer { keyStart += keyTile }
-                        let kt = k + keyStart * ldk, vt = v + keyStart * ldv
-                        let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
-                        for j in 0..<cols {
-                            (dkt + j * ldk).update(repeating: 0, count: d)
-                            (dvt + j * ldv).update(repeating: 0, count: e)
-                        }
-                        if !tileAnyReal[b * tileAnyReal.count / p.batch + keyStart / keyTile] { continue }
-                        // First query that can see this key tile under the causal rule.
-                        let firstQuery = p.causal ? Swift.max(0, keyStart - (p.keys - p.queries)) : 0
-                        var rowStart = (firstQuery / queryTile) * queryTile
-                        while rowStart < p.queries {
-                            let rows = Swift.min(queryTile, p.queries - rowStart)
-                            defer { rowStart += queryTile }
-                            let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
-                            BLAS.gemm(
-                                transposeA: false, transposeB: true, m: rows, n: cols, k: d, alpha: p.scale,
-                                a: qt, lda: ldq, b: kt, ldb: ldk, c: P.baseAddress!, ldc: cols)
-                            for r in 0..<rows {
-                                let row = P.baseAddress! + r * cols
-                                applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
-                                let shift = lse[rowStart + r]
-                                if shift == -.infinity {
-                                    row.update(repeating: 0, count: cols)
-                                } else {
-                                    _ = exponentiate(row, count: cols, shift: shift)
-                                }
+            backwardHead(
+                p, batch: b, head: h, keyTiles: keyTiles, output: os.base, outputLayout: outputLayout,
+                outputGradient: dos.base, logSumExp: lses.base, queryGradient: dqs.base, keyGradient: dks.base,
+                valueGradient: dvs.base)
+        }
+    }
+
+    /// `backward` for one (batch, head): zeroes its dq, dk and dv, then for each real key tile and
+    /// each query tile that can see it rebuilds S = scale·Q·Kᵀ, lets `addTerms(row, i, keyStart,
+    /// cols)` complete the row of query i (rows with log-sum-exp −∞ are left out as zeros), masks
+    /// it, P = e^(S − lse), and accumulates dV, dS (handed row by row to `scoreGradient(dS_i, i,
+    /// keyStart, cols)`), dQ and dK. Every pointer is a whole tensor's.
+    @inline(__always)
+    static func backwardHead(
+        _ p: AttentionProblem, batch b: Int, head h: Int, keyTiles: RealKeyTiles,
+        output: UnsafePointer<Float>, outputLayout: HeadLayout, outputGradient: UnsafePointer<Float>,
+        logSumExp: UnsafePointer<Float>, queryGradient: UnsafeMutablePointer<Float>,
+        keyGradient: UnsafeMutablePointer<Float>, valueGradient: UnsafeMutablePointer<Float>,
+        addTerms: (_ row: UnsafeMutablePointer<Float>, _ query: Int, _ keyStart: Int, _ cols: Int) -> Void = {
+            _, _, _, _ in
+        },
+        scoreGradient: (_ row: UnsafePointer<Float>, _ query: Int, _ keyStart: Int, _ cols: Int) -> Void = {
+            _, _, _, _ in
+        }
+    ) {
+        let (d, e) = (p.dimension, p.valueDimension)
+        let q = p.query + p.queryLayout.offset(batch: b, head: h)
+        let k = p.key + p.keyLayout.offset(batch: b, head: h)
+        let v = p.value + p.valueLayout.offset(batch: b, head: h)
+        let o = output + outputLayout.offset(batch: b, head: h)
+        let dO = outputGradient + outputLayout.offset(batch: b, head: h)
+        let dq = queryGradient + p.queryLayout.offset(batch: b, head: h)
+        let dk = keyGradient + p.keyLayout.offset(batch: b, head: h)
+        let dv = valueGradient + p.valueLayout.offset(batch: b, head: h)
+        let (ldq, ldk, ldv) = (p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride)
+        let ldo = outputLayout.positionStride
+        let lse = logSumExp + (b * p.heads + h) * p.queries
+        let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: p.queries, width: e)
+        for i in 0..<p.queries { (dq + i * ldq).update(repeating: 0, count: d) }
+        for j in 0..<p.keys {
+            (dk + j * ldk).update(repeating: 0, count: d)
+            (dv + j * ldv).update(repeating: 0, count: e)
+        }
+        var probabilities = [Float](repeating: 0, count: queryTile * keyTile)
+        var scoreGradients = [Float](repeating: 0, count: queryTile * keyTile)
+        probabilities.withUnsafeMutableBufferPointer { pb in
+            scoreGradients.withUnsafeMutableBufferPointer { gb in
+                let (P, G) = (pb.baseAddress!, gb.baseAddress!)
+                keyTiles.forEach(batch: b, below: p.keys) { keyStart, cols in
+                    let kt = k + keyStart * ldk, vt = v + keyStart * ldv
+                    let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
+                    p.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
+                        let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
+                        BLAS.gemm(
+                            transposeA: false, transposeB: true, m: rows, n: cols, k: d, alpha: p.scale,
+                            a: qt, lda: ldq, b: kt, ldb: ldk, c: P, ldc: cols)
+                        for r in 0..<rows {
+                            let (i, row) = (rowStart + r, P + r * cols)
+                            if lse[i] == -.infinity {
+                                row.update(repeating: 0, count: cols)
+                                continue
                             }
-                            // dV_j += Pᵀ·dO_i
-                            BLAS.gemm(
-                                transposeA: true, transposeB: false, m: cols, n: e, k: rows,
-                                a: P.baseAddress!, lda: cols, b: dOt, ldb: ldo, beta: 1, c: dvt, ldc: ldv)
-                            // dP = dO_i·V_jᵀ
-                            BLAS.gemm(
-                                transposeA: false, transposeB: true, m: rows, n: cols, k: e,
-                                a: dOt, lda: ldo, b: vt, ldb: ldv, c: G.baseAddress!, ldc: cols)
-                            for r in 0..<rows {
-                                let correction = Float8(repeating: rowDot[rowStart + r])
-                                let pr = P.baseAddress! + r * cols, gr = G.baseAddress! + r * cols
-                                Elementwise.zipRow(
-                                    UnsafePointer(pr), xStride: 1, UnsafePointer(gr), yStride: 1, gr, count: cols
-                                ) { $0 * ($1 - correction) }
-                            }
-                            // dQ_i += scale·dS·K_j ; dK_j += scale·dSᵀ·Q_i
-                            BLAS.gemm(
-                                transposeA: false, transposeB: false, m: rows, n: d, k: cols, alpha: p.scale,
-                                a: G.baseAddress!, lda: cols, b: kt, ldb: ldk, beta: 1, c: dqt, ldc: ldq)
-                            BLAS.gemm(
-                                transposeA: true, transposeB: false, m: cols, n: d, k: rows, alpha: p.scale,
-                                a: G.baseAddress!, lda: cols, b: qt, ldb: ldq, beta: 1, c: dkt, ldc: ldk)
+                            addTerms(row, i, keyStart, cols)
+                            applyMask(p, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
+                            _ = SoftmaxKernel.exponentiate(row, count: cols, shift: lse[i])
                         }
+                        backwardThroughValues(
+                            probabilities: P, rows: rows, cols: cols, outputGradient: dOt, outputStride: ldo,
+                            value: vt, valueStride: ldv, valueDimension: e, valueGradient: dvt, probabilityGradient: G)
+                        for r in 0..<rows {
+                            let (i, gr) = (rowStart + r, G + r * cols)
+                            SoftmaxKernel.backwardRow(output: P + r * cols, outputGradient: gr, dot: rowDot[i], into: gr, count: cols)
+                            scoreGradient(gr, i, keyStart, cols)
+                        }
+                        backwardThroughScores(
+                            G, rows: rows, cols: cols, scale: p.scale, query: qt, queryStride: ldq, key: kt,
+                            keyStride: ldk, dimension: d, queryGradient: dqt, keyGradient: dkt)
                     }
                 }
             }
         }
+    }
+
+    /// dV_j += Pᵀ·dO_i and dP = dO_i·V_jᵀ for one block of `rows` queries and `cols` keys.
+    @inline(__always)
+    static func backwardThroughValues(
+        probabilities P: UnsafePointer<Float>, rows: Int, cols: Int, outputGradient dO: UnsafePointer<Float>,
+        outputStride ldo: Int, value v: UnsafePointer<Float>, valueStride ldv: Int, valueDimension e: Int,
+        valueGradient dv: UnsafeMutablePointer<Float>, probabilityGradient dP: UnsafeMutablePointer<Float>
+    ) {
+        BLAS.gemm(
+            transposeA: true, transposeB: false, m: cols, n: e, k: rows,
+            a: P, lda: cols, b: dO, ldb: ldo, beta: 1, c: dv, ldc: ldv)
+        BLAS.gemm(
+            transposeA: false, transposeB: true, m: rows, n: cols, k: e,
+            a: dO, lda: ldo, b: v, ldb: ldv, c: dP, ldc: cols)
+    }
+
+    /// dQ_i += α·dS·K_j and dK_j += α·dSᵀ·Q_i for one block of `rows` queries and `cols` keys, where
+    /// the scores were α·Q_i·K_jᵀ.
+    @inline(__always)
+    static func backwardThroughScores(
+        _ dS: UnsafePointer<Float>, rows: Int, cols: Int, scale alpha: Float, query q: UnsafePointer<Float>,
+        queryStride ldq: Int, key k: UnsafePointer<Float>, keyStride ldk: Int, dimension d: Int,
+        queryGradient dq: UnsafeMutablePointer<Float>, keyGradient dk: UnsafeMutablePointer<Float>
+    ) {
+        BLAS.gemm(
+            transposeA: false, transposeB: false, m: rows, n: d, k: cols, alpha: alpha,
+            a: dS, lda: cols, b: k, ldb: ldk, beta: 1, c: dq, ldc: ldq)
+        BLAS.gemm(
+            transposeA: true, transposeB: false, m: cols, n: d, k: rows, alpha: alpha,
+            a: dS, lda: cols, b: q, ldb: ldq, beta: 1, c: dk, ldc: ldk)
     }
 
     /// Sets masked scores of one tile row to −∞: padded keys and, when causal, keys after the limit.
@@ -255,38 +277,5 @@ public enum OnlineSoftmaxAttention {
                 for j in Swift.max(limit, 0)..<cols { row[j] = -.infinity }
             }
         }
-    }
-
-    /// row[j] = e^(row[j] − shift) in place; returns Σ_j row[j].
-    @inline(__always)
-    static func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
-        let s = Float8(repeating: shift)
-        var total = Float8()
-        var j = 0
-        while j + 8 <= count {
-            let v = VectorMath.exp(load8(row, j) - s)
-            store8(v, row, j)
-            total += v
-            j += 8
-        }
-        var sum = total.sum()
-        while j < count {
-            let v = VectorMath.exp(row[j] - shift)
-            row[j] = v
-            sum += v
-            j += 1
-        }
-        return sum
-    }
-
-    /// For each (batch, key tile): whether any key in it is real (all-padding tiles are skipped).
-    static func realKeyTiles(_ p: AttentionProblem) -> [Bool] {
-        let tiles = (p.keys + keyTile - 1) / keyTile
-        guard let mask = p.keyMask else { return [Bool](repeating: true, count: p.batch * Swift.max(tiles, 1)) }
-        var result = [Bool](repeating: false, count: p.batch * Swift.max(tiles, 1))
-        for b in 0..<p.batch {
-            for j in 0..<p.keys where mask[b * p.keys + j] != 0 { result[b * tiles + j / keyTile] = true }
-        }
-        return result
     }
 }

@@ -8,44 +8,28 @@ extension PrefixSumLinearAttention {
     /// The causal scan: for each chunk, [N, D]_t = e^(c_prev − c_t)·q′_t·S + Σ_{j≤t in chunk} (q′_t·k̂_j)
     /// e^(c_j − c_t) ṽ_j + f·σ_t·Σ_{real j≤t} ṽ_j, then S ← e^(c_prev − c_end)·S + Σ_j k̂_j e^(c_j − c_end) ṽ_jᵀ.
     static func causalProducts(_ p: LinearAttentionProblem, _ head: Head, into R: UnsafeMutablePointer<Float>) {
-        let (n, m, ea) = (head.n, head.m, head.ea)
-        var state = [Float](repeating: 0, count: m * ea)
-        var floorSum = [Float](repeating: 0, count: ea)  // Σ_{real j so far} ṽ_j
-        var scores = [Float](repeating: 0, count: p.chunkSize * p.chunkSize)
-        var scaled = [Float](repeating: 0, count: p.chunkSize * ea)
-        var reference = initialLogScale
-        state.withUnsafeMutableBufferPointer { s in
-            scores.withUnsafeMutableBufferPointer { a in
-                scaled.withUnsafeMutableBufferPointer { w in
-                    let (S, A, W) = (s.baseAddress!, a.baseAddress!, w.baseAddress!)
-                    var start = 0
-                    while start < n {
-                        let rows = Swift.min(p.chunkSize, n - start)
-                        defer { start += p.chunkSize }
-                        let qc = head.q + start * head.ldq, kc = head.k + start * head.ldk
-                        let vc = head.v + start * ea, Rc = R + start * ea
-                        BLAS.gemm(
-                            transposeA: false, transposeB: false, m: rows, n: ea, k: m,
-                            a: qc, lda: head.ldq, b: S, ldb: ea, c: Rc, ldc: ea)
-                        if let c = head.logScale.map({ $0 + start }) {
-                            for t in 0..<rows { scale(Rc + t * ea, count: ea, by: VectorMath.exp(reference - c[t])) }
-                        }
-                        BLAS.gemm(
-                            transposeA: false, transposeB: true, m: rows, n: rows, k: m,
-                            a: qc, lda: head.ldq, b: kc, ldb: head.ldk, c: A, ldc: rows)
-                        maskAndDecay(A, size: rows, logScale: head.logScale.map { $0 + start })
-                        BLAS.gemm(
-                            transposeA: false, transposeB: false, m: rows, n: ea, k: rows,
-                            a: A, lda: rows, b: vc, ldb: ea, beta: 1, c: Rc, ldc: ea)
-                        if p.keyFeatureFloor != 0 {
-                            for t in 0..<rows {
-                                if head.isReal(start + t) { BLAS.axpy(count: ea, alpha: 1, x: vc + t * ea, y: &floorSum) }
-                                let weight = p.keyFeatureFloor * Reduce.sum(qc + t * head.ldq, count: m)
-                                BLAS.axpy(count: ea, alpha: weight, x: floorSum, y: Rc + t * ea)
-                            }
-                        }
-                        reference = advanceState(head, S, chunkStart: start, rows: rows, reference: reference, scratch: W)
-                    }
+        let (m, ea) = (head.m, head.ea)
+        forwardChunks(p, head) { start, rows, S, A, reference, floorSum in
+            let qc = head.q + start * head.ldq, kc = head.k + start * head.ldk
+            let vc = head.v + start * ea, Rc = R + start * ea
+            BLAS.gemm(
+                transposeA: false, transposeB: false, m: rows, n: ea, k: m,
+                a: qc, lda: head.ldq, b: S, ldb: ea, c: Rc, ldc: ea)
+            if let c = head.logScale.map({ $0 + start }) {
+                for t in 0..<rows { scale(Rc + t * ea, count: ea, by: VectorMath.exp(reference - c[t])) }
+            }
+            BLAS.gemm(
+                transposeA: false, transposeB: true, m: rows, n: rows, k: m,
+                a: qc, lda: head.ldq, b: kc, ldb: head.ldk, c: A, ldc: rows)
+            maskAndDecay(A, size: rows, logScale: head.logScale.map { $0 + start })
+            BLAS.gemm(
+                transposeA: false, transposeB: false, m: rows, n: ea, k: rows,
+                a: A, lda: rows, b: vc, ldb: ea, beta: 1, c: Rc, ldc: ea)
+            if p.keyFeatureFloor != 0 {
+                for t in 0..<rows {
+                    if head.isReal(start + t) { BLAS.axpy(count: ea, alpha: 1, x: vc + t * ea, y: &floorSum) }
+                    let weight = p.keyFeatureFloor * Reduce.sum(qc + t * head.ldq, count: m)
+                    BLAS.axpy(count: ea, alpha: weight, x: floorSum, y: Rc + t * ea)
                 }
             }
         }
@@ -53,43 +37,59 @@ extension PrefixSumLinearAttention {
 
     /// Forward scan for dQ′: dq′_t = e^(c_prev − c_t)·S·g̃_t + ((G̃_c Ṽ_cᵀ) ⊙ D)·K̂_c + f·(g̃_t·Σ_{real j≤t} ṽ_j)·1.
     static func causalQueryGradient(_ p: LinearAttentionProblem, _ head: Head, _ g: UnsafePointer<Float>, _ d: Gradients) {
-        let (n, m, ea) = (head.n, head.m, head.ea)
-        var state = [Float](repeating: 0, count: m * ea)
-        var floorSum = [Float](repeating: 0, count: ea)
+        let (m, ea) = (head.m, head.ea)
+        forwardChunks(p, head) { start, rows, S, A, reference, floorSum in
+            let kc = head.k + start * head.ldk, vc = head.v + start * ea, gc = g + start * ea
+            let dqc = d.dq + start * head.ldq
+            BLAS.gemm(
+                transposeA: false, transposeB: true, m: rows, n: m, k: ea,
+                a: gc, lda: ea, b: S, ldb: ea, c: dqc, ldc: head.ldq)
+            if let c = head.logScale.map({ $0 + start }) {
+                for t in 0..<rows { scale(dqc + t * head.ldq, count: m, by: VectorMath.exp(reference - c[t])) }
+            }
+            BLAS.gemm(
+                transposeA: false, transposeB: true, m: rows, n: rows, k: ea,
+                a: gc, lda: ea, b: vc, ldb: ea, c: A, ldc: rows)
+            maskAndDecay(A, size: rows, logScale: head.logScale.map { $0 + start })
+            BLAS.gemm(
+                transposeA: false, transposeB: false, m: rows, n: m, k: rows,
+                a: A, lda: rows, b: kc, ldb: head.ldk, beta: 1, c: dqc, ldc: head.ldq)
+            if p.keyFeatureFloor != 0 {
+                for t in 0..<rows {
+                    if head.isReal(start + t) { BLAS.axpy(count: ea, alpha: 1, x: vc + t * ea, y: &floorSum) }
+                    let shift = p.keyFeatureFloor * Dot.product(gc + t * ea, floorSum, count: ea)
+                    BLAS.axpyConstant(count: m, alpha: shift, y: dqc + t * head.ldq)
+                }
+            }
+        }
+    }
+
+    /// The chunk walk both forward scans share: `body(start, rows, S, A, c_ref, floorSum)` for each
+    /// chunk in order, with the state S [m, ea] of the chunks before (kept relative to log-scale
+    /// c_ref), a chunk × chunk scratch block A, and the running Σ_{real j} ṽ_j the body extends;
+    /// after each chunk, S takes in its keys and values (`advanceState`).
+    static func forwardChunks(
+        _ p: LinearAttentionProblem, _ head: Head,
+        _ body: (
+            _ start: Int, _ rows: Int, _ state: UnsafePointer<Float>, _ scores: UnsafeMutablePointer<Float>,
+            _ reference: Float, _ floorSum: inout [Float]
+        ) -> Void
+    ) {
+        var state = [Float](repeating: 0, count: head.m * head.ea)
+        var floorSum = [Float](repeating: 0, count: head.ea)  // Σ_{real j so far} ṽ_j
         var scores = [Float](repeating: 0, count: p.chunkSize * p.chunkSize)
-        var scaled = [Float](repeating: 0, count: p.chunkSize * ea)
+        var scaled = [Float](repeating: 0, count: p.chunkSize * head.ea)
         var reference = initialLogScale
         state.withUnsafeMutableBufferPointer { s in
             scores.withUnsafeMutableBufferPointer { a in
                 scaled.withUnsafeMutableBufferPointer { w in
                     let (S, A, W) = (s.baseAddress!, a.baseAddress!, w.baseAddress!)
                     var start = 0
-                    while start < n {
-                        let rows = Swift.min(p.chunkSize, n - start)
-                        defer { start += p.chunkSize }
-                        let kc = head.k + start * head.ldk, vc = head.v + start * ea, gc = g + start * ea
-                        let dqc = d.dq + start * head.ldq
-                        BLAS.gemm(
-                            transposeA: false, transposeB: true, m: rows, n: m, k: ea,
-                            a: gc, lda: ea, b: S, ldb: ea, c: dqc, ldc: head.ldq)
-                        if let c = head.logScale.map({ $0 + start }) {
-                            for t in 0..<rows { scale(dqc + t * head.ldq, count: m, by: VectorMath.exp(reference - c[t])) }
-                        }
-                        BLAS.gemm(
-                            transposeA: false, transposeB: true, m: rows, n: rows, k: ea,
-                            a: gc, lda: ea, b: vc, ldb: ea, c: A, ldc: rows)
-                        maskAndDecay(A, size: rows, logScale: head.logScale.map { $0 + start })
-                        BLAS.gemm(
-                            transposeA: false, transposeB: false, m: rows, n: m, k: rows,
-                            a: A, lda: rows, b: kc, ldb: head.ldk, beta: 1, c: dqc, ldc: head.ldq)
-                        if p.keyFeatureFloor != 0 {
-                            for t in 0..<rows {
-                                if head.isReal(start + t) { BLAS.axpy(count: ea, alpha: 1, x: vc + t * ea, y: &floorSum) }
-                                let shift = p.keyFeatureFloor * Dot.product(gc + t * ea, floorSum, count: ea)
-                                BLAS.axpyConstant(count: m, alpha: shift, y: dqc + t * head.ldq)
-                            }
-                        }
+                    while start < head.n {
+                        let rows = Swift.min(p.chunkSize, head.n - start)
+                        body(start, rows, S, A, reference, &floorSum)
                         reference = advanceState(head, S, chunkStart: start, rows: rows, reference: reference, scratch: W)
+                        start += p.chunkSize
                     }
                 }
             }

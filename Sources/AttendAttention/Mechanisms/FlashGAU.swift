@@ -305,18 +305,13 @@ extension Tensor {
         if let keyMask { precondition(keyMask.shape == [b, n], "chunked attention: key mask \(keyMask.shape)") }
         if let bias { precondition(bias.shape == [2 * maximumDistance + 1], "chunked attention: bias \(bias.shape)") }
         func withProblem<R>(_ body: (ChunkedReluSquaredProblem) -> R) -> R {
-            query.withUnsafeBufferPointer { q in
-                key.withUnsafeBufferPointer { k in
-                    value.withUnsafeBufferPointer { v in
-                        withOptionalPointer(keyMask) { m in
-                            withOptionalPointer(bias) { table in
-                                body(ChunkedReluSquaredProblem(
-                                    batch: b, length: n, chunk: chunk, dimension: s, valueDimension: e,
-                                    causal: causal, scales: scales, keyMask: m, bias: table,
-                                    maximumDistance: maximumDistance, query: q.baseAddress!, key: k.baseAddress!,
-                                    value: v.baseAddress!))
-                            }
-                        }
+            withBaseAddresses(query, key, value) { q, k, v in
+                withOptionalPointer(keyMask) { m in
+                    withOptionalPointer(bias) { table in
+                        body(ChunkedReluSquaredProblem(
+                            batch: b, length: n, chunk: chunk, dimension: s, valueDimension: e,
+                            causal: causal, scales: scales, keyMask: m, bias: table,
+                            maximumDistance: maximumDistance, query: q, key: k, value: v))
                     }
                 }
             }
@@ -326,29 +321,15 @@ extension Tensor {
         }
         let inputs = [query, key, value] + (bias.map { [$0] } ?? [])
         return y.recorded(.custom, from: inputs) { dy in
-            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(key.shape), dv = Tensor.zeros(value.shape)
-            var dbias = bias.map { Tensor.zeros($0.shape) }
-            withProblem { p in
-                dy.withUnsafeBufferPointer { g in
-                    dq.withUnsafeMutableBufferPointer { dqp in
-                        dk.withUnsafeMutableBufferPointer { dkp in
-                            dv.withUnsafeMutableBufferPointer { dvp in
-                                func run(_ db: UnsafeMutablePointer<Float>?) {
-                                    ChunkedReluSquaredAttention.backward(
-                                        p, outputGradient: g.baseAddress!, queryGradient: dqp.baseAddress!,
-                                        keyGradient: dkp.baseAddress!, valueGradient: dvp.baseAddress!, biasGradient: db)
-                                }
-                                if dbias != nil {
-                                    dbias!.withUnsafeMutableBufferPointer { run($0.baseAddress!) }
-                                } else {
-                                    run(nil)
-                                }
-                            }
-                        }
+            dy.withUnsafeBufferPointer { g in
+                zeroTensors(inputs.map(\.shape)[...]) { dx in
+                    withProblem { p in
+                        ChunkedReluSquaredAttention.backward(
+                            p, outputGradient: g.baseAddress!, queryGradient: dx[0], keyGradient: dx[1],
+                            valueGradient: dx[2], biasGradient: bias == nil ? nil : dx[3])
                     }
                 }
             }
-            return [dq, dk, dv] + (dbias.map { [$0] } ?? [])
         }
     }
 }

@@ -116,26 +116,15 @@ extension Tensor {
         let (table, reverse) = (graph.table, graph.reverseTable)
         let slots = graph.maximumDegree
         let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        let empty = Tensor.zeros([1])
         func withProblem<T>(_ body: (HypercubeProblem) -> T) -> T {
-            query.withUnsafeBufferPointer { q in
-                key.withUnsafeBufferPointer { k in
-                    value.withUnsafeBufferPointer { v in
-                        (keyMask ?? empty).withUnsafeBufferPointer { km in
-                            table.withUnsafeBufferPointer { t in
-                                reverse.withUnsafeBufferPointer { r in
-                                    body(HypercubeProblem(
-                                        attention: AttentionProblem(
-                                            batch: b, heads: h, queries: n, keys: n, dimension: d, valueDimension: e,
-                                            scale: scale, causal: graph.isCausal, keyMask: keyMask == nil ? nil : km.baseAddress!,
-                                            query: q.baseAddress!, queryLayout: .positionMajor(length: n, heads: h, dimension: d),
-                                            key: k.baseAddress!, keyLayout: .positionMajor(length: n, heads: h, dimension: d),
-                                            value: v.baseAddress!, valueLayout: .positionMajor(length: n, heads: h, dimension: e)),
-                                        blockSize: blockSize, slots: slots, neighbours: t.baseAddress!,
-                                        reverse: r.baseAddress!))
-                                }
-                            }
-                        }
+            withAttentionProblem(
+                query: query, key: key, value: value, scale: scale, causal: graph.isCausal, keyMask: keyMask
+            ) { a in
+                table.withUnsafeBufferPointer { t in
+                    reverse.withUnsafeBufferPointer { r in
+                        body(HypercubeProblem(
+                            attention: a, blockSize: blockSize, slots: slots, neighbours: t.baseAddress!,
+                            reverse: r.baseAddress!))
                     }
                 }
             }
@@ -149,26 +138,15 @@ extension Tensor {
             }
         }
         return output.recorded(.custom, from: [query, key, value]) { dy in
-            var dq = Tensor.zeros(query.shape), dk = Tensor.zeros(key.shape), dv = Tensor.zeros(value.shape)
-            withProblem { p in
-                output.withUnsafeBufferPointer { o in
-                    dy.withUnsafeBufferPointer { g in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    probabilities.withUnsafeBufferPointer { P in
-                                        HypercubeAttentionKernel.backward(
-                                            p, output: o.baseAddress!, outputLayout: oLayout, outputGradient: g.baseAddress!,
-                                            probabilities: P.baseAddress!, queryGradient: dqp.baseAddress!,
-                                            keyGradient: dkp.baseAddress!, valueGradient: dvp.baseAddress!)
-                                    }
-                                }
-                            }
-                        }
+            kernelGradients([query.shape, key.shape, value.shape], output: output, outputGradient: dy) { o, g, dx in
+                withProblem { p in
+                    probabilities.withUnsafeBufferPointer { P in
+                        HypercubeAttentionKernel.backward(
+                            p, output: o, outputLayout: oLayout, outputGradient: g, probabilities: P.baseAddress!,
+                            queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2])
                     }
                 }
             }
-            return [dq, dk, dv]
         }
     }
 }

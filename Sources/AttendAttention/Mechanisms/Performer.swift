@@ -234,19 +234,12 @@ extension Tensor {
             }
         }
         let features = phi.recorded(.custom, from: [x]) { dphi in
-            var dx = Tensor.zeros(x.shape)
-            withProblem { p in
-                phi.withUnsafeBufferPointer { f in
-                    dphi.withUnsafeBufferPointer { g in
-                        dx.withUnsafeMutableBufferPointer { dxp in
-                            PositiveRandomFeatures.backward(
-                                p, features: f.baseAddress!, featureGradient: g.baseAddress!,
-                                featureLayout: featureLayout, inputGradient: dxp.baseAddress!)
-                        }
-                    }
+            kernelGradients([x.shape], output: phi, outputGradient: dphi) { f, g, dx in
+                withProblem { p in
+                    PositiveRandomFeatures.backward(
+                        p, features: f, featureGradient: g, featureLayout: featureLayout, inputGradient: dx[0])
                 }
             }
-            return [dx]
         }
         return (features, logScale)
     }

@@ -8,7 +8,7 @@
 import AttendCore
 
 /// Parameters of the byte language-modelling task.
-public struct ByteLanguageModelConfiguration: Codable, Sendable, Equatable {
+public struct ByteLanguageModelConfiguration: Codable, Sendable, Equatable, SeededConfiguration {
     /// Sources of the text (Shakespeare by default).
     public var sources: [TextSource] = [.shakespeare]
     /// Bytes the model reads per example (the context length).
@@ -38,13 +38,6 @@ public struct ByteLanguageModelConfiguration: Codable, Sendable, Equatable {
     public static let cpu = ByteLanguageModelConfiguration(windowLength: 256, trainCount: 8_000)
     /// 32-byte context, 256 windows per epoch.
     public static let tiny = ByteLanguageModelConfiguration(windowLength: 32, trainCount: 256)
-
-    /// A copy with another seed.
-    public func seeded(_ seed: UInt64) -> ByteLanguageModelConfiguration {
-        var copy = self
-        copy.seed = seed
-        return copy
-    }
 }
 
 /// Next-byte prediction over contiguous windows of text.
@@ -118,9 +111,7 @@ public struct ByteLanguageModelTask: SequenceTask {
         let n = configuration.windowLength
         let window: Passage
         if split == .train {
-            var random = RandomGenerator(
-                seed: RandomGenerator.mix(configuration.seed, splitTag(.train, task: 0x424C_4D)),
-                stream: UInt64(index))
+            var random = configuration.generator(task: 0x424C_4D, split: .train, index: index)
             let all = Array(sampler.corpus.documents.indices)
             let document = sampler.document(from: all, length: n + 1, in: .train, using: &random)!
             window = sampler.passage(in: document, length: n + 1, split: .train, using: &random)

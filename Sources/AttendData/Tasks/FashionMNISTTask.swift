@@ -5,7 +5,7 @@
 // the 60,000 training images are the validation split; the 10,000 test images are the test split.
 
 /// Parameters of the Fashion-MNIST task.
-public struct FashionMNISTConfiguration: Codable, Sendable, Equatable {
+public struct FashionMNISTConfiguration: Codable, Sendable, Equatable, SeededConfiguration {
     /// Training images taken from the end of the training file for validation.
     public var validationCount: Int = 6_000
     /// Use only the first this many training images (nil: all the rest).
@@ -42,13 +42,6 @@ public struct FashionMNISTConfiguration: Codable, Sendable, Equatable {
     /// 512/128/128 for tests.
     public static let tiny = FashionMNISTConfiguration(
         trainLimit: 512, validationLimit: 128, testLimit: 128)
-
-    /// A copy with another seed.
-    public func seeded(_ seed: UInt64) -> FashionMNISTConfiguration {
-        var copy = self
-        copy.seed = seed
-        return copy
-    }
 }
 
 /// The Fashion-MNIST images and labels of one IDX file pair.

@@ -9,7 +9,7 @@
 import AttendCore
 
 /// Parameters of the retrieval task.
-public struct RetrievalConfiguration: Codable, Sendable, Equatable {
+public struct RetrievalConfiguration: Codable, Sendable, Equatable, SplitSizedConfiguration {
     /// Sources whose works are paired.
     public var sources: [TextSource] = TextSource.allCases
     /// Shortest passage, in bytes.
@@ -61,13 +61,6 @@ public struct RetrievalConfiguration: Codable, Sendable, Equatable {
     /// 64–128 B per passage, 256/64/64 pairs.
     public static let tiny = RetrievalConfiguration(
         minBytes: 64, maxBytes: 128, trainCount: 256, validationCount: 64, testCount: 64)
-
-    /// A copy with another seed.
-    public func seeded(_ seed: UInt64) -> RetrievalConfiguration {
-        var copy = self
-        copy.seed = seed
-        return copy
-    }
 }
 
 /// Whether two byte passages come from the same work.
@@ -99,18 +92,11 @@ public struct RetrievalTask: SequenceTask {
         func fail(_ reason: String) -> DataError {
             .invalidConfiguration(task: "retrieval", reason: reason)
         }
-        guard c.minBytes >= 1, c.maxBytes >= c.minBytes else {
-            throw fail("need 1 ≤ min_bytes ≤ max_bytes, got \(c.minBytes), \(c.maxBytes)")
-        }
-        guard c.sources.count >= 2, Set(c.sources).count == c.sources.count else {
-            throw fail("need at least two distinct sources")
-        }
+        if let problem = c.passageProblem { throw fail(problem) }
         guard c.sameSourceNegatives >= 0, c.sameSourceNegatives <= 1 else {
             throw fail("same_source_negatives must lie in [0, 1]")
         }
-        guard c.trainCount >= 0, c.validationCount >= 0, c.testCount >= 0 else {
-            throw fail("split sizes must be non-negative")
-        }
+        if let problem = c.splitSizeProblem { throw fail(problem) }
         self.configuration = c
         sampler = PassageSampler(try TextCorpus.load(c.sources, files: files))
         for source in c.sources {
@@ -128,24 +114,14 @@ public struct RetrievalTask: SequenceTask {
     }
 
     /// Pairs in `split`.
-    public func count(of split: Split) -> Int {
-        switch split {
-        case .train: configuration.trainCount
-        case .validation: configuration.validationCount
-        case .test: configuration.testCount
-        }
-    }
+    public func count(of split: Split) -> Int { configuration.count(of: split) }
 
     /// The two passages of pair `index` of `split`.
     func passages(_ index: Int, in split: Split) -> (Passage, Passage) {
         let c = configuration
-        var random = RandomGenerator(
-            seed: RandomGenerator.mix(c.seed, splitTag(split, task: 0x5245_5452)),
-            stream: UInt64(index))
-        let lengths = (
-            c.minBytes + random.nextInt(below: c.maxBytes - c.minBytes + 1),
-            c.minBytes + random.nextInt(below: c.maxBytes - c.minBytes + 1)
-        )
+        var random = c.generator(task: 0x5245_5452, split: split, index: index)
+        let firstLength = c.passageLength(using: &random)
+        let lengths = (firstLength, c.passageLength(using: &random))
         let source = c.sources[(index / 2) % c.sources.count]
         let works = sampler.documentsBySource[source]!
         if index % 2 == 1 {
@@ -172,3 +148,5 @@ public struct RetrievalTask: SequenceTask {
         return Example(tokens: sampler.tokens(a), pairTokens: sampler.tokens(b), label: index % 2)
     }
 }
+
+extension RetrievalConfiguration: PassageConfiguration {}

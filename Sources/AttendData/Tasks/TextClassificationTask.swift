@@ -6,7 +6,7 @@
 import AttendCore
 
 /// Parameters of the text classification task.
-public struct TextClassificationConfiguration: Codable, Sendable, Equatable {
+public struct TextClassificationConfiguration: Codable, Sendable, Equatable, SplitSizedConfiguration {
     /// The classes, in label order.
     public var sources: [TextSource] = TextSource.allCases
     /// Shortest passage, in bytes.
@@ -55,13 +55,6 @@ public struct TextClassificationConfiguration: Codable, Sendable, Equatable {
     /// 64–128 B passages for tests, 256/64/64.
     public static let tiny = TextClassificationConfiguration(
         minBytes: 64, maxBytes: 128, trainCount: 256, validationCount: 64, testCount: 64)
-
-    /// A copy with another seed.
-    public func seeded(_ seed: UInt64) -> TextClassificationConfiguration {
-        var copy = self
-        copy.seed = seed
-        return copy
-    }
 }
 
 /// Which source a byte passage comes from.
@@ -93,15 +86,7 @@ public struct TextClassificationTask: SequenceTask {
         func fail(_ reason: String) -> DataError {
             .invalidConfiguration(task: "text", reason: reason)
         }
-        guard c.minBytes >= 1, c.maxBytes >= c.minBytes else {
-            throw fail("need 1 ≤ min_bytes ≤ max_bytes, got \(c.minBytes), \(c.maxBytes)")
-        }
-        guard c.sources.count >= 2, Set(c.sources).count == c.sources.count else {
-            throw fail("need at least two distinct sources")
-        }
-        guard c.trainCount >= 0, c.validationCount >= 0, c.testCount >= 0 else {
-            throw fail("split sizes must be non-negative")
-        }
+        if let problem = c.passageProblem ?? c.splitSizeProblem { throw fail(problem) }
         self.configuration = c
         sampler = PassageSampler(try TextCorpus.load(c.sources, files: files))
         for source in c.sources {
@@ -115,21 +100,13 @@ public struct TextClassificationTask: SequenceTask {
     }
 
     /// Passages in `split`.
-    public func count(of split: Split) -> Int {
-        switch split {
-        case .train: configuration.trainCount
-        case .validation: configuration.validationCount
-        case .test: configuration.testCount
-        }
-    }
+    public func count(of split: Split) -> Int { configuration.count(of: split) }
 
     /// Passage `index` of `split` and where it came from.
     func passage(_ index: Int, in split: Split) -> Passage {
         let c = configuration
-        var random = RandomGenerator(
-            seed: RandomGenerator.mix(c.seed, splitTag(split, task: 0x54_4558_54)),
-            stream: UInt64(index))
-        let length = c.minBytes + random.nextInt(below: c.maxBytes - c.minBytes + 1)
+        var random = c.generator(task: 0x54_4558_54, split: split, index: index)
+        let length = c.passageLength(using: &random)
         let source = c.sources[index % c.sources.count]
         let document = sampler.document(
             from: sampler.documentsBySource[source]!, length: length, in: split, using: &random)!
@@ -142,14 +119,4 @@ public struct TextClassificationTask: SequenceTask {
     }
 }
 
-/// A 64-bit tag for (task, split), mixed into seeds so that every split of every task draws from
-/// its own streams.
-func splitTag(_ split: Split, task: UInt64) -> UInt64 {
-    let splitCode: UInt64 =
-        switch split {
-        case .train: 1
-        case .validation: 2
-        case .test: 3
-        }
-    return RandomGenerator.mix(task, splitCode)
-}
+extension TextClassificationConfiguration: PassageConfiguration {}

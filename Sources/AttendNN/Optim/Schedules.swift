@@ -27,10 +27,9 @@ public struct WarmupCosineSchedule: LearningRateSchedule {
         (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (peak, warmupSteps, totalSteps, minimum)
     }
     public func learningRate(at step: Int) -> Float {
-        if step < warmupSteps { return peak * Float(step + 1) / Float(warmupSteps) }
-        let span = Swift.max(totalSteps - warmupSteps, 1)
-        let progress = Swift.min(Float(step - warmupSteps) / Float(span), 1)
-        return minimum + (peak - minimum) * 0.5 * (1 + Foundation.cos(Float.pi * progress))
+        warmedUp(step: step, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps) { progress in
+            minimum + (peak - minimum) * 0.5 * (1 + Foundation.cos(Float.pi * progress))
+        }
     }
 }
 
@@ -43,11 +42,20 @@ public struct WarmupLinearSchedule: LearningRateSchedule {
         (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (peak, warmupSteps, totalSteps, minimum)
     }
     public func learningRate(at step: Int) -> Float {
-        if step < warmupSteps { return peak * Float(step + 1) / Float(warmupSteps) }
-        let span = Swift.max(totalSteps - warmupSteps, 1)
-        let progress = Swift.min(Float(step - warmupSteps) / Float(span), 1)
-        return peak + (minimum - peak) * progress
+        warmedUp(step: step, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps) { progress in
+            peak + (minimum - peak) * progress
+        }
     }
+}
+
+/// The rule both warm-up schedules share: peak·(step + 1)/warmupSteps during warm-up, then
+/// `decay(progress)`, where progress runs from 0 after warm-up to 1 at `totalSteps` (and stays 1).
+private func warmedUp(
+    step: Int, peak: Float, warmupSteps: Int, totalSteps: Int, decay: (_ progress: Float) -> Float
+) -> Float {
+    if step < warmupSteps { return peak * Float(step + 1) / Float(warmupSteps) }
+    let span = Swift.max(totalSteps - warmupSteps, 1)
+    return decay(Swift.min(Float(step - warmupSteps) / Float(span), 1))
 }
 
 /// LRA/Transformer schedule: base·min(1, step/warmup)·1/√max(step, warmup), with step counted

@@ -7,7 +7,7 @@
 import AttendCore
 
 /// Parameters of a ListOps task. Lengths are token counts with strict bounds, as in LRA.
-public struct ListOpsConfiguration: Codable, Sendable, Equatable {
+public struct ListOpsConfiguration: Codable, Sendable, Equatable, SplitSizedConfiguration {
     /// Exclusive lower bound on the token count (LRA: 500).
     public var minLength: Int
     /// Exclusive upper bound on the token count (LRA: 2000).
@@ -63,13 +63,6 @@ public struct ListOpsConfiguration: Codable, Sendable, Equatable {
     /// A few short expressions for tests: 10 < length < 50, 512/128/128.
     public static let tiny = ListOpsConfiguration(
         minLength: 10, maxLength: 50, trainCount: 512, validationCount: 128, testCount: 128)
-
-    /// A copy with another seed.
-    public func seeded(_ seed: UInt64) -> ListOpsConfiguration {
-        var copy = self
-        copy.seed = seed
-        return copy
-    }
 }
 
 /// ListOps: 10-way classification of nested list expressions (vocabulary in `ListOps`).
@@ -205,9 +198,7 @@ public struct ListOpsTask: SequenceTask {
         guard c.operatorProbability > 0, c.operatorProbability < 1 else {
             throw fail("value_p must lie in (0, 1), got \(c.operatorProbability)")
         }
-        guard c.trainCount >= 0, c.validationCount >= 0, c.testCount >= 0 else {
-            throw fail("split sizes must be non-negative")
-        }
+        if let problem = c.splitSizeProblem { throw fail(problem) }
         // Trees that fit the depth bound: the longest one is the full tree of maximal arity.
         var longest = 1
         for _ in 1..<c.maxDepth { longest = min(2 + c.maxArguments * longest, Int.max / 64) }

@@ -4,7 +4,7 @@
 // wrapper ran under Python 2, so `14 / 3` was 4 and `35 / 4` was 8: those integer values are used.
 
 /// Parameters of a Pathfinder task: image geometry, snake shape, contrasts, retries, split sizes.
-public struct PathfinderConfiguration: Codable, Sendable, Equatable {
+public struct PathfinderConfiguration: Codable, Sendable, Equatable, SplitSizedConfiguration {
     /// Image side in pixels (32, 64 or 128).
     public var size: Int
     /// Occupied border, in pixels, where no paddle may start.
@@ -87,22 +87,6 @@ public struct PathfinderConfiguration: Codable, Sendable, Equatable {
         distractorCount: 35 / (14 / 3), snakeContrasts: [0.9],
         trainCount: 160_000, validationCount: 20_000, testCount: 20_000)
 
-    /// A copy with other split sizes.
-    public func counts(train: Int, validation: Int, test: Int) -> PathfinderConfiguration {
-        var copy = self
-        copy.trainCount = train
-        copy.validationCount = validation
-        copy.testCount = test
-        return copy
-    }
-
-    /// A copy with another seed.
-    public func seeded(_ seed: UInt64) -> PathfinderConfiguration {
-        var copy = self
-        copy.seed = seed
-        return copy
-    }
-
     /// Checks the parameters; returns the first problem found.
     func problem() -> String? {
         let scaledThickness = paddleThickness * Double(antialiasScale)
@@ -128,9 +112,6 @@ public struct PathfinderConfiguration: Codable, Sendable, Equatable {
         if continuity <= 0 || markerRadius <= 0 || antialiasScale < 1 || padding < 0 {
             return "continuity, marker_radius and antialias_scale must be positive, padding ≥ 0"
         }
-        if trainCount < 0 || validationCount < 0 || testCount < 0 {
-            return "split sizes must be non-negative"
-        }
-        return nil
+        return splitSizeProblem
     }
 }

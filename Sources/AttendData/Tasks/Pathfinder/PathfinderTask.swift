@@ -49,13 +49,7 @@ public struct PathfinderTask: SequenceTask {
     }
 
     /// Images in `split`.
-    public func count(of split: Split) -> Int {
-        switch split {
-        case .train: configuration.trainCount
-        case .validation: configuration.validationCount
-        case .test: configuration.testCount
-        }
-    }
+    public func count(of split: Split) -> Int { configuration.count(of: split) }
 
     /// Image `index` of `split` with its drawing metadata (markers, target paddles).
     public func sample(_ index: Int, in split: Split) -> PathfinderSample {
