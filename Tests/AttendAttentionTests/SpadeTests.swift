@@ -83,8 +83,8 @@ import Testing
         configuration.spade.s4.stateSize = 4
         let spade = try Mechanisms.make("spade", configuration: configuration)
         let mask = causal ? nil : Tensor(shape: [1, 6], scalars: [1, 1, 1, 1, 1, 0])
-        try finiteDifferenceCheck(
-            mixer: spade, input: Tensor.randomNormal([1, 6, 8], seed: 8), paddingMask: mask, causal: causal,
+        try checkMixerGradients(
+            spade, input: Tensor.randomNormal([1, 6, 8], seed: 8), paddingMask: mask, causal: causal,
             label: "SPADE \(causal ? "causal" : "bidirectional")")
     }
 
