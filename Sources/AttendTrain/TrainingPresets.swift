@@ -30,7 +30,9 @@ public enum TrainingPresets {
                 vocabularySize: task.vocabularySize, modelDimension: 64, layerCount: 2, headCount: 4,
                 feedForwardDimension: 128, maximumLength: task.maxLength)
             (steps, batch, rate, warmup, decay) = (cpuSteps(task), 32, 2e-3, 100, 0.01)
-            model.dropout = 0.1
+            // One or two epochs leave nothing to regularise; dropout only slowed learning (ListOps:
+            // 37.2% validation accuracy without it, 14.7% with 0.1, same seed and steps).
+            model.dropout = 0
         case .lra:
             (model, steps, batch, rate, warmup, decay) = lraSetup(task)
             schedule = isImage ? .cosine : .rsqrt
@@ -49,10 +51,10 @@ public enum TrainingPresets {
         return configuration
     }
 
-    /// Steps for the `cpu` preset: a budget of 1.6·10⁷ padded tokens (batch × longest sequence), about
+    /// Steps for the `cpu` preset: a budget of 1.6·10⁷ padded tokens (batch × longest sequence), two to
     /// five minutes for a 2-layer width-64 model with full attention on two cores. ListOps (at most 500
-    /// tokens) gets 1000 steps: at a peak rate of 2·10⁻³ full attention passes 30% validation accuracy
-    /// after about 500 steps, where a rate of 10⁻³ for 750 steps stayed at the majority-class 16%.
+    /// tokens) gets 1000 steps: at a peak rate of 2·10⁻³ without dropout full attention reaches 37%
+    /// validation accuracy, where a rate of 10⁻³ for 750 steps stayed at the majority-class 16%.
     static func cpuSteps(_ task: any SequenceTask) -> Int {
         let tokensPerStep = 32 * task.maxLength * (task.isPair ? 2 : 1)
         return Swift.min(2_000, Swift.max(250, 16_000_000 / Swift.max(tokensPerStep, 1)))
