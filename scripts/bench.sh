@@ -9,23 +9,31 @@ attend=.build/release/attend
 out=docs/results
 threads=${THREADS:-$(nproc)}
 lengths=${LENGTHS:-512,1024,2048,4096,8192,16384}
+runs=${RUNS:-5}
 mkdir -p "$out"
 
 peer_python=${PEER_PYTHON:-}
+ls_python=${LS_PYTHON:-}
 if [ -z "$peer_python" ]; then
     [ -x .venv-peers/main/bin/python ] || scripts/peer-venv.sh .venv-peers
     peer_python=.venv-peers/main/bin/python
+    ls_python=${ls_python:-.venv-peers/ls/bin/python}
 fi
 peer() { "$peer_python" "Benchmarks/peers/$1" --threads "$threads" "${@:2}"; }
 
 $attend bench core --threads "$threads" --json "$out/core.json" | tee "$out/core.txt"
 peer core.py --attend "$out/core.json" | tee -a "$out/core.txt"
 
-$attend bench attention --threads "$threads" --lengths "$lengths" --backward \
+$attend bench attention --threads "$threads" --lengths "$lengths" --runs "$runs" --backward \
     --json "$out/attention.json" --csv "$out/attention.csv" --svg "$out/attention.svg" | tee "$out/attention.txt"
-peer attention.py --attend "$out/attention.json" --lengths "$lengths" --backward \
-    --peers full-kernel,performer,linformer,bigbird,flash-gau | tee -a "$out/attention.txt"
-$attend bench attention --threads "$threads" --lengths "$lengths" --causal \
+peer attention.py --attend "$out/attention.json" --lengths "$lengths" --runs "$runs" --backward \
+    --peers full-kernel,performer,linformer,bigbird,flash-gau,deberta | tee -a "$out/attention.txt"
+# long-short-transformer pins an older einops, so it lives in its own environment (LS_PYTHON).
+if [ -n "$ls_python" ]; then
+    "$ls_python" Benchmarks/peers/attention.py --threads "$threads" --attend "$out/attention.json" \
+        --lengths "$lengths" --runs "$runs" --backward --peers long-short | tee -a "$out/attention.txt"
+fi
+$attend bench attention --threads "$threads" --lengths "$lengths" --runs "$runs" --causal \
     --json "$out/attention-causal.json" --svg "$out/attention-causal.svg" | tee "$out/attention-causal.txt"
 
 $attend bench ffn --threads "$threads" --json "$out/ffn.json" | tee "$out/ffn.txt"

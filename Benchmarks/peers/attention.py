@@ -106,6 +106,11 @@ def flash_gau(b, n, h, d, causal):
     return (torch.randn(b, n, h * d),), lambda x: module(x)
 
 
+# Peers that hold whole [b, h, n, n] tensors, with how many of them a forward+backward keeps alive
+# (DeBERTa: scores, c2p and p2c gathers, probabilities and their gradients). Lengths past the memory
+# budget are reported as skipped instead of exhausting the machine's memory.
+SCORE_COPIES = {"deberta": 8}
+
 PEERS = {"full-kernel": sdpa, "performer": performer, "linformer": linformer, "bigbird": bigbird,
          "long-short": long_short, "flash-gau": flash_gau, "deberta": deberta}
 
@@ -119,6 +124,8 @@ def main():
     parser.add_argument("--head-dim", type=int, default=64)
     parser.add_argument("--causal", action="store_true")
     parser.add_argument("--backward", action="store_true")
+    parser.add_argument("--memory-budget-gib", type=float, default=8.0,
+                        help="skip peers whose n×n tensors would need more than this")
     args = parser.parse_args()
     threads = configure_threads(args.threads)
     torch.manual_seed(0)
@@ -126,6 +133,10 @@ def main():
     rows = []
     for n in [int(x) for x in args.lengths.split(",")]:
         for name in args.peers.split(","):
+            need = SCORE_COPIES.get(name, 0) * args.batch * args.heads * n * n * 4 / 2**30
+            if need > args.memory_budget_gib:
+                rows.append((name, n, f"skipped: needs ~{need:.0f} GiB", "-", "-", "-"))
+                continue
             made = PEERS[name](args.batch, n, args.heads, args.head_dim, args.causal)
             if made is None:
                 continue
