@@ -81,7 +81,8 @@ public final class Trainer {
         model = try makeModel(for: task.kind, configuration.model)
         optimizer = AdamW(
             parameters: model.namedParameters(), beta1: configuration.beta1, beta2: configuration.beta2,
-            epsilon: configuration.epsilon, weightDecay: configuration.weightDecay)
+            epsilon: configuration.epsilon, weightDecay: configuration.weightDecay,
+            peakLearningRate: configuration.learningRate)
         self.run = run
         self.communicator = communicator
         let n = communicator.size

@@ -4,6 +4,7 @@
 // against the direct O(L²) sums; finite differences for every SSM parameter and the input.
 import AttendAttention
 import AttendCore
+import AttendNN
 import AttendTesting
 import Foundation
 import Testing
@@ -127,6 +128,22 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
                 return y + x[5] * x[4].reshaped([1, 1, 2])
             }
         }
+    }
+
+    @Test func stateParametersFollowTheReferenceOptimizerGroups() throws {
+        // s4's `_register`: A (log_A_real, A_imag) at its own rate without weight decay, dt without
+        // weight decay at the run's rate, C and D as every other parameter.
+        let s4 = try Self.layer(.lin)
+        let overrides = Dictionary(uniqueKeysWithValues: s4.ownParameters.map { ($0.0, $0.1.optimizerOverrides) })
+        #expect(overrides["log_A_real"] == OptimizerOverrides(learningRate: 0.001, weightDecay: false))
+        #expect(overrides["A_imag"] == OptimizerOverrides(learningRate: 0.001, weightDecay: false))
+        #expect(overrides["log_dt"] == OptimizerOverrides(weightDecay: false))
+        #expect(overrides["C"] == OptimizerOverrides())
+        #expect(overrides["D"] == OptimizerOverrides())
+        var options = S4D.Options()
+        options.stateMatrixLearningRate = 0
+        var generator = RandomGenerator(seed: 0)
+        #expect(throws: MixerError.self) { try S4D(channels: 2, options: options, generator: &generator) }
     }
 
     @Test func rejectsOddStateSizes() throws {

@@ -110,6 +110,34 @@ final class TwoLayers: Module {
     #expect(zip(model.first.weight.value.scalars, weightBefore).allSatisfy { Swift.abs($0 - $1 * 0.95) < 1e-6 })
 }
 
+@Test func adamWHonoursPerParameterOverrides() {
+    // Three copies of one matrix with one gradient: the run's settings, its own peak rate (a tenth of
+    // the run's), and no weight decay. A step at the scheduled rate 0.05 (peak 0.1) must move the
+    // second like a plain AdamW at 0.005, and the third like one without decay.
+    let start = Tensor(shape: [2, 2], scalars: [1, -2, 3, 0.5])
+    let gradient = Tensor(shape: [2, 2], scalars: [0.3, -0.1, 0.2, 0.4])
+    let plain = Parameter(start), ownRate = Parameter(start), undecayed = Parameter(start)
+    ownRate.optimizerOverrides = OptimizerOverrides(learningRate: 0.01)
+    undecayed.optimizerOverrides = OptimizerOverrides(weightDecay: false)
+    let optimizer = AdamW(
+        parameters: [("plain", plain), ("own", ownRate), ("undecayed", undecayed)], weightDecay: 0.5,
+        peakLearningRate: 0.1)
+    var gradients = Gradients()
+    for p in [plain, ownRate, undecayed] { gradients[p] = gradient }
+    optimizer.step(gradients, learningRate: 0.05)
+
+    func reference(rate: Float, weightDecay: Float) -> [Float] {
+        let p = Parameter(start)
+        var g = Gradients()
+        g[p] = gradient
+        AdamW(parameters: [("p", p)], weightDecay: weightDecay).step(g, learningRate: rate)
+        return p.value.scalars
+    }
+    #expect(plain.value.scalars == reference(rate: 0.05, weightDecay: 0.5))
+    #expect(ownRate.value.scalars == reference(rate: 0.005, weightDecay: 0.5))
+    #expect(undecayed.value.scalars == reference(rate: 0.05, weightDecay: 0))
+}
+
 @Test func schedulesFollowTheirFormulas() {
     let cosine = WarmupCosineSchedule(peak: 1, warmupSteps: 10, totalSteps: 110)
     #expect(Swift.abs(cosine.learningRate(at: 0) - 0.1) < 1e-6)

@@ -39,8 +39,12 @@ public final class S4D: Module {
         public var dtMinimum: Float = 0.001
         /// Largest initial step size dt.
         public var dtMaximum: Float = 0.1
+        /// Peak learning rate of A (log_A_real, A_imag), scheduled like the run's (SPADE's
+        /// `--s4-lr {"A": 0.001}`: a larger rate lets A drift and the kernel blow up). Set it to the
+        /// run's rate to train A like every other parameter.
+        public var stateMatrixLearningRate: Float = 0.001
 
-        /// The s4 defaults: N = 64, S4D-Lin, dt ∈ [0.001, 0.1].
+        /// The s4 defaults: N = 64, S4D-Lin, dt ∈ [0.001, 0.1], A at learning rate 0.001.
         public init() {}
 
         public init(from decoder: any Decoder) throws {
@@ -49,10 +53,12 @@ public final class S4D: Module {
             initialization = try c.decode(.initialization, default: .lin)
             dtMinimum = try c.decode(.dtMinimum, default: 0.001)
             dtMaximum = try c.decode(.dtMaximum, default: 0.1)
+            stateMatrixLearningRate = try c.decode(.stateMatrixLearningRate, default: 0.001)
         }
 
         enum CodingKeys: String, CodingKey {
             case stateSize = "state_size", initialization, dtMinimum = "dt_min", dtMaximum = "dt_max"
+            case stateMatrixLearningRate = "a_lr"
         }
     }
 
@@ -79,6 +85,10 @@ public final class S4D: Module {
             throw MixerError.invalidConfiguration(
                 mechanism: "s4d", problem: "dt range must satisfy 0 < dt_min ≤ dt_max, got \(options.dtMinimum)…\(options.dtMaximum)")
         }
+        guard options.stateMatrixLearningRate > 0, options.stateMatrixLearningRate.isFinite else {
+            throw MixerError.invalidConfiguration(
+                mechanism: "s4d", problem: "a_lr must be a positive learning rate, got \(options.stateMatrixLearningRate)")
+        }
         let (h, p) = (channels, options.stateSize / 2)
         self.channels = h
         modes = p
@@ -95,6 +105,11 @@ public final class S4D: Module {
         aImaginary = Parameter(Tensor(shape: [h, p], scalars: (0..<h).flatMap { _ in imaginary }))
         c = Parameter(Tensor.randomNormal([2, h, p, 2], standardDeviation: Float(0.5).squareRoot(), generator: &generator))
         d = Parameter(Tensor.randomNormal([h], standardDeviation: 1, generator: &generator))
+        // The reference's optimizer groups: A and dt without weight decay, A at its own rate.
+        logDt.optimizerOverrides = OptimizerOverrides(weightDecay: false)
+        for a in [logAReal, aImaginary] {
+            a.optimizerOverrides = OptimizerOverrides(learningRate: options.stateMatrixLearningRate, weightDecay: false)
+        }
     }
 
     public var ownParameters: [(String, Parameter)] {

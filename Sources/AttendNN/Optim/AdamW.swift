@@ -16,13 +16,18 @@ public final class AdamW: Optimizer {
     /// Decoupled weight decay λ.
     public let weightDecay: Float
     private let decayed: Set<String>
+    /// Learning-rate multipliers of parameters with their own peak rate (their peak / the run's).
+    private let learningRateScales: [String: Float]
     private var moments = StateBuffers()
 
-    /// AdamW over `parameters`; `decays` picks which ones receive weight decay (default: rank ≥ 2).
+    /// AdamW over `parameters`; `decays` picks which ones receive weight decay (default: rank ≥ 2 or
+    /// the parameter's override). Given the run's `peakLearningRate`, a parameter with its own peak
+    /// rate in its overrides steps at the scheduled rate × (its peak / the run's peak), as PyTorch
+    /// parameter groups under one scheduler do; without it, every parameter follows the run's rate.
     public init(
         parameters: [(String, Parameter)], beta1: Float = 0.9, beta2: Float = 0.999,
         epsilon: Float = 1e-8, weightDecay: Float = 0.01,
-        decays: (String, Parameter) -> Bool = isDecayedByDefault
+        decays: (String, Parameter) -> Bool = isDecayedByDefault, peakLearningRate: Float? = nil
     ) {
         self.parameters = parameters.filter { $0.1.isTrainable }
         self.beta1 = beta1
@@ -30,6 +35,13 @@ public final class AdamW: Optimizer {
         self.epsilon = epsilon
         self.weightDecay = weightDecay
         decayed = Set(self.parameters.filter { decays($0.0, $0.1) }.map(\.0))
+        var scales: [String: Float] = [:]
+        if let peak = peakLearningRate, peak > 0 {
+            for (name, parameter) in self.parameters {
+                if let own = parameter.optimizerOverrides.learningRate { scales[name] = own / peak }
+            }
+        }
+        learningRateScales = scales
     }
 
     public func step(_ gradients: Gradients, learningRate lr: Float) {
@@ -37,14 +49,15 @@ public final class AdamW: Optimizer {
         let t = Float(stepCount)
         let correction1 = 1 - Foundation.pow(beta1, t)
         let correction2Root = (1 - Foundation.pow(beta2, t)).squareRoot()
-        let stepSize = lr / correction1
         for (name, parameter) in parameters {
             guard let g = gradients[parameter] else { continue }
+            let rate = learningRateScales[name].map { lr * $0 } ?? lr
+            let stepSize = rate / correction1
             var m = moments.buffer(name + ".exp_avg", shape: parameter.shape)
             var v = moments.buffer(name + ".exp_avg_sq", shape: parameter.shape)
             moments.buffers[name + ".exp_avg"] = nil  // keep the buffers uniquely referenced: no copy
             moments.buffers[name + ".exp_avg_sq"] = nil
-            let decay = decayed.contains(name) ? 1 - lr * weightDecay : 1
+            let decay = decayed.contains(name) ? 1 - rate * weightDecay : 1
             let (b1, b2, eps) = (beta1, beta2, epsilon)
             g.withUnsafeBufferPointer { gp in
                 m.withUnsafeMutableBufferPointer { mp in

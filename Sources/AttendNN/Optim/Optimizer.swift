@@ -61,7 +61,8 @@ func restoredStepCount(_ state: [String: Tensor]) throws -> Int {
     return Int(t.scalar)
 }
 
-/// AdamW and nanoGPT's rule: decay matrices (weights, embeddings), not vectors (biases, norm gains).
+/// AdamW and nanoGPT's rule: decay matrices (weights, embeddings), not vectors (biases, norm gains),
+/// unless the parameter's overrides say otherwise.
 public func isDecayedByDefault(_ name: String, _ parameter: Parameter) -> Bool {
-    parameter.shape.count >= 2
+    parameter.optimizerOverrides.weightDecay ?? (parameter.shape.count >= 2)
 }
