@@ -41,4 +41,6 @@ peer ffn.py --attend "$out/ffn.json" | tee -a "$out/ffn.txt"
 
 $attend bench train --threads "$threads" --json "$out/train.json" | tee "$out/train.txt"
 peer train.py --attend "$out/train.json" | tee -a "$out/train.txt"
+$attend bench embed --threads "$threads" --json "$out/embed.json" | tee "$out/embed.txt"
+peer embed.py --attend "$out/embed.json" | tee -a "$out/embed.txt"
 echo "bench: results in $out/"
