@@ -13,23 +13,34 @@ public struct MixerTaskResult: Codable, Sendable {
     public let seconds: Double?
     /// Why the pair has no result (refused configuration, non-finite loss…).
     public let failure: String?
+    /// The command line that trained the pair (nil in results files of older versions).
+    public var command: String?
 
     public init(task: String, mixer: String, seed: UInt64, accuracy: Float?, loss: Float?, tokensPerSecond: Double?,
-                peakMemoryBytes: Int?, parameters: Int?, seconds: Double?, failure: String?) {
+                peakMemoryBytes: Int?, parameters: Int?, seconds: Double?, failure: String?, command: String? = nil) {
         (self.task, self.mixer, self.seed, self.accuracy, self.loss) = (task, mixer, seed, accuracy, loss)
         (self.tokensPerSecond, self.peakMemoryBytes, self.parameters) = (tokensPerSecond, peakMemoryBytes, parameters)
-        (self.seconds, self.failure) = (seconds, failure)
+        (self.seconds, self.failure, self.command) = (seconds, failure, command)
     }
 }
 
 /// Aggregates comparison results into tables and a plot.
-public struct ComparisonReport {
+public struct ComparisonReport: Sendable {
     public let results: [MixerTaskResult]
     public let tasks: [String], mixers: [String]
+    /// The preset, and the command that writes the page (it trains the pairs recorded without one).
     public let preset: String, command: String
 
     public init(results: [MixerTaskResult], tasks: [String], mixers: [String], preset: String, command: String) {
         (self.results, self.tasks, self.mixers, self.preset, self.command) = (results, tasks, mixers, preset, command)
+    }
+
+    /// The distinct commands that trained the results, in the order they first appear; pairs of
+    /// older results files, which recorded none, count as trained by `command`.
+    public var commands: [String] {
+        var seen: [String] = []
+        for c in results.map({ $0.command ?? command }) where !seen.contains(c) { seen.append(c) }
+        return seen.isEmpty ? [command] : seen
     }
 
     /// Mean and (sample) standard deviation of the accuracies of a pair over seeds, in percent.
@@ -135,10 +146,10 @@ public struct ComparisonReport {
 
             ![accuracy against training speed](\((plotFile as NSString).lastPathComponent))
 
-            Produced by:
+            Produced by (the results file keeps every finished pair, so later commands add to it):
 
             ```
-            \(command)
+            \(commands.joined(separator: "\n"))
             ```
 
             """

@@ -116,4 +116,26 @@ import Testing
         #expect(resumed.status == 0, "\(resumed.output)")
         #expect(FileManager.default.fileExists(atPath: out + "/model.safetensors"))
     }
+
+    @Test(.optimizedBuildsOnly) func comparisonContinuesFromItsResultsFile() throws {
+        let directory = NSTemporaryDirectory() + "attend-cli-lra-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let report = directory + "/lra.md"
+        let common = ["--tasks", "listops", "--preset", "tiny", "--steps", "4", "--out", report]
+        let first = try run(["lra", "--mixers", "full"] + common)
+        #expect(first.status == 0, "\(first.output)")
+        // The second command trains only the new mixer; the page covers both and names both commands.
+        let second = try run(["lra", "--mixers", "full,local"] + common)
+        #expect(second.status == 0, "\(second.output)")
+        #expect(!second.output.contains("listops/full step"))
+        #expect(second.output.contains("listops/local step"))
+        let page = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(page.contains("| full |") && page.contains("| local |"))
+        #expect(page.contains("attend lra --mixers full --tasks") && page.contains("attend lra --mixers full,local"))
+        #expect(FileManager.default.fileExists(atPath: directory + "/lra.svg"))
+        #expect(FileManager.default.fileExists(atPath: directory + "/lra.json"))
+        let wrongPreset = try run(["lra", "--mixers", "full", "--tasks", "listops", "--preset", "cpu", "--out", report])
+        #expect(wrongPreset.status == 1)
+        #expect(wrongPreset.output.contains("holds results of preset tiny"))
+    }
 }

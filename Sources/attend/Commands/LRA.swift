@@ -47,7 +47,9 @@ enum LRACommand: Command {
                 if pending.isEmpty || InterruptFlag.isRaised { continue }
                 let task = try TaskCatalog.make(taskName, preset: preset, seed: seed)
                 for mixer in pending where !InterruptFlag.isRaised {
-                    results.append(runPair(task: task, mixer: mixer, preset: preset, seed: seed, steps: steps))
+                    var result = runPair(task: task, mixer: mixer, preset: preset, seed: seed, steps: steps)
+                    result.command = command
+                    results.append(result)
                     try ComparisonReport.saveResults(results, preset: preset.rawValue, to: resultsPath)
                 }
             }
