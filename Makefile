@@ -5,7 +5,11 @@ SHELL := /bin/bash
 # Release builds use the build machine's vector units (AVX2/FMA, AVX-512 where present); see
 # docs/performance.md. Override with `make CPU=x86-64-v3` to build for other machines.
 CPU ?= native
-RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU)
+# Fused multiply-add in the vector polynomials (exp, tanh, erfc) when the target has FMA: every
+# x86-64-v3 CPU, and a `native` build machine whose /proc/cpuinfo lists fma. Elsewhere the
+# polynomials stay multiply + add (an FMA the target lacks would be a library call per lane).
+HAS_FMA := $(or $(filter x86-64-v3 x86-64-v4,$(CPU)),$(and $(filter native,$(CPU)),$(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo yes)))
+RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) $(if $(HAS_FMA),-Xswiftc -DATTEND_FMA)
 BIN := .build/release/attend
 
 .PHONY: run test bench setup build clean

@@ -41,9 +41,11 @@ let disentangledCases: [DisentangledCase] = [
           buckets: .init(bucketSize: 8, maxPosition: 32)),
     .init(b: 2, n: 70, h: 1, d: 8, terms: [.positionToContent], causal: false, padded: true,
           buckets: .init(bucketSize: -1, maxPosition: 16)),
-    .init(b: 1, n: 300, h: 2, d: 8, terms: [.contentToPosition, .positionToContent], causal: false, padded: false,
+    .init(b: 1, n: TileSpanning.short, h: 2, d: 8, terms: [.contentToPosition, .positionToContent], causal: false,
+          padded: false,
           buckets: .init(bucketSize: 256, maxPosition: 512)),
-    .init(b: 2, n: 270, h: 1, d: 4, terms: [.positionToContent, .contentToPosition], causal: true, padded: true,
+    .init(b: 2, n: TileSpanning.short, h: 1, d: 4, terms: [.positionToContent, .contentToPosition], causal: true,
+          padded: true,
           buckets: .init(bucketSize: 16, maxPosition: 64)),
     .init(b: 1, n: 12, h: 2, d: 4, terms: [], causal: false, padded: true, buckets: .init()),
 ]

@@ -14,9 +14,9 @@ let attentionCases: [AttentionCase] = [
     .init(b: 1, n: 5, m: 5, h: 1, d: 4, causal: false, padded: false),
     .init(b: 2, n: 70, m: 70, h: 3, d: 8, causal: false, padded: true),
     .init(b: 2, n: 67, m: 67, h: 2, d: 16, causal: true, padded: false),
-    .init(b: 2, n: 300, m: 300, h: 2, d: 8, causal: true, padded: true),
-    .init(b: 1, n: 33, m: 290, h: 2, d: 8, causal: false, padded: true),
-    .init(b: 1, n: 40, m: 300, h: 1, d: 8, causal: true, padded: false),
+    .init(b: 2, n: TileSpanning.long, m: TileSpanning.long, h: 1, d: 4, causal: true, padded: true),
+    .init(b: 2, n: 33, m: TileSpanning.long, h: 2, d: 8, causal: false, padded: true),
+    .init(b: 1, n: 40, m: TileSpanning.short, h: 1, d: 8, causal: true, padded: false),
 ]
 
 /// Key mask with the last few keys of batch entry 1 padded (and entry 0 complete).

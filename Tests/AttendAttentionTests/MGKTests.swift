@@ -43,8 +43,8 @@ let mixtureCases: [MixtureCase] = [
     .init(b: 2, n: 9, h: 2, d: 4, M: 2, hard: false, gaussian: true, causal: false, padded: true),
     .init(b: 1, n: 70, h: 2, d: 8, M: 3, hard: false, gaussian: true, causal: true, padded: false),
     .init(b: 2, n: 33, h: 1, d: 8, M: 2, hard: true, gaussian: true, causal: false, padded: true),
-    .init(b: 1, n: 300, h: 2, d: 4, M: 2, hard: false, gaussian: false, causal: false, padded: true),
-    .init(b: 2, n: 270, h: 1, d: 4, M: 2, hard: true, gaussian: false, causal: true, padded: true),
+    .init(b: 1, n: TileSpanning.short, h: 2, d: 4, M: 2, hard: false, gaussian: false, causal: false, padded: true),
+    .init(b: 2, n: TileSpanning.short, h: 1, d: 4, M: 2, hard: true, gaussian: false, causal: true, padded: true),
     .init(b: 1, n: 12, h: 3, d: 4, M: 1, hard: false, gaussian: true, causal: false, padded: false),
 ]
 

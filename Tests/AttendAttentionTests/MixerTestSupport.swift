@@ -14,6 +14,16 @@ func tinyConfiguration(width c: Int = 8, heads h: Int = 2, maximumLength: Int = 
     return configuration
 }
 
+/// Lengths that span several tiles of the online-softmax kernels whatever their sizes, so the tests
+/// cross tile boundaries (running maximum raised by a later tile) and, with the last third of the keys
+/// padded, leave a trailing key tile of padding alone (skipped).
+enum TileSpanning {
+    /// Two key tiles and 45 keys more.
+    static let long = 2 * OnlineSoftmaxAttention.keyTile + 45
+    /// One key tile and 70 keys more.
+    static let short = OnlineSoftmaxAttention.keyTile + 70
+}
+
 /// Copies every parameter `source` has under the same name into `target` (shapes must agree).
 func copyParameters(from source: any Module, to target: any Module) {
     let sources = Dictionary(uniqueKeysWithValues: source.namedParameters())

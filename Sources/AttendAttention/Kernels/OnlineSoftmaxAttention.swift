@@ -64,10 +64,14 @@ public struct AttentionProblem: @unchecked Sendable {
 
 /// Tiled online-softmax attention, forward and backward.
 public enum OnlineSoftmaxAttention {
+    // Tile sizes: each tile is two BLAS calls that pack their operands, so larger tiles amortise the
+    // packing and the per-call cost. At n = 4096 (8 heads, d = 64, 2 threads) 128 × 512 took 200–204
+    // ms forward and 650 ms forward+backward where 64 × 256 took 211–226 and 716; 256 × 256 and
+    // 256 × 512 were within the noise of 128 × 512. The score tile (256 KiB) still fits in L2.
     /// Query rows per tile.
-    public static let queryTile = 64
+    public static let queryTile = 128
     /// Keys per tile.
-    public static let keyTile = 256
+    public static let keyTile = 512
 
     /// o = softmax(scale·q·kᵀ + mask)·v; writes o (in `outputLayout`) and the per-row log-sum-exp
     /// [batch, heads, queries] (−∞ for rows that see no key; their output is 0).

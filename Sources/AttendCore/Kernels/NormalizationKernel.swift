@@ -60,48 +60,48 @@ public enum NormalizationKernel {
 
     /// Gradients of LayerNorm. With x̂ = (x − μ)·rstd and ĝ = dy·γ:
     /// dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), dγ = Σ_rows dy·x̂, dβ = Σ_rows dy.
-    /// `dGamma`/`dBeta` are overwritten (nil to skip).
+    /// One parallel pass over x and dy; every output is overwritten (nil to skip).
     public static func layerNormBackward(
         _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, outputGradient dy: UnsafePointer<Float>,
         mean: UnsafePointer<Float>, reciprocalStandardDeviation rstd: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
         dBeta: UnsafeMutablePointer<Float>?, rows: Int, cols: Int
     ) {
-        if let dx {
-            let xs = SendablePointer(x), dys = SendablePointer(dy), dxs = SendablePointer(dx)
-            let means = SendablePointer(mean), rstds = SendablePointer(rstd)
-            let g = gamma.map { SendablePointer($0) }
-            Parallel.forEachChunk(rows, grain: Swift.max(1, Elementwise.grain / Swift.max(cols, 1))) { range in
-                for r in range {
-                    let row = xs.base + r * cols, grad = dys.base + r * cols, out = dxs.base + r * cols
-                    let mu = means[r], inverse = rstds[r]
-                    var sumG: Float = 0, sumGX: Float = 0
-                    for i in 0..<cols {
-                        let gHat = grad[i] * (g?[i] ?? 1)
+        let xs = SendablePointer(x), dys = SendablePointer(dy), dxs = dx.map { SendablePointer($0) }
+        let means = SendablePointer(mean), rstds = SendablePointer(rstd)
+        let g = RowScale(gamma)
+        let (wantsGamma, wantsBeta) = (dGamma != nil, dBeta != nil)
+        RowParts.run(rows: rows, cols: cols, columnSums: [dGamma, dBeta]) { range, sums in
+            let (gammaSums, betaSums) = (sums, sums + cols)
+            for r in range {
+                let row = xs.base + r * cols, grad = dys.base + r * cols
+                let mu = Float8(repeating: means[r]), inverse = Float8(repeating: rstds[r])
+                if let dxs {
+                    var sumG = Float8(), sumGX = Float8()
+                    forEachBlock(cols) { i, lanes in
+                        let gHat = loadLanes(grad, i, lanes) * g.load(i, lanes)
                         sumG += gHat
-                        sumGX += gHat * (row[i] - mu) * inverse
+                        sumGX += gHat * (loadLanes(row, i, lanes) - mu) * inverse
                     }
-                    let meanG = sumG / Float(cols), meanGX = sumGX / Float(cols)
-                    for i in 0..<cols {
-                        let gHat = grad[i] * (g?[i] ?? 1)
-                        let xHat = (row[i] - mu) * inverse
-                        out[i] = inverse * (gHat - meanG - xHat * meanGX)
+                    let meanG = Float8(repeating: sumG.sum() / Float(cols))
+                    let meanGX = Float8(repeating: sumGX.sum() / Float(cols))
+                    let out = dxs.base + r * cols
+                    forEachBlock(cols) { i, lanes in
+                        let gHat = loadLanes(grad, i, lanes) * g.load(i, lanes)
+                        let xHat = (loadLanes(row, i, lanes) - mu) * inverse
+                        storeLanes(inverse * (gHat - meanG - xHat * meanGX), out, i, lanes)
                     }
                 }
-            }
-        }
-        if dGamma != nil || dBeta != nil {
-            // Column sums over rows: accumulate whole rows so loads stay contiguous.
-            dGamma?.update(repeating: 0, count: cols)
-            dBeta?.update(repeating: 0, count: cols)
-            for r in 0..<rows {
-                let row = x + r * cols, grad = dy + r * cols
-                let mu = mean[r], inverse = rstd[r]
-                if let dGamma {
-                    for i in 0..<cols { dGamma[i] += grad[i] * (row[i] - mu) * inverse }
+                if wantsGamma {
+                    forEachBlock(cols) { i, lanes in
+                        let xHat = (loadLanes(row, i, lanes) - mu) * inverse
+                        storeLanes(loadLanes(gammaSums, i, lanes) + loadLanes(grad, i, lanes) * xHat, gammaSums, i, lanes)
+                    }
                 }
-                if let dBeta {
-                    for i in 0..<cols { dBeta[i] += grad[i] }
+                if wantsBeta {
+                    forEachBlock(cols) { i, lanes in
+                        storeLanes(loadLanes(betaSums, i, lanes) + loadLanes(grad, i, lanes), betaSums, i, lanes)
+                    }
                 }
             }
         }
@@ -125,32 +125,115 @@ public enum NormalizationKernel {
         }
     }
 
-    /// dx = rstd·ĝ − x·rstd³·mean(ĝ·x) with ĝ = dy·γ; dγ = Σ_rows dy·x·rstd.
+    /// dx = rstd·ĝ − x·rstd³·mean(ĝ·x) with ĝ = dy·γ; dγ = Σ_rows dy·x·rstd. One parallel pass;
+    /// every output is overwritten (nil to skip).
     public static func rmsNormBackward(
         _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, outputGradient dy: UnsafePointer<Float>,
         reciprocalRootMeanSquare rstd: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>?,
         dGamma: UnsafeMutablePointer<Float>?, rows: Int, cols: Int
     ) {
-        if let dx {
-            let xs = SendablePointer(x), dys = SendablePointer(dy), dxs = SendablePointer(dx)
-            let rstds = SendablePointer(rstd)
-            let g = gamma.map { SendablePointer($0) }
-            Parallel.forEachChunk(rows, grain: Swift.max(1, Elementwise.grain / Swift.max(cols, 1))) { range in
-                for r in range {
-                    let row = xs.base + r * cols, grad = dys.base + r * cols, out = dxs.base + r * cols
-                    let inverse = rstds[r]
-                    var dot: Float = 0
-                    for i in 0..<cols { dot += grad[i] * (g?[i] ?? 1) * row[i] }
-                    let correction = inverse * inverse * inverse * dot / Float(cols)
-                    for i in 0..<cols { out[i] = inverse * grad[i] * (g?[i] ?? 1) - row[i] * correction }
+        let xs = SendablePointer(x), dys = SendablePointer(dy), dxs = dx.map { SendablePointer($0) }
+        let rstds = SendablePointer(rstd)
+        let g = RowScale(gamma)
+        let wantsGamma = dGamma != nil
+        RowParts.run(rows: rows, cols: cols, columnSums: [dGamma]) { range, gammaSums in
+            for r in range {
+                let row = xs.base + r * cols, grad = dys.base + r * cols
+                let inverse = Float8(repeating: rstds[r])
+                if let dxs {
+                    var dot = Float8()
+                    forEachBlock(cols) { i, lanes in
+                        dot += loadLanes(grad, i, lanes) * g.load(i, lanes) * loadLanes(row, i, lanes)
+                    }
+                    let correction = inverse * inverse * inverse * (dot.sum() / Float(cols))
+                    let out = dxs.base + r * cols
+                    forEachBlock(cols) { i, lanes in
+                        let gHat = loadLanes(grad, i, lanes) * g.load(i, lanes)
+                        storeLanes(inverse * gHat - loadLanes(row, i, lanes) * correction, out, i, lanes)
+                    }
+                }
+                if wantsGamma {
+                    forEachBlock(cols) { i, lanes in
+                        let term = loadLanes(grad, i, lanes) * loadLanes(row, i, lanes) * inverse
+                        storeLanes(loadLanes(gammaSums, i, lanes) + term, gammaSums, i, lanes)
+                    }
                 }
             }
         }
-        if let dGamma {
-            dGamma.update(repeating: 0, count: cols)
-            for r in 0..<rows {
-                let row = x + r * cols, grad = dy + r * cols, inverse = rstd[r]
-                for i in 0..<cols { dGamma[i] += grad[i] * row[i] * inverse }
+    }
+}
+
+/// γ of a normalisation, or ones when it has none, eight lanes at a time.
+private struct RowScale: @unchecked Sendable {
+    let values: UnsafePointer<Float>?
+
+    init(_ values: UnsafePointer<Float>?) { self.values = values }
+
+    @inline(__always)
+    func load(_ i: Int, _ lanes: Int) -> Float8 {
+        guard let values else { return Float8(repeating: 1) }
+        return loadLanes(values, i, lanes)
+    }
+}
+
+/// Calls `body(i, lanes)` for the blocks of eight values of a row of `count`, the last one short.
+@inline(__always)
+private func forEachBlock(_ count: Int, _ body: (_ start: Int, _ lanes: Int) -> Void) {
+    var i = 0
+    while i + 8 <= count {
+        body(i, 8)
+        i += 8
+    }
+    if i < count { body(i, count - i) }
+}
+
+/// Eight values from `i` (the lanes past `lanes` read as 0).
+@inline(__always)
+private func loadLanes(_ p: UnsafePointer<Float>, _ i: Int, _ lanes: Int) -> Float8 {
+    lanes == 8 ? load8(p, i) : loadPartial(p, i, lanes)
+}
+
+@inline(__always)
+private func storeLanes(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ lanes: Int) {
+    if lanes == 8 { store8(v, p, i) } else { storePartial(v, p, i, lanes) }
+}
+
+/// Row-parallel passes that also sum per-column terms over all rows (dγ, dβ).
+///
+/// The rows are cut into parts that depend only on the sizes; each part adds its rows' terms into its
+/// own zeroed buffers, and the parts are summed in order at the end. So the sums are the same
+/// whatever the thread count, and no serial pass over the rows remains.
+private enum RowParts {
+    /// Most parts: enough to keep every core of a typical machine busy.
+    static let maximumParts = 16
+
+    /// Runs `body(rows, sums)` over every part, where `sums` holds `columnSums.count` zeroed rows of
+    /// `cols` values in `columnSums` order; then writes each non-nil output as the total of its rows.
+    static func run(
+        rows: Int, cols: Int, columnSums outputs: [UnsafeMutablePointer<Float>?],
+        _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let rowsPerPart = Swift.max(1, Elementwise.grain / Swift.max(cols, 1))
+        let parts = Swift.max(1, Swift.min(maximumParts, rows / rowsPerPart))
+        let size = (rows + parts - 1) / Swift.max(parts, 1)
+        let width = outputs.count * cols
+        var partials = [Float](repeating: 0, count: Swift.max(parts * width, 1))
+        partials.withUnsafeMutableBufferPointer { buffer in
+            let base = SendablePointer(buffer.baseAddress!)
+            Parallel.forEach(parts) { part in
+                let start = part * size
+                let end = Swift.min(rows, start + size)
+                if start < end { body(start..<end, base.base + part * width) }
+            }
+            for (k, output) in outputs.enumerated() {
+                guard let output else { continue }
+                output.update(repeating: 0, count: cols)
+                for part in 0..<parts {
+                    let partial = base.base + part * width + k * cols
+                    forEachBlock(cols) { i, lanes in
+                        storeLanes(loadLanes(output, i, lanes) + loadLanes(partial, i, lanes), output, i, lanes)
+                    }
+                }
             }
         }
     }

@@ -66,7 +66,7 @@ public enum SoftmaxKernel {
         var total = Float8()
         var i = 0
         while i + 8 <= count {
-            let e = VectorMath.exp(load8(x, i) - s)
+            let e = VectorMath.expOfShifted(load8(x, i) - s)
             store8(e, y, i)
             total += e
             i += 8
@@ -74,7 +74,7 @@ public enum SoftmaxKernel {
         var sum = total.sum()
         if i < count {
             let rest = count - i
-            var e = VectorMath.exp(loadPartial(x, i, rest) - s)
+            var e = VectorMath.expOfShifted(loadPartial(x, i, rest) - s)
             for lane in rest..<8 { e[lane] = 0 }
             storePartial(e, y, i, rest)
             sum += e.sum()

@@ -20,9 +20,9 @@ extension Tensor {
         }
         let inputs = [self] + [gamma, beta].compactMap { $0 }
         return y.recorded(.layerNorm, from: inputs) { dy, needs in
-            var dx: Tensor? = needs[0] ? Tensor.zeros(self.shape) : nil
-            var dGamma: Tensor? = gamma != nil && needs[1] ? Tensor.zeros([cols]) : nil
-            var dBeta: Tensor? = beta != nil && needs[inputs.count - 1] ? Tensor.zeros([cols]) : nil
+            var dx: Tensor? = needs[0] ? Tensor.unwritten(self.shape) : nil
+            var dGamma: Tensor? = gamma != nil && needs[1] ? Tensor.unwritten([cols]) : nil
+            var dBeta: Tensor? = beta != nil && needs[inputs.count - 1] ? Tensor.unwritten([cols]) : nil
             NormalizationKernel.layerNormBackward(
                 self.storage.base, gamma: gamma?.storage.base, outputGradient: dy.storage.base,
                 mean: mean, reciprocalStandardDeviation: rstd,
@@ -50,8 +50,8 @@ extension Tensor {
         }
         let inputs = [self] + [gamma].compactMap { $0 }
         return y.recorded(.rmsNorm, from: inputs) { dy, needs in
-            var dx: Tensor? = needs[0] ? Tensor.zeros(self.shape) : nil
-            var dGamma: Tensor? = gamma != nil && needs[1] ? Tensor.zeros([cols]) : nil
+            var dx: Tensor? = needs[0] ? Tensor.unwritten(self.shape) : nil
+            var dGamma: Tensor? = gamma != nil && needs[1] ? Tensor.unwritten([cols]) : nil
             NormalizationKernel.rmsNormBackward(
                 self.storage.base, gamma: gamma?.storage.base, outputGradient: dy.storage.base,
                 reciprocalRootMeanSquare: rstd, inputGradient: dx?.mutableBase(),
@@ -62,6 +62,12 @@ extension Tensor {
 }
 
 extension Tensor {
+    /// A tensor whose values the caller's kernel writes in full before anything reads them (the
+    /// backward kernels overwrite every gradient, so zero-filling first would be a wasted pass).
+    static func unwritten(_ shape: [Int]) -> Tensor {
+        Tensor(shape: shape, storage: TensorStorage(uninitializedCount: Shape.count(shape)))
+    }
+
     /// The base address for writing into a tensor this code just created (unique storage, no graph).
     mutating func mutableBase() -> UnsafeMutablePointer<Float> {
         withUnsafeMutableBufferPointer { $0.baseAddress! }
