@@ -88,7 +88,10 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
         case .shapeMismatch(let m, let expected, let got):
             return "\(m): expected input \(expected), got \(got)"
         case .memoryBudgetExceeded(let m, let needed, let budget):
-            return "\(m) needs about \(needed >> 20) MiB for its attention maps, over the budget of \(budget >> 20) MiB; shorten the input or raise the budget."
+            let mebibytes = { (bytes: Int) in (bytes + (1 << 20) - 1) >> 20 }
+            return "\(m) needs about \(mebibytes(needed)) MiB for its attention maps, over its memory_budget of "
+                + "\(mebibytes(budget)) MiB; shorten the input or raise the budget (bytes), e.g. "
+                + "--mixer-options '{\"\(m)\": {\"memory_budget\": \(needed)}}'"
         case .unknownMechanism(let name, let known):
             return "unknown mechanism '\(name)'; choose one of: \(known.joined(separator: ", "))"
         case .missingCarriedValue(let m, let key):

@@ -37,6 +37,9 @@ enum TrainingFlags {
             configuration.model.mixer = mixer
         }
         var model = configuration.model
+        if let options = try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "train") {
+            model.mixerOptions = options
+        }
         if let upper = arguments.string("upper-mixer") {
             try checkMixer(upper)
             model.upperMixer = upper

@@ -138,4 +138,31 @@ import Testing
         #expect(wrongPreset.status == 1)
         #expect(wrongPreset.output.contains("holds results of preset tiny"))
     }
+
+    @Test(.optimizedBuildsOnly) func comparisonPassesMixerOptions() throws {
+        let directory = NSTemporaryDirectory() + "attend-cli-lra-options-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let common = ["--mixers", "evolving", "--tasks", "listops", "--preset", "tiny", "--steps", "2"]
+        // A budget of one byte cannot hold the maps: the pair becomes a row that says so.
+        let refused = try run(common + ["--mixer-options", #"{"evolving": {"memory_budget": 1}}"#, "--out", directory + "/a.md"])
+        #expect(refused.status == 0, "\(refused.output)")
+        let page = try String(contentsOfFile: directory + "/a.md", encoding: .utf8)
+        #expect(page.contains("budget"), "\(page)")
+        #expect(page.contains(#"--mixer-options {"evolving": {"memory_budget": 1}}"#))
+        let trained = try run(common + ["--out", directory + "/b.md"])
+        #expect(trained.status == 0 && trained.output.contains("listops/evolving step"), "\(trained.output)")
+        let malformed = try run(common + ["--mixer-options", "{evolving", "--out", directory + "/c.md"])
+        #expect(malformed.status == 2 && malformed.output.contains("--mixer-options must be a JSON object"))
+    }
+
+    @Test func trainingPassesMixerOptions() throws {
+        let out = NSTemporaryDirectory() + "attend-cli-options-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let refused = try run([
+            "train", "--task", "listops", "--preset", "tiny", "--mixer", "evolving", "--steps", "2",
+            "--mixer-options", #"{"evolving": {"memory_budget": 1}}"#, "--out", out,
+        ])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("over its memory_budget") && refused.output.contains("--mixer-options"))
+    }
 }

@@ -52,13 +52,9 @@ public struct BroadcastPlan: Sendable {
         let rows = extents.dropLast().reduce(1, *)
         if innerX <= 1 && innerY <= 1 {
             let rowsPerChunk = max(1, Elementwise.grain / max(rowLength, 1))
-            // Operands passed, not captured, so the rows are compiled with `f` inlined (see
-            // `Parallel.forEachChunk(_:grain:sharing:_:)`).
-            let operands = (self, x, y, z, innerX, innerY, rowLength)
-            Parallel.forEachChunk(rows, grain: rowsPerChunk, sharing: operands) { range, operands in
-                let (plan, x, y, z, innerX, innerY, rowLength) = operands
+            Parallel.forEachChunk(rows, grain: rowsPerChunk) { range in
                 for row in range {
-                    let (xo, yo) = plan.offsets(ofRow: row)
+                    let (xo, yo) = offsets(ofRow: row)
                     Elementwise.zipRow(
                         x + xo, xStride: innerX, y + yo, yStride: innerY, z + row * rowLength,
                         count: rowLength, f)

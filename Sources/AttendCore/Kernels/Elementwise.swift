@@ -36,9 +36,7 @@ public enum Elementwise {
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
         _ f: (Float8) -> Float8
     ) {
-        // The buffers are passed, not captured, so the loop is compiled with `f` inlined.
-        Parallel.forEachChunk(count, grain: grain, sharing: (x, y)) { range, buffers in
-            let (x, y) = buffers
+        Parallel.forEachChunk(count, grain: grain) { range in
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 store8(f(load8(x, i)), y, i)
@@ -55,8 +53,7 @@ public enum Elementwise {
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
         count: Int, _ f: (Float8, Float8) -> Float8
     ) {
-        Parallel.forEachChunk(count, grain: grain, sharing: (x, y, z)) { range, buffers in
-            let (x, y, z) = buffers
+        Parallel.forEachChunk(count, grain: grain) { range in
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 store8(f(load8(x, i), load8(y, i)), z, i)
@@ -75,8 +72,7 @@ public enum Elementwise {
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafePointer<Float>,
         _ w: UnsafeMutablePointer<Float>, count: Int, _ f: (Float8, Float8, Float8) -> Float8
     ) {
-        Parallel.forEachChunk(count, grain: grain, sharing: (x, y, z, w)) { range, buffers in
-            let (x, y, z, w) = buffers
+        Parallel.forEachChunk(count, grain: grain) { range in
             var i = range.lowerBound
             while i + 8 <= range.upperBound {
                 store8(f(load8(x, i), load8(y, i), load8(z, i)), w, i)

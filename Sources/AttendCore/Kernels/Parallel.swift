@@ -99,20 +99,6 @@ public enum Parallel {
             if start < end { body(start..<end) }
         }
     }
-
-    /// `forEachChunk` for a body that receives its operands (buffers, sizes) as an argument instead
-    /// of capturing them.
-    ///
-    /// Why: a closure literal that captures nothing but constants (the `(Float8) -> Float8` function
-    /// an `@inlinable` kernel was handed) is specialised by the compiler with that function inlined
-    /// into its loop. Once the closure also captures the buffers, the function stays a captured value
-    /// and every eight elements pay an indirect call that nothing is inlined or scheduled across.
-    @inlinable
-    public static func forEachChunk<Operands>(
-        _ count: Int, grain: Int, sharing operands: Operands, _ body: (Range<Int>, Operands) -> Void
-    ) {
-        forEachChunk(count, grain: grain) { range in body(range, operands) }
-    }
 }
 
 /// Wraps a non-Sendable value for a closure that the caller knows is safe to share.

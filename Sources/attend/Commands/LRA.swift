@@ -17,6 +17,9 @@ enum LRACommand: Command {
             .option("preset", "NAME", "tiny (seconds), cpu (minutes per run), lra (full size)", default: "cpu"),
             .option("seeds", "N", "seeds per pair (mean ± standard deviation reported)", default: "1"),
             .option("steps", "N", "override the preset's training steps"),
+            .option(
+                "mixer-options", "JSON",
+                "options of the mechanisms, e.g. '{\"evolving\": {\"memory_budget\": 4294967296}}' (each result records the command)"),
             .option("out", "FILE", "Markdown report (an .svg plot is written next to it)", default: "docs/results/lra.md"),
             .option("results", "FILE", "JSON of every finished pair: pairs already in it are not trained again, so an interrupted or extended comparison continues (default: the report's name with .json)"),
             .option("threads", "N", "threads (default: all cores)"),
@@ -36,6 +39,7 @@ enum LRACommand: Command {
         let preset = TaskPreset(rawValue: try arguments.choice("preset", from: TaskPreset.allCases.map(\.rawValue)) ?? "cpu")!
         let seeds = try arguments.positiveInt("seeds") ?? 1
         let steps = try arguments.positiveInt("steps")
+        let mixerOptions = try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "lra")
         let out = arguments.string("out") ?? "docs/results/lra.md"
         let resultsPath = arguments.string("results") ?? ComparisonReport.resultsPath(for: out)
         var results = try ComparisonReport.loadResults(resultsPath, preset: preset.rawValue)
@@ -47,7 +51,8 @@ enum LRACommand: Command {
                 if pending.isEmpty || InterruptFlag.isRaised { continue }
                 let task = try TaskCatalog.make(taskName, preset: preset, seed: seed)
                 for mixer in pending where !InterruptFlag.isRaised {
-                    var result = runPair(task: task, mixer: mixer, preset: preset, seed: seed, steps: steps)
+                    var result = runPair(
+                        task: task, mixer: mixer, preset: preset, seed: seed, steps: steps, mixerOptions: mixerOptions)
                     result.command = command
                     results.append(result)
                     try ComparisonReport.saveResults(results, preset: preset.rawValue, to: resultsPath)
@@ -65,9 +70,13 @@ enum LRACommand: Command {
     }
 
     /// Trains one pair; failures become a row that says why instead of stopping the comparison.
-    static func runPair(task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64, steps: Int?) -> MixerTaskResult {
+    static func runPair(
+        task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64, steps: Int?,
+        mixerOptions: MixerConfiguration?
+    ) -> MixerTaskResult {
         var configuration = TrainingPresets.configuration(task: task, mixer: mixer, preset: preset, seed: seed)
         if let steps { configuration.steps = steps }
+        if let mixerOptions { configuration.model.mixerOptions = mixerOptions }
         do {
             let trainer = try Trainer(configuration: configuration, task: task, run: nil)
             let summary = try trainer.train(progressLabel: "\(task.name)/\(mixer)")

@@ -17,6 +17,7 @@ enum TrainCommand: Command {
             .option("task", "NAME", "task: \(TaskCatalog.names.joined(separator: ", "))"),
             .option("mixer", "NAME", "attention mechanism (see `attend list`; default full)"),
             .option("upper-mixer", "NAME", "mechanism of layers ≥ 1 (default: the mixer's own choice, e.g. spade → local)"),
+            .option("mixer-options", "JSON", "options of the mechanisms, e.g. '{\"local\": {\"window_size\": 64}}'"),
             .option("architecture", "NAME", "encoder (token embeddings; the default) or vit (images: tokens as grey levels)"),
             .option("patch", "N", "ViT patch side, 4 unless set (image side = √(sequence length / channels))"),
             .option("tree-schedule", "N1,N2", "treeformer bootstrap: N1 steps full attention, N2 steps TC, then TF"),
