@@ -142,7 +142,7 @@ import Testing
     @Test(.optimizedBuildsOnly) func comparisonPassesMixerOptions() throws {
         let directory = NSTemporaryDirectory() + "attend-cli-lra-options-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let common = ["--mixers", "evolving", "--tasks", "listops", "--preset", "tiny", "--steps", "2"]
+        let common = ["lra", "--mixers", "evolving", "--tasks", "listops", "--preset", "tiny", "--steps", "2"]
         // A budget of one byte cannot hold the maps: the pair becomes a row that says so.
         let refused = try run(common + ["--mixer-options", #"{"evolving": {"memory_budget": 1}}"#, "--out", directory + "/a.md"])
         #expect(refused.status == 0, "\(refused.output)")

@@ -25,6 +25,36 @@ public func storePartial(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int
     for lane in 0..<count { p[i + lane] = v[lane] }
 }
 
+/// A function of eight lanes that `Elementwise.map` inlines into its loop.
+///
+/// Why a type and not only closures: a closure handed to the parallel loop stays a call through a
+/// pointer once per eight elements (LLVM neither inlines it into the loop closure that captures it
+/// nor keeps specialised copies apart), while a conforming type's method is resolved when the
+/// generic loop is specialised and inlined. The hot activations (exp, tanh, sigmoid, SiLU, GELU)
+/// are such types; other ops pass closures.
+public protocol UnaryLaneFunction {
+    func callAsFunction(_ x: Float8) -> Float8
+}
+
+/// A function of two eight-lane vectors that `Elementwise.zip` inlines into its loop.
+public protocol BinaryLaneFunction {
+    func callAsFunction(_ x: Float8, _ y: Float8) -> Float8
+}
+
+/// A closure as a lane function (called, not inlined).
+@usableFromInline struct UnaryClosure: UnaryLaneFunction {
+    @usableFromInline let body: (Float8) -> Float8
+    @inlinable init(_ body: @escaping (Float8) -> Float8) { self.body = body }
+    @inlinable func callAsFunction(_ x: Float8) -> Float8 { body(x) }
+}
+
+/// A closure as a two-argument lane function (called, not inlined).
+@usableFromInline struct BinaryClosure: BinaryLaneFunction {
+    @usableFromInline let body: (Float8, Float8) -> Float8
+    @inlinable init(_ body: @escaping (Float8, Float8) -> Float8) { self.body = body }
+    @inlinable func callAsFunction(_ x: Float8, _ y: Float8) -> Float8 { body(x, y) }
+}
+
 /// Elementwise kernels over contiguous float32 buffers.
 public enum Elementwise {
     /// Elements per parallel chunk: below this, threads cost more than they save.
@@ -35,6 +65,14 @@ public enum Elementwise {
     public static func map(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int,
         _ f: (Float8) -> Float8
+    ) {
+        withoutActuallyEscaping(f) { map(x, y, count: count, UnaryClosure($0)) }
+    }
+
+    /// y[i] = f(x[i]) with `f` inlined into the loop. `x` and `y` may be the same buffer.
+    @inlinable @inline(__always)
+    public static func map<F: UnaryLaneFunction>(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, _ f: F
     ) {
         Parallel.forEachChunk(count, grain: grain) { range in
             var i = range.lowerBound
@@ -52,6 +90,15 @@ public enum Elementwise {
     public static func zip(
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
         count: Int, _ f: (Float8, Float8) -> Float8
+    ) {
+        withoutActuallyEscaping(f) { zip(x, y, z, count: count, BinaryClosure($0)) }
+    }
+
+    /// z[i] = f(x[i], y[i]) with `f` inlined into the loop.
+    @inlinable @inline(__always)
+    public static func zip<F: BinaryLaneFunction>(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
+        count: Int, _ f: F
     ) {
         Parallel.forEachChunk(count, grain: grain) { range in
             var i = range.lowerBound

@@ -13,7 +13,7 @@ public enum GELUApproximation: String, Sendable, Codable {
 extension Tensor {
     /// Hyperbolic tangent.
     public func tanh() -> Tensor {
-        let y = mapped { VectorMath.tanh($0) }
+        let y = mapped(TanhLanes())
         return y.recorded(.tanh, from: [self]) { dy in
             [Tensor.zipped(dy, y) { $0 * (1 - $1 * $1) }]  // d tanh = 1 − tanh²
         }
@@ -21,7 +21,7 @@ extension Tensor {
 
     /// Logistic sigmoid 1/(1+e^{−x}).
     public func sigmoid() -> Tensor {
-        let y = mapped { VectorMath.sigmoid($0) }
+        let y = mapped(SigmoidLanes())
         return y.recorded(.sigmoid, from: [self]) { dy in
             [Tensor.zipped(dy, y) { $0 * $1 * (1 - $1) }]  // dσ = σ(1 − σ)
         }
@@ -50,27 +50,22 @@ extension Tensor {
     public func gelu(approximation: GELUApproximation = .none) -> Tensor {
         switch approximation {
         case .none:
-            let y = mapped { GELUMath.exact($0) }
+            let y = mapped(GELUExactLanes())
             return y.recorded(.geluExact, from: [self]) { dy in
-                [Tensor.zipped(dy, self) { g, x in g * GELUMath.exactDerivative(x) }]
+                [Tensor.zipped(dy, self, GELUExactGradientLanes())]
             }
         case .tanh:
-            let y = mapped { GELUMath.tanhForm($0) }
+            let y = mapped(GELUTanhLanes())
             return y.recorded(.geluTanh, from: [self]) { dy in
-                [Tensor.zipped(dy, self) { g, x in g * GELUMath.tanhFormDerivative(x) }]
+                [Tensor.zipped(dy, self, GELUTanhGradientLanes())]
             }
         }
     }
 
     /// x·σ(x) (also called swish).
     public func silu() -> Tensor {
-        let y = mapped { $0 * VectorMath.sigmoid($0) }
-        return y.recorded(.silu, from: [self]) { dy in
-            [Tensor.zipped(dy, self) { g, x in
-                let s = VectorMath.sigmoid(x)
-                return g * s * (1 + x * (1 - s))  // d(xσ) = σ + xσ(1 − σ)
-            }]
-        }
+        let y = mapped(SiLULanes())
+        return y.recorded(.silu, from: [self]) { dy in [Tensor.zipped(dy, self, SiLUGradientLanes())] }
     }
 
     /// log(1 + e^x), linear above `threshold` as PyTorch's `softplus(beta=1, threshold=20)`.
@@ -129,4 +124,43 @@ public enum GELUMath {
         let innerDerivative = sqrt2OverPi * (1 + 3 * 0.044_715 * x * x)
         return s + 2 * x * s * (1 - s) * innerDerivative
     }
+}
+
+// The activations as lane functions, so their loops inline them (see `UnaryLaneFunction`); the
+// gradient ones take (upstream gradient g, input x).
+
+struct TanhLanes: UnaryLaneFunction {
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { VectorMath.tanh(x) }
+}
+
+struct SigmoidLanes: UnaryLaneFunction {
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { VectorMath.sigmoid(x) }
+}
+
+struct SiLULanes: UnaryLaneFunction {
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x * VectorMath.sigmoid(x) }
+}
+
+/// g·d(xσ(x))/dx = g·σ(1 + x(1 − σ)).
+struct SiLUGradientLanes: BinaryLaneFunction {
+    @inline(__always) func callAsFunction(_ g: Float8, _ x: Float8) -> Float8 {
+        let s = VectorMath.sigmoid(x)
+        return g * s * (1 + x * (1 - s))
+    }
+}
+
+struct GELUExactLanes: UnaryLaneFunction {
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { GELUMath.exact(x) }
+}
+
+struct GELUExactGradientLanes: BinaryLaneFunction {
+    @inline(__always) func callAsFunction(_ g: Float8, _ x: Float8) -> Float8 { g * GELUMath.exactDerivative(x) }
+}
+
+struct GELUTanhLanes: UnaryLaneFunction {
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { GELUMath.tanhForm(x) }
+}
+
+struct GELUTanhGradientLanes: BinaryLaneFunction {
+    @inline(__always) func callAsFunction(_ g: Float8, _ x: Float8) -> Float8 { g * GELUMath.tanhFormDerivative(x) }
 }

@@ -5,6 +5,12 @@ extension Tensor {
     /// A new tensor with `f` applied to every element (no gradient recorded).
     @inlinable @inline(__always)
     public func mapped(_ f: (Float8) -> Float8) -> Tensor {
+        withoutActuallyEscaping(f) { mapped(UnaryClosure($0)) }
+    }
+
+    /// `mapped` with a lane function, which the loop inlines (see `UnaryLaneFunction`).
+    @inlinable @inline(__always)
+    public func mapped<F: UnaryLaneFunction>(_ f: F) -> Tensor {
         let y = TensorStorage(uninitializedCount: count)
         Elementwise.map(storage.base, y.base, count: count, f)
         return Tensor(shape: shape, storage: y)
@@ -14,6 +20,14 @@ extension Tensor {
     @inlinable @inline(__always)
     public static func zipped(
         _ a: Tensor, _ b: Tensor, op: String = #function, _ f: (Float8, Float8) -> Float8
+    ) -> Tensor {
+        withoutActuallyEscaping(f) { zipped(a, b, op: op, BinaryClosure($0)) }
+    }
+
+    /// `zipped` with a lane function, which the same-shape loop inlines (see `BinaryLaneFunction`).
+    @inlinable @inline(__always)
+    public static func zipped<F: BinaryLaneFunction>(
+        _ a: Tensor, _ b: Tensor, op: String = #function, _ f: F
     ) -> Tensor {
         if a.shape == b.shape {
             let z = TensorStorage(uninitializedCount: a.count)
@@ -25,7 +39,7 @@ extension Tensor {
         }
         let z = TensorStorage(uninitializedCount: Shape.count(shape))
         if z.count > 0 {
-            BroadcastPlan(x: a.shape, y: b.shape, out: shape).run(a.storage.base, b.storage.base, z.base, f)
+            BroadcastPlan(x: a.shape, y: b.shape, out: shape).run(a.storage.base, b.storage.base, z.base) { f($0, $1) }
         }
         return Tensor(shape: shape, storage: z)
     }

@@ -5,7 +5,7 @@ import Foundation
 extension Tensor {
     /// e^x.
     public func exp() -> Tensor {
-        let y = mapped { VectorMath.exp($0) }
+        let y = mapped(ExpLanes())
         return y.recorded(.exp, from: [self]) { dy in [dy * y] }  // d/dx e^x = e^x
     }
 
@@ -63,4 +63,9 @@ extension Tensor {
             }]
         }
     }
+}
+
+/// e^x as a lane function, so the loop inlines it.
+struct ExpLanes: UnaryLaneFunction {
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { VectorMath.exp(x) }
 }
