@@ -76,32 +76,27 @@ public enum NormalizationKernel {
             for r in range {
                 let row = xs.base + r * cols, grad = dys.base + r * cols
                 let mu = Float8(repeating: means[r]), inverse = Float8(repeating: rstds[r])
-                if let dxs {
+                // dx needs the row's two means first; then one pass writes dx and adds dγ, dβ.
+                var (meanG, meanGX) = (Float8(), Float8())
+                if dxs != nil {
                     var sumG = Float8(), sumGX = Float8()
                     forEachBlock(cols) { i, lanes in
                         let gHat = loadLanes(grad, i, lanes) * g.load(i, lanes)
                         sumG += gHat
                         sumGX += gHat * (loadLanes(row, i, lanes) - mu) * inverse
                     }
-                    let meanG = Float8(repeating: sumG.sum() / Float(cols))
-                    let meanGX = Float8(repeating: sumGX.sum() / Float(cols))
-                    let out = dxs.base + r * cols
-                    forEachBlock(cols) { i, lanes in
-                        let gHat = loadLanes(grad, i, lanes) * g.load(i, lanes)
-                        let xHat = (loadLanes(row, i, lanes) - mu) * inverse
-                        storeLanes(inverse * (gHat - meanG - xHat * meanGX), out, i, lanes)
-                    }
+                    meanG = Float8(repeating: sumG.sum() / Float(cols))
+                    meanGX = Float8(repeating: sumGX.sum() / Float(cols))
                 }
-                if wantsGamma {
-                    forEachBlock(cols) { i, lanes in
-                        let xHat = (loadLanes(row, i, lanes) - mu) * inverse
-                        storeLanes(loadLanes(gammaSums, i, lanes) + loadLanes(grad, i, lanes) * xHat, gammaSums, i, lanes)
+                forEachBlock(cols) { i, lanes in
+                    let dyBlock = loadLanes(grad, i, lanes)
+                    let xHat = (loadLanes(row, i, lanes) - mu) * inverse
+                    if let dxs {
+                        let gHat = dyBlock * g.load(i, lanes)
+                        storeLanes(inverse * (gHat - meanG - xHat * meanGX), dxs.base + r * cols, i, lanes)
                     }
-                }
-                if wantsBeta {
-                    forEachBlock(cols) { i, lanes in
-                        storeLanes(loadLanes(betaSums, i, lanes) + loadLanes(grad, i, lanes), betaSums, i, lanes)
-                    }
+                    if wantsGamma { storeLanes(loadLanes(gammaSums, i, lanes) + dyBlock * xHat, gammaSums, i, lanes) }
+                    if wantsBeta { storeLanes(loadLanes(betaSums, i, lanes) + dyBlock, betaSums, i, lanes) }
                 }
             }
         }
@@ -140,23 +135,22 @@ public enum NormalizationKernel {
             for r in range {
                 let row = xs.base + r * cols, grad = dys.base + r * cols
                 let inverse = Float8(repeating: rstds[r])
-                if let dxs {
+                // dx needs the row's dot product first; then one pass writes dx and adds dγ.
+                var correction = Float8()
+                if dxs != nil {
                     var dot = Float8()
                     forEachBlock(cols) { i, lanes in
                         dot += loadLanes(grad, i, lanes) * g.load(i, lanes) * loadLanes(row, i, lanes)
                     }
-                    let correction = inverse * inverse * inverse * (dot.sum() / Float(cols))
-                    let out = dxs.base + r * cols
-                    forEachBlock(cols) { i, lanes in
-                        let gHat = loadLanes(grad, i, lanes) * g.load(i, lanes)
-                        storeLanes(inverse * gHat - loadLanes(row, i, lanes) * correction, out, i, lanes)
-                    }
+                    correction = inverse * inverse * inverse * (dot.sum() / Float(cols))
                 }
-                if wantsGamma {
-                    forEachBlock(cols) { i, lanes in
-                        let term = loadLanes(grad, i, lanes) * loadLanes(row, i, lanes) * inverse
-                        storeLanes(loadLanes(gammaSums, i, lanes) + term, gammaSums, i, lanes)
+                forEachBlock(cols) { i, lanes in
+                    let (dyBlock, xBlock) = (loadLanes(grad, i, lanes), loadLanes(row, i, lanes))
+                    if let dxs {
+                        let gHat = dyBlock * g.load(i, lanes)
+                        storeLanes(inverse * gHat - xBlock * correction, dxs.base + r * cols, i, lanes)
                     }
+                    if wantsGamma { storeLanes(loadLanes(gammaSums, i, lanes) + dyBlock * xBlock * inverse, gammaSums, i, lanes) }
                 }
             }
         }
@@ -215,7 +209,7 @@ private enum RowParts {
     ) {
         let rowsPerPart = Swift.max(1, Elementwise.grain / Swift.max(cols, 1))
         let parts = Swift.max(1, Swift.min(maximumParts, rows / rowsPerPart))
-        let size = (rows + parts - 1) / Swift.max(parts, 1)
+        let size = (rows + parts - 1) / parts
         let width = outputs.count * cols
         var partials = [Float](repeating: 0, count: Swift.max(parts * width, 1))
         partials.withUnsafeMutableBufferPointer { buffer in
