@@ -103,6 +103,8 @@ public final class Trainer {
     /// The process that writes logs, checkpoints and the model: rank 0's run directory.
     private var writer: RunDirectory? { communicator.isRoot ? run : nil }
     private var isDistributed: Bool { communicator.size > 1 }
+    /// Examples longer than the model's longest input (`--seq-len`) are cut, keeping their start.
+    private var padding: Padding { .longestUpTo(configuration.model.maximumLength) }
 
     /// The batches of the epoch that step `step` (0-based) falls in, and the step's position in it.
     private func epochBatches(for step: Int) -> (batches: Batches, position: Int) {
@@ -111,7 +113,8 @@ public final class Trainer {
         if epochCache?.epoch != epoch {
             let batches = Batches(
                 task: task, split: .train, batchSize: configuration.batchSize, epoch: epoch,
-                seed: configuration.seed, dropsLast: task.count(of: .train) >= configuration.batchSize)
+                seed: configuration.seed, padding: padding,
+                dropsLast: task.count(of: .train) >= configuration.batchSize)
             epochCache = (epoch, batches)
         }
         let batches = epochCache!.batches
@@ -136,15 +139,13 @@ public final class Trainer {
         let first = members.startIndex + communicator.rank * perProcess
         let mine = Array(members[first..<(first + perProcess)])
         let examples = mine.map { task.example($0, in: .train) }
-        var padding = batches.padding
-        if padding == .longest {
-            let local = [
-                Double(examples.map(\.tokens.count).max() ?? 0), Double(examples.map { $0.pairTokens?.count ?? 0 }.max() ?? 0),
-            ]
-            let global = try collective("batch lengths") { try communicator.allReduce(local, .maximum) }
-            // `collate` pads both sequences of a pair task to one fixed length: the longer of the two.
-            padding = .fixed(Swift.max(Int(global[0]), Int(global[1]), 1))
-        }
+        let local = [
+            Double(examples.map(\.tokens.count).max() ?? 0), Double(examples.map { $0.pairTokens?.count ?? 0 }.max() ?? 0),
+        ]
+        let global = try collective("batch lengths") { try communicator.allReduce(local, .maximum) }
+        // `collate` pads both sequences of a pair task to one fixed length: the longer of the two.
+        let longest = Swift.max(Int(global[0]), Int(global[1]), 1)
+        let padding = Padding.fixed(Swift.min(longest, configuration.model.maximumLength))
         return Batch.collate(examples, indices: mine, padding: padding, padID: task.padID)
     }
 
@@ -312,7 +313,8 @@ public final class Trainer {
     public func evaluate(_ split: Split, limit: Int = 0) throws -> Evaluation {
         model.eval()
         defer { model.train() }
-        let batches = Batches(task: task, split: split, batchSize: configuration.batchSize, shuffled: false)
+        let batches = Batches(
+            task: task, split: split, batchSize: configuration.batchSize, shuffled: false, padding: padding)
         var lossSum: Double = 0, correct = 0, counted = 0
         for index in stride(from: communicator.rank, to: batches.count, by: communicator.size) {
             if limit > 0 && index * configuration.batchSize >= limit { break }

@@ -40,7 +40,7 @@ public enum TrainingPresets {
         model.mixer = mixer
         model.classCount = task.classCount
         model.positions = isImage ? .learned : .sinusoidal
-        model.pooling = task.name.hasPrefix("path") ? .mean : .cls
+        model.pooling = meanPooled(task, preset) ? .mean : .cls
         model.seed = seed
         var configuration = TrainingConfiguration(
             task: task.name, taskOptions: TaskOptions(preset: preset, seed: seed), model: model, steps: steps,
@@ -49,6 +49,15 @@ public enum TrainingPresets {
         configuration.seed = seed
         configuration.logInterval = Swift.max(steps / 20, 1)
         return configuration
+    }
+
+    /// Pathfinder pools by the mean, as LRA does. Retrieval does too below preset `lra` (which keeps
+    /// LRA's [CLS]): in a two-tower model the mean of each passage carries its byte statistics to the
+    /// head from the first step, where [CLS] must first learn to gather them. Measured on the `cpu`
+    /// task with passages cut to 256 bytes, full attention: 65.5% validation accuracy after 250 steps
+    /// and 74.7% after 500 with the mean, 50.0% and 58.1% with [CLS].
+    static func meanPooled(_ task: any SequenceTask, _ preset: TaskPreset) -> Bool {
+        task.name.hasPrefix("path") || (task.name == "retrieval" && preset != .lra)
     }
 
     /// Steps for the `cpu` preset: a budget of 1.6·10⁷ padded tokens (batch × longest sequence), two to

@@ -73,6 +73,13 @@ import Testing
     #expect(batch.pairTokens?.values == [4, 0, 0, 0, 6, 7, 8, 9])
     #expect(batch.pairMask?.scalars == [1, 0, 0, 0, 1, 1, 1, 1])
     #expect(batch.labels.values == [1, 0] && batch.realTokenCount == 9)
+    // A length limit cuts both sequences of a pair, keeping their starts; shorter batches stay short.
+    let limited = pairs.batches(.train, batchSize: 2, shuffled: false, padding: .longestUpTo(2))[0]
+    #expect(limited.tokens.values == [1, 2, 5, 0] && limited.pairTokens?.values == [4, 0, 6, 7])
+    #expect(limited.mask.scalars == [1, 1, 1, 0] && limited.pairMask?.scalars == [1, 0, 1, 1])
+    #expect(limited.lengths == [2, 1] && limited.realTokenCount == 6)
+    let roomy = pairs.batches(.train, batchSize: 2, shuffled: false, padding: .longestUpTo(10))[0]
+    #expect(roomy.tokens.shape == [2, 3] && roomy.pairTokens?.shape == [2, 4])
 
     let language = FixedTask(
         kind: .languageModel,

@@ -57,6 +57,16 @@ struct FirstTrainingExamples: SequenceTask {
         #expect(after.loss < before.loss, "\(taskName): training loss \(before.loss) → \(after.loss)")
     }
 
+    @Test(arguments: ["retrieval", "text", "bytelm"])
+    func examplesLongerThanTheModelAreTruncated(_ taskName: String) throws {
+        var (configuration, task) = try tinyConfiguration(taskName, steps: 2)
+        configuration.model.maximumLength = 24  // `--seq-len 24`: shorter than every tiny passage
+        #expect(task.maxLength > 24)
+        let trainer = try Trainer(configuration: configuration, task: task, run: nil)
+        _ = try trainer.train()
+        #expect(try trainer.evaluate(.validation).counted > 0)
+    }
+
     @Test func resumedRunIsBitIdenticalToAnUninterruptedOne() throws {
         var (configuration, task) = try tinyConfiguration("listops", steps: 12)
         configuration.model.dropout = 0.1  // dropout must be reseeded identically after resuming

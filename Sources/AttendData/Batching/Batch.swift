@@ -8,6 +8,9 @@ import AttendCore
 public enum Padding: Sendable, Equatable {
     /// Pad to the longest sequence in the batch.
     case longest
+    /// Pad to the longest sequence in the batch, truncating (keeping the start) any longer than
+    /// this: the longest input a model takes.
+    case longestUpTo(Int)
     /// Pad (or truncate, keeping the start, as LRA's loaders do) to exactly this length.
     case fixed(Int)
 }
@@ -72,6 +75,9 @@ public struct Batch: Sendable {
         let width: Int
         switch padding {
         case .longest: width = sequences.map(\.count).max() ?? 0
+        case .longestUpTo(let limit):
+            precondition(limit > 0, "padding limit must be positive, got \(limit)")
+            width = min(sequences.map(\.count).max() ?? 0, limit)
         case .fixed(let n):
             precondition(n > 0, "fixed padding length must be positive, got \(n)")
             width = n

@@ -17,7 +17,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case missingSpecialToken(String, role: String)
     /// The maximum length cannot hold [CLS] and [SEP].
     case maximumLengthTooSmall(Int)
-    /// A sequence is longer than the fixed padding length.
+    /// A sequence is longer than the padding length.
     case sequenceLongerThanPadding(Int, padding: Int)
 
     public var description: String {
@@ -37,7 +37,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .maximumLengthTooSmall(let length):
             return "maximum length \(length) cannot hold [CLS] and [SEP]; use at least 2"
         case .sequenceLongerThanPadding(let length, let padding):
-            return "a sequence of \(length) tokens is longer than the fixed padding length \(padding)"
+            return "a sequence of \(length) tokens is longer than the padding length \(padding)"
         }
     }
 }

@@ -199,8 +199,10 @@ public struct TokenizedBatch: Sendable {
     /// truncates, padding never does).
     public init(sequences: [[Int]], padding: Padding = .longest, paddingID: Int) throws {
         let longest = sequences.map(\.count).max() ?? 0
-        if case .fixed(let length) = padding, longest > length {
-            throw TokenizerError.sequenceLongerThanPadding(longest, padding: length)
+        switch padding {
+        case .fixed(let length), .longestUpTo(let length):
+            if longest > length { throw TokenizerError.sequenceLongerThanPadding(longest, padding: length) }
+        case .longest: break
         }
         let padded = Batch.pad(sequences, padding: padding, padID: paddingID)
         self.sequences = sequences
