@@ -145,8 +145,8 @@ public final class Trainer {
         let global = try collective("batch lengths") { try communicator.allReduce(local, .maximum) }
         // `collate` pads both sequences of a pair task to one fixed length: the longer of the two.
         let longest = Swift.max(Int(global[0]), Int(global[1]), 1)
-        let padding = Padding.fixed(Swift.min(longest, configuration.model.maximumLength))
-        return Batch.collate(examples, indices: mine, padding: padding, padID: task.padID)
+        return Batch.collate(
+            examples, indices: mine, padding: .fixed(padding.width(longest: longest)), padID: task.padID)
     }
 
     /// The seed of step `step`'s randomness (dropout); each process of a distributed run draws its own.

@@ -13,6 +13,19 @@ public enum Padding: Sendable, Equatable {
     case longestUpTo(Int)
     /// Pad (or truncate, keeping the start, as LRA's loaders do) to exactly this length.
     case fixed(Int)
+
+    /// The padded length of sequences whose longest has `longest` tokens.
+    public func width(longest: Int) -> Int {
+        switch self {
+        case .longest: return longest
+        case .longestUpTo(let limit):
+            precondition(limit > 0, "padding limit must be positive, got \(limit)")
+            return Swift.min(longest, limit)
+        case .fixed(let n):
+            precondition(n > 0, "fixed padding length must be positive, got \(n)")
+            return n
+        }
+    }
 }
 
 /// Token ids, padding masks and targets for `B` examples.
@@ -72,16 +85,7 @@ public struct Batch: Sendable {
     static func pad(_ sequences: [[Int]], padding: Padding, padID: Int)
         -> (ids: Indices, mask: Tensor, lengths: [Int])
     {
-        let width: Int
-        switch padding {
-        case .longest: width = sequences.map(\.count).max() ?? 0
-        case .longestUpTo(let limit):
-            precondition(limit > 0, "padding limit must be positive, got \(limit)")
-            width = min(sequences.map(\.count).max() ?? 0, limit)
-        case .fixed(let n):
-            precondition(n > 0, "fixed padding length must be positive, got \(n)")
-            width = n
-        }
+        let width = padding.width(longest: sequences.map(\.count).max() ?? 0)
         let rows = sequences.count
         var ids = [Int](repeating: padID, count: rows * width)
         var lengths = [Int](repeating: 0, count: rows)

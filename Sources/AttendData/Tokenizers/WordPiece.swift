@@ -199,11 +199,8 @@ public struct TokenizedBatch: Sendable {
     /// truncates, padding never does).
     public init(sequences: [[Int]], padding: Padding = .longest, paddingID: Int) throws {
         let longest = sequences.map(\.count).max() ?? 0
-        switch padding {
-        case .fixed(let length), .longestUpTo(let length):
-            if longest > length { throw TokenizerError.sequenceLongerThanPadding(longest, padding: length) }
-        case .longest: break
-        }
+        let width = padding.width(longest: longest)
+        if longest > width { throw TokenizerError.sequenceLongerThanPadding(longest, padding: width) }
         let padded = Batch.pad(sequences, padding: padding, padID: paddingID)
         self.sequences = sequences
         ids = padded.ids
