@@ -60,6 +60,9 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     /// Pre-LN (norm before each sublayer, as LRA and ViT) or post-LN (after the residual, as BERT).
     public var preNorm = true
     public var positions: PositionEncoding = .sinusoidal
+    /// Standard deviation of the initial token embeddings. 1 as LRA's: beside sinusoids of amplitude 1,
+    /// tokens at BERT's 0.02 would be fifty times weaker than their positions.
+    public var tokenEmbeddingScale: Float = 1
     public var pooling: Pooling = .cls
     public var layerNormEpsilon: Float = 1e-6
     public var feedForward: FeedForwardKind = .dense
@@ -113,7 +116,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case headCount = "head_count", feedForwardDimension = "feed_forward_dimension"
         case maximumLength = "maximum_length", mixer, upperMixer = "upper_mixer", mixerOptions = "mixer_options"
         case activation, dropout
-        case preNorm = "pre_norm", positions, pooling, layerNormEpsilon = "layer_norm_epsilon"
+        case preNorm = "pre_norm", positions, tokenEmbeddingScale = "token_embedding_std", pooling, layerNormEpsilon = "layer_norm_epsilon"
         case feedForward = "feed_forward", switchFeedForward = "switch", classCount = "class_count", headDimension = "head_dimension", seed
         case architecture, patchSize = "patch_size", imageChannels = "image_channels"
     }
@@ -134,6 +137,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         dropout = try c.decode(.dropout, default: dropout)
         preNorm = try c.decode(.preNorm, default: preNorm)
         positions = try c.decode(.positions, default: positions)
+        tokenEmbeddingScale = try c.decode(.tokenEmbeddingScale, default: tokenEmbeddingScale)
         pooling = try c.decode(.pooling, default: pooling)
         layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
         feedForward = try c.decode(.feedForward, default: feedForward)
