@@ -58,7 +58,7 @@ public enum DisentangledAttentionKernel {
     ) {
         let a = p.attention
         let (R, m) = (p.relativeRows, a.keys)
-        let tileSize = OnlineSoftmaxAttention.queryTile
+        let tileSize = OnlineSoftmaxAttention.forwardQueryTile
         let queryTiles = (a.queries + tileSize - 1) / tileSize
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(a)

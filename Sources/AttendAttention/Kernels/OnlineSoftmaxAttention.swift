@@ -66,9 +66,14 @@ public struct AttentionProblem: @unchecked Sendable {
 public enum OnlineSoftmaxAttention {
     // Tile sizes: each tile is two BLAS calls that pack their operands, so larger tiles amortise the
     // packing and the per-call cost. At n = 4096 (8 heads, d = 64, 2 threads) 128 × 512 took 200–204
-    // ms forward and 650 ms forward+backward where 64 × 256 took 211–226 and 716; 256 × 256 and
-    // 256 × 512 were within the noise of 128 × 512. The score tile (256 KiB) still fits in L2.
-    /// Query rows per tile.
+    // ms forward and 650 ms forward+backward where 64 × 256 took 211–226 and 716. The forward walks
+    // every key tile once per query tile, so taller query tiles stream (and pack) the keys and values
+    // fewer times: 256 rows against 128 took 44.5 / 46.8 ms at n = 2048, 175.7 / 180.2 at 4096,
+    // 708 / 730 at 8192 and 2895 / 3048 at 16384 (512 rows: no better than 256 below 8192); the
+    // 256 × 512 score tile (512 KiB) still fits in L2.
+    /// Query rows per tile of the forward pass.
+    public static let forwardQueryTile = 256
+    /// Query rows per tile of the backward pass (two score-sized buffers per thread).
     public static let queryTile = 128
     /// Keys per tile.
     public static let keyTile = 512
@@ -79,19 +84,19 @@ public enum OnlineSoftmaxAttention {
         _ p: AttentionProblem, output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout,
         logSumExp: UnsafeMutablePointer<Float>
     ) {
-        let queryTiles = (p.queries + queryTile - 1) / queryTile
+        let queryTiles = (p.queries + forwardQueryTile - 1) / forwardQueryTile
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(p)
         Parallel.forEach(p.batch * p.heads * queryTiles) { item in
             let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
             forwardTile(
-                p, batch: b, head: h, rowStart: tile * queryTile, keyTiles: keyTiles, output: out.base,
+                p, batch: b, head: h, rowStart: tile * forwardQueryTile, keyTiles: keyTiles, output: out.base,
                 outputLayout: outputLayout, logSumExp: lse.base)
         }
     }
 
-    /// One query tile of `forward`: rows rowStart..<rowStart + queryTile (fewer at the end) of
+    /// One query tile of `forward`: rows rowStart..<rowStart + forwardQueryTile (fewer at the end) of
     /// (b, h) against every real key tile up to their causal limit. Per key tile, S = scale·Q·Kᵀ;
     /// `addTerms(row, r, keyStart, cols)` completes tile row r (returning false, it leaves the row
     /// out: zeros, no softmax); then the mask, the running softmax and O += P·V. Finally O is
@@ -104,12 +109,12 @@ public enum OnlineSoftmaxAttention {
             _, _, _, _ in true
         }
     ) {
-        let rows = Swift.min(queryTile, p.queries - rowStart)
+        let rows = Swift.min(forwardQueryTile, p.queries - rowStart)
         let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
         let o = output + outputLayout.offset(batch: b, head: h, position: rowStart)
         let ldo = outputLayout.positionStride
         var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: p.valueDimension)
-        var scores = [Float](repeating: 0, count: queryTile * keyTile)
+        var scores = [Float](repeating: 0, count: forwardQueryTile * keyTile)
         scores.withUnsafeMutableBufferPointer { buffer in
             let s = buffer.baseAddress!
             keyTiles.forEach(batch: b, below: p.causalLimit(rowStart + rows - 1)) { keyStart, cols in
