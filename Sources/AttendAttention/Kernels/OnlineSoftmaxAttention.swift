@@ -114,7 +114,10 @@ public enum OnlineSoftmaxAttention {
         let o = output + outputLayout.offset(batch: b, head: h, position: rowStart)
         let ldo = outputLayout.positionStride
         var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: p.valueDimension)
-        var scores = [Float](repeating: 0, count: forwardQueryTile * keyTile)
+        // Left uninitialised: the first GEMM of each key tile (β = 0) writes every score it reads.
+        var scores = [Float](unsafeUninitializedCapacity: forwardQueryTile * keyTile) { _, count in
+            count = forwardQueryTile * keyTile
+        }
         scores.withUnsafeMutableBufferPointer { buffer in
             let s = buffer.baseAddress!
             keyTiles.forEach(batch: b, below: p.causalLimit(rowStart + rows - 1)) { keyStart, cols in
