@@ -1,0 +1,54 @@
+// Preset choices that change what a model learns: the token-embedding scale per task (Image starts
+// its grey levels at 0.02 below preset `lra`), what the encoder actually draws from it, and that
+// configurations written before the option existed still load with the old behaviour (N(0, 1)).
+import AttendCore
+import AttendData
+import AttendModels
+import AttendTrain
+import Foundation
+import Testing
+
+@Suite struct TrainingPresetsTests {
+    func scale(_ taskName: String, _ preset: TaskPreset) throws -> Float {
+        let task = try TaskCatalog.make(taskName, options: TaskOptions(preset: .tiny, seed: 0))
+        return TrainingPresets.configuration(task: task, mixer: "full", preset: preset).model.tokenEmbeddingScale
+    }
+
+    @Test func imageStartsItsGreyLevelsSmallBelowTheLRAPreset() throws {
+        #expect(try scale("image", .tiny) == 0.02)
+        #expect(try scale("image", .cpu) == 0.02)
+        #expect(try scale("image", .lra) == 1)
+        for task in ["listops", "text", "retrieval", "pathfinder"] {
+            #expect(try scale(task, .cpu) == 1, "\(task)")
+        }
+    }
+
+    /// The drawn embeddings have the configured spread (256 × 64 draws: the sample standard
+    /// deviation is within 2 % of σ with overwhelming probability; 10 % leaves no doubt).
+    @Test(arguments: [Float(1), 0.02]) func encoderDrawsTokensAtTheConfiguredScale(_ sigma: Float) throws {
+        var configuration = ModelConfiguration(
+            vocabularySize: 256, modelDimension: 64, layerCount: 1, headCount: 2, feedForwardDimension: 64,
+            maximumLength: 16)
+        configuration.tokenEmbeddingScale = sigma
+        var generator = RandomGenerator(seed: 1)
+        let encoder = try SequenceEncoder(configuration, generator: &generator)
+        let values = encoder.tokenEmbedding.weight.value.scalars
+        let mean = values.reduce(0, +) / Float(values.count)
+        let deviation = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot()
+        #expect(abs(deviation / sigma - 1) < 0.1)
+    }
+
+    @Test func configurationsWithoutTheScaleLoadAtOne() throws {
+        var configuration = ModelConfiguration(
+            vocabularySize: 8, modelDimension: 8, layerCount: 1, headCount: 1, feedForwardDimension: 8,
+            maximumLength: 4)
+        configuration.tokenEmbeddingScale = 0.5
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration)) as? [String: Any])
+        #expect(object["token_embedding_std"] as? Double == 0.5)
+        object["token_embedding_std"] = nil
+        let older = try JSONDecoder().decode(
+            ModelConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(older.tokenEmbeddingScale == 1)
+    }
+}
