@@ -31,6 +31,8 @@ public struct TrainingSummary: Sendable, Codable {
     public let interrupted: Bool
     public let finalTrainingLoss: Float
     public let validation: Evaluation?
+    /// Real tokens per second of the training steps (checkpoint writes included, the final
+    /// validation not).
     public let tokensPerSecond: Double
     public let peakMemoryBytes: Int
     public let parameterCount: Int
@@ -254,6 +256,7 @@ public final class Trainer {
             if interrupted { break }
         }
         let peak = MemoryAccounting.peakBytes - memoryBefore
+        let trainingSeconds = progress.elapsed
         if !interrupted {
             validation = try evaluate(.validation, limit: configuration.evaluationExamples)
             if let writer, let validation {
@@ -269,7 +272,7 @@ public final class Trainer {
         }
         return TrainingSummary(
             steps: step, interrupted: interrupted, finalTrainingLoss: lastLoss, validation: validation,
-            tokensPerSecond: Double(tokens) / Swift.max(progress.elapsed, 1e-9), peakMemoryBytes: peak,
+            tokensPerSecond: Double(tokens) / Swift.max(trainingSeconds, 1e-9), peakMemoryBytes: peak,
             parameterCount: model.parameterCount, seconds: progress.elapsed, processes: communicator.size,
             communicationSeconds: communicationSeconds)
     }
