@@ -35,6 +35,11 @@ public final class SequenceEncoder: Module {
     /// Builds the encoder described by `configuration`, with its mixer from the registry.
     public init(_ configuration: ModelConfiguration, causal: Bool = false, generator: inout RandomGenerator) throws {
         self.configuration = configuration
+        let spread = configuration.tokenEmbeddingScale
+        guard spread.isFinite, spread >= 0 else {
+            throw MixerError.invalidConfiguration(
+                mechanism: "encoder", problem: "token_embedding_std must be a finite number ≥ 0, got \(spread)")
+        }
         let c = configuration.modelDimension
         let positions = configuration.maximumLength + (configuration.pooling == .cls ? 1 : 0)
         // N(0, 1) by default, as LRA initialises its token embeddings: the sinusoids have amplitude 1,
@@ -42,7 +47,7 @@ public final class SequenceEncoder: Module {
         // pooled vector starts out nearly the same whatever the input (a two-tower model then cannot learn).
         tokenEmbedding = Embedding(
             count: configuration.vocabularySize, dimension: c,
-            initializer: .normal(standardDeviation: configuration.tokenEmbeddingScale),
+            initializer: .normal(standardDeviation: spread),
             generator: &generator)
         switch configuration.positions {
         case .learned:

@@ -1,6 +1,7 @@
 // Preset choices that change what a model learns: the token-embedding scale per task (Image starts
 // its grey levels at 0.02 below preset `lra`), what the encoder actually draws from it, and that
 // configurations written before the option existed still load with the old behaviour (N(0, 1)).
+import AttendAttention
 import AttendCore
 import AttendData
 import AttendModels
@@ -36,6 +37,15 @@ import Testing
         let mean = values.reduce(0, +) / Float(values.count)
         let deviation = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(values.count)).squareRoot()
         #expect(abs(deviation / sigma - 1) < 0.1)
+    }
+
+    @Test(arguments: [Float(-1), .nan, .infinity]) func encoderRefusesAnUnusableScale(_ sigma: Float) throws {
+        var configuration = ModelConfiguration(
+            vocabularySize: 8, modelDimension: 8, layerCount: 1, headCount: 1, feedForwardDimension: 8,
+            maximumLength: 4)
+        configuration.tokenEmbeddingScale = sigma
+        var generator = RandomGenerator(seed: 1)
+        #expect(throws: MixerError.self) { try SequenceEncoder(configuration, generator: &generator) }
     }
 
     @Test func configurationsWithoutTheScaleLoadAtOne() throws {
