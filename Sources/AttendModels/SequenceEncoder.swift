@@ -42,9 +42,9 @@ public final class SequenceEncoder: Module {
         }
         let c = configuration.modelDimension
         let positions = configuration.maximumLength + (configuration.pooling == .cls ? 1 : 0)
-        // N(0, 1) by default, as LRA initialises its token embeddings: the sinusoids have amplitude 1,
-        // and tokens drawn at BERT's 0.02 would be fifty times weaker than their positions, so every
-        // pooled vector starts out nearly the same whatever the input (a two-tower model then cannot learn).
+        // N(0, 1) unless configured (why: `ModelConfiguration.tokenEmbeddingScale`). At BERT's 0.02
+        // beside the sinusoids every pooled vector would start out nearly the same whatever the input,
+        // and a two-tower model then cannot learn.
         tokenEmbedding = Embedding(
             count: configuration.vocabularySize, dimension: c,
             initializer: .normal(standardDeviation: spread),
