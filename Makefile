@@ -9,7 +9,11 @@ CPU ?= native
 # x86-64-v3 CPU, and a `native` build machine whose /proc/cpuinfo lists fma. Elsewhere the
 # polynomials stay multiply + add (an FMA the target lacks would be a library call per lane).
 HAS_FMA := $(or $(filter x86-64-v3 x86-64-v4,$(CPU)),$(and $(filter native,$(CPU)),$(shell grep -qw fma /proc/cpuinfo 2>/dev/null && echo yes)))
-RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) $(if $(HAS_FMA),-Xswiftc -DATTEND_FMA)
+# Sixteen-lane activation loops (`WideFloat`, see Sources/AttendCore/Kernels/FloatLanes.swift) when
+# the target has AVX-512: x86-64-v4, or a `native` build machine whose /proc/cpuinfo lists avx512f.
+HAS_AVX512 := $(or $(filter x86-64-v4,$(CPU)),$(and $(filter native,$(CPU)),$(shell grep -qw avx512f /proc/cpuinfo 2>/dev/null && echo yes)))
+RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) $(if $(HAS_FMA),-Xswiftc -DATTEND_FMA) \
+	$(if $(HAS_AVX512),-Xswiftc -DATTEND_AVX512)
 BIN := .build/release/attend
 
 .PHONY: run test bench setup build clean

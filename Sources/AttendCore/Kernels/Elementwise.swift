@@ -1,44 +1,52 @@
-// Elementwise loops over raw buffers: SIMD8 bodies, a padded final vector for the tail, and chunked
+// Elementwise loops over raw buffers: vector bodies, a padded final vector for the tail, and chunked
 // parallelism for large arrays. No Tensor, no allocation, no autograd.
 
-/// Loads and stores of eight floats at arbitrary alignment.
+/// Loads and stores of whole vectors at arbitrary alignment.
 @inlinable @inline(__always)
-public func load8(_ p: UnsafePointer<Float>, _ i: Int) -> Float8 {
-    UnsafeRawPointer(p + i).loadUnaligned(as: Float8.self)
+public func loadLanes<V: FloatLanes>(_ p: UnsafePointer<Float>, _ i: Int) -> V {
+    UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
 }
 
 @inlinable @inline(__always)
-public func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
-    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: Float8.self)
+public func storeLanes<V: FloatLanes>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
+    UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V.self)
 }
 
-/// Loads `count` < 8 floats into the low lanes (the rest are zero).
 @inlinable @inline(__always)
-public func loadPartial(_ p: UnsafePointer<Float>, _ i: Int, _ count: Int) -> Float8 {
-    var v = Float8()
+public func load8(_ p: UnsafePointer<Float>, _ i: Int) -> Float8 { loadLanes(p, i) }
+
+@inlinable @inline(__always)
+public func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int) { storeLanes(v, p, i) }
+
+/// Loads `count` floats, fewer than a vector holds, into the low lanes (the rest are zero).
+@inlinable @inline(__always)
+public func loadPartial<V: FloatLanes>(_ p: UnsafePointer<Float>, _ i: Int, _ count: Int) -> V {
+    var v = V()
     for lane in 0..<count { v[lane] = p[i + lane] }
     return v
 }
 
 @inlinable @inline(__always)
-public func storePartial(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
+public func storePartial<V: FloatLanes>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
     for lane in 0..<count { p[i + lane] = v[lane] }
 }
 
-/// A function of eight lanes that `Elementwise.map` inlines into its loop.
+/// A function of a vector of lanes that `Elementwise.map` inlines into its loop.
 ///
 /// Why a type and not only closures: a closure handed to the parallel loop stays a call through a
-/// pointer once per eight elements (LLVM neither inlines it into the loop closure that captures it
-/// nor keeps specialised copies apart), while a conforming type's method is resolved when the
-/// generic loop is specialised and inlined. The hot activations (exp, tanh, sigmoid, SiLU, GELU)
-/// are such types; other ops pass closures.
+/// pointer once per vector (LLVM neither inlines it into the loop closure that captures it nor
+/// keeps specialised copies apart), while a conforming type's method is resolved when the generic
+/// loop is specialised and inlined. The hot activations (exp, tanh, sigmoid, SiLU, GELU) are such
+/// types, on the build's widest vector (`WideFloat`); other ops pass closures on eight lanes.
 public protocol UnaryLaneFunction {
-    func callAsFunction(_ x: Float8) -> Float8
+    associatedtype Lanes: FloatLanes
+    func callAsFunction(_ x: Lanes) -> Lanes
 }
 
-/// A function of two eight-lane vectors that `Elementwise.zip` inlines into its loop.
+/// A function of two vectors that `Elementwise.zip` inlines into its loop.
 public protocol BinaryLaneFunction {
-    func callAsFunction(_ x: Float8, _ y: Float8) -> Float8
+    associatedtype Lanes: FloatLanes
+    func callAsFunction(_ x: Lanes, _ y: Lanes) -> Lanes
 }
 
 /// A closure as a lane function (called, not inlined).
@@ -74,11 +82,12 @@ public enum Elementwise {
     public static func map<F: UnaryLaneFunction>(
         _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int, _ f: F
     ) {
+        let width = F.Lanes.scalarCount
         Parallel.forEachChunk(count, grain: grain) { range in
             var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                store8(f(load8(x, i)), y, i)
-                i += 8
+            while i + width <= range.upperBound {
+                storeLanes(f(loadLanes(x, i)), y, i)
+                i += width
             }
             let rest = range.upperBound - i
             if rest > 0 { storePartial(f(loadPartial(x, i, rest)), y, i, rest) }
@@ -100,11 +109,12 @@ public enum Elementwise {
         _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>,
         count: Int, _ f: F
     ) {
+        let width = F.Lanes.scalarCount
         Parallel.forEachChunk(count, grain: grain) { range in
             var i = range.lowerBound
-            while i + 8 <= range.upperBound {
-                store8(f(load8(x, i), load8(y, i)), z, i)
-                i += 8
+            while i + width <= range.upperBound {
+                storeLanes(f(loadLanes(x, i), loadLanes(y, i)), z, i)
+                i += width
             }
             let rest = range.upperBound - i
             if rest > 0 {

@@ -86,7 +86,7 @@ extension Tensor {
     }
 }
 
-/// GELU formulas on eight lanes, shared by the op and by fused kernels (bias + GELU).
+/// GELU formulas on SIMD lanes, shared by the op and by fused kernels (bias + GELU).
 public enum GELUMath {
     /// 1/√2 and 1/√(2π).
     @usableFromInline static let inverseSqrt2: Float = 0.707_106_781_186_547_5
@@ -95,30 +95,30 @@ public enum GELUMath {
 
     /// x·Φ(x) = ½·x·erfc(−x/√2), computed through erfc so the negative tail keeps its precision.
     @inlinable @inline(__always)
-    public static func exact(_ x: Float8) -> Float8 { 0.5 * x * normalCDFTimesTwo(x) }
+    public static func exact<V: FloatLanes>(_ x: V) -> V { 0.5 * x * normalCDFTimesTwo(x) }
 
     /// Φ(x) + x·φ(x).
     @inlinable @inline(__always)
-    public static func exactDerivative(_ x: Float8) -> Float8 {
+    public static func exactDerivative<V: FloatLanes>(_ x: V) -> V {
         0.5 * normalCDFTimesTwo(x) + x * inverseSqrt2Pi * VectorMath.exp(-0.5 * x * x)
     }
 
     /// 2Φ(x) = erfc(−x/√2).
     @inlinable @inline(__always)
-    static func normalCDFTimesTwo(_ x: Float8) -> Float8 { VectorMath.erfc(-x * inverseSqrt2) }
+    static func normalCDFTimesTwo<V: FloatLanes>(_ x: V) -> V { VectorMath.erfc(-x * inverseSqrt2) }
 
     /// ½·x·(1 + tanh(u)) with u = √(2/π)·(x + 0.044715·x³), evaluated as x·σ(2u): the same function
     /// (1 + tanh u = 2σ(2u)), but without the cancellation of 1 + tanh u in the negative tail, where
     /// the textbook form loses every digit (30% off at x = −5; 0 instead of −2.3e-15 at x = −7).
     @inlinable @inline(__always)
-    public static func tanhForm(_ x: Float8) -> Float8 {
+    public static func tanhForm<V: FloatLanes>(_ x: V) -> V {
         let inner = sqrt2OverPi * (x + 0.044_715 * x * x * x)
         return x * VectorMath.sigmoid(2 * inner)
     }
 
     /// Derivative of `tanhForm`: σ(2u) + 2x·σ(2u)(1 − σ(2u))·u′, i.e. ½(1 + t) + ½x(1 − t²)·u′.
     @inlinable @inline(__always)
-    public static func tanhFormDerivative(_ x: Float8) -> Float8 {
+    public static func tanhFormDerivative<V: FloatLanes>(_ x: V) -> V {
         let inner = sqrt2OverPi * (x + 0.044_715 * x * x * x)
         let s = VectorMath.sigmoid(2 * inner)
         let innerDerivative = sqrt2OverPi * (1 + 3 * 0.044_715 * x * x)
@@ -130,37 +130,37 @@ public enum GELUMath {
 // gradient ones take (upstream gradient g, input x).
 
 struct TanhLanes: UnaryLaneFunction {
-    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { VectorMath.tanh(x) }
+    @inline(__always) func callAsFunction(_ x: WideFloat) -> WideFloat { VectorMath.tanh(x) }
 }
 
 struct SigmoidLanes: UnaryLaneFunction {
-    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { VectorMath.sigmoid(x) }
+    @inline(__always) func callAsFunction(_ x: WideFloat) -> WideFloat { VectorMath.sigmoid(x) }
 }
 
 struct SiLULanes: UnaryLaneFunction {
-    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x * VectorMath.sigmoid(x) }
+    @inline(__always) func callAsFunction(_ x: WideFloat) -> WideFloat { x * VectorMath.sigmoid(x) }
 }
 
 /// g·d(xσ(x))/dx = g·σ(1 + x(1 − σ)).
 struct SiLUGradientLanes: BinaryLaneFunction {
-    @inline(__always) func callAsFunction(_ g: Float8, _ x: Float8) -> Float8 {
+    @inline(__always) func callAsFunction(_ g: WideFloat, _ x: WideFloat) -> WideFloat {
         let s = VectorMath.sigmoid(x)
         return g * s * (1 + x * (1 - s))
     }
 }
 
 struct GELUExactLanes: UnaryLaneFunction {
-    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { GELUMath.exact(x) }
+    @inline(__always) func callAsFunction(_ x: WideFloat) -> WideFloat { GELUMath.exact(x) }
 }
 
 struct GELUExactGradientLanes: BinaryLaneFunction {
-    @inline(__always) func callAsFunction(_ g: Float8, _ x: Float8) -> Float8 { g * GELUMath.exactDerivative(x) }
+    @inline(__always) func callAsFunction(_ g: WideFloat, _ x: WideFloat) -> WideFloat { g * GELUMath.exactDerivative(x) }
 }
 
 struct GELUTanhLanes: UnaryLaneFunction {
-    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { GELUMath.tanhForm(x) }
+    @inline(__always) func callAsFunction(_ x: WideFloat) -> WideFloat { GELUMath.tanhForm(x) }
 }
 
 struct GELUTanhGradientLanes: BinaryLaneFunction {
-    @inline(__always) func callAsFunction(_ g: Float8, _ x: Float8) -> Float8 { g * GELUMath.tanhFormDerivative(x) }
+    @inline(__always) func callAsFunction(_ g: WideFloat, _ x: WideFloat) -> WideFloat { g * GELUMath.tanhFormDerivative(x) }
 }

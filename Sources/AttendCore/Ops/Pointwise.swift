@@ -21,27 +21,29 @@ extension Tensor {
     public static func zipped(
         _ a: Tensor, _ b: Tensor, op: String = #function, _ f: (Float8, Float8) -> Float8
     ) -> Tensor {
-        withoutActuallyEscaping(f) { zipped(a, b, op: op, BinaryClosure($0)) }
-    }
-
-    /// `zipped` with a lane function, which the same-shape loop inlines (see `BinaryLaneFunction`).
-    @inlinable @inline(__always)
-    public static func zipped<F: BinaryLaneFunction>(
-        _ a: Tensor, _ b: Tensor, op: String = #function, _ f: F
-    ) -> Tensor {
         if a.shape == b.shape {
-            let z = TensorStorage(uninitializedCount: a.count)
-            Elementwise.zip(a.storage.base, b.storage.base, z.base, count: a.count, f)
-            return Tensor(shape: a.shape, storage: z)
+            return withoutActuallyEscaping(f) { zipped(a, b, op: op, BinaryClosure($0)) }
         }
         guard let shape = Shape.broadcast(a.shape, b.shape) else {
             preconditionFailure("\(op): shapes \(a.shape) and \(b.shape) do not broadcast")
         }
         let z = TensorStorage(uninitializedCount: Shape.count(shape))
         if z.count > 0 {
-            BroadcastPlan(x: a.shape, y: b.shape, out: shape).run(a.storage.base, b.storage.base, z.base) { f($0, $1) }
+            BroadcastPlan(x: a.shape, y: b.shape, out: shape).run(a.storage.base, b.storage.base, z.base, f)
         }
         return Tensor(shape: shape, storage: z)
+    }
+
+    /// `zipped` over two tensors of the same shape with a lane function, which the loop inlines (see
+    /// `BinaryLaneFunction`). Gradient rules use it, where the upstream gradient has the input's shape.
+    @inlinable @inline(__always)
+    public static func zipped<F: BinaryLaneFunction>(
+        _ a: Tensor, _ b: Tensor, op: String = #function, _ f: F
+    ) -> Tensor {
+        precondition(a.shape == b.shape, "\(op): needs equal shapes, got \(a.shape) and \(b.shape)")
+        let z = TensorStorage(uninitializedCount: a.count)
+        Elementwise.zip(a.storage.base, b.storage.base, z.base, count: a.count, f)
+        return Tensor(shape: a.shape, storage: z)
     }
 
     /// `f(a, b, c)` elementwise over three tensors of the same shape (no gradient recorded).

@@ -67,5 +67,5 @@ extension Tensor {
 
 /// e^x as a lane function, so the loop inlines it.
 struct ExpLanes: UnaryLaneFunction {
-    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { VectorMath.exp(x) }
+    @inline(__always) func callAsFunction(_ x: WideFloat) -> WideFloat { VectorMath.exp(x) }
 }
