@@ -15,9 +15,8 @@ enum CoreBenchmark {
         for n in [128, 256, 512, 1024, 2048] {
             let a = Tensor.randomNormal([n, n], seed: 1), b = Tensor.randomNormal([n, n], seed: 2)
             let flops = 2 * Double(n * n * n)
-            let library = Measurement.run(runs: runs) { _ = Tensor.matmul(a, b) }
             var c = Tensor.zeros([n, n])
-            let raw = Measurement.run(runs: runs) {
+            let (library, raw) = paired(runs: runs) { _ = Tensor.matmul(a, b) } raw: {
                 a.withUnsafeBufferPointer { ap in
                     b.withUnsafeBufferPointer { bp in
                         c.withUnsafeMutableBufferPointer { cp in
@@ -33,9 +32,8 @@ enum CoreBenchmark {
         for (bh, n) in [(8, 512), (8, 2048), (64, 512), (8, 4096)] {
             let q = Tensor.randomNormal([bh, n, 64], seed: 3), k = Tensor.randomNormal([bh, n, 64], seed: 4)
             let flops = 2 * Double(bh * n * n * 64)
-            let library = Measurement.run(runs: runs) { _ = Tensor.matmul(q, k, transposeB: true) }
             var c = Tensor.zeros([bh, n, n])
-            let raw = Measurement.run(runs: runs) {
+            let (library, raw) = paired(runs: runs) { _ = Tensor.matmul(q, k, transposeB: true) } raw: {
                 q.withUnsafeBufferPointer { qp in
                     k.withUnsafeBufferPointer { kp in
                         c.withUnsafeMutableBufferPointer { cp in
@@ -86,6 +84,19 @@ enum CoreBenchmark {
             "reference: raw cblas_sgemm on the same buffers (matmul), a plain copy of the same bytes (elementwise;"
                 + " LayerNorm forward+backward moves 2.5 copies' bytes)")
         try ResultFiles.write(rows, json: arguments.string("json"), csv: arguments.string("csv"))
+    }
+
+    /// The library's product and the raw call timed in alternation, three times `runs` each: one
+    /// product takes 0.1–100 ms, and OpenBLAS's threads on a small shared machine switch between
+    /// running on one core and on two for seconds at a time, so separate blocks of runs could
+    /// compare a library figure from one state with a raw figure from the other.
+    static func paired(runs: Int, _ library: () -> Void, raw: () -> Void) -> (Measurement, Measurement) {
+        withoutActuallyEscaping(library) { library in
+            withoutActuallyEscaping(raw) { raw in
+                let both = Measurement.alternating(runs: 3 * runs, [library, raw])
+                return (both[0], both[1])
+            }
+        }
     }
 
     static func row(_ operation: String, _ shape: String, _ value: Double, _ unit: String, _ reference: Double) -> Row {

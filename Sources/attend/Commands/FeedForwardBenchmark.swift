@@ -108,20 +108,3 @@ enum FeedForwardBenchmark {
         return (row(0, "dense"), row(1, "switch-\(experts)"))
     }
 }
-
-extension Measurement {
-    /// One measurement per body, their runs interleaved (body 0, body 1, …, body 0, …) after one
-    /// warm-up round.
-    static func alternating(runs: Int, _ bodies: [() -> Void]) -> [Measurement] {
-        for body in bodies { body() }
-        let clock = ContinuousClock()
-        var seconds = [[Double]](repeating: [], count: bodies.count)
-        for _ in 0..<Swift.max(runs, 1) {
-            for (i, body) in bodies.enumerated() {
-                let elapsed = clock.measure(body)
-                seconds[i].append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-            }
-        }
-        return seconds.map { Measurement(seconds: $0) }
-    }
-}
