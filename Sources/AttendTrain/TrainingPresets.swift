@@ -13,7 +13,7 @@ public enum TrainingPresets {
     public static func configuration(task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64 = 0)
         -> TrainingConfiguration
     {
-        // Images and Pathfinder use learned positions and (Pathfinder) mean pooling, as LRA does.
+        // Images and Pathfinder train with a cosine schedule at preset `lra`, as LRA does.
         let isImage = task.name == "image" || task.name.hasPrefix("path")
         var model: ModelConfiguration
         var steps: Int, batch: Int, rate: Float, warmup: Int, decay: Float
@@ -39,7 +39,7 @@ public enum TrainingPresets {
         }
         model.mixer = mixer
         model.classCount = task.classCount
-        model.positions = isImage ? .learned : .sinusoidal
+        model.positions = learnedPositions(task) ? .learned : .sinusoidal
         model.pooling = meanPooled(task, preset) ? .mean : .cls
         // Image starts its grey-level embeddings at N(0, 0.02), level with its learned positions,
         // below preset `lra`: 256 unrelated unit-size grey-level vectors swamp the positions. Full
@@ -56,7 +56,15 @@ public enum TrainingPresets {
         return configuration
     }
 
-    /// Pathfinder pools by the mean, as LRA does. Retrieval does too below preset `lra` (which keeps
+    /// Image, Path-X and Pathfinder 64 learn their positions, as LRA's configs for them do
+    /// (`learn_pos_emb = True`); Pathfinder 32 adds the fixed sinusoids like the text tasks, as LRA's
+    /// PF-32 config does (`learn_pos_emb = False`). Learned positions start at N(0, 0.02), under the
+    /// N(0, 1) pixel embeddings, so a PF-32 model began nearly blind to where its pixels are.
+    static func learnedPositions(_ task: any SequenceTask) -> Bool {
+        ["image", "pathx", "pathfinder64"].contains(task.name)
+    }
+
+    /// Pathfinder pools by the mean, as LRA does at 32 and 128 pixels (its PF-64 config uses [CLS]). Retrieval does too below preset `lra` (which keeps
     /// LRA's [CLS]): in a two-tower model the mean of each passage carries its byte statistics to the
     /// head from the first step, where [CLS] must first learn to gather them. Measured on the `cpu`
     /// task with passages cut to 256 bytes, full attention: 65.5% validation accuracy after 250 steps

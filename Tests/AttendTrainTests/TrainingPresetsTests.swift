@@ -1,6 +1,7 @@
 // Preset choices that change what a model learns: the token-embedding scale per task (Image starts
 // its grey levels at 0.02 below preset `lra`), what the encoder actually draws from it, and that
-// configurations written before the option existed still load with the old behaviour (N(0, 1)).
+// configurations written before the option existed still load with the old behaviour (N(0, 1));
+// and the position encoding each task gets.
 import AttendAttention
 import AttendCore
 import AttendData
@@ -10,9 +11,24 @@ import Foundation
 import Testing
 
 @Suite struct TrainingPresetsTests {
-    func scale(_ taskName: String, _ preset: TaskPreset) throws -> Float {
+    func model(_ taskName: String, _ preset: TaskPreset) throws -> ModelConfiguration {
         let task = try TaskCatalog.make(taskName, options: TaskOptions(preset: .tiny, seed: 0))
-        return TrainingPresets.configuration(task: task, mixer: "full", preset: preset).model.tokenEmbeddingScale
+        return TrainingPresets.configuration(task: task, mixer: "full", preset: preset).model
+    }
+
+    func scale(_ taskName: String, _ preset: TaskPreset) throws -> Float {
+        try model(taskName, preset).tokenEmbeddingScale
+    }
+
+    /// Positions as LRA's configs choose them (`learn_pos_emb`): learned for CIFAR-10 (our Image),
+    /// PF-64 and Path-X, fixed sinusoids for PF-32 and the text tasks, at every preset.
+    @Test(arguments: TaskPreset.allCases) func positionsFollowLRAPerTask(_ preset: TaskPreset) throws {
+        for task in ["image", "pathx", "pathfinder64"] {
+            #expect(try model(task, preset).positions == .learned, "\(task)")
+        }
+        for task in ["pathfinder", "listops", "text", "retrieval"] {
+            #expect(try model(task, preset).positions == .sinusoidal, "\(task)")
+        }
     }
 
     @Test func imageStartsItsGreyLevelsSmallBelowTheLRAPreset() throws {
