@@ -26,8 +26,7 @@ public final class ProgressReporter {
 
     /// Seconds since the reporter was made.
     public var elapsed: Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+        (ContinuousClock.now - start) / .seconds(1)
     }
 
     /// Shows step `step` (1-based count of completed steps) with the latest metrics.

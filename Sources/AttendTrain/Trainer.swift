@@ -305,8 +305,7 @@ public final class Trainer {
         communicator.phase = currentStep > 0 ? "step \(currentStep) (\(purpose))" : purpose
         let start = ContinuousClock.now
         defer {
-            let d = ContinuousClock.now - start
-            communicationSeconds += Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+            communicationSeconds += (ContinuousClock.now - start) / .seconds(1)
         }
         return try body()
     }

@@ -64,11 +64,12 @@ public enum TrainingPresets {
         ["image", "pathx", "pathfinder64"].contains(task.name)
     }
 
-    /// Pathfinder pools by the mean, as LRA does at 32 and 128 pixels (its PF-64 config uses [CLS]). Retrieval does too below preset `lra` (which keeps
-    /// LRA's [CLS]): in a two-tower model the mean of each passage carries its byte statistics to the
-    /// head from the first step, where [CLS] must first learn to gather them. Measured on the `cpu`
-    /// task with passages cut to 256 bytes, full attention: 65.5% validation accuracy after 250 steps
-    /// and 74.7% after 500 with the mean, 50.0% and 58.1% with [CLS].
+    /// Pathfinder pools by the mean, as LRA does at 32 and 128 pixels (its PF-64 config uses [CLS]).
+    /// Retrieval does too below preset `lra` (which keeps LRA's [CLS]): in a two-tower model the mean
+    /// of each passage carries its byte statistics to the head from the first step, where [CLS] must
+    /// first learn to gather them. Measured on the `cpu` task with passages cut to 256 bytes, full
+    /// attention: 65.5% validation accuracy after 250 steps and 74.7% after 500 with the mean, 50.0%
+    /// and 58.1% with [CLS].
     static func meanPooled(_ task: any SequenceTask, _ preset: TaskPreset) -> Bool {
         task.name.hasPrefix("path") || (task.name == "retrieval" && preset != .lra)
     }

@@ -94,7 +94,7 @@ struct Measurement {
             let start = clock.now
             try body()
             let elapsed = clock.now - start
-            seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+            seconds.append(elapsed / .seconds(1))
         }
         return Measurement(seconds: seconds)
     }
@@ -110,7 +110,7 @@ extension Measurement {
         for _ in 0..<Swift.max(runs, 1) {
             for (i, body) in bodies.enumerated() {
                 let elapsed = clock.measure(body)
-                seconds[i].append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+                seconds[i].append(elapsed / .seconds(1))
             }
         }
         return seconds.map { Measurement(seconds: $0) }

@@ -72,7 +72,6 @@ enum DistributedTrainBenchmark {
 
         var phases: [[Double]] = [[], [], [], []]  // per timed step: compute, wait, all-reduce, update
         let clock = ContinuousClock()
-        func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18 }
         let step = {
             let t0 = clock.now
             var (_, gradients) = try valueAndGradient(of: model) { model in
@@ -86,7 +85,7 @@ enum DistributedTrainBenchmark {
             let t3 = clock.now
             optimizer.step(gradients, learningRate: 1e-4)
             let t4 = clock.now
-            for (i, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { phases[i].append(seconds(d)) }
+            for (i, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { phases[i].append(d / .seconds(1)) }
         }
         try step()  // warm-up
         phases = [[], [], [], []]
@@ -121,7 +120,7 @@ enum DistributedTrainBenchmark {
                 try group.barrier()
                 let start = clock.now
                 try buffer.withUnsafeMutableBufferPointer { try group.allReduceSum($0) }
-                samples.append(seconds(clock.now - start))
+                samples.append((clock.now - start) / .seconds(1))
             }
             let median = try group.allReduce([samples.sorted()[samples.count / 2]], .maximum)[0]
             allReduceRows.append(AllReduceRow(
