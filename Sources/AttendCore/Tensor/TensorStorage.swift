@@ -1,6 +1,7 @@
 // The memory behind a tensor: one 64-byte-aligned float32 buffer, shared between tensor values
 // until one of them writes (copy-on-write is decided by `Tensor`, which checks uniqueness). Every
-// allocation is counted, so benchmarks can report the peak tensor memory of an operation.
+// allocation is counted, so benchmarks can report the peak tensor memory of an operation. Buffers
+// come from `TensorAllocator`, which reuses freed ones.
 import Foundation
 import Synchronization
 
@@ -14,10 +15,8 @@ public final class TensorStorage: @unchecked Sendable {
     /// Allocates `count` values without initialising them: callers write every element.
     public init(uninitializedCount count: Int) {
         precondition(count >= 0, "negative element count \(count)")
-        _ = HeapPolicy.configured
         self.count = count
-        let raw = UnsafeMutableRawPointer.allocate(
-            byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        let raw = TensorAllocator.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride)
         base = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         MemoryAccounting.allocated(count * MemoryLayout<Float>.stride)
     }
@@ -36,30 +35,13 @@ public final class TensorStorage: @unchecked Sendable {
 
     deinit {
         MemoryAccounting.released(count * MemoryLayout<Float>.stride)
-        base.deallocate()
+        TensorAllocator.deallocate(
+            UnsafeMutableRawPointer(base), byteCount: max(count, 1) * MemoryLayout<Float>.stride)
     }
 }
 
-/// Keeps freed tensor memory in the process instead of returning it to the kernel.
-///
-/// glibc serves blocks above its mmap threshold (≤ 32 MiB) with fresh mappings and unmaps them on
-/// free, so a training step that allocates and frees the same large activations every iteration pays
-/// for zero-filling new pages each time (profiled: 7% of a step in `clear_page`). Raising the mmap and
-/// trim thresholds makes those blocks come from the heap and be reused.
-enum HeapPolicy {
-    static let configured: Bool = {
-        // mallopt is not exported by Swift's Glibc module, so it is looked up by name.
-        typealias MallocOption = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return false }
-        let mallopt = unsafeBitCast(symbol, to: MallocOption.self)
-        let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // <malloc.h> M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
-        _ = mallopt(mmapThreshold, 1 << 30)
-        _ = mallopt(trimThreshold, Int32.max)
-        return true
-    }()
-}
-
-/// Live and peak bytes held by tensor storage, process-wide.
+/// Live and peak bytes held by tensor storage, process-wide (not counting the buffers
+/// `TensorAllocator` keeps for reuse).
 public enum MemoryAccounting {
     private static let live = Atomic<Int>(0)
     private static let peak = Atomic<Int>(0)

@@ -60,7 +60,8 @@ enum Environment {
         let flags = cpuFlags.filter { ["avx2", "fma", "avx512f", "avx512bw"].contains($0) }
         let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(auto)"
         return "# \(cpuModel) | flags: \(flags.joined(separator: " ")) | threads: \(Parallel.threadCount) | "
-            + "OpenBLAS kernel: \(BLAS.coreName), OPENBLAS_CORETYPE=\(coreType)"
+            + "OpenBLAS kernel: \(BLAS.coreName), OPENBLAS_CORETYPE=\(coreType) | tensor cache limit: "
+            + ByteSize.format(TensorAllocator.cacheLimit)
     }
 
     static var cpuModel: String {
@@ -83,6 +84,10 @@ enum Environment {
 /// Timing helper: warm-up runs, then the median of timed runs.
 struct Measurement {
     let seconds: [Double]
+    /// Minor page faults per timed run (fresh pages the kernel had to map and zero), and tensor
+    /// allocations per timed run that the allocator's cache could not serve: both 0 in a steady
+    /// state that reuses its memory.
+    var pageFaultsPerRun = 0.0, allocatorMissesPerRun = 0.0
     var median: Double { seconds.sorted()[seconds.count / 2] }
     var best: Double { seconds.min() ?? .nan }
 
@@ -90,13 +95,25 @@ struct Measurement {
         for _ in 0..<warmup { try body() }
         let clock = ContinuousClock()
         var seconds: [Double] = []
+        let faults = minorPageFaults(), misses = TensorAllocator.statistics.misses
         for _ in 0..<max(runs, 1) {
             let start = clock.now
             try body()
             let elapsed = clock.now - start
             seconds.append(elapsed / .seconds(1))
         }
-        return Measurement(seconds: seconds)
+        var measurement = Measurement(seconds: seconds)
+        measurement.pageFaultsPerRun = Double(minorPageFaults() - faults) / Double(seconds.count)
+        measurement.allocatorMissesPerRun =
+            Double(TensorAllocator.statistics.misses - misses) / Double(seconds.count)
+        return measurement
+    }
+
+    /// Minor page faults of this process so far.
+    static func minorPageFaults() -> Int {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        return usage.ru_minflt
     }
 }
 

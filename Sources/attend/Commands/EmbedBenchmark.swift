@@ -18,6 +18,8 @@ enum EmbedBenchmark {
         let meanCosineToFull: Double?, minimumCosineToFull: Double?
         /// Full attention's batch time divided by this mechanism's.
         let speedUpOverFull: Double?
+        /// Minor page faults and tensor-cache misses per timed batch (0 once memory is reused).
+        let pageFaultsPerBatch: Double, allocatorMissesPerBatch: Double
         /// The first values of text 0's embedding, so the peer script can check it computed the same.
         let firstValues: [Float]
     }
@@ -80,6 +82,7 @@ enum EmbedBenchmark {
                     mixer: mixer, length: n, batch: batch, sentencesPerSecond: Double(batch) / time.median,
                     batchMilliseconds: milliseconds, meanCosineToFull: cosines.map { $0.reduce(0, +) / Double($0.count) },
                     minimumCosineToFull: cosines?.min(), speedUpOverFull: exact[n].map { $0.milliseconds / milliseconds },
+                    pageFaultsPerBatch: time.pageFaultsPerRun, allocatorMissesPerBatch: time.allocatorMissesPerRun,
                     firstValues: Array(vectors.scalars.prefix(8))))
                 FileHandle.standardError.write(Data("  \(mixer) n=\(n): \(String(format: "%.1f", milliseconds)) ms per batch\n".utf8))
             }
@@ -89,10 +92,12 @@ enum EmbedBenchmark {
              String(format: "%.1f", r.batchMilliseconds),
              r.meanCosineToFull.map { String(format: "%.6f", $0) } ?? "-",
              r.minimumCosineToFull.map { String(format: "%.6f", $0) } ?? "-",
-             r.speedUpOverFull.map { String(format: "%.2f×", $0) } ?? "-"]
+             r.speedUpOverFull.map { String(format: "%.2f×", $0) } ?? "-",
+             String(format: "%.0f", r.pageFaultsPerBatch), String(format: "%.1f", r.allocatorMissesPerBatch)]
         }
         print(TextTable(
-            header: ["mixer", "n", "batch", "sentences/s", "ms/batch", "cos to full (mean)", "cos (min)", "speed-up"],
+            header: ["mixer", "n", "batch", "sentences/s", "ms/batch", "cos to full (mean)", "cos (min)", "speed-up",
+                     "page faults/batch", "cache misses/batch"],
             rows: table).rendered)
         try ResultFiles.write(rows, json: arguments.string("json"), csv: arguments.string("csv"))
     }

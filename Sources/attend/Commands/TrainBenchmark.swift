@@ -10,6 +10,8 @@ import Foundation
 enum TrainBenchmark {
     struct Row: Codable {
         let mixer: String, length: Int, batch: Int, tokensPerSecond: Double, stepMilliseconds: Double
+        /// Minor page faults and tensor-cache misses per timed step (0 once memory is reused).
+        let pageFaultsPerStep: Double, allocatorMissesPerStep: Double
     }
 
     static func run(_ arguments: ParsedArguments) throws {
@@ -42,13 +44,17 @@ enum TrainBenchmark {
                 }
                 let time = try Measurement.run(runs: runs, step)
                 let row = Row(mixer: mixer, length: n, batch: batch, tokensPerSecond: Double(batch * n) / time.median,
-                              stepMilliseconds: time.median * 1000)
+                              stepMilliseconds: time.median * 1000, pageFaultsPerStep: time.pageFaultsPerRun,
+                              allocatorMissesPerStep: time.allocatorMissesPerRun)
                 rows.append(row)
             }
         }
         let table = rows.map { [$0.mixer, "\($0.length)", "\($0.batch)", String(format: "%.0f", $0.tokensPerSecond),
-                                String(format: "%.1f", $0.stepMilliseconds)] }
-        print(TextTable(header: ["mixer", "n", "batch", "tokens/s", "step ms"], rows: table).rendered)
+                                String(format: "%.1f", $0.stepMilliseconds), String(format: "%.0f", $0.pageFaultsPerStep),
+                                String(format: "%.1f", $0.allocatorMissesPerStep)] }
+        print(TextTable(
+            header: ["mixer", "n", "batch", "tokens/s", "step ms", "page faults/step", "cache misses/step"],
+            rows: table).rendered)
         try ResultFiles.write(rows, json: arguments.string("json"), csv: arguments.string("csv"))
     }
 }
