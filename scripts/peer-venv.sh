@@ -19,6 +19,7 @@ make_env() {  # name, requirement files or packages…
     "$env/bin/python" -c "import torch; assert torch.__version__.endswith('+cpu'), torch.__version__"
 }
 
-make_env main -r "$here/fixtures/requirements.txt" -r "$here/fixtures/requirements-models.txt"
+make_env main -r "$here/fixtures/requirements.txt" -r "$here/fixtures/requirements-models.txt" \
+    -r "$here/../Benchmarks/peers/requirements-onnx.txt"
 make_env ls numpy safetensors einops long-short-transformer==0.0.5 rotary-embedding-torch==0.1.5
 echo "peer-venv: ready in $dir (main, ls)"
