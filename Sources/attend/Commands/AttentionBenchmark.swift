@@ -14,6 +14,10 @@ struct AttentionResult: Codable {
     let backwardMilliseconds: Double?
     let peakExtraMiB: Double
     var ratioToFull: Double?
+    /// Exact attention's arithmetic rate: forward 4·b·h·n²·d FLOPs (two products), the backward 2.5×
+    /// that (it recomputes the scores from the saved log-sum-exp), halved when causal; nil for
+    /// mechanisms whose work is not that product.
+    var forwardGFLOPS: Double?, forwardBackwardGFLOPS: Double?
 }
 
 enum AttentionBenchmark {
@@ -50,6 +54,13 @@ enum AttentionBenchmark {
                 FileHandle.standardError.write(Data("  \(name) n=\(n): \(String(format: "%.2f", result.forwardMilliseconds)) ms\n".utf8))
             }
         }
+        for i in results.indices where ["full", "full-kernel"].contains(results[i].mixer) {
+            let r = results[i]
+            let flops = 4 * Double(r.batch * r.heads * r.headDimension) * Double(r.length) * Double(r.length)
+                * (r.causal ? 0.5 : 1)
+            results[i].forwardGFLOPS = flops / (r.forwardMilliseconds * 1e6)
+            results[i].forwardBackwardGFLOPS = r.backwardMilliseconds.map { 3.5 * flops / ($0 * 1e6) }
+        }
         for i in results.indices {
             if let full = results.first(where: { $0.mixer == "full" && $0.length == results[i].length }) {
                 results[i].ratioToFull = results[i].forwardMilliseconds / full.forwardMilliseconds
@@ -57,9 +68,14 @@ enum AttentionBenchmark {
         }
         let rows = results.map { r in
             [r.mixer, "\(r.length)", format(r.forwardMilliseconds), r.backwardMilliseconds.map(format) ?? "-",
-             String(format: "%.1f", r.peakExtraMiB), r.ratioToFull.map { String(format: "%.3f", $0) } ?? "-"]
+             String(format: "%.1f", r.peakExtraMiB), r.ratioToFull.map { String(format: "%.3f", $0) } ?? "-",
+             r.forwardGFLOPS.map { String(format: "%.0f", $0) } ?? "-",
+             r.forwardBackwardGFLOPS.map { String(format: "%.0f", $0) } ?? "-"]
         }
-        print(TextTable(header: ["mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "time / full"], rows: rows).rendered)
+        print(TextTable(
+            header: ["mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "time / full", "fwd GFLOP/s",
+                     "fwd+bwd GFLOP/s"],
+            rows: rows).rendered)
         for line in refused { print("refused: \(line)") }
         try ResultFiles.write(results, json: arguments.string("json"), csv: arguments.string("csv"))
         if let svg = arguments.string("svg") { try plot(results, causal: causal).rendered().write(toFile: svg, atomically: true, encoding: .utf8) }
