@@ -3,18 +3,19 @@
 # sentences/s and page faults per batch and the spread max/min: a process-to-process spread is what
 # memory churn (fresh pages per batch) used to cause. Like every benchmark it runs on the OpenBLAS
 # kernel a user's machine gets (OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset for these processes).
-#   Benchmarks/embed-stability.sh [PROCESSES] [LENGTHS]     (default 5, 32,128,256)
+#   [RUNS=9] Benchmarks/embed-stability.sh [PROCESSES] [LENGTHS]   (default 5, 32,128,256; median of RUNS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 processes=${1:-5}
 lengths=${2:-32,128,256}
+runs=${RUNS:-9}
 attend=.build/release/attend
 threads=${THREADS:-$(nproc)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for i in $(seq "$processes"); do
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$attend" bench embed --threads "$threads" \
-        --lengths "$lengths" --json "$work/$i.json" > "$work/$i.txt" 2>/dev/null
+        --lengths "$lengths" --runs "$runs" --json "$work/$i.json" > "$work/$i.txt" 2>/dev/null
 done
 head -1 "$work/1.txt"
 python3 - "$work" "$processes" <<'EOF'
