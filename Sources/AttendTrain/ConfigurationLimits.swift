@@ -36,7 +36,8 @@ extension TrainingConfiguration {
         try check(epsilon, .above(0, atMost: 1), "epsilon")
         try check(gradientClip, .from(0, to: 1e6), "gradient_clip")
         try check(labelSmoothing, .from(0, below: 1), "label_smoothing")
-        try check(evaluationInterval, 0...1_000_000_000, "evaluation_interval", flag: "--eval-every")
+        try check(
+            evaluationInterval, 0...1_000_000_000, "evaluation_interval", flag: "--eval-every")
         try check(evaluationExamples, 0...1_000_000_000, "evaluation_examples")
         try check(
             checkpointInterval, 0...1_000_000_000, "checkpoint_interval", flag: "--checkpoint-every")
@@ -78,7 +79,8 @@ extension ModelConfiguration {
             try check(capacity, 1...1_048_576, "model.switch.expert_capacity")
         }
         try check(
-            moe.auxiliaryLossCoefficient, .from(0, to: 100), "model.switch.auxiliary_loss_coefficient")
+            moe.auxiliaryLossCoefficient, .from(0, to: 100),
+            "model.switch.auxiliary_loss_coefficient")
         try check(moe.zLossCoefficient, .from(0, to: 100), "model.switch.z_loss_coefficient")
         try check(moe.jitter, .from(0, below: 1), "model.switch.jitter")
         try check(moe.layerInterval, 1...1_024, "model.switch.layer_interval")

@@ -109,8 +109,8 @@ public struct RunDirectory: Sendable {
         var kept: [UInt8] = []
         kept.reserveCapacity(data.count)
         for line in data.split(separator: UInt8(ascii: "\n")) {
-            guard let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                keep(record)
+            let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+            guard let record, keep(record)
             else { continue }
             kept += line
             kept.append(UInt8(ascii: "\n"))

@@ -173,7 +173,8 @@ public final class Trainer {
                 let last = configuration.steps
                 try writer.keepMetrics { record in
                     let step = record["step"] as? Int ?? 0
-                    return step <= start && !(step == last && record["event"] as? String == "evaluate")
+                    let isEvaluation = record["event"] as? String == "evaluate"
+                    return step <= start && !(step == last && isEvaluation)
                 }
             } else {
                 try writer.saveConfiguration(configuration)

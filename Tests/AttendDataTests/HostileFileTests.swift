@@ -11,7 +11,8 @@ import Testing
     // A product that fits but exceeds the bytes present.
     let promising = hexBytes("00000802" + "00010000" + "00010000" + "0102")
     #expect(throws: FormatError.self) { try IDXArray(promising, dimensions: 2) }
-    let exact = try? IDXArray(hexBytes("00000802" + "00000002" + "00000001" + "0102"), dimensions: 2)
+    let twoByOne = hexBytes("00000802" + "00000002" + "00000001" + "0102")
+    let exact = try? IDXArray(twoByOne, dimensions: 2)
     #expect(exact?.shape == [2, 1] && exact?.values == [1, 2])
 }
 

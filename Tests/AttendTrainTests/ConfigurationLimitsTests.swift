@@ -75,13 +75,8 @@ import Testing
 /// The command-line face of the limits: each input the reliability probe found is one line and
 /// exit status 2, naming the field.
 @Suite(.serialized) struct ConfigurationLimitsCommandLineTests {
-    let attend = builtAttendExecutable()
-
     func refusal(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        guard let attend else {
-            Issue.record("the attend executable was not built next to the tests (make test builds it)")
-            return (-1, "")
-        }
+        guard let attend = requireAttendExecutable() else { return (-1, "") }
         return try runCommand(attend, arguments, limit: 60)
     }
 
@@ -120,7 +115,8 @@ import Testing
             try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: file))
             let result = try refusal(["train", "--config", file, "--out", folder + "/run"])
             #expect(result.status == 2, "\(result.output)")
-            #expect(result.output.contains(message) && result.output.contains(file), "\(result.output)")
+            #expect(
+                result.output.contains(message) && result.output.contains(file), "\(result.output)")
             #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
         }
     }

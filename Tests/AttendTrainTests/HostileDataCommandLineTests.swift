@@ -5,16 +5,11 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct HostileDataCommandLineTests {
-    let attend = builtAttendExecutable()
-
     /// `attend train --task image` with `images` as the training images file, its address space
     /// limited to `memoryKiB`.
     func trainOnImages(_ images: [UInt8], memoryKiB: Int) throws -> (status: Int32, output: String)
     {
-        guard let attend else {
-            Issue.record("the attend executable was not built next to the tests (make test builds it)")
-            return (-1, "")
-        }
+        guard let attend = requireAttendExecutable() else { return (-1, "") }
         let folder = NSTemporaryDirectory() + "attend-hostile-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -29,7 +24,8 @@ import Testing
         let file = hexBytes("1f8b08000000000002036360e060fe8f0400480064a210000000")
         let result = try trainOnImages(file, memoryKiB: 4 << 20)
         #expect(result.status == 1, "\(result.output)")
-        #expect(result.output.contains("train-images-idx3-ubyte.gz") && result.output.contains("IDX"))
+        #expect(
+            result.output.contains("train-images-idx3-ubyte.gz") && result.output.contains("IDX"))
         #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
     }
 

@@ -32,7 +32,8 @@ import Testing
             ".other.safetensors.tmp-\(dead)-1", "x.checkpoint.safetensors.tmp-\(dead)-1",
         ]
         for name in torn + kept {
-            #expect(FileManager.default.createFile(atPath: run.path + "/" + name, contents: Data([1])))
+            let path = run.path + "/" + name
+            #expect(FileManager.default.createFile(atPath: path, contents: Data([1])))
         }
         try RunDirectory(path: run.path).prepare()
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: run.path))

@@ -42,7 +42,8 @@ struct IDXArray: Sendable {
             count = product
         }
         guard held == count else {
-            throw FormatError("IDX header promises \(shape) = \(count) values, the file holds \(held)")
+            throw FormatError(
+                "IDX header promises \(shape) = \(count) values, the file holds \(held)")
         }
         self.shape = shape
         values = Array(bytes[headerLength...])
