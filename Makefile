@@ -36,19 +36,20 @@ run: build
 test: setup
 	swift test $(RELEASE) -Xswiftc -enable-testing
 
-# libFuzzer + AddressSanitizer on every parser of outside bytes, FUZZ_SECONDS (default 60) per target
-# from the seed corpus in Fuzz/Corpus; crash inputs land in Fuzz/Regressions (see docs/reliability.md).
+# libFuzzer + AddressSanitizer on every parser of outside bytes, FUZZ_SECONDS (default 60) per
+# target from the seed corpus in Fuzz/Corpus; crash inputs land in Fuzz/Regressions (see
+# docs/reliability.md).
 fuzz: setup
 	scripts/fuzz.sh
 
 # The test suite under AddressSanitizer, then under ThreadSanitizer, each in its own build folder
 # (slow: run it before a release, not on every change). The suppression files name the leaks and
 # races of the toolchain's test runner and runtime, never Attend's own code.
-SANITIZER_RUNTIME := $(CURDIR)/scripts/sanitizers
+SUPPRESSIONS := $(CURDIR)/scripts/sanitizers
 sanitize: setup
-	LSAN_OPTIONS=suppressions=$(SANITIZER_RUNTIME)/lsan.supp:print_suppressions=0 \
+	LSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/lsan.supp:print_suppressions=0 \
 		swift test $(RELEASE) -Xswiftc -enable-testing --build-path .build/asan --sanitize=address
-	TSAN_OPTIONS=suppressions=$(SANITIZER_RUNTIME)/tsan.supp:halt_on_error=1 \
+	TSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/tsan.supp:halt_on_error=1 \
 		swift test $(RELEASE) -Xswiftc -enable-testing --build-path .build/tsan --sanitize=thread
 
 # The long crash-consistency campaign: 100 random kill -9s of a training run and its resumes.

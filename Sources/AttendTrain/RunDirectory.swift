@@ -54,7 +54,7 @@ public struct RunDirectory: Sendable {
         do {
             try AtomicFile.write(to: configurationPath, bytes: Array(encoder.encode(configuration)))
         } catch {
-            throw TrainingError.run("cannot write \(configurationPath): \(error.localizedDescription)")
+            throw TrainingError.run("cannot write \(configurationPath): \(error)")
         }
     }
 
@@ -110,8 +110,7 @@ public struct RunDirectory: Sendable {
         kept.reserveCapacity(data.count)
         for line in data.split(separator: UInt8(ascii: "\n")) {
             let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
-            guard let record, keep(record)
-            else { continue }
+            guard let record, keep(record) else { continue }
             kept += line
             kept.append(UInt8(ascii: "\n"))
         }
