@@ -47,9 +47,9 @@ fuzz: setup
 # races of the toolchain's test runner and runtime, never Attend's own code.
 SUPPRESSIONS := $(CURDIR)/scripts/sanitizers
 sanitize: setup
-	LSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/lsan.supp:print_suppressions=0 \
+	ATTEND_SANITIZER=address LSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/lsan.supp:print_suppressions=0 \
 		swift test $(RELEASE) -Xswiftc -enable-testing --build-path .build/asan --sanitize=address
-	TSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/tsan.supp:halt_on_error=1 \
+	ATTEND_SANITIZER=thread TSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/tsan.supp:halt_on_error=1 \
 		swift test $(RELEASE) -Xswiftc -enable-testing --build-path .build/tsan --sanitize=thread
 
 # The long crash-consistency campaign: 100 random kill -9s of a training run and its resumes.
