@@ -16,7 +16,7 @@ RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) $(if $(HAS_FMA),-Xswi
 	$(if $(HAS_AVX512),-Xswiftc -DATTEND_AVX512)
 BIN := .build/release/attend
 
-.PHONY: run test bench setup build clean
+.PHONY: run test bench setup build clean fuzz sanitize crash-campaign
 
 setup:
 	@scripts/setup.sh
@@ -35,6 +35,26 @@ run: build
 # @testable imports working.
 test: setup
 	swift test $(RELEASE) -Xswiftc -enable-testing
+
+# libFuzzer + AddressSanitizer on every parser of outside bytes, FUZZ_SECONDS (default 60) per
+# target from the seed corpus in Fuzz/Corpus; crash inputs land in Fuzz/Regressions (see
+# docs/reliability.md).
+fuzz: setup
+	scripts/fuzz.sh
+
+# The test suite under AddressSanitizer, then under ThreadSanitizer, each in its own build folder
+# (slow: run it before a release, not on every change). The suppression files name the leaks and
+# races of the toolchain's test runner and runtime, never Attend's own code.
+SUPPRESSIONS := $(CURDIR)/scripts/sanitizers
+sanitize: setup
+	ATTEND_SANITIZER=address LSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/lsan.supp:print_suppressions=0 \
+		swift test $(RELEASE) -Xswiftc -enable-testing --build-path .build/asan --sanitize=address
+	ATTEND_SANITIZER=thread TSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/tsan.supp:halt_on_error=1 \
+		swift test $(RELEASE) -Xswiftc -enable-testing --build-path .build/tsan --sanitize=thread
+
+# The long crash-consistency campaign: 100 random kill -9s of a training run and its resumes.
+crash-campaign: build
+	scripts/crash-campaign.sh --kills 100 --attend $(BIN)
 
 # Every benchmark suite plus the PyTorch peers; results in docs/results/ (see scripts/bench.sh).
 bench: build

@@ -1,6 +1,7 @@
 // A run directory: `config.json` (the resolved configuration), `metrics.jsonl` (one JSON object per
 // logged event), `checkpoint.safetensors` (latest training state) and `model.safetensors` (the final
 // parameters). Everything a later `attend eval` or `--resume` needs.
+import AttendCore
 import Foundation
 
 /// The files of one training run.
@@ -16,12 +17,33 @@ public struct RunDirectory: Sendable {
     public var checkpointPath: String { path + "/checkpoint.safetensors" }
     public var modelPath: String { path + "/model.safetensors" }
 
-    /// Creates the directory, failing with a message naming it when that is impossible.
+    /// Creates the directory, failing with a message naming it when that is impossible, and
+    /// removes the temporary files of writes that a crash interrupted (`removeTornWrites`).
     public func prepare() throws {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
             throw TrainingError.run("cannot create run directory \(path): \(error.localizedDescription)")
+        }
+        removeTornWrites()
+    }
+
+    /// Deletes the temporary files that an atomic write of one of this directory's files leaves
+    /// when its process is killed (`.checkpoint.safetensors.tmp-<pid>-<n>` and the like), so a
+    /// run directory does not grow by a checkpoint per crash. Only names of that exact pattern
+    /// whose process is gone (or is this one, reusing a dead run's id) are touched.
+    public func removeTornWrites() {
+        let destinations = [configurationPath, metricsPath, checkpointPath, modelPath].map {
+            String($0.dropFirst(path.count + 1))
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        for name in names {
+            for destination in destinations {
+                guard let owner = AtomicFile.temporaryFileOwner(name, destination: destination),
+                    owner == getpid() || !isRunning(owner)
+                else { continue }
+                unlink(path + "/" + name)
+            }
         }
     }
 
@@ -30,9 +52,9 @@ public struct RunDirectory: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         do {
-            try encoder.encode(configuration).write(to: URL(fileURLWithPath: configurationPath), options: .atomic)
+            try AtomicFile.write(to: configurationPath, bytes: Array(encoder.encode(configuration)))
         } catch {
-            throw TrainingError.run("cannot write \(configurationPath): \(error.localizedDescription)")
+            throw TrainingError.run("cannot write \(configurationPath): \(error)")
         }
     }
 
@@ -41,11 +63,19 @@ public struct RunDirectory: Sendable {
         guard let data = FileManager.default.contents(atPath: configurationPath) else {
             throw TrainingError.run("no run at \(path): \(configurationPath) is missing (train one with `attend train … --out \(path)`)")
         }
+        let configuration: TrainingConfiguration
         do {
-            return try JSONDecoder().decode(TrainingConfiguration.self, from: data)
+            configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
+        } catch let error as DecodingError {
+            throw TrainingError.run(
+                "\(configurationPath) is not a valid run configuration: \(error.plainDescription)")
+        }
+        do {
+            try configuration.validate()
         } catch {
             throw TrainingError.run("\(configurationPath) is not a valid run configuration: \(error)")
         }
+        return configuration
     }
 
     /// Appends one JSON object as a line to `metrics.jsonl`.
@@ -71,10 +101,24 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    /// Drops metrics records of steps after `step` (a resumed run rewrites them).
-    public func truncateMetrics(after step: Int) throws {
-        let kept = metrics().filter { ($0["step"] as? Int ?? 0) <= step }
-        try? FileManager.default.removeItem(atPath: metricsPath)
-        for record in kept { try log(record) }
+    /// Keeps only the metrics records that `keep` accepts (a resumed run drops those it will
+    /// write again). The file is replaced atomically, in one write: a crash leaves either the old
+    /// records or the kept ones, never a part of them.
+    public func keepMetrics(where keep: ([String: Any]) -> Bool) throws {
+        guard let data = FileManager.default.contents(atPath: metricsPath) else { return }
+        var kept: [UInt8] = []
+        kept.reserveCapacity(data.count)
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            let record = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any]
+            guard let record, keep(record) else { continue }
+            kept += line
+            kept.append(UInt8(ascii: "\n"))
+        }
+        try AtomicFile.write(to: metricsPath, bytes: kept)
     }
+}
+
+/// Whether process `pid` exists (signal 0 checks without sending anything).
+private func isRunning(_ pid: pid_t) -> Bool {
+    kill(pid, 0) == 0 || errno == EPERM
 }

@@ -72,6 +72,7 @@ public final class Trainer {
         configuration: TrainingConfiguration, task: any SequenceTask, run: RunDirectory?,
         communicator: any Communicator = SingleProcessCommunicator()
     ) throws {
+        try configuration.validate()
         let mechanism = try Mechanisms.named(configuration.model.mixer)
         if task.isCausal && !mechanism.capabilities.supportsCausal {
             throw TrainingError.incompatible(
@@ -167,7 +168,14 @@ public final class Trainer {
                     throw TrainingError.run("--resume: no checkpoint at \(writer.checkpointPath)")
                 }
                 start = try Checkpoint.load(model: model, optimizer: optimizer, from: writer.checkpointPath)
-                try writer.truncateMetrics(after: start)
+                // Records after the checkpoint are written again, and so is the final
+                // evaluation (the only "evaluate" at the last step) when the run had finished.
+                let last = configuration.steps
+                try writer.keepMetrics { record in
+                    let step = record["step"] as? Int ?? 0
+                    let isEvaluation = record["event"] as? String == "evaluate"
+                    return step <= start && !(step == last && isEvaluation)
+                }
             } else {
                 try writer.saveConfiguration(configuration)
                 try? FileManager.default.removeItem(atPath: writer.metricsPath)

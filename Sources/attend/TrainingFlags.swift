@@ -1,5 +1,6 @@
 // Turns `attend train` flags into a training configuration: start from --config or from the preset
-// for the task, then apply each flag that was given.
+// for the task, then apply each flag that was given, then check every field's range
+// (`TrainingConfiguration.validate`, the one place the ranges are declared).
 import AttendData
 import AttendAttention
 import AttendModels
@@ -16,8 +17,10 @@ enum TrainingFlags {
             }
             do {
                 configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
-            } catch {
-                throw UsageError("attend train: \(file) is not a valid training configuration: \(error)")
+            } catch let error as DecodingError {
+                throw UsageError(
+                    "attend train: \(file) is not a valid training configuration: "
+                        + error.plainDescription)
             }
         } else {
             guard let taskName = arguments.string("task") else {
@@ -27,7 +30,7 @@ enum TrainingFlags {
                 throw UsageError("attend train: unknown task '\(taskName)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))")
             }
             let preset = TaskPreset(rawValue: try arguments.choice("preset", from: TrainingPresets.names) ?? "cpu")!
-            let seed = UInt64(try arguments.int("seed") ?? 0)
+            let seed = try seedFlag(arguments) ?? 0
             let task = try TaskCatalog.make(taskName, options: TaskOptions(preset: preset, seed: seed))
             configuration = TrainingPresets.configuration(
                 task: task, mixer: "full", preset: preset, seed: seed)
@@ -70,9 +73,6 @@ enum TrainingFlags {
         if let kind = try arguments.choice("ffn-kind", from: FeedForwardKind.allCases.map(\.rawValue)) {
             model.feedForward = FeedForwardKind(rawValue: kind)!
         }
-        guard model.modelDimension % model.headCount == 0 else {
-            throw UsageError("attend train: --heads \(model.headCount) must divide --dim \(model.modelDimension)")
-        }
         configuration.model = model
         if let v = try arguments.positiveInt("batch") { configuration.batchSize = v }
         if let v = try arguments.positiveInt("steps") { configuration.steps = v }
@@ -82,13 +82,26 @@ enum TrainingFlags {
         if let v = try arguments.choice("schedule", from: ScheduleKind.allCases.map(\.rawValue)) {
             configuration.schedule = ScheduleKind(rawValue: v)!
         }
-        if let v = try arguments.int("seed") {
-            configuration.seed = UInt64(v)
-            configuration.model.seed = UInt64(v)
+        if let v = try seedFlag(arguments) {
+            configuration.seed = v
+            configuration.model.seed = v
         }
         if let v = try arguments.int("eval-every") { configuration.evaluationInterval = max(v, 0) }
         if let v = try arguments.int("checkpoint-every") { configuration.checkpointInterval = max(v, 0) }
+        do {
+            try configuration.validate()
+        } catch {
+            let source = arguments.string("config").map { " (from \($0) and the flags)" } ?? ""
+            throw UsageError("attend train: invalid training configuration\(source): \(error)")
+        }
         return configuration
+    }
+
+    /// `--seed`, which must not be negative (it becomes an unsigned 64-bit seed).
+    static func seedFlag(_ arguments: ParsedArguments) throws -> UInt64? {
+        guard let v = try arguments.int("seed") else { return nil }
+        guard v >= 0 else { throw UsageError("attend train: --seed must be 0 or more, got \(v)") }
+        return UInt64(v)
     }
 
     /// Fails with the valid names when `mixer` is not registered.

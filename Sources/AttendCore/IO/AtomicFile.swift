@@ -8,7 +8,29 @@
 #endif
 
 /// Writes files so that they appear complete or not at all.
-enum AtomicFile {
+public enum AtomicFile {
+    /// Creates `path` (or replaces it) with `bytes`, atomically (see `write(to:_:)`).
+    public static func write(to path: String, bytes: [UInt8]) throws {
+        try write(to: path) { try $0.write(bytes) }
+    }
+
+    /// The process that made `name` (a file name without its directory), when `name` is one of
+    /// the temporary files `write` makes for a destination named `destination`:
+    /// `.<destination>.tmp-<pid>-<random>`. A process killed mid-write leaves such a file behind.
+    public static func temporaryFileOwner(_ name: String, destination: String) -> pid_t? {
+        let prefix = ".\(destination).tmp-"
+        guard name.hasPrefix(prefix) else { return nil }
+        let fields = name.dropFirst(prefix.count)
+            .split(separator: "-", omittingEmptySubsequences: false)
+        let isDecimal = { (field: Substring) in
+            !field.isEmpty && field.utf8.allSatisfy { (48...57).contains($0) }  // ASCII digits
+        }
+        guard fields.count == 2, fields.allSatisfy(isDecimal), let pid = pid_t(fields[0]),
+            UInt32(fields[1]) != nil
+        else { return nil }
+        return pid
+    }
+
     /// Creates `path` (or replaces it) with the bytes `body` writes to the sink.
     ///
     /// On any failure the temporary file is removed, the destination is left untouched and the
@@ -17,6 +39,7 @@ enum AtomicFile {
         let slash = path.lastIndex(of: "/")
         let directory = slash.map { String(path[...$0]) } ?? ""
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        // The one place this name is made; `temporaryFileOwner` recognises it.
         let temporary = "\(directory).\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
 
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)

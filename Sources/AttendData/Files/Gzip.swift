@@ -9,11 +9,12 @@ enum Gzip {
         try data.withUnsafeBufferPointer { (input) throws(FormatError) -> [UInt8] in
             var output: [UInt8] = []
             var offset = 0
-            // ISIZE of the last member sizes the buffer; exact for the usual single-member file.
-            let hint = input.count >= 4 ? Int(readUInt32(input, input.count - 4)) : nil
-            output.reserveCapacity(hint ?? 0)
+            // The magic number is checked before anything else is believed.
+            let first = try Header(input, at: 0)
+            let hint = sizeHint(input, first)
+            output.reserveCapacity(hint)
             repeat {
-                let header = try Header(input, at: offset)
+                let header = offset == 0 ? first : try Header(input, at: offset)
                 let memberStart = output.count
                 let end = try Inflate.decode(
                     input, from: header.dataOffset, expectedSize: hint, appendingTo: &output)
@@ -37,6 +38,21 @@ enum Gzip {
             } while offset + 2 <= input.count && input[offset] == 0x1F && input[offset + 1] == 0x8B
             return output
         }
+    }
+
+    /// The output size a gzip file's trailer suggests (0 when it is not a gzip file).
+    static func outputSizeHint(_ data: [UInt8]) -> Int {
+        data.withUnsafeBufferPointer { input in
+            (try? Header(input, at: 0)).map { sizeHint(input, $0) } ?? 0
+        }
+    }
+
+    /// ISIZE of the last member (exact for the usual single-member file), taken only as a hint:
+    /// never more than the compressed bytes after `header` could inflate to.
+    private static func sizeHint(_ input: UnsafeBufferPointer<UInt8>, _ header: Header) -> Int {
+        Swift.min(
+            Int(readUInt32(input, input.count - 4)),
+            Inflate.largestOutput(compressedBytes: input.count - header.dataOffset))
     }
 
     /// The fields of a gzip member header that a reader needs.

@@ -30,11 +30,20 @@ struct IDXArray: Sendable {
                 Int(bytes[o]) << 24 | Int(bytes[o + 1]) << 16 | Int(bytes[o + 2]) << 8
                     | Int(bytes[o + 3]))
         }
-        let count = shape.reduce(1, *)
-        guard bytes.count - headerLength == count else {
+        // The sizes come from the file: multiply with overflow checks, and stop as soon as the
+        // product exceeds what the file holds (a hostile header can name 2^32 per dimension).
+        let held = bytes.count - headerLength
+        var count = 1
+        for extent in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+            guard !overflow, product <= held else {
+                throw FormatError("IDX header promises \(shape) values, the file holds \(held)")
+            }
+            count = product
+        }
+        guard held == count else {
             throw FormatError(
-                "IDX header promises \(shape) = \(count) values, the file holds \(bytes.count - headerLength)"
-            )
+                "IDX header promises \(shape) = \(count) values, the file holds \(held)")
         }
         self.shape = shape
         values = Array(bytes[headerLength...])

@@ -14,12 +14,21 @@ enum Inflate {
         _ input: UnsafeBufferPointer<UInt8>, from start: Int, expectedSize: Int? = nil,
         appendingTo output: inout [UInt8]
     ) throws(FormatError) -> Int {
-        var state = Decoder(input: input, start: start, capacity: expectedSize)
+        // A caller's size comes from a file: bounded by what the input can produce.
+        let bound = largestOutput(compressedBytes: input.count - start)
+        var state = Decoder(
+            input: input, start: start, capacity: expectedSize.map { Swift.min($0, bound) })
         defer { state.release() }
         try state.run()
         let produced = UnsafeBufferPointer(start: state.out, count: state.outCount)
         output.append(contentsOf: produced)
         return state.consumedBytes
+    }
+
+    /// The most bytes `compressedBytes` of DEFLATE data can decode to: a 258-byte match costs at
+    /// least one bit in a dynamic block, so the ratio is below 1032 (RFC 1951; zlib's bound).
+    static func largestOutput(compressedBytes: Int) -> Int {
+        Swift.max(compressedBytes, 0) * 1032 + 258
     }
 }
 

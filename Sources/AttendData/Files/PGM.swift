@@ -21,6 +21,10 @@ public enum PGM {
         return bytes
     }
 
+    /// Largest width, height or maximum value read from a header: a 2^24-pixel side is far beyond
+    /// any image here, and keeps width × height well inside `Int`.
+    static let maximumField = 1 << 24
+
     /// Width, height and pixels of a binary PGM file with maximum value 255.
     public static func decode(_ bytes: [UInt8]) throws(DataError) -> (
         width: Int, height: Int, pixels: [UInt8]
@@ -43,7 +47,11 @@ public enum PGM {
             } else if byte >= 48 && byte <= 57 {
                 var value = 0
                 while offset < bytes.count, bytes[offset] >= 48, bytes[offset] <= 57 {
+                    // Any field above `maximumField` is refused before it can overflow an Int.
                     value = value * 10 + Int(bytes[offset] - 48)
+                    guard value <= maximumField else {
+                        throw fail("header field at byte \(offset) is larger than \(maximumField)")
+                    }
                     offset += 1
                 }
                 fields.append(value)
@@ -54,6 +62,7 @@ public enum PGM {
         offset += 1
         let (width, height, maxValue) = (fields[0], fields[1], fields[2])
         guard maxValue == 255 else { throw fail("maximum value \(maxValue), only 255 is read") }
+        // Each side is at most `maximumField`, so the product cannot overflow.
         guard bytes.count - offset >= width * height else {
             throw fail("raster holds \(bytes.count - offset) bytes, \(width)×\(height) needed")
         }

@@ -12,7 +12,11 @@ import Foundation
 extension WordPieceTokenizer {
     /// A tokenizer from a vocab.txt file.
     public init(vocabularyFile path: String, basic: BasicTokenizer = BasicTokenizer()) throws {
-        let text = try readText(path)
+        try self.init(vocabularyText: try readText(path), basic: basic)
+    }
+
+    /// A tokenizer from the text of a vocab.txt file.
+    init(vocabularyText text: String, basic: BasicTokenizer = BasicTokenizer()) throws {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
             line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
         }
@@ -22,7 +26,11 @@ extension WordPieceTokenizer {
 
     /// A tokenizer from a Hugging Face tokenizer.json holding a WordPiece model.
     public init(tokenizerFile path: String) throws {
-        let data = Data(try readText(path).utf8)
+        try self.init(tokenizerJSON: Data(try readText(path).utf8), path: path)
+    }
+
+    /// A tokenizer from the contents of a tokenizer.json file; `path` names it in errors.
+    init(tokenizerJSON data: Data, path: String) throws {
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw TokenizerError.malformedTokenizerJSON(path: path, problem: "not a JSON object")
         }

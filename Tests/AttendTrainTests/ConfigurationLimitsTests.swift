@@ -1,0 +1,123 @@
+// Every field of a training configuration has a range, checked alike for flags, --config files and
+// a run's config.json: values that used to trap, hang or pass unchecked are refused with one line
+// naming the field and what it may hold.
+import AttendTrain
+import Foundation
+import Testing
+
+@Suite struct ConfigurationLimitsTests {
+    @Test func presetsAreWithinTheLimits() throws {
+        for name in ["listops", "pathfinder"] {
+            let (configuration, _) = try tinyConfiguration(name)
+            try configuration.validate()
+        }
+    }
+
+    @Test func valuesOutsideTheirRangeNameTheField() throws {
+        let (base, _) = try tinyConfiguration("listops")
+        let cases: [(String, (inout TrainingConfiguration) -> Void)] = [
+            ("model.dropout", { $0.model.dropout = 2 }),
+            ("model.dropout", { $0.model.dropout = .nan }),
+            ("batch_size", { $0.batchSize = -3 }),
+            ("batch_size", { $0.batchSize = 1_000_000_000_000 }),
+            ("learning_rate", { $0.learningRate = -1 }),
+            ("model.layer_count", { $0.model.layerCount = 100_000_000 }),
+            ("model.head_count", { $0.model.headCount = 3 }),
+            ("model.mixer", { $0.model.mixer = "nonesuch" }),
+            ("beta2", { $0.beta2 = 1 }),
+            ("model.switch.expert_count", { $0.model.switchFeedForward.expertCount = 0 }),
+        ]
+        for (field, change) in cases {
+            var configuration = base
+            change(&configuration)
+            #expect {
+                try configuration.validate()
+            } throws: { error in
+                guard let error = error as? ConfigurationError else { return false }
+                return error.field == field && !error.expected.isEmpty
+                    && !error.description.contains("\n")
+            }
+        }
+    }
+
+    @Test func theTrainerRefusesAnInvalidConfiguration() throws {
+        var (configuration, task) = try tinyConfiguration("listops")
+        configuration.model.dropout = 2
+        #expect(throws: ConfigurationError.self) {
+            try Trainer(configuration: configuration, task: task, run: nil)
+        }
+    }
+
+    @Test func decodingErrorsSayWhatTheFieldHolds() throws {
+        let (configuration, _) = try tinyConfiguration("listops")
+        var json = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration))
+                as? [String: Any])
+        json["batch_size"] = "eight"
+        let data = try JSONSerialization.data(withJSONObject: json)
+        do {
+            _ = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
+            Issue.record("a string batch size must not decode")
+        } catch let error as DecodingError {
+            #expect(error.plainDescription == "batch_size must be a whole number")
+        }
+        json["batch_size"] = nil
+        do {
+            _ = try JSONDecoder().decode(
+                TrainingConfiguration.self, from: JSONSerialization.data(withJSONObject: json))
+            Issue.record("a configuration without batch_size must not decode")
+        } catch let error as DecodingError {
+            #expect(error.plainDescription == "the required field batch_size is missing")
+        }
+    }
+}
+
+/// The command-line face of the limits: each input the reliability probe found is one line and
+/// exit status 2, naming the field.
+@Suite(.serialized) struct ConfigurationLimitsCommandLineTests {
+    func refusal(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        guard let attend = requireAttendExecutable() else { return (-1, "") }
+        return try runCommand(attend, arguments, limit: 60)
+    }
+
+    @Test(arguments: [
+        (["--dropout", "2"], "model.dropout (--dropout) is 2.0"),
+        (["--batch", "1000000000000"], "batch_size (--batch) is 1000000000000"),
+        (["--lr", "-1"], "learning_rate (--lr) is -1.0"),
+        (["--layers", "100000000"], "model.layer_count (--layers) is 100000000"),
+        (["--heads", "3"], "model.head_count (--heads) is 3"),
+        (["--seed", "-1"], "--seed must be 0 or more"),
+    ])
+    func badFlagsAreOneLineUsageErrors(_ flags: [String], _ message: String) throws {
+        let out = NSTemporaryDirectory() + "attend-limits-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let result = try refusal(
+            ["train", "--task", "listops", "--preset", "tiny", "--out", out] + flags)
+        #expect(result.status == 2, "\(result.output)")
+        #expect(result.output.contains(message), "\(result.output)")
+        #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
+    }
+
+    @Test func configurationFilesAreCheckedLikeFlags() throws {
+        let folder = NSTemporaryDirectory() + "attend-limits-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (configuration, _) = try tinyConfiguration("listops")
+        var json = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration))
+                as? [String: Any])
+        let file = folder + "/config.json"
+        for (value, message) in [
+            (-3 as Any, "batch_size (--batch) is -3; expected a whole number from 1 to 65536"),
+            ("many" as Any, "batch_size must be a whole number"),
+        ] {
+            json["batch_size"] = value
+            try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: file))
+            let result = try refusal(["train", "--config", file, "--out", folder + "/run"])
+            #expect(result.status == 2, "\(result.output)")
+            #expect(
+                result.output.contains(message) && result.output.contains(file), "\(result.output)")
+            #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
+        }
+    }
+}
