@@ -31,6 +31,12 @@ enum TrainingFlags {
             let task = try TaskCatalog.make(taskName, options: TaskOptions(preset: preset, seed: seed))
             configuration = TrainingPresets.configuration(
                 task: task, mixer: "full", preset: preset, seed: seed)
+            if let fineTuning = try FineTuningFlags.configuration(
+                from: arguments, task: task, taskName: taskName, options: TaskOptions(preset: preset, seed: seed),
+                seed: seed)
+            {
+                configuration = fineTuning
+            }
         }
         if let mixer = arguments.string("mixer") {
             try checkMixer(mixer)
@@ -88,6 +94,7 @@ enum TrainingFlags {
         }
         if let v = try arguments.int("eval-every") { configuration.evaluationInterval = max(v, 0) }
         if let v = try arguments.int("checkpoint-every") { configuration.checkpointInterval = max(v, 0) }
+        try FineTuningFlags.finish(&configuration, arguments: arguments)
         return configuration
     }
 
