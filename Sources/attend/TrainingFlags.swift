@@ -19,9 +19,11 @@ enum TrainingFlags {
             } catch {
                 throw UsageError("attend train: \(file) is not a valid training configuration: \(error)")
             }
+        } else if let data = try DataFlags.configuration(from: arguments) {
+            configuration = try DataFlags.trainingConfiguration(data, arguments)
         } else {
             guard let taskName = arguments.string("task") else {
-                throw UsageError("attend train: --task is required; choose one of: \(TaskCatalog.names.joined(separator: ", "))")
+                throw UsageError("attend train: --task or --data is required; tasks: \(TaskCatalog.names.joined(separator: ", "))")
             }
             guard TaskCatalog.names.contains(taskName) else {
                 throw UsageError("attend train: unknown task '\(taskName)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))")

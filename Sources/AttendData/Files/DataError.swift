@@ -13,6 +13,10 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
     case unknownPreset(String, known: [String])
     /// Parameters that cannot produce a valid task (e.g. an empty length range).
     case invalidConfiguration(task: String, reason: String)
+    /// One record (line) of a user's data file is unusable; `line` counts from 1.
+    case malformedRecord(path: String, line: Int, reason: String)
+    /// A label at evaluation or prediction time that the trained run does not know.
+    case unknownLabel(path: String, line: Int, label: String, known: [String])
 
     /// One paragraph for the terminal.
     public var description: String {
@@ -28,6 +32,11 @@ public enum DataError: Error, Equatable, CustomStringConvertible {
             return "unknown preset '\(name)'; known presets: \(known.joined(separator: ", "))"
         case .invalidConfiguration(let task, let reason):
             return "invalid \(task) configuration: \(reason)"
+        case .malformedRecord(let path, let line, let reason):
+            return "\(path):\(line): \(reason) (fix the line, or pass --skip-bad-lines to skip it)"
+        case .unknownLabel(let path, let line, let label, let known):
+            return "\(path):\(line): unknown label '\(label)'; the run was trained on: "
+                + known.joined(separator: ", ")
         }
     }
 }

@@ -48,7 +48,7 @@ enum TrainCommand: Command {
             .option("collective-timeout", "SECONDS", "mpi: stop every process when one collective operation "
                 + "waits this long (a process died or hung; 0: wait forever)", default: "300"),
             .option("bucket-mb", "MB", "mpi: largest gradient all-reduce call, in MiB", default: "16"),
-        ] + FineTuningFlags.options,
+        ] + DataFlags.trainOptions + FineTuningFlags.options,
         positionals: nil)
 
     static func run(_ arguments: ParsedArguments) throws {
@@ -125,9 +125,12 @@ enum TrainCommand: Command {
 
 enum EvalCommand: Command {
     static let spec = CommandSpec(
-        name: "eval", summary: "evaluate a trained run on a split", usage: "eval --run DIR [--split test]",
+        name: "eval", summary: "evaluate a trained run on a split or a data file",
+        usage: "eval --run DIR [--split test | --data FILE]",
         options: [
             .option("run", "DIR", "run directory written by `attend train`"),
+            .option("data", "FILE|DIR", "labelled data read as the run's --data was: accuracy, macro-F1, confusion matrix"),
+            .option("batch", "N", "--data: examples per batch (default: the run's)"),
             .option("split", "NAME", "train, validation or test", default: "test"),
             .option("threads", "N", "threads (default: all cores)"),
         ],
@@ -135,6 +138,7 @@ enum EvalCommand: Command {
 
     static func run(_ arguments: ParsedArguments) throws {
         if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
+        if arguments.string("data") != nil { return try DataEvaluation.run(arguments) }
         let runDirectory = RunDirectory(path: try arguments.requiredString("run"))
         let split = Split(rawValue: try arguments.choice("split", from: Split.allCases.map(\.rawValue)) ?? "test")!
         let configuration = try runDirectory.loadConfiguration()
