@@ -23,12 +23,7 @@ enum FineTuningFlags {
     static func configuration(
         from arguments: ParsedArguments, task: any SequenceTask, taskName: String, options: TaskOptions, seed: UInt64
     ) throws -> TrainingConfiguration? {
-        guard let directory = arguments.string("init-from") else {
-            if arguments.flag("freeze-encoder") {
-                throw UsageError("attend train: --freeze-encoder needs --init-from DIR (a pretrained encoder to freeze)")
-            }
-            return nil
-        }
+        guard let directory = try pretrainedFolder(arguments) else { return nil }
         if let flag = shapeFlags.first(where: { arguments.string($0) != nil }) {
             throw UsageError("attend train: --\(flag) cannot change a pretrained model; the config.json of "
                 + "\(directory) fixes its shape and dropout")
@@ -37,6 +32,41 @@ enum FineTuningFlags {
             directory: directory, task: task, freezeEncoder: arguments.flag("freeze-encoder"))
         return FineTuning.configuration(
             task: task, taskName: taskName, taskOptions: options, initialization: initialization, seed: seed)
+    }
+
+    /// The `--init-from` folder, or nil; `--freeze-encoder` alone is an error.
+    static func pretrainedFolder(_ arguments: ParsedArguments) throws -> String? {
+        guard let directory = arguments.string("init-from") else {
+            if arguments.flag("freeze-encoder") {
+                throw UsageError("attend train: --freeze-encoder needs --init-from DIR (a pretrained encoder to freeze)")
+            }
+            return nil
+        }
+        return directory
+    }
+
+    /// With `--init-from`: the data are tokenised by the pretrained folder's WordPiece
+    /// tokenizer, whose files are copied into the run directory first (`tokenizer/`), so that
+    /// evaluation and prediction read them from the run.
+    static func useTokenizerOfPretrainedFolder(_ arguments: ParsedArguments, data: inout UserDataConfiguration) throws {
+        guard let directory = arguments.string("init-from") else { return }
+        let run = RunDirectory(path: DataFlags.absolute(try arguments.requiredString("out")))
+        try FineTuning.saveTokenizer(from: directory, to: run)
+        data.tokenizer = .wordPiece(directory: run.tokenizerDirectory)
+    }
+
+    /// The fine-tuning configuration for the `--data` run `data` (its task, split, seed and
+    /// input length) when `--init-from` is given, else nil.
+    static func configuration(from arguments: ParsedArguments, data: TrainingConfiguration) throws
+        -> TrainingConfiguration?
+    {
+        guard try pretrainedFolder(arguments) != nil else { return nil }
+        let task = try TaskCatalog.make(data.task, options: data.taskOptions)
+        guard var fineTuning = try configuration(
+            from: arguments, task: task, taskName: data.task, options: data.taskOptions, seed: data.seed)
+        else { return nil }
+        fineTuning.model.maximumLength = Swift.min(data.model.maximumLength, fineTuning.model.maximumLength)
+        return fineTuning
     }
 
     /// After the other flags: refuses --config with --init-from and inputs longer than the

@@ -19,8 +19,12 @@ enum TrainingFlags {
             } catch {
                 throw UsageError("attend train: \(file) is not a valid training configuration: \(error)")
             }
-        } else if let data = try DataFlags.configuration(from: arguments) {
+        } else if var data = try DataFlags.configuration(from: arguments) {
+            try FineTuningFlags.useTokenizerOfPretrainedFolder(arguments, data: &data)
             configuration = try DataFlags.trainingConfiguration(data, arguments)
+            if let fineTuning = try FineTuningFlags.configuration(from: arguments, data: configuration) {
+                configuration = fineTuning
+            }
         } else {
             guard let taskName = arguments.string("task") else {
                 throw UsageError("attend train: --task or --data is required; tasks: \(TaskCatalog.names.joined(separator: ", "))")

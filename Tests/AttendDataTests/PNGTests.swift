@@ -46,7 +46,7 @@ private func expected(channels: Int, _ map: (Int, Int, Int) -> UInt8) -> [UInt8]
 }
 
 @Test func paletteImagesBecomeRGB() throws {
-    let palette: [[UInt8]] = (0..<4).map { [UInt8(40 * $0), UInt8(255 - 40 * $0), UInt8(7 * $0)] }
+    let palette: [[UInt8]] = (0..<4).map { (i: Int) -> [UInt8] in [UInt8(40 * i), UInt8(255 - 40 * i), UInt8(7 * i)] }
     let rgb = expected(channels: 3) { x, y, c in palette[(x + 2 * y) % 4][c] }
     for name in ["palette8", "palette2"] {
         let image = try PNG.decode(fixture(name))

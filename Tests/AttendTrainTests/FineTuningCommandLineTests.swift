@@ -1,6 +1,7 @@
 // `attend train --init-from`, `attend export` and the exported folder in `attend embed`, as a user
 // runs them: a tiny random BERT folder fine-tuned for a few steps on tiny ListOps (whose token ids fit
-// its vocabulary), evaluated, exported, embedded with; shape flags that contradict the folder and
+// its vocabulary), evaluated, exported, embedded with; a labelled JSON-lines file tokenised by the
+// folder's WordPiece vocabulary, then `attend predict`; shape flags that contradict the folder and
 // exports of unfinished runs are one-line errors.
 import AttendTesting
 import Foundation
@@ -38,6 +39,28 @@ import Testing
                              "--batch", "8", "--out", out + "-again"])
         defer { try? FileManager.default.removeItem(atPath: out + "-again") }
         #expect(again.status == 0 && again.output.contains("classifier from the folder"), "\(again.output)")
+    }
+
+    @Test func labelledTextFileIsTokenisedByTheFoldersWordPieceAndPredicted() throws {
+        let folder = try tinyPretrainedFolder()
+        let out = NSTemporaryDirectory() + "attend-cli-finetune-data-\(UUID().uuidString)"
+        let file = out + ".jsonl"
+        defer { for path in [folder, out, file] { try? FileManager.default.removeItem(atPath: path) } }
+        let task = MajorityWordTask()
+        let lines = (0..<48).map { index -> String in
+            let example = task.example(index, in: .train)
+            let words = example.tokens.dropFirst().dropLast().map { "W\($0)" }.joined(separator: " ")
+            return #"{"text": "\#(words)", "label": "\#(task.classNames[example.label])"}"#
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let train = try run(["train", "--data", file, "--init-from", folder, "--steps", "2", "--batch", "8",
+                             "--out", out])
+        #expect(train.status == 0 && train.output.contains("new classifier (2 classes)"), "\(train.output)")
+        let config = try String(contentsOfFile: out + "/config.json", encoding: .utf8)
+        #expect(config.contains(#""kind" : "wordpiece""#), "the run records the folder's tokenizer")
+        let predict = try run(["predict", "--run", out, "W30 W31 W40", "W6 W7 W8"])
+        #expect(predict.status == 0, "\(predict.output)")
+        #expect(predict.output.split(separator: "\n").filter { $0.contains(#""label""#) }.count == 2, "\(predict.output)")
     }
 
     @Test func contradictoryFlagsAndUnfinishedRunsAreOneLineErrors() throws {
