@@ -91,6 +91,28 @@ private func texts(_ task: UserTextTask, _ split: Split) -> [(String, String)] {
         }
     }
 
+    @Test func mixedLabelsAreOrderedAsStrings() {
+        #expect(LabelMap(collecting: ["b", "a", "10", "a"]).names == ["10", "a", "b"])
+        #expect(LabelMap(collecting: ["10", "-1", "2"]).names == ["-1", "2", "10"])
+    }
+
+    @Test func summaryReportsQuantilesAndTruncation() {
+        var summary = DataSummary()
+        summary.lengths = [7, 3, 10, 1, 5, 9, 2, 8, 4, 6]
+        summary.labelCounts = [("neg", 4), ("pos", 6)]
+        summary.counts = [.train: 10, .validation: 2, .test: 0]
+        let q = summary.lengthQuantiles!
+        let quantiles: [Int] = [q.min, q.median, q.p90, q.max]
+        #expect(quantiles == [1, 6, 10, 10])
+        #expect(summary.truncated(at: 7) == 3)
+        #expect(
+            summary.report(maximumLength: 7) == [
+                "data: 10 train, 2 validation, 0 test examples", "labels: neg 4, pos 6",
+                "length in tokens: min 1, median 6, 90% 10, max 10; 3 of 10 training examples cut "
+                    + "to --seq-len 7",
+            ])
+    }
+
     @Test func csvQuotingHoldsSeparatorsQuotesAndLineBreaks() throws {
         try withTemporaryFolder { folder in
             let path = try write(

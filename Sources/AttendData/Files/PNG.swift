@@ -41,7 +41,7 @@ public struct DecodedImage: Sendable, Equatable {
 }
 
 /// The PNG reader.
-public enum PNG {
+enum PNG {
     static let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
 
     /// Decodes a PNG file's bytes.

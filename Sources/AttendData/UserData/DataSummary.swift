@@ -13,8 +13,10 @@ public struct DataSummary: Sendable, Equatable {
     public var labelCounts: [(name: String, count: Int)] = []
     /// Length in tokens of every training example (first sequence), in file order.
     public var lengths: [Int] = []
-    /// What one length counts ("tokens", "pixels", "bytes").
+    /// What one length counts ("tokens", "samples").
     public var unit = "tokens"
+    /// Further lines for the report (language modelling: how much text each split holds).
+    public var notes: [String] = []
 
     /// Length statistics, or nil without examples: minimum, median, 90th percentile, maximum.
     public var lengthQuantiles: (min: Int, median: Int, p90: Int, max: Int)? {
@@ -49,11 +51,12 @@ public struct DataSummary: Sendable, Equatable {
                     + "--seq-len \(maximumLength)"
             )
         }
-        return lines
+        return lines + notes
     }
 
     public static func == (a: DataSummary, b: DataSummary) -> Bool {
         a.counts == b.counts && a.skipped == b.skipped && a.lengths == b.lengths && a.unit == b.unit
+            && a.notes == b.notes
             && a.labelCounts.map { $0.name } == b.labelCounts.map { $0.name }
             && a.labelCounts.map { $0.count } == b.labelCounts.map { $0.count }
     }

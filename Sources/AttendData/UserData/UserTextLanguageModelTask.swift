@@ -94,12 +94,16 @@ public struct UserTextLanguageModelTask: UserDataTask {
         self.regions = regions
         self.tiles = tiles
         var summary = DataSummary()
-        summary.unit = "bytes"
         summary.counts = [
             .train: max(1, regions[.train]!.reduce(0) { $0 + $1.range.count } / n),
             .validation: tiles[.validation]!.count, .test: tiles[.test]!.count,
         ]
-        summary.lengths = regions[.train]!.map(\.range.count)
+        for split in Split.allCases where !(regions[split] ?? []).isEmpty {
+            let bytes = regions[split]!.reduce(0) { $0 + $1.range.count }
+            summary.notes.append(
+                "\(split.rawValue) text: \(bytes) bytes in \(regions[split]!.count) file region(s), "
+                    + "windows of \(n) bytes")
+        }
         self.summary = summary
     }
 
