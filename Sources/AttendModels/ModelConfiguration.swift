@@ -80,6 +80,9 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var patchSize = 4
     /// ViT image channels C (tokens are channel-major grey levels).
     public var imageChannels = 1
+    /// Fine-tuning a Hugging Face checkpoint: the model is its encoder with a new classifier, and
+    /// the shape fields above only mirror it. Nil for models trained from scratch.
+    public var pretrained: PretrainedInitialization?
 
     /// A configuration with defaults for everything but the shape.
     public init(
@@ -118,7 +121,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case activation, dropout
         case preNorm = "pre_norm", positions, tokenEmbeddingScale = "token_embedding_std", pooling, layerNormEpsilon = "layer_norm_epsilon"
         case feedForward = "feed_forward", switchFeedForward = "switch", classCount = "class_count", headDimension = "head_dimension", seed
-        case architecture, patchSize = "patch_size", imageChannels = "image_channels"
+        case architecture, patchSize = "patch_size", imageChannels = "image_channels", pretrained
     }
 
     public init(from decoder: any Decoder) throws {
@@ -148,5 +151,6 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         architecture = try c.decode(.architecture, default: architecture)
         patchSize = try c.decode(.patchSize, default: patchSize)
         imageChannels = try c.decode(.imageChannels, default: imageChannels)
+        pretrained = try c.decodeIfPresent(PretrainedInitialization.self, forKey: .pretrained)
     }
 }

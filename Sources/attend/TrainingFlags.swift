@@ -22,8 +22,12 @@ enum TrainingFlags {
                     "attend train: \(file) is not a valid training configuration: "
                         + error.plainDescription)
             }
-        } else if let data = try DataFlags.configuration(from: arguments) {
+        } else if var data = try DataFlags.configuration(from: arguments) {
+            try FineTuningFlags.useTokenizerOfPretrainedFolder(arguments, data: &data)
             configuration = try DataFlags.trainingConfiguration(data, arguments)
+            if let fineTuning = try FineTuningFlags.configuration(from: arguments, data: configuration) {
+                configuration = fineTuning
+            }
         } else {
             guard let taskName = arguments.string("task") else {
                 throw UsageError("attend train: --task or --data is required; tasks: \(TaskCatalog.names.joined(separator: ", "))")
@@ -36,6 +40,12 @@ enum TrainingFlags {
             let task = try TaskCatalog.make(taskName, options: TaskOptions(preset: preset, seed: seed))
             configuration = TrainingPresets.configuration(
                 task: task, mixer: "full", preset: preset, seed: seed)
+            if let fineTuning = try FineTuningFlags.configuration(
+                from: arguments, task: task, taskName: taskName, options: TaskOptions(preset: preset, seed: seed),
+                seed: seed)
+            {
+                configuration = fineTuning
+            }
         }
         if let mixer = arguments.string("mixer") {
             try checkMixer(mixer)
@@ -90,6 +100,7 @@ enum TrainingFlags {
         }
         if let v = try arguments.int("eval-every") { configuration.evaluationInterval = max(v, 0) }
         if let v = try arguments.int("checkpoint-every") { configuration.checkpointInterval = max(v, 0) }
+        try FineTuningFlags.finish(&configuration, arguments: arguments)
         do {
             try configuration.validate()
         } catch {

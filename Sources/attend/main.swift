@@ -9,7 +9,7 @@ protocol Command {
 
 let commands: [any Command.Type] = [
     TrainCommand.self, EvalCommand.self, PredictCommand.self, GenerateCommand.self, LRACommand.self, ListCommand.self, EmbedCommand.self, InspectCommand.self,
-    BenchCommand.self,
+    ExportCommand.self, BenchCommand.self,
 ]
 
 @MainActor func printTopLevelHelp() {

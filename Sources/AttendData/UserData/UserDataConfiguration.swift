@@ -59,21 +59,31 @@ public struct FieldNames: Codable, Sendable, Equatable {
 
 /// The tokenizer a run turns texts into ids with; saved with the run so predictions use it too.
 public struct TokenizerConfiguration: Codable, Sendable, Equatable {
-    /// The tokenizer family; `bytes` is the only one so far.
+    /// The tokenizer family: `bytes`, or `wordpiece` (a pretrained folder's, for fine-tuning).
     public var kind: String
+    /// The folder holding a `wordpiece` tokenizer's files (tokenizer.json or vocab.txt).
+    public var directory: String?
 
     /// The tokenizer of family `kind` (checked when it is made).
-    public init(kind: String) { self.kind = kind }
+    public init(kind: String, directory: String? = nil) {
+        self.kind = kind
+        self.directory = directory
+    }
 
     /// Byte-level tokens (id = byte + 1, 0 = padding), for models trained from scratch.
     public static let bytes = TokenizerConfiguration(kind: "bytes")
-    /// Every tokenizer kind this build knows.
+    /// The WordPiece tokenizer of the model folder `directory`: [CLS] pieces [SEP] per text.
+    public static func wordPiece(directory: String) -> TokenizerConfiguration {
+        TokenizerConfiguration(kind: "wordpiece", directory: directory)
+    }
+    /// The tokenizer kinds `--tokenizer` offers (`wordpiece` comes with `--init-from`).
     public static let kinds = ["bytes"]
 
     /// The tokenizer this configuration names.
     public func make() throws(DataError) -> any TextTokenizer {
         switch kind {
         case "bytes": return ByteLevelTokenizer()
+        case "wordpiece" where directory != nil: return try WordPieceTextTokenizer(directory: directory!)
         default:
             throw DataError.invalidConfiguration(
                 task: "data",

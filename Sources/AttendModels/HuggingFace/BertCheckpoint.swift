@@ -19,8 +19,8 @@ public struct BertLoadReport: Sendable, Equatable {
     public let file: String
     /// Names in the checkpoint deliberately not loaded: index buffers and task heads.
     public let skipped: [String]
-    /// Parameters of the attention mechanism that no BERT checkpoint has (a Linformer projection,
-    /// say): kept at their initial values.
+    /// Parameters the checkpoint does not hold and may lack (a Linformer projection, say, or a
+    /// pooler a classifier adds): kept at their initial values.
     public let keptInitial: [String]
     /// Stored element types other than F32, with how many tensors of each were converted.
     public let converted: [String: Int]
@@ -67,12 +67,15 @@ extension Bert {
     ///
     /// Throws `PretrainedModelError.weightsMismatch` naming every missing, unexpected and
     /// mis-shaped tensor, before anything is assigned.
+    ///
+    /// - Parameter optional: further parameter names that may be absent and then keep their
+    ///   initial values (a pooler that a sequence classifier creates when the checkpoint has none).
     @discardableResult
-    public func load(from archive: any SafetensorsArchive) throws -> BertLoadReport {
+    public func load(from archive: any SafetensorsArchive, optional extra: Set<String> = []) throws -> BertLoadReport {
         let keys = Bert.checkpointKeys(archive.names)
         let named = namedParameters()
         let own = Set(named.map(\.0))
-        let optional = Set(layers.enumerated().flatMap { index, layer in
+        let optional = extra.union(layers.enumerated().flatMap { index, layer in
             layer.attention.core.namedParameters(prefix: "encoder.layer.\(index).attention.self.").map(\.0)
         })
         var infos: [String: SafetensorsTensorInfo] = [:]

@@ -48,7 +48,7 @@ enum TrainCommand: Command {
             .option("collective-timeout", "SECONDS", "mpi: stop every process when one collective operation "
                 + "waits this long (a process died or hung; 0: wait forever)", default: "300"),
             .option("bucket-mb", "MB", "mpi: largest gradient all-reduce call, in MiB", default: "16"),
-        ] + DataFlags.trainOptions,
+        ] + DataFlags.trainOptions + FineTuningFlags.options,
         positionals: nil)
 
     static func run(_ arguments: ParsedArguments) throws {
@@ -90,6 +90,7 @@ enum TrainCommand: Command {
         let task = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
         let trainer = try Trainer(configuration: configuration, task: task, run: runDirectory, communicator: communicator)
         trainer.bucketBytes = bucketBytes
+        if communicator.isRoot && !arguments.flag("resume") { try FineTuningFlags.start(trainer, run: runDirectory) }
         InterruptFlag.install()
         let n = communicator.size
         if n > 1 { InterruptFlag.installStopSignal() }
