@@ -109,9 +109,10 @@ import Testing
         var model = Self.configuration(mixer: "local")
         model.positions = .learned
         model.preNorm = false
+        model.mixerOptions!.local.windowSize = 16  // longer than every prompt: the ring grows, then wraps
         let lm = try CausalLM(model)
         lm.eval()
-        try Self.checkDecoding(lm, label: "local, learned positions, post-LN")
+        try Self.checkDecoding(lm, label: "local (window 16), learned positions, post-LN")
     }
 
     /// Configurations whose state does not exist refuse, naming the mechanism and the reason.

@@ -3,7 +3,7 @@
 // appends each sequence's new key and value and attends its query over the cached rows with two
 // matrix–vector products per head; the order of the rows in a ring does not matter to softmax.
 // Storage: one flat buffer [b, slots, h, ·] per tensor, like the projections' [b, n, h, d] layout, so
-// a head's rows are a strided matrix; full attention doubles `slots` as sequences grow.
+// a head's rows are a strided matrix; `slots` doubles as sequences grow (up to w for a window).
 import AttendCore
 
 /// Cached keys and values of softmax attention, all positions or a sliding window.
@@ -47,7 +47,8 @@ public final class KeyValueCache: DecodingState {
     /// Stores one position's keys and values (all heads) as sequence `i`'s next position.
     private func append(sequence i: Int, key: [Float], keyOffset: Int, value: [Float], valueOffset: Int) {
         let position = lengths[i]
-        if window == nil && position >= slots { grow(to: 2 * slots) }
+        // Room for one more row: doubling, up to the window (a ring is full once it holds w rows).
+        if position >= slots && slots < (window ?? Int.max) { grow(to: Swift.min(2 * slots, window ?? Int.max)) }
         let slot = window.map { position % $0 } ?? position
         let (hd, he) = (heads * keyDimension, heads * valueDimension)
         let rowStart = (i * slots + slot)
