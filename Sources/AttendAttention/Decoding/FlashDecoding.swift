@@ -51,14 +51,17 @@ final class FlashDecodingState: DecodingState {
         let (s, e) = (shared, expanded)
         guard keys[i].count == chunk * s else { return }
         var sum = [Float](repeating: 0, count: s * e)
+        let (chunkKeys, chunkValues) = (linearKeys[i], values[i])
         for r in 0..<chunk {
             for f in 0..<s {
-                let kf = linearKeys[i][r * s + f]
-                for x in 0..<e { sum[f * e + x] += kf * values[i][r * e + x] }
+                let kf = chunkKeys[r * s + f]
+                for x in 0..<e { sum[f * e + x] += kf * chunkValues[r * e + x] }
             }
         }
         let scale = 1 / Float(chunk)
-        for index in sum.indices { finished[i][index] += sum[index] * scale }
+        var total = finished[i]
+        for index in sum.indices { total[index] += sum[index] * scale }
+        finished[i] = total
         (keys[i], linearKeys[i], values[i]) = ([], [], [])
     }
 
@@ -72,19 +75,21 @@ final class FlashDecodingState: DecodingState {
         let scale = 1 / Float(chunk)
         for i in 0..<b {
             append(i, key: k[i * s..<(i + 1) * s], linearKey: kl[i * s..<(i + 1) * s], value: v[i * e..<(i + 1) * e])
-            let rows = keys[i].count / s, current = rows - 1
+            let (openKeys, openValues, sums) = (keys[i], values[i], finished[i])
+            let rows = openKeys.count / s, current = rows - 1
             for r in 0..<rows {
                 var score: Float = 0
-                for f in 0..<s { score += q[i * s + f] * keys[i][r * s + f] }
+                for f in 0..<s { score += q[i * s + f] * openKeys[r * s + f] }
                 score *= scale
                 if let bias { score += bias[Swift.min(Swift.max(r - current, -maximumDistance), maximumDistance) + maximumDistance] }
                 let weight = Swift.max(score, 0) * Swift.max(score, 0)
                 if weight == 0 { continue }
-                for x in 0..<e { out[i * e + x] += weight * values[i][r * e + x] }
+                for x in 0..<e { out[i * e + x] += weight * openValues[r * e + x] }
             }
             for f in 0..<s {
                 let qf = ql[i * s + f]
-                for x in 0..<e { out[i * e + x] += qf * finished[i][f * e + x] }
+                if qf == 0 { continue }
+                for x in 0..<e { out[i * e + x] += qf * sums[f * e + x] }
             }
             closeChunkIfFull(i)
         }

@@ -150,10 +150,11 @@ public final class KeyValueCache: DecodingState {
                 let row = keys[start..<start + d]
                 return dot(row) * scale + (bias?(i, head, slot, row) ?? 0)
             }
-            let extraRows = extra.map { $0[i].keys.count / (h * d) } ?? 0
+            let added = extra?[i] ?? ExtraRows()
+            let extraRows = added.keys.count / (h * d)
             for r in 0..<extraRows {
                 let start = (r * h + head) * d
-                scores.append(dot(extra![i].keys[start..<start + d]) * scale)
+                scores.append(dot(added.keys[start..<start + d]) * scale)
             }
             scores.withUnsafeMutableBufferPointer { SoftmaxKernel.row($0.baseAddress!, $0.baseAddress!, $0.count) }
             for (weight, slot) in zip(scores, listed) {
@@ -162,7 +163,7 @@ public final class KeyValueCache: DecodingState {
             }
             for r in 0..<extraRows {
                 let (weight, start) = (scores[listed.count + r], (r * h + head) * e)
-                for x in 0..<e { out[bh * e + x] += weight * extra![i].values[start + x] }
+                for x in 0..<e { out[bh * e + x] += weight * added.values[start + x] }
             }
         }
         return Tensor(shape: [b, 1, h, e], scalars: out)

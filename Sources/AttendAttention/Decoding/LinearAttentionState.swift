@@ -39,14 +39,31 @@ public final class LinearAttentionState: DecodingState {
         valueSums = [Float](repeating: 0, count: b * h * ea)
         let (k, v, c) = (keyFeatures.scalars, value.scalars, keyLogScale?.scalars)
         logScale = c.map { _ in [Float](repeating: PositiveRandomFeatures.initialLogScale, count: b * h) }
+        var scaled = [Float](repeating: 0, count: n * ea)  // decay_j·ṽ_j, one (sequence, head) at a time
         for bh in 0..<(b * h) {
             let (i, head) = bh.quotientAndRemainder(dividingBy: h)
-            let last = lengths[i] - 1
-            let reference = c.map { $0[bh * n + last] }
-            for j in 0...last {
+            let count = lengths[i]
+            let reference = c.map { $0[bh * n + count - 1] }
+            for j in 0..<count {
                 let decay = reference.map { Foundation.exp(c![bh * n + j] - $0) } ?? 1
-                let row = (i * n + j) * h + head
-                add(bh, keyFeatures: k, keyOffset: row * m, value: v, valueOffset: row * e, weight: decay)
+                let source = ((i * n + j) * h + head) * e
+                for x in 0..<e {
+                    scaled[j * ea + x] = decay * v[source + x]
+                    valueSums[bh * ea + x] += v[source + x]
+                }
+                scaled[j * ea + e] = decay
+            }
+            valueSums[bh * ea + e] += Float(count)
+            // S = K̂ᵀ·(decay ⊙ Ṽ) over the prompt's positions.
+            k.withUnsafeBufferPointer { keys in
+                scaled.withUnsafeBufferPointer { rows in
+                    sums.withUnsafeMutableBufferPointer { state in
+                        BLAS.gemm(
+                            transposeA: true, transposeB: false, m: m, n: ea, k: count,
+                            a: keys.baseAddress! + (i * n * h + head) * m, lda: h * m, b: rows.baseAddress!, ldb: ea,
+                            c: state.baseAddress! + bh * m * ea, ldc: ea)
+                    }
+                }
             }
             if let reference { logScale![bh] = reference }
         }
@@ -55,20 +72,6 @@ public final class LinearAttentionState: DecodingState {
     /// Bytes of the sums.
     public var byteCount: Int { (sums.count + valueSums.count + (logScale?.count ?? 0)) * MemoryLayout<Float>.size }
 
-    /// S += weight·k̂ṽᵀ and Σṽ += ṽ for one (sequence, head).
-    private func add(_ bh: Int, keyFeatures k: [Float], keyOffset: Int, value v: [Float], valueOffset: Int, weight: Float) {
-        let (m, e, ea) = (features, valueDimension, valueDimension + 1)
-        for f in 0..<m {
-            let kf = k[keyOffset + f] * weight
-            if kf == 0 { continue }
-            let base = (bh * m + f) * ea
-            for x in 0..<e { sums[base + x] += kf * v[valueOffset + x] }
-            sums[base + e] += kf
-        }
-        for x in 0..<e { valueSums[bh * ea + x] += v[valueOffset + x] }
-        valueSums[bh * ea + e] += 1
-    }
-
     /// Takes in the next position's key features k̂ [b, 1, h, m] (stabilised by their row maxima
     /// `keyLogScale` [b, h, 1] when the state has a log-scale) and values [b, 1, h, e], then
     /// returns the outputs [b, 1, h, e] of query features q′ [b, 1, h, m].
@@ -76,28 +79,40 @@ public final class LinearAttentionState: DecodingState {
         let (b, h, m, e, ea) = (keyFeatures.shape[0], heads, features, valueDimension, valueDimension + 1)
         let (q, k, v, r) = (queryFeatures.scalars, keyFeatures.scalars, value.scalars, keyLogScale?.scalars)
         var out = [Float](repeating: 0, count: b * h * e)
-        for bh in 0..<(b * h) {
-            var weight: Float = 1
-            if let r, logScale != nil {
-                let updated = Swift.max(logScale![bh], r[bh])
-                let rescale = Foundation.exp(logScale![bh] - updated)
-                if rescale != 1 { for x in (bh * m * ea)..<((bh + 1) * m * ea) { sums[x] *= rescale } }
-                weight = Foundation.exp(r[bh] - updated)
-                logScale![bh] = updated
+        var row = [Float](repeating: 0, count: ea)
+        sums.withUnsafeMutableBufferPointer { state in
+            for bh in 0..<(b * h) {
+                let S = state.baseAddress! + bh * m * ea
+                var weight: Float = 1
+                if let r, let previous = logScale?[bh] {
+                    let updated = Swift.max(previous, r[bh])
+                    let rescale = Foundation.exp(previous - updated)
+                    if rescale != 1 { for x in 0..<(m * ea) { S[x] *= rescale } }
+                    weight = Foundation.exp(r[bh] - updated)
+                    logScale![bh] = updated
+                }
+                // S += weight·k̂ṽᵀ, Σṽ += ṽ.
+                for f in 0..<m {
+                    let kf = k[bh * m + f] * weight
+                    if kf == 0 { continue }
+                    let target = S + f * ea
+                    for x in 0..<e { target[x] += kf * v[bh * e + x] }
+                    target[e] += kf
+                }
+                for x in 0..<e { valueSums[bh * ea + x] += v[bh * e + x] }
+                valueSums[bh * ea + e] += 1
+                // [N, D] = q′ᵀS + f·Σq′·Σṽ.
+                let querySum = q[bh * m..<(bh + 1) * m].reduce(0, +)
+                q.withUnsafeBufferPointer { qs in
+                    row.withUnsafeMutableBufferPointer { y in
+                        BLAS.gemv(transpose: true, m: m, n: ea, a: S, lda: ea, x: qs.baseAddress! + bh * m, y: y.baseAddress!)
+                    }
+                }
+                for x in 0..<ea { row[x] += keyFeatureFloor * querySum * valueSums[bh * ea + x] }
+                let denominator = row[e] + denominatorOffset * querySum
+                let inverse: Float = denominator == 0 ? 0 : 1 / denominator
+                for x in 0..<e { out[bh * e + x] = row[x] * inverse }
             }
-            add(bh, keyFeatures: k, keyOffset: bh * m, value: v, valueOffset: bh * e, weight: weight)
-            var row = [Float](repeating: 0, count: ea)
-            var querySum: Float = 0
-            for f in 0..<m {
-                let qf = q[bh * m + f]
-                querySum += qf
-                let base = (bh * m + f) * ea
-                for x in 0..<ea { row[x] += qf * sums[base + x] }
-            }
-            for x in 0..<ea { row[x] += keyFeatureFloor * querySum * valueSums[bh * ea + x] }
-            let denominator = row[e] + denominatorOffset * querySum
-            let inverse: Float = denominator == 0 ? 0 : 1 / denominator
-            for x in 0..<e { out[bh * e + x] = row[x] * inverse }
         }
         return Tensor(shape: [b, 1, h, e], scalars: out)
     }

@@ -31,7 +31,7 @@ enum BenchCommand: Command {
                 + "(see Benchmarks/distributed.sh)", default: "none"),
             .option("json", "FILE", "also write the results as JSON"),
             .option("csv", "FILE", "also write the results as CSV"),
-            .option("svg", "FILE", "attention: also plot time against length (log-log SVG)"),
+            .option("svg", "FILE", "attention/generate: also plot time against length (log-log SVG)"),
         ],
         positionals: "<suite>: \(suites.joined(separator: " | "))")
 

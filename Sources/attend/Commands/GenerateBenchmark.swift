@@ -8,6 +8,7 @@ import AttendAttention
 import AttendCore
 import AttendData
 import AttendModels
+import AttendTrain
 import Foundation
 
 struct GenerateResult: Codable {
@@ -41,18 +42,14 @@ enum GenerateBenchmark {
             return shape
         }
         print("generate: batch 1, random weights, eval mode; ms/token = median of \(runs) decoding steps after the prompt")
-        var results: [GenerateResult] = []
+        var results: [GenerateResult] = [], refused: [String] = []
         for shape in chosen {
             for mixer in mixers {
                 for context in contexts {
                     do {
                         results.append(try measure(shape, mixer: mixer, context: context, runs: runs))
-                    } catch let error as MixerError {
-                        if case .decodingUnsupported = error {
-                            print("  \(shape.name) \(mixer): \(error)")
-                            break
-                        }
-                        throw error
+                    } catch let error as MixerError {  // no state, or over a memory budget: report, go on
+                        refused.append("\(shape.name) \(mixer) \(context): \(error)")
                     }
                     FileHandle.standardError.write(Data("  \(shape.name) \(mixer) \(context) done\n".utf8))
                 }
@@ -63,7 +60,25 @@ enum GenerateBenchmark {
              AttentionBenchmark.format(r.prefillMilliseconds), String(format: "%.2f", Double(r.stateBytes) / 1_048_576)]
         }
         print(TextTable(header: ["model", "mixer", "context", "ms/token", "prefill ms", "state MiB"], rows: rows).rendered)
+        for line in refused { print("refused: \(line)") }
         try ResultFiles.write(results, json: arguments.string("json"), csv: arguments.string("csv"))
+        if let svg = arguments.string("svg") { try plot(results).rendered().write(toFile: svg, atomically: true, encoding: .utf8) }
+    }
+
+    /// Milliseconds per generated token against context length on log-log axes, one line per model
+    /// shape and mixer.
+    static func plot(_ results: [GenerateResult]) -> SVGPlot {
+        var plot = SVGPlot(
+            title: "Decoding time per token vs context", xLabel: "context (prompt tokens)", yLabel: "ms per token")
+        plot.logX = true
+        plot.logY = true
+        var lines: [String] = []
+        for r in results where !lines.contains("\(r.model) \(r.mixer)") { lines.append("\(r.model) \(r.mixer)") }
+        for line in lines {
+            let points = results.filter { "\($0.model) \($0.mixer)" == line }.map { (x: Double($0.context), y: $0.msPerToken) }
+            plot.series.append(.init(name: line, points: points))
+        }
+        return plot
     }
 
     /// Prefill of `context` bytes, then `runs` timed steps (greedy bytes).
