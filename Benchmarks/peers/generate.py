@@ -21,16 +21,17 @@ def model(width, heads, layers, inner, positions):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     config = GPT2Config(vocab_size=257, n_positions=positions, n_embd=width, n_layer=layers, n_head=heads,
-                        n_inner=inner, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+                        n_inner=inner, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0,
+                        eos_token_id=0)
     torch.manual_seed(1)
     return GPT2LMHeadModel(config).eval()
 
 
-def cache_bytes(past):
-    """Bytes of the key/value tensors in a cache object or a legacy tuple."""
-    if hasattr(past, "to_legacy_cache"):
-        past = past.to_legacy_cache()
-    return sum(t.numel() * t.element_size() for layer in past for t in layer)
+def cache_bytes(cache):
+    """Bytes of the key/value tensors in a cache object (its `layers`) or a legacy tuple."""
+    layers = getattr(cache, "layers", None)
+    pairs = [(layer.keys, layer.values) for layer in layers] if layers is not None else cache
+    return sum(t.numel() * t.element_size() for pair in pairs for t in pair if t is not None)
 
 
 def measure(width, heads, layers, inner, context, runs):
