@@ -13,7 +13,8 @@ public protocol TokenMixer: Module {
 
     /// Incremental decoding, part 1: the causal forward of right-padded prompts x [b, n, c], whose
     /// sequence i holds `lengths[i]` real tokens, returning that forward's output and the state
-    /// `step` continues from. Mixers without a decoding state throw `MixerError.decodingUnsupported`.
+    /// `step` continues from. Mixers without a decoding state throw
+    /// `MixerError.decodingUnsupported`.
     func prefill(_ x: Tensor, lengths: [Int], context: MixerContext) throws
         -> (output: Tensor, state: any DecodingState)
 
@@ -108,7 +109,8 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
         case .unknownMechanism(let name, let known):
             return "unknown mechanism '\(name)'; choose one of: \(known.joined(separator: ", "))"
         case .decodingUnsupported(let m, let reason):
-            return "\(m) cannot decode incrementally: \(reason). Generate with --no-cache (recomputes the "
+            return "\(m) cannot decode incrementally: \(reason). Generate with --no-cache "
+                + "(recomputes the "
                 + "context for every token) or pick a mechanism that decodes (docs/decoding.md)."
         case .missingCarriedValue(let m, let key):
             return "\(m) reads '\(key)' from the context, which nothing provided: build the mixer with Mechanisms.make (standalone) or inside a SequenceEncoder, which prepare the mechanism's shared state"

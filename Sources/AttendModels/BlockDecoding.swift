@@ -1,21 +1,26 @@
 // Incremental decoding through one Transformer layer: the block's own residual and norm wiring with
 // the mixer's prefill/step in place of its forward, and the feed-forward sublayer's. A dense FFN is
-// position-wise and keeps nothing; a Switch FFN keeps, per sequence, how many tokens each expert has
-// taken, because capacity is filled in position order (Sources/AttendModels/SwitchFeedForward.swift).
+// position-wise and keeps nothing; a Switch FFN keeps, per sequence, how many tokens each expert
+// has taken, because capacity is filled in position order
+// (Sources/AttendModels/SwitchFeedForward.swift).
 import AttendAttention
 import AttendCore
 import AttendNN
 
 extension FeedForwardLayer {
     /// A position-wise layer: the forward pass, no state.
-    public func prefill(_ x: Tensor, lengths: [Int], context: MixerContext) throws
+    public func prefill(
+        _ x: Tensor, lengths: [Int], context: MixerContext
+    ) throws
         -> (output: Tensor, state: (any DecodingState)?)
     {
         (self(x, context: context), nil)
     }
 
     /// A position-wise layer: the forward pass.
-    public func step(_ x: Tensor, state: (any DecodingState)?, context: MixerContext) throws -> Tensor {
+    public func step(
+        _ x: Tensor, state: (any DecodingState)?, context: MixerContext
+    ) throws -> Tensor {
         self(x, context: context)
     }
 }
@@ -33,14 +38,18 @@ extension SwitchFeedForward {
     /// The layer on the prompts and each expert's count of their tokens. Needs a fixed
     /// `expert_capacity`: a capacity from the factors depends on the whole sequence's length, which
     /// decoding does not know in advance.
-    public func prefill(_ x: Tensor, lengths: [Int], context: MixerContext) throws
+    public func prefill(
+        _ x: Tensor, lengths: [Int], context: MixerContext
+    ) throws
         -> (output: Tensor, state: (any DecodingState)?)
     {
         guard options.expertCapacity != nil else {
             throw MixerError.decodingUnsupported(
                 mechanism: "switch",
-                reason: "its expert capacity comes from capacity factors × the whole sequence's length, "
-                    + "unknown while decoding; set a fixed capacity (\"expert_capacity\" in the model's "
+                reason:
+                    "its expert capacity comes from capacity factors × the whole sequence's "
+                    + "length, unknown while decoding; set a fixed capacity "
+                    + "(\"expert_capacity\" in the model's "
                     + "switch options)")
         }
         let (output, routing) = routed(x, weights: weights, context: context, earlier: nil)
@@ -48,9 +57,12 @@ extension SwitchFeedForward {
     }
 
     /// The next position of each sequence, after the tokens its experts already took.
-    public func step(_ x: Tensor, state: (any DecodingState)?, context: MixerContext) throws -> Tensor {
+    public func step(
+        _ x: Tensor, state: (any DecodingState)?, context: MixerContext
+    ) throws -> Tensor {
         guard let counts = state as? SwitchDecodingState else {
-            throw MixerError.invalidConfiguration(mechanism: "switch", problem: "step needs the state prefill returned")
+            throw MixerError.invalidConfiguration(
+                mechanism: "switch", problem: "step needs the state prefill returned")
         }
         let (output, routing) = routed(x, weights: weights, context: context, earlier: counts.taken)
         counts.taken = routing.taken
@@ -74,7 +86,9 @@ public final class BlockDecodingState: DecodingState {
 
 extension TransformerBlock {
     /// The layer on right-padded prompts (`lengths[i]` real tokens in sequence i) and its state.
-    public func prefill(_ x: Tensor, lengths: [Int], context: MixerContext) throws
+    public func prefill(
+        _ x: Tensor, lengths: [Int], context: MixerContext
+    ) throws
         -> (output: Tensor, state: BlockDecodingState)
     {
         var mixerState: (any DecodingState)?
@@ -95,7 +109,8 @@ extension TransformerBlock {
     }
 
     /// The layer on each sequence's next position [b, 1, c].
-    public func step(_ x: Tensor, state: BlockDecodingState, context: MixerContext) throws -> Tensor {
+    public func step(_ x: Tensor, state: BlockDecodingState, context: MixerContext) throws -> Tensor
+    {
         try layer(
             x, mix: { try mixer.step($0, state: state.mixer, context: context) },
             feed: { try $0.step($1, state: state.feedForward, context: context) })

@@ -134,7 +134,8 @@ public final class SequenceEncoder: Module {
             fullMask = Tensor.concatenated([Tensor.ones([b, 1]), fullMask], alongAxis: 1)
         }
         let length = x.shape[1]
-        if let rows = positionRows(Indices(shape: [1, length], values: Array(0..<length))) { x = x + rows }
+        let positions = Indices(shape: [1, length], values: Array(0..<length))
+        if let rows = positionRows(positions) { x = x + rows }
         x = dropout(x)
         if !configuration.preNorm { x = norm(x) }
         let context = MixerContext(paddingMask: mask == nil ? nil : fullMask, isCausal: causal)
@@ -156,7 +157,8 @@ extension SequenceEncoder {
         if let positionEmbedding { return positionEmbedding(positions) }
         guard let sinusoids else { return nil }
         let c = configuration.modelDimension
-        return sinusoids.indexSelect(alongAxis: 0, Indices(positions.values)).reshaped(positions.shape + [c])
+        let rows = sinusoids.indexSelect(alongAxis: 0, Indices(positions.values))
+        return rows.reshaped(positions.shape + [c])
     }
 }
 

@@ -143,8 +143,8 @@ public final class SwitchFeedForward: FeedForwardLayer {
         routed(x, weights: w, context: context, earlier: nil).output
     }
 
-    /// The layer and its routing; `earlier` counts, per sequence and expert, the tokens of positions
-    /// before `x` (incremental decoding), which fill capacity first.
+    /// The layer and its routing; `earlier` counts, per sequence and expert, the tokens of
+    /// positions before `x` (incremental decoding), which fill capacity first.
     func routed(_ x: Tensor, weights w: Weights, context: MixerContext, earlier: [[Int]]?)
         -> (output: Tensor, routing: SwitchRouting)
     {
@@ -261,8 +261,9 @@ public struct SwitchRouting: Sendable {
     public let taken: [[Int]]
 
     /// Routes [b·n, E] probabilities: argmax per token, then, per group in position order, each
-    /// expert keeps its first `capacity(real tokens of the group)` tokens, after the `earlier[g][e]`
-    /// tokens earlier positions of group g sent it (incremental decoding; nil = none).
+    /// expert keeps its first `capacity(real tokens of the group)` tokens, after the
+    /// `earlier[g][e]` tokens earlier positions of group g sent it (incremental decoding; nil =
+    /// none).
     public init(
         probabilities: [Float], groups: Int, groupSize: Int, experts: Int, mask: [Float]?,
         capacity: (Int) -> Int, earlier: [[Int]]? = nil
@@ -288,7 +289,8 @@ public struct SwitchRouting: Sendable {
             }
             takenPerGroup.append(taken)
         }
-        (self.expert, self.tokens, self.dropped, self.taken) = (expert, tokens, dropped, takenPerGroup)
+        (self.expert, self.tokens, self.dropped) = (expert, tokens, dropped)
+        taken = takenPerGroup
     }
 }
 

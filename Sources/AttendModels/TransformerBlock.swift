@@ -59,7 +59,8 @@ public final class TransformerBlock: Module {
     /// The residual and norm wiring around a mixer call and a feed-forward call, shared by the
     /// forward pass and incremental decoding.
     func layer(
-        _ x: Tensor, mix: (Tensor) throws -> Tensor, feed: (any FeedForwardLayer, Tensor) throws -> Tensor
+        _ x: Tensor, mix: (Tensor) throws -> Tensor,
+        feed: (any FeedForwardLayer, Tensor) throws -> Tensor
     ) throws -> Tensor {
         var h = x
         if preNorm {

@@ -1,4 +1,5 @@
-// Incremental decoding of Transformer-MGK (Sources/AttendAttention/Mechanisms/MixtureOfGaussianKeys.swift):
+// Incremental decoding of Transformer-MGK
+// (Sources/AttendAttention/Mechanisms/MixtureOfGaussianKeys.swift):
 // - `mgk` caches every position's M component keys and its value and runs the mechanism's own tiled
 //   kernel from the one new query to the cached keys (a key mask covers the shorter sequences);
 // - `mgk-linear` keeps the running sums Σ k̃_j ṽ_jᵀ of its prior-mixed key features
@@ -23,7 +24,9 @@ extension MixtureOfGaussianKeysAttention {
     var mechanismName: String { form == .softmax ? "mgk" : "mgk-linear" }
 
     /// The causal forward of the prompts and, per form, the key cache or the running sums.
-    public func prefill(_ x: Tensor, lengths: [Int], context: MixerContext) throws
+    public func prefill(
+        _ x: Tensor, lengths: [Int], context: MixerContext
+    ) throws
         -> (output: Tensor, state: any DecodingState)
     {
         let y = try self(x, context: context)
@@ -33,17 +36,24 @@ extension MixtureOfGaussianKeysAttention {
         let v = value(x).reshaped([b, n, h, d])
         switch form {
         case .softmax:
-            return (y, MixtureKeyCache(keys: RowCache(keys, lengths: lengths), values: RowCache(v, lengths: lengths)))
+            return (
+                y,
+                MixtureKeyCache(
+                    keys: RowCache(keys, lengths: lengths), values: RowCache(v, lengths: lengths))
+            )
         case .linear:
             let state = LinearAttentionState(
-                keyFeatures: mixedLinearKeyFeatures(keys, priors: mixturePriors()), keyLogScale: nil, value: v,
-                lengths: lengths, keyFeatureFloor: 0, denominatorOffset: Self.linearDenominatorOffset)
+                keyFeatures: mixedLinearKeyFeatures(keys, priors: mixturePriors()),
+                keyLogScale: nil, value: v,
+                lengths: lengths, keyFeatureFloor: 0,
+                denominatorOffset: Self.linearDenominatorOffset)
             return (y, state)
         }
     }
 
     /// Each sequence's next position [b, 1, c] against its cached keys or running sums.
-    public func step(_ x: Tensor, state: any DecodingState, context: MixerContext) throws -> Tensor {
+    public func step(_ x: Tensor, state: any DecodingState, context: MixerContext) throws -> Tensor
+    {
         let (b, h, d, M) = (x.shape[0], headCount, headDimension, options.components)
         let q = query(x).reshaped([b, 1, h, d])
         let keys = componentKeys(x)  // [b, 1, M, h, d]
@@ -56,12 +66,15 @@ extension MixtureOfGaussianKeysAttention {
             let (cachedKeys, mask) = cache.keys.padded(trailing: [M, h, d])
             mixed = Tensor.mixtureOfGaussianKeysAttention(
                 query: q, keys: cachedKeys, value: cache.values.padded(trailing: [h, d]).values,
-                logPriors: scoreLogPriors(), inverseVariances: inverseVariances, gaussian: options.score == .gaussian,
+                logPriors: scoreLogPriors(), inverseVariances: inverseVariances,
+                gaussian: options.score == .gaussian,
                 keyMask: mask)
         case (.linear, let sums as LinearAttentionState):
-            mixed = sums.step(
-                queryFeatures: linearKeyFeatures(q), keyFeatures: mixedLinearKeyFeatures(keys, priors: mixturePriors()),
-                keyLogScale: nil, value: v) * (1 / Float(d).squareRoot())
+            mixed =
+                sums.step(
+                    queryFeatures: linearKeyFeatures(q),
+                    keyFeatures: mixedLinearKeyFeatures(keys, priors: mixturePriors()),
+                    keyLogScale: nil, value: v) * (1 / Float(d).squareRoot())
         default:
             throw foreignState(mechanismName, state)
         }

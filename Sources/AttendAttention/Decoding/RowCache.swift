@@ -1,6 +1,6 @@
 // Per-position rows of each sequence in a batch, appended as decoding advances and read back as one
-// right-padded tensor with its key mask: the cache of a mechanism that attends with an existing kernel
-// from one new query to every cached key (Transformer-MGK's component keys, for instance).
+// right-padded tensor with its key mask: the cache of a mechanism that attends with an existing
+// kernel from one new query to every cached key (Transformer-MGK's component keys, for instance).
 import AttendCore
 
 /// Rows of `width` floats per position, per sequence.
@@ -33,12 +33,14 @@ final class RowCache {
 
     /// [b, L, trailing…] right-padded with zeros (L the longest sequence) and the key mask [b, L].
     func padded(trailing: [Int]) -> (values: Tensor, mask: Tensor) {
-        let lengths = lengths, longest = lengths.max() ?? 0
+        let lengths = lengths
+        let longest = lengths.max() ?? 0
         let values = Tensor.filled(shape: [rows.count, longest] + trailing) { out in
             out.update(repeating: 0)
             for (i, row) in rows.enumerated() {
                 row.withUnsafeBufferPointer { source in
-                    (out.baseAddress! + i * longest * width).update(from: source.baseAddress!, count: row.count)
+                    (out.baseAddress! + i * longest * width).update(
+                        from: source.baseAddress!, count: row.count)
                 }
             }
         }

@@ -1,5 +1,5 @@
-// Incremental decoding of SPADE's bottom layer (Sources/AttendAttention/Mechanisms/Spade.swift): the
-// attention branch decodes with its own state (local attention's window), and S4D's causal
+// Incremental decoding of SPADE's bottom layer (Sources/AttendAttention/Mechanisms/Spade.swift):
+// the attention branch decodes with its own state (local attention's window), and S4D's causal
 // convolution y = K ∗ u + D·u becomes its diagonal recurrence with the same discretisation as the
 // kernel K[l] = 2·Re Σ_n C′_n·e^{z_n·l} (z = dt·A, C′ = C·(e^{z} − 1)/A; Mechanisms/S4D.swift):
 //     s_n[t] = e^{z_n}·s_n[t−1] + u[t],   y[t] = 2·Re Σ_n C′_n·s_n[t] + D·u[t],
@@ -20,7 +20,8 @@ final class S4DRecurrence: DecodingState {
     init(_ s4: S4D, input u: Tensor, lengths: [Int]) {
         let (b, n, h, p) = (u.shape[0], u.shape[1], s4.channels, s4.modes)
         chain = ParameterChain(
-            logDt: s4.logDt.value.scalars, logAReal: s4.logAReal.value.scalars, aImaginary: s4.aImaginary.value.scalars,
+            logDt: s4.logDt.value.scalars, logAReal: s4.logAReal.value.scalars,
+            aImaginary: s4.aImaginary.value.scalars,
             c: s4.c.value.sliced(alongAxis: 0, 0..<1).scalars, channels: h, modes: p, directions: 1)
         skip = s4.d.value.scalars
         real = [Double](repeating: 0, count: b * h * p)
@@ -59,7 +60,9 @@ final class S4DRecurrence: DecodingState {
                 var sum = 0.0
                 for mode in 0..<p {
                     let (index, w) = ((i * h + channel) * p + mode, channel * p + mode)
-                    sum += chain.weightReal[w] * real[index] - chain.weightImaginary[w] * imaginary[index]
+                    sum +=
+                        chain.weightReal[w] * real[index] - chain.weightImaginary[w]
+                        * imaginary[index]
                 }
                 out[i * h + channel] = Float(2 * sum) + skip[channel] * values[i * h + channel]
             }
@@ -82,11 +85,14 @@ final class SpadeDecodingState: DecodingState {
 
 extension SpadeMixer {
     /// The causal forward of the prompts, S4D's state after them and the attention branch's.
-    public func prefill(_ x: Tensor, lengths: [Int], context: MixerContext) throws
+    public func prefill(
+        _ x: Tensor, lengths: [Int], context: MixerContext
+    ) throws
         -> (output: Tensor, state: any DecodingState)
     {
         guard x.rank == 3, x.shape[2] == s4.channels else {
-            throw MixerError.shapeMismatch(mechanism: "spade", expected: "[batch, length, \(s4.channels)]", got: x.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: "spade", expected: "[batch, length, \(s4.channels)]", got: x.shape)
         }
         let (b, n) = (x.shape[0], x.shape[1])
         try checkLengths(lengths, batch: b, length: n, mechanism: "spade")
@@ -98,13 +104,20 @@ extension SpadeMixer {
             attentionState = state
             return output
         }
-        return (y, SpadeDecodingState(s4: S4DRecurrence(s4, input: input, lengths: lengths), attention: attentionState!))
+        return (
+            y,
+            SpadeDecodingState(
+                s4: S4DRecurrence(s4, input: input, lengths: lengths), attention: attentionState!)
+        )
     }
 
     /// Each sequence's next position through the recurrence and the attention branch's step.
-    public func step(_ x: Tensor, state: any DecodingState, context: MixerContext) throws -> Tensor {
+    public func step(_ x: Tensor, state: any DecodingState, context: MixerContext) throws -> Tensor
+    {
         guard let state = state as? SpadeDecodingState else { throw foreignState("spade", state) }
         let global = state.s4.step(x)
-        return try combined(x, global: global) { try attention.step($0, state: state.attention, context: context) }
+        return try combined(x, global: global) {
+            try attention.step($0, state: state.attention, context: context)
+        }
     }
 }

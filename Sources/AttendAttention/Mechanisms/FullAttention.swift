@@ -74,6 +74,7 @@ extension FullAttention: DecodingAttentionCore {
         query: Tensor, key: Tensor, value: Tensor, state: any DecodingState, context: MixerContext
     ) throws -> Tensor {
         guard let cache = state as? KeyValueCache else { throw foreignState("full", state) }
-        return cache.attend(query: query, key: key, value: value, scale: 1 / Float(query.shape[3]).squareRoot())
+        let scale = 1 / Float(query.shape[3]).squareRoot()
+        return cache.attend(query: query, key: key, value: value, scale: scale)
     }
 }

@@ -159,7 +159,8 @@ extension HypercubeAttention: DecodingAttentionCore {
         KeyValueCache(key: key, value: value, lengths: lengths, window: nil)
     }
 
-    /// The new query against the tokens of its block's earlier neighbours (its own block up to itself).
+    /// The new query against the tokens of its block's earlier neighbours (its own block up to
+    /// itself).
     public func step(
         query: Tensor, key: Tensor, value: Tensor, state: any DecodingState, context: MixerContext
     ) throws -> Tensor {
@@ -172,6 +173,7 @@ extension HypercubeAttention: DecodingAttentionCore {
                 (block * size)..<Swift.min((block + 1) * size, t + 1)
             }
         }
-        return cache.attend(query: query, scale: 1 / Float(query.shape[3]).squareRoot(), slots: { i, _ in slots[i] })
+        let scale = 1 / Float(query.shape[3]).squareRoot()
+        return cache.attend(query: query, scale: scale, slots: { i, _ in slots[i] })
     }
 }

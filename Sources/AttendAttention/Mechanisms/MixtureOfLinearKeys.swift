@@ -62,7 +62,8 @@ public func mixtureOfLinearKeysAttention(
     return (numerator / (denominator + epsilon) * scale).permuted([0, 2, 1, 3])  // [b, n, h, e]
 }
 
-/// φ(x) = (elu(x) + 1)/Σ_f (elu(x) + 1)_f along the last axis (elu(x) + 1 = relu(x) + e^{min(x, 0)}).
+/// φ(x) = (elu(x) + 1)/Σ_f (elu(x) + 1)_f along the last axis, where
+/// elu(x) + 1 = relu(x) + e^{min(x, 0)}.
 public func linearKeyFeatures(_ x: Tensor) -> Tensor {
     let positive = x.relu() + x.clamped(upper: 0).exp()
     return positive / positive.summed(alongAxes: [x.rank - 1], keepingDimensions: true)
@@ -71,7 +72,8 @@ public func linearKeyFeatures(_ x: Tensor) -> Tensor {
 /// k̃_j = Σ_r π_r·φ(k_jr) of component keys [b, m, M, h, d] with priors [h, M] → [b, m, h, d].
 public func mixedLinearKeyFeatures(_ keys: Tensor, priors: Tensor) -> Tensor {
     let (M, h) = (keys.shape[2], keys.shape[3])
-    return (linearKeyFeatures(keys) * priors.permuted([1, 0]).reshaped([1, 1, M, h, 1])).summed(alongAxes: [2])
+    let weighted = linearKeyFeatures(keys) * priors.permuted([1, 0]).reshaped([1, 1, M, h, 1])
+    return weighted.summed(alongAxes: [2])
 }
 
 extension MixtureOfGaussianKeysAttention {

@@ -261,23 +261,30 @@ extension PerformerAttention: DecodingAttentionCore {
     public func step(
         query: Tensor, key: Tensor, value: Tensor, state: any DecodingState, context: MixerContext
     ) throws -> Tensor {
-        guard let sums = state as? LinearAttentionState else { throw foreignState("performer", state) }
+        guard let sums = state as? LinearAttentionState else {
+            throw foreignState("performer", state)
+        }
         let (keys, logScale) = decodingKeyFeatures(key)
         let queries = projection.map {
             Tensor.positiveRandomFeatures(
-                query, projection: $0.value, stabilizer: .row, offset: PositiveRandomFeatures.epsilon).features
+                query, projection: $0.value, stabilizer: .row, offset: PositiveRandomFeatures.epsilon
+            ).features
         } ?? features(query, isQuery: true, keyMask: nil)
-        return sums.step(queryFeatures: queries, keyFeatures: keys, keyLogScale: logScale, value: value)
+        return sums.step(
+            queryFeatures: queries, keyFeatures: keys, keyLogScale: logScale, value: value)
     }
 
     /// Causal key features without the floor, and for FAVOR+ their running maxima (of one position
     /// in a step: its row maximum), as `attend` computes them.
     func decodingKeyFeatures(_ key: Tensor) -> (Tensor, Tensor?) {
         guard let projection else { return (features(key, isQuery: false, keyMask: nil), nil) }
-        let keys = Tensor.positiveRandomFeatures(key, projection: projection.value, stabilizer: .prefix, offset: 0)
+        let keys = Tensor.positiveRandomFeatures(
+            key, projection: projection.value, stabilizer: .prefix, offset: 0)
         return (keys.features, keys.logScale)
     }
 
-    /// The undecayed floor on key features (none for the ReLU kernel, which adds its offset itself).
-    var decodingKeyFloor: Float { projection == nil ? 0 : Self.keyFloor(features: options.featureCount) }
+    /// The undecayed floor on key features (none for the ReLU kernel, which adds its own offset).
+    var decodingKeyFloor: Float {
+        projection == nil ? 0 : Self.keyFloor(features: options.featureCount)
+    }
 }

@@ -23,12 +23,13 @@ extension Tensor {
             if rows <= matrixVectorRows && inCount > 0 {
                 // A few rows (one decoding step): matrix–vector products over slices of W's rows on
                 // every thread. GEMM would first pack all of W, which costs more than the product.
-                let (w, input, output) = (SendablePointer(weight.storage.base), SendablePointer(x.storage.base), SendablePointer(c))
+                let w = SendablePointer(weight.storage.base)
+                let (input, output) = (SendablePointer(x.storage.base), SendablePointer(c))
                 Parallel.forEachChunk(outCount, grain: 64) { slice in
                     for r in 0..<rows {
                         BLAS.gemv(
-                            transpose: false, m: slice.count, n: inCount, a: w.base + slice.lowerBound * inCount,
-                            lda: inCount, x: input.base + r * inCount, beta: bias == nil ? 0 : 1,
+                            transpose: false, m: slice.count, n: inCount,
+                            a: w.base + slice.lowerBound * inCount, lda: inCount, x: input.base + r * inCount, beta: bias == nil ? 0 : 1,
                             y: output.base + r * outCount + slice.lowerBound)
                     }
                 }

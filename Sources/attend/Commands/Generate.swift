@@ -1,8 +1,8 @@
 // `attend generate`: sample text from a byte-level language model trained by `attend train --task
 // bytelm`. By default the prompt runs once (prefill) and each new byte is one decoding step against
 // the model's state (key/value cache, running sums…); `--no-cache` re-reads the whole (bounded)
-// context for every byte instead, for comparison. Several samples decode as one batch; each stops at
-// `--tokens` or after its end byte. Temperature and top-k shape sampling.
+// context for every byte instead, for comparison. Several samples decode as one batch; each stops
+// at `--tokens` or after its end byte. Temperature and top-k shape sampling.
 import AttendCore
 import AttendData
 import AttendModels
@@ -12,17 +12,29 @@ import Foundation
 enum GenerateCommand: Command {
     static let spec = CommandSpec(
         name: "generate", summary: "sample text from a trained byte-level language model",
-        usage: "generate --run DIR --prompt TEXT [--tokens N] [--samples N] [--end-byte B] [--no-cache] "
+        usage:
+            "generate --run DIR --prompt TEXT [--tokens N] [--samples N] [--end-byte B] "
+                + "[--no-cache] "
             + "[--temperature T] [--top-k K]",
         options: [
-            .option("run", "DIR", "run directory of a language model (`attend train --task bytelm …`)"),
+            .option(
+                "run", "DIR", "run directory of a language model (`attend train --task bytelm …`)"),
             .option("prompt", "TEXT", "text to continue", default: ""),
             .option("tokens", "N", "bytes to generate per sample", default: "200"),
             .option("samples", "N", "samples generated together as one batch", default: "1"),
-            .option("end-byte", "B", "stop a sample after it generates this byte value (1–255, e.g. 10 = newline)"),
-            .flag("no-cache", "recompute the whole context for every byte instead of decoding with the model's state"),
-            .option("temperature", "T", "sampling temperature (0 = always the most likely byte)", default: "0.8"),
-            .option("top-k", "K", "sample only among the K most likely bytes (0 = all)", default: "40"),
+            .option(
+                "end-byte", "B",
+                "stop a sample after it generates this byte value (1–255, e.g. 10 = newline)"),
+            .flag(
+                "no-cache",
+                "recompute the whole context for every byte instead of decoding with the "
+                    + "model's state"
+            ),
+            .option(
+                "temperature", "T", "sampling temperature (0 = always the most likely byte)",
+                default: "0.8"),
+            .option(
+                "top-k", "K", "sample only among the K most likely bytes (0 = all)", default: "40"),
             .option("seed", "N", "sampling seed", default: "0"),
             .option("threads", "N", "threads (default: all cores)"),
         ],
@@ -34,16 +46,22 @@ enum GenerateCommand: Command {
         let configuration = try runDirectory.loadConfiguration()
         let task = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
         guard task.kind == .languageModel, configuration.model.architecture == .encoder else {
-            throw UsageError("attend generate: run \(runDirectory.path) was trained on \(task.name), not a language model (bytelm)")
+            throw UsageError(
+                "attend generate: run \(runDirectory.path) was trained on \(task.name), "
+                    + "not a language model (bytelm)"
+            )
         }
         let count = try arguments.positiveInt("tokens") ?? 200
         let samples = try arguments.positiveInt("samples") ?? 1
         let temperature = try arguments.float("temperature") ?? 0.8
         let topK = try arguments.int("top-k") ?? 40
-        guard temperature >= 0 else { throw UsageError("attend generate: --temperature must be ≥ 0") }
+        guard temperature >= 0 else {
+            throw UsageError("attend generate: --temperature must be ≥ 0")
+        }
         let endByte = try arguments.int("end-byte")
         if let endByte, !(1...255).contains(endByte) {
-            throw UsageError("attend generate: --end-byte must be a byte value in 1...255, got \(endByte)")
+            throw UsageError(
+                "attend generate: --end-byte must be a byte value in 1...255, got \(endByte)")
         }
         let model = try CausalLM(configuration.model)
         try Checkpoint.loadModel(model, from: runDirectory.modelPath)
@@ -53,7 +71,8 @@ enum GenerateCommand: Command {
         var context = ByteTokenizer.encode(prompt)
         if context.isEmpty { context = ByteTokenizer.encode("\n") }
         let endToken = endByte.map { ByteTokenizer.encode([UInt8($0)])[0] }
-        let decoder = TextDecoder(model: model, prompt: context, samples: samples, cached: !arguments.flag("no-cache"))
+        let decoder = TextDecoder(
+            model: model, prompt: context, samples: samples, cached: !arguments.flag("no-cache"))
         var printer = Utf8Printer()
         if samples == 1 { FileHandle.standardOutput.write(Data(prompt.utf8)) }
         let texts = try decoder.generate(count: count, endToken: endToken) { _, logits in
@@ -72,7 +91,9 @@ enum GenerateCommand: Command {
     }
 
     /// Draws a token id from logits with temperature and top-k (padding id excluded).
-    static func sample(_ logits: [Float], temperature: Float, topK: Int, generator: inout RandomGenerator) -> Int {
+    static func sample(
+        _ logits: [Float], temperature: Float, topK: Int, generator: inout RandomGenerator
+    ) -> Int {
         var candidates = Array(logits.indices.dropFirst())  // id 0 is padding, never generated
         candidates.sort { logits[$0] > logits[$1] }
         if temperature == 0 { return candidates[0] }

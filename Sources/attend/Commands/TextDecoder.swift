@@ -1,8 +1,8 @@
 // The generation loop of `attend generate`, two ways that must give the same tokens for the same
 // draws: with the model's decoding state (prefill the prompt once, then one step per token for the
 // whole batch of samples) or by recomputation (a causal forward over each sample's last
-// `maximum length` tokens for every new token). Samples are drawn in the same order either way, so a
-// seeded sampler produces the same text.
+// `maximum length` tokens for every new token). Samples are drawn in the same order either way, so
+// a seeded sampler produces the same text.
 import AttendCore
 import AttendData
 import AttendModels
@@ -18,7 +18,8 @@ struct TextDecoder {
 
     /// Up to `count` tokens per sample; a sample stops after `endToken`. `pick(sample, logits)`
     /// chooses each sample's next token from its next-token logits.
-    func generate(count: Int, endToken: Int?, pick: (Int, [Float]) throws -> Int) throws -> [[Int]] {
+    func generate(count: Int, endToken: Int?, pick: (Int, [Float]) throws -> Int) throws -> [[Int]]
+    {
         let window = model.encoder.configuration.maximumLength
         var generated = [[Int]](repeating: [], count: samples)
         var state: SequenceDecodingState?
@@ -26,16 +27,21 @@ struct TextDecoder {
         if cached {
             guard prompt.count + count - 1 <= window else {
                 throw UsageError(
-                    "attend generate: the model's state holds at most \(window) positions (its maximum length), "
-                        + "but the prompt (\(prompt.count) bytes) and --tokens \(count) need \(prompt.count + count - 1); "
-                        + "shorten them, or use --no-cache, which slides a \(window)-byte window over the text")
+                    "attend generate: the model's state holds at most \(window) positions (its "
+                        + "maximum length), but the prompt (\(prompt.count) bytes) and --tokens "
+                        + "\(count) need \(prompt.count + count - 1); shorten them, or use --no-cache, "
+                        + "which slides a \(window)-byte window over the text"
+                )
             }
-            let tokens = Indices(shape: [samples, prompt.count], values: Array((0..<samples).map { _ in prompt }.joined()))
+            let tokens = Indices(
+                shape: [samples, prompt.count],
+                values: Array((0..<samples).map { _ in prompt }.joined()))
             let (all, initial) = try withoutGradient {
                 try model.prefill(tokens, lengths: Array(repeating: prompt.count, count: samples))
             }
             state = initial
-            let last = all.sliced(alongAxis: 1, (prompt.count - 1)..<prompt.count)  // [b, 1, vocabulary]
+            // [b, 1, vocabulary]
+            let last = all.sliced(alongAxis: 1, (prompt.count - 1)..<prompt.count)
             logits = rows(last)
         } else {
             logits = try recomputed(Array(0..<samples), generated)
@@ -46,8 +52,11 @@ struct TextDecoder {
             active.removeAll { generated[$0].last == endToken }
             if active.isEmpty || index == count - 1 { break }
             if let state {
-                // Every sample steps (a finished one's output is ignored); the batch keeps its shape.
-                let all = try withoutGradient { try model.step(generated.map { $0.last! }, state: state) }
+                // Every sample steps (a finished one's output is ignored); the batch keeps its
+                // shape.
+                let all = try withoutGradient {
+                    try model.step(generated.map { $0.last! }, state: state)
+                }
                 let everyRow = rows(all.reshaped([samples, 1, all.shape[1]]))
                 logits = active.map { everyRow[$0] }
             } else {
