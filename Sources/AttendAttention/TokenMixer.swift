@@ -110,8 +110,8 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
             return "unknown mechanism '\(name)'; choose one of: \(known.joined(separator: ", "))"
         case .decodingUnsupported(let m, let reason):
             return "\(m) cannot decode incrementally: \(reason). Generate with --no-cache "
-                + "(recomputes the "
-                + "context for every token) or pick a mechanism that decodes (docs/decoding.md)."
+                + "(recomputes the context for every token) or pick a mechanism that decodes "
+                + "(docs/decoding.md)."
         case .missingCarriedValue(let m, let key):
             return "\(m) reads '\(key)' from the context, which nothing provided: build the mixer with Mechanisms.make (standalone) or inside a SequenceEncoder, which prepare the mechanism's shared state"
         }
