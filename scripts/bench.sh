@@ -45,6 +45,10 @@ $attend bench attention --threads "$threads" --lengths "$lengths" --runs "$runs"
 $attend bench ffn --threads "$threads" --json "$out/ffn.json" | tee "$out/ffn.txt"
 peer ffn.py --attend "$out/ffn.json" | tee -a "$out/ffn.txt"
 
+$attend bench generate --threads "$threads" --mixers full,local,performer,mgk-linear,spade \
+    --json "$out/generate.json" --svg "$out/generate.svg" | tee "$out/generate.txt"
+peer generate.py --attend "$out/generate.json" | tee -a "$out/generate.txt"
+
 $attend bench train --threads "$threads" --json "$out/train.json" | tee "$out/train.txt"
 peer train.py --attend "$out/train.json" | tee -a "$out/train.txt"
 $attend bench embed --threads "$threads" --json "$out/embed.json" | tee "$out/embed.txt"

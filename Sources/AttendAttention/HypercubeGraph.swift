@@ -31,13 +31,28 @@ public struct HypercubeGraph: Sendable, Equatable {
         dimension = k
         isCausal = causal
         neighbours = (0..<nodes).map { p in
+            if causal { return Self.earlierNeighbours(of: p) }
             var set: Set<Int> = [p]
             for bit in 0..<k {
                 let q = Self.position(ofCode: Self.grayCode(p) ^ (1 << bit))
-                if q < nodes && (!causal || q <= p) { set.insert(q) }
+                if q < nodes { set.insert(q) }
             }
             return set.sorted()
         }
+    }
+
+    /// Node p's neighbours at or before it, in order: its set in the causal graph of any node count
+    /// above p (flipping a bit above p's highest one gives a later node), so decoding can list them
+    /// without knowing the final length.
+    public static func earlierNeighbours(of p: Int) -> [Int] {
+        var set: Set<Int> = [p]
+        var bit = 0
+        while (1 << bit) <= p {
+            let q = position(ofCode: grayCode(p) ^ (1 << bit))
+            if q <= p { set.insert(q) }
+            bit += 1
+        }
+        return set.sorted()
     }
 
     /// The reflected Gray code of p: p XOR (p >> 1).

@@ -10,6 +10,18 @@ public protocol TokenMixer: Module {
     /// [b, n, c] → [b, n, c]. Throws `MixerError` when the request cannot be honoured (never a
     /// silent fallback).
     func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor
+
+    /// Incremental decoding, part 1: the causal forward of right-padded prompts x [b, n, c], whose
+    /// sequence i holds `lengths[i]` real tokens, returning that forward's output and the state
+    /// `step` continues from. Mixers without a decoding state throw
+    /// `MixerError.decodingUnsupported`.
+    func prefill(_ x: Tensor, lengths: [Int], context: MixerContext) throws
+        -> (output: Tensor, state: any DecodingState)
+
+    /// Incremental decoding, part 2: x [b, 1, c] holds each sequence's next position (sequence i's
+    /// position is its length so far); returns the causal output at that position, [b, 1, c], and
+    /// updates `state` in place.
+    func step(_ x: Tensor, state: any DecodingState, context: MixerContext) throws -> Tensor
 }
 
 /// Parameters a mechanism keeps once per model instead of once per layer (DeBERTa-v2's relative-position
@@ -76,6 +88,8 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
     /// A value the mechanism reads from `MixerContext.carried` was not there (its model did not
     /// build the mechanism's shared state).
     case missingCarriedValue(mechanism: String, key: String)
+    /// The mechanism keeps no state for incremental decoding (prefill + step).
+    case decodingUnsupported(mechanism: String, reason: String)
 
     public var description: String {
         switch self {
@@ -94,6 +108,10 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
                 + "--mixer-options '{\"\(m)\": {\"memory_budget\": \(needed)}}'"
         case .unknownMechanism(let name, let known):
             return "unknown mechanism '\(name)'; choose one of: \(known.joined(separator: ", "))"
+        case .decodingUnsupported(let m, let reason):
+            return "\(m) cannot decode incrementally: \(reason). Generate with --no-cache "
+                + "(recomputes the context for every token) or pick a mechanism that decodes "
+                + "(docs/decoding.md)."
         case .missingCarriedValue(let m, let key):
             return "\(m) reads '\(key)' from the context, which nothing provided: build the mixer with Mechanisms.make (standalone) or inside a SequenceEncoder, which prepare the mechanism's shared state"
         }

@@ -134,11 +134,8 @@ public final class SequenceEncoder: Module {
             fullMask = Tensor.concatenated([Tensor.ones([b, 1]), fullMask], alongAxis: 1)
         }
         let length = x.shape[1]
-        if let positionEmbedding {
-            x = x + positionEmbedding(Indices(Array(0..<length))).reshaped([1, length, c])
-        } else if let sinusoids {
-            x = x + sinusoids.sliced(alongAxis: 0, 0..<length).reshaped([1, length, c])
-        }
+        let positions = Indices(shape: [1, length], values: Array(0..<length))
+        if let rows = positionRows(positions) { x = x + rows }
         x = dropout(x)
         if !configuration.preNorm { x = norm(x) }
         let context = MixerContext(paddingMask: mask == nil ? nil : fullMask, isCausal: causal)
@@ -150,6 +147,18 @@ public final class SequenceEncoder: Module {
         }
         if configuration.preNorm { x = norm(x) }
         return EncodedSequence(hidden: x, mask: fullMask, context: context)
+    }
+}
+
+extension SequenceEncoder {
+    /// Position information for positions of any shape → [positions.shape…, c] (learned or
+    /// sinusoidal), or nil when the model has none.
+    func positionRows(_ positions: Indices) -> Tensor? {
+        if let positionEmbedding { return positionEmbedding(positions) }
+        guard let sinusoids else { return nil }
+        let c = configuration.modelDimension
+        let rows = sinusoids.indexSelect(alongAxis: 0, Indices(positions.values))
+        return rows.reshaped(positions.shape + [c])
     }
 }
 

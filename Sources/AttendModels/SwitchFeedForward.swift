@@ -140,6 +140,14 @@ public final class SwitchFeedForward: FeedForwardLayer {
 
     /// The layer with the given parameter values.
     public func callAsFunction(_ x: Tensor, weights w: Weights, context: MixerContext) -> Tensor {
+        routed(x, weights: w, context: context, earlier: nil).output
+    }
+
+    /// The layer and its routing; `earlier` counts, per sequence and expert, the tokens of
+    /// positions before `x` (incremental decoding), which fill capacity first.
+    func routed(_ x: Tensor, weights w: Weights, context: MixerContext, earlier: [[Int]]?)
+        -> (output: Tensor, routing: SwitchRouting)
+    {
         precondition(x.rank == 3, "Switch FFN: input must be [batch, length, width], got \(x.shape)")
         let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
         let tokens = x.reshaped([b * n, c])
@@ -148,7 +156,7 @@ public final class SwitchFeedForward: FeedForwardLayer {
         let mask = context.paddingMask?.scalars
         let routing = SwitchRouting(
             probabilities: probabilities.scalars, groups: b, groupSize: n, experts: options.expertCount,
-            mask: mask, capacity: capacity(realTokens:))
+            mask: mask, capacity: capacity(realTokens:), earlier: earlier)
         let gate = probabilities.gathered(alongAxis: 1, Indices(shape: [b * n, 1], values: routing.expert))  // [T, 1]
         var outputs: [Tensor] = [], rows: [[Int]] = []
         for (e, assigned) in routing.tokens.enumerated() where !assigned.isEmpty {
@@ -165,7 +173,7 @@ public final class SwitchFeedForward: FeedForwardLayer {
         if options.zLossCoefficient > 0 {
             context.addAuxiliaryLoss("switch.router_z", losses.z * options.zLossCoefficient)
         }
-        return y.reshaped([b, n, c])
+        return (y.reshaped([b, n, c]), routing)
     }
 
     /// out[rows[i][j]] = gate[rows[i][j]]·outputs[i][j] for parts [count_i, width]; rows no part names
@@ -249,12 +257,16 @@ public struct SwitchRouting: Sendable {
     public let tokens: [[Int]]
     /// Rows of real tokens dropped because their expert was full.
     public let dropped: [Int]
+    /// Real tokens whose argmax is each expert, per group [groups][experts] (`earlier` included).
+    public let taken: [[Int]]
 
     /// Routes [b·n, E] probabilities: argmax per token, then, per group in position order, each
-    /// expert keeps its first `capacity(real tokens of the group)` tokens.
+    /// expert keeps its first `capacity(real tokens of the group)` tokens, after the
+    /// `earlier[g][e]` tokens earlier positions of group g sent it (incremental decoding; nil =
+    /// none).
     public init(
         probabilities: [Float], groups: Int, groupSize: Int, experts: Int, mask: [Float]?,
-        capacity: (Int) -> Int
+        capacity: (Int) -> Int, earlier: [[Int]]? = nil
     ) {
         (self.groups, self.groupSize, self.experts) = (groups, groupSize, experts)
         var expert = [Int](repeating: 0, count: groups * groupSize)
@@ -265,17 +277,20 @@ public struct SwitchRouting: Sendable {
         }
         var tokens = [[Int]](repeating: [], count: experts)
         var dropped: [Int] = []
+        var takenPerGroup: [[Int]] = []
         for g in 0..<groups {
             let rows = (g * groupSize)..<((g + 1) * groupSize)
             let real = rows.filter { (mask?[$0] ?? 1) != 0 }
             let limit = capacity(real.count)
-            var taken = [Int](repeating: 0, count: experts)
+            var taken = earlier?[g] ?? [Int](repeating: 0, count: experts)
             for t in real {
                 taken[expert[t]] += 1
                 if taken[expert[t]] <= limit { tokens[expert[t]].append(t) } else { dropped.append(t) }
             }
+            takenPerGroup.append(taken)
         }
         (self.expert, self.tokens, self.dropped) = (expert, tokens, dropped)
+        taken = takenPerGroup
     }
 }
 

@@ -9,6 +9,14 @@ import AttendNN
 public protocol FeedForwardLayer: Module {
     /// [b, n, c] → [b, n, c]; may record auxiliary losses in the context.
     func callAsFunction(_ x: Tensor, context: MixerContext) -> Tensor
+
+    /// Incremental decoding: the layer on right-padded prompts [b, n, c] with `lengths[i]` real
+    /// tokens, and what `step` needs of them (nil for a position-wise layer).
+    func prefill(_ x: Tensor, lengths: [Int], context: MixerContext) throws
+        -> (output: Tensor, state: (any DecodingState)?)
+
+    /// Incremental decoding: the layer on each sequence's next position [b, 1, c].
+    func step(_ x: Tensor, state: (any DecodingState)?, context: MixerContext) throws -> Tensor
 }
 
 extension FeedForward: FeedForwardLayer {
@@ -45,16 +53,25 @@ public final class TransformerBlock: Module {
 
     /// [b, n, c] → [b, n, c].
     public func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor {
+        try layer(x, mix: { try mixer($0, context: context) }, feed: { $0($1, context: context) })
+    }
+
+    /// The residual and norm wiring around a mixer call and a feed-forward call, shared by the
+    /// forward pass and incremental decoding.
+    func layer(
+        _ x: Tensor, mix: (Tensor) throws -> Tensor,
+        feed: (any FeedForwardLayer, Tensor) throws -> Tensor
+    ) throws -> Tensor {
         var h = x
         if preNorm {
-            h = h + dropout(try mixer(mixerNorm(h), context: context))
+            h = h + dropout(try mix(mixerNorm(h)))
             if let feedForward, let feedForwardNorm {
-                h = h + dropout(feedForward(feedForwardNorm(h), context: context))
+                h = h + dropout(try feed(feedForward, feedForwardNorm(h)))
             }
         } else {
-            h = mixerNorm(h + dropout(try mixer(h, context: context)))
+            h = mixerNorm(h + dropout(try mix(h)))
             if let feedForward, let feedForwardNorm {
-                h = feedForwardNorm(h + dropout(feedForward(h, context: context)))
+                h = feedForwardNorm(h + dropout(try feed(feedForward, h)))
             }
         }
         return h

@@ -75,6 +75,14 @@ import Testing
         #expect(generated.output.hasPrefix("ROMEO:") && generated.output.utf8.count > "ROMEO:".utf8.count)
         let again = try run(["generate", "--run", out, "--prompt", "ROMEO:", "--tokens", "20", "--seed", "3"])
         #expect(again.output == generated.output, "the same seed must sample the same text")
+        let sampling = ["generate", "--run", out, "--prompt", "ROMEO:", "--tokens", "20", "--seed", "3"]
+        let recomputed = try run(sampling + ["--no-cache"])
+        #expect(recomputed.output == generated.output, "the state must sample what recomputation does")
+        let batch = try run(sampling + ["--samples", "3", "--end-byte", "10"])
+        let sampleCount = batch.output.components(separatedBy: "── sample").count - 1
+        #expect(batch.status == 0 && sampleCount == 3, "\(batch.output)")
+        let batchRecomputed = try run(sampling + ["--samples", "3", "--end-byte", "10", "--no-cache"])
+        #expect(batchRecomputed.output == batch.output)
         let refused = try run(["generate", "--run", out, "--prompt", "x", "--temperature", "-1"])
         #expect(refused.status == 2)
     }

@@ -165,14 +165,7 @@ public final class FlashGAU: TokenMixer {
                 mechanism: "flash-gau", expected: "[batch, length, \(modelDimension)]", got: x.shape)
         }
         let (b, n) = (x.shape[0], x.shape[1])
-        let (e, s) = (expandedDimension, sharedDimension)
-        let projected = Tensor.linear(x, weight: w.hidden, bias: w.hiddenBias).silu()  // [b, n, 2e + s]
-        let u = projected.sliced(alongAxis: 2, 0..<e)  // [b, n, e]
-        let v = projected.sliced(alongAxis: 2, e..<(2 * e))  // [b, n, e]
-        let z = projected.sliced(alongAxis: 2, (2 * e)..<(2 * e + s))  // [b, n, s]
-        let heads = (0..<w.gamma.shape[0]).map { h in  // each [b, n, s]
-            z * w.gamma.sliced(alongAxis: 0, h..<(h + 1)) + w.beta.sliced(alongAxis: 0, h..<(h + 1))
-        }
+        let (u, v, heads) = projections(x, weights: w)
         let mask = context.paddingMask
         if let mask, mask.shape != [b, n] {
             throw MixerError.shapeMismatch(mechanism: "flash-gau", expected: "padding mask [\(b), \(n)]", got: mask.shape)
@@ -194,6 +187,20 @@ public final class FlashGAU: TokenMixer {
             attended = quadratic + linear
         }
         return Tensor.linear(u * attended, weight: w.output, bias: w.outputBias)
+    }
+
+    /// U and V [b, n, e] and the per-head Q/K of the shared Z, each [b, n, s] (quadratic q, k, then
+    /// in mixed mode linear q, k).
+    func projections(_ x: Tensor, weights w: Weights) -> (u: Tensor, v: Tensor, heads: [Tensor]) {
+        let (e, s) = (expandedDimension, sharedDimension)
+        let projected = Tensor.linear(x, weight: w.hidden, bias: w.hiddenBias).silu()  // [b, n, 2e + s]
+        let u = projected.sliced(alongAxis: 2, 0..<e)  // [b, n, e]
+        let v = projected.sliced(alongAxis: 2, e..<(2 * e))  // [b, n, e]
+        let z = projected.sliced(alongAxis: 2, (2 * e)..<(2 * e + s))  // [b, n, s]
+        let heads = (0..<w.gamma.shape[0]).map { h in  // each [b, n, s]
+            z * w.gamma.sliced(alongAxis: 0, h..<(h + 1)) + w.beta.sliced(alongAxis: 0, h..<(h + 1))
+        }
+        return (u, v, heads)
     }
 
     /// Real tokens per example (at least 1, so a fully padded row divides by 1).

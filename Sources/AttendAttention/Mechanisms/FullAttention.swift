@@ -60,3 +60,21 @@ public final class FullAttention: AttentionCore {
                 core: FullAttention(path: configuration.full.path), generator: &generator)
         })
 }
+
+extension FullAttention: DecodingAttentionCore {
+    /// A key/value cache of the prompts.
+    public func decodingState(
+        query: Tensor, key: Tensor, value: Tensor, lengths: [Int], context: MixerContext
+    ) throws -> any DecodingState {
+        KeyValueCache(key: key, value: value, lengths: lengths, window: nil)
+    }
+
+    /// The new query against every cached key (both paths compute the same exact attention).
+    public func step(
+        query: Tensor, key: Tensor, value: Tensor, state: any DecodingState, context: MixerContext
+    ) throws -> Tensor {
+        guard let cache = state as? KeyValueCache else { throw foreignState("full", state) }
+        let scale = 1 / Float(query.shape[3]).squareRoot()
+        return cache.attend(query: query, key: key, value: value, scale: scale)
+    }
+}

@@ -150,3 +150,30 @@ extension Tensor {
         }
     }
 }
+
+extension HypercubeAttention: DecodingAttentionCore {
+    /// A key/value cache of every position: a later query's neighbours can lie anywhere before it.
+    public func decodingState(
+        query: Tensor, key: Tensor, value: Tensor, lengths: [Int], context: MixerContext
+    ) throws -> any DecodingState {
+        KeyValueCache(key: key, value: value, lengths: lengths, window: nil)
+    }
+
+    /// The new query against the tokens of its block's earlier neighbours (its own block up to
+    /// itself).
+    public func step(
+        query: Tensor, key: Tensor, value: Tensor, state: any DecodingState, context: MixerContext
+    ) throws -> Tensor {
+        guard let cache = state as? KeyValueCache else { throw foreignState("hypercube", state) }
+        cache.append(key: key, value: value)
+        let size = options.blockSize
+        let slots = cache.lengths.map { length -> [Int] in
+            let t = length - 1
+            return HypercubeGraph.earlierNeighbours(of: t / size).flatMap { block in
+                (block * size)..<Swift.min((block + 1) * size, t + 1)
+            }
+        }
+        let scale = 1 / Float(query.shape[3]).squareRoot()
+        return cache.attend(query: query, scale: scale, slots: { i, _ in slots[i] })
+    }
+}

@@ -90,3 +90,21 @@ public final class LocalAttention: AttentionCore {
                 core: LocalAttention(windowSize: configuration.local.windowSize), generator: &generator)
         })
 }
+
+extension LocalAttention: DecodingAttentionCore {
+    /// A ring buffer of each prompt's last w keys and values (the causal window).
+    public func decodingState(
+        query: Tensor, key: Tensor, value: Tensor, lengths: [Int], context: MixerContext
+    ) throws -> any DecodingState {
+        KeyValueCache(key: key, value: value, lengths: lengths, window: windowSize)
+    }
+
+    /// The new query against the w most recent keys, itself included.
+    public func step(
+        query: Tensor, key: Tensor, value: Tensor, state: any DecodingState, context: MixerContext
+    ) throws -> Tensor {
+        guard let cache = state as? KeyValueCache else { throw foreignState("local", state) }
+        let scale = 1 / Float(query.shape[3]).squareRoot()
+        return cache.attend(query: query, key: key, value: value, scale: scale)
+    }
+}

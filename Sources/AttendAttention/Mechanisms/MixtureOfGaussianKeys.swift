@@ -181,6 +181,9 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
             ?? Tensor(repeating: 1 / Float(options.components), shape: [headCount, options.components])
     }
 
+    /// log π for the soft assignment's log-sum-exp over components; nil for the hard one's maximum.
+    func scoreLogPriors() -> Tensor? { options.assignment == .hard ? nil : mixturePriors().log() }
+
     /// 1/σ_r² = s_r/√d.
     public var inverseVariances: [Float] {
         let scales = options.varianceScales.isEmpty
@@ -202,7 +205,7 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         let mixed: Tensor  // [b, n, h, d]
         switch form {
         case .softmax:
-            let logPriors = options.assignment == .hard ? nil : mixturePriors().log()
+            let logPriors = scoreLogPriors()
             let gaussian = options.score == .gaussian
             switch options.path {
             case .fused:

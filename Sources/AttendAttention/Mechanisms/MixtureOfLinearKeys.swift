@@ -19,19 +19,15 @@ import AttendCore
 ///   clamped); keyMask [b, m].
 /// - Returns: [b, n, h, e].
 public func mixtureOfLinearKeysAttention(
-    query: Tensor, keys: Tensor, value: Tensor, priors: Tensor, scale: Float, epsilon: Float = 1e-5,
+    query: Tensor, keys: Tensor, value: Tensor, priors: Tensor, scale: Float,
+    epsilon: Float = MixtureOfGaussianKeysAttention.linearDenominatorOffset,
     causal: Bool = false, keyMask: Tensor? = nil, chunk: Int = 64
 ) -> Tensor {
     let (b, n, h) = (query.shape[0], query.shape[1], query.shape[2])
     let (m, M, e) = (keys.shape[1], keys.shape[2], value.shape[3])
     precondition(keys.shape == [b, m, M, h, query.shape[3]], "mixtureOfLinearKeysAttention: keys \(keys.shape) vs query \(query.shape)")
-    /// (elu(x) + 1) normalised over the feature axis; elu(x) + 1 = relu(x) + e^{min(x, 0)}.
-    func features(_ x: Tensor) -> Tensor {
-        let positive = x.relu() + x.clamped(upper: 0).exp()
-        return positive / positive.summed(alongAxes: [x.rank - 1], keepingDimensions: true)
-    }
-    let q = features(query).permuted([0, 2, 1, 3])  // [b, h, n, d]
-    var k = (features(keys) * priors.permuted([1, 0]).reshaped([1, 1, M, h, 1])).summed(alongAxes: [2])  // [b, m, h, d]: k̃_j = Σ_r π_r φ(k_jr)
+    let q = linearKeyFeatures(query).permuted([0, 2, 1, 3])  // [b, h, n, d]
+    var k = mixedLinearKeyFeatures(keys, priors: priors)  // [b, m, h, d]
     if let keyMask { k = k * keyMask.reshaped([b, m, 1, 1]) }
     let keysByHead = k.permuted([0, 2, 1, 3])  // [b, h, m, d]
     let v = value.permuted([0, 2, 1, 3])  // [b, h, m, e]
@@ -66,7 +62,24 @@ public func mixtureOfLinearKeysAttention(
     return (numerator / (denominator + epsilon) * scale).permuted([0, 2, 1, 3])  // [b, n, h, e]
 }
 
+/// φ(x) = (elu(x) + 1)/Σ_f (elu(x) + 1)_f along the last axis, where
+/// elu(x) + 1 = relu(x) + e^{min(x, 0)}.
+public func linearKeyFeatures(_ x: Tensor) -> Tensor {
+    let positive = x.relu() + x.clamped(upper: 0).exp()
+    return positive / positive.summed(alongAxes: [x.rank - 1], keepingDimensions: true)
+}
+
+/// k̃_j = Σ_r π_r·φ(k_jr) of component keys [b, m, M, h, d] with priors [h, M] → [b, m, h, d].
+public func mixedLinearKeyFeatures(_ keys: Tensor, priors: Tensor) -> Tensor {
+    let (M, h) = (keys.shape[2], keys.shape[3])
+    let weighted = linearKeyFeatures(keys) * priors.permuted([1, 0]).reshaped([1, 1, M, h, 1])
+    return weighted.summed(alongAxes: [2])
+}
+
 extension MixtureOfGaussianKeysAttention {
+    /// ε in the linear form's denominator (the reference code's 1e-5).
+    public static let linearDenominatorOffset: Float = 1e-5
+
     /// Registry entry of the linear form.
     public static let linearEntry = Mechanism(
         name: "mgk-linear",

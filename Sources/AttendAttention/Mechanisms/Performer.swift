@@ -244,3 +244,47 @@ extension Tensor {
         return (features, logScale)
     }
 }
+
+extension PerformerAttention: DecodingAttentionCore {
+    /// Running sums Σφ(k)ṽᵀ of the prompts' key features, computed with the projection the parallel
+    /// forward used and stabilised by the same running maximum.
+    public func decodingState(
+        query: Tensor, key: Tensor, value: Tensor, lengths: [Int], context: MixerContext
+    ) throws -> any DecodingState {
+        let (keys, logScale) = decodingKeyFeatures(key)
+        return LinearAttentionState(
+            keyFeatures: keys, keyLogScale: logScale, value: value, lengths: lengths,
+            keyFeatureFloor: decodingKeyFloor, denominatorOffset: Self.denominatorOffset)
+    }
+
+    /// One position of the causal scan: the new key enters the sums, the new query reads them.
+    public func step(
+        query: Tensor, key: Tensor, value: Tensor, state: any DecodingState, context: MixerContext
+    ) throws -> Tensor {
+        guard let sums = state as? LinearAttentionState else {
+            throw foreignState("performer", state)
+        }
+        let (keys, logScale) = decodingKeyFeatures(key)
+        let queries = projection.map {
+            Tensor.positiveRandomFeatures(
+                query, projection: $0.value, stabilizer: .row, offset: PositiveRandomFeatures.epsilon
+            ).features
+        } ?? features(query, isQuery: true, keyMask: nil)
+        return sums.step(
+            queryFeatures: queries, keyFeatures: keys, keyLogScale: logScale, value: value)
+    }
+
+    /// Causal key features without the floor, and for FAVOR+ their running maxima (of one position
+    /// in a step: its row maximum), as `attend` computes them.
+    func decodingKeyFeatures(_ key: Tensor) -> (Tensor, Tensor?) {
+        guard let projection else { return (features(key, isQuery: false, keyMask: nil), nil) }
+        let keys = Tensor.positiveRandomFeatures(
+            key, projection: projection.value, stabilizer: .prefix, offset: 0)
+        return (keys.features, keys.logScale)
+    }
+
+    /// The undecayed floor on key features (none for the ReLU kernel, which adds its own offset).
+    var decodingKeyFloor: Float {
+        projection == nil ? 0 : Self.keyFloor(features: options.featureCount)
+    }
+}

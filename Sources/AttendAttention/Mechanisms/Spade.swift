@@ -110,14 +110,20 @@ public final class SpadeMixer: TokenMixer {
         var input = x
         if let mask = context.paddingMask { input = x * mask.reshaped([b, n, 1]) }  // S4Module zero-fills padding
         let global = s4(input, causal: context.isCausal)  // [b, n, c]
+        return try combined(x, global: global) { try attention($0, context: context) }
+    }
+
+    /// The two branches combined: `global` is S4D's output for input x, `attend` runs the attention
+    /// branch (its forward, or a decoding call).
+    func combined(_ x: Tensor, global: Tensor, attend: (Tensor) throws -> Tensor) throws -> Tensor {
         switch options.combine {
         case .stack:
-            return try attention(global, context: context)
+            return try attend(global)
         case .add:
-            let local = try attention(x, context: context)
+            let local = try attend(x)
             return s4Norm!(global) * options.s4Weight + attentionNorm!(local) * (1 - options.s4Weight)
         case .concat:
-            let local = try attention(x, context: context)
+            let local = try attend(x)
             return aggregate!(Tensor.concatenated([s4Norm!(global), attentionNorm!(local)], alongAxis: 2))  // [b, n, c]
         }
     }

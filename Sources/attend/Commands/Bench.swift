@@ -3,12 +3,20 @@ import AttendCore
 import Foundation
 
 enum BenchCommand: Command {
-    static let suites = ["core", "attention", "train", "ffn", "embed"]
+    static let suites = ["core", "attention", "train", "ffn", "embed", "generate"]
     static let spec = CommandSpec(
         name: "bench", summary: "run a benchmark suite (\(suites.joined(separator: ", ")))",
         usage: "bench <suite> [options]",
         options: [
-            .option("mixers", "LIST", "attention/train/embed: mechanisms to time, comma-separated, or 'all'"),
+            .option(
+                "mixers", "LIST",
+                "attention/train/embed/generate: mechanisms to time, comma-separated, or 'all'"),
+            .option(
+                "contexts", "LIST",
+                "generate: prompt lengths before the timed decoding steps (default 512,2048,8192)"),
+            .option(
+                "models", "LIST",
+                "generate: model shapes, cpu (width 64, 2 layers) and/or large (width 512, 6 layers)"),
             .option("lengths", "LIST", "attention/train/embed: sequence lengths (attention default 512,1024,2048,4096; train 1024; embed 32,128,256)"),
             .option("batch", "N", "attention: batch size (default 1); train: batch size (default 8); embed: texts per batch (default 32)"),
             .option("model", "DIR", "embed: pretrained model folder (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
@@ -29,7 +37,8 @@ enum BenchCommand: Command {
                 + "(see Benchmarks/distributed.sh)", default: "none"),
             .option("json", "FILE", "also write the results as JSON"),
             .option("csv", "FILE", "also write the results as CSV"),
-            .option("svg", "FILE", "attention: also plot time against length (log-log SVG)"),
+            .option(
+                "svg", "FILE", "attention/generate: also plot time against length (log-log SVG)"),
         ],
         positionals: "<suite>: \(suites.joined(separator: " | "))")
 
@@ -49,6 +58,7 @@ enum BenchCommand: Command {
         case "train": try TrainBenchmark.run(arguments)
         case "embed": try EmbedBenchmark.run(arguments)
         case "ffn": try FeedForwardBenchmark.run(arguments)
+        case "generate": try GenerateBenchmark.run(arguments)
         default: throw UsageError("attend bench: unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
         }
     }
