@@ -50,9 +50,11 @@ public struct MemoryPlan: Sendable {
 
 /// Measures a run's memory before step one and chooses the options that make it fit.
 public enum MemoryPlanner {
-    /// Resident bytes above the tensor bytes: the heap keeps freed blocks for reuse (HeapPolicy in
-    /// TensorStorage.swift) and fragments (measured on ListOps and Path-X: docs/results/memory.md).
-    public static let heapOverhead = 0.15
+    /// Resident bytes above the tensor bytes, as a fraction of them: the heap keeps freed blocks
+    /// for reuse (HeapPolicy in TensorStorage.swift) and fragments. Measured: ListOps at preset
+    /// `lra` with checkpointing peaked at 10.5 GiB resident for 4.6 GiB of tensors
+    /// (docs/results/memory.md; Path-X went further, see there).
+    public static let heapOverhead = 1.0
 
     /// The expected peak of `configuration` for one of `processes` processes (each takes
     /// batch/processes examples of every batch), asked before the trainer builds its model.
@@ -78,6 +80,8 @@ public enum MemoryPlanner {
         processesPerMachine: Int = 1, limit: Int?, fit: Bool, optimizerStateAllocated: Bool = false,
         residentBytes: Int? = nil
     ) throws -> MemoryPlan {
+        // What the trainer would refuse is refused first, with its own message.
+        try Trainer.checkCompatible(configuration, task: task)
         var measured = Measurements(
             task: task, configuration: configuration, residentBytes: residentBytes)
         let optimizer = !optimizerStateAllocated

@@ -76,12 +76,7 @@ public final class Trainer {
         configuration: TrainingConfiguration, task: any SequenceTask, run: RunDirectory?,
         communicator: any Communicator = SingleProcessCommunicator()
     ) throws {
-        let mechanism = try Mechanisms.named(configuration.model.mixer)
-        if task.isCausal && !mechanism.capabilities.supportsCausal {
-            throw TrainingError.incompatible(
-                "task \(task.name) is causal language modelling but mixer \(configuration.model.mixer) has no causal form; "
-                    + "choose one of: \(Mechanisms.all.filter(\.capabilities.supportsCausal).map(\.name).joined(separator: ", "))")
-        }
+        try Self.checkCompatible(configuration, task: task)
         self.configuration = configuration
         self.task = task
         model = try makeModel(for: task.kind, configuration.model)
@@ -113,6 +108,18 @@ public final class Trainer {
                     "the training split of \(task.name) has \(task.count(of: .train)) examples, fewer than one batch of "
                         + "\(configuration.batchSize); a distributed run needs at least one full batch")
             }
+        }
+    }
+
+    /// Refuses a mixer without a causal form for a causal task, naming the ones that have one.
+    static func checkCompatible(_ configuration: TrainingConfiguration, task: any SequenceTask)
+        throws
+    {
+        let mechanism = try Mechanisms.named(configuration.model.mixer)
+        if task.isCausal && !mechanism.capabilities.supportsCausal {
+            throw TrainingError.incompatible(
+                "task \(task.name) is causal language modelling but mixer \(configuration.model.mixer) has no causal form; "
+                    + "choose one of: \(Mechanisms.all.filter(\.capabilities.supportsCausal).map(\.name).joined(separator: ", "))")
         }
     }
 
