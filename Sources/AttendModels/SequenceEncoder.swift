@@ -31,6 +31,10 @@ public final class SequenceEncoder: Module {
     /// After the last block (pre-LN) or after the embeddings (post-LN).
     public let norm: LayerNorm
     public let dropout: Dropout
+    /// Activation checkpointing while recording gradients: every this many consecutive blocks run
+    /// as one region whose activations are recomputed in the backward pass, keeping only each
+    /// region's input (0: off; 1: every block). Gradients are those of a plain run.
+    public var activationCheckpointBlocks = 0
 
     /// Builds the encoder described by `configuration`, with its mixer from the registry.
     public init(_ configuration: ModelConfiguration, causal: Bool = false, generator: inout RandomGenerator) throws {
@@ -141,9 +145,17 @@ public final class SequenceEncoder: Module {
         let context = MixerContext(paddingMask: mask == nil ? nil : fullMask, isCausal: causal)
         context.trainingStep = trainingStep
         try mixerShared?.prepare(context)
-        for (layer, block) in blocks.enumerated() {
-            context.layerIndex = layer
-            x = try block(x, context: context)
+        var layer = 0
+        while layer < blocks.count {
+            if activationCheckpointBlocks > 0 && GradientMode.isRecording {
+                let end = Swift.min(layer + activationCheckpointBlocks, blocks.count)
+                x = try recomputedBlocks(layer..<end, x, context: context)
+                layer = end
+            } else {
+                context.layerIndex = layer
+                x = try blocks[layer](x, context: context)
+                layer += 1
+            }
         }
         if configuration.preNorm { x = norm(x) }
         return EncodedSequence(hidden: x, mask: fullMask, context: context)

@@ -302,6 +302,10 @@ public final class SwitchRouter: Module, Stochastic {
     public let jitter: Float
     public private(set) var isTraining = true
     private var generator: RandomGenerator
+    public var randomState: RandomGenerator {
+        get { generator }
+        set { generator = newValue }
+    }
 
     /// A router for `experts` experts, initialised as the paper does.
     public init(dimension: Int, experts: Int, jitter: Float, generator: inout RandomGenerator) {

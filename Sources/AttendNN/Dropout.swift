@@ -10,6 +10,10 @@ public final class Dropout: Module, Stochastic {
     /// Whether dropout is active (training mode).
     public private(set) var isTraining = true
     private var generator: RandomGenerator
+    public var randomState: RandomGenerator {
+        get { generator }
+        set { generator = newValue }
+    }
 
     /// Dropout with drop probability `probability` in [0, 1).
     public init(probability: Float, seed: UInt64 = 0) {

@@ -21,7 +21,8 @@ public struct Gradients: @unchecked Sendable {
     /// Adds `other` into these gradients (gradient accumulation over several backward passes).
     public mutating func accumulate(_ other: Gradients) {
         for (key, g) in other.storage {
-            if var existing = storage[key] {
+            // Taken out of the dictionary first, so the sum is written in place, not into a copy.
+            if var existing = storage.removeValue(forKey: key) {
                 existing.accumulate(g)
                 storage[key] = existing
             } else {

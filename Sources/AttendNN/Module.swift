@@ -61,4 +61,7 @@ extension Module {
 public protocol Stochastic: Module {
     /// Restarts the module's random stream from `seed`.
     func reseed(_ seed: UInt64)
+    /// The random stream's current state: saved and restored to replay a forward pass exactly
+    /// (activation checkpointing runs a block again for its gradient).
+    var randomState: RandomGenerator { get set }
 }

@@ -42,6 +42,10 @@ extension TrainingConfiguration {
         try check(
             checkpointInterval, 0...1_000_000_000, "checkpoint_interval", flag: "--checkpoint-every")
         try check(logInterval, 1...1_000_000_000, "log_interval")
+        try check(accumulate, 1...batchSize, "accumulate", flag: "--accumulate")
+        try check(
+            checkpointActivations, 0...model.layerCount, "checkpoint_activations",
+            flag: "--checkpoint-activations")
         try model.validate()
     }
 }

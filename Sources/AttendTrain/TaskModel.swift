@@ -60,6 +60,20 @@ public func makeModel(for kind: TaskKind, _ configuration: ModelConfiguration) t
     }
 }
 
+/// Turns on activation checkpointing in every encoder of `model`, recomputing `blocks` consecutive
+/// blocks at a time (0 leaves it off).
+func enableActivationCheckpointing(in model: any TaskModel, everyBlocks blocks: Int) throws {
+    guard blocks != 0 else { return }
+    let encoders = model.namedModules().compactMap { $0.1 as? SequenceEncoder }
+    guard blocks > 0, !encoders.isEmpty else {
+        throw TrainingError.incompatible(
+            blocks < 0 ? "--checkpoint-activations must be ≥ 1 blocks, got \(blocks)"
+                : "--checkpoint-activations applies to the encoder architecture's blocks; the ViT "
+                    + "has none, so leave it out (or use --accumulate to save memory)")
+    }
+    for encoder in encoders { encoder.activationCheckpointBlocks = blocks }
+}
+
 /// Loss and counts for one batch.
 public struct BatchMetrics: Sendable {
     /// Objective to minimise (task loss + auxiliary losses), differentiable.
@@ -97,6 +111,16 @@ public enum Objective {
         }
         let total = output.auxiliaryLoss.map { taskLoss + $0 } ?? taskLoss
         return BatchMetrics(loss: total, taskLoss: taskLoss.scalar, correct: correct, counted: counted)
+    }
+
+    /// The targets `evaluate` will count in `batch`, known before the forward pass: every example
+    /// for classification, every real token for language modelling.
+    public static func countedTargets(in batch: Batch, kind: TaskKind) -> Int {
+        switch kind {
+        case .classification, .pairClassification:
+            return batch.labels.values.filter { $0 != -100 }.count
+        case .languageModel: return batch.lengths.reduce(0, +)
+        }
     }
 }
 

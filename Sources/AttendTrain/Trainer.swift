@@ -7,6 +7,10 @@
 // shards of each global batch, padded to the global batch's length; the gradients, weighted by the
 // targets each process counted, are averaged in buckets (GradientBuckets.swift), so every process
 // applies the update one process would compute on the whole batch. Process 0 alone writes files.
+//
+// Gradient accumulation (`accumulate` N): each process's batch is cut into N micro-batches whose
+// weighted gradients are summed before the one optimizer step, so the global batch is processes ×
+// micro-batch × N. Checkpoints fall on optimizer steps, so a resumed run never starts mid-batch.
 import AttendAttention
 import AttendCore
 import AttendData
@@ -73,15 +77,12 @@ public final class Trainer {
         communicator: any Communicator = SingleProcessCommunicator()
     ) throws {
         try configuration.validate()
-        let mechanism = try Mechanisms.named(configuration.model.mixer)
-        if task.isCausal && !mechanism.capabilities.supportsCausal {
-            throw TrainingError.incompatible(
-                "task \(task.name) is causal language modelling but mixer \(configuration.model.mixer) has no causal form; "
-                    + "choose one of: \(Mechanisms.all.filter(\.capabilities.supportsCausal).map(\.name).joined(separator: ", "))")
-        }
+        try Self.checkCompatible(configuration, task: task)
         self.configuration = configuration
         self.task = task
         model = try makeModel(for: task.kind, configuration.model)
+        try enableActivationCheckpointing(
+            in: model, everyBlocks: configuration.checkpointActivations)
         optimizer = AdamW(
             parameters: model.namedParameters(), beta1: configuration.beta1, beta2: configuration.beta2,
             epsilon: configuration.epsilon, weightDecay: configuration.weightDecay,
@@ -89,6 +90,14 @@ public final class Trainer {
         self.run = run
         self.communicator = communicator
         let n = communicator.size
+        let perProcess = configuration.batchSize / n
+        guard configuration.accumulate >= 1, perProcess % configuration.accumulate == 0 else {
+            throw TrainingError.incompatible(
+                "--accumulate \(configuration.accumulate) must be ≥ 1 and divide the batch of "
+                    + "\(perProcess) examples \(n > 1 ? "per process " : "")"
+                    + "into equal micro-batches; "
+                    + "choose a divisor of \(perProcess)")
+        }
         if n > 1 {
             guard configuration.batchSize % n == 0 else {
                 throw TrainingError.incompatible(
@@ -100,6 +109,18 @@ public final class Trainer {
                     "the training split of \(task.name) has \(task.count(of: .train)) examples, fewer than one batch of "
                         + "\(configuration.batchSize); a distributed run needs at least one full batch")
             }
+        }
+    }
+
+    /// Refuses a mixer without a causal form for a causal task, naming the ones that have one.
+    static func checkCompatible(_ configuration: TrainingConfiguration, task: any SequenceTask)
+        throws
+    {
+        let mechanism = try Mechanisms.named(configuration.model.mixer)
+        if task.isCausal && !mechanism.capabilities.supportsCausal {
+            throw TrainingError.incompatible(
+                "task \(task.name) is causal language modelling but mixer \(configuration.model.mixer) has no causal form; "
+                    + "choose one of: \(Mechanisms.all.filter(\.capabilities.supportsCausal).map(\.name).joined(separator: ", "))")
         }
     }
 
@@ -211,16 +232,7 @@ public final class Trainer {
             currentStep = step + 1
             let batch = try shard(at: step)
             model.reseedRandomness(randomSeed(at: step))
-            var metrics: BatchMetrics?
-            var (loss, gradients) = try valueAndGradient(of: model) { model in
-                let output = try model.output(for: batch, trainingStep: step)
-                let m = Objective.evaluate(
-                    output, batch: batch, kind: task.kind, labelSmoothing: configuration.labelSmoothing)
-                metrics = m
-                return m.loss
-            }
-            var totals = (loss: loss.scalar, correct: metrics?.correct ?? 0, counted: metrics?.counted ?? 0,
-                          tokens: batch.realTokenCount)
+            var (totals, gradients) = try accumulatedGradients(on: batch, step: step)
             if isDistributed { totals = try reduce(totals, gradients: &gradients) }
             guard totals.loss.isFinite, gradients.isFinite else {
                 throw TrainingError.nonFiniteLoss(step: step + 1, loss: totals.loss, checkpoint: lastCheckpoint)
@@ -283,6 +295,42 @@ public final class Trainer {
             tokensPerSecond: Double(tokens) / Swift.max(trainingSeconds, 1e-9), peakMemoryBytes: peak,
             parameterCount: model.parameterCount, seconds: progress.elapsed, processes: communicator.size,
             communicationSeconds: communicationSeconds)
+    }
+
+    /// The gradient of the mean loss over `batch`'s counted targets, summed over
+    /// `configuration.accumulate` micro-batches of contiguous rows. Micro-batch i's objective Lᵢ
+    /// (the mean over its cᵢ targets, plus its auxiliary losses) is weighted by cᵢ/C, C the
+    /// whole batch's count, so the weighted sum is the whole batch's mean loss and its gradient the
+    /// whole batch's up to float summation order. Auxiliary losses (Switch's balance loss) are
+    /// computed per micro-batch and weighted like its task loss, as distributed shards are. Only
+    /// one micro-batch's activations are alive at a time.
+    func accumulatedGradients(on batch: Batch, step: Int) throws
+        -> ((loss: Float, correct: Int, counted: Int, tokens: Int), Gradients)
+    {
+        let parts = batch.split(into: configuration.accumulate)
+        let whole = Objective.countedTargets(in: batch, kind: task.kind)
+        var totals = (loss: Float(0), correct: 0, counted: 0, tokens: batch.realTokenCount)
+        var gradients = Gradients()
+        for part in parts {
+            let counted = Objective.countedTargets(in: part, kind: task.kind)
+            // A micro-batch without targets (all padding) has a 0/0 loss and contributes nothing.
+            if parts.count > 1 && counted == 0 { continue }
+            let weight = parts.count == 1 ? 1 : Float(counted) / Float(whole)
+            var metrics: BatchMetrics?
+            let (loss, partGradients) = try valueAndGradient(of: model) { model in
+                let output = try model.output(for: part, trainingStep: step)
+                let m = Objective.evaluate(
+                    output, batch: part, kind: task.kind,
+                    labelSmoothing: configuration.labelSmoothing)
+                metrics = m
+                return weight == 1 ? m.loss : m.loss * weight
+            }
+            gradients.accumulate(partGradients)
+            totals.loss += loss.scalar
+            totals.correct += metrics?.correct ?? 0
+            totals.counted += metrics?.counted ?? 0
+        }
+        return (totals, gradients)
     }
 
     /// Step totals over every process, with the gradients averaged in buckets, weighted by the targets

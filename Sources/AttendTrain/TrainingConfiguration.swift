@@ -45,6 +45,12 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var checkpointInterval = 0
     /// Plain-text progress lines every this many steps when not on a terminal.
     public var logInterval = 50
+    /// Micro-batches per batch whose gradients are summed before one optimizer step (1 = none);
+    /// divides the batch (per process, in a distributed run). See `Trainer`.
+    public var accumulate = 1
+    /// Activation checkpointing: every this many consecutive encoder blocks are recomputed in the
+    /// backward pass instead of keeping their activations (0 = off; 1 = every block).
+    public var checkpointActivations = 0
 
     /// A configuration with the essential fields.
     public init(
@@ -78,6 +84,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case beta1, beta2, epsilon, gradientClip = "gradient_clip", labelSmoothing = "label_smoothing", seed
         case evaluationInterval = "evaluation_interval", evaluationExamples = "evaluation_examples"
         case checkpointInterval = "checkpoint_interval", logInterval = "log_interval"
+        case accumulate, checkpointActivations = "checkpoint_activations"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -100,5 +107,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         evaluationExamples = try c.decode(.evaluationExamples, default: evaluationExamples)
         checkpointInterval = try c.decode(.checkpointInterval, default: checkpointInterval)
         logInterval = try c.decode(.logInterval, default: logInterval)
+        accumulate = try c.decode(.accumulate, default: accumulate)
+        checkpointActivations = try c.decode(.checkpointActivations, default: checkpointActivations)
     }
 }

@@ -19,12 +19,22 @@ struct OptionSpec {
     let help: String
     /// Default shown in help (and used when absent), nil when the option is optional or required.
     let defaultValue: String?
+    /// The value of an option given without one (`--checkpoint-activations` alone); nil when a
+    /// value is required.
+    var bareValue: String?
 
     static func flag(_ name: String, _ help: String) -> OptionSpec {
         OptionSpec(name: name, value: nil, help: help, defaultValue: nil)
     }
     static func option(_ name: String, _ value: String, _ help: String, default defaultValue: String? = nil) -> OptionSpec {
         OptionSpec(name: name, value: value, help: help, defaultValue: defaultValue)
+    }
+    /// An option whose value may be left out (then it is `bare`): the next argument is its value
+    /// unless it is another option.
+    static func option(_ name: String, _ value: String, _ help: String, bare: String)
+        -> OptionSpec
+    {
+        OptionSpec(name: name, value: "[\(value)]", help: help, defaultValue: nil, bareValue: bare)
     }
 }
 
@@ -85,6 +95,10 @@ struct CommandSpec {
                 flags.insert(key)
             } else if let inlineValue {
                 values[key] = inlineValue
+            } else if let bare = spec.bareValue,
+                i == arguments.count || arguments[i].hasPrefix("--")
+            {
+                values[key] = bare
             } else {
                 guard i < arguments.count else { throw UsageError("attend \(name): --\(key) needs a value (\(spec.value!))") }
                 values[key] = arguments[i]
@@ -127,6 +141,26 @@ struct ParsedArguments {
         guard let n = try int(name) else { return nil }
         guard n > 0 else { throw UsageError("attend \(command): --\(name) must be positive, got \(n)") }
         return n
+    }
+
+    /// A size in bytes: a number with an optional unit K, M, G or T (powers of 1024; "GiB" and "GB"
+    /// read the same), e.g. 12G, 512MiB, 1.5G.
+    func byteSize(_ name: String) throws -> Int? {
+        guard let v = values[name] else { return nil }
+        let units: [(String, Double)] = [("T", 0x1p40), ("G", 0x1p30), ("M", 0x1p20), ("K", 0x1p10)]
+        var text = v.uppercased()
+        for suffix in ["IB", "B"] where text.hasSuffix(suffix) { text.removeLast(suffix.count) }
+        var scale = 1.0
+        if let (unit, factor) = units.first(where: { text.hasSuffix($0.0) }) {
+            text.removeLast(unit.count)
+            scale = factor
+        }
+        guard let number = Double(text), number > 0, (number * scale).isFinite else {
+            throw UsageError(
+                "attend \(command): --\(name) expects a size such as 12G, 512M or a byte count, "
+                    + "got '\(v)'")
+        }
+        return Int(number * scale)
     }
 
     func float(_ name: String) throws -> Float? {

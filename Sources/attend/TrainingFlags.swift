@@ -99,7 +99,12 @@ enum TrainingFlags {
             configuration.model.seed = v
         }
         if let v = try arguments.int("eval-every") { configuration.evaluationInterval = max(v, 0) }
+        if let v = try arguments.int("eval-examples") { configuration.evaluationExamples = max(v, 0) }
         if let v = try arguments.int("checkpoint-every") { configuration.checkpointInterval = max(v, 0) }
+        if let v = try arguments.positiveInt("accumulate") { configuration.accumulate = v }
+        if let v = try arguments.positiveInt("checkpoint-activations") {
+            configuration.checkpointActivations = v
+        }
         try FineTuningFlags.finish(&configuration, arguments: arguments)
         do {
             try configuration.validate()
@@ -115,6 +120,22 @@ enum TrainingFlags {
         guard let v = try arguments.int("seed") else { return nil }
         guard v >= 0 else { throw UsageError("attend train: --seed must be 0 or more, got \(v)") }
         return UInt64(v)
+    }
+
+    /// `configuration` checked against the memory before step one (`--memory-limit`, else what is
+    /// available): refused with one line when it would not fit, or with `fit` (`--fit-memory`)
+    /// adjusted to fit. Prints the expected peak and any adjustment.
+    static func memoryChecked(
+        _ configuration: TrainingConfiguration, task: any SequenceTask, arguments: ParsedArguments,
+        processes: Int = 1, processesPerMachine: Int = 1, fit: Bool? = nil
+    ) throws -> TrainingConfiguration {
+        let plan = try MemoryPlanner.plan(
+            configuration, task: task, processes: processes,
+            processesPerMachine: processesPerMachine, limit: try arguments.byteSize("memory-limit"),
+            fit: fit ?? arguments.flag("fit-memory"),
+            optimizerStateAllocated: arguments.flag("resume"))
+        FileHandle.standardError.write(Data("\(plan.summary)\n".utf8))
+        return plan.configuration
     }
 
     /// Fails with the valid names when `mixer` is not registered.

@@ -119,21 +119,32 @@ func backpropagate(from output: Tensor, seed: Tensor?, keeping wanted: Set<Int>)
             "gradients of a tensor of shape \(output.shape) need a seed; reduce it to one value first")
         seedGradient = Tensor(repeating: 1, shape: output.shape)
     }
+    return backpropagate(from: [(root, seedGradient)], keeping: wanted)
+}
 
-    // Every node reachable from the root, then reverse creation order: a topological order.
+/// The backward sweep from several seeded roots. Nodes with an id below `boundary` are not entered:
+/// their gradients are summed and returned when wanted, but their own rules do not run (a
+/// recomputed region's sweep stops at the values it read from outside; see Recomputation.swift).
+func backpropagate(
+    from roots: [(node: GradientNode, seed: Tensor)], keeping wanted: Set<Int>, boundary: Int = 0
+) -> [Int: Tensor] {
+    // Every node reachable from the roots, then reverse creation order: a topological order.
     var reachable: [GradientNode] = []
     var seen = Set<Int>()
-    var stack = [root]
+    var stack = roots.map(\.node)
     while let node = stack.popLast() {
         guard seen.insert(node.id).inserted else { continue }
         reachable.append(node)
-        for case let input? in node.inputs where !seen.contains(input.id) { stack.append(input) }
+        for case let input? in node.inputs where input.id >= boundary && !seen.contains(input.id) {
+            stack.append(input)
+        }
     }
     reachable.sort { $0.id > $1.id }
 
-    var grads: [Int: Tensor] = [root.id: seedGradient]
+    var grads: [Int: Tensor] = [:]
     var kept: [Int: Tensor] = [:]
     withoutGradient {
+        for (node, seed) in roots { grads[node.id] = grads[node.id].map { $0 + seed } ?? seed }
         for node in reachable {
             guard let dy = grads.removeValue(forKey: node.id) else { continue }
             if wanted.contains(node.id) { kept[node.id] = dy }
@@ -155,5 +166,7 @@ func backpropagate(from output: Tensor, seed: Tensor?, keeping wanted: Set<Int>)
             }
         }
     }
+    // What is left was not entered: the nodes below the boundary.
+    for (id, g) in grads where wanted.contains(id) { kept[id] = g }
     return kept
 }

@@ -29,4 +29,8 @@ import Synchronization
     }
 
     var isLeaf: Bool { backward == nil }
+
+    /// A lower bound for the id of the next node made: nodes made from now on have ids ≥ this,
+    /// and every existing node's id is below it.
+    static var nextID: Int { counter.load(ordering: .relaxed) + 1 }
 }

@@ -23,6 +23,10 @@ enum LRACommand: Command {
             .option("out", "FILE", "Markdown report (an .svg plot is written next to it)", default: "docs/results/lra.md"),
             .option("results", "FILE", "JSON of every finished pair: pairs already in it are not trained again, so an interrupted or extended comparison continues (default: the report's name with .json)"),
             .option("threads", "N", "threads (default: all cores)"),
+            .option(
+                "memory-limit", "SIZE",
+                "fit each run under this peak, e.g. 12G (default: resident now + MemAvailable); "
+                    + "runs choose --accumulate and --checkpoint-activations to fit"),
         ],
         positionals: nil)
 
@@ -52,7 +56,8 @@ enum LRACommand: Command {
                 let task = try TaskCatalog.make(taskName, preset: preset, seed: seed)
                 for mixer in pending where !InterruptFlag.isRaised {
                     var result = runPair(
-                        task: task, mixer: mixer, preset: preset, seed: seed, steps: steps, mixerOptions: mixerOptions)
+                        task: task, mixer: mixer, preset: preset, seed: seed, steps: steps,
+                        mixerOptions: mixerOptions, arguments: arguments)
                     result.command = command
                     results.append(result)
                     try ComparisonReport.saveResults(results, preset: preset.rawValue, to: resultsPath)
@@ -72,12 +77,15 @@ enum LRACommand: Command {
     /// Trains one pair; failures become a row that says why instead of stopping the comparison.
     static func runPair(
         task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64, steps: Int?,
-        mixerOptions: MixerConfiguration?
+        mixerOptions: MixerConfiguration?, arguments: ParsedArguments
     ) -> MixerTaskResult {
         var configuration = TrainingPresets.configuration(task: task, mixer: mixer, preset: preset, seed: seed)
         if let steps { configuration.steps = steps }
         if let mixerOptions { configuration.model.mixerOptions = mixerOptions }
         do {
+            // Runs fit the memory by default: LRA's batches were sized for accelerator pods.
+            configuration = try TrainingFlags.memoryChecked(
+                configuration, task: task, arguments: arguments, fit: true)
             let trainer = try Trainer(configuration: configuration, task: task, run: nil)
             let summary = try trainer.train(progressLabel: "\(task.name)/\(mixer)")
             let test = try trainer.evaluate(.test)

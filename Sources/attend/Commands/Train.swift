@@ -39,8 +39,18 @@ enum TrainCommand: Command {
             .option("ffn-kind", "NAME", "feed-forward: dense or switch"),
             .option("seed", "N", "seed for data order, dropout and initial weights"),
             .option("eval-every", "N", "validate every N steps (0: only at the end)"),
+            .option("eval-examples", "N", "validation examples used each time (0: the whole split)"),
             .option("checkpoint-every", "N", "checkpoint every N steps (always at the end and on Ctrl-C)"),
             .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
+            .option("accumulate", "N", "N micro-batches per optimizer step (less memory)"),
+            .option(
+                "checkpoint-activations", "K", "recompute every K blocks in backward (less memory)",
+                bare: "1"),
+            .option(
+                "memory-limit", "SIZE",
+                "refuse (or fit) a run expected to peak above this, e.g. 12G "
+                    + "(default: resident now + MemAvailable)"),
+            .flag("fit-memory", "choose --accumulate and --checkpoint-activations that fit"),
             .option("out", "DIR", "run directory (config, metrics, checkpoints, model)"),
             .flag("resume", "continue the run in --out from its last checkpoint"),
             .option("distributed", "MODE", "none, or mpi: be one of the processes started by `mpirun -np N`, "
@@ -81,13 +91,20 @@ enum TrainCommand: Command {
         let out = try arguments.requiredString("out")
         let runDirectory = RunDirectory(path: out)
         var resolved: TrainingConfiguration?
+        var rootTask: (any SequenceTask)?
         if communicator.isRoot {
-            resolved = arguments.flag("resume")
+            let flagged = arguments.flag("resume")
                 ? try runDirectory.loadConfiguration() : try TrainingFlags.configuration(from: arguments)
+            let task = try TaskCatalog.make(flagged.task, options: flagged.taskOptions)
+            resolved = try TrainingFlags.memoryChecked(
+                flagged, task: task, arguments: arguments, processes: communicator.size,
+                processesPerMachine: processesPerMachine)
+            rootTask = task
         }
         communicator.phase = "sending the configuration from process 0"
         let configuration = communicator.size > 1 ? try communicator.broadcast(resolved, root: 0) : resolved!
-        let task = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
+        let task =
+            try rootTask ?? TaskCatalog.make(configuration.task, options: configuration.taskOptions)
         let trainer = try Trainer(configuration: configuration, task: task, run: runDirectory, communicator: communicator)
         trainer.bucketBytes = bucketBytes
         if communicator.isRoot && !arguments.flag("resume") { try FineTuningFlags.start(trainer, run: runDirectory) }
