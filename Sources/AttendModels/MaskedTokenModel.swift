@@ -20,13 +20,16 @@ public final class MaskedTokenModel: Module {
         encoder = try SequenceEncoder(configuration, generator: &generator)
         head = Linear(
             inputCount: configuration.modelDimension, outputCount: configuration.classCount,
-            weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
+            weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros,
+            generator: &generator)
     }
 
     public var children: [(String, any Module)] { [("encoder", encoder), ("head", head)] }
 
     /// tokens [b, n] with padding mask [b, n] → logits [b, n, classes].
-    public func callAsFunction(_ tokens: Indices, mask: Tensor?, trainingStep: Int = 0) throws -> ModelOutput {
+    public func callAsFunction(_ tokens: Indices, mask: Tensor?, trainingStep: Int = 0) throws
+        -> ModelOutput
+    {
         let encoded = try encoder(tokens, mask: mask, trainingStep: trainingStep)
         var hidden = encoded.hidden
         if encoder.cls != nil { hidden = hidden.sliced(alongAxis: 1, 1..<hidden.shape[1]) }

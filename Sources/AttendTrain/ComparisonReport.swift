@@ -159,9 +159,10 @@ public struct ComparisonReport: Sendable {
             """
         let pretraining = Set(results.compactMap(\.pretrainSteps)).sorted()
         if !pretraining.isEmpty {
-            page += "\nEvery pair was first self-pretrained on its task's training inputs (masked tokens, "
-                + "\(pretraining.map(String.init).joined(separator: " or ")) steps, `--pretrain-steps`); times and "
-                + "speeds are those of the supervised stage, `pretrainSeconds` in the results file those of the "
+            let steps = pretraining.map(String.init).joined(separator: " or ")
+            page += "\nEvery pair was first self-pretrained on its task's training inputs (masked "
+                + "tokens, \(steps) steps, `--pretrain-steps`); times and speeds are those of the "
+                + "supervised stage, `pretrainSeconds` in the results file those of the "
                 + "pretraining.\n"
         }
         if !failures.isEmpty {

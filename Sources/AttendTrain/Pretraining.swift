@@ -27,14 +27,16 @@ public enum Pretraining {
     /// model shape and optimisation, its inputs masked by `masking`, one more embedding row (the
     /// mask token) and a head over the task's tokens. Throws when the task or model cannot be
     /// pretrained (language modelling, a Hugging Face encoder, a ViT, invalid masking).
-    public static func configuration(from base: TrainingConfiguration, masking: MaskingOptions) throws
-        -> TrainingConfiguration
-    {
+    public static func configuration(
+        from base: TrainingConfiguration, masking: MaskingOptions
+    ) throws -> TrainingConfiguration {
         guard base.model.pretrained == nil else {
-            throw TrainingError.incompatible("a Hugging Face encoder is already pretrained; drop --init-from")
+            throw TrainingError.incompatible(
+                "a Hugging Face encoder is already pretrained; drop --init-from")
         }
         guard base.model.architecture == .encoder else {
-            throw TrainingError.incompatible("pretraining trains the token encoder; a ViT has no token embedding to mask")
+            throw TrainingError.incompatible(
+                "pretraining trains the token encoder; a ViT has no token embedding to mask")
         }
         var configuration = base
         configuration.taskOptions.masking = masking
@@ -48,7 +50,9 @@ public enum Pretraining {
     /// Copies the encoder of the run in `directory` (its final `model.safetensors`) into `model`'s
     /// encoder; returns the number of tensors copied.
     @discardableResult
-    public static func loadEncoder(into model: any Module, fromRun directory: String) throws -> Int {
+    public static func loadEncoder(into model: any Module, fromRun directory: String) throws
+        -> Int
+    {
         let run = RunDirectory(path: directory)
         let source = try run.loadConfiguration()
         guard FileManager.default.fileExists(atPath: run.modelPath) else {
@@ -58,9 +62,12 @@ public enum Pretraining {
         }
         let file = try SafetensorsFile(path: run.modelPath)
         var state: [String: Tensor] = [:]
-        for name in file.names where name.hasPrefix("encoder.") { state[name] = try file.tensor(name) }
+        for name in file.names where name.hasPrefix("encoder.") {
+            state[name] = try file.tensor(name)
+        }
+        let isPretraining = source.taskOptions.masking != nil
         return try loadEncoder(
-            into: model, from: state, hasMaskToken: source.taskOptions.masking != nil, source: directory)
+            into: model, from: state, hasMaskToken: isPretraining, source: directory)
     }
 
     /// Copies the `encoder.*` tensors of `state` into `model`'s encoder, by name. With
@@ -73,7 +80,8 @@ public enum Pretraining {
     ) throws -> Int {
         let encoder = model.namedParameters().filter { $0.0.hasPrefix("encoder.") }
         guard !encoder.isEmpty else {
-            throw TrainingError.incompatible("--init-from \(source): the model has no encoder to initialise")
+            throw TrainingError.incompatible(
+                "--init-from \(source): the model has no encoder to initialise")
         }
         var tensors = state.filter { $0.key.hasPrefix("encoder.") }
         if hasMaskToken, let embedding = tensors[tokenEmbeddingName],
@@ -90,10 +98,11 @@ public enum Pretraining {
             return (name, parameter.shape, t.shape)
         }
         guard missing.isEmpty, unexpected.isEmpty, wrongShape.isEmpty else {
-            let mismatch = StateDictionaryMismatch(missing: missing, unexpected: unexpected, wrongShape: wrongShape)
+            let mismatch = StateDictionaryMismatch(
+                missing: missing, unexpected: unexpected, wrongShape: wrongShape)
             throw TrainingError.incompatible(
-                "--init-from \(source): its encoder does not fit this model (train with the same preset, "
-                    + "--mixer and shape flags as the pretraining run); \(mismatch)")
+                "--init-from \(source): its encoder does not fit this model (train with the same "
+                    + "preset, --mixer and shape flags as the pretraining run); \(mismatch)")
         }
         for (name, parameter) in encoder { parameter.value = tensors[name]! }
         return encoder.count

@@ -14,7 +14,8 @@ public struct TaskOptions: Codable, Sendable, Equatable {
     public var masking: MaskingOptions?
 
     public init(
-        preset: TaskPreset = .cpu, seed: UInt64 = 0, data: UserDataConfiguration? = nil, masking: MaskingOptions? = nil
+        preset: TaskPreset = .cpu, seed: UInt64 = 0, data: UserDataConfiguration? = nil,
+        masking: MaskingOptions? = nil
     ) {
         self.preset = preset
         self.seed = seed
@@ -37,7 +38,8 @@ extension TaskCatalog {
     /// The task a run configuration names: its user data set if it has one, else catalogue task
     /// `name`; masked for self-pretraining when `options.masking` is set.
     public static func make(_ name: String, options: TaskOptions) throws -> any SequenceTask {
-        let task = try options.data.map { try UserData.make($0) } ?? make(name, preset: options.preset, seed: options.seed)
+        let task = try options.data.map { try UserData.make($0) }
+            ?? make(name, preset: options.preset, seed: options.seed)
         guard let masking = options.masking else { return task }
         return try MaskedTokenTask(base: task, masking: masking)
     }

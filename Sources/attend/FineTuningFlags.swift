@@ -13,8 +13,8 @@ enum FineTuningFlags {
     static let options: [OptionSpec] = [
         .option("init-from", "DIR", "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab): "
             + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, 6 % warm-up, "
-            + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of an Attend "
-            + "run (`attend pretrain`), keeping the task's own presets"),
+            + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
+            + "an Attend run (`attend pretrain`), keeping the task's own presets"),
         .flag("freeze-encoder", "with --init-from: train only the classifier, keeping the pretrained encoder fixed"),
     ]
 
@@ -55,9 +55,10 @@ enum FineTuningFlags {
         guard let directory = arguments.string("init-from") else { return nil }
         if Pretraining.isRunDirectory(directory) { return directory }
         guard FileManager.default.fileExists(atPath: directory + "/config.json") else {
-            throw UsageError("attend train: --init-from \(directory) is neither an Attend run directory (the "
-                + "config.json and model.safetensors of `attend pretrain` or `attend train`) nor a Hugging Face "
-                + "model folder (config.json, model.safetensors, vocab.txt)")
+            throw UsageError("attend train: --init-from \(directory) is neither an Attend run "
+                + "directory (the config.json and model.safetensors of `attend pretrain` or "
+                + "`attend train`) nor a Hugging Face model folder (config.json, "
+                + "model.safetensors, vocab.txt)")
         }
         return nil
     }
@@ -96,8 +97,8 @@ enum FineTuningFlags {
         }
         if let run = try attendRun(arguments) {
             if arguments.flag("freeze-encoder") {
-                throw UsageError("attend train: --freeze-encoder works with Hugging Face folders; an encoder from "
-                    + "\(run) is fine-tuned whole")
+                throw UsageError("attend train: --freeze-encoder works with Hugging Face folders; "
+                    + "an encoder from \(run) is fine-tuned whole")
             }
             configuration.encoderFrom = DataFlags.absolute(run)
         }

@@ -138,7 +138,7 @@ func theHiddenFractionMatchesTheRate(rate: Double, span: Int) throws {
         (SquareImageTask(side: 4), MaskingOptions(rate: 0.3, patch: 8), "larger than the 4×4 image"),
         (VariableLengthTask(), MaskingOptions(rate: 1.5), "between 0 and 1"),
         (VariableLengthTask(), MaskingOptions(rate: 0.3, span: 2, patch: 2), "not both"),
-        (try TaskCatalog.make("bytelm", preset: .tiny, seed: 0), MaskingOptions(rate: 0.3), "languageModel"),
+        (try TaskCatalog.make("bytelm", preset: .tiny, seed: 0), MaskingOptions(rate: 0.3), "its own tokens"),
     ]
     for (base, masking, reason) in refusals {
         #expect {

@@ -1,6 +1,6 @@
 // `attend pretrain` and `attend train --init-from RUN` as a user runs them: a tiny ListOps
 // pretraining, then a classifier started from its encoder; a folder that is neither a run nor a
-// model folder, patches on inputs that are not images, and language modelling are one-line errors.
+// model folder, patches on inputs that are not square, and language modelling are one-line errors.
 import AttendTesting
 import Foundation
 import Testing
@@ -42,7 +42,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: out) }
         let neither = try run(["train", "--task", "listops", "--preset", "tiny", "--init-from", out, "--out", out])
         #expect(neither.status != 0 && neither.output.contains("neither an Attend run"), "\(neither.output)")
-        let patch = try run(["pretrain", "--task", "listops", "--preset", "tiny", "--mask-patch", "2", "--out", out])
+        let patch = try run(["pretrain", "--task", "text", "--preset", "tiny", "--mask-patch", "2", "--out", out])
         #expect(patch.status != 0 && patch.output.contains("not a square"), "\(patch.output)")
         let causal = try run(["pretrain", "--task", "bytelm", "--preset", "tiny", "--out", out])
         #expect(causal.status != 0 && causal.output.contains("classification task"), "\(causal.output)")

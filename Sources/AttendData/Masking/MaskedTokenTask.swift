@@ -20,12 +20,14 @@ public struct MaskedTokenTask: SequenceTask {
     /// Wraps `base`; throws `DataError.invalidConfiguration` for a language-modelling task (it
     /// already predicts its own tokens), invalid options, or patches on inputs that are not square.
     public init(base: any SequenceTask, masking: MaskingOptions) throws {
-        if let problem = masking.problem { throw DataError.invalidConfiguration(task: base.name, reason: problem) }
+        if let problem = masking.problem {
+            throw DataError.invalidConfiguration(task: base.name, reason: problem)
+        }
         guard !base.isPerPosition else {
             throw DataError.invalidConfiguration(
                 task: base.name,
-                reason: "masked-token pretraining needs a classification task; \(base.name) is already "
-                    + "\(base.kind.rawValue) (train it directly)")
+                reason: "masked-token pretraining needs a classification task; "
+                    + "\(base.name) predicts its own tokens already (train it directly)")
         }
         self.base = base
         self.masking = masking
@@ -35,12 +37,14 @@ public struct MaskedTokenTask: SequenceTask {
             guard side * side == n else {
                 throw DataError.invalidConfiguration(
                     task: base.name,
-                    reason: "--mask-patch needs square images, but inputs have \(n) positions (not a square); "
-                        + "use --mask-span instead")
+                    reason: "--mask-patch needs square images, but inputs have \(n) positions "
+                        + "(not a square); use --mask-span instead")
             }
             guard masking.patch <= side else {
                 throw DataError.invalidConfiguration(
-                    task: base.name, reason: "a mask patch of side \(masking.patch) is larger than the \(side)×\(side) image")
+                    task: base.name,
+                    reason: "a mask patch of side \(masking.patch) is larger than the "
+                        + "\(side)×\(side) image")
             }
             imageSide = side
         } else {
@@ -66,8 +70,10 @@ public struct MaskedTokenTask: SequenceTask {
     public func example(_ index: Int, in split: Split) -> Example {
         let source = base.example(base.isPair ? index / 2 : index, in: split)
         let tokens = base.isPair && index % 2 == 1 ? source.pairTokens ?? [] : source.tokens
-        let stream = RandomGenerator.mix(UInt64(Split.allCases.firstIndex(of: split)!), UInt64(index))
-        var generator = RandomGenerator(seed: RandomGenerator.mix(seed, 0x4D41_534B), stream: stream)  // "MASK"
+        let splitNumber = UInt64(Split.allCases.firstIndex(of: split)!)
+        let stream = RandomGenerator.mix(splitNumber, UInt64(index))
+        let maskSeed = RandomGenerator.mix(seed, 0x4D41_534B)  // "MASK"
+        var generator = RandomGenerator(seed: maskSeed, stream: stream)
         let hidden = hiddenPositions(length: tokens.count, generator: &generator)
         var input = tokens
         var targets = [Int](repeating: -100, count: tokens.count)
@@ -93,7 +99,8 @@ public struct MaskedTokenTask: SequenceTask {
     func unitOfPositions(length: Int, generator: inout RandomGenerator) -> [Int] {
         if let side = imageSide {
             let k = masking.patch
-            let (rowOffset, columnOffset) = (generator.nextInt(below: k), generator.nextInt(below: k))
+            let rowOffset = generator.nextInt(below: k)
+            let columnOffset = generator.nextInt(below: k)
             let perRow = (side + columnOffset + k - 1) / k
             return (0..<length).map { p in
                 ((p / side + rowOffset) / k) * perRow + (p % side + columnOffset) / k

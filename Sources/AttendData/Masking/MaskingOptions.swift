@@ -20,10 +20,14 @@ public struct MaskingOptions: Codable, Sendable, Equatable {
 
     /// Why these options cannot mask anything sensible, or nil when they can.
     public var problem: String? {
-        if !(rate > 0 && rate < 1) { return "the mask rate must be between 0 and 1 (exclusive), got \(rate)" }
+        if !(rate > 0 && rate < 1) {
+            return "the mask rate must be between 0 and 1 (exclusive), got \(rate)"
+        }
         if span < 1 { return "the mask span must be at least 1, got \(span)" }
         if patch < 0 { return "the mask patch side must be positive, got \(patch)" }
-        if patch > 0 && span > 1 { return "choose spans or patches, not both (span \(span), patch \(patch))" }
+        if patch > 0 && span > 1 {
+            return "choose spans or patches, not both (span \(span), patch \(patch))"
+        }
         return nil
     }
 

@@ -19,8 +19,9 @@ enum LRACommand: Command {
             .option("preset", "NAME", "tiny (seconds), cpu (minutes per run), lra (full size)", default: "cpu"),
             .option("seeds", "N", "seeds per pair (mean ± standard deviation reported)", default: "1"),
             .option("steps", "N", "override the preset's training steps"),
-            .option("pretrain-steps", "N", "self-pretrain each pair's encoder for N steps on its task's inputs "
-                + "(masked tokens) before training on the labels; results record it (keep them in their own --results)"),
+            .option("pretrain-steps", "N", "self-pretrain each pair's encoder for N steps on its "
+                + "task's inputs (masked tokens) before training on the labels; results record it "
+                + "(keep them in their own --results)"),
             .option(
                 "mixer-options", "JSON",
                 "options of the mechanisms, e.g. '{\"evolving\": {\"memory_budget\": 4294967296}}' (each result records the command)"),
@@ -50,8 +51,8 @@ enum LRACommand: Command {
         var results = try ComparisonReport.loadResults(resultsPath, preset: preset.rawValue)
         if let other = results.first(where: { $0.pretrainSteps != pretrainSteps }) {
             let what = other.pretrainSteps.map { "\($0) pretraining steps" } ?? "no pretraining"
-            throw UsageError("attend lra: \(resultsPath) holds results with \(what); one table compares one "
-                + "set-up, so pass another --results (and --out) for this one")
+            throw UsageError("attend lra: \(resultsPath) holds results with \(what); one table "
+                + "compares one set-up, so pass another --results (and --out) for this one")
         }
         let command = "attend " + CommandLine.arguments.dropFirst().joined(separator: " ")
         InterruptFlag.install()
@@ -62,8 +63,8 @@ enum LRACommand: Command {
                 let task = try TaskCatalog.make(taskName, preset: preset, seed: seed)
                 for mixer in pending where !InterruptFlag.isRaised {
                     var result = runPair(
-                        task: task, mixer: mixer, preset: preset, seed: seed, steps: steps, pretrainSteps: pretrainSteps,
-                        mixerOptions: mixerOptions)
+                        task: task, mixer: mixer, preset: preset, seed: seed, steps: steps,
+                        pretrainSteps: pretrainSteps, mixerOptions: mixerOptions)
                     result.command = command
                     results.append(result)
                     try ComparisonReport.saveResults(results, preset: preset.rawValue, to: resultsPath)
@@ -83,16 +84,17 @@ enum LRACommand: Command {
     /// Trains one pair (after `pretrainSteps` of self-pretraining, when given); failures become a
     /// row that says why instead of stopping the comparison.
     static func runPair(
-        task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64, steps: Int?, pretrainSteps: Int?,
-        mixerOptions: MixerConfiguration?
+        task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64, steps: Int?,
+        pretrainSteps: Int?, mixerOptions: MixerConfiguration?
     ) -> MixerTaskResult {
         var configuration = TrainingPresets.configuration(task: task, mixer: mixer, preset: preset, seed: seed)
         if let steps { configuration.steps = steps }
         if let mixerOptions { configuration.model.mixerOptions = mixerOptions }
         do {
             let trainer = try Trainer(configuration: configuration, task: task, run: nil)
+            let label = "\(task.name)/\(mixer)"
             let pretrainSeconds = try pretrainSteps.map {
-                try pretrain(trainer.model, configuration: configuration, steps: $0, label: "\(task.name)/\(mixer)")
+                try pretrain(trainer.model, configuration: configuration, steps: $0, label: label)
             }
             let summary = try trainer.train(progressLabel: "\(task.name)/\(mixer)")
             let test = try trainer.evaluate(.test)
@@ -118,16 +120,16 @@ enum LRACommand: Command {
         _ model: any TaskModel, configuration: TrainingConfiguration, steps: Int, label: String
     ) throws -> Double {
         let base = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
-        var pretraining = try Pretraining.configuration(
-            from: configuration, masking: MaskingOptions(rate: Pretraining.defaultMaskRate(for: base)))
+        let masking = MaskingOptions(rate: Pretraining.defaultMaskRate(for: base))
+        var pretraining = try Pretraining.configuration(from: configuration, masking: masking)
         pretraining.steps = steps
         pretraining.logInterval = Swift.max(steps / 20, 1)
         let task = try TaskCatalog.make(pretraining.task, options: pretraining.taskOptions)
         let trainer = try Trainer(configuration: pretraining, task: task, run: nil)
         let summary = try trainer.train(progressLabel: "\(label) pretraining")
+        let state = Dictionary(uniqueKeysWithValues: trainer.model.stateDictionary())
         try Pretraining.loadEncoder(
-            into: model, from: Dictionary(uniqueKeysWithValues: trainer.model.stateDictionary()), hasMaskToken: true,
-            source: "the pretraining of \(label)")
+            into: model, from: state, hasMaskToken: true, source: "the pretraining of \(label)")
         return summary.seconds
     }
 }

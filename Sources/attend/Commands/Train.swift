@@ -62,14 +62,17 @@ enum TrainCommand: Command {
     ) throws {
         guard try arguments.choice("distributed", from: ["none", "mpi"]) == "mpi" else {
             return try train(
-                arguments, configure: configure, communicator: SingleProcessCommunicator(), processesPerMachine: 1)
+                arguments, configure: configure, communicator: SingleProcessCommunicator(),
+                processesPerMachine: 1)
         }
         let timeout = try arguments.float("collective-timeout") ?? 300
         guard timeout >= 0 else { throw UsageError("attend train: --collective-timeout must be ≥ 0, got \(timeout)") }
         let mpi = try MPICommunicator()
         let communicator = WatchedCommunicator(mpi, timeout: Double(timeout))
         do {
-            try train(arguments, configure: configure, communicator: communicator, processesPerMachine: mpi.localSize)
+            try train(
+                arguments, configure: configure, communicator: communicator,
+                processesPerMachine: mpi.localSize)
             try mpi.finish()
         } catch {
             writeError("attend train: process \(mpi.rank) of \(mpi.size): error: \(error)")
@@ -115,7 +118,8 @@ enum TrainCommand: Command {
         guard communicator.isRoot else { return }
         if summary.interrupted {
             let command = n > 1
-                ? "mpirun -np \(n) attend \(arguments.command) --resume --out \(out) --distributed mpi"
+                ? "mpirun -np \(n) attend \(arguments.command) --resume --out \(out) "
+                    + "--distributed mpi"
                 : "attend \(arguments.command) --resume --out \(out)"
             print("stopped at step \(summary.steps); resume with: \(command)")
             return
