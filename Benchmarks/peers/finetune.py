@@ -81,7 +81,8 @@ def main():
                 correct += (model(**encoded).logits.argmax(-1) == targets).sum().item()
         print(json.dumps({"library": f"torch {torch.__version__}", "epoch": epoch + 1, "seconds": round(seconds, 1),
                           "validation_accuracy": round(correct / len(validation), 4), "train": len(train),
-                          "validation": len(validation), "threads": threads, "max_length": args.max_length,
+                          "validation": len(validation), "threads": threads,
+                          "cpu_capability": torch.backends.cpu.get_cpu_capability(), "max_length": args.max_length,
                           "batch": args.batch, "lr": args.lr}), flush=True)
 
 

@@ -10,8 +10,15 @@ import AttendModels
 import Foundation
 
 extension BertSequenceClassifier: TaskModel {
+    /// Single texts as they come; text pairs joined into [CLS] a [SEP] b [SEP].
     public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
-        try self(batch.tokens, mask: batch.mask)
+        guard let second = batch.pairTokens, let secondMask = batch.pairMask else {
+            return try self(batch.tokens, mask: batch.mask)
+        }
+        let joined = joinedPairs(
+            batch.tokens, mask: batch.mask, second, mask: secondMask,
+            paddingID: bert.configuration.paddingTokenID)
+        return try self(joined.ids, mask: joined.mask)
     }
 }
 
@@ -28,7 +35,9 @@ public enum FineTuning {
     /// AdamW's decoupled weight decay on matrices (not on biases or norms).
     public static let weightDecay: Float = 0.01
     /// The tokenizer files of a model folder that a run keeps, when present.
-    static let tokenizerFiles = ["vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]
+    static let tokenizerFiles = [
+        "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+    ]
 
     /// What fine-tuning the folder `directory` on `task` starts from: its config.json (a BERT),
     /// the task's labels and whether the encoder is frozen.
@@ -46,28 +55,38 @@ public enum FineTuning {
         }
         let bert = try BertConfiguration(contentsOf: configPath)
         _ = try Bert.weightsPath(in: directory)  // fail now, not when training starts
-        guard task.kind == .classification else {
+        guard task.kind != .languageModel else {
             throw TrainingError.incompatible(
-                "--init-from fine-tunes a sequence classifier; task \(task.name) is \(task.kind.rawValue) "
-                    + "(text pairs go in as one sequence [CLS] a [SEP] b [SEP])")
+                "--init-from fine-tunes a sequence classifier; task \(task.name) is language "
+                    + "modelling"
+            )
         }
         guard task.vocabularySize <= bert.vocabularySize else {
             throw TrainingError.incompatible(
-                "task \(task.name) has token ids up to \(task.vocabularySize - 1), beyond the \(bert.vocabularySize) "
-                    + "tokens of \(directory); a pretrained model needs data tokenised with its own vocabulary")
+                "task \(task.name) has token ids up to \(task.vocabularySize - 1), beyond the "
+                    + "\(bert.vocabularySize) tokens of \(directory); a pretrained model needs "
+                    + "data tokenised with its own vocabulary"
+            )
         }
-        var initialization = PretrainedInitialization(directory: directory, bert: bert, labels: task.classNames)
+        var initialization = PretrainedInitialization(
+            directory: directory, bert: bert, labels: task.classNames)
         initialization.freezeEncoder = freezeEncoder
+        if task.isPair {  // joined as [CLS] a [SEP] b [SEP]: segment 1 starts after the first [SEP]
+            initialization.segmentSeparatorID = try WordPieceTokenizer(directory: directory)
+                .separatorID
+        }
         return initialization
     }
 
-    /// transformers' `model_type` of a config.json ("bert" when absent, as BERT exports predate it).
+    /// transformers' `model_type` of a config.json ("bert" when absent: BERT exports predate it).
     static func modelType(ofConfiguration path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw PretrainedModelError.missingFile(path: path, hint: "--init-from takes a Hugging Face model folder")
+            throw PretrainedModelError.missingFile(
+                path: path, hint: "--init-from takes a Hugging Face model folder")
         }
         guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw PretrainedModelError.invalidConfiguration(path: path, problem: "not a JSON object")
+            throw PretrainedModelError.invalidConfiguration(
+                path: path, problem: "not a JSON object")
         }
         return object["model_type"] as? String ?? "bert"
     }
@@ -82,7 +101,8 @@ public enum FineTuning {
     ) -> TrainingConfiguration {
         let bert = initialization.bert
         var model = ModelConfiguration(
-            vocabularySize: bert.vocabularySize, modelDimension: bert.modelDimension, layerCount: bert.layerCount,
+            vocabularySize: bert.vocabularySize, modelDimension: bert.modelDimension,
+            layerCount: bert.layerCount,
             headCount: bert.headCount, feedForwardDimension: bert.feedForwardDimension,
             maximumLength: Swift.min(task.maxLength, bert.maximumPositions))
         model.activation = bert.activation
@@ -96,8 +116,10 @@ public enum FineTuning {
         let perEpoch = Swift.max(1, (task.count(of: .train) + batchSize - 1) / batchSize)
         let steps = epochs * perEpoch
         var configuration = TrainingConfiguration(
-            task: taskName, taskOptions: taskOptions, model: model, steps: steps, batchSize: batchSize,
-            learningRate: learningRate, warmupSteps: warmupSteps(forSteps: steps), weightDecay: weightDecay)
+            task: taskName, taskOptions: taskOptions, model: model, steps: steps,
+            batchSize: batchSize,
+            learningRate: learningRate, warmupSteps: warmupSteps(forSteps: steps),
+            weightDecay: weightDecay)
         configuration.schedule = .linear
         configuration.beta2 = 0.999
         configuration.epsilon = 1e-8
@@ -111,13 +133,14 @@ public enum FineTuning {
         Int((Double(steps) * warmupFraction).rounded(.up))
     }
 
-    /// Copies the weights of the folder `initialization` names into a freshly built fine-tuning model.
+    /// Copies the weights of the folder `initialization` names into a new fine-tuning model.
     @discardableResult
     public static func loadPretrainedWeights(
         into model: any TaskModel, from initialization: PretrainedInitialization
     ) throws -> BertClassifierLoadReport {
         guard let classifier = model as? BertSequenceClassifier else {
-            throw TrainingError.incompatible("the model was not built from a pretrained folder (--init-from)")
+            throw TrainingError.incompatible(
+                "the model was not built from a pretrained folder (--init-from)")
         }
         let archive = try Safetensors.open(try Bert.weightsPath(in: initialization.directory))
         return try classifier.loadPretrained(from: archive)
@@ -127,7 +150,8 @@ public enum FineTuning {
     public static func saveTokenizer(from directory: String, to run: RunDirectory) throws {
         let target = run.tokenizerDirectory
         do {
-            try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: target, withIntermediateDirectories: true)
             for name in tokenizerFiles {
                 let source = URL(fileURLWithPath: directory).appendingPathComponent(name).path
                 guard FileManager.default.fileExists(atPath: source) else { continue }
@@ -136,7 +160,10 @@ public enum FineTuning {
                 try FileManager.default.copyItem(atPath: source, toPath: destination)
             }
         } catch {
-            throw TrainingError.run("cannot copy the tokenizer of \(directory) into \(target): \(error.localizedDescription)")
+            throw TrainingError.run(
+                "cannot copy the tokenizer of \(directory) into \(target): "
+                    + error.localizedDescription
+            )
         }
     }
 }

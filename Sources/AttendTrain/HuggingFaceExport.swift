@@ -19,21 +19,27 @@ public enum HuggingFaceExport {
         let configuration = try run.loadConfiguration()
         guard let pretrained = configuration.model.pretrained else {
             throw TrainingError.incompatible(
-                "\(run.path) was trained from scratch; `attend export` writes runs fine-tuned with --init-from")
+                "\(run.path) was trained from scratch; `attend export` writes runs fine-tuned "
+                    + "with --init-from"
+            )
         }
         guard configuration.model.mixer == "full" else {
             throw PretrainedModelError.unsupported(
-                feature: "exporting a model fine-tuned with '\(configuration.model.mixer)' attention to transformers' layout",
+                feature:
+                    "exporting a model fine-tuned with '\(configuration.model.mixer)' attention to "
+                    + "transformers' layout",
                 supported: ["full"])
         }
         guard FileManager.default.fileExists(atPath: run.modelPath) else {
-            throw TrainingError.run("\(run.modelPath) is missing: the run has not finished (resume it with "
-                + "`attend train --resume --out \(run.path)`)")
+            throw TrainingError.run(
+                "\(run.modelPath) is missing: the run has not finished (resume it with "
+                    + "`attend train --resume --out \(run.path)`)")
         }
         let model = try BertSequenceClassifier(configuration.model, pretrained: pretrained)
         try Checkpoint.loadModel(model, from: run.modelPath)
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true)
         } catch {
             throw TrainingError.run("cannot create \(directory): \(error.localizedDescription)")
         }
@@ -45,7 +51,8 @@ public enum HuggingFaceExport {
             throw TrainingError.run("cannot write \(configPath): \(error.localizedDescription)")
         }
         try Safetensors.write(
-            model.namedParameters().map { ($0.0, SafetensorsValue.float($0.1.value)) }, metadata: ["format": "pt"],
+            model.namedParameters().map { ($0.0, SafetensorsValue.float($0.1.value)) },
+            metadata: ["format": "pt"],
             to: folder.appendingPathComponent("model.safetensors").path)
         var written = ["config.json", "model.safetensors"]
         for name in FineTuning.tokenizerFiles {
@@ -56,7 +63,8 @@ public enum HuggingFaceExport {
                 try? FileManager.default.removeItem(atPath: destination)
                 try FileManager.default.copyItem(atPath: source, toPath: destination)
             } catch {
-                throw TrainingError.run("cannot copy \(source) to \(destination): \(error.localizedDescription)")
+                throw TrainingError.run(
+                    "cannot copy \(source) to \(destination): \(error.localizedDescription)")
             }
             written.append(name)
         }
@@ -68,9 +76,15 @@ public enum HuggingFaceExport {
         let encoded = try JSONEncoder().encode(pretrained.bert)
         var object = try JSONSerialization.jsonObject(with: encoded) as! [String: Any]
         object["architectures"] = ["BertForSequenceClassification"]
-        object["id2label"] = Dictionary(uniqueKeysWithValues: pretrained.labels.enumerated().map { ("\($0.offset)", $0.element) })
-        object["label2id"] = Dictionary(pretrained.labels.enumerated().map { ($0.element, $0.offset) }) { first, _ in first }
+        object["id2label"] = Dictionary(
+            uniqueKeysWithValues: pretrained.labels.enumerated().map {
+                ("\($0.offset)", $0.element)
+            })
+        object["label2id"] = Dictionary(
+            pretrained.labels.enumerated().map { ($0.element, $0.offset) }
+        ) { first, _ in first }
         object["problem_type"] = "single_label_classification"
-        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
+        return try JSONSerialization.data(
+            withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)
     }
 }

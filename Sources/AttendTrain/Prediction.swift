@@ -24,7 +24,8 @@ public enum Predictor {
         maximumLength: Int, embeddings: Bool = false, _ body: ([Prediction], Batch) throws -> Void
     ) throws {
         guard !task.isCausal else {
-            throw TrainingError.incompatible("a language model predicts bytes; use `attend generate`")
+            throw TrainingError.incompatible(
+                "a language model predicts bytes; use `attend generate`")
         }
         model.eval()
         defer { model.train() }
@@ -44,7 +45,9 @@ public enum Predictor {
                     predictions.append(
                         Prediction(
                             label: p.indices.max { p[$0] < p[$1] }!, probabilities: p,
-                            embedding: vectors.map { Array($0.scalars[(row * width)..<((row + 1) * width)]) }))
+                            embedding: vectors.map {
+                                Array($0.scalars[(row * width)..<((row + 1) * width)])
+                            }))
                 }
                 try body(predictions, batch)
             }
@@ -69,7 +72,8 @@ public enum Predictor {
             let encoded = try towers.encoder(batch.tokens, mask: batch.mask)
             return pooled(encoded, towers.encoder.configuration.pooling)
         default:
-            throw TrainingError.incompatible("--embeddings needs the encoder architecture (not a ViT)")
+            throw TrainingError.incompatible(
+                "--embeddings needs the encoder architecture (not a ViT)")
         }
     }
 }
@@ -82,7 +86,8 @@ public struct ClassificationReport: Sendable, Equatable {
     /// The report over `classCount` classes.
     public init(labels: [Int], predictions: [Int], classCount: Int) {
         precondition(labels.count == predictions.count, "one prediction per label")
-        var confusion = [[Int]](repeating: [Int](repeating: 0, count: classCount), count: classCount)
+        var confusion = [[Int]](
+            repeating: [Int](repeating: 0, count: classCount), count: classCount)
         for (t, p) in zip(labels, predictions) { confusion[t][p] += 1 }
         self.confusion = confusion
     }

@@ -48,8 +48,8 @@ extension ViTClassifier: TaskModel {
 /// Builds the model for a task kind from a model configuration.
 public func makeModel(for kind: TaskKind, _ configuration: ModelConfiguration) throws -> any TaskModel {
     if let pretrained = configuration.pretrained {
-        guard kind == .classification else {
-            throw TrainingError.incompatible("a pretrained encoder is fine-tuned as a sequence classifier, not for \(kind.rawValue)")
+        guard kind != .languageModel else {
+            throw TrainingError.incompatible("a pretrained encoder is fine-tuned as a sequence classifier, not for language modelling")
         }
         return try BertSequenceClassifier(configuration, pretrained: pretrained)
     }

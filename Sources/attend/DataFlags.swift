@@ -10,19 +10,32 @@ import Foundation
 enum DataFlags {
     /// Options of `attend train` that describe the data.
     static let trainOptions: [OptionSpec] = [
-        .option("data", "FILE|DIR", "train on your own data: JSON lines, CSV, TSV, text, a folder of class folders of "
-            + "images, or IDX (see docs/data.md)"),
-        .option("format", "NAME", "\(DataFormat.allCases.map(\.rawValue).joined(separator: ", ")) "
-            + "(default: from the extension; a folder is images)"),
+        .option(
+            "data", "FILE|DIR",
+            "train on your own data: JSON lines, CSV, TSV, text, a folder of class folders of "
+                + "images, or IDX (see docs/data.md)"),
+        .option(
+            "format", "NAME",
+            "\(DataFormat.allCases.map(\.rawValue).joined(separator: ", ")) "
+                + "(default: from the extension; a folder is images)"),
         .option("validation", "FILE", "validation data (default: --validation-fraction of --data)"),
-        .option("validation-fraction", "F", "share of --data held out for validation, chosen by --seed", default: "0.1"),
+        .option(
+            "validation-fraction", "F", "share of --data held out for validation, chosen by --seed",
+            default: "0.1"),
         .option("test", "FILE", "test data (default: none)"),
-        .option("text-field", "NAME", "field or column of the text (default text; text_a with pairs)"),
-        .option("pair-field", "NAME", "field or column of a second text: pair classification, two-tower model"),
+        .option(
+            "text-field", "NAME", "field or column of the text (default text; text_a with pairs)"),
+        .option(
+            "pair-field", "NAME",
+            "field or column of a second text: pair classification, two-tower model"),
         .option("label-field", "NAME", "field or column of the label", default: "label"),
-        .option("tokenizer", "NAME", "how texts become tokens: \(TokenizerConfiguration.kinds.joined(separator: ", "))",
-                default: "bytes"),
-        .flag("skip-bad-lines", "skip malformed records and report how many, instead of stopping at the first"),
+        .option(
+            "tokenizer", "NAME",
+            "how texts become tokens: \(TokenizerConfiguration.kinds.joined(separator: ", "))",
+            default: "bytes"),
+        .flag(
+            "skip-bad-lines",
+            "skip malformed records and report how many, instead of stopping at the first"),
     ]
 
     /// The data configuration the flags describe, or nil without `--data`.
@@ -39,20 +52,24 @@ enum DataFlags {
         let format: DataFormat
         if let name = try arguments.choice("format", from: DataFormat.allCases.map(\.rawValue)) {
             format = DataFormat(rawValue: name)!
-        } else if let inferred = DataFormat.inferred(from: path, isDirectory: isDirectory.boolValue) {
+        } else if let inferred = DataFormat.inferred(from: path, isDirectory: isDirectory.boolValue)
+        {
             format = inferred
         } else {
-            throw UsageError("\(command): cannot tell the format of \(path) from its name; pass --format "
-                + DataFormat.allCases.map(\.rawValue).joined(separator: "|"))
+            throw UsageError(
+                "\(command): cannot tell the format of \(path) from its name; pass --format "
+                    + DataFormat.allCases.map(\.rawValue).joined(separator: "|"))
         }
         var data = UserDataConfiguration(format: format, train: absolute(path))
         data.validation = arguments.string("validation").map(absolute)
         data.test = arguments.string("test").map(absolute)
-        if let f = try arguments.float("validation-fraction") {
-            guard f >= 0 && f < 1 else {
-                throw UsageError("\(command): --validation-fraction must lie in [0, 1), got \(f)")
+        if let text = arguments.string("validation-fraction") {
+            // Parsed as a Double: a Float's 0.1 is 0.100000001, which would hold out 2 of 10.
+            guard let f = Double(text), f >= 0 && f < 1 else {
+                throw UsageError(
+                    "\(command): --validation-fraction must be a number in [0, 1), got \(text)")
             }
-            data.validationFraction = Double(f)
+            data.validationFraction = f
         }
         let pair = arguments.string("pair-field")
         data.fields = FieldNames(
@@ -64,7 +81,8 @@ enum DataFlags {
         {
             data.fields = FieldNames(text: "text_a", pair: "text_b", label: data.fields.label)
         }
-        let tokenizer = try arguments.choice("tokenizer", from: TokenizerConfiguration.kinds) ?? "bytes"
+        let tokenizer =
+            try arguments.choice("tokenizer", from: TokenizerConfiguration.kinds) ?? "bytes"
         data.tokenizer = TokenizerConfiguration(kind: tokenizer)
         data.skipBadLines = arguments.flag("skip-bad-lines")
         data.seed = UInt64(try arguments.int("seed") ?? 0)
@@ -73,19 +91,24 @@ enum DataFlags {
     }
 
     /// The training configuration for `data` at the preset the flags name; prints what was read.
-    static func trainingConfiguration(_ data: UserDataConfiguration, _ arguments: ParsedArguments) throws
+    static func trainingConfiguration(_ data: UserDataConfiguration, _ arguments: ParsedArguments)
+        throws
         -> TrainingConfiguration
     {
-        let preset = TaskPreset(rawValue: try arguments.choice("preset", from: TrainingPresets.names) ?? "cpu")!
+        let preset = TaskPreset(
+            rawValue: try arguments.choice("preset", from: TrainingPresets.names) ?? "cpu")!
         let task = try UserData.make(data)
-        var configuration = TrainingPresets.configuration(task: task, mixer: "full", preset: preset, seed: data.seed)
+        var configuration = TrainingPresets.configuration(
+            task: task, mixer: "full", preset: preset, seed: data.seed)
         configuration.task = task.name
         configuration.taskOptions.data = task.resolvedConfiguration
         // Long documents are cut to 512 tokens unless --seq-len says otherwise; images and language
         // modelling windows keep their whole length.
         let longest = task is UserTextTask ? Swift.min(task.maxLength, 512) : task.maxLength
         configuration.model.maximumLength = try arguments.positiveInt("seq-len") ?? longest
-        if let images = task as? UserImageTask { configuration.model.imageChannels = images.channels }
+        if let images = task as? UserImageTask {
+            configuration.model.imageChannels = images.channels
+        }
         for line in task.summary.report(maximumLength: configuration.model.maximumLength) {
             FileHandle.standardError.write(Data((line + "\n").utf8))
         }

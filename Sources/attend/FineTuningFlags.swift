@@ -11,30 +11,41 @@ import Foundation
 enum FineTuningFlags {
     /// The options `attend train` adds for fine-tuning.
     static let options: [OptionSpec] = [
-        .option("init-from", "DIR", "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab): "
-            + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, 6 % warm-up, "
-            + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
-            + "an Attend run (`attend pretrain`), keeping the task's own presets"),
-        .flag("freeze-encoder", "with --init-from: train only the classifier, keeping the pretrained encoder fixed"),
+        .option(
+            "init-from", "DIR",
+            "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab): "
+                + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
+                + "6 % warm-up, "
+                + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
+                + "an Attend run (`attend pretrain`), keeping the task's own presets"),
+        .flag(
+            "freeze-encoder",
+            "with --init-from: train only the classifier, keeping the pretrained encoder fixed"),
     ]
 
     /// Flags that set a shape the pretrained folder fixes.
-    static let shapeFlags = ["layers", "dim", "heads", "ffn", "architecture", "patch", "ffn-kind", "upper-mixer", "dropout"]
+    static let shapeFlags = [
+        "layers", "dim", "heads", "ffn", "architecture", "patch", "ffn-kind", "upper-mixer",
+        "dropout",
+    ]
 
     /// The fine-tuning configuration for `task` when `--init-from` is given, else nil; refuses
     /// flags that would change the pretrained shape.
     static func configuration(
-        from arguments: ParsedArguments, task: any SequenceTask, taskName: String, options: TaskOptions, seed: UInt64
+        from arguments: ParsedArguments, task: any SequenceTask, taskName: String,
+        options: TaskOptions, seed: UInt64
     ) throws -> TrainingConfiguration? {
         guard let directory = try pretrainedFolder(arguments) else { return nil }
         if let flag = shapeFlags.first(where: { arguments.string($0) != nil }) {
-            throw UsageError("attend train: --\(flag) cannot change a pretrained model; the config.json of "
-                + "\(directory) fixes its shape and dropout")
+            throw UsageError(
+                "attend train: --\(flag) cannot change a pretrained model; the config.json of "
+                    + "\(directory) fixes its shape and dropout")
         }
         let initialization = try FineTuning.initialization(
             directory: directory, task: task, freezeEncoder: arguments.flag("freeze-encoder"))
         return FineTuning.configuration(
-            task: task, taskName: taskName, taskOptions: options, initialization: initialization, seed: seed)
+            task: task, taskName: taskName, taskOptions: options, initialization: initialization,
+            seed: seed)
     }
 
     /// The `--init-from` folder when it is a Hugging Face folder, or nil; `--freeze-encoder`
@@ -42,7 +53,10 @@ enum FineTuningFlags {
     static func pretrainedFolder(_ arguments: ParsedArguments) throws -> String? {
         guard let directory = arguments.string("init-from") else {
             if arguments.flag("freeze-encoder") {
-                throw UsageError("attend train: --freeze-encoder needs --init-from DIR (a pretrained encoder to freeze)")
+                throw UsageError(
+                    "attend train: --freeze-encoder needs --init-from DIR (a pretrained encoder to "
+                        + "freeze)"
+                )
             }
             return nil
         }
@@ -66,7 +80,9 @@ enum FineTuningFlags {
     /// With `--init-from`: the data are tokenised by the pretrained folder's WordPiece
     /// tokenizer, whose files are copied into the run directory first (`tokenizer/`), so that
     /// evaluation and prediction read them from the run.
-    static func useTokenizerOfPretrainedFolder(_ arguments: ParsedArguments, data: inout UserDataConfiguration) throws {
+    static func useTokenizerOfPretrainedFolder(
+        _ arguments: ParsedArguments, data: inout UserDataConfiguration
+    ) throws {
         guard let directory = try pretrainedFolder(arguments) else { return }
         let run = RunDirectory(path: DataFlags.absolute(try arguments.requiredString("out")))
         try FineTuning.saveTokenizer(from: directory, to: run)
@@ -75,25 +91,33 @@ enum FineTuningFlags {
 
     /// The fine-tuning configuration for the `--data` run `data` (its task, split, seed and
     /// input length) when `--init-from` is given, else nil.
-    static func configuration(from arguments: ParsedArguments, data: TrainingConfiguration) throws
+    static func configuration(
+        from arguments: ParsedArguments, data: TrainingConfiguration
+    ) throws
         -> TrainingConfiguration?
     {
         guard try pretrainedFolder(arguments) != nil else { return nil }
         let task = try TaskCatalog.make(data.task, options: data.taskOptions)
-        guard var fineTuning = try configuration(
-            from: arguments, task: task, taskName: data.task, options: data.taskOptions, seed: data.seed)
+        guard
+            var fineTuning = try configuration(
+                from: arguments, task: task, taskName: data.task, options: data.taskOptions,
+                seed: data.seed)
         else { return nil }
-        fineTuning.model.maximumLength = Swift.min(data.model.maximumLength, fineTuning.model.maximumLength)
+        fineTuning.model.maximumLength = Swift.min(
+            data.model.maximumLength, fineTuning.model.maximumLength)
         return fineTuning
     }
 
     /// After the other flags: refuses --config with --init-from and inputs longer than the
     /// model's positions, and recomputes the warm-up from the final step count unless `--warmup`
     /// was given.
-    static func finish(_ configuration: inout TrainingConfiguration, arguments: ParsedArguments) throws {
+    static func finish(
+        _ configuration: inout TrainingConfiguration, arguments: ParsedArguments
+    ) throws {
         if arguments.string("init-from") != nil && arguments.string("config") != nil {
-            throw UsageError("attend train: --init-from starts a new fine-tuning run; drop --config (or drop --init-from "
-                + "to train from the configuration)")
+            throw UsageError(
+                "attend train: --init-from starts a new fine-tuning run; drop --config (or drop "
+                    + "--init-from to train from the configuration)")
         }
         if let run = try attendRun(arguments) {
             if arguments.flag("freeze-encoder") {
@@ -105,8 +129,9 @@ enum FineTuningFlags {
         guard let pretrained = configuration.model.pretrained else { return }
         let positions = pretrained.bert.maximumPositions
         guard configuration.model.maximumLength <= positions else {
-            throw UsageError("attend train: --seq-len \(configuration.model.maximumLength) is longer than the "
-                + "\(positions) positions of \(pretrained.directory)")
+            throw UsageError(
+                "attend train: --seq-len \(configuration.model.maximumLength) is longer than the "
+                    + "\(positions) positions of \(pretrained.directory)")
         }
         if arguments.string("init-from") != nil && arguments.string("warmup") == nil {
             configuration.warmupSteps = FineTuning.warmupSteps(forSteps: configuration.steps)
@@ -126,12 +151,17 @@ enum FineTuningFlags {
         try run.prepare()
         try FineTuning.saveTokenizer(from: pretrained.directory, to: run)
         var notes = ["encoder from \(report.encoder.file)"]
-        notes.append(report.loadedClassifier ? "classifier from the folder" : "new classifier (\(pretrained.labels.count) classes)")
+        notes.append(
+            report.loadedClassifier
+                ? "classifier from the folder"
+                : "new classifier (\(pretrained.labels.count) classes)")
         if report.newPooler { notes.append("new pooler (the folder has none)") }
         if !report.encoder.keptInitial.isEmpty {
-            notes.append("\(report.encoder.keptInitial.count) mechanism parameters at their initial values")
+            notes.append(
+                "\(report.encoder.keptInitial.count) mechanism parameters at their initial values")
         }
         if pretrained.freezeEncoder { notes.append("encoder frozen") }
         writeError("attend train: fine-tuning: " + notes.joined(separator: "; "))
+        writeError(Environment.summary)  // runs are benchmarks too: CPU, threads, BLAS kernel
     }
 }

@@ -19,23 +19,31 @@ import Testing
         let folder = try fixtureFolder("bert-export")
         let configuration = try BertConfiguration(contentsOf: folder + "/config.json")
         let model = try BertSequenceClassifier(configuration, classCount: 3, seed: 4)
-        let report = try model.loadPretrained(from: try Safetensors.open(folder + "/model.safetensors"))
+        let report = try model.loadPretrained(
+            from: try Safetensors.open(folder + "/model.safetensors"))
         #expect(!report.newPooler && !report.loadedClassifier)
         model.eval()
         let attend = try SafetensorsFile(path: folder + "/attend-outputs.safetensors")
         let transformers = try SafetensorsFile(path: folder + "/transformers-outputs.safetensors")
         let (ids, mask) = (try attend.indices("ids"), try attend.tensor("mask"))
-        let pooled = try withoutGradient { try model.pooledOutput(ids, mask: mask, tokenTypes: nil) }
-        try assertClose(pooled, try transformers.tensor("pooler_output"), Self.tolerance, "pooled vs transformers")
+        let pooled = try withoutGradient {
+            try model.pooledOutput(ids, mask: mask, tokenTypes: nil)
+        }
+        try assertClose(
+            pooled, try transformers.tensor("pooler_output"), Self.tolerance,
+            "pooled vs transformers")
         let logits = try withoutGradient { try model(ids, mask: mask).logits }
-        let expected = Tensor.matmul(pooled, model.classifier.weight.value, transposeB: true) + model.classifier.bias!.value
+        let expected =
+            Tensor.matmul(pooled, model.classifier.weight.value, transposeB: true)
+            + model.classifier.bias!.value
         try assertClose(logits, expected, Self.tolerance, "logits = pooled·Wᵀ + b")
         #expect(logits.shape == [2, 3])
     }
 
     @Test func segmentIDsStartAfterTheFirstSeparator() throws {
         let configuration = BertExportTests.configuration
-        let model = try BertSequenceClassifier(configuration, classCount: 2, segmentSeparatorID: 3, seed: 1)
+        let model = try BertSequenceClassifier(
+            configuration, classCount: 2, segmentSeparatorID: 3, seed: 1)
         model.eval()
         // [CLS]=2 a a [SEP]=3 b [SEP] pad | [CLS] a [SEP] b b b [SEP]
         let ids = Indices(shape: [2, 7], values: [2, 7, 8, 3, 9, 3, 0, 2, 7, 3, 9, 9, 9, 3])
@@ -47,8 +55,28 @@ import Testing
             model.classifier(try model.pooledOutput(ids, mask: mask, tokenTypes: types))
         }
         #expect(logits.scalars == direct.scalars)
-        let single = try withoutGradient { try model.pooledOutput(ids, mask: mask, tokenTypes: nil) }
+        let single = try withoutGradient {
+            try model.pooledOutput(ids, mask: mask, tokenTypes: nil)
+        }
         #expect(single.scalars != direct.scalars, "segment 1 embeddings change the pooled vector")
+    }
+
+    @Test func pairsAreJoinedAsOneSequenceAndCutLongestFirst() throws {
+        var configuration = BertExportTests.configuration
+        configuration.maximumPositions = 8
+        let model = try BertSequenceClassifier(configuration, classCount: 2, segmentSeparatorID: 3)
+        // Row 0: [CLS] 7 8 [SEP] + [CLS] 9 [SEP]; row 1: [CLS] 7 8 10 11 12 [SEP] + [CLS] 9 13 [SEP].
+        let first = Indices(shape: [2, 7], values: [2, 7, 8, 3, 0, 0, 0, 2, 7, 8, 10, 11, 12, 3])
+        let firstMask = Tensor(shape: [2, 7], scalars: [1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
+        let second = Indices(shape: [2, 4], values: [2, 9, 3, 0, 2, 9, 13, 3])
+        let secondMask = Tensor(shape: [2, 4], scalars: [1, 1, 1, 0, 1, 1, 1, 1])
+        let joined = model.joinedPairs(first, mask: firstMask, second, mask: secondMask, paddingID: 0)
+        // Row 1 has 7 + 3 tokens for 8 positions: the longer first text loses 12, then 11.
+        #expect(joined.ids.values == [2, 7, 8, 3, 9, 3, 0, 0, 2, 7, 8, 10, 3, 9, 13, 3])
+        #expect(joined.mask.scalars == [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1])
+        #expect(
+            model.segmentIDs(joined.ids, separator: 3).values
+                == [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1])
     }
 
     @Test func frozenEncoderGetsNoGradient() throws {
@@ -68,12 +96,17 @@ import Testing
     @Test func folderWithoutPoolerGetsANewOneAndOtherMissingTensorsAreErrors() throws {
         let folder = try fixtureFolder("bert-export")
         let archive = try SafetensorsFile(path: folder + "/model.safetensors")
-        let withoutPooler = try archive.names.filter { !$0.hasPrefix("pooler.") }.map { ($0, SafetensorsValue.float(try archive.tensor($0))) }
+        let withoutPooler = try archive.names.filter { !$0.hasPrefix("pooler.") }.map {
+            ($0, SafetensorsValue.float(try archive.tensor($0)))
+        }
         let scratch = try scratchCheckpoint(withoutPooler)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let model = try BertSequenceClassifier(BertExportTests.configuration, classCount: 2)
-        let report = try model.loadPretrained(from: try Safetensors.open(scratch + "/model.safetensors"))
-        #expect(report.newPooler && report.encoder.keptInitial == ["pooler.dense.bias", "pooler.dense.weight"])
+        let report = try model.loadPretrained(
+            from: try Safetensors.open(scratch + "/model.safetensors"))
+        #expect(
+            report.newPooler
+                && report.encoder.keptInitial == ["pooler.dense.bias", "pooler.dense.weight"])
         let missing = withoutPooler.filter { $0.0 != "encoder.layer.1.output.dense.bias" }
         let broken = try scratchCheckpoint(missing)
         defer { try? FileManager.default.removeItem(atPath: broken) }
@@ -85,15 +118,23 @@ import Testing
     }
 
     @Test func savedClassifierOfTheRightShapeIsLoadedBack() throws {
-        let model = try BertSequenceClassifier(BertExportTests.configuration, classCount: 3, seed: 7)
-        let scratch = try scratchCheckpoint(model.namedParameters().map { ($0.0, .float($0.1.value)) })
+        let model = try BertSequenceClassifier(
+            BertExportTests.configuration, classCount: 3, seed: 7)
+        let scratch = try scratchCheckpoint(
+            model.namedParameters().map { ($0.0, .float($0.1.value)) })
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let same = try BertSequenceClassifier(BertExportTests.configuration, classCount: 3, seed: 8)
-        #expect(try same.loadPretrained(from: try Safetensors.open(scratch + "/model.safetensors")).loadedClassifier)
+        #expect(
+            try same.loadPretrained(from: try Safetensors.open(scratch + "/model.safetensors"))
+                .loadedClassifier)
         for ((name, a), (_, b)) in zip(model.namedParameters(), same.namedParameters()) {
             #expect(a.value.scalars == b.value.scalars, "\(name)")
         }
-        let otherClasses = try BertSequenceClassifier(BertExportTests.configuration, classCount: 5, seed: 8)
-        #expect(try !otherClasses.loadPretrained(from: try Safetensors.open(scratch + "/model.safetensors")).loadedClassifier)
+        let otherClasses = try BertSequenceClassifier(
+            BertExportTests.configuration, classCount: 5, seed: 8)
+        #expect(
+            try !otherClasses.loadPretrained(
+                from: try Safetensors.open(scratch + "/model.safetensors")
+            ).loadedClassifier)
     }
 }

@@ -25,8 +25,11 @@ struct MajorityWordTask: SequenceTask {
     var classNames: [String] { ["negative", "positive"] }
     func count(of split: Split) -> Int { split == .train ? 64 : 32 }
     func example(_ index: Int, in split: Split) -> Example {
-        var random = RandomGenerator(seed: RandomGenerator.mix(seed, UInt64(split == .train ? 1 : 2)), stream: UInt64(index))
-        let words = (0..<(4 + random.nextInt(below: 3) * 2 + 1)).map { _ in 5 + random.nextInt(below: 45) }
+        var random = RandomGenerator(
+            seed: RandomGenerator.mix(seed, UInt64(split == .train ? 1 : 2)), stream: UInt64(index))
+        let words = (0..<(4 + random.nextInt(below: 3) * 2 + 1)).map { _ in
+            5 + random.nextInt(below: 45)
+        }
         let upper = words.filter { $0 >= 27 }.count
         return Example(tokens: [2] + words + [3], label: 2 * upper > words.count ? 1 : 0)
     }
@@ -34,14 +37,17 @@ struct MajorityWordTask: SequenceTask {
 
 /// A folder holding a random tiny BERT (vocabulary 50, width 24, 2 layers) and its vocab.txt.
 func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
-    var configuration = BertConfiguration(vocabularySize: 50, modelDimension: 24, layerCount: 2, headCount: 3, feedForwardDimension: 40)
+    var configuration = BertConfiguration(
+        vocabularySize: 50, modelDimension: 24, layerCount: 2, headCount: 3,
+        feedForwardDimension: 40)
     configuration.maximumPositions = 64
     configuration.hiddenDropout = 0
     configuration.attentionDropout = 0
     let folder = NSTemporaryDirectory() + "attend-tiny-bert-\(UUID().uuidString)"
     try Bert(configuration, seed: seed).save(to: folder)
     let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5..<50).map { "w\($0)" }
-    try (vocabulary.joined(separator: "\n") + "\n").write(toFile: folder + "/vocab.txt", atomically: true, encoding: .utf8)
+    try (vocabulary.joined(separator: "\n") + "\n").write(
+        toFile: folder + "/vocab.txt", atomically: true, encoding: .utf8)
     return folder
 }
 
@@ -49,9 +55,11 @@ func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
     let task = MajorityWordTask()
 
     func fineTuning(_ folder: String, freeze: Bool = false) throws -> TrainingConfiguration {
-        let initialization = try FineTuning.initialization(directory: folder, task: task, freezeEncoder: freeze)
+        let initialization = try FineTuning.initialization(
+            directory: folder, task: task, freezeEncoder: freeze)
         return FineTuning.configuration(
-            task: task, taskName: task.name, taskOptions: TaskOptions(), initialization: initialization, seed: 1)
+            task: task, taskName: task.name, taskOptions: TaskOptions(),
+            initialization: initialization, seed: 1)
     }
 
     @Test func defaultsAreHuggingFacesFineTuningRecipe() throws {
@@ -59,10 +67,17 @@ func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let configuration = try fineTuning(folder)
         #expect(configuration.learningRate == 5e-5 && configuration.weightDecay == 0.01)
-        #expect(configuration.schedule == .linear && configuration.beta2 == 0.999 && configuration.epsilon == 1e-8)
-        #expect(configuration.batchSize == 32 && configuration.steps == 3 * 2 && configuration.warmupSteps == 1)
-        #expect(configuration.model.maximumLength == 12 && configuration.model.pretrained?.labels == task.classNames)
-        let decoded = try JSONDecoder().decode(TrainingConfiguration.self, from: try JSONEncoder().encode(configuration))
+        #expect(
+            configuration.schedule == .linear && configuration.beta2 == 0.999
+                && configuration.epsilon == 1e-8)
+        #expect(
+            configuration.batchSize == 32 && configuration.steps == 3 * 2
+                && configuration.warmupSteps == 1)
+        #expect(
+            configuration.model.maximumLength == 12
+                && configuration.model.pretrained?.labels == task.classNames)
+        let decoded = try JSONDecoder().decode(
+            TrainingConfiguration.self, from: try JSONEncoder().encode(configuration))
         #expect(decoded == configuration, "the run's config.json keeps the pretrained part")
     }
 
@@ -70,15 +85,22 @@ func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
         let folder = try tinyPretrainedFolder()
         let run = temporaryRun("finetune")
         let exported = NSTemporaryDirectory() + "attend-export-\(UUID().uuidString)"
-        defer { for path in [folder, run.path, exported] { try? FileManager.default.removeItem(atPath: path) } }
+        defer {
+            for path in [folder, run.path, exported] {
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
         var configuration = try fineTuning(folder)
         (configuration.learningRate, configuration.steps, configuration.batchSize) = (2e-3, 60, 16)
         let trainer = try Trainer(configuration: configuration, task: task, run: run)
-        let report = try FineTuning.loadPretrainedWeights(into: trainer.model, from: configuration.model.pretrained!)
+        let report = try FineTuning.loadPretrainedWeights(
+            into: trainer.model, from: configuration.model.pretrained!)
         #expect(!report.newPooler && !report.loadedClassifier)
         let stored = try SafetensorsFile(path: folder + "/model.safetensors")
         for (name, parameter) in trainer.model.namedParameters() where name.hasPrefix("bert.") {
-            #expect(parameter.value.scalars == (try stored.tensor(String(name.dropFirst(5)))).scalars, "\(name)")
+            #expect(
+                parameter.value.scalars == (try stored.tensor(String(name.dropFirst(5)))).scalars,
+                "\(name)")
         }
         try FineTuning.saveTokenizer(from: folder, to: run)
         let before = try trainer.evaluate(.train)
@@ -88,7 +110,10 @@ func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
 
         let files = try HuggingFaceExport.write(run: run, to: exported)
         #expect(files == ["config.json", "model.safetensors", "vocab.txt"])
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: exported + "/config.json"))) as! [String: Any]
+        let config =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: exported + "/config.json")))
+            as! [String: Any]
         #expect(config["architectures"] as? [String] == ["BertForSequenceClassification"])
         #expect(config["id2label"] as? [String: String] == ["0": "negative", "1": "positive"])
         let names = try SafetensorsFile(path: exported + "/model.safetensors").names
@@ -96,15 +121,25 @@ func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
 
         let trained = trainer.model as! BertSequenceClassifier
         trained.eval()
-        let reloaded = try BertSequenceClassifier(configuration.model, pretrained: try fineTuning(exported).model.pretrained!)
-        #expect(try FineTuning.loadPretrainedWeights(into: reloaded, from: try fineTuning(exported).model.pretrained!).loadedClassifier)
+        let reloaded = try BertSequenceClassifier(
+            configuration.model, pretrained: try fineTuning(exported).model.pretrained!)
+        #expect(
+            try FineTuning.loadPretrainedWeights(
+                into: reloaded, from: try fineTuning(exported).model.pretrained!
+            ).loadedClassifier)
         reloaded.eval()
-        let batch = Batches(task: task, split: .validation, batchSize: 32, shuffled: false, padding: .longest)[0]
+        let batch = Batches(
+            task: task, split: .validation, batchSize: 32, shuffled: false, padding: .longest)[0]
         let expected = try withoutGradient { try trained(batch.tokens, mask: batch.mask).logits }
-        #expect(try withoutGradient { try reloaded(batch.tokens, mask: batch.mask).logits }.scalars == expected.scalars)
+        #expect(
+            try withoutGradient { try reloaded(batch.tokens, mask: batch.mask).logits }.scalars
+                == expected.scalars)
         let encoder = try Bert.load(directory: exported).model  // what `attend embed` loads
         let hidden = try withoutGradient { try encoder(batch.tokens, mask: batch.mask) }
-        #expect(hidden.scalars == (try withoutGradient { try trained.bert(batch.tokens, mask: batch.mask) }).scalars)
+        #expect(
+            hidden.scalars
+                == (try withoutGradient { try trained.bert(batch.tokens, mask: batch.mask) })
+                .scalars)
     }
 
     @Test func frozenEncoderTrainsOnlyTheClassifier() throws {
@@ -113,7 +148,8 @@ func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
         var configuration = try fineTuning(folder, freeze: true)
         (configuration.learningRate, configuration.steps, configuration.batchSize) = (1e-2, 20, 16)
         let trainer = try Trainer(configuration: configuration, task: task, run: nil)
-        try FineTuning.loadPretrainedWeights(into: trainer.model, from: configuration.model.pretrained!)
+        try FineTuning.loadPretrainedWeights(
+            into: trainer.model, from: configuration.model.pretrained!)
         let start = trainer.model.namedParameters().map { ($0.0, $0.1.value.scalars) }
         let before = try trainer.evaluate(.train)
         _ = try trainer.train()
@@ -133,7 +169,8 @@ func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
         let vit = NSTemporaryDirectory() + "attend-vit-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: vit, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: vit) }
-        try #"{"model_type": "vit"}"#.write(toFile: vit + "/config.json", atomically: true, encoding: .utf8)
+        try #"{"model_type": "vit"}"#.write(
+            toFile: vit + "/config.json", atomically: true, encoding: .utf8)
         #expect {
             try FineTuning.initialization(directory: vit, task: task, freezeEncoder: false)
         } throws: { "\($0)".contains("vit folder") && "\($0)".contains("supported: bert") }

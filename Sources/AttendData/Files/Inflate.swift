@@ -151,8 +151,11 @@ private struct Decoder {
         lengths.deallocate()
     }
 
-    /// Input bytes consumed by the stream, counting the final partial byte.
-    var consumedBytes: Int { position - (bitCount >> 3) }
+    /// Input bytes consumed by the stream, counting the final partial byte. Phantom bits (zeros
+    /// past the end of the input) sit above the real ones in the buffer, so only the real
+    /// unconsumed bits are given back; a container whose trailer is shorter than the 7-byte
+    /// look-ahead (zlib's 4-byte Adler-32) reaches them.
+    var consumedBytes: Int { position - (Swift.max(0, bitCount - phantomBits) >> 3) }
 
     /// Ensures at least 56 bits are buffered.
     @inline(__always) mutating func refill() {

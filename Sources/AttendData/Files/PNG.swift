@@ -34,12 +34,14 @@ public struct DecodedImage: Sendable, Equatable {
     /// projection reads channels in.
     public var planar: [UInt8] {
         guard channels > 1 else { return samples }
-        return (0..<channels).flatMap { c in stride(from: c, to: samples.count, by: channels).map { samples[$0] } }
+        return (0..<channels).flatMap { c in
+            stride(from: c, to: samples.count, by: channels).map { samples[$0] }
+        }
     }
 }
 
 /// The PNG reader.
-public enum PNG {
+enum PNG {
     static let signature: [UInt8] = [137, 80, 78, 71, 13, 10, 26, 10]
 
     /// Decodes a PNG file's bytes.
@@ -52,16 +54,22 @@ public enum PNG {
         var palette: [UInt8] = []
         var compressed: [UInt8] = []
         while true {
-            guard offset + 12 <= bytes.count else { throw FormatError("file ends before IEND (truncated)") }
+            guard offset + 12 <= bytes.count else {
+                throw FormatError("file ends before IEND (truncated)")
+            }
             let length = Int(readUInt32(bytes, offset))
             let type = String(decoding: bytes[(offset + 4)..<(offset + 8)], as: UTF8.self)
             let start = offset + 8
-            guard length <= bytes.count - start - 4 else { throw FormatError("\(type) chunk is truncated") }
+            guard length <= bytes.count - start - 4 else {
+                throw FormatError("\(type) chunk is truncated")
+            }
             let stored = readUInt32(bytes, start + length)
             let actual = bytes.withUnsafeBufferPointer {
                 CRC32.checksum(UnsafeBufferPointer(rebasing: $0[(offset + 4)..<(start + length)]))
             }
-            guard stored == actual else { throw FormatError("CRC mismatch in the \(type) chunk (corrupt file)") }
+            guard stored == actual else {
+                throw FormatError("CRC mismatch in the \(type) chunk (corrupt file)")
+            }
             let data = bytes[start..<(start + length)]
             offset = start + length + 4
             switch type {
@@ -85,7 +93,8 @@ public enum PNG {
     }
 
     private static func readUInt32(_ bytes: [UInt8], _ o: Int) -> UInt32 {
-        UInt32(bytes[o]) << 24 | UInt32(bytes[o + 1]) << 16 | UInt32(bytes[o + 2]) << 8 | UInt32(bytes[o + 3])
+        UInt32(bytes[o]) << 24 | UInt32(bytes[o + 1]) << 16 | UInt32(bytes[o + 2]) << 8
+            | UInt32(bytes[o + 3])
     }
 
     private static func readHeader(_ data: ArraySlice<UInt8>) throws(FormatError)
@@ -93,17 +102,24 @@ public enum PNG {
     {
         let d = Array(data)
         guard d.count == 13 else { throw FormatError("IHDR holds \(d.count) bytes, 13 expected") }
-        let width = Int(readUInt32(d, 0)), height = Int(readUInt32(d, 4))
+        let width = Int(readUInt32(d, 0))
+        let height = Int(readUInt32(d, 4))
         let (depth, colour) = (Int(d[8]), Int(d[9]))
         guard width > 0, height > 0 else { throw FormatError("image is \(width)×\(height)") }
-        guard d[10] == 0, d[11] == 0 else { throw FormatError("unknown compression or filter method") }
+        guard d[10] == 0, d[11] == 0 else {
+            throw FormatError("unknown compression or filter method")
+        }
         guard d[12] == 0 else {
-            throw FormatError("interlaced (Adam7) PNG is not supported; save it without interlacing")
+            throw FormatError(
+                "interlaced (Adam7) PNG is not supported; save it without interlacing")
         }
         let allowed: [Int: [Int]] = [0: [1, 2, 4, 8], 2: [8], 3: [1, 2, 4, 8], 4: [8], 6: [8]]
-        guard let depths = allowed[colour] else { throw FormatError("unknown colour type \(colour)") }
+        guard let depths = allowed[colour] else {
+            throw FormatError("unknown colour type \(colour)")
+        }
         guard depths.contains(depth) else {
-            throw FormatError("\(depth)-bit samples with colour type \(colour) are not supported (8-bit are)")
+            throw FormatError(
+                "\(depth)-bit samples with colour type \(colour) are not supported (8-bit are)")
         }
         return (width, height, depth, colour)
     }
@@ -111,19 +127,25 @@ public enum PNG {
     /// The zlib stream (RFC 1950) around DEFLATE: a two-byte header, the data, an Adler-32.
     private static func inflate(_ stream: [UInt8]) throws(FormatError) -> [UInt8] {
         guard stream.count >= 6 else { throw FormatError("no image data (IDAT)") }
-        guard stream[0] & 0x0F == 8, (Int(stream[0]) << 8 | Int(stream[1])) % 31 == 0, stream[1] & 0x20 == 0
+        guard stream[0] & 0x0F == 8, (Int(stream[0]) << 8 | Int(stream[1])) % 31 == 0,
+            stream[1] & 0x20 == 0
         else { throw FormatError("image data is not a zlib stream") }
         var output: [UInt8] = []
         let end = try stream.withUnsafeBufferPointer { (input) throws(FormatError) -> Int in
             try Inflate.decode(input, from: 2, appendingTo: &output)
         }
-        guard end + 4 <= stream.count else { throw FormatError("zlib checksum missing (truncated image data)") }
-        var a: UInt32 = 1, b: UInt32 = 0
+        guard end + 4 <= stream.count else {
+            throw FormatError("zlib checksum missing (truncated image data)")
+        }
+        var a: UInt32 = 1
+        var b: UInt32 = 0
         for byte in output {
             a = (a + UInt32(byte)) % 65521
             b = (b + a) % 65521
         }
-        guard b << 16 | a == readUInt32(stream, end) else { throw FormatError("Adler-32 mismatch in image data") }
+        guard b << 16 | a == readUInt32(stream, end) else {
+            throw FormatError("Adler-32 mismatch in image data")
+        }
         return output
     }
 
@@ -135,16 +157,19 @@ public enum PNG {
         let rowBytes = (h.width * samplesPerPixel * h.depth + 7) / 8
         let pixelBytes = max(1, samplesPerPixel * h.depth / 8)
         guard raw.count >= h.height * (rowBytes + 1) else {
-            throw FormatError("image data holds \(raw.count) bytes, \(h.height * (rowBytes + 1)) needed")
+            throw FormatError(
+                "image data holds \(raw.count) bytes, \(h.height * (rowBytes + 1)) needed")
         }
         var rows = [UInt8](repeating: 0, count: h.height * rowBytes)
         for y in 0..<h.height {
             let filter = raw[y * (rowBytes + 1)]
-            let input = y * (rowBytes + 1) + 1, out = y * rowBytes
+            let input = y * (rowBytes + 1) + 1
+            let out = y * rowBytes
             for x in 0..<rowBytes {
                 let left = x >= pixelBytes ? Int(rows[out + x - pixelBytes]) : 0
                 let up = y > 0 ? Int(rows[out - rowBytes + x]) : 0
-                let upLeft = y > 0 && x >= pixelBytes ? Int(rows[out - rowBytes + x - pixelBytes]) : 0
+                let upLeft =
+                    y > 0 && x >= pixelBytes ? Int(rows[out - rowBytes + x - pixelBytes]) : 0
                 let predictor: Int
                 switch filter {
                 case 0: predictor = 0
@@ -157,18 +182,25 @@ public enum PNG {
                 rows[out + x] = raw[input + x] &+ UInt8(truncatingIfNeeded: predictor)
             }
         }
-        let values = unpack(rows, width: h.width, height: h.height, rowBytes: rowBytes, depth: h.depth,
-                            samplesPerPixel: samplesPerPixel)
+        let values = unpack(
+            rows, width: h.width, height: h.height, rowBytes: rowBytes, depth: h.depth,
+            samplesPerPixel: samplesPerPixel)
         switch h.colour {
         case 0:
             let scale = 255 / ((1 << h.depth) - 1)
-            return DecodedImage(width: h.width, height: h.height, channels: 1, samples: values.map { UInt8($0 * scale) })
+            return DecodedImage(
+                width: h.width, height: h.height, channels: 1,
+                samples: values.map { UInt8($0 * scale) })
         case 3:
-            guard !palette.isEmpty, palette.count % 3 == 0 else { throw FormatError("palette image without a valid PLTE chunk") }
+            guard !palette.isEmpty, palette.count % 3 == 0 else {
+                throw FormatError("palette image without a valid PLTE chunk")
+            }
             var samples: [UInt8] = []
             samples.reserveCapacity(values.count * 3)
             for index in values {
-                guard 3 * index + 2 < palette.count else { throw FormatError("pixel uses palette entry \(index) of \(palette.count / 3)") }
+                guard 3 * index + 2 < palette.count else {
+                    throw FormatError("pixel uses palette entry \(index) of \(palette.count / 3)")
+                }
                 samples += palette[(3 * index)..<(3 * index + 3)]
             }
             return DecodedImage(width: h.width, height: h.height, channels: 3, samples: samples)

@@ -13,14 +13,18 @@ public struct DataSummary: Sendable, Equatable {
     public var labelCounts: [(name: String, count: Int)] = []
     /// Length in tokens of every training example (first sequence), in file order.
     public var lengths: [Int] = []
-    /// What one length counts ("tokens", "pixels", "bytes").
+    /// What one length counts ("tokens", "samples").
     public var unit = "tokens"
+    /// Further lines for the report (language modelling: how much text each split holds).
+    public var notes: [String] = []
 
     /// Length statistics, or nil without examples: minimum, median, 90th percentile, maximum.
     public var lengthQuantiles: (min: Int, median: Int, p90: Int, max: Int)? {
         guard !lengths.isEmpty else { return nil }
         let sorted = lengths.sorted()
-        func quantile(_ q: Double) -> Int { sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))] }
+        func quantile(_ q: Double) -> Int {
+            sorted[min(sorted.count - 1, Int(q * Double(sorted.count)))]
+        }
         return (sorted.first!, quantile(0.5), quantile(0.9), sorted.last!)
     }
 
@@ -29,7 +33,8 @@ public struct DataSummary: Sendable, Equatable {
 
     /// Lines for the terminal, given the model's longest input.
     public func report(maximumLength: Int) -> [String] {
-        let splits = Split.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", ")
+        let splits = Split.allCases.map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(
+            separator: ", ")
         var lines = ["data: \(splits) examples"]
         for (file, count) in skipped.sorted(by: { $0.key < $1.key }) where count > 0 {
             lines.append("skipped \(count) malformed record\(count == 1 ? "" : "s") in \(file)")
@@ -42,15 +47,18 @@ public struct DataSummary: Sendable, Equatable {
             let cut = truncated(at: maximumLength)
             lines.append(
                 "length in \(unit): min \(q.min), median \(q.median), 90% \(q.p90), max \(q.max); "
-                    + "\(cut) of \(lengths.count) training examples cut to --seq-len \(maximumLength)")
+                    + "\(cut) of \(lengths.count) training examples cut to "
+                    + "--seq-len \(maximumLength)"
+            )
         }
-        return lines
+        return lines + notes
     }
 
     public static func == (a: DataSummary, b: DataSummary) -> Bool {
         a.counts == b.counts && a.skipped == b.skipped && a.lengths == b.lengths && a.unit == b.unit
-            && a.labelCounts.map(\.name) == b.labelCounts.map(\.name)
-            && a.labelCounts.map(\.count) == b.labelCounts.map(\.count)
+            && a.notes == b.notes
+            && a.labelCounts.map { $0.name } == b.labelCounts.map { $0.name }
+            && a.labelCounts.map { $0.count } == b.labelCounts.map { $0.count }
     }
 }
 
@@ -63,12 +71,13 @@ public protocol UserDataTask: SequenceTask {
 }
 
 /// The shuffled split of `count` records into training and validation members: a permutation
-/// drawn from `seed`, whose last ⌈fraction·count⌉ (at least one, leaving one for training when
-/// there are two or more records and the fraction is positive) are validation.
-func fractionSplit(count: Int, fraction: Double, seed: UInt64) -> (train: [Int], validation: [Int]) {
+/// drawn from `seed`, whose last fraction·count, rounded (at least one, leaving one for training
+/// when there are two or more records and the fraction is positive), are validation.
+func fractionSplit(count: Int, fraction: Double, seed: UInt64) -> (train: [Int], validation: [Int])
+{
     var generator = RandomGenerator(seed: RandomGenerator.mix(seed, 0x5641_4C49_44))  // "VALID"
     let order = generator.permutation(count)
-    var held = Int((fraction * Double(count)).rounded(.up))
+    var held = Int((fraction * Double(count)).rounded())
     if fraction > 0 && count >= 2 { held = min(max(held, 1), count - 1) }
     held = min(held, count)
     return (order[..<(count - held)].sorted(), order[(count - held)...].sorted())

@@ -6,7 +6,9 @@
 /// Splitting delimited records into fields.
 enum DelimitedRecords {
     /// The fields of one record (without its line break).
-    static func fields(_ record: ArraySlice<UInt8>, separator: UInt8) throws(FormatError) -> [String] {
+    static func fields(_ record: ArraySlice<UInt8>, separator: UInt8) throws(FormatError)
+        -> [String]
+    {
         let quote = UInt8(ascii: "\"")
         var fields: [String] = []
         var field: [UInt8] = []
@@ -44,7 +46,9 @@ enum DelimitedRecords {
             }
             atFieldStart = false
         }
-        guard !quoted else { throw FormatError("field \(fields.count + 1) opens a quote that never closes") }
+        guard !quoted else {
+            throw FormatError("field \(fields.count + 1) opens a quote that never closes")
+        }
         fields.append(String(decoding: field, as: UTF8.self))
         return fields
     }

@@ -13,24 +13,30 @@ enum ImageFiles {
         let manager = FileManager.default
         var isDirectory: ObjCBool = false
         guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DataError.missingFile(name: path, searched: [path], hint: "check the path given to --data")
+            throw DataError.missingFile(
+                name: path, searched: [path], hint: "check the path given to --data")
         }
         guard isDirectory.boolValue else {
             if labelled {
                 throw DataError.malformedFile(
-                    path: path, reason: "is a file; images are read from a folder with one sub-folder per class",
+                    path: path,
+                    reason:
+                        "is a file; images are read from a folder with one sub-folder per class",
                     hint: "pass the folder holding the class folders")
             }
             return ImageSet(images: [try image(path)], labels: [""], sources: [path])
         }
-        let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        let entries = ((try? manager.contentsOfDirectory(atPath: path)) ?? []).filter {
+            !$0.hasPrefix(".")
+        }.sorted()
         var set = ImageSet()
         for entry in entries {
             let full = path + "/" + entry
             var entryIsDirectory: ObjCBool = false
-            manager.fileExists(atPath: full, isDirectory: &entryIsDirectory)
-            if entryIsDirectory.boolValue {
-                let files = ((try? manager.contentsOfDirectory(atPath: full)) ?? []).filter(isImage).sorted()
+            let exists = manager.fileExists(atPath: full, isDirectory: &entryIsDirectory)
+            if exists && entryIsDirectory.boolValue {
+                let files = ((try? manager.contentsOfDirectory(atPath: full)) ?? []).filter(isImage)
+                    .sorted()
                 for file in files {
                     set.images.append(try image(full + "/" + file))
                     set.labels.append(entry)
@@ -50,19 +56,23 @@ enum ImageFiles {
         guard !set.images.isEmpty else {
             throw DataError.malformedFile(
                 path: path, reason: "holds no .png or .pgm images",
-                hint: labelled ? "give a folder with one sub-folder of images per class" : "give a folder of images")
+                hint: labelled
+                    ? "give a folder with one sub-folder of images per class"
+                    : "give a folder of images")
         }
         return set
     }
 
     private static func isImage(_ name: String) -> Bool {
-        extensions.contains(String(name.split(separator: ".").last ?? "").lowercased()) && !name.hasPrefix(".")
+        extensions.contains(String(name.split(separator: ".").last ?? "").lowercased())
+            && !name.hasPrefix(".")
     }
 
     /// One PNG or PGM file.
     static func image(_ path: String) throws(DataError) -> DecodedImage {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw DataError.malformedFile(path: path, reason: "cannot be read", hint: "check its permissions")
+            throw DataError.malformedFile(
+                path: path, reason: "cannot be read", hint: "check its permissions")
         }
         let bytes = [UInt8](data)
         if path.lowercased().hasSuffix(".pgm") {
@@ -77,7 +87,8 @@ enum ImageFiles {
         do {
             return try PNG.decode(bytes)
         } catch {
-            throw DataError.malformedFile(path: path, reason: error.reason, hint: "expected a PNG image")
+            throw DataError.malformedFile(
+                path: path, reason: error.reason, hint: "expected a PNG image")
         }
     }
 
@@ -85,15 +96,20 @@ enum ImageFiles {
     static func idx(_ path: String) throws(DataError) -> ImageSet {
         guard path.contains("images-idx3") else {
             throw DataError.malformedFile(
-                path: path, reason: "is not named like an IDX images file (…images-idx3-ubyte…)",
-                hint: "name it as MNIST does, with the labels in the matching …labels-idx1-ubyte… file")
+                path: path,
+                reason: "is not named like an IDX images file (…images-idx3-ubyte…)",
+                hint:
+                    "name it as MNIST does, with the labels in the matching "
+                    + "…labels-idx1-ubyte… file"
+            )
         }
         let labelsPath = path.replacingOccurrences(of: "images-idx3", with: "labels-idx1")
         let images = try array(path, dimensions: 3)
         let labels = try array(labelsPath, dimensions: 1)
         guard labels.shape[0] == images.shape[0] else {
             throw DataError.malformedFile(
-                path: labelsPath, reason: "\(labels.shape[0]) labels for \(images.shape[0]) images in \(path)",
+                path: labelsPath,
+                reason: "\(labels.shape[0]) labels for \(images.shape[0]) images in \(path)",
                 hint: "give the labels file that belongs to the images")
         }
         let (rows, columns) = (images.shape[1], images.shape[2])
@@ -117,9 +133,11 @@ enum ImageFiles {
         }
         do {
             let bytes = [UInt8](data)
-            return try IDXArray(path.hasSuffix(".gz") ? try Gzip.decompress(bytes) : bytes, dimensions: dimensions)
+            return try IDXArray(
+                path.hasSuffix(".gz") ? try Gzip.decompress(bytes) : bytes, dimensions: dimensions)
         } catch {
-            throw DataError.malformedFile(path: path, reason: error.reason, hint: "expected an IDX file of unsigned bytes")
+            throw DataError.malformedFile(
+                path: path, reason: error.reason, hint: "expected an IDX file of unsigned bytes")
         }
     }
 }

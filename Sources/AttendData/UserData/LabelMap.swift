@@ -1,7 +1,7 @@
-// Class labels as a user writes them (strings, or integers written as numbers or text) ↔ the ids
-// 0…k−1 a model predicts. Built from the training labels — integers in numeric order when every
-// label is one, otherwise strings in byte order — so the same file always gives the same ids, and
-// saved with the run so that evaluation and prediction map labels the way training did.
+// Class labels as a user writes them (strings, or integers written as numbers or text) ↔ the
+// ids 0…k−1 a model predicts. Built from the training labels (integers in numeric order when
+// every label is one, otherwise strings in byte order), so the same file always gives the same
+// ids, and saved with the run so that evaluation and prediction map labels as training did.
 
 /// The classes of a data set, in id order.
 public struct LabelMap: Sendable, Equatable {
@@ -12,7 +12,8 @@ public struct LabelMap: Sendable, Equatable {
     /// A map over `names`, in the given order.
     public init(names: [String]) {
         self.names = names
-        ids = Dictionary(names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        ids = Dictionary(
+            names.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
     }
 
     /// The map the distinct labels in `labels` define: numeric order if all are integers, else

@@ -52,19 +52,25 @@ final class RecordFile: Sendable {
     ) throws(DataError) {
         var chunk = [UInt8](repeating: 0, count: chunkSize)
         var pending: [UInt8] = []  // the record in progress
-        var recordOffset = 0, recordLine = 1, line = 1, fileOffset = 0
+        var recordOffset = 0
+        var recordLine = 1
+        var line = 1
+        var fileOffset = 0
         var inQuotes = false
         func finish() throws(DataError) {
             var end = pending.endIndex
             if end > 0 && pending[end - 1] == UInt8(ascii: "\r") { end -= 1 }
             let record = pending[..<end]
             if record.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) {
-                try body(record, RecordLocation(offset: recordOffset, length: end, line: recordLine))
+                try body(
+                    record, RecordLocation(offset: recordOffset, length: end, line: recordLine))
             }
             pending.removeAll(keepingCapacity: true)
         }
         while true {
-            let read = chunk.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, chunkSize, off_t(fileOffset)) }
+            let read = chunk.withUnsafeMutableBytes {
+                pread(descriptor, $0.baseAddress, chunkSize, off_t(fileOffset))
+            }
             guard read >= 0 else {
                 throw DataError.malformedFile(
                     path: path, reason: "read failed (\(String(cString: strerror(errno))))",
@@ -96,7 +102,9 @@ final class RecordFile: Sendable {
         var done = 0
         while done < location.length {
             let read = bytes.withUnsafeMutableBytes {
-                pread(descriptor, $0.baseAddress! + done, location.length - done, off_t(location.offset + done))
+                pread(
+                    descriptor, $0.baseAddress! + done, location.length - done,
+                    off_t(location.offset + done))
             }
             // The file was indexed a moment ago; a short read means it changed under us.
             precondition(read > 0, "\(path) changed while in use (record at line \(location.line))")

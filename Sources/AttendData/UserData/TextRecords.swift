@@ -1,6 +1,7 @@
 // One record of a JSON-lines, CSV or TSV file → its text(s) and label, by field name. JSON labels
 // may be strings or integers; CSV/TSV fields are all text, so a label column of integers reads as
-// their decimal strings either way. A CSV/TSV file's first record is its header, naming the columns.
+// their decimal strings either way. A CSV/TSV file's first record is its header, naming the
+// columns.
 import Foundation
 
 /// The texts and label of one record.
@@ -41,7 +42,8 @@ struct TextRecordReader: Sendable {
         func column(_ name: String) throws(FormatError) -> Int {
             guard let index = names.firstIndex(of: name) else {
                 throw FormatError(
-                    "the header has no column '\(name)' (columns: \(names.joined(separator: ", "))); "
+                    "the header has no column '\(name)' "
+                        + "(columns: \(names.joined(separator: ", "))); "
                         + "name the right one with --text-field, --pair-field or --label-field")
             }
             return index
@@ -68,23 +70,28 @@ struct TextRecordReader: Sendable {
         guard values.count >= needed else {
             throw FormatError("\(values.count) fields, the header names at least \(needed)")
         }
-        return TextRecord(texts: columns.texts.map { values[$0] }, label: columns.label.map { values[$0] })
+        return TextRecord(
+            texts: columns.texts.map { values[$0] }, label: columns.label.map { values[$0] })
     }
 
     private func readJSON(_ record: ArraySlice<UInt8>) throws(FormatError) -> TextRecord {
         let parsed: Any
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(record), options: [.fragmentsAllowed])
+            parsed = try JSONSerialization.jsonObject(
+                with: Data(record), options: [.fragmentsAllowed])
         } catch {
             throw FormatError("not valid JSON (\(Self.reason(error)))")
         }
         guard let object = parsed as? [String: Any] else {
-            throw FormatError("a JSON object {\"\(fields.text)\": …, \"\(fields.label)\": …} was expected")
+            throw FormatError(
+                "a JSON object {\"\(fields.text)\": …, \"\(fields.label)\": …} was expected")
         }
         var texts: [String] = []
         for name in textFields {
             guard let value = object[name] else { throw FormatError("no \"\(name)\" field") }
-            guard let text = value as? String else { throw FormatError("\"\(name)\" is not a string") }
+            guard let text = value as? String else {
+                throw FormatError("\"\(name)\" is not a string")
+            }
             texts.append(text)
         }
         guard let value = object[fields.label] else {
@@ -97,7 +104,13 @@ struct TextRecordReader: Sendable {
     /// A JSON label as text: a string, or an integer in decimal.
     private static func label(_ value: Any, field: String) throws(FormatError) -> String {
         if let text = value as? String { return text }
-        if !(value is Bool), let integer = value as? Int { return String(integer) }
+        // Foundation gives JSON numbers and booleans as NSNumber, and `0 is Bool` holds for one;
+        // its type code tells them apart ("c" for a boolean).
+        if let number = value as? NSNumber, type(of: value) != Bool.self,
+            String(cString: number.objCType) != "c", let integer = Int(exactly: number.doubleValue)
+        {
+            return String(integer)
+        }
         throw FormatError("\"\(field)\" must be a string or an integer, got \(value)")
     }
 

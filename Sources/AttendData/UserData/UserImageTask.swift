@@ -49,7 +49,8 @@ public struct UserImageTask: UserDataTask {
     /// gives; the label map is the configuration's or the training labels'.
     public init(_ configuration: UserDataConfiguration) throws(DataError) {
         let training = try Self.load(configuration.train, configuration.format)
-        let labelMap = configuration.labels.map(LabelMap.init(names:)) ?? LabelMap(collecting: training.labels)
+        let labelMap =
+            configuration.labels.map(LabelMap.init(names:)) ?? LabelMap(collecting: training.labels)
         var sets: [Split: ImageSet] = [:]
         if let path = configuration.validation {
             sets[.train] = training
@@ -74,7 +75,8 @@ public struct UserImageTask: UserDataTask {
     {
         guard let names = configuration.labels else {
             throw DataError.invalidConfiguration(
-                task: "images", reason: "the run's configuration holds no label map; train it again")
+                task: "images", reason: "the run's configuration holds no label map; train it again"
+            )
         }
         var set = try Self.load(path, configuration.format, labelled: labelled)
         if !labelled { set.labels = set.labels.map { _ in names[0] } }
@@ -92,7 +94,8 @@ public struct UserImageTask: UserDataTask {
         let channels = sets.values.flatMap(\.images).map(\.channels).max()!
         var splits: [Split: (tokens: [[Int]], labels: [Int])] = [:]
         for (split, set) in sets {
-            var tokens: [[Int]] = [], labels: [Int] = []
+            var tokens: [[Int]] = []
+            var labels: [Int] = []
             for (i, image) in set.images.enumerated() {
                 guard image.width == reference.width, image.height == reference.height else {
                     throw DataError.malformedFile(

@@ -42,17 +42,24 @@ public struct UserTextLanguageModelTask: UserDataTask {
     public init(_ configuration: UserDataConfiguration) throws(DataError) {
         let n = configuration.windowLength
         guard n >= 1 else {
-            throw DataError.invalidConfiguration(task: "text", reason: "window length must be ≥ 1, got \(n)")
+            throw DataError.invalidConfiguration(
+                task: "text", reason: "window length must be ≥ 1, got \(n)")
         }
         guard configuration.tokenizer == .bytes else {
             throw DataError.invalidConfiguration(
-                task: "text", reason: "language modelling reads bytes; tokenizer '\(configuration.tokenizer.kind)' cannot be used")
+                task: "text",
+                reason:
+                    "language modelling reads bytes; tokenizer "
+                        + "'\(configuration.tokenizer.kind)' cannot be used"
+            )
         }
         var regions: [Split: [TextRegion]] = [:]
         let training = try Self.files(configuration.train)
         if let path = configuration.validation {
             regions[.train] = training.map { TextRegion(file: $0.file, range: 0..<$0.size) }
-            regions[.validation] = try Self.files(path).map { TextRegion(file: $0.file, range: 0..<$0.size) }
+            regions[.validation] = try Self.files(path).map {
+                TextRegion(file: $0.file, range: 0..<$0.size)
+            }
         } else {
             let f = min(max(configuration.validationFraction, 0), 1)
             for (file, size) in training {
@@ -61,31 +68,42 @@ public struct UserTextLanguageModelTask: UserDataTask {
                 regions[.validation, default: []].append(TextRegion(file: file, range: cut..<size))
             }
         }
-        regions[.test] = try configuration.test.map { p throws(DataError) in
-            try Self.files(p).map { TextRegion(file: $0.file, range: 0..<$0.size) }
-        } ?? []
+        regions[.test] =
+            try configuration.test.map { p throws(DataError) in
+                try Self.files(p).map { TextRegion(file: $0.file, range: 0..<$0.size) }
+            } ?? []
         var tiles: [Split: [(region: Int, start: Int)]] = [:]
         for split in [Split.validation, .test] {
             tiles[split] = (regions[split] ?? []).enumerated().flatMap { r, region in
-                stride(from: region.range.lowerBound, through: region.range.upperBound - (n + 1), by: n)
-                    .map { (region: r, start: $0) }
+                stride(
+                    from: region.range.lowerBound, through: region.range.upperBound - (n + 1), by: n
+                )
+                .map { (region: r, start: $0) }
             }
         }
         trainable = regions[.train]!.indices.filter { regions[.train]![$0].range.count >= n + 1 }
         guard !trainable.isEmpty else {
             throw DataError.invalidConfiguration(
                 task: "text",
-                reason: "no training text holds a window of \(n + 1) bytes; lower --seq-len or give more text")
+                reason:
+                    "no training text holds a window of \(n + 1) bytes; "
+                        + "lower --seq-len or give more text"
+            )
         }
         resolvedConfiguration = configuration
         self.regions = regions
         self.tiles = tiles
         var summary = DataSummary()
-        summary.unit = "bytes"
         summary.counts = [
             .train: max(1, regions[.train]!.reduce(0) { $0 + $1.range.count } / n),
-            .validation: tiles[.validation]!.count, .test: tiles[.test]!.count]
-        summary.lengths = regions[.train]!.map(\.range.count)
+            .validation: tiles[.validation]!.count, .test: tiles[.test]!.count,
+        ]
+        for split in Split.allCases where !(regions[split] ?? []).isEmpty {
+            let bytes = regions[split]!.reduce(0) { $0 + $1.range.count }
+            summary.notes.append(
+                "\(split.rawValue) text: \(bytes) bytes in \(regions[split]!.count) file region(s), "
+                    + "windows of \(n) bytes")
+        }
         self.summary = summary
     }
 
@@ -93,12 +111,18 @@ public struct UserTextLanguageModelTask: UserDataTask {
     static func files(_ path: String) throws(DataError) -> [(file: RecordFile, size: Int)] {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw DataError.missingFile(name: path, searched: [path], hint: "check the path given to --data")
+            throw DataError.missingFile(
+                name: path, searched: [path], hint: "check the path given to --data")
         }
-        let paths = isDirectory.boolValue
+        let paths =
+            isDirectory.boolValue
             ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
                 .filter { !$0.hasPrefix(".") }.sorted().map { path + "/" + $0 }
-                .filter { var d: ObjCBool = false; return FileManager.default.fileExists(atPath: $0, isDirectory: &d) && !d.boolValue }
+                .filter {
+                    var d: ObjCBool = false
+                    return FileManager.default.fileExists(atPath: $0, isDirectory: &d)
+                        && !d.boolValue
+                }
             : [path]
         var files: [(file: RecordFile, size: Int)] = []
         for p in paths {
@@ -106,7 +130,8 @@ public struct UserTextLanguageModelTask: UserDataTask {
             if size > 0 { files.append((try RecordFile(path: p), size)) }
         }
         guard !files.isEmpty else {
-            throw DataError.malformedFile(path: path, reason: "holds no text", hint: "give a non-empty text file or folder")
+            throw DataError.malformedFile(
+                path: path, reason: "holds no text", hint: "give a non-empty text file or folder")
         }
         return files
     }
@@ -122,9 +147,11 @@ public struct UserTextLanguageModelTask: UserDataTask {
     /// Window `index` of `split`: n input bytes and the n bytes that follow each.
     public func example(_ index: Int, in split: Split) -> Example {
         let n = maxLength
-        let region: TextRegion, start: Int
+        let region: TextRegion
+        let start: Int
         if split == .train {
-            var random = RandomGenerator(seed: RandomGenerator.mix(seed, 0x5553_4C4D), stream: UInt64(index))
+            var random = RandomGenerator(
+                seed: RandomGenerator.mix(seed, 0x5553_4C4D), stream: UInt64(index))
             // A region in proportion to the windows it offers, then a start inside it.
             let offers = trainable.map { regions[.train]![$0].range.count - n }
             var pick = random.nextInt(below: offers.reduce(0, +))

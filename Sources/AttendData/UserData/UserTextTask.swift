@@ -9,6 +9,8 @@ import AttendCore
 /// The records of one file that made it through the checks.
 struct IndexedRecords: Sendable {
     let file: RecordFile
+    /// The reader of this file's records (CSV/TSV: knowing its header's columns).
+    let reader: TextRecordReader
     let locations: [RecordLocation]
     /// Label ids (0 for every record of an unlabelled file).
     let labels: [Int]
@@ -70,11 +72,13 @@ public struct UserTextTask: UserDataTask {
         let labelMap = known ?? LabelMap(collecting: collected)
         let trainingLabels = known == nil ? collected.map { labelMap.id(of: $0)! } : training.labels
         let trainRecords = IndexedRecords(
-            file: training.file, locations: training.locations, labels: trainingLabels,
+            file: training.file, reader: training.reader, locations: training.locations,
+            labels: trainingLabels,
             lengths: training.lengths, longest: training.longest, skipped: training.skipped)
         var splits: [Split: RecordSplit] = [:]
         if let path = configuration.validation {
-            splits[.train] = RecordSplit(records: trainRecords, members: Array(trainRecords.labels.indices))
+            splits[.train] = RecordSplit(
+                records: trainRecords, members: Array(trainRecords.labels.indices))
             splits[.validation] = try Self.split(
                 path, reader: reader, tokenizer: tokenizer, labels: labelMap, configuration)
         } else {
@@ -116,7 +120,8 @@ public struct UserTextTask: UserDataTask {
     }
 
     private init(
-        _ configuration: UserDataConfiguration, _ labelMap: LabelMap, _ tokenizer: any TextTokenizer,
+        _ configuration: UserDataConfiguration, _ labelMap: LabelMap,
+        _ tokenizer: any TextTokenizer,
         _ reader: TextRecordReader, _ splits: [Split: RecordSplit], isLabelled: Bool
     ) {
         resolvedConfiguration = configuration
@@ -125,7 +130,10 @@ public struct UserTextTask: UserDataTask {
         self.reader = reader
         self.splits = splits
         self.isLabelled = isLabelled
-        maxLength = max(1, splits.values.map { s in s.members.map { s.records.longest[$0] }.max() ?? 0 }.max() ?? 0)
+        maxLength = max(
+            1,
+            splits.values.map { s in s.members.map { s.records.longest[$0] }.max() ?? 0 }.max() ?? 0
+        )
         var summary = DataSummary()
         for split in Split.allCases { summary.counts[split] = splits[split]?.members.count ?? 0 }
         for s in splits.values { summary.skipped[s.records.file.path] = s.records.skipped }
@@ -159,14 +167,18 @@ public struct UserTextTask: UserDataTask {
         let file = try RecordFile(path: path)
         var reader = reader
         var sawHeader = !reader.needsHeader
-        var locations: [RecordLocation] = [], ids: [Int] = [], lengths: [Int] = [], longest: [Int] = []
+        var locations: [RecordLocation] = []
+        var ids: [Int] = []
+        var lengths: [Int] = []
+        var longest: [Int] = []
         var skipped = 0
         try file.scan(quoting: reader.needsHeader) { (record, location) throws(DataError) in
             if !sawHeader {
                 // A bad header is never skippable: no record could be read without it.
                 let header = Result { () throws(FormatError) in try reader.header(record) }
                 if case .failure(let error) = header {
-                    throw DataError.malformedRecord(path: path, line: location.line, reason: error.reason)
+                    throw DataError.malformedRecord(
+                        path: path, line: location.line, reason: error.reason)
                 }
                 sawHeader = true
                 return
@@ -176,7 +188,8 @@ public struct UserTextTask: UserDataTask {
             case .success(let value): parsed = value
             case .failure(let error):
                 guard skipBad else {
-                    throw DataError.malformedRecord(path: path, line: location.line, reason: error.reason)
+                    throw DataError.malformedRecord(
+                        path: path, line: location.line, reason: error.reason)
                 }
                 skipped += 1
                 return
@@ -205,7 +218,8 @@ public struct UserTextTask: UserDataTask {
                 hint: "give a file with at least one \(reader.format.rawValue) record")
         }
         return IndexedRecords(
-            file: file, locations: locations, labels: ids, lengths: lengths, longest: longest,
+            file: file, reader: reader, locations: locations, labels: ids, lengths: lengths,
+            longest: longest,
             skipped: skipped)
     }
 
@@ -218,7 +232,7 @@ public struct UserTextTask: UserDataTask {
         let r = s.members[index]
         let location = s.records.locations[r]
         let bytes = s.records.file.bytes(at: location)
-        guard let record = try? reader.read(bytes[...]) else {
+        guard let record = try? s.records.reader.read(bytes[...]) else {
             preconditionFailure("\(s.records.file.path):\(location.line) no longer parses")
         }
         let tokens = record.texts.map(tokenizer.encode)

@@ -1,7 +1,7 @@
 // The tokenizer of a pretrained model folder for a user's texts: each text becomes
-// [CLS] WordPiece ids [SEP] with the folder's vocabulary, casing and special tokens, as transformers'
-// BERT tokenizers encode one text. Runs that fine-tune a pretrained model (`--init-from`) use it,
-// with the folder's tokenizer files copied into the run directory.
+// [CLS] WordPiece ids [SEP] with the folder's vocabulary, casing and special tokens, as
+// transformers' BERT tokenizers encode one text. Runs that fine-tune a pretrained model
+// (`--init-from`) use it, with the folder's tokenizer files copied into the run directory.
 
 /// WordPiece tokens of a model folder (tokenizer.json, else vocab.txt), with [CLS] and [SEP].
 public struct WordPieceTextTokenizer: TextTokenizer {
@@ -13,7 +13,8 @@ public struct WordPieceTextTokenizer: TextTokenizer {
         do {
             wordPiece = try WordPieceTokenizer(directory: directory)
         } catch {
-            throw DataError.invalidConfiguration(task: "data", reason: "tokenizer of \(directory): \(error)")
+            throw DataError.invalidConfiguration(
+                task: "data", reason: "tokenizer of \(directory): \(error)")
         }
     }
 

@@ -2,8 +2,9 @@
 // `bert.`, then dropout(tanh(pooler(h[CLS]))) → `classifier` (a new Linear(c, classes), weights
 // N(0, initializer_range²), bias 0), so parameter names are transformers' and an export is a
 // name-for-name copy. A checkpoint without a pooler gets a fresh one, as transformers builds it.
-// Text pairs arrive as one sequence [CLS] a [SEP] b [SEP]; with a segment separator id the segment
-// (token type) ids are derived from it: 0 up to and including the first [SEP], 1 after it.
+// Text pairs run as one sequence [CLS] a [SEP] b [SEP] (`joinedPairs` builds it from two batches);
+// with a segment separator id the segment (token type) ids are derived from it: 0 up to and
+// including the first [SEP], 1 after it.
 // Freezing the encoder (pooler included, as `model.bert.requires_grad_(False)`) runs it without
 // recording gradients, so only the classifier is differentiated and updated.
 import AttendAttention
@@ -36,7 +37,8 @@ public final class BertSequenceClassifier: Module {
         segmentSeparatorID: Int? = nil, freezeEncoder: Bool = false, seed: UInt64 = 0
     ) throws {
         bert = try Bert(
-            configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration, hasPooler: true,
+            configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
+            hasPooler: true,
             seed: seed)
         var generator = RandomGenerator(seed: RandomGenerator.mix(seed, 0x4845_4144))  // "HEAD"
         classifier = Linear(
@@ -76,12 +78,56 @@ public final class BertSequenceClassifier: Module {
         return bert.pooledOutput(hidden)!  // built with a pooler
     }
 
+    /// Text pairs as one sequence per row: [CLS] a [SEP] b [SEP] from the batches of the first
+    /// texts ([CLS] a [SEP]) and of the second ([CLS] b [SEP], whose [CLS] is dropped), padded with
+    /// `paddingID` to the longest joined row. Rows longer than the model's positions lose tokens
+    /// from the end of the longer text first (transformers' `longest_first`), keeping each [SEP].
+    public func joinedPairs(
+        _ first: Indices, mask firstMask: Tensor, _ second: Indices, mask secondMask: Tensor,
+        paddingID: Int
+    ) -> (ids: Indices, mask: Tensor) {
+        func rows(_ ids: Indices, _ mask: Tensor) -> [[Int]] {
+            let n = ids.shape[1]
+            let real = mask.scalars
+            return (0..<ids.shape[0]).map { r in
+                (0..<n).filter { real[r * n + $0] != 0 }.map { ids.values[r * n + $0] }
+            }
+        }
+        let limit = bert.configuration.maximumPositions
+        let joined = zip(rows(first, firstMask), rows(second, secondMask)).map { a, b -> [Int] in
+            var (a, b) = (a, Array(b.dropFirst()))
+            while a.count + b.count > limit {  // drop the last word piece before a [SEP]
+                if a.count >= b.count && a.count > 2 {
+                    a.remove(at: a.count - 2)
+                } else if b.count > 1 {
+                    b.remove(at: b.count - 2)
+                } else {
+                    break
+                }
+            }
+            return a + b
+        }
+        let width = joined.map(\.count).max() ?? 0
+        var ids = [Int](repeating: paddingID, count: joined.count * width)
+        var mask = [Float](repeating: 0, count: joined.count * width)
+        for (r, row) in joined.enumerated() {
+            for (t, id) in row.enumerated() {
+                ids[r * width + t] = id
+                mask[r * width + t] = 1
+            }
+        }
+        let shape = [joined.count, width]
+        return (Indices(shape: shape, values: ids), Tensor(shape: shape, scalars: mask))
+    }
+
     /// Segment ids [b, n]: 0 up to and including the first `separator` of each row, 1 after it.
     func segmentIDs(_ ids: Indices, separator: Int) -> Indices {
         let (b, n) = (ids.shape[0], ids.shape[1])
         var types = [Int](repeating: 0, count: b * n)
         for row in 0..<b {
-            guard let first = (0..<n).first(where: { ids.values[row * n + $0] == separator }) else { continue }
+            guard let first = (0..<n).first(where: { ids.values[row * n + $0] == separator }) else {
+                continue
+            }
             for t in (first + 1)..<n { types[row * n + t] = 1 }
         }
         return Indices(shape: [b, n], values: types)
@@ -105,20 +151,24 @@ extension BertSequenceClassifier {
     /// shape, except the pooler (new when absent). A `classifier.weight`/`classifier.bias` of
     /// this model's shapes is loaded too, so an exported model reloads exactly.
     @discardableResult
-    public func loadPretrained(from archive: any SafetensorsArchive) throws -> BertClassifierLoadReport {
+    public func loadPretrained(
+        from archive: any SafetensorsArchive
+    ) throws -> BertClassifierLoadReport {
         let names = Set(archive.names)
         let poolerNames = ["pooler.dense.weight", "pooler.dense.bias"]
         let hasPooler = poolerNames.contains { names.contains($0) || names.contains("bert." + $0) }
         let encoder = try bert.load(from: archive, optional: hasPooler ? [] : Set(poolerNames))
         var loadedClassifier = false
         if names.contains("classifier.weight") && names.contains("classifier.bias") {
-            let weight = try archive.info("classifier.weight"), bias = try archive.info("classifier.bias")
+            let weight = try archive.info("classifier.weight")
+            let bias = try archive.info("classifier.bias")
             if weight.shape == classifier.weight.shape, bias.shape == classifier.bias?.shape {
                 classifier.weight.value = try archive.tensor("classifier.weight")
                 classifier.bias?.value = try archive.tensor("classifier.bias")
                 loadedClassifier = true
             }
         }
-        return BertClassifierLoadReport(encoder: encoder, newPooler: !hasPooler, loadedClassifier: loadedClassifier)
+        return BertClassifierLoadReport(
+            encoder: encoder, newPooler: !hasPooler, loadedClassifier: loadedClassifier)
     }
 }

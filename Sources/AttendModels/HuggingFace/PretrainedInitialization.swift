@@ -1,8 +1,8 @@
 // The part of a run's model configuration that says it was fine-tuned from a Hugging Face folder:
 // the folder (read once, when training starts), its config.json as parsed, the labels, whether the
-// encoder is frozen and how text pairs are segmented. Stored inside `ModelConfiguration`, so a run's
-// config.json alone rebuilds the model's shape for `attend eval`, `--resume` and `attend export`,
-// without the original folder.
+// encoder is frozen and how text pairs are segmented. Stored inside `ModelConfiguration`, so a
+// run's config.json alone rebuilds the model's shape for `attend eval`, `--resume` and
+// `attend export`, without the original folder.
 import AttendAttention
 import Foundation
 
@@ -28,7 +28,8 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case directory, bert, labels, freezeEncoder = "freeze_encoder"
+        case directory, bert, labels
+        case freezeEncoder = "freeze_encoder"
         case segmentSeparatorID = "segment_separator_id"
     }
 
@@ -46,10 +47,13 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
 extension BertSequenceClassifier {
     /// The classifier that `configuration` (mechanism, classes, seed) and its `pretrained` part
     /// describe, with random weights until `loadPretrained` or a run's model file fills them.
-    public convenience init(_ configuration: ModelConfiguration, pretrained: PretrainedInitialization) throws {
+    public convenience init(
+        _ configuration: ModelConfiguration, pretrained: PretrainedInitialization
+    ) throws {
         try self.init(
             pretrained.bert, classCount: configuration.classCount, mechanism: configuration.mixer,
-            mixerConfiguration: configuration.mixerOptions, segmentSeparatorID: pretrained.segmentSeparatorID,
+            mixerConfiguration: configuration.mixerOptions,
+            segmentSeparatorID: pretrained.segmentSeparatorID,
             freezeEncoder: pretrained.freezeEncoder, seed: configuration.seed)
     }
 }

@@ -11,17 +11,22 @@ enum DataEvaluation {
         let run = try TrainedRun(RunDirectory(path: try arguments.requiredString("run")))
         let path = try arguments.requiredString("data")
         let task = try UserData.make(run.data, reading: DataFlags.absolute(path), labelled: true)
-        var labels: [Int] = [], predictions: [Int] = []
+        var labels: [Int] = []
+        var predictions: [Int] = []
         try Predictor.predict(
-            run.model, task: task, batchSize: try arguments.positiveInt("batch") ?? run.configuration.batchSize,
+            run.model, task: task,
+            batchSize: try arguments.positiveInt("batch") ?? run.configuration.batchSize,
             maximumLength: run.configuration.model.maximumLength
         ) { batchPredictions, batch in
             labels += batch.labels.values
             predictions += batchPredictions.map(\.label)
         }
-        let report = ClassificationReport(labels: labels, predictions: predictions, classCount: task.classCount)
-        print(String(format: "%@: accuracy %.4f, macro-F1 %.4f over %d examples", path, report.accuracy,
-                     report.macroF1, report.count))
+        let report = ClassificationReport(
+            labels: labels, predictions: predictions, classCount: task.classCount)
+        print(
+            String(
+                format: "%@: accuracy %.4f, macro-F1 %.4f over %d examples", path, report.accuracy,
+                report.macroF1, report.count))
         let names = task.classNames
         let rows = names.indices.map { t in [names[t]] + report.confusion[t].map(String.init) }
         print("\nconfusion matrix (rows: true label, columns: predicted)")

@@ -9,7 +9,8 @@ enum ExportCommand: Command {
         usage: "export --run DIR --out DIR2",
         options: [
             .option("run", "DIR", "run directory of `attend train --init-from …`"),
-            .option("out", "DIR2", "folder to write: config.json, model.safetensors, tokenizer files"),
+            .option(
+                "out", "DIR2", "folder to write: config.json, model.safetensors, tokenizer files"),
         ],
         positionals: nil)
 

@@ -13,7 +13,9 @@ enum PredictCommand: Command {
         usage: "predict --run DIR [--data FILE | TEXT …]",
         options: [
             .option("run", "DIR", "run directory written by `attend train --data …`"),
-            .option("data", "FILE|DIR", "inputs in the run's data format (labels, if present, are ignored)"),
+            .option(
+                "data", "FILE|DIR",
+                "inputs in the run's data format (labels, if present, are ignored)"),
             .flag("embeddings", "add the pooled encoder output of each input"),
             .option("batch", "N", "inputs per batch (default: the run's batch size)"),
             .option("out", "FILE", "write the JSON lines here instead of standard output"),
@@ -35,11 +37,15 @@ enum PredictCommand: Command {
                 throw UsageError("attend predict: give --data FILE or texts to classify")
             }
             guard run.data.kind == .classification && run.data.format.hasFields else {
-                throw UsageError("attend predict: this run reads \(run.data.format.rawValue) "
-                    + (run.data.kind == .pairClassification ? "pairs" : "data") + "; pass its inputs with --data")
+                throw UsageError(
+                    "attend predict: this run reads \(run.data.format.rawValue) "
+                        + (run.data.kind == .pairClassification ? "pairs" : "data")
+                        + "; pass its inputs with --data")
             }
             let tokenizer = try run.data.tokenizer.make()
-            let examples = arguments.positional.map { Example(tokens: tokenizer.encode($0), label: 0) }
+            let examples = arguments.positional.map {
+                Example(tokens: tokenizer.encode($0), label: 0)
+            }
             task = ExampleList(
                 examples, kind: .classification, vocabularySize: tokenizer.vocabularySize,
                 classCount: run.configuration.model.classCount)
@@ -48,16 +54,21 @@ enum PredictCommand: Command {
         let output = try JSONLinesOutput(path: arguments.string("out"))
         var index = 0
         try Predictor.predict(
-            run.model, task: task, batchSize: try arguments.positiveInt("batch") ?? run.configuration.batchSize,
-            maximumLength: run.configuration.model.maximumLength, embeddings: arguments.flag("embeddings")
+            run.model, task: task,
+            batchSize: try arguments.positiveInt("batch") ?? run.configuration.batchSize,
+            maximumLength: run.configuration.model.maximumLength,
+            embeddings: arguments.flag("embeddings")
         ) { predictions, _ in
             for prediction in predictions {
                 var record: [String: Any] = [
                     "index": index, "label": names[prediction.label],
                     "probabilities": Dictionary(
-                        uniqueKeysWithValues: zip(names, prediction.probabilities.map(Double.init))),
+                        uniqueKeysWithValues: zip(
+                            names, prediction.probabilities.map(Double.init))),
                 ]
-                if let embedding = prediction.embedding { record["embedding"] = embedding.map(Double.init) }
+                if let embedding = prediction.embedding {
+                    record["embedding"] = embedding.map(Double.init)
+                }
                 try output.write(record)
                 index += 1
             }
@@ -75,7 +86,8 @@ struct JSONLinesOutput {
             handle = .standardOutput
             return
         }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path)
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path)
         else { throw UsageError("attend predict: cannot write --out \(path)") }
         self.handle = handle
     }
