@@ -1,6 +1,7 @@
 // `attend pretrain` and `attend train --init-from RUN` as a user runs them: a tiny ListOps
-// pretraining, then a classifier started from its encoder; a folder that is neither a run nor a
-// model folder, patches on inputs that are not square, and language modelling are one-line errors.
+// pretraining, then a classifier started from its encoder; `attend lra --pretrain-steps` recording
+// both stages; a folder that is neither a run nor a model folder, patches on inputs that are not
+// square, and language modelling are one-line errors.
 import AttendTesting
 import Foundation
 import Testing
@@ -35,6 +36,22 @@ import Testing
                              "--init-from", out, "--out", tuned + "-wider"])
         defer { try? FileManager.default.removeItem(atPath: tuned + "-wider") }
         #expect(wider.status != 0 && wider.output.contains("encoder.token_embedding.weight"), "\(wider.output)")
+    }
+
+    @Test func lraPretrainsEachPairAndRecordsIt() throws {
+        let out = NSTemporaryDirectory() + "attend-cli-lra-pretrain-\(UUID().uuidString)"
+        defer {
+            for suffix in [".md", ".json", ".svg"] { try? FileManager.default.removeItem(atPath: out + suffix) }
+        }
+        let common = ["lra", "--mixers", "full", "--tasks", "listops", "--preset", "tiny", "--steps", "2"]
+        let lra = try run(common + ["--pretrain-steps", "3", "--out", out + ".md"])
+        #expect(lra.status == 0, "\(lra.output)")
+        let results = try String(contentsOfFile: out + ".json", encoding: .utf8)
+        #expect(results.contains(#""pretrainSteps" : 3"#) && results.contains("pretrainSeconds"), "\(results)")
+        let page = try String(contentsOfFile: out + ".md", encoding: .utf8)
+        #expect(page.contains("self-pretrained"), "\(page)")
+        let mixed = try run(common + ["--out", out + ".md"])
+        #expect(mixed.status != 0 && mixed.output.contains("3 pretraining steps"), "\(mixed.output)")
     }
 
     @Test func impossibleRequestsAreOneLineErrors() throws {
