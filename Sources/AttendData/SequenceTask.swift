@@ -21,6 +21,9 @@ public enum TaskKind: String, Codable, Sendable {
     case pairClassification
     /// A sequence in, the next token at every position out, attending only to the past.
     case languageModel
+    /// A sequence with some tokens hidden in, the hidden tokens out (self-pretraining): every
+    /// position sees the whole sequence; `targets` are ignored (-100) where nothing was hidden.
+    case maskedTokens
 }
 
 /// One example: token ids and what to predict from them.
@@ -31,7 +34,8 @@ public struct Example: Sendable, Equatable {
     public var pairTokens: [Int]?
     /// The class of a classification or pair task; 0 for language modelling.
     public var label: Int
-    /// The next-token target at every position of a language-modelling example; nil otherwise.
+    /// The target at every position of a language-modelling example (the next token) or a
+    /// masked-token example (the hidden token, -100 where nothing is hidden); nil otherwise.
     public var targets: [Int]?
 
     /// A classification example.
@@ -84,7 +88,7 @@ public protocol SequenceTask: Sendable {
 
 extension SequenceTask {
     /// Class labels as numbers, unless a task names them.
-    public var classNames: [String] { isCausal ? [] : (0..<classCount).map(String.init) }
+    public var classNames: [String] { isPerPosition ? [] : (0..<classCount).map(String.init) }
 
     /// The id padding uses. Tasks with padding never produce it as a real token; tasks whose
     /// sequences all have the same length (images, byte windows) may, since masks come from lengths.
@@ -93,4 +97,6 @@ extension SequenceTask {
     public var isCausal: Bool { kind == .languageModel }
     /// True when each example holds two sequences (two-tower models).
     public var isPair: Bool { kind == .pairClassification }
+    /// True when targets are per position (language modelling, masked tokens), not per example.
+    public var isPerPosition: Bool { kind == .languageModel || kind == .maskedTokens }
 }

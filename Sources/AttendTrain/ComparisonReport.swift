@@ -15,6 +15,10 @@ public struct MixerTaskResult: Codable, Sendable {
     public let failure: String?
     /// The command line that trained the pair (nil in results files of older versions).
     public var command: String?
+    /// Steps of masked-token self-pretraining before training on the labels (nil: none).
+    public var pretrainSteps: Int?
+    /// Seconds the self-pretraining took (not included in `seconds`).
+    public var pretrainSeconds: Double?
 
     public init(task: String, mixer: String, seed: UInt64, accuracy: Float?, loss: Float?, tokensPerSecond: Double?,
                 peakMemoryBytes: Int?, parameters: Int?, seconds: Double?, failure: String?, command: String? = nil) {
@@ -153,6 +157,14 @@ public struct ComparisonReport: Sendable {
             ```
 
             """
+        let pretraining = Set(results.compactMap(\.pretrainSteps)).sorted()
+        if !pretraining.isEmpty {
+            let steps = pretraining.map(String.init).joined(separator: " or ")
+            page += "\nEvery pair was first self-pretrained on its task's training inputs (masked "
+                + "tokens, \(steps) steps, `--pretrain-steps`); times and speeds are those of the "
+                + "supervised stage, `pretrainSeconds` in the results file those of the "
+                + "pretraining.\n"
+        }
         if !failures.isEmpty {
             page += "\nPairs without a result:\n\n"
             for f in failures { page += "- \(f.task) / \(f.mixer) (seed \(f.seed)): \(f.failure!)\n" }

@@ -1,5 +1,6 @@
 // How a run names its data: a task from AttendData's catalog at a size preset and seed, or a user's
-// own files (`data`: format, paths, fields, tokenizer and label map, saved with the run).
+// own files (`data`: format, paths, fields, tokenizer and label map, saved with the run), and for a
+// self-pretraining run how its inputs are masked (`masking`).
 import AttendData
 
 /// Which task data a run uses: preset and seed (the task itself is named in the configuration).
@@ -8,11 +9,18 @@ public struct TaskOptions: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// A user's data set; when set, the run trains on it instead of a catalogue task.
     public var data: UserDataConfiguration?
+    /// Set for a self-pretraining run (`attend pretrain`): the task's inputs are masked and the
+    /// model reconstructs them (labels unused).
+    public var masking: MaskingOptions?
 
-    public init(preset: TaskPreset = .cpu, seed: UInt64 = 0, data: UserDataConfiguration? = nil) {
+    public init(
+        preset: TaskPreset = .cpu, seed: UInt64 = 0, data: UserDataConfiguration? = nil,
+        masking: MaskingOptions? = nil
+    ) {
         self.preset = preset
         self.seed = seed
         self.data = data
+        self.masking = masking
     }
 
     public init(from decoder: any Decoder) throws {
@@ -20,16 +28,19 @@ public struct TaskOptions: Codable, Sendable, Equatable {
         preset = try c.decode(.preset, default: .cpu)
         seed = try c.decode(.seed, default: 0)
         data = try c.decodeIfPresent(UserDataConfiguration.self, forKey: .data)
+        masking = try c.decodeIfPresent(MaskingOptions.self, forKey: .masking)
     }
 
-    enum CodingKeys: String, CodingKey { case preset, seed, data }
+    enum CodingKeys: String, CodingKey { case preset, seed, data, masking }
 }
 
 extension TaskCatalog {
     /// The task a run configuration names: its user data set if it has one, else catalogue task
-    /// `name`.
+    /// `name`; masked for self-pretraining when `options.masking` is set.
     public static func make(_ name: String, options: TaskOptions) throws -> any SequenceTask {
-        if let data = options.data { return try UserData.make(data) }
-        return try make(name, preset: options.preset, seed: options.seed)
+        let task = try options.data.map { try UserData.make($0) }
+            ?? make(name, preset: options.preset, seed: options.seed)
+        guard let masking = options.masking else { return task }
+        return try MaskedTokenTask(base: task, masking: masking)
     }
 }

@@ -33,6 +33,12 @@ extension CausalLM: TaskModel {
     }
 }
 
+extension MaskedTokenModel: TaskModel {
+    public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
+        try self(batch.tokens, mask: batch.mask, trainingStep: trainingStep)
+    }
+}
+
 extension ViTClassifier: TaskModel {
     public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
         try self(try pixels(fromTokens: batch.tokens), trainingStep: trainingStep)
@@ -57,6 +63,7 @@ public func makeModel(for kind: TaskKind, _ configuration: ModelConfiguration) t
     case .classification: return try EncoderClassifier(configuration)
     case .pairClassification: return try DualEncoder(configuration)
     case .languageModel: return try CausalLM(configuration)
+    case .maskedTokens: return try MaskedTokenModel(configuration)
     }
 }
 
@@ -96,7 +103,8 @@ public enum Objective {
         case .classification, .pairClassification:
             logits = output.logits
             targets = batch.labels.values
-        case .languageModel:
+        case .languageModel, .maskedTokens:
+            // Padding counts for nothing (masked-token targets are already -100 where unmasked).
             let (b, n, v) = (output.logits.shape[0], output.logits.shape[1], output.logits.shape[2])
             logits = output.logits.reshaped([b * n, v])
             let mask = batch.mask.scalars
@@ -114,12 +122,15 @@ public enum Objective {
     }
 
     /// The targets `evaluate` will count in `batch`, known before the forward pass: every example
-    /// for classification, every real token for language modelling.
+    /// for classification, every real token for language modelling, every masked real token for
+    /// masked-token pretraining.
     public static func countedTargets(in batch: Batch, kind: TaskKind) -> Int {
         switch kind {
         case .classification, .pairClassification:
             return batch.labels.values.filter { $0 != -100 }.count
         case .languageModel: return batch.lengths.reduce(0, +)
+        case .maskedTokens:  // the masked real positions only
+            return zip(batch.labels.values, batch.mask.scalars).filter { $1 != 0 && $0 != -100 }.count
         }
     }
 }

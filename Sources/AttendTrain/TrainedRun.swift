@@ -21,6 +21,12 @@ public struct TrainedRun {
                 "\(run.path) was trained on task \(configuration.task), not on --data; "
                     + "evaluate it with `attend eval --run \(run.path) --split test`")
         }
+        guard configuration.taskOptions.masking == nil else {
+            throw TrainingError.run(
+                "\(run.path) is a self-pretraining run (masked tokens), not a classifier; start "
+                    + "one from it with `attend train --data FILE --init-from \(run.path) "
+                    + "--out DIR`")
+        }
         self.data = data
         guard FileManager.default.fileExists(atPath: run.modelPath) else {
             throw TrainingError.run(

@@ -45,6 +45,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var checkpointInterval = 0
     /// Plain-text progress lines every this many steps when not on a terminal.
     public var logInterval = 50
+    /// The Attend run (a pretraining run, usually) whose encoder the model starts from; nil:
+    /// initialised from the seed.
+    public var encoderFrom: String?
     /// Micro-batches per batch whose gradients are summed before one optimizer step (1 = none);
     /// divides the batch (per process, in a distributed run). See `Trainer`.
     public var accumulate = 1
@@ -84,6 +87,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case beta1, beta2, epsilon, gradientClip = "gradient_clip", labelSmoothing = "label_smoothing", seed
         case evaluationInterval = "evaluation_interval", evaluationExamples = "evaluation_examples"
         case checkpointInterval = "checkpoint_interval", logInterval = "log_interval"
+        case encoderFrom = "encoder_from"
         case accumulate, checkpointActivations = "checkpoint_activations"
     }
 
@@ -107,6 +111,7 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         evaluationExamples = try c.decode(.evaluationExamples, default: evaluationExamples)
         checkpointInterval = try c.decode(.checkpointInterval, default: checkpointInterval)
         logInterval = try c.decode(.logInterval, default: logInterval)
+        encoderFrom = try c.decodeIfPresent(String.self, forKey: .encoderFrom)
         accumulate = try c.decode(.accumulate, default: accumulate)
         checkpointActivations = try c.decode(.checkpointActivations, default: checkpointActivations)
     }

@@ -14,7 +14,7 @@ public enum TrainingPresets {
         -> TrainingConfiguration
     {
         // Images and Pathfinder train with a cosine schedule at preset `lra`, as LRA does.
-        let isImage = task.name == "image" || task.name.hasPrefix("path")
+        let isImage = isImage(task)
         var model: ModelConfiguration
         var steps: Int, batch: Int, rate: Float, warmup: Int, decay: Float
         var schedule = ScheduleKind.cosine
@@ -54,6 +54,11 @@ public enum TrainingPresets {
         configuration.seed = seed
         configuration.logInterval = Swift.max(steps / 20, 1)
         return configuration
+    }
+
+    /// True for the tasks whose inputs are images (Image, Pathfinder, Path-X).
+    public static func isImage(_ task: any SequenceTask) -> Bool {
+        task.name == "image" || task.name.hasPrefix("path")
     }
 
     /// Image, Path-X and Pathfinder 64 learn their positions, as LRA's configs for them do

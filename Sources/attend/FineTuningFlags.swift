@@ -1,6 +1,8 @@
 // `attend train --init-from DIR [--freeze-encoder]`: the fine-tuning configuration the flags start
 // from, the checks after the other flags are applied, and what happens once before the first step
-// (the pretrained weights copied in, the folder's tokenizer kept with the run).
+// (the pretrained weights copied in, the folder's tokenizer kept with the run). DIR is either a
+// Hugging Face BERT folder or an Attend run directory (`attend pretrain`'s, usually), whose encoder
+// is copied by name into a model the other flags describe as usual.
 import AttendData
 import AttendModels
 import AttendTrain
@@ -14,7 +16,8 @@ enum FineTuningFlags {
             "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab): "
                 + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
                 + "6 % warm-up, "
-                + "linear decay, weight decay 0.01, 3 epochs, batch 32)"),
+                + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
+                + "an Attend run (`attend pretrain`), keeping the task's own presets"),
         .flag(
             "freeze-encoder",
             "with --init-from: train only the classifier, keeping the pretrained encoder fixed"),
@@ -45,7 +48,8 @@ enum FineTuningFlags {
             seed: seed)
     }
 
-    /// The `--init-from` folder, or nil; `--freeze-encoder` alone is an error.
+    /// The `--init-from` folder when it is a Hugging Face folder, or nil; `--freeze-encoder`
+    /// alone is an error.
     static func pretrainedFolder(_ arguments: ParsedArguments) throws -> String? {
         guard let directory = arguments.string("init-from") else {
             if arguments.flag("freeze-encoder") {
@@ -56,7 +60,21 @@ enum FineTuningFlags {
             }
             return nil
         }
-        return directory
+        return try attendRun(arguments) == nil ? directory : nil
+    }
+
+    /// The `--init-from` directory when it is an Attend run, or nil; a directory that is neither
+    /// an Attend run nor a model folder is an error.
+    static func attendRun(_ arguments: ParsedArguments) throws -> String? {
+        guard let directory = arguments.string("init-from") else { return nil }
+        if Pretraining.isRunDirectory(directory) { return directory }
+        guard FileManager.default.fileExists(atPath: directory + "/config.json") else {
+            throw UsageError("attend train: --init-from \(directory) is neither an Attend run "
+                + "directory (the config.json and model.safetensors of `attend pretrain` or "
+                + "`attend train`) nor a Hugging Face model folder (config.json, "
+                + "model.safetensors, vocab.txt)")
+        }
+        return nil
     }
 
     /// With `--init-from`: the data are tokenised by the pretrained folder's WordPiece
@@ -65,7 +83,7 @@ enum FineTuningFlags {
     static func useTokenizerOfPretrainedFolder(
         _ arguments: ParsedArguments, data: inout UserDataConfiguration
     ) throws {
-        guard let directory = arguments.string("init-from") else { return }
+        guard let directory = try pretrainedFolder(arguments) else { return }
         let run = RunDirectory(path: DataFlags.absolute(try arguments.requiredString("out")))
         try FineTuning.saveTokenizer(from: directory, to: run)
         data.tokenizer = .wordPiece(directory: run.tokenizerDirectory)
@@ -101,6 +119,13 @@ enum FineTuningFlags {
                 "attend train: --init-from starts a new fine-tuning run; drop --config (or drop "
                     + "--init-from to train from the configuration)")
         }
+        if let run = try attendRun(arguments) {
+            if arguments.flag("freeze-encoder") {
+                throw UsageError("attend train: --freeze-encoder works with Hugging Face folders; "
+                    + "an encoder from \(run) is fine-tuned whole")
+            }
+            configuration.encoderFrom = DataFlags.absolute(run)
+        }
         guard let pretrained = configuration.model.pretrained else { return }
         let positions = pretrained.bert.maximumPositions
         guard configuration.model.maximumLength <= positions else {
@@ -114,8 +139,13 @@ enum FineTuningFlags {
     }
 
     /// Before the first step of a new (not resumed) fine-tuning run: copies the pretrained
-    /// weights into the model and the folder's tokenizer into the run, and says what was loaded.
+    /// weights into the model (an Attend run's encoder, or a folder's weights and tokenizer into
+    /// the run), and says what was loaded.
     static func start(_ trainer: Trainer, run: RunDirectory) throws {
+        if let source = trainer.configuration.encoderFrom {
+            let count = try Pretraining.loadEncoder(into: trainer.model, fromRun: source)
+            writeError("attend train: encoder (\(count) tensors) from \(source)")
+        }
         guard let pretrained = trainer.configuration.model.pretrained else { return }
         let report = try FineTuning.loadPretrainedWeights(into: trainer.model, from: pretrained)
         try run.prepare()

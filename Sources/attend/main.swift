@@ -8,7 +8,8 @@ protocol Command {
 }
 
 let commands: [any Command.Type] = [
-    TrainCommand.self, EvalCommand.self, PredictCommand.self, GenerateCommand.self, LRACommand.self, ListCommand.self, EmbedCommand.self, InspectCommand.self,
+    TrainCommand.self, PretrainCommand.self, EvalCommand.self, PredictCommand.self,
+    GenerateCommand.self, LRACommand.self, ListCommand.self, EmbedCommand.self, InspectCommand.self,
     ExportCommand.self, BenchCommand.self,
 ]
 

@@ -1,6 +1,8 @@
 // `attend lra`: the one-command comparison. Trains and evaluates every (mixer, task) pair at a preset,
 // over one or more seeds, and writes a Markdown table (test accuracy per task and average, training
-// tokens/s, peak tensor memory, parameters) plus an SVG of accuracy against speed.
+// tokens/s, peak tensor memory, parameters) plus an SVG of accuracy against speed. With
+// `--pretrain-steps N` each pair is first self-pretrained (masked tokens of the task's own training
+// inputs, the task's default mask rate) and trained on the labels from that encoder.
 import AttendAttention
 import AttendCore
 import AttendData
@@ -17,6 +19,9 @@ enum LRACommand: Command {
             .option("preset", "NAME", "tiny (seconds), cpu (minutes per run), lra (full size)", default: "cpu"),
             .option("seeds", "N", "seeds per pair (mean ± standard deviation reported)", default: "1"),
             .option("steps", "N", "override the preset's training steps"),
+            .option("pretrain-steps", "N", "self-pretrain each pair's encoder for N steps on its "
+                + "task's inputs (masked tokens) before training on the labels; results record it "
+                + "(keep them in their own --results)"),
             .option(
                 "mixer-options", "JSON",
                 "options of the mechanisms, e.g. '{\"evolving\": {\"memory_budget\": 4294967296}}' (each result records the command)"),
@@ -43,10 +48,16 @@ enum LRACommand: Command {
         let preset = TaskPreset(rawValue: try arguments.choice("preset", from: TaskPreset.allCases.map(\.rawValue)) ?? "cpu")!
         let seeds = try arguments.positiveInt("seeds") ?? 1
         let steps = try arguments.positiveInt("steps")
+        let pretrainSteps = try arguments.positiveInt("pretrain-steps")
         let mixerOptions = try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "lra")
         let out = arguments.string("out") ?? "docs/results/lra.md"
         let resultsPath = arguments.string("results") ?? ComparisonReport.resultsPath(for: out)
         var results = try ComparisonReport.loadResults(resultsPath, preset: preset.rawValue)
+        if let other = results.first(where: { $0.pretrainSteps != pretrainSteps }) {
+            let what = other.pretrainSteps.map { "\($0) pretraining steps" } ?? "no pretraining"
+            throw UsageError("attend lra: \(resultsPath) holds results with \(what); one table "
+                + "compares one set-up, so pass another --results (and --out) for this one")
+        }
         let command = "attend " + CommandLine.arguments.dropFirst().joined(separator: " ")
         InterruptFlag.install()
         for taskName in tasks {
@@ -57,7 +68,7 @@ enum LRACommand: Command {
                 for mixer in pending where !InterruptFlag.isRaised {
                     var result = runPair(
                         task: task, mixer: mixer, preset: preset, seed: seed, steps: steps,
-                        mixerOptions: mixerOptions, arguments: arguments)
+                        pretrainSteps: pretrainSteps, mixerOptions: mixerOptions, arguments: arguments)
                     result.command = command
                     results.append(result)
                     try ComparisonReport.saveResults(results, preset: preset.rawValue, to: resultsPath)
@@ -74,10 +85,11 @@ enum LRACommand: Command {
         FileHandle.standardError.write(Data("report written to \(out) and \(ComparisonReport.plotPath(for: out)); results in \(resultsPath)\n".utf8))
     }
 
-    /// Trains one pair; failures become a row that says why instead of stopping the comparison.
+    /// Trains one pair (after `pretrainSteps` of self-pretraining, when given); failures become a
+    /// row that says why instead of stopping the comparison.
     static func runPair(
         task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64, steps: Int?,
-        mixerOptions: MixerConfiguration?, arguments: ParsedArguments
+        pretrainSteps: Int?, mixerOptions: MixerConfiguration?, arguments: ParsedArguments
     ) -> MixerTaskResult {
         var configuration = TrainingPresets.configuration(task: task, mixer: mixer, preset: preset, seed: seed)
         if let steps { configuration.steps = steps }
@@ -87,17 +99,44 @@ enum LRACommand: Command {
             configuration = try TrainingFlags.memoryChecked(
                 configuration, task: task, arguments: arguments, fit: true)
             let trainer = try Trainer(configuration: configuration, task: task, run: nil)
+            let label = "\(task.name)/\(mixer)"
+            let pretrainSeconds = try pretrainSteps.map {
+                try pretrain(trainer.model, configuration: configuration, steps: $0, label: label)
+            }
             let summary = try trainer.train(progressLabel: "\(task.name)/\(mixer)")
             let test = try trainer.evaluate(.test)
-            return MixerTaskResult(
+            var result = MixerTaskResult(
                 task: task.name, mixer: mixer, seed: seed, accuracy: test.accuracy, loss: test.loss,
                 tokensPerSecond: summary.tokensPerSecond, peakMemoryBytes: summary.peakMemoryBytes,
                 parameters: summary.parameterCount, seconds: summary.seconds, failure: nil)
+            (result.pretrainSteps, result.pretrainSeconds) = (pretrainSteps, pretrainSeconds)
+            return result
         } catch {
             FileHandle.standardError.write(Data("\(task.name)/\(mixer): \(error)\n".utf8))
-            return MixerTaskResult(
+            var result = MixerTaskResult(
                 task: task.name, mixer: mixer, seed: seed, accuracy: nil, loss: nil, tokensPerSecond: nil,
                 peakMemoryBytes: nil, parameters: nil, seconds: nil, failure: "\(error)")
+            result.pretrainSteps = pretrainSteps
+            return result
         }
+    }
+
+    /// Self-pretrains for `steps` steps (the task's default masking, otherwise `configuration`'s
+    /// set-up) and copies the encoder into `model`; returns the seconds it took.
+    static func pretrain(
+        _ model: any TaskModel, configuration: TrainingConfiguration, steps: Int, label: String
+    ) throws -> Double {
+        let base = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
+        let masking = MaskingOptions(rate: Pretraining.defaultMaskRate(for: base))
+        var pretraining = try Pretraining.configuration(from: configuration, masking: masking)
+        pretraining.steps = steps
+        pretraining.logInterval = Swift.max(steps / 20, 1)
+        let task = try TaskCatalog.make(pretraining.task, options: pretraining.taskOptions)
+        let trainer = try Trainer(configuration: pretraining, task: task, run: nil)
+        let summary = try trainer.train(progressLabel: "\(label) pretraining")
+        let state = Dictionary(uniqueKeysWithValues: trainer.model.stateDictionary())
+        try Pretraining.loadEncoder(
+            into: model, from: state, hasMaskToken: true, source: "the pretraining of \(label)")
+        return summary.seconds
     }
 }

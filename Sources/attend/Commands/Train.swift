@@ -62,15 +62,27 @@ enum TrainCommand: Command {
         positionals: nil)
 
     static func run(_ arguments: ParsedArguments) throws {
+        try run(arguments, configure: TrainingFlags.configuration(from:))
+    }
+
+    /// Trains the run `configure` describes (or resumes the one in `--out`), on one process or
+    /// as one of `mpirun`'s; `attend pretrain` shares this with `attend train`.
+    static func run(
+        _ arguments: ParsedArguments, configure: (ParsedArguments) throws -> TrainingConfiguration
+    ) throws {
         guard try arguments.choice("distributed", from: ["none", "mpi"]) == "mpi" else {
-            return try train(arguments, communicator: SingleProcessCommunicator(), processesPerMachine: 1)
+            return try train(
+                arguments, configure: configure, communicator: SingleProcessCommunicator(),
+                processesPerMachine: 1)
         }
         let timeout = try arguments.float("collective-timeout") ?? 300
         guard timeout >= 0 else { throw UsageError("attend train: --collective-timeout must be ≥ 0, got \(timeout)") }
         let mpi = try MPICommunicator()
         let communicator = WatchedCommunicator(mpi, timeout: Double(timeout))
         do {
-            try train(arguments, communicator: communicator, processesPerMachine: mpi.localSize)
+            try train(
+                arguments, configure: configure, communicator: communicator,
+                processesPerMachine: mpi.localSize)
             try mpi.finish()
         } catch {
             writeError("attend train: process \(mpi.rank) of \(mpi.size): error: \(error)")
@@ -79,7 +91,8 @@ enum TrainCommand: Command {
     }
 
     static func train(
-        _ arguments: ParsedArguments, communicator: any Communicator, processesPerMachine: Int
+        _ arguments: ParsedArguments, configure: (ParsedArguments) throws -> TrainingConfiguration,
+        communicator: any Communicator, processesPerMachine: Int
     ) throws {
         if let threads = try arguments.positiveInt("threads") {
             Parallel.setThreadCount(threads)
@@ -94,7 +107,7 @@ enum TrainCommand: Command {
         var rootTask: (any SequenceTask)?
         if communicator.isRoot {
             let flagged = arguments.flag("resume")
-                ? try runDirectory.loadConfiguration() : try TrainingFlags.configuration(from: arguments)
+                ? try runDirectory.loadConfiguration() : try configure(arguments)
             let task = try TaskCatalog.make(flagged.task, options: flagged.taskOptions)
             resolved = try TrainingFlags.memoryChecked(
                 flagged, task: task, arguments: arguments, processes: communicator.size,
@@ -122,13 +135,15 @@ enum TrainCommand: Command {
         guard communicator.isRoot else { return }
         if summary.interrupted {
             let command = n > 1
-                ? "mpirun -np \(n) attend train --resume --out \(out) --distributed mpi" : "attend train --resume --out \(out)"
+                ? "mpirun -np \(n) attend \(arguments.command) --resume --out \(out) "
+                    + "--distributed mpi"
+                : "attend \(arguments.command) --resume --out \(out)"
             print("stopped at step \(summary.steps); resume with: \(command)")
             return
         }
         if let v = summary.validation {
             print(String(format: "validation: loss %.4f, accuracy %.4f (%d %@)", v.loss, v.accuracy, v.counted,
-                         task.kind == .languageModel ? "tokens" : "examples"))
+                         task.isPerPosition ? "tokens" : "examples"))
         }
         print(String(format: "%.0f tokens/s, peak tensor memory %.1f MiB, %.1f s; model saved to %@",
                      summary.tokensPerSecond, Double(summary.peakMemoryBytes) / 1_048_576, summary.seconds,
@@ -167,7 +182,7 @@ enum EvalCommand: Command {
         try Checkpoint.loadModel(trainer.model, from: runDirectory.modelPath)
         let result = try trainer.evaluate(split)
         var line = String(format: "%@ %@: loss %.4f, accuracy %.4f over %d %@", task.name, split.rawValue, result.loss,
-                          result.accuracy, result.counted, task.kind == .languageModel ? "tokens" : "examples")
+                          result.accuracy, result.counted, task.isPerPosition ? "tokens" : "examples")
         if task.kind == .languageModel { line += String(format: ", %.4f bits per byte", result.bitsPerToken) }
         print(line)
     }
