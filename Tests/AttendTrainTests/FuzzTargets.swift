@@ -22,6 +22,9 @@ enum FuzzTargets {
         "tar": { _ = try? Tar.files($0) },
         "idx": { _ = try? IDXArray($0, dimensions: $0.count >= 4 ? Int($0[3]) : 1) },
         "pgm": { _ = try? PGM.decode($0) },
+        "png": { _ = try? PNG.decode($0) },
+        "jsonl": { labelledTexts($0, format: .jsonl) },
+        "csv": { labelledTexts($0, format: .csv) },
     ]
 
     /// Runs target `name` on libFuzzer's input; always 0 (libFuzzer's "keep going").
@@ -68,6 +71,18 @@ enum FuzzTargets {
     private static func dictzip(_ bytes: [UInt8]) {
         guard let layout = try? Gzip.dictzipLayout(bytes) else { return }
         _ = try? Gzip.dictzipChunks(bytes, Array(0..<Swift.min(layout.count, 4)))
+    }
+
+    /// A file of labelled texts as `attend train --data` reads it: the record index, the header,
+    /// every record's fields and label, then the first examples read back and tokenised.
+    private static func labelledTexts(_ bytes: [UInt8], format: DataFormat) {
+        let path = NSTemporaryDirectory() + "attend-fuzz-\(getpid()).\(format.rawValue)"
+        guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else { return }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var configuration = UserDataConfiguration(format: format, train: path)
+        configuration.validationFraction = 0
+        guard let task = try? UserData.make(configuration, reading: path, labelled: true) else { return }
+        for index in 0..<Swift.min(task.count(of: .train), 8) { _ = task.example(index, in: .train) }
     }
 
     /// A raw DEFLATE stream.
