@@ -11,11 +11,7 @@ import Testing
 
     /// Runs `attend` with `arguments`, or records why it cannot.
     func run(_ arguments: [String], limit: Double = 120) throws -> (status: Int32, output: String) {
-        guard let attend else {
-            Issue.record("the attend executable was not built next to the tests (make test builds it)")
-            return (-1, "")
-        }
-        return try runCommand(attend, arguments, limit: limit)
+        try runAttend(attend, arguments, limit: limit)
     }
 
     @Test func unknownCommandsAndOptionsAreOneLineUsageErrors() throws {

@@ -12,12 +12,7 @@ import Testing
     init() { attend = builtAttendExecutable() }
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        guard let attend else {
-            Issue.record(
-                "the attend executable was not built next to the tests (make test builds it)")
-            return (-1, "")
-        }
-        return try runCommand(attend, arguments, limit: 120)
+        try runAttend(attend, arguments, limit: 120)
     }
 
     @Test func fineTuneEvaluateExportAndEmbed() throws {

@@ -12,11 +12,6 @@ import Testing
     init() { attend = builtAttendExecutable() }
 
     func train(_ extra: [String]) throws -> (status: Int32, output: String) {
-        guard let attend else {
-            Issue.record(
-                "the attend executable was not built next to the tests (make test builds it)")
-            return (-1, "")
-        }
         let out = NSTemporaryDirectory() + "attend-memory-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: out) }
         let arguments = [
@@ -24,7 +19,7 @@ import Testing
             "--batch", "128",
             "--steps", "1", "--out", out,
         ]
-        return try runCommand(attend, arguments + extra)
+        return try runAttend(attend, arguments + extra, limit: 180)
     }
 
     @Test func aRunThatWouldNotFitIsRefusedWithTheOptionsThatFit() throws {
