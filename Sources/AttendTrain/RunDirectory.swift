@@ -78,9 +78,21 @@ public struct RunDirectory: Sendable {
         return configuration
     }
 
-    /// Appends one JSON object as a line to `metrics.jsonl`.
+    /// Appends one typed record as a line to `metrics.jsonl` (keys sorted).
+    public func log(_ record: some MetricRecord) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try appendMetricsLine(encoder.encode(record))
+    }
+
+    /// Appends one JSON object as a line to `metrics.jsonl` (keys sorted).
     public func log(_ record: [String: Any]) throws {
-        let data = try JSONSerialization.data(withJSONObject: record, options: [.sortedKeys])
+        try appendMetricsLine(
+            JSONSerialization.data(withJSONObject: record, options: [.sortedKeys]))
+    }
+
+    /// Appends `data` and a newline to `metrics.jsonl`, creating it when missing.
+    private func appendMetricsLine(_ data: Data) throws {
         let line = data + Data("\n".utf8)
         if let handle = FileHandle(forWritingAtPath: metricsPath) {
             defer { try? handle.close() }

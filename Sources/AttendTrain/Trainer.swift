@@ -179,8 +179,104 @@ public final class Trainer {
         return isDistributed ? RandomGenerator.mix(seed, 0x5241_4E4B + UInt64(communicator.rank)) : seed  // "RANK"
     }
 
-    /// Runs the remaining steps (all of them, or those after the checkpoint with `resume`).
-    public func train(resume: Bool = false, progressLabel: String = "train") throws -> TrainingSummary {
+    /// Runs the remaining steps (all of them, or those after the checkpoint with `resume`): each
+    /// one a `trainStep`, then the metrics line, `evaluateIfDue` and `checkpointIfDue`; then the
+    /// final validation and model.
+    public func train(resume: Bool = false, progressLabel: String = "train") throws
+        -> TrainingSummary
+    {
+        communicationSeconds = 0
+        currentStep = 0
+        let start = try startRun(resume: resume)
+        let progress = ProgressReporter(
+            label: progressLabel, total: configuration.steps, startStep: start,
+            interval: configuration.logInterval, isSilent: !communicator.isRoot)
+        let memoryBefore = MemoryAccounting.liveBytes
+        MemoryAccounting.resetPeak()
+        var tokens = 0
+        var lastLoss: Float = .nan
+        var interrupted = false
+        var lastCheckpoint: String? = resume ? run?.checkpointPath : nil
+        model.train()
+        var step = start
+        while step < configuration.steps {
+            let result = try trainStep(step, lastCheckpoint: lastCheckpoint)
+            step += 1
+            lastLoss = result.loss
+            tokens += result.tokens
+            let tokensPerSecond = Double(tokens) / Swift.max(progress.elapsed, 1e-9)
+            progress.update(
+                step: step, loss: lastLoss, accuracy: result.accuracy,
+                tokensPerSecond: tokensPerSecond)
+            if step % Swift.max(configuration.logInterval, 1) == 0 || step == configuration.steps {
+                try writer?.log(
+                    TrainingStepRecord(
+                        step: step, loss: Double(lastLoss), accuracy: Double(result.accuracy),
+                        learningRate: Double(result.learningRate),
+                        gradientNorm: Double(result.gradientNorm),
+                        tokensPerSecond: tokensPerSecond, elapsed: progress.elapsed,
+                        communicationSeconds: isDistributed ? communicationSeconds : nil))
+            }
+            try evaluateIfDue(after: step, progress: progress)
+            interrupted = try anyProcessRequestsStop()
+            if try checkpointIfDue(after: step, interrupted: interrupted, progress: progress) {
+                lastCheckpoint = run?.checkpointPath
+            }
+            if interrupted { break }
+        }
+        let peak = MemoryAccounting.peakBytes - memoryBefore
+        let trainingSeconds = progress.elapsed
+        let validation = interrupted ? nil : try finish(after: step)
+        if isDistributed {  // process 0 has written the model
+            try collective("final barrier") { try communicator.barrier() }
+        }
+        return TrainingSummary(
+            steps: step, interrupted: interrupted, finalTrainingLoss: lastLoss,
+            validation: validation,
+            tokensPerSecond: Double(tokens) / Swift.max(trainingSeconds, 1e-9),
+            peakMemoryBytes: peak, parameterCount: model.parameterCount, seconds: progress.elapsed,
+            processes: communicator.size, communicationSeconds: communicationSeconds)
+    }
+
+    /// What one optimizer step reports.
+    struct StepResult {
+        /// Mean loss over the batch's counted targets (every process's, when distributed).
+        let loss: Float
+        let accuracy: Float
+        /// Real tokens of the batch.
+        let tokens: Int
+        let learningRate: Float
+        /// Global gradient norm before clipping.
+        let gradientNorm: Float
+    }
+
+    /// Optimizer step `step` (0-based): this process's shard of the batch, the gradients of its
+    /// micro-batches (averaged over the processes), a stop on a non-finite loss naming the step
+    /// and `lastCheckpoint`, clipping and the update.
+    func trainStep(_ step: Int, lastCheckpoint: String?) throws -> StepResult {
+        currentStep = step + 1
+        let batch = try shard(at: step)
+        model.reseedRandomness(randomSeed(at: step))
+        var (totals, gradients) = try accumulatedGradients(on: batch, step: step)
+        if isDistributed { totals = try reduce(totals, gradients: &gradients) }
+        guard totals.loss.isFinite, gradients.isFinite else {
+            throw TrainingError.nonFiniteLoss(
+                step: step + 1, loss: totals.loss, checkpoint: lastCheckpoint)
+        }
+        let norm = configuration.gradientClip > 0
+            ? clipGlobalNorm(&gradients, maxNorm: configuration.gradientClip) : gradients.globalNorm
+        let rate = configuration.learningRateSchedule.learningRate(at: step)
+        optimizer.step(gradients, learningRate: rate)
+        return StepResult(
+            loss: totals.loss,
+            accuracy: Float(totals.correct) / Float(Swift.max(totals.counted, 1)),
+            tokens: totals.tokens, learningRate: rate, gradientNorm: norm)
+    }
+
+    /// Prepares the run directory and returns the first step to run: 0, or with `resume` the
+    /// checkpoint's step (its model and optimizer loaded, the metrics after it dropped). A
+    /// distributed run then copies process 0's state to every process and logs its buckets.
+    private func startRun(resume: Bool) throws -> Int {
         var start = 0
         if let writer {
             try writer.prepare()
@@ -188,7 +284,8 @@ public final class Trainer {
                 guard FileManager.default.fileExists(atPath: writer.checkpointPath) else {
                     throw TrainingError.run("--resume: no checkpoint at \(writer.checkpointPath)")
                 }
-                start = try Checkpoint.load(model: model, optimizer: optimizer, from: writer.checkpointPath)
+                start = try Checkpoint.load(
+                    model: model, optimizer: optimizer, from: writer.checkpointPath)
                 // Records after the checkpoint are written again, and so is the final
                 // evaluation (the only "evaluate" at the last step) when the run had finished.
                 let last = configuration.steps
@@ -202,99 +299,78 @@ public final class Trainer {
                 try? FileManager.default.removeItem(atPath: writer.metricsPath)
             }
         }
-        communicationSeconds = 0
-        currentStep = 0
+        guard isDistributed else { return start }
+        start = try collective("state broadcast from process 0") {
+            try Replicas.broadcastState(
+                model: model, optimizer: optimizer, step: start, over: communicator)
+        }
+        let buckets = GradientBuckets(
+            parameters: optimizer.parameters.map(\.1), bucketBytes: bucketBytes)
+        self.buckets = buckets
+        try writer?.log(
+            DistributedRecord(
+                step: start, processes: communicator.size,
+                bucketBytes: buckets.capacity * MemoryLayout<Float>.stride,
+                buckets: buckets.buckets.count))
+        return start
+    }
+
+    /// Validates (and logs it) when `step` falls on the evaluation interval before the last step;
+    /// the last step's validation is `finish`'s.
+    private func evaluateIfDue(after step: Int, progress: ProgressReporter) throws {
+        let interval = configuration.evaluationInterval
+        guard interval > 0 && step % interval == 0 && step < configuration.steps else { return }
+        let e = try evaluate(.validation, limit: configuration.evaluationExamples)
+        progress.note(
+            String(
+                format: "step %d: validation loss %.4f, accuracy %.4f", step, e.loss, e.accuracy))
+        try writer?.log(EvaluationRecord(step: step, e))
+    }
+
+    /// Whether a stop was requested (Ctrl-C), on any process of a distributed run.
+    private func anyProcessRequestsStop() throws -> Bool {
+        let stop = stopRequested()
+        guard isDistributed else { return stop }
+        return try collective("stop request") { try communicator.any(stop) }
+    }
+
+    /// Writes the checkpoint when `step` falls on the checkpoint interval, is the last, or the run
+    /// was `interrupted`, after checking that the replicas agree; true when a checkpoint exists for
+    /// `step` (the run has a directory).
+    private func checkpointIfDue(
+        after step: Int, interrupted: Bool, progress: ProgressReporter
+    ) throws -> Bool {
+        let interval = configuration.checkpointInterval
+        let due = interval > 0 && step % interval == 0
+        guard due || interrupted || step == configuration.steps else { return false }
         if isDistributed {
-            start = try collective("state broadcast from process 0") {
-                try Replicas.broadcastState(model: model, optimizer: optimizer, step: start, over: communicator)
-            }
-            let buckets = GradientBuckets(parameters: optimizer.parameters.map(\.1), bucketBytes: bucketBytes)
-            self.buckets = buckets
-            try writer?.log([
-                "event": "distributed", "step": start, "processes": communicator.size,
-                "bucket_bytes": buckets.capacity * MemoryLayout<Float>.stride, "buckets": buckets.buckets.count,
-            ])
-        }
-        let schedule = configuration.learningRateSchedule
-        let progress = ProgressReporter(
-            label: progressLabel, total: configuration.steps, startStep: start, interval: configuration.logInterval,
-            isSilent: !communicator.isRoot)
-        let memoryBefore = MemoryAccounting.liveBytes
-        MemoryAccounting.resetPeak()
-        var tokens = 0
-        var lastLoss: Float = .nan
-        var interrupted = false
-        var lastCheckpoint: String? = resume ? run?.checkpointPath : nil
-        var validation: Evaluation?
-        model.train()
-        var step = start
-        while step < configuration.steps {
-            currentStep = step + 1
-            let batch = try shard(at: step)
-            model.reseedRandomness(randomSeed(at: step))
-            var (totals, gradients) = try accumulatedGradients(on: batch, step: step)
-            if isDistributed { totals = try reduce(totals, gradients: &gradients) }
-            guard totals.loss.isFinite, gradients.isFinite else {
-                throw TrainingError.nonFiniteLoss(step: step + 1, loss: totals.loss, checkpoint: lastCheckpoint)
-            }
-            let norm = configuration.gradientClip > 0
-                ? clipGlobalNorm(&gradients, maxNorm: configuration.gradientClip) : gradients.globalNorm
-            let rate = schedule.learningRate(at: step)
-            optimizer.step(gradients, learningRate: rate)
-            step += 1
-            lastLoss = totals.loss
-            tokens += totals.tokens
-            let accuracy = Float(totals.correct) / Float(Swift.max(totals.counted, 1))
-            let tokensPerSecond = Double(tokens) / Swift.max(progress.elapsed, 1e-9)
-            progress.update(step: step, loss: lastLoss, accuracy: accuracy, tokensPerSecond: tokensPerSecond)
-            if step % Swift.max(configuration.logInterval, 1) == 0 || step == configuration.steps {
-                var record: [String: Any] = [
-                    "event": "train", "step": step, "loss": Double(lastLoss), "accuracy": Double(accuracy),
-                    "learning_rate": Double(rate), "gradient_norm": Double(norm),
-                    "tokens_per_second": tokensPerSecond, "elapsed": progress.elapsed,
-                ]
-                if isDistributed { record["communication_seconds"] = communicationSeconds }
-                try writer?.log(record)
-            }
-            if configuration.evaluationInterval > 0 && step % configuration.evaluationInterval == 0 && step < configuration.steps {
-                let e = try evaluate(.validation, limit: configuration.evaluationExamples)
-                progress.note(String(format: "step %d: validation loss %.4f, accuracy %.4f", step, e.loss, e.accuracy))
-                try writer?.log(["event": "evaluate", "step": step, "split": e.split, "loss": Double(e.loss), "accuracy": Double(e.accuracy)])
-            }
-            let checkpointDue = configuration.checkpointInterval > 0 && step % configuration.checkpointInterval == 0
-            var stop = stopRequested()
-            if isDistributed { stop = try collective("stop request") { try communicator.any(stop) } }
-            if stop { interrupted = true }
-            if checkpointDue || interrupted || step == configuration.steps {
-                if isDistributed { try collective("replica check") { try Replicas.verify(model, step: step, over: communicator) } }
-                if let run {
-                    if let writer { try Checkpoint.save(model: model, optimizer: optimizer, step: step, to: writer.checkpointPath) }
-                    lastCheckpoint = run.checkpointPath
-                    if interrupted { progress.note("interrupted: checkpoint at step \(step) written to \(run.checkpointPath); continue with --resume") }
-                }
-            }
-            if interrupted { break }
-        }
-        let peak = MemoryAccounting.peakBytes - memoryBefore
-        let trainingSeconds = progress.elapsed
-        if !interrupted {
-            validation = try evaluate(.validation, limit: configuration.evaluationExamples)
-            if let writer, let validation {
-                try Checkpoint.saveModel(model, to: writer.modelPath, metadata: ["task": task.name, "mixer": configuration.model.mixer])
-                try writer.log([
-                    "event": "evaluate", "step": step, "split": validation.split, "loss": Double(validation.loss),
-                    "accuracy": Double(validation.accuracy),
-                ])
+            try collective("replica check") {
+                try Replicas.verify(model, step: step, over: communicator)
             }
         }
-        if isDistributed {
-            try collective("final barrier") { try communicator.barrier() }  // process 0 has written the model
+        guard let run else { return false }
+        if let writer {
+            try Checkpoint.save(
+                model: model, optimizer: optimizer, step: step, to: writer.checkpointPath)
         }
-        return TrainingSummary(
-            steps: step, interrupted: interrupted, finalTrainingLoss: lastLoss, validation: validation,
-            tokensPerSecond: Double(tokens) / Swift.max(trainingSeconds, 1e-9), peakMemoryBytes: peak,
-            parameterCount: model.parameterCount, seconds: progress.elapsed, processes: communicator.size,
-            communicationSeconds: communicationSeconds)
+        if interrupted {
+            progress.note(
+                "interrupted: checkpoint at step \(step) written to \(run.checkpointPath); "
+                    + "continue with --resume")
+        }
+        return true
+    }
+
+    /// The final validation after `step` steps; process 0 saves the model and logs it.
+    private func finish(after step: Int) throws -> Evaluation {
+        let validation = try evaluate(.validation, limit: configuration.evaluationExamples)
+        if let writer {
+            try Checkpoint.saveModel(
+                model, to: writer.modelPath,
+                metadata: ["task": task.name, "mixer": configuration.model.mixer])
+            try writer.log(EvaluationRecord(step: step, validation))
+        }
+        return validation
     }
 
     /// The gradient of the mean loss over `batch`'s counted targets, summed over
