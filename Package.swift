@@ -41,5 +41,6 @@ let package = Package(
             name: "AttendModelsTests", dependencies: ["AttendModels", "AttendData", "AttendTesting"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendTrainTests", dependencies: ["AttendTrain", "AttendTesting"]),
+        .testTarget(name: "AttendCommandLineTests", dependencies: ["attend"]),
     ]
 )

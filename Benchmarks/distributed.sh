@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Data-parallel training on this machine: the same global batch trained by 1 process × 2 threads and
 # by 2 processes × 1 thread (mpirun, gradients averaged by the bucketed all-reduce), first with the
-# `bench train` model (forward/backward, wait, all-reduce and update timed apart, plus all-reduce
-# latency and bandwidth), then end to end with `attend train` on ListOps. The numbers feed
+# `bench train` model in `attend bench distributed` (forward/backward, wait, all-reduce and update
+# timed apart, plus all-reduce latency and bandwidth), then end to end with `attend train` on ListOps. The numbers feed
 # docs/results/distributed.md. Usage: make build && Benchmarks/distributed.sh
 # Environment: ATTEND (binary, default .build/release/attend), LENGTH (512), BATCH (8), RUNS (5),
 # STEPS (30, for the `attend train` part), OUT (docs/results).
@@ -21,12 +21,12 @@ mpirun=(mpirun --oversubscribe)
 [ "$(id -u)" -ne 0 ] || mpirun+=(--allow-run-as-root)
 mkdir -p "$out"
 
-echo "== bench train: 1 process × 2 threads"
-"${mpirun[@]}" -np 1 "$bin" bench train --distributed mpi --threads 2 --lengths "$length" --batch "$batch" \
+echo "== bench distributed: 1 process × 2 threads"
+"${mpirun[@]}" -np 1 "$bin" bench distributed --threads 2 --lengths "$length" --batch "$batch" \
     --runs "$runs" --csv "$out/distributed-1x2.csv"
 echo
-echo "== bench train: 2 processes × 1 thread"
-"${mpirun[@]}" -np 2 "$bin" bench train --distributed mpi --threads 1 --lengths "$length" --batch "$batch" \
+echo "== bench distributed: 2 processes × 1 thread"
+"${mpirun[@]}" -np 2 "$bin" bench distributed --threads 1 --lengths "$length" --batch "$batch" \
     --runs "$runs" --csv "$out/distributed-2x1.csv"
 
 # Training throughput at the last step, before the final validation: from the run's metrics.jsonl.

@@ -8,41 +8,44 @@ import AttendModels
 import AttendTrain
 import Foundation
 
-enum FineTuningFlags {
-    /// The options `attend train` adds for fine-tuning.
-    static let options: [OptionSpec] = [
-        .option(
-            "init-from", "DIR",
-            "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab): "
-                + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
-                + "6 % warm-up, "
-                + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
-                + "an Attend run (`attend pretrain`), keeping the task's own presets"),
-        .flag(
-            "freeze-encoder",
-            "with --init-from: train only the classifier, keeping the pretrained encoder fixed"),
-    ]
+/// The options `attend train` adds for fine-tuning.
+struct FineTuningOptions: OptionGroup {
+    let initFrom = Option.string(
+        "init-from", "DIR",
+        "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab): "
+            + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
+            + "6 % warm-up, "
+            + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
+            + "an Attend run (`attend pretrain`), keeping the task's own presets")
+    let freezeEncoder = Flag(
+        "freeze-encoder",
+        "with --init-from: train only the classifier, keeping the pretrained encoder fixed")
+}
 
+enum FineTuningFlags {
     /// Flags that set a shape the pretrained folder fixes.
-    static let shapeFlags = [
-        "layers", "dim", "heads", "ffn", "architecture", "patch", "ffn-kind", "upper-mixer",
-        "dropout",
-    ]
+    static func shapeFlags(_ o: TrainOptions) -> [any OptionDeclaration] {
+        [
+            o.layers, o.dim, o.heads, o.ffn, o.architecture, o.patch, o.ffnKind, o.upperMixer,
+            o.dropout,
+        ]
+    }
 
     /// The fine-tuning configuration for `task` when `--init-from` is given, else nil; refuses
     /// flags that would change the pretrained shape.
     static func configuration(
-        from arguments: ParsedArguments, task: any SequenceTask, taskName: String,
+        from arguments: ParsedArguments<TrainOptions>, task: any SequenceTask, taskName: String,
         options: TaskOptions, seed: UInt64
     ) throws -> TrainingConfiguration? {
         guard let directory = try pretrainedFolder(arguments) else { return nil }
-        if let flag = shapeFlags.first(where: { arguments.string($0) != nil }) {
+        if let flag = shapeFlags(arguments.options).first(where: arguments.has) {
             throw UsageError(
-                "attend train: --\(flag) cannot change a pretrained model; the config.json of "
+                "attend train: --\(flag.specs[0].name) cannot change a pretrained model; "
+                    + "the config.json of "
                     + "\(directory) fixes its shape and dropout")
         }
         let initialization = try FineTuning.initialization(
-            directory: directory, task: task, freezeEncoder: arguments.flag("freeze-encoder"))
+            directory: directory, task: task, freezeEncoder: arguments[\.fineTuning.freezeEncoder])
         return FineTuning.configuration(
             task: task, taskName: taskName, taskOptions: options, initialization: initialization,
             seed: seed)
@@ -50,9 +53,9 @@ enum FineTuningFlags {
 
     /// The `--init-from` folder when it is a Hugging Face folder, or nil; `--freeze-encoder`
     /// alone is an error.
-    static func pretrainedFolder(_ arguments: ParsedArguments) throws -> String? {
-        guard let directory = arguments.string("init-from") else {
-            if arguments.flag("freeze-encoder") {
+    static func pretrainedFolder(_ arguments: ParsedArguments<TrainOptions>) throws -> String? {
+        guard let directory = try arguments[\.fineTuning.initFrom] else {
+            if arguments[\.fineTuning.freezeEncoder] {
                 throw UsageError(
                     "attend train: --freeze-encoder needs --init-from DIR (a pretrained encoder to "
                         + "freeze)"
@@ -65,8 +68,8 @@ enum FineTuningFlags {
 
     /// The `--init-from` directory when it is an Attend run, or nil; a directory that is neither
     /// an Attend run nor a model folder is an error.
-    static func attendRun(_ arguments: ParsedArguments) throws -> String? {
-        guard let directory = arguments.string("init-from") else { return nil }
+    static func attendRun(_ arguments: ParsedArguments<TrainOptions>) throws -> String? {
+        guard let directory = try arguments[\.fineTuning.initFrom] else { return nil }
         if Pretraining.isRunDirectory(directory) { return directory }
         guard FileManager.default.fileExists(atPath: directory + "/config.json") else {
             throw UsageError("attend train: --init-from \(directory) is neither an Attend run "
@@ -81,10 +84,10 @@ enum FineTuningFlags {
     /// tokenizer, whose files are copied into the run directory first (`tokenizer/`), so that
     /// evaluation and prediction read them from the run.
     static func useTokenizerOfPretrainedFolder(
-        _ arguments: ParsedArguments, data: inout UserDataConfiguration
+        _ arguments: ParsedArguments<TrainOptions>, data: inout UserDataConfiguration
     ) throws {
         guard let directory = try pretrainedFolder(arguments) else { return }
-        let run = RunDirectory(path: DataFlags.absolute(try arguments.requiredString("out")))
+        let run = RunDirectory(path: DataFlags.absolute(try arguments.required(\.out)))
         try FineTuning.saveTokenizer(from: directory, to: run)
         data.tokenizer = .wordPiece(directory: run.tokenizerDirectory)
     }
@@ -92,7 +95,7 @@ enum FineTuningFlags {
     /// The fine-tuning configuration for the `--data` run `data` (its task, split, seed and
     /// input length) when `--init-from` is given, else nil.
     static func configuration(
-        from arguments: ParsedArguments, data: TrainingConfiguration
+        from arguments: ParsedArguments<TrainOptions>, data: TrainingConfiguration
     ) throws
         -> TrainingConfiguration?
     {
@@ -112,15 +115,15 @@ enum FineTuningFlags {
     /// model's positions, and recomputes the warm-up from the final step count unless `--warmup`
     /// was given.
     static func finish(
-        _ configuration: inout TrainingConfiguration, arguments: ParsedArguments
+        _ configuration: inout TrainingConfiguration, arguments: ParsedArguments<TrainOptions>
     ) throws {
-        if arguments.string("init-from") != nil && arguments.string("config") != nil {
+        if try arguments[\.fineTuning.initFrom] != nil && arguments[\.config] != nil {
             throw UsageError(
                 "attend train: --init-from starts a new fine-tuning run; drop --config (or drop "
                     + "--init-from to train from the configuration)")
         }
         if let run = try attendRun(arguments) {
-            if arguments.flag("freeze-encoder") {
+            if arguments[\.fineTuning.freezeEncoder] {
                 throw UsageError("attend train: --freeze-encoder works with Hugging Face folders; "
                     + "an encoder from \(run) is fine-tuned whole")
             }
@@ -133,7 +136,7 @@ enum FineTuningFlags {
                 "attend train: --seq-len \(configuration.model.maximumLength) is longer than the "
                     + "\(positions) positions of \(pretrained.directory)")
         }
-        if arguments.string("init-from") != nil && arguments.string("warmup") == nil {
+        if try arguments[\.fineTuning.initFrom] != nil && !arguments.has(arguments.options.warmup) {
             configuration.warmupSteps = FineTuning.warmupSteps(forSteps: configuration.steps)
         }
     }

@@ -1,22 +1,114 @@
-// attend: the command-line face of the library. Dispatches to one subcommand per file in Commands/.
+// attend: the command-line face of the library. Dispatches to one subcommand per file in Commands/;
+// a command with subcommands (`attend bench attention …`) dispatches once more on its second
+// word.
 import Foundation
 
-/// A subcommand: its declaration and what it does.
+/// A subcommand: its declaration, its options and what it does.
 protocol Command {
+    /// The options struct it reads (`NoOptions` for none).
+    associatedtype Options: OptionGroup
     static var spec: CommandSpec { get }
-    static func run(_ arguments: ParsedArguments) throws
+    static func run(_ arguments: ParsedArguments<Options>) throws
 }
 
-let commands: [any Command.Type] = [
-    TrainCommand.self, PretrainCommand.self, EvalCommand.self, PredictCommand.self,
-    GenerateCommand.self, LRACommand.self, ListCommand.self, EmbedCommand.self, InspectCommand.self,
-    ExportCommand.self, BenchCommand.self,
-]
+extension Command {
+    /// Every option the command accepts, in `--help` order.
+    static var optionSpecs: [OptionSpec] { Options().specs }
+    /// `--help` text.
+    static var help: String { spec.help(options: optionSpecs) }
+
+    /// Parses `arguments` (after the command's name) and runs the command.
+    static func main(_ arguments: [String]) throws {
+        try run(spec.parse(arguments, as: Options.self))
+    }
+}
+
+/// A command made of subcommands: `attend NAME SUBCOMMAND [options]`.
+protocol CommandGroup {
+    static var name: String { get }
+    static var summary: String { get }
+    static var subcommands: [any Command.Type] { get }
+}
+
+extension CommandGroup {
+    /// The subcommands' names.
+    static var names: [String] {
+        subcommands.map { String($0.spec.name.split(separator: " ").last!) }
+    }
+
+    /// `--help` text: the subcommands and their summaries.
+    static var help: String {
+        var lines = [
+            summary, "", "usage: attend \(name) <\(names.joined(separator: "|"))> [options]", "",
+        ]
+        lines.append("commands:")
+        for (name, command) in zip(names, subcommands) {
+            let column = name.padding(toLength: 13, withPad: " ", startingAt: 0)
+            lines.append("  " + column + command.spec.summary)
+        }
+        lines.append("\nRun `attend \(name) <command> --help` for a command's options.")
+        return lines.joined(separator: "\n")
+    }
+
+    /// Runs the subcommand `arguments` names with the arguments after it.
+    static func main(_ arguments: [String]) throws {
+        guard let first = arguments.first, !first.hasPrefix("-") else {
+            if arguments.first == "--help" { throw HelpRequested(text: help) }
+            throw UsageError("attend \(name): name a suite: \(names.joined(separator: ", "))")
+        }
+        guard let index = names.firstIndex(of: first) else {
+            throw UsageError(
+                "attend \(name): unknown suite '\(first)'; choose one of: "
+                    + names.joined(separator: ", "))
+        }
+        try subcommands[index].main(Array(arguments.dropFirst()))
+    }
+}
+
+/// A top-level command: a single one or a group.
+enum TopLevel {
+    case single(any Command.Type), group(any CommandGroup.Type)
+
+    var name: String {
+        switch self {
+        case .single(let command): command.spec.name
+        case .group(let group): group.name
+        }
+    }
+    var summary: String {
+        switch self {
+        case .single(let command): command.spec.summary
+        case .group(let group): group.summary
+        }
+    }
+    func main(_ arguments: [String]) throws {
+        switch self {
+        case .single(let command): try command.main(arguments)
+        case .group(let group): try group.main(arguments)
+        }
+    }
+}
+
+extension TopLevel {
+    /// Every command, in the order the top-level help lists them.
+    static var all: [TopLevel] {
+        [
+            .single(TrainCommand.self), .single(PretrainCommand.self), .single(EvalCommand.self),
+            .single(PredictCommand.self), .single(GenerateCommand.self), .single(LRACommand.self),
+            .single(ListCommand.self), .single(EmbedCommand.self), .single(InspectCommand.self),
+            .single(ExportCommand.self), .group(BenchCommand.self),
+        ]
+    }
+}
+
+let commands = TopLevel.all
 
 @MainActor func printTopLevelHelp() {
     print("attend: efficient Transformers on the CPU\n\nusage: attend <command> [options]\n\ncommands:")
     for command in commands {
-        print("  " + command.spec.name.padding(toLength: 10, withPad: " ", startingAt: 0) + command.spec.summary)
+        print(
+            "  " + command.name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                + command.summary)
     }
     print("\nRun `attend <command> --help` for a command's options.")
 }
@@ -30,12 +122,14 @@ guard let name = arguments.first, name != "--help", name != "-h", name != "help"
     printTopLevelHelp()
     exit(arguments.isEmpty ? 2 : 0)
 }
-guard let command = commands.first(where: { $0.spec.name == name }) else {
-    writeError("attend: unknown command '\(name)'; choose one of: \(commands.map { $0.spec.name }.joined(separator: ", "))")
+guard let command = commands.first(where: { $0.name == name }) else {
+    writeError(
+        "attend: unknown command '\(name)'; choose one of: "
+            + commands.map(\.name).joined(separator: ", "))
     exit(2)
 }
 do {
-    try command.run(try command.spec.parse(Array(arguments.dropFirst())))
+    try command.main(Array(arguments.dropFirst()))
 } catch let help as HelpRequested {
     print(help.text)
 } catch let usage as UsageError {

@@ -20,18 +20,39 @@ struct AttentionResult: Codable {
     var forwardGFLOPS: Double?, forwardBackwardGFLOPS: Double?
 }
 
-enum AttentionBenchmark {
-    static func run(_ arguments: ParsedArguments) throws {
-        let requested = arguments.list("mixers") ?? ["all"]
+/// The options of `attend bench attention`.
+struct AttentionBenchmarkOptions: OptionGroup {
+    let mixers = DefaultedOption(
+        .list("mixers", "LIST", "mechanisms to time, comma-separated, or 'all'"), default: "all")
+    let lengths = DefaultedOption(
+        .intList("lengths", "LIST", "sequence lengths"), default: "512,1024,2048,4096")
+    let batch = DefaultedOption(.positiveInt("batch", "N", "batch size"), default: "1")
+    let heads = DefaultedOption(.positiveInt("heads", "N", "heads"), default: "8")
+    let headDim = DefaultedOption(.positiveInt("head-dim", "N", "head dimension"), default: "64")
+    let causal = Flag("causal", "causal masking")
+    let backward = Flag("backward", "also time forward+backward")
+    let svg = Option.string("svg", "FILE", "also plot time against length (log-log SVG)")
+    let output = BenchOutputOptions()
+}
+
+enum AttentionBenchmark: Command {
+    static let spec = CommandSpec(
+        name: "bench attention",
+        summary: "time and memory of every mechanism across sequence lengths",
+        usage: "bench attention [options]", positionals: nil)
+
+    static func run(_ arguments: ParsedArguments<AttentionBenchmarkOptions>) throws {
+        try BenchOutputOptions.start(arguments.group(\.output))
+        let requested = try arguments[\.mixers]
         let mixers = requested == ["all"] ? ["full-kernel"] + Mechanisms.names : requested
         for name in mixers where name != "full-kernel" { _ = try Mechanisms.named(name) }
-        let lengths = try arguments.intList("lengths") ?? [512, 1024, 2048, 4096]
-        let b = try arguments.positiveInt("batch") ?? 1
-        let h = try arguments.positiveInt("heads") ?? 8
-        let d = try arguments.positiveInt("head-dim") ?? 64
-        let runs = try arguments.positiveInt("runs") ?? 5
-        let causal = arguments.flag("causal")
-        let backward = arguments.flag("backward")
+        let lengths = try arguments[\.lengths]
+        let b = try arguments[\.batch]
+        let h = try arguments[\.heads]
+        let d = try arguments[\.headDim]
+        let runs = try arguments[\.output.runs]
+        let causal = arguments[\.causal]
+        let backward = arguments[\.backward]
         var results: [AttentionResult] = []
         var refused: [String] = []
         print("attention: batch \(b), heads \(h), head dim \(d)\(causal ? ", causal" : "")\(backward ? ", with backward" : "")")
@@ -77,8 +98,11 @@ enum AttentionBenchmark {
                      "fwd+bwd GFLOP/s"],
             rows: rows).rendered)
         for line in refused { print("refused: \(line)") }
-        try ResultFiles.write(results, json: arguments.string("json"), csv: arguments.string("csv"))
-        if let svg = arguments.string("svg") { try plot(results, causal: causal).rendered().write(toFile: svg, atomically: true, encoding: .utf8) }
+        try ResultFiles.write(results, arguments.group(\.output))
+        if let svg = try arguments[\.svg] {
+            try plot(results, causal: causal).rendered()
+                .write(toFile: svg, atomically: true, encoding: .utf8)
+        }
     }
 
     /// Forward time against length on log-log axes, one line per mixer.
@@ -148,6 +172,13 @@ enum AttentionBenchmark {
 
 /// Writes benchmark rows as JSON and/or CSV (so later runs can be compared).
 enum ResultFiles {
+    /// Writes `rows` to the `--json` and `--csv` files that were given.
+    static func write<T: Encodable>(_ rows: [T], _ arguments: ParsedArguments<BenchOutputOptions>)
+        throws
+    {
+        try write(rows, json: arguments[\.json], csv: arguments[\.csv])
+    }
+
     static func write<T: Encodable>(_ rows: [T], json: String?, csv: String?) throws {
         if let json {
             let encoder = JSONEncoder()

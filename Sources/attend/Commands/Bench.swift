@@ -2,65 +2,33 @@
 import AttendCore
 import Foundation
 
-enum BenchCommand: Command {
-    static let suites = ["core", "attention", "train", "ffn", "embed", "generate"]
-    static let spec = CommandSpec(
-        name: "bench", summary: "run a benchmark suite (\(suites.joined(separator: ", ")))",
-        usage: "bench <suite> [options]",
-        options: [
-            .option(
-                "mixers", "LIST",
-                "attention/train/embed/generate: mechanisms to time, comma-separated, or 'all'"),
-            .option(
-                "contexts", "LIST",
-                "generate: prompt lengths before the timed decoding steps (default 512,2048,8192)"),
-            .option(
-                "models", "LIST",
-                "generate: model shapes, cpu (width 64, 2 layers) and/or large (width 512, 6 layers)"),
-            .option("lengths", "LIST", "attention/train/embed: sequence lengths (attention default 512,1024,2048,4096; train 1024; embed 32,128,256)"),
-            .option("batch", "N", "attention: batch size (default 1); train: batch size (default 8); embed: texts per batch (default 32)"),
-            .option("model", "DIR", "embed: pretrained model folder (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
-            .option("mixer-options", "JSON", "embed: options of the mechanisms, e.g. '{\"local\": {\"window_size\": 64}}'"),
-            .option("heads", "N", "attention: heads", default: "8"),
-            .option("head-dim", "N", "attention: head dimension", default: "64"),
-            .flag("causal", "attention: causal masking"),
-            .flag("backward", "attention: also time forward+backward"),
-            .option("tokens", "LIST", "ffn: token counts (default 1024,4096,16384)"),
-            .option("width", "N", "ffn: model width (default 512)"),
-            .option("ffn-dim", "N", "ffn: hidden units of the dense FFN and of each expert (default 2048)"),
-            .option("experts", "N", "ffn: Switch experts (default 8)"),
-            .option("seq-len", "N", "ffn: tokens per sequence, the routing group (default 512)"),
-            .option("capacity-factor", "X", "ffn: Switch capacity factor (default 1.25)"),
-            .option("runs", "N", "timed repetitions (median reported)", default: "5"),
-            .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
-            .option("distributed", "MODE", "train: none, or mpi to time data-parallel training under `mpirun -np N` "
-                + "(see Benchmarks/distributed.sh)", default: "none"),
-            .option("json", "FILE", "also write the results as JSON"),
-            .option("csv", "FILE", "also write the results as CSV"),
-            .option(
-                "svg", "FILE", "attention/generate: also plot time against length (log-log SVG)"),
-        ],
-        positionals: "<suite>: \(suites.joined(separator: " | "))")
+/// `attend bench`: one subcommand per suite, each with its own options.
+enum BenchCommand: CommandGroup {
+    static let name = "bench"
+    static let summary =
+        "run a benchmark suite (core, attention, train, distributed, ffn, embed, generate)"
+    static var subcommands: [any Command.Type] {
+        [
+            CoreBenchmark.self, AttentionBenchmark.self, TrainBenchmark.self,
+            DistributedTrainBenchmark.self, FeedForwardBenchmark.self, EmbedBenchmark.self,
+            GenerateBenchmark.self,
+        ]
+    }
+}
 
-    static func run(_ arguments: ParsedArguments) throws {
-        guard let suite = arguments.positional.first else {
-            throw UsageError("attend bench: name a suite: \(suites.joined(separator: ", "))")
-        }
-        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
-        if try arguments.choice("distributed", from: ["none", "mpi"]) == "mpi" {
-            guard suite == "train" else { throw UsageError("attend bench: --distributed applies to the train suite only") }
-            return try DistributedTrainBenchmark.run(arguments)  // prints the machine summary on process 0 only
-        }
+/// Options every benchmark suite has: repetitions, threads and result files.
+struct BenchOutputOptions: OptionGroup {
+    let runs = DefaultedOption(
+        .positiveInt("runs", "N", "timed repetitions (median reported)"), default: "5")
+    let threads = Option.positiveInt(
+        "threads", "N", "threads for BLAS and parallel loops (default: all cores)")
+    let json = Option.string("json", "FILE", "also write the results as JSON")
+    let csv = Option.string("csv", "FILE", "also write the results as CSV")
+
+    /// Sets `--threads` and prints the machine's summary that heads every table.
+    static func start(_ arguments: ParsedArguments<Self>) throws {
+        if let threads = try arguments[\.threads] { Parallel.setThreadCount(threads) }
         print(Environment.summary)
-        switch suite {
-        case "core": try CoreBenchmark.run(arguments)
-        case "attention": try AttentionBenchmark.run(arguments)
-        case "train": try TrainBenchmark.run(arguments)
-        case "embed": try EmbedBenchmark.run(arguments)
-        case "ffn": try FeedForwardBenchmark.run(arguments)
-        case "generate": try GenerateBenchmark.run(arguments)
-        default: throw UsageError("attend bench: unknown suite '\(suite)'; choose one of: \(suites.joined(separator: ", "))")
-        }
     }
 }
 

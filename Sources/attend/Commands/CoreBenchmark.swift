@@ -3,13 +3,23 @@
 import AttendCore
 import Foundation
 
-enum CoreBenchmark {
+/// The options of `attend bench core`.
+struct CoreBenchmarkOptions: OptionGroup {
+    let output = BenchOutputOptions()
+}
+
+enum CoreBenchmark: Command {
+    static let spec = CommandSpec(
+        name: "bench core", summary: "core ops: matrix products, elementwise, reductions, softmax",
+        usage: "bench core [options]", positionals: nil)
+
     struct Row: Codable {
         let operation: String, shape: String, value: Double, unit: String, reference: Double, ratio: Double
     }
 
-    static func run(_ arguments: ParsedArguments) throws {
-        let runs = try arguments.positiveInt("runs") ?? 5
+    static func run(_ arguments: ParsedArguments<CoreBenchmarkOptions>) throws {
+        try BenchOutputOptions.start(arguments.group(\.output))
+        let runs = try arguments[\.output.runs]
         var rows: [Row] = []
         // Square matmuls against raw sgemm on the same buffers.
         for n in [128, 256, 512, 1024, 2048] {
@@ -83,7 +93,7 @@ enum CoreBenchmark {
         print(
             "reference: raw cblas_sgemm on the same buffers (matmul), a plain copy of the same bytes (elementwise;"
                 + " LayerNorm forward+backward moves 2.5 copies' bytes)")
-        try ResultFiles.write(rows, json: arguments.string("json"), csv: arguments.string("csv"))
+        try ResultFiles.write(rows, arguments.group(\.output))
     }
 
     /// The library's product and the raw call timed in alternation, three times `runs` each: one

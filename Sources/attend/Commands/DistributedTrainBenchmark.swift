@@ -1,4 +1,4 @@
-// `attend bench train --distributed mpi`, run under `mpirun -np N`: the `bench train` model (4
+// `attend bench distributed`, run under `mpirun -np N`: the `bench train` model (4
 // layers, width 256, 4 heads, FFN 1024) trained data-parallel, each process on batch/N of every
 // batch, gradients averaged with the trainer's bucketed all-reduce. Per step it times the local
 // forward+backward, the wait for the slowest process (a barrier), the all-reduce (packing into the
@@ -13,7 +13,21 @@ import AttendNN
 import AttendTrain
 import Foundation
 
-enum DistributedTrainBenchmark {
+/// The options of `attend bench distributed`.
+struct DistributedBenchmarkOptions: OptionGroup {
+    let lengths = DefaultedOption(
+        .intList("lengths", "LIST", "sequence length (the first is timed)"), default: "512")
+    let batch = DefaultedOption(
+        .positiveInt("batch", "N", "global batch size, divided among the processes"), default: "8")
+    let output = BenchOutputOptions()
+}
+
+enum DistributedTrainBenchmark: Command {
+    static let spec = CommandSpec(
+        name: "bench distributed",
+        summary: "data-parallel training under `mpirun -np N` (see Benchmarks/distributed.sh)",
+        usage: "bench distributed [options]", positionals: nil)
+
     struct Row: Codable {
         let processes: Int, threadsPerProcess: Int, length: Int, batch: Int, tokensPerSecond: Double
         let stepMilliseconds: Double, computeMilliseconds: Double, waitMilliseconds: Double
@@ -25,7 +39,7 @@ enum DistributedTrainBenchmark {
         let processes: Int, bytes: Int, microseconds: Double, gigabytesPerSecond: Double
     }
 
-    static func run(_ arguments: ParsedArguments) throws {
+    static func run(_ arguments: ParsedArguments<DistributedBenchmarkOptions>) throws {
         let mpi = try MPICommunicator()
         let group = WatchedCommunicator(mpi, timeout: 600)
         do {
@@ -37,13 +51,20 @@ enum DistributedTrainBenchmark {
         }
     }
 
-    static func measure(_ arguments: ParsedArguments, group: any Communicator, processesPerMachine: Int) throws {
-        if try arguments.positiveInt("threads") == nil {
+    static func measure(
+        _ arguments: ParsedArguments<DistributedBenchmarkOptions>, group: any Communicator,
+        processesPerMachine: Int
+    ) throws {
+        if let threads = try arguments[\.output.threads] {
+            Parallel.setThreadCount(threads)
+        } else {
             Parallel.setThreadCount(Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / processesPerMachine))
         }
-        let n = try arguments.intList("lengths")?.first ?? 512
-        let batch = try arguments.positiveInt("batch") ?? 8
-        let runs = try arguments.positiveInt("runs") ?? 5
+        guard let n = try arguments[\.lengths].first else {
+            throw UsageError("attend bench distributed: --lengths needs a sequence length")
+        }
+        let batch = try arguments[\.batch]
+        let runs = try arguments[\.output.runs]
         let size = group.size
         guard batch % size == 0 else {
             throw UsageError("attend bench: --batch \(batch) is not divisible by the \(size) processes")
@@ -134,7 +155,7 @@ enum DistributedTrainBenchmark {
             say(String(format: "t(bytes) ≈ α + bytes/β with α = %.1f µs (1 KiB), β = %.2f GB/s (largest)", fit.latency * 1e6, fit.bandwidth / 1e9))
         }
         if group.isRoot {
-            try ResultFiles.write([row], json: arguments.string("json"), csv: arguments.string("csv"))
+            try ResultFiles.write([row], arguments.group(\.output))
         }
     }
 

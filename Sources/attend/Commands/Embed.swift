@@ -7,39 +7,57 @@ import AttendCore
 import AttendModels
 import Foundation
 
+/// The options of `attend embed`.
+struct EmbedOptions: OptionGroup {
+    let model = Option.string(
+        "model", "DIR",
+        "model folder: config.json, model.safetensors, tokenizer.json or vocab.txt (default: "
+            + "$ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)")
+    let pooling = Option<Pooling>.cases(
+        "pooling", "MODE",
+        "mean (over real tokens) or cls (default: the folder's 1_Pooling config, else mean)")
+    let normalize = FlagPair(
+        "normalize",
+        "scale every vector to unit length (default: when the folder's modules.json has a "
+            + "Normalize step)",
+        negated: "keep raw pooled vectors even if the folder's modules.json normalises")
+    let maxLength = Option.positiveInt(
+        "max-length", "N",
+        "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's "
+            + "max_seq_length, else the model's positions)")
+    let batch = DefaultedOption(.positiveInt("batch", "N", "texts per forward pass"), default: "32")
+    let mixer = DefaultedOption(
+        .string(
+            "mixer", "NAME",
+            "attention mechanism between the pretrained q/k/v projections (attend list)"),
+        default: "full")
+    let mixerOptions = Option.string(
+        "mixer-options", "JSON",
+        "the mechanism's options, e.g. '{\"local\": {\"window_size\": 64}}'")
+    let threads = Option.positiveInt(
+        "threads", "N", "threads for BLAS and parallel loops (default: all cores)")
+}
+
 enum EmbedCommand: Command {
     static let spec = CommandSpec(
         name: "embed", summary: "sentence embeddings from a pretrained BERT folder, as JSON lines",
         usage: "embed --model DIR [--pooling mean|cls] [--normalize] [--max-length N] [--batch N] [--mixer NAME] [TEXT …]",
-        options: [
-            .option("model", "DIR", "model folder: config.json, model.safetensors, tokenizer.json or vocab.txt (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
-            .option("pooling", "MODE", "mean (over real tokens) or cls (default: the folder's 1_Pooling config, else mean)"),
-            .flag("normalize", "scale every vector to unit length (default: when the folder's modules.json has a Normalize step)"),
-            .flag("no-normalize", "keep raw pooled vectors even if the folder's modules.json normalises"),
-            .option("max-length", "N", "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's max_seq_length, else the model's positions)"),
-            .option("batch", "N", "texts per forward pass", default: "32"),
-            .option("mixer", "NAME", "attention mechanism between the pretrained q/k/v projections (attend list)", default: "full"),
-            .option("mixer-options", "JSON", "the mechanism's options, e.g. '{\"local\": {\"window_size\": 64}}'"),
-            .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
-        ],
         positionals: "TEXT …: texts to embed; without any, one text per line of standard input")
 
-    static func run(_ arguments: ParsedArguments) throws {
-        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
-        let directory = arguments.string("model") ?? defaultMiniLMDirectory
-        let mixer = arguments.string("mixer") ?? "full"
+    static func run(_ arguments: ParsedArguments<EmbedOptions>) throws {
+        if let threads = try arguments[\.threads] { Parallel.setThreadCount(threads) }
+        let directory = try arguments[\.model] ?? defaultMiniLMDirectory
+        let mixer = try arguments[\.mixer]
         _ = try Mechanisms.named(mixer)
-        if arguments.flag("normalize") && arguments.flag("no-normalize") {
-            throw UsageError("attend embed: --normalize and --no-normalize contradict each other")
-        }
-        let normalized: Bool? = arguments.flag("normalize") ? true : arguments.flag("no-normalize") ? false : nil
-        let pooling = try arguments.choice("pooling", from: Pooling.allCases.map(\.rawValue)).flatMap(Pooling.init(rawValue:))
-        let maximumLength = try arguments.positiveInt("max-length")
+        let normalized = try arguments[\.normalize]
+        let pooling = try arguments[\.pooling]
+        let maximumLength = try arguments[\.maxLength]
         if let maximumLength, maximumLength < 2 { throw UsageError("attend embed: --max-length must be at least 2 ([CLS] and [SEP])") }
-        let batch = try arguments.positiveInt("batch") ?? 32
+        let batch = try arguments[\.batch]
         let embedder = try SentenceEmbedder(
             directory: directory, mechanism: mixer,
-            mixerConfiguration: try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "embed"),
+            mixerConfiguration: try mixerConfiguration(
+                fromJSON: arguments[\.mixerOptions], command: "embed"),
             pooling: pooling, normalized: normalized, maximumLength: maximumLength)
         let texts = arguments.positional.isEmpty ? readLines() : arguments.positional
         let (vectors, truncated) = try embedder.embed(texts, batchSize: batch)

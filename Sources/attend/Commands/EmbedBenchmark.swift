@@ -10,7 +10,29 @@ import AttendCore
 import AttendModels
 import Foundation
 
-enum EmbedBenchmark {
+/// The options of `attend bench embed`.
+struct EmbedBenchmarkOptions: OptionGroup {
+    let model = Option.string(
+        "model", "DIR",
+        "pretrained model folder (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh "
+            + "fetches)")
+    let mixers = DefaultedOption(
+        .list("mixers", "LIST", "mechanisms to time, comma-separated, or 'all'"), default: "full")
+    let mixerOptions = Option.string(
+        "mixer-options", "JSON",
+        "options of the mechanisms, e.g. '{\"local\": {\"window_size\": 64}}'")
+    let lengths = DefaultedOption(.intList(
+        "lengths", "LIST", "sequence lengths"), default: "32,128,256")
+    let batch = DefaultedOption(.positiveInt("batch", "N", "texts per batch"), default: "32")
+    let output = BenchOutputOptions()
+}
+
+enum EmbedBenchmark: Command {
+    static let spec = CommandSpec(
+        name: "bench embed",
+        summary: "sentence embedding throughput of a pretrained folder per mechanism",
+        usage: "bench embed [options]", positionals: nil)
+
     struct Row: Codable {
         let mixer: String, length: Int, batch: Int
         let sentencesPerSecond: Double, batchMilliseconds: Double
@@ -41,16 +63,18 @@ enum EmbedBenchmark {
         return (0..<batch).map { i in (0..<n).map { words[(i + $0) % words.count] }.joined(separator: " ") }
     }
 
-    static func run(_ arguments: ParsedArguments) throws {
-        let directory = arguments.string("model") ?? defaultMiniLMDirectory
-        let requested = arguments.list("mixers") ?? ["full"]
+    static func run(_ arguments: ParsedArguments<EmbedBenchmarkOptions>) throws {
+        try BenchOutputOptions.start(arguments.group(\.output))
+        let directory = try arguments[\.model] ?? defaultMiniLMDirectory
+        let requested = try arguments[\.mixers]
         var mixers = requested == ["all"] ? Mechanisms.all.filter { !$0.capabilities.replacesFeedForward }.map(\.name) : requested
         for name in mixers { _ = try Mechanisms.named(name) }
         if mixers.count > 1, !mixers.contains("full") { mixers.insert("full", at: 0) }  // the reference for cosines
-        let lengths = try arguments.intList("lengths") ?? [32, 128, 256]
-        let batch = try arguments.positiveInt("batch") ?? 32
-        let runs = try arguments.positiveInt("runs") ?? 5
-        let options = try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "bench embed")
+        let lengths = try arguments[\.lengths]
+        let batch = try arguments[\.batch]
+        let runs = try arguments[\.output.runs]
+        let options = try mixerConfiguration(
+            fromJSON: arguments[\.mixerOptions], command: "bench embed")
         print("embed: \(directory), batch \(batch), texts of exactly n tokens, tokenization + encoder + pooling timed")
         var rows: [Row] = []
         var exact: [Int: (vectors: Tensor, milliseconds: Double)] = [:]
@@ -99,7 +123,7 @@ enum EmbedBenchmark {
             header: ["mixer", "n", "batch", "sentences/s", "ms/batch", "cos to full (mean)", "cos (min)", "speed-up",
                      "page faults/batch", "cache misses/batch"],
             rows: table).rendered)
-        try ResultFiles.write(rows, json: arguments.string("json"), csv: arguments.string("csv"))
+        try ResultFiles.write(rows, arguments.group(\.output))
     }
 
     /// cos(a[i], b[i]) for each row of two [k, c] tensors.

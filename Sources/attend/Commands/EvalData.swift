@@ -7,15 +7,15 @@ import AttendTrain
 import Foundation
 
 enum DataEvaluation {
-    static func run(_ arguments: ParsedArguments) throws {
-        let run = try TrainedRun(RunDirectory(path: try arguments.requiredString("run")))
-        let path = try arguments.requiredString("data")
+    static func run(_ arguments: ParsedArguments<EvalOptions>) throws {
+        let run = try TrainedRun(RunDirectory(path: try arguments.required(\.run)))
+        let path = try arguments.required(\.data)
         let task = try UserData.make(run.data, reading: DataFlags.absolute(path), labelled: true)
         var labels: [Int] = []
         var predictions: [Int] = []
         try Predictor.predict(
             run.model, task: task,
-            batchSize: try arguments.positiveInt("batch") ?? run.configuration.batchSize,
+            batchSize: try arguments[\.batch] ?? run.configuration.batchSize,
             maximumLength: run.configuration.model.maximumLength
         ) { batchPredictions, batch in
             labels += batch.labels.values

@@ -18,15 +18,36 @@ struct FeedForwardResult: Codable {
     var ratioToDense: Double?, backwardRatioToDense: Double?
 }
 
-enum FeedForwardBenchmark {
-    static func run(_ arguments: ParsedArguments) throws {
-        let tokenCounts = try arguments.intList("tokens") ?? [1024, 4096, 16384]
-        let width = try arguments.positiveInt("width") ?? 512
-        let hidden = try arguments.positiveInt("ffn-dim") ?? 2048
-        let experts = try arguments.positiveInt("experts") ?? 8
-        let sequenceLength = try arguments.positiveInt("seq-len") ?? 512
-        let factor = try arguments.float("capacity-factor") ?? 1.25
-        let runs = try arguments.positiveInt("runs") ?? 5
+/// The options of `attend bench ffn`.
+struct FeedForwardBenchmarkOptions: OptionGroup {
+    let tokens = DefaultedOption(.intList(
+        "tokens", "LIST", "token counts"), default: "1024,4096,16384")
+    let width = DefaultedOption(.positiveInt("width", "N", "model width"), default: "512")
+    let ffnDim = DefaultedOption(
+        .positiveInt("ffn-dim", "N", "hidden units of the dense FFN and of each expert"),
+        default: "2048")
+    let experts = DefaultedOption(.positiveInt("experts", "N", "Switch experts"), default: "8")
+    let seqLen = DefaultedOption(
+        .positiveInt("seq-len", "N", "tokens per sequence, the routing group"), default: "512")
+    let capacityFactor = DefaultedOption(
+        .float("capacity-factor", "X", "Switch capacity factor"), default: "1.25")
+    let output = BenchOutputOptions()
+}
+
+enum FeedForwardBenchmark: Command {
+    static let spec = CommandSpec(
+        name: "bench ffn", summary: "dense feed-forward against a Switch mixture of experts",
+        usage: "bench ffn [options]", positionals: nil)
+
+    static func run(_ arguments: ParsedArguments<FeedForwardBenchmarkOptions>) throws {
+        try BenchOutputOptions.start(arguments.group(\.output))
+        let tokenCounts = try arguments[\.tokens]
+        let width = try arguments[\.width]
+        let hidden = try arguments[\.ffnDim]
+        let experts = try arguments[\.experts]
+        let sequenceLength = try arguments[\.seqLen]
+        let factor = try arguments[\.capacityFactor]
+        let runs = try arguments[\.output.runs]
         print("ffn: width \(width), d_ff \(hidden) per expert, \(experts) experts, sequences of \(sequenceLength), "
               + "capacity factor \(factor), ReLU, no biases, eval mode")
         var results: [FeedForwardResult] = []
@@ -64,7 +85,7 @@ enum FeedForwardBenchmark {
             header: ["layer", "tokens", "forward ms", "fwd+bwd ms", "fwd tokens/s", "fwd+bwd tokens/s", "dropped",
                      "fwd / dense", "fwd+bwd / dense"],
             rows: rows).rendered)
-        try ResultFiles.write(results, json: arguments.string("json"), csv: arguments.string("csv"))
+        try ResultFiles.write(results, arguments.group(\.output))
     }
 
     /// The routing the layer would make for `x` (for the dropped-token column).

@@ -9,6 +9,31 @@ import AttendModels
 import AttendTrain
 import Foundation
 
+/// The options of `attend generate`.
+struct GenerateOptions: OptionGroup {
+    let run = Option.string(
+        "run", "DIR", "run directory of a language model (`attend train --task bytelm …`)")
+    let prompt = DefaultedOption(.string("prompt", "TEXT", "text to continue"), default: "")
+    let tokens = DefaultedOption(
+        .positiveInt("tokens", "N", "bytes to generate per sample"), default: "200")
+    let samples = DefaultedOption(
+        .positiveInt("samples", "N", "samples generated together as one batch"), default: "1")
+    let endByte = Option.int(
+        "end-byte", "B",
+        "stop a sample after it generates this byte value (1–255, e.g. 10 = newline)")
+    let cache = FlagPair(
+        "cache", "decode with the model's state (the default)",
+        negated: "recompute the whole context for every byte instead of decoding with the "
+            + "model's state")
+    let temperature = DefaultedOption(
+        .float("temperature", "T", "sampling temperature (0 = always the most likely byte)"),
+        default: "0.8")
+    let topK = DefaultedOption(
+        .int("top-k", "K", "sample only among the K most likely bytes (0 = all)"), default: "40")
+    let seed = DefaultedOption(.seed("seed", "N", "sampling seed"), default: "0")
+    let threads = Option.positiveInt("threads", "N", "threads (default: all cores)")
+}
+
 enum GenerateCommand: Command {
     static let spec = CommandSpec(
         name: "generate", summary: "sample text from a trained byte-level language model",
@@ -16,33 +41,11 @@ enum GenerateCommand: Command {
             "generate --run DIR --prompt TEXT [--tokens N] [--samples N] [--end-byte B] "
                 + "[--no-cache] "
             + "[--temperature T] [--top-k K]",
-        options: [
-            .option(
-                "run", "DIR", "run directory of a language model (`attend train --task bytelm …`)"),
-            .option("prompt", "TEXT", "text to continue", default: ""),
-            .option("tokens", "N", "bytes to generate per sample", default: "200"),
-            .option("samples", "N", "samples generated together as one batch", default: "1"),
-            .option(
-                "end-byte", "B",
-                "stop a sample after it generates this byte value (1–255, e.g. 10 = newline)"),
-            .flag(
-                "no-cache",
-                "recompute the whole context for every byte instead of decoding with the "
-                    + "model's state"
-            ),
-            .option(
-                "temperature", "T", "sampling temperature (0 = always the most likely byte)",
-                default: "0.8"),
-            .option(
-                "top-k", "K", "sample only among the K most likely bytes (0 = all)", default: "40"),
-            .option("seed", "N", "sampling seed", default: "0"),
-            .option("threads", "N", "threads (default: all cores)"),
-        ],
         positionals: nil)
 
-    static func run(_ arguments: ParsedArguments) throws {
-        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
-        let runDirectory = RunDirectory(path: try arguments.requiredString("run"))
+    static func run(_ arguments: ParsedArguments<GenerateOptions>) throws {
+        if let threads = try arguments[\.threads] { Parallel.setThreadCount(threads) }
+        let runDirectory = RunDirectory(path: try arguments.required(\.run))
         let configuration = try runDirectory.loadConfiguration()
         let task = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
         guard task.kind == .languageModel, configuration.model.architecture == .encoder else {
@@ -51,14 +54,14 @@ enum GenerateCommand: Command {
                     + "not a language model (bytelm)"
             )
         }
-        let count = try arguments.positiveInt("tokens") ?? 200
-        let samples = try arguments.positiveInt("samples") ?? 1
-        let temperature = try arguments.float("temperature") ?? 0.8
-        let topK = try arguments.int("top-k") ?? 40
+        let count = try arguments[\.tokens]
+        let samples = try arguments[\.samples]
+        let temperature = try arguments[\.temperature]
+        let topK = try arguments[\.topK]
         guard temperature >= 0 else {
             throw UsageError("attend generate: --temperature must be ≥ 0")
         }
-        let endByte = try arguments.int("end-byte")
+        let endByte = try arguments[\.endByte]
         if let endByte, !(1...255).contains(endByte) {
             throw UsageError(
                 "attend generate: --end-byte must be a byte value in 1...255, got \(endByte)")
@@ -66,13 +69,13 @@ enum GenerateCommand: Command {
         let model = try CausalLM(configuration.model)
         try Checkpoint.loadModel(model, from: runDirectory.modelPath)
         model.eval()
-        var generator = RandomGenerator(seed: UInt64(try arguments.int("seed") ?? 0))
-        let prompt = arguments.string("prompt") ?? ""
+        var generator = RandomGenerator(seed: try arguments[\.seed])
+        let prompt = try arguments[\.prompt]
         var context = ByteTokenizer.encode(prompt)
         if context.isEmpty { context = ByteTokenizer.encode("\n") }
         let endToken = endByte.map { ByteTokenizer.encode([UInt8($0)])[0] }
         let decoder = TextDecoder(
-            model: model, prompt: context, samples: samples, cached: !arguments.flag("no-cache"))
+            model: model, prompt: context, samples: samples, cached: try arguments[\.cache] ?? true)
         var printer = Utf8Printer()
         if samples == 1 { FileHandle.standardOutput.write(Data(prompt.utf8)) }
         let texts = try decoder.generate(count: count, endToken: endToken) { _, logits in

@@ -5,14 +5,18 @@ import AttendCore
 import AttendModels
 import Foundation
 
+/// The options of `attend inspect`.
+struct InspectOptions: OptionGroup {
+    let summary = Flag("summary", "print only the totals and metadata, not every tensor")
+}
+
 enum InspectCommand: Command {
     static let spec = CommandSpec(
         name: "inspect", summary: "list the tensors, dtypes, shapes and metadata of a safetensors checkpoint",
         usage: "inspect FILE.safetensors|model.safetensors.index.json|DIR",
-        options: [.flag("summary", "print only the totals and metadata, not every tensor")],
         positionals: "FILE or DIR: a safetensors file, a sharded index, or a model folder holding either")
 
-    static func run(_ arguments: ParsedArguments) throws {
+    static func run(_ arguments: ParsedArguments<InspectOptions>) throws {
         guard arguments.positional.count == 1, let target = arguments.positional.first else {
             throw UsageError("attend inspect: name one safetensors file or model folder")
         }
@@ -23,7 +27,7 @@ enum InspectCommand: Command {
         let path = isDirectory.boolValue ? try Bert.weightsPath(in: target) : target
         let archive = try Safetensors.open(path)
         let infos = try archive.names.map { try archive.info($0) }
-        if !arguments.flag("summary") {
+        if !arguments[\.summary] {
             let shardOf: (String) -> String? = { name in
                 (archive as? ShardedSafetensors).flatMap { try? $0.shard(containing: name).path }
                     .map { URL(fileURLWithPath: $0).lastPathComponent }

@@ -9,49 +9,71 @@ import AttendData
 import AttendTrain
 import Foundation
 
+/// The options of `attend lra`.
+struct LRAOptions: OptionGroup {
+    let mixers = DefaultedOption(
+        .list("mixers", "LIST", "mechanisms, comma-separated, or 'all'"), default: "all")
+    let tasks = DefaultedOption(
+        .list(
+            "tasks", "LIST",
+            "tasks, comma-separated, or 'all' "
+                + "(\(TaskCatalog.longRangeArena.joined(separator: ", ")))"),
+        default: "all")
+    let preset = DefaultedOption(
+        Option<TaskPreset>.cases(
+            "preset", "NAME", "tiny (seconds), cpu (minutes per run), lra (full size)"),
+        default: "cpu")
+    let seeds = DefaultedOption(
+        .positiveInt("seeds", "N", "seeds per pair (mean ± standard deviation reported)"),
+        default: "1")
+    let steps = Option.positiveInt("steps", "N", "override the preset's training steps")
+    let pretrainSteps = Option.positiveInt(
+        "pretrain-steps", "N", "self-pretrain each pair's encoder for N steps on its "
+        + "task's inputs (masked tokens) before training on the labels; results record it "
+        + "(keep them in their own --results)")
+    let mixerOptions = Option.string(
+        "mixer-options", "JSON",
+        "options of the mechanisms, e.g. '{\"evolving\": {\"memory_budget\": 4294967296}}' "
+            + "(each result records the command)")
+    let out = DefaultedOption(
+        .string("out", "FILE", "Markdown report (an .svg plot is written next to it)"),
+        default: "docs/results/lra.md")
+    let results = Option.string(
+        "results", "FILE",
+        "JSON of every finished pair: pairs already in it are not trained again, so an "
+            + "interrupted or extended comparison continues (default: the report's name with "
+            + ".json)")
+    let threads = Option.positiveInt("threads", "N", "threads (default: all cores)")
+    let memoryLimit = Option.byteSize(
+        "memory-limit", "SIZE",
+        "fit each run under this peak, e.g. 12G (default: resident now + MemAvailable); "
+            + "runs choose --accumulate and --checkpoint-activations to fit")
+}
+
 enum LRACommand: Command {
     static let spec = CommandSpec(
         name: "lra", summary: "train and compare mechanisms on Long Range Arena tasks",
         usage: "lra [--mixers all|a,b,…] [--tasks all|a,b,…] [--preset tiny|cpu|lra] [--seeds N]",
-        options: [
-            .option("mixers", "LIST", "mechanisms, comma-separated, or 'all'", default: "all"),
-            .option("tasks", "LIST", "tasks, comma-separated, or 'all' (\(TaskCatalog.longRangeArena.joined(separator: ", ")))", default: "all"),
-            .option("preset", "NAME", "tiny (seconds), cpu (minutes per run), lra (full size)", default: "cpu"),
-            .option("seeds", "N", "seeds per pair (mean ± standard deviation reported)", default: "1"),
-            .option("steps", "N", "override the preset's training steps"),
-            .option("pretrain-steps", "N", "self-pretrain each pair's encoder for N steps on its "
-                + "task's inputs (masked tokens) before training on the labels; results record it "
-                + "(keep them in their own --results)"),
-            .option(
-                "mixer-options", "JSON",
-                "options of the mechanisms, e.g. '{\"evolving\": {\"memory_budget\": 4294967296}}' (each result records the command)"),
-            .option("out", "FILE", "Markdown report (an .svg plot is written next to it)", default: "docs/results/lra.md"),
-            .option("results", "FILE", "JSON of every finished pair: pairs already in it are not trained again, so an interrupted or extended comparison continues (default: the report's name with .json)"),
-            .option("threads", "N", "threads (default: all cores)"),
-            .option(
-                "memory-limit", "SIZE",
-                "fit each run under this peak, e.g. 12G (default: resident now + MemAvailable); "
-                    + "runs choose --accumulate and --checkpoint-activations to fit"),
-        ],
         positionals: nil)
 
-    static func run(_ arguments: ParsedArguments) throws {
-        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
-        let mixerList = arguments.list("mixers") ?? ["all"]
+    static func run(_ arguments: ParsedArguments<LRAOptions>) throws {
+        if let threads = try arguments[\.threads] { Parallel.setThreadCount(threads) }
+        let mixerList = try arguments[\.mixers]
         let mixers = mixerList == ["all"] ? Mechanisms.names : mixerList
         for m in mixers { try TrainingFlags.checkMixer(m) }
-        let taskList = arguments.list("tasks") ?? ["all"]
+        let taskList = try arguments[\.tasks]
         let tasks = taskList == ["all"] ? TaskCatalog.longRangeArena : taskList
         for t in tasks where !TaskCatalog.names.contains(t) {
             throw UsageError("attend lra: unknown task '\(t)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))")
         }
-        let preset = TaskPreset(rawValue: try arguments.choice("preset", from: TaskPreset.allCases.map(\.rawValue)) ?? "cpu")!
-        let seeds = try arguments.positiveInt("seeds") ?? 1
-        let steps = try arguments.positiveInt("steps")
-        let pretrainSteps = try arguments.positiveInt("pretrain-steps")
-        let mixerOptions = try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "lra")
-        let out = arguments.string("out") ?? "docs/results/lra.md"
-        let resultsPath = arguments.string("results") ?? ComparisonReport.resultsPath(for: out)
+        let preset = try arguments[\.preset]
+        let seeds = try arguments[\.seeds]
+        let steps = try arguments[\.steps]
+        let pretrainSteps = try arguments[\.pretrainSteps]
+        let mixerOptions = try mixerConfiguration(
+            fromJSON: arguments[\.mixerOptions], command: "lra")
+        let out = try arguments[\.out]
+        let resultsPath = try arguments[\.results] ?? ComparisonReport.resultsPath(for: out)
         var results = try ComparisonReport.loadResults(resultsPath, preset: preset.rawValue)
         if let other = results.first(where: { $0.pretrainSteps != pretrainSteps }) {
             let what = other.pretrainSteps.map { "\($0) pretraining steps" } ?? "no pretraining"
@@ -89,7 +111,8 @@ enum LRACommand: Command {
     /// row that says why instead of stopping the comparison.
     static func runPair(
         task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64, steps: Int?,
-        pretrainSteps: Int?, mixerOptions: MixerConfiguration?, arguments: ParsedArguments
+        pretrainSteps: Int?, mixerOptions: MixerConfiguration?,
+        arguments: ParsedArguments<LRAOptions>
     ) -> MixerTaskResult {
         var configuration = TrainingPresets.configuration(task: task, mixer: mixer, preset: preset, seed: seed)
         if let steps { configuration.steps = steps }
@@ -97,7 +120,8 @@ enum LRACommand: Command {
         do {
             // Runs fit the memory by default: LRA's batches were sized for accelerator pods.
             configuration = try TrainingFlags.memoryChecked(
-                configuration, task: task, arguments: arguments, fit: true)
+                configuration, task: task, limit: arguments[\.memoryLimit], fit: true,
+                resumed: false)
             let trainer = try Trainer(configuration: configuration, task: task, run: nil)
             let label = "\(task.name)/\(mixer)"
             let pretrainSeconds = try pretrainSteps.map {

@@ -1,13 +1,18 @@
 // `attend list`: the mechanism registry as a table.
 import AttendAttention
 
+/// The options of `attend list`.
+struct ListOptions: OptionGroup {
+    let names = Flag("names", "print only the names, one per line")
+}
+
 enum ListCommand: Command {
     static let spec = CommandSpec(
         name: "list", summary: "list the registered attention mechanisms", usage: "list [--names]",
-        options: [.flag("names", "print only the names, one per line")], positionals: nil)
+        positionals: nil)
 
-    static func run(_ arguments: ParsedArguments) throws {
-        if arguments.flag("names") {
+    static func run(_ arguments: ParsedArguments<ListOptions>) throws {
+        if arguments[\.names] {
             Mechanisms.names.forEach { print($0) }
             return
         }

@@ -7,27 +7,28 @@ import AttendData
 import AttendTrain
 import Foundation
 
+/// The options of `attend predict`.
+struct PredictOptions: OptionGroup {
+    let run = Option.string("run", "DIR", "run directory written by `attend train --data …`")
+    let data = Option.string(
+        "data", "FILE|DIR", "inputs in the run's data format (labels, if present, are ignored)")
+    let embeddings = Flag("embeddings", "add the pooled encoder output of each input")
+    let batch = Option.positiveInt("batch", "N", "inputs per batch (default: the run's batch size)")
+    let out = Option.string("out", "FILE", "write the JSON lines here instead of standard output")
+    let threads = Option.positiveInt("threads", "N", "threads (default: all cores)")
+}
+
 enum PredictCommand: Command {
     static let spec = CommandSpec(
         name: "predict", summary: "predict labels for new data with a run trained on --data",
         usage: "predict --run DIR [--data FILE | TEXT …]",
-        options: [
-            .option("run", "DIR", "run directory written by `attend train --data …`"),
-            .option(
-                "data", "FILE|DIR",
-                "inputs in the run's data format (labels, if present, are ignored)"),
-            .flag("embeddings", "add the pooled encoder output of each input"),
-            .option("batch", "N", "inputs per batch (default: the run's batch size)"),
-            .option("out", "FILE", "write the JSON lines here instead of standard output"),
-            .option("threads", "N", "threads (default: all cores)"),
-        ],
         positionals: "TEXT …  texts to classify (instead of --data)")
 
-    static func run(_ arguments: ParsedArguments) throws {
-        if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
-        let run = try TrainedRun(RunDirectory(path: try arguments.requiredString("run")))
+    static func run(_ arguments: ParsedArguments<PredictOptions>) throws {
+        if let threads = try arguments[\.threads] { Parallel.setThreadCount(threads) }
+        let run = try TrainedRun(RunDirectory(path: try arguments.required(\.run)))
         let task: any SequenceTask
-        if let path = arguments.string("data") {
+        if let path = try arguments[\.data] {
             guard arguments.positional.isEmpty else {
                 throw UsageError("attend predict: give --data or texts, not both")
             }
@@ -51,13 +52,13 @@ enum PredictCommand: Command {
                 classCount: run.configuration.model.classCount)
         }
         let names = run.data.labels ?? []
-        let output = try JSONLinesOutput(path: arguments.string("out"))
+        let output = try JSONLinesOutput(path: try arguments[\.out])
         var index = 0
         try Predictor.predict(
             run.model, task: task,
-            batchSize: try arguments.positiveInt("batch") ?? run.configuration.batchSize,
+            batchSize: try arguments[\.batch] ?? run.configuration.batchSize,
             maximumLength: run.configuration.model.maximumLength,
-            embeddings: arguments.flag("embeddings")
+            embeddings: arguments[\.embeddings]
         ) { predictions, _ in
             for prediction in predictions {
                 var record: [String: Any] = [

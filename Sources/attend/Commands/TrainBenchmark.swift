@@ -7,19 +7,33 @@ import AttendModels
 import AttendNN
 import Foundation
 
-enum TrainBenchmark {
+/// The options of `attend bench train`.
+struct TrainBenchmarkOptions: OptionGroup {
+    let mixers = DefaultedOption(
+        .list("mixers", "LIST", "mechanisms to time, comma-separated, or 'all'"), default: "full")
+    let lengths = DefaultedOption(.intList("lengths", "LIST", "sequence lengths"), default: "1024")
+    let batch = DefaultedOption(.positiveInt("batch", "N", "batch size"), default: "8")
+    let output = BenchOutputOptions()
+}
+
+enum TrainBenchmark: Command {
+    static let spec = CommandSpec(
+        name: "bench train", summary: "training steps per second of a small encoder per mechanism",
+        usage: "bench train [options]", positionals: nil)
+
     struct Row: Codable {
         let mixer: String, length: Int, batch: Int, tokensPerSecond: Double, stepMilliseconds: Double
         /// Minor page faults and tensor-cache misses per timed step (0 once memory is reused).
         let pageFaultsPerStep: Double, allocatorMissesPerStep: Double
     }
 
-    static func run(_ arguments: ParsedArguments) throws {
-        let requested = arguments.list("mixers") ?? ["full"]
+    static func run(_ arguments: ParsedArguments<TrainBenchmarkOptions>) throws {
+        try BenchOutputOptions.start(arguments.group(\.output))
+        let requested = try arguments[\.mixers]
         let mixers = requested == ["all"] ? Mechanisms.names : requested
-        let lengths = try arguments.intList("lengths") ?? [1024]
-        let batch = try arguments.positiveInt("batch") ?? 8
-        let runs = try arguments.positiveInt("runs") ?? 5
+        let lengths = try arguments[\.lengths]
+        let batch = try arguments[\.batch]
+        let runs = try arguments[\.output.runs]
         var rows: [Row] = []
         print("training step: 4 layers, width 256, 4 heads, FFN 1024, vocabulary 256, batch \(batch), AdamW")
         for n in lengths {
@@ -55,6 +69,6 @@ enum TrainBenchmark {
         print(TextTable(
             header: ["mixer", "n", "batch", "tokens/s", "step ms", "page faults/step", "cache misses/step"],
             rows: table).rendered)
-        try ResultFiles.write(rows, json: arguments.string("json"), csv: arguments.string("csv"))
+        try ResultFiles.write(rows, arguments.group(\.output))
     }
 }
