@@ -185,11 +185,12 @@ struct CommandSpec {
                 i += 1
             }
         }
+        let given = Set(values.keys).union(flags)
         for spec in options where values[spec.name] == nil {
             if let d = spec.defaultValue { values[spec.name] = d }
         }
         return ParsedArguments(
-            command: name, options: Options(), values: values, flags: flags,
+            command: name, options: Options(), values: values, flags: flags, given: given,
             positional: positional)
     }
 }
@@ -203,6 +204,8 @@ struct ParsedArguments<Options> {
     /// Given values by option name, defaults filled in.
     let values: [String: String]
     let flags: Set<String>
+    /// Names of the options given on the command line (not filled in from defaults).
+    let given: Set<String>
     let positional: [String]
 
     /// The value of an option without a default, nil when absent.
@@ -252,15 +255,15 @@ struct ParsedArguments<Options> {
         return value
     }
 
-    /// Whether `declaration` (one of `options`' own) was given, or has a default.
-    func has(_ declaration: any OptionDeclaration) -> Bool {
-        declaration.specs.contains { values[$0.name] != nil || flags.contains($0.name) }
+    /// Whether `declaration` (one of `options`' own) was given on the command line.
+    func isGiven(_ declaration: any OptionDeclaration) -> Bool {
+        declaration.specs.contains { given.contains($0.name) }
     }
 
     /// The same arguments read through a nested group of options (shared by several commands).
     func group<Group>(_ key: KeyPath<Options, Group>) -> ParsedArguments<Group> {
         ParsedArguments<Group>(
             command: command, options: options[keyPath: key], values: values, flags: flags,
-            positional: positional)
+            given: given, positional: positional)
     }
 }

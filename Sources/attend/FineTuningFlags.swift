@@ -38,7 +38,7 @@ enum FineTuningFlags {
         options: TaskOptions, seed: UInt64
     ) throws -> TrainingConfiguration? {
         guard let directory = try pretrainedFolder(arguments) else { return nil }
-        if let flag = shapeFlags(arguments.options).first(where: arguments.has) {
+        if let flag = shapeFlags(arguments.options).first(where: arguments.isGiven) {
             throw UsageError(
                 "attend train: --\(flag.specs[0].name) cannot change a pretrained model; "
                     + "the config.json of "
@@ -136,7 +136,7 @@ enum FineTuningFlags {
                 "attend train: --seq-len \(configuration.model.maximumLength) is longer than the "
                     + "\(positions) positions of \(pretrained.directory)")
         }
-        if try arguments[\.fineTuning.initFrom] != nil && !arguments.has(arguments.options.warmup) {
+        if try arguments[\.fineTuning.initFrom] != nil && !arguments.isGiven(arguments.options.warmup) {
             configuration.warmupSteps = FineTuning.warmupSteps(forSteps: configuration.steps)
         }
     }

@@ -5,8 +5,7 @@ import Foundation
 /// `attend bench`: one subcommand per suite, each with its own options.
 enum BenchCommand: CommandGroup {
     static let name = "bench"
-    static let summary =
-        "run a benchmark suite (core, attention, train, distributed, ffn, embed, generate)"
+    static var summary: String { "run a benchmark suite (\(names.joined(separator: ", ")))" }
     static var subcommands: [any Command.Type] {
         [
             CoreBenchmark.self, AttentionBenchmark.self, TrainBenchmark.self,
