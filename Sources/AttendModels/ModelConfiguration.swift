@@ -11,6 +11,11 @@ public enum PositionEncoding: String, Codable, Sendable, CaseIterable {
     case sinusoidal
     /// A learned table, N(0, 0.02), as LRA uses for images.
     case learned
+    /// Fixed sines and cosines of an image's row in half the channels and of its column in the
+    /// other half, for inputs that are square images read row by row (n = side²): two pixels
+    /// stacked vertically are as close as two side by side, where 1-D positions put them `side`
+    /// apart. A [CLS] token gets no position.
+    case sinusoidal2D = "sinusoidal_2d"
     /// None (mechanisms with their own relative positions).
     case none
 }

@@ -21,7 +21,7 @@ public final class SequenceEncoder: Module {
     public let configuration: ModelConfiguration
     public let tokenEmbedding: Embedding
     public let positionEmbedding: Embedding?
-    /// [maximum length (+1), c] fixed sinusoids, when `positions == .sinusoidal`.
+    /// [maximum length (+1), c] fixed sinusoids, when `positions` is `.sinusoidal` or `.sinusoidal2D`.
     let sinusoids: Tensor?
     public let cls: Parameter?
     public let blocks: [TransformerBlock]
@@ -61,6 +61,12 @@ public final class SequenceEncoder: Module {
         case .sinusoidal:
             positionEmbedding = nil
             sinusoids = sinusoidalPositions(count: positions, dimension: c)
+        case .sinusoidal2D:
+            positionEmbedding = nil
+            let table = try gridPositions(
+                pixels: configuration.maximumLength, dimension: c, mechanism: configuration.mixer)
+            sinusoids = configuration.pooling == .cls
+                ? Tensor.concatenated([Tensor.zeros([1, c]), table], alongAxis: 0) : table
         case .none:
             positionEmbedding = nil
             sinusoids = nil
@@ -182,6 +188,29 @@ public func sinusoidalPositions(count: Int, dimension c: Int) -> Tensor {
                 let angle = Double(p) / Foundation.pow(10_000, Double(i) / Double(c))
                 out[p * c + i] = Float(Foundation.sin(angle))
                 if i + 1 < c { out[p * c + i + 1] = Float(Foundation.cos(angle)) }
+            }
+        }
+    }
+}
+
+/// Positions of the pixels of a square image read row by row, [side², c]: the sinusoids of the row
+/// in channels 0..<c/2 and of the column in c/2..<c (the 2-D form of `sinusoidalPositions`).
+func gridPositions(pixels: Int, dimension c: Int, mechanism: String) throws -> Tensor {
+    let side = Int(Double(pixels).squareRoot().rounded())
+    guard side * side == pixels, c % 4 == 0 else {
+        throw MixerError.invalidConfiguration(
+            mechanism: mechanism,
+            problem: "positions sinusoidal_2d need a square image (maximum length = side², got "
+                + "\(pixels)) and a width divisible by 4 (got \(c)); use sinusoidal or learned")
+    }
+    let half = c / 2
+    let axis = sinusoidalPositions(count: side, dimension: half).scalars
+    return Tensor.filled(shape: [pixels, c]) { out in
+        for p in 0..<pixels {
+            let (row, column) = p.quotientAndRemainder(dividingBy: side)
+            for i in 0..<half {
+                out[p * c + i] = axis[row * half + i]
+                out[p * c + half + i] = axis[column * half + i]
             }
         }
     }

@@ -80,6 +80,11 @@ import Testing
         #expect(
             refused.output.contains("\(unknown):1: unknown label 'consonants'"), "\(refused.output)"
         )
+
+        // Trained without --test, the run has no test split to score: a usage error, not 0 examples.
+        let noTestSplit = try run(["eval", "--run", out, "--split", "test"])
+        #expect(noTestSplit.status == 2, "\(noTestSplit.output)")
+        #expect(noTestSplit.output.contains("test split is empty"), "\(noTestSplit.output)")
     }
 
     @Test func dataErrorsAreOneLine() throws {

@@ -223,6 +223,13 @@ enum EvalCommand: Command {
         let split = try arguments[\.split]
         let configuration = try runDirectory.loadConfiguration()
         let task = try TaskCatalog.make(configuration.task, options: configuration.taskOptions)
+        guard task.count(of: split) > 0 else {
+            // A user's data set has a test split only when it was trained with --test.
+            throw UsageError(
+                "attend eval: the run's \(split.rawValue) split is empty (trained without "
+                    + "--\(split.rawValue)?): score a labelled file with --data FILE, or choose "
+                    + "another --split")
+        }
         let trainer = try Trainer(configuration: configuration, task: task, run: nil)
         guard FileManager.default.fileExists(atPath: runDirectory.modelPath) else {
             throw TrainingError.run("\(runDirectory.modelPath) is missing: the run has not finished (resume it with `attend train --resume --out \(runDirectory.path)`)")
