@@ -27,7 +27,7 @@ enum FineTuningFlags {
     static func shapeFlags(_ o: TrainOptions) -> [any OptionDeclaration] {
         [
             o.layers, o.dim, o.heads, o.ffn, o.architecture, o.patch, o.ffnKind, o.upperMixer,
-            o.dropout,
+            o.dropout, o.positions,
         ]
     }
 

@@ -85,6 +85,7 @@ enum TrainingFlags {
         if let v = try arguments[\.seqLen] { model.maximumLength = v }
         if let v = try arguments[\.dropout] { model.dropout = v }
         if let kind = try arguments[\.ffnKind] { model.feedForward = kind }
+        if let positions = try arguments[\.positions] { model.positions = positions }
         configuration.model = model
         if let v = try arguments[\.batch] { configuration.batchSize = v }
         if let v = try arguments[\.steps] { configuration.steps = v }

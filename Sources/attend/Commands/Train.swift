@@ -53,6 +53,9 @@ struct TrainOptions: OptionGroup {
         "schedule", "NAME", "learning-rate schedule: cosine, linear, rsqrt, constant")
     let dropout = Option.float("dropout", "P", "dropout probability")
     let ffnKind = Option<FeedForwardKind>.cases("ffn-kind", "NAME", "feed-forward: dense or switch")
+    let positions = Option<PositionEncoding>.cases(
+        "positions", "NAME",
+        "sinusoidal, learned, sinusoidal_2d (square images: row and column) or none")
     let seed = Option.seed("seed", "N", "seed for data order, dropout and initial weights")
     let evalEvery = Option.int("eval-every", "N", "validate every N steps (0: only at the end)")
     let evalExamples = Option.int(
