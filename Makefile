@@ -16,7 +16,7 @@ RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) $(if $(HAS_FMA),-Xswi
 	$(if $(HAS_AVX512),-Xswiftc -DATTEND_AVX512)
 BIN := .build/release/attend
 
-.PHONY: run test bench setup build clean fuzz sanitize crash-campaign
+.PHONY: run test bench setup build clean fuzz sanitize crash-campaign format lint
 
 setup:
 	@scripts/setup.sh
@@ -59,6 +59,15 @@ crash-campaign: build
 # Every benchmark suite plus the PyTorch peers; results in docs/results/ (see scripts/bench.sh).
 bench: build
 	scripts/bench.sh
+
+# Formats every Swift file in place with the rules in .swift-format; `make lint` reports what
+# still differs (layout, missing documentation comments) and fails when anything does. Neither is
+# part of `make test` yet. See docs/formatting.md.
+format:
+	scripts/format.sh --parallel
+
+lint:
+	scripts/format-lint.sh --parallel
 
 clean:
 	rm -rf .build
