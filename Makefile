@@ -16,7 +16,7 @@ RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) $(if $(HAS_FMA),-Xswi
 	$(if $(HAS_AVX512),-Xswiftc -DATTEND_AVX512)
 BIN := .build/release/attend
 
-.PHONY: run test bench setup build clean fuzz sanitize crash-campaign format lint
+.PHONY: run test bench setup build clean fuzz sanitize crash-campaign format lint docs
 
 setup:
 	@scripts/setup.sh
@@ -68,6 +68,11 @@ format:
 
 lint:
 	scripts/format-lint.sh --parallel
+
+# API documentation: one DocC archive per library target in .build/docs (index.html links them),
+# from the release build's modules and each target's catalogue, Sources/<Target>/<Target>.docc.
+docs: build
+	scripts/docs.sh
 
 clean:
 	rm -rf .build
