@@ -62,7 +62,7 @@ bench: build
 
 # Formats every Swift file in place with the rules in .swift-format; `make lint` reports what
 # still differs (layout, missing documentation comments) and fails when anything does. Neither is
-# part of `make test` yet. See docs/formatting.md.
+# part of `make test` yet. See docs/formatting-and-docs.md.
 format:
 	scripts/format.sh --parallel
 
