@@ -41,7 +41,13 @@ public final class ViT: Module {
     /// upper-layer mixer, else `mechanism`).
     ///
     /// - Parameters:
+    ///   - configuration: the shape and dropout rates (config.json).
+    ///   - mechanism: the registry name of layer 0's mixer.
+    ///   - upperMechanism: the mixer of the layers above layer 0, when it differs.
     ///   - mixerConfiguration: the mechanisms' options; shape fields come from `configuration`.
+    ///   - hasPooler: whether to build `pooler.dense` (checkpoints of ViTModel have one, image
+    ///     classifiers do not).
+    ///   - seed: the seed of the initial weights and of the mechanisms' random draws.
     ///   - initialization: `.random` draws transformers' init (truncated normal, σ =
     ///     `initializer_range`, zero biases, unit norms).
     public init(
