@@ -16,7 +16,7 @@ RELEASE := -c release -Xswiftc -target-cpu -Xswiftc $(CPU) $(if $(HAS_FMA),-Xswi
 	$(if $(HAS_AVX512),-Xswiftc -DATTEND_AVX512)
 BIN := .build/release/attend
 
-.PHONY: run test bench setup build clean fuzz sanitize crash-campaign
+.PHONY: run test bench setup build clean fuzz sanitize crash-campaign format lint docs
 
 setup:
 	@scripts/setup.sh
@@ -59,6 +59,20 @@ crash-campaign: build
 # Every benchmark suite plus the PyTorch peers; results in docs/results/ (see scripts/bench.sh).
 bench: build
 	scripts/bench.sh
+
+# Formats every Swift file in place with the rules in .swift-format; `make lint` reports what
+# still differs (layout, missing documentation comments) and fails when anything does. Neither is
+# part of `make test` yet. See docs/formatting-and-docs.md.
+format:
+	scripts/format.sh --parallel
+
+lint:
+	scripts/format-lint.sh --parallel
+
+# API documentation: one DocC archive per library target in .build/docs (index.html links them),
+# from the release build's modules and each target's catalogue, Sources/<Target>/<Target>.docc.
+docs: build
+	scripts/docs.sh
 
 clean:
 	rm -rf .build

@@ -1,5 +1,5 @@
-// libFuzzer entry point of the "safetensors" target (see docs/reliability.md): the parser itself is
-// in FuzzTargets.swift, shared with the replay of regression inputs in `make test`.
+/// libFuzzer entry point of the "safetensors" target (see docs/reliability.md): the parser itself
+/// is in FuzzTargets.swift, shared with the replay of regression inputs in `make test`.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     FuzzTargets.run("safetensors", data, size)

@@ -18,6 +18,8 @@ public protocol AttentionCore: Module {
 public final class MultiHeadAttention: TokenMixer {
     /// The registry name of the mechanism (for error messages).
     public let mechanism: String
+    /// The input projections, c → c each, split into heads, and the output projection of the
+    /// merged heads, c → c.
     public let query: Linear, key: Linear, value: Linear, output: Linear
     /// The attention mechanism applied to the heads.
     public let core: any AttentionCore
@@ -48,7 +50,9 @@ public final class MultiHeadAttention: TokenMixer {
         headDimension = d
     }
 
+    /// The core's own parameters, kept at this level beside the projections.
     public var ownParameters: [(String, Parameter)] { core.ownParameters }
+    /// `query`, `key`, `value`, `output`, then the core's children.
     public var children: [(String, any Module)] {
         [("query", query), ("key", key), ("value", value), ("output", output)] + core.children
     }

@@ -114,6 +114,7 @@ public final class RelativePositionEmbeddings: LayerSharedState {
         norm.map { $0(table.weight.value) } ?? table.weight.value
     }
 
+    /// Leaves the (normalised) table in `context.carried` for every layer of this forward pass.
     public func prepare(_ context: MixerContext) throws {
         context.carried[Self.carriedKey] = normalizedTable()
     }

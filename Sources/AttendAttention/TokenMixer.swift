@@ -91,6 +91,7 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
     /// The mechanism keeps no state for incremental decoding (prefill + step).
     case decodingUnsupported(mechanism: String, reason: String)
 
+    /// One line: the mechanism, the problem and what to do about it.
     public var description: String {
         switch self {
         case .causalUnsupported(let m, let reason):

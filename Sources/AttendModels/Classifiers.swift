@@ -8,6 +8,7 @@ import AttendNN
 
 /// Logits plus the auxiliary losses layers recorded (router balance, z-loss…).
 public struct ModelOutput {
+    /// [b, classes] for the classifiers, [b, n, vocabulary] for the language model.
     public let logits: Tensor
     /// Sum of the auxiliary losses, nil when there were none.
     public let auxiliaryLoss: Tensor?
@@ -33,9 +34,11 @@ final class ClassifierHead: Module {
 
 /// Sequence classification.
 public final class EncoderClassifier: Module {
+    /// Embeddings, Transformer blocks and final norm, saved under `encoder`.
     public let encoder: SequenceEncoder
     let head: ClassifierHead
 
+    /// An encoder and a two-layer head over `classCount` classes, drawn from `configuration.seed`.
     public init(_ configuration: ModelConfiguration) throws {
         var generator = RandomGenerator(seed: configuration.seed)
         encoder = try SequenceEncoder(configuration, generator: &generator)
@@ -45,6 +48,7 @@ public final class EncoderClassifier: Module {
             classes: configuration.classCount, generator: &generator)
     }
 
+    /// `encoder` and `head`: the checkpoint's two top-level prefixes.
     public var children: [(String, any Module)] { [("encoder", encoder), ("head", head)] }
 
     /// tokens [b, n], mask [b, n] → logits [b, classes].
@@ -56,9 +60,12 @@ public final class EncoderClassifier: Module {
 
 /// Pair classification with a shared encoder (LRA Retrieval).
 public final class DualEncoder: Module {
+    /// The one encoder both towers share, saved under `encoder`.
     public let encoder: SequenceEncoder
     let head: PairHead
 
+    /// A shared encoder and a head over [u, v, u·v, u − v] of the two pooled vectors (LRA's
+    /// combination), with `classCount` outputs, drawn from `configuration.seed`.
     public init(_ configuration: ModelConfiguration) throws {
         var generator = RandomGenerator(seed: configuration.seed)
         encoder = try SequenceEncoder(configuration, generator: &generator)
@@ -68,6 +75,7 @@ public final class DualEncoder: Module {
             generator: &generator)
     }
 
+    /// `encoder` and `head`: the checkpoint's two top-level prefixes.
     public var children: [(String, any Module)] { [("encoder", encoder), ("head", head)] }
 
     /// Two token batches with masks → logits [b, classes].
@@ -101,9 +109,13 @@ final class PairHead: Module {
 
 /// Next-token prediction.
 public final class CausalLM: Module {
+    /// The causal encoder, saved under `encoder`.
     public let encoder: SequenceEncoder
+    /// Hidden state → next-token logits over the vocabulary.
     public let head: Linear
 
+    /// A causal encoder (mean pooling, since there is no [CLS] vector) and a vocabulary-sized
+    /// head, drawn from `configuration.seed`; throws for a mechanism without a causal form.
     public init(_ configuration: ModelConfiguration) throws {
         var configuration = configuration
         configuration.pooling = .mean  // no [CLS] vector in a language model
@@ -114,6 +126,7 @@ public final class CausalLM: Module {
             weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
     }
 
+    /// `encoder` and `head`: the checkpoint's two top-level prefixes.
     public var children: [(String, any Module)] { [("encoder", encoder), ("head", head)] }
 
     /// tokens [b, n] → logits [b, n, vocabulary].

@@ -9,6 +9,7 @@ import AttendNN
 
 /// Masked-token prediction on top of a sequence encoder.
 public final class MaskedTokenModel: Module {
+    /// The encoder whose weights a later run starts from (`--init-from`), saved under `encoder`.
     public let encoder: SequenceEncoder
     /// Hidden state → logits over the `classCount` tokens a hidden position can hold.
     public let head: Linear
@@ -24,6 +25,7 @@ public final class MaskedTokenModel: Module {
             generator: &generator)
     }
 
+    /// `encoder` and `head`: the checkpoint's two top-level prefixes.
     public var children: [(String, any Module)] { [("encoder", encoder), ("head", head)] }
 
     /// tokens [b, n] with padding mask [b, n] → logits [b, n, classes].

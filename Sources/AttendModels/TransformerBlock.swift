@@ -20,16 +20,23 @@ public protocol FeedForwardLayer: Module {
 }
 
 extension FeedForward: FeedForwardLayer {
+    /// The dense FFN ignores the context: it records no auxiliary loss.
     public func callAsFunction(_ x: Tensor, context: MixerContext) -> Tensor { self(x) }
 }
 
 /// Mixer + FFN with residuals and norms.
 public final class TransformerBlock: Module {
+    /// The attention mechanism (or its replacement) that mixes positions.
     public let mixer: any TokenMixer
+    /// The position-wise layer after the mixer; nil when the mixer replaces it (FLASH).
     public let feedForward: (any FeedForwardLayer)?
+    /// The LayerNorm around the mixer (before it with `preNorm`, after the residual otherwise).
     public let mixerNorm: LayerNorm
+    /// The LayerNorm around the feed-forward layer; nil when there is none.
     public let feedForwardNorm: LayerNorm?
+    /// Applied to each sublayer's output before its residual addition.
     public let dropout: Dropout
+    /// Pre-LN (norm before each sublayer) when true, post-LN (after each residual) when false.
     public let preNorm: Bool
 
     /// A block around `mixer`; `feedForward` nil when the mixer replaces the whole layer.
@@ -43,6 +50,8 @@ public final class TransformerBlock: Module {
         self.preNorm = preNorm
     }
 
+    /// `mixer`, `mixer_norm`, then `feed_forward` and `feed_forward_norm` when present, and
+    /// `dropout`.
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [("mixer", mixer), ("mixer_norm", mixerNorm)]
         if let feedForward, let feedForwardNorm {

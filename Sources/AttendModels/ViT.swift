@@ -41,7 +41,13 @@ public final class ViT: Module {
     /// upper-layer mixer, else `mechanism`).
     ///
     /// - Parameters:
+    ///   - configuration: the shape and dropout rates (config.json).
+    ///   - mechanism: the registry name of layer 0's mixer.
+    ///   - upperMechanism: the mixer of the layers above layer 0, when it differs.
     ///   - mixerConfiguration: the mechanisms' options; shape fields come from `configuration`.
+    ///   - hasPooler: whether to build `pooler.dense` (checkpoints of ViTModel have one, image
+    ///     classifiers do not).
+    ///   - seed: the seed of the initial weights and of the mechanisms' random draws.
     ///   - initialization: `.random` draws transformers' init (truncated normal, σ =
     ///     `initializer_range`, zero biases, unit norms).
     public init(
@@ -77,6 +83,8 @@ public final class ViT: Module {
             : nil
     }
 
+    /// transformers' ViTModel names: `embeddings`, `encoder.layer.i`, `layernorm`, and
+    /// `pooler.dense` when the model has a pooler.
     public var children: [(String, any Module)] {
         [("embeddings", embeddings as any Module)]
             + layers.enumerated().map { ("encoder.layer.\($0.offset)", $0.element as any Module) }
@@ -132,7 +140,9 @@ public final class ViTEmbeddings: Module {
         dropout = Dropout(probability: configuration.hiddenDropout)
     }
 
+    /// `cls_token` and `position_embeddings`, transformers' names.
     public var ownParameters: [(String, Parameter)] { [("cls_token", classToken), ("position_embeddings", positions)] }
+    /// The patch convolution under transformers' `patch_embeddings.projection`, and the dropout.
     public var children: [(String, any Module)] { [("patch_embeddings.projection", patches), ("dropout", dropout)] }
 
     /// [b, C, H, W] → [b, N + 1, D].
@@ -159,6 +169,7 @@ public final class ViTPatchProjection: Module {
         patchSize = p
     }
 
+    /// `weight` and `bias`, in Conv2d's layout.
     public var ownParameters: [(String, Parameter)] { [("weight", weight), ("bias", bias)] }
 
     /// [b, C, H, W] → [b, N, D], patches in row-major order (conv output flattened as transformers does).
@@ -208,6 +219,8 @@ public final class ViTLayer: Module {
         dropout = Dropout(probability: configuration.hiddenDropout)
     }
 
+    /// transformers' ViTLayer names: `attention.*`, `intermediate.dense`, `output.dense`,
+    /// `layernorm_before`, `layernorm_after`.
     public var children: [(String, any Module)] {
         var list: [(String, any Module)]
         switch attention {
@@ -254,7 +267,9 @@ public final class ViTSelfAttention: Module {
         headCount = configuration.headCount
     }
 
+    /// The core's own parameters, at this level, as `MultiHeadAttention` keeps them.
     public var ownParameters: [(String, Parameter)] { core.ownParameters }
+    /// `query`, `key`, `value`, then the core's children.
     public var children: [(String, any Module)] { [("query", query), ("key", key), ("value", value)] + core.children }
 
     /// [b, n, D] → [b, n, D] (heads merged, before the output projection).
@@ -299,6 +314,7 @@ public final class ViTClassifier: Module {
             mixerConfiguration: model.mixerOptions, seed: model.seed)
     }
 
+    /// `vit` and `classifier`, as in `ViTForImageClassification`.
     public var children: [(String, any Module)] { [("vit", vit), ("classifier", classifier)] }
 
     /// Images [b, C, H, W] → logits [b, classes].

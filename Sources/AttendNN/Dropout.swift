@@ -10,6 +10,7 @@ public final class Dropout: Module, Stochastic {
     /// Whether dropout is active (training mode).
     public private(set) var isTraining = true
     private var generator: RandomGenerator
+    /// The mask generator's state, saved and restored to replay a forward pass exactly.
     public var randomState: RandomGenerator {
         get { generator }
         set { generator = newValue }
@@ -23,7 +24,9 @@ public final class Dropout: Module, Stochastic {
         generator = RandomGenerator(seed: seed)
     }
 
+    /// Drops elements in training mode only.
     public func setOwnTrainingMode(_ training: Bool) { isTraining = training }
+    /// Restarts the mask stream from `seed`.
     public func reseed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
 
     /// x in evaluation mode; x ⊙ mask/(1−p) in training.

@@ -20,6 +20,7 @@ public final class Embedding: Module {
     /// Width of each row.
     public var dimension: Int { weight.shape[1] }
 
+    /// The table, saved as `weight`.
     public var ownParameters: [(String, Parameter)] { [("weight", weight)] }
 
     /// Ids of any shape → [ids.shape…, dimension]. Ids outside the table trap with a message.

@@ -28,6 +28,7 @@ public final class FeedForward: Module {
         self.dropout = Dropout(probability: dropout)
     }
 
+    /// The two layers under PyTorch's `fc1`/`fc2` names, and the dropout between them.
     public var children: [(String, any Module)] {
         [("fc1", inner), ("fc2", outer), ("dropout", dropout)]
     }

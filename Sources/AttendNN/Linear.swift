@@ -28,6 +28,7 @@ public final class Linear: Module {
     /// Output feature count.
     public var outputCount: Int { weight.shape[0] }
 
+    /// `weight` [out, in] and, when present, `bias` [out]: PyTorch's names and layout.
     public var ownParameters: [(String, Parameter)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }

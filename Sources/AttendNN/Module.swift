@@ -14,8 +14,11 @@ public protocol Module: AnyObject {
 }
 
 extension Module {
+    /// None by default: containers hold their parameters in children.
     public var ownParameters: [(String, Parameter)] { [] }
+    /// None by default: a leaf layer.
     public var children: [(String, any Module)] { [] }
+    /// Ignores the mode by default: most layers compute the same in both.
     public func setOwnTrainingMode(_ training: Bool) {}
 
     /// Every parameter in the tree with its dotted name, in declaration order.

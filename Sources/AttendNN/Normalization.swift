@@ -18,6 +18,7 @@ public final class LayerNorm: Module {
         self.epsilon = epsilon
     }
 
+    /// `weight` (γ) and, when present, `bias` (β): PyTorch's names.
     public var ownParameters: [(String, Parameter)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
@@ -41,6 +42,7 @@ public final class RMSNorm: Module {
         self.epsilon = epsilon
     }
 
+    /// The gain, saved as `weight`.
     public var ownParameters: [(String, Parameter)] { [("weight", weight)] }
 
     /// Normalises the last axis.

@@ -4,6 +4,7 @@ import Foundation
 
 /// A missing fixture: names the file and how fixtures are made.
 public struct MissingFixture: Error, CustomStringConvertible {
+    /// Which fixture is missing and where to read how fixtures are made.
     public let description: String
 }
 

@@ -5,11 +5,17 @@ import Foundation
 
 /// One trained and evaluated (task, mixer, seed).
 public struct MixerTaskResult: Codable, Sendable {
+    /// Which pair was trained, and the seed of its run.
     public let task: String, mixer: String, seed: UInt64
+    /// Test accuracy and loss; nil when the pair failed.
     public let accuracy: Float?, loss: Float?
+    /// Training throughput, real tokens per second.
     public let tokensPerSecond: Double?
+    /// The most tensor memory training held at once, in bytes.
     public let peakMemoryBytes: Int?
+    /// The model's parameter count.
     public let parameters: Int?
+    /// Wall-clock training time.
     public let seconds: Double?
     /// Why the pair has no result (refused configuration, non-finite loss…).
     public let failure: String?
@@ -20,6 +26,7 @@ public struct MixerTaskResult: Codable, Sendable {
     /// Seconds the self-pretraining took (not included in `seconds`).
     public var pretrainSeconds: Double?
 
+    /// A result with every measured field; `command` nil when the caller does not know it.
     public init(task: String, mixer: String, seed: UInt64, accuracy: Float?, loss: Float?, tokensPerSecond: Double?,
                 peakMemoryBytes: Int?, parameters: Int?, seconds: Double?, failure: String?, command: String? = nil) {
         (self.task, self.mixer, self.seed, self.accuracy, self.loss) = (task, mixer, seed, accuracy, loss)
@@ -30,11 +37,14 @@ public struct MixerTaskResult: Codable, Sendable {
 
 /// Aggregates comparison results into tables and a plot.
 public struct ComparisonReport: Sendable {
+    /// Every (task, mixer, seed) result, failures included.
     public let results: [MixerTaskResult]
+    /// The order of the tables' rows and columns: tasks and mixers as given.
     public let tasks: [String], mixers: [String]
     /// The preset, and the command that writes the page (it trains the pairs recorded without one).
     public let preset: String, command: String
 
+    /// A report over `results`, laid out in the order of `tasks` and `mixers`.
     public init(results: [MixerTaskResult], tasks: [String], mixers: [String], preset: String, command: String) {
         (self.results, self.tasks, self.mixers, self.preset, self.command) = (results, tasks, mixers, preset, command)
     }

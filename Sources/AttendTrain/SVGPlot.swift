@@ -7,21 +7,29 @@ import Foundation
 public struct SVGPlot {
     /// A named series of (x, y) points.
     public struct Series {
+        /// The legend entry.
         public let name: String
+        /// The points in drawing order.
         public let points: [(x: Double, y: Double)]
+        /// A series called `name` through `points`.
         public init(name: String, points: [(x: Double, y: Double)]) {
             self.name = name
             self.points = points
         }
     }
 
+    /// The heading above the chart.
     public var title: String
+    /// Axis titles.
     public var xLabel: String, yLabel: String
+    /// Logarithmic axes (for lengths and throughputs that span decades).
     public var logX = false, logY = false
     /// Connect each series' points with lines (else: markers only, labelled with the series name).
     public var connect = true
+    /// The series, drawn in order with one colour each.
     public var series: [Series] = []
 
+    /// An empty chart with linear axes.
     public init(title: String, xLabel: String, yLabel: String) {
         self.title = title
         self.xLabel = xLabel

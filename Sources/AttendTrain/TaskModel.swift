@@ -13,12 +13,14 @@ public protocol TaskModel: Module {
 }
 
 extension EncoderClassifier: TaskModel {
+    /// The sequence and its padding mask.
     public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
         try self(batch.tokens, mask: batch.mask, trainingStep: trainingStep)
     }
 }
 
 extension DualEncoder: TaskModel {
+    /// Both towers' sequences and masks; throws for a batch without pairs.
     public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
         guard let pair = batch.pairTokens else {
             throw TrainingError.incompatible("a two-tower model needs pair batches (retrieval)")
@@ -28,18 +30,21 @@ extension DualEncoder: TaskModel {
 }
 
 extension CausalLM: TaskModel {
+    /// The sequence and its padding mask; logits at every position.
     public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
         try self(batch.tokens, mask: batch.mask, trainingStep: trainingStep)
     }
 }
 
 extension MaskedTokenModel: TaskModel {
+    /// The masked sequence and its padding mask; logits at every position.
     public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
         try self(batch.tokens, mask: batch.mask, trainingStep: trainingStep)
     }
 }
 
 extension ViTClassifier: TaskModel {
+    /// The tokens turned back into pixels (one grey level per token).
     public func output(for batch: Batch, trainingStep: Int) throws -> ModelOutput {
         try self(try pixels(fromTokens: batch.tokens), trainingStep: trainingStep)
     }
@@ -144,6 +149,8 @@ public enum TrainingError: Error, CustomStringConvertible {
     /// A run directory or checkpoint problem.
     case run(String)
 
+    /// One line saying what went wrong and what to do; for a non-finite loss, the step and the
+    /// checkpoint to resume from.
     public var description: String {
         switch self {
         case .incompatible(let message): return message

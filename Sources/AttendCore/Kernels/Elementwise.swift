@@ -7,14 +7,17 @@ public func loadLanes<V: FloatLanes>(_ p: UnsafePointer<Float>, _ i: Int) -> V {
     UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
 }
 
+/// Writes all of `v`'s lanes to `p[i...]`, which need not be aligned.
 @inlinable @inline(__always)
 public func storeLanes<V: FloatLanes>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int) {
     UnsafeMutableRawPointer(p + i).storeBytes(of: v, as: V.self)
 }
 
+/// Eight floats from `p[i...]`: `loadLanes` fixed to one AVX register.
 @inlinable @inline(__always)
 public func load8(_ p: UnsafePointer<Float>, _ i: Int) -> Float8 { loadLanes(p, i) }
 
+/// Writes eight floats to `p[i...]`: `storeLanes` fixed to one AVX register.
 @inlinable @inline(__always)
 public func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>, _ i: Int) { storeLanes(v, p, i) }
 
@@ -26,6 +29,7 @@ public func loadPartial<V: FloatLanes>(_ p: UnsafePointer<Float>, _ i: Int, _ co
     return v
 }
 
+/// Writes the low `count` lanes of `v` to `p[i...]`: the tail a whole vector would overrun.
 @inlinable @inline(__always)
 public func storePartial<V: FloatLanes>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
     for lane in 0..<count { p[i + lane] = v[lane] }

@@ -156,7 +156,8 @@ public final class RealFFTPlan: Sendable {
     ///
     /// - Parameters:
     ///   - x: N real samples (read only).
-    ///   - re, im: N/2 + 1 bins each (written).
+    ///   - re: real parts of the N/2 + 1 bins (written).
+    ///   - im: imaginary parts of the N/2 + 1 bins (written).
     ///   - scratch: N floats of working space.
     public func forward(
         _ x: UnsafePointer<Float>, real re: UnsafeMutablePointer<Float>, imaginary im: UnsafeMutablePointer<Float>,
@@ -191,7 +192,8 @@ public final class RealFFTPlan: Sendable {
     /// are given (the imaginary parts of bins 0 and N/2 are ignored).
     ///
     /// - Parameters:
-    ///   - re, im: N/2 + 1 bins (read only).
+    ///   - re: real parts of the N/2 + 1 bins (read only).
+    ///   - im: imaginary parts of the N/2 + 1 bins (read only).
     ///   - x: N real samples (written).
     ///   - scratch: N floats of working space.
     public func inverse(

@@ -54,6 +54,7 @@ public protocol FloatLanes: BitwiseCopyable {
 }
 
 extension SIMD8: FloatLanes where Scalar == Float {
+    /// self·2ⁿ for the integer n held in `rounded` (see `FloatLanes.scaled(byIntegerIn:)`).
     @inlinable @inline(__always)
     public func scaled(byIntegerIn rounded: Self) -> Self {
         // The magic constant's own bits vanish in the shift (0x4B40_0000 << 23 ≡ 0 mod 2³²), so
@@ -62,11 +63,13 @@ extension SIMD8: FloatLanes where Scalar == Float {
         return unsafeBitCast(unsafeBitCast(self, to: SIMD8<Int32>.self) &+ exponentStep, to: Self.self)
     }
 
+    /// |self| by clearing the sign bits.
     @inlinable @inline(__always)
     public var magnitude: Self {
         unsafeBitCast(unsafeBitCast(self, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: Self.self)
     }
 
+    /// self with the low 12 mantissa bits cleared.
     @inlinable @inline(__always)
     public var upperHalf: Self {
         unsafeBitCast(unsafeBitCast(self, to: SIMD8<UInt32>.self) & 0xFFFF_F000, to: Self.self)
@@ -74,29 +77,34 @@ extension SIMD8: FloatLanes where Scalar == Float {
 }
 
 extension SIMD16: FloatLanes where Scalar == Float {
+    /// self·2ⁿ for the integer n held in `rounded` (see `FloatLanes.scaled(byIntegerIn:)`).
     @inlinable @inline(__always)
     public func scaled(byIntegerIn rounded: Self) -> Self {
         let exponentStep = unsafeBitCast(rounded, to: SIMD16<Int32>.self) &<< 23
         return unsafeBitCast(unsafeBitCast(self, to: SIMD16<Int32>.self) &+ exponentStep, to: Self.self)
     }
 
+    /// |self| by clearing the sign bits.
     @inlinable @inline(__always)
     public var magnitude: Self {
         unsafeBitCast(unsafeBitCast(self, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Self.self)
     }
 
+    /// self with the low 12 mantissa bits cleared.
     @inlinable @inline(__always)
     public var upperHalf: Self {
         unsafeBitCast(unsafeBitCast(self, to: SIMD16<UInt32>.self) & 0xFFFF_F000, to: Self.self)
     }
 }
 
-/// The widest vector the build targets: sixteen lanes where the build enables AVX-512
-/// (`ATTEND_AVX512`, which the Makefile sets when the target has avx512f), eight elsewhere —
-/// sixteen-lane code on a machine with 256-bit registers runs as pairs of halves and spills.
-/// The activation loops (`Elementwise.map` and `zip` with lane functions) step by it.
+// The widest vector the build targets: sixteen lanes where the build enables AVX-512
+// (`ATTEND_AVX512`, which the Makefile sets when the target has avx512f), eight elsewhere —
+// sixteen-lane code on a machine with 256-bit registers runs as pairs of halves and spills.
+// The activation loops (`Elementwise.map` and `zip` with lane functions) step by it.
 #if ATTEND_AVX512
+    /// The widest vector this build targets: sixteen lanes, one AVX-512 register.
     public typealias WideFloat = SIMD16<Float>
 #else
+    /// The widest vector this build targets: eight lanes, one AVX register.
     public typealias WideFloat = SIMD8<Float>
 #endif

@@ -52,21 +52,28 @@ public struct MaskedTokenTask: SequenceTask {
         }
     }
 
+    /// The base task's name: the run directory and reports name the data, not the objective.
     public var name: String { base.name }
+    /// Always `.maskedTokens`: a prediction at every hidden position.
     public var kind: TaskKind { .maskedTokens }
     /// The base vocabulary plus one row: the mask token.
     public var vocabularySize: Int { base.vocabularySize + 1 }
     /// The hidden token is one of the base task's tokens.
     public var classCount: Int { base.vocabularySize }
+    /// The base task's length: masking replaces tokens and adds none.
     public var maxLength: Int { base.maxLength }
+    /// The base task's seed; the masks derive their own stream from it.
     public var seed: UInt64 { base.seed }
     /// The id that replaces hidden tokens: the row after the base vocabulary.
     public var maskID: Int { base.vocabularySize }
+    /// The base task's padding id.
     public var padID: Int { base.padID }
 
     /// Both sequences of a pair task count as examples.
     public func count(of split: Split) -> Int { base.count(of: split) * (base.isPair ? 2 : 1) }
 
+    /// Example `index` of `split` with its hidden positions replaced by `maskID`; the targets
+    /// hold the original tokens there and -100 (ignored) elsewhere. The same on every call.
     public func example(_ index: Int, in split: Split) -> Example {
         let source = base.example(base.isPair ? index / 2 : index, in: split)
         let tokens = base.isPair && index % 2 == 1 ? source.pairTokens ?? [] : source.tokens

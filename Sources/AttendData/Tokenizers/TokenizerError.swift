@@ -20,6 +20,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// A sequence is longer than the padding length.
     case sequenceLongerThanPadding(Int, padding: Int)
 
+    /// One line naming the file or token at fault.
     public var description: String {
         switch self {
         case .unreadableFile(let path, let reason):

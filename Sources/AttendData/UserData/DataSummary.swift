@@ -54,6 +54,7 @@ public struct DataSummary: Sendable, Equatable {
         return lines + notes
     }
 
+    /// Equal when every count, length, note and label (in order) is equal.
     public static func == (a: DataSummary, b: DataSummary) -> Bool {
         a.counts == b.counts && a.skipped == b.skipped && a.lengths == b.lengths && a.unit == b.unit
             && a.notes == b.notes

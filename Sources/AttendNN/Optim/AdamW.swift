@@ -7,7 +7,9 @@ import Foundation
 
 /// The AdamW optimizer.
 public final class AdamW: Optimizer {
+    /// The trainable parameters under their dotted names (frozen ones are left out).
     public let parameters: [(String, Parameter)]
+    /// Updates taken so far: t in the bias corrections 1 − βᵗ.
     public private(set) var stepCount = 0
     /// Moment decay rates.
     public let beta1: Float, beta2: Float
@@ -44,6 +46,7 @@ public final class AdamW: Optimizer {
         learningRateScales = scales
     }
 
+    /// One AdamW update, in PyTorch's order (see the file header).
     public func step(_ gradients: Gradients, learningRate lr: Float) {
         stepCount += 1
         let t = Float(stepCount)
@@ -79,11 +82,13 @@ public final class AdamW: Optimizer {
         }
     }
 
+    /// The step and both moments per parameter, under PyTorch's `exp_avg`/`exp_avg_sq` names.
     public func state() -> [(String, Tensor)] {
         [("step", Tensor(Float(stepCount)))]
             + moments.buffers.keys.sorted().map { ($0, moments.buffers[$0]!) }
     }
 
+    /// Restores `state()` output; throws naming a moment whose shape differs from its parameter.
     public func load(state: [String: Tensor]) throws {
         stepCount = try restoredStepCount(state)
         moments = try StateBuffers.restore(

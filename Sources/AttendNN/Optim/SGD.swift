@@ -4,7 +4,9 @@ import AttendCore
 
 /// SGD with optional momentum, dampening, Nesterov and (coupled) weight decay.
 public final class SGD: Optimizer {
+    /// The trainable parameters under their dotted names (frozen ones are left out).
     public let parameters: [(String, Parameter)]
+    /// Updates taken so far.
     public private(set) var stepCount = 0
     /// Momentum μ (0 = plain SGD).
     public let momentum: Float
@@ -28,6 +30,7 @@ public final class SGD: Optimizer {
         self.nesterov = nesterov
     }
 
+    /// One SGD update, in PyTorch's order (see the file header).
     public func step(_ gradients: Gradients, learningRate lr: Float) {
         stepCount += 1
         for (name, parameter) in parameters {
@@ -55,11 +58,13 @@ public final class SGD: Optimizer {
         }
     }
 
+    /// The step and each parameter's `momentum_buffer` (PyTorch's name), when momentum is on.
     public func state() -> [(String, Tensor)] {
         [("step", Tensor(Float(stepCount)))]
             + velocity.buffers.keys.sorted().map { ($0, velocity.buffers[$0]!) }
     }
 
+    /// Restores `state()` output; throws naming a buffer whose shape differs from its parameter.
     public func load(state: [String: Tensor]) throws {
         stepCount = try restoredStepCount(state)
         velocity = try StateBuffers.restore(from: state, parameters: parameters, suffixes: [".momentum_buffer"])

@@ -14,18 +14,22 @@ public struct ConstantSchedule: LearningRateSchedule {
     public let rate: Float
     /// A constant `rate`.
     public init(rate: Float) { self.rate = rate }
+    /// `rate`, whatever the step.
     public func learningRate(at step: Int) -> Float { rate }
 }
 
 /// Linear warm-up from 0 to `peak` over `warmupSteps`, then cosine decay to `minimum` at
 /// `totalSteps` (held there afterwards).
 public struct WarmupCosineSchedule: LearningRateSchedule {
+    /// The rate warm-up climbs to, and the rate the decay ends at.
     public let peak: Float, minimum: Float
+    /// Steps of linear warm-up, and the step at which the decay reaches `minimum`.
     public let warmupSteps: Int, totalSteps: Int
     /// The schedule.
     public init(peak: Float, warmupSteps: Int, totalSteps: Int, minimum: Float = 0) {
         (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (peak, warmupSteps, totalSteps, minimum)
     }
+    /// The warm-up rate, then the cosine between `peak` and `minimum`.
     public func learningRate(at step: Int) -> Float {
         warmedUp(step: step, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps) { progress in
             minimum + (peak - minimum) * 0.5 * (1 + Foundation.cos(Float.pi * progress))
@@ -35,12 +39,15 @@ public struct WarmupCosineSchedule: LearningRateSchedule {
 
 /// Linear warm-up to `peak`, then linear decay to `minimum` at `totalSteps`.
 public struct WarmupLinearSchedule: LearningRateSchedule {
+    /// The rate warm-up climbs to, and the rate the decay ends at.
     public let peak: Float, minimum: Float
+    /// Steps of linear warm-up, and the step at which the decay reaches `minimum`.
     public let warmupSteps: Int, totalSteps: Int
     /// The schedule.
     public init(peak: Float, warmupSteps: Int, totalSteps: Int, minimum: Float = 0) {
         (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (peak, warmupSteps, totalSteps, minimum)
     }
+    /// The warm-up rate, then the straight line from `peak` to `minimum`.
     public func learningRate(at step: Int) -> Float {
         warmedUp(step: step, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps) { progress in
             peak + (minimum - peak) * progress
@@ -61,10 +68,13 @@ private func warmedUp(
 /// LRA/Transformer schedule: base·min(1, step/warmup)·1/√max(step, warmup), with step counted
 /// from 1 — so the peak, at step = warmup, is base/√warmup.
 public struct InverseSquareRootSchedule: LearningRateSchedule {
+    /// The factor before the warm-up and 1/√step terms.
     public let base: Float
+    /// Steps of linear warm-up; also where the 1/√step decay starts.
     public let warmupSteps: Int
     /// The schedule.
     public init(base: Float, warmupSteps: Int) { (self.base, self.warmupSteps) = (base, warmupSteps) }
+    /// base·min(1, s/w)/√max(s, w) with s = step + 1.
     public func learningRate(at step: Int) -> Float {
         let s = Float(step + 1), w = Float(Swift.max(warmupSteps, 1))
         return base * Swift.min(1, s / w) / Swift.max(s, w).squareRoot()

@@ -73,19 +73,27 @@ extension Communicator {
 
 /// The group of one: every collective operation leaves its buffer as it is.
 public final class SingleProcessCommunicator: Communicator, @unchecked Sendable {
+    /// Always 0: this process is the whole group.
     public let rank = 0
+    /// Always 1.
     public let size = 1
+    /// Kept for the protocol; nothing can time out with one process.
     public var phase = ""
 
     /// The communicator of a run that is not distributed.
     public init() {}
 
+    /// Leaves `values` as they are: the sum over one process.
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
+    /// Leaves `values` as they are: the reduction over one process.
     public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction) throws {}
+    /// Leaves `bytes` as they are; throws when `root` is not 0.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard root == 0 else { throw CommunicatorError.invalidRoot(root, size: 1) }
     }
+    /// Returns at once: there is no one to wait for.
     public func barrier() throws {}
+    /// Exits this process with `code`.
     public func abort(code: Int32) -> Never { exit(code) }
 }
 
@@ -102,6 +110,7 @@ public enum CommunicatorError: Error, CustomStringConvertible, Equatable {
     /// The replicas no longer hold the same parameters (the all-reduce gave different bytes).
     case replicasDiverged(step: Int, differing: Int, size: Int)
 
+    /// One line naming the process, the operation and what to check.
     public var description: String {
         switch self {
         case .timedOut(let operation, let phase, let seconds, let rank, let size):

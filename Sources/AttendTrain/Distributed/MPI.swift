@@ -100,8 +100,11 @@ struct OpenMPILibrary: @unchecked Sendable {
 
 /// The processes started by `mpirun`, talking through Open MPI's MPI_COMM_WORLD.
 public final class MPICommunicator: Communicator, @unchecked Sendable {
+    /// This process's rank in MPI_COMM_WORLD.
     public let rank: Int
+    /// Number of processes in MPI_COMM_WORLD.
     public let size: Int
+    /// What this process is doing, for timeout messages.
     public var phase = ""
     /// Processes of the group on this machine (from `mpirun`'s environment; 1 when unknown).
     public let localSize: Int
@@ -127,6 +130,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         localSize = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
     }
 
+    /// MPI_Allreduce (sum, in place), in chunks that fit MPI's 32-bit counts.
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {
         try chunks(values.count) { range in
             try library.check(
@@ -137,6 +141,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    /// MPI_Allreduce (sum or maximum, in place), in chunks that fit MPI's 32-bit counts.
     public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction) throws {
         let operation = reduction == .sum ? library.sum : library.maximum
         try chunks(values.count) { range in
@@ -148,6 +153,8 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    /// MPI_Bcast from `root`, in chunks that fit MPI's 32-bit counts; throws for a root
+    /// outside the group.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard (0..<size).contains(root) else { throw CommunicatorError.invalidRoot(root, size: size) }
         try chunks(bytes.count) { range in
@@ -158,6 +165,7 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         }
     }
 
+    /// MPI_Barrier on MPI_COMM_WORLD.
     public func barrier() throws {
         try library.check(library.barrier(library.world), "MPI_Barrier")
     }

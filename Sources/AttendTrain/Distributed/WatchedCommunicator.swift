@@ -13,8 +13,11 @@ public final class WatchedCommunicator: Communicator, @unchecked Sendable {
     public let base: any Communicator
     /// Seconds one operation may take (0: no limit).
     public let timeout: Double
+    /// The base communicator's rank.
     public var rank: Int { base.rank }
+    /// The base communicator's group size.
     public var size: Int { base.size }
+    /// The base communicator's phase, which timeout messages name.
     public var phase: String {
         get { base.phase }
         set { base.phase = newValue }
@@ -38,22 +41,27 @@ public final class WatchedCommunicator: Communicator, @unchecked Sendable {
 
     deinit { watchdog.stop() }
 
+    /// The base's all-reduce, failing after `timeout` seconds.
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {
         try watched("all-reduce of \(values.count) floats") { try base.allReduceSum(values) }
     }
 
+    /// The base's reduction, failing after `timeout` seconds.
     public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction) throws {
         try watched("all-reduce (\(reduction.rawValue)) of \(values.count) values") { try base.allReduce(values, reduction) }
     }
 
+    /// The base's broadcast, failing after `timeout` seconds.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         try watched("broadcast of \(bytes.count) bytes from process \(root)") { try base.broadcast(bytes, root: root) }
     }
 
+    /// The base's barrier, failing after `timeout` seconds.
     public func barrier() throws {
         try watched("barrier") { try base.barrier() }
     }
 
+    /// Ends the group through the base communicator.
     public func abort(code: Int32) -> Never { base.abort(code: code) }
 
     /// Runs `body` with the watchdog armed for `timeout` seconds.
