@@ -1,10 +1,12 @@
 // The caching allocator: size classes bound the waste, freed buffers are handed out again, the
 // cache limit is honoured and the cache can be emptied. Other suites
-// allocate concurrently, so the reuse checks use a size class no other test touches.
+// allocate concurrently, so the reuse checks use a size class no other test touches; the tests of
+// this suite run one at a time, because one of them lowers the process-wide cache limit (a buffer
+// freed meanwhile by another test here would not be kept).
 @testable import AttendCore
 import Testing
 
-@Suite struct TensorAllocatorTests {
+@Suite(.serialized) struct TensorAllocatorTests {
     @Test func sizeClassesCoverTheRequestWithinAnEighth() {
         var previous = 0
         for bytes in stride(from: TensorAllocator.minimumCachedBytes, to: 1 << 28, by: 40_961) {
