@@ -5,8 +5,8 @@ import AttendData
 
 /// Which task data a run uses: preset and seed (the task itself is named in the configuration).
 public struct TaskOptions: Codable, Sendable, Equatable {
-    public var preset: TaskPreset = .cpu
-    public var seed: UInt64 = 0
+    public var preset: TaskPreset
+    public var seed: UInt64
     /// A user's data set; when set, the run trains on it instead of a catalogue task.
     public var data: UserDataConfiguration?
     /// Set for a self-pretraining run (`attend pretrain`): the task's inputs are masked and the
@@ -24,11 +24,12 @@ public struct TaskOptions: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
+        self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        preset = try c.decode(.preset, default: .cpu)
-        seed = try c.decode(.seed, default: 0)
-        data = try c.decodeIfPresent(UserDataConfiguration.self, forKey: .data)
-        masking = try c.decodeIfPresent(MaskingOptions.self, forKey: .masking)
+        try c.override(&preset, .preset)
+        try c.override(&seed, .seed)
+        try c.override(&data, .data)
+        try c.override(&masking, .masking)
     }
 
     enum CodingKeys: String, CodingKey { case preset, seed, data, masking }

@@ -48,16 +48,7 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
 
     /// Reads `config.json`.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PretrainedModelError.missingFile(path: path, hint: "a Hugging Face model folder has config.json")
-        }
-        do {
-            self = try JSONDecoder().decode(BertConfiguration.self, from: data)
-        } catch let error as PretrainedModelError {
-            throw error
-        } catch {
-            throw PretrainedModelError.invalidConfiguration(path: path, problem: "\(error)")
-        }
+        self = try PretrainedFolder.configuration(BertConfiguration.self, at: path)
         guard headCount > 0, modelDimension % headCount == 0 else {
             throw PretrainedModelError.invalidConfiguration(
                 path: path, problem: "hidden_size \(modelDimension) is not divisible by num_attention_heads \(headCount)")
@@ -86,23 +77,17 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
             layerCount: try c.decode(Int.self, forKey: .layerCount),
             headCount: try c.decode(Int.self, forKey: .headCount),
             feedForwardDimension: try c.decode(Int.self, forKey: .feedForwardDimension))
-        let act = try c.decode(.activation, default: "gelu")
-        guard let activation = Activation(name: act) ?? Self.extraActivationNames[act] else {
-            throw PretrainedModelError.unsupported(
-                feature: "hidden_act \"\(act)\"", supported: Activation.allCases.map { Self.name(of: $0) })
-        }
-        self.activation = activation
-        let positions = try c.decode(.positionEmbeddingType, default: "absolute")
-        guard positions == "absolute" else {
+        try c.overrideActivation(&activation, .activation)
+        if let positions = try c.decodeIfPresent(String.self, forKey: .positionEmbeddingType), positions != "absolute" {
             throw PretrainedModelError.unsupported(feature: "position_embedding_type \"\(positions)\"", supported: ["absolute"])
         }
-        layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
-        maximumPositions = try c.decode(.maximumPositions, default: maximumPositions)
-        typeVocabularySize = try c.decode(.typeVocabularySize, default: typeVocabularySize)
-        hiddenDropout = try c.decode(.hiddenDropout, default: hiddenDropout)
-        attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
-        initializerRange = try c.decode(.initializerRange, default: initializerRange)
-        paddingTokenID = try c.decodeIfPresent(Int.self, forKey: .paddingTokenID) ?? paddingTokenID
+        try c.override(&layerNormEpsilon, .layerNormEpsilon)
+        try c.override(&maximumPositions, .maximumPositions)
+        try c.override(&typeVocabularySize, .typeVocabularySize)
+        try c.override(&hiddenDropout, .hiddenDropout)
+        try c.override(&attentionDropout, .attentionDropout)
+        try c.override(&initializerRange, .initializerRange)
+        try c.override(&paddingTokenID, .paddingTokenID)
     }
 
     /// Writes transformers' spelling, with `architectures` and `model_type` so that
@@ -116,7 +101,7 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
         try c.encode(layerCount, forKey: .layerCount)
         try c.encode(headCount, forKey: .headCount)
         try c.encode(feedForwardDimension, forKey: .feedForwardDimension)
-        try c.encode(Self.name(of: activation), forKey: .activation)
+        try c.encode(PretrainedFolder.name(of: activation), forKey: .activation)
         try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
         try c.encode(maximumPositions, forKey: .maximumPositions)
         try c.encode(typeVocabularySize, forKey: .typeVocabularySize)
@@ -125,16 +110,5 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
         try c.encode(initializerRange, forKey: .initializerRange)
         try c.encode(paddingTokenID, forKey: .paddingTokenID)
         try c.encode("absolute", forKey: .positionEmbeddingType)
-    }
-
-    /// transformers' `ACT2FN` names that `Activation(name:)` does not know.
-    static let extraActivationNames: [String: Activation] = ["relu2": .reluSquared, "gelu_python": .gelu]
-
-    /// The `hidden_act` string transformers reads for `activation`.
-    static func name(of activation: Activation) -> String {
-        switch activation {
-        case .reluSquared: "relu2"
-        default: activation.rawValue
-        }
     }
 }
