@@ -1,6 +1,7 @@
 // How a run names its data: a task from AttendData's catalog at a size preset and seed, or a user's
 // own files (`data`: format, paths, fields, tokenizer and label map, saved with the run), and for a
-// self-pretraining run how its inputs are masked (`masking`).
+// self-pretraining run how its inputs are masked (`masking`). The task they make:
+// TaskCatalog+TaskOptions.swift.
 import AttendData
 
 /// Which task data a run uses: preset and seed (the task itself is named in the configuration).
@@ -33,15 +34,4 @@ public struct TaskOptions: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey { case preset, seed, data, masking }
-}
-
-extension TaskCatalog {
-    /// The task a run configuration names: its user data set if it has one, else catalogue task
-    /// `name`; masked for self-pretraining when `options.masking` is set.
-    public static func make(_ name: String, options: TaskOptions) throws -> any SequenceTask {
-        let task = try options.data.map { try UserData.make($0) }
-            ?? make(name, preset: options.preset, seed: options.seed)
-        guard let masking = options.masking else { return task }
-        return try MaskedTokenTask(base: task, masking: masking)
-    }
 }
