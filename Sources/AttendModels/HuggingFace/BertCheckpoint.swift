@@ -24,13 +24,11 @@ extension Bert {
         directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil, seed: UInt64 = 0
     ) throws -> (model: Bert, report: BertLoadReport) {
         let configuration = try BertConfiguration(contentsOf: PretrainedFolder.configurationPath(in: directory))
-        let archive = try Safetensors.open(try PretrainedFolder.weightsPath(in: directory))
-        let keys = naming.sort(archive.names)
+        let weights = try PretrainedFolder.weights(in: directory, naming: naming)
         let model = try Bert(
             configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
-            hasPooler: keys.model["pooler.dense.weight"] != nil, seed: seed, initialization: .placeholder)
-        let report = try model.load(from: archive)
-        return (model, report)
+            hasPooler: weights.hasPooler, seed: seed, initialization: .placeholder)
+        return (model, try model.load(from: weights.archive))
     }
 
     /// The weights file of a model folder: model.safetensors, else the sharded index.

@@ -7,7 +7,7 @@ import AttendNN
 import Foundation
 
 /// Hyper-parameters of a BERT encoder, as `config.json` spells them.
-public struct BertConfiguration: Codable, Sendable, Equatable {
+public struct BertConfiguration: PretrainedEncoderConfiguration, Codable, Sendable, Equatable {
     /// Rows of the word-embedding table (`vocab_size`).
     public var vocabularySize: Int
     /// Model width c (`hidden_size`).
@@ -58,12 +58,10 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
     /// Head dimension d = c/h.
     public var headDimension: Int { modelDimension / headCount }
 
+    /// BERT's own keys (the shared ones: `PretrainedEncoderKeys`).
     enum CodingKeys: String, CodingKey {
-        case vocabularySize = "vocab_size", modelDimension = "hidden_size", layerCount = "num_hidden_layers"
-        case headCount = "num_attention_heads", feedForwardDimension = "intermediate_size"
-        case activation = "hidden_act", layerNormEpsilon = "layer_norm_eps"
+        case vocabularySize = "vocab_size"
         case maximumPositions = "max_position_embeddings", typeVocabularySize = "type_vocab_size"
-        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
         case initializerRange = "initializer_range", paddingTokenID = "pad_token_id"
         case positionEmbeddingType = "position_embedding_type", modelType = "model_type"
         case architectures
@@ -71,21 +69,19 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        let shape = try decoder.container(keyedBy: PretrainedEncoderKeys.self)
         self.init(
             vocabularySize: try c.decode(Int.self, forKey: .vocabularySize),
-            modelDimension: try c.decode(Int.self, forKey: .modelDimension),
-            layerCount: try c.decode(Int.self, forKey: .layerCount),
-            headCount: try c.decode(Int.self, forKey: .headCount),
-            feedForwardDimension: try c.decode(Int.self, forKey: .feedForwardDimension))
-        try c.overrideActivation(&activation, .activation)
+            modelDimension: try shape.decode(Int.self, forKey: .modelDimension),
+            layerCount: try shape.decode(Int.self, forKey: .layerCount),
+            headCount: try shape.decode(Int.self, forKey: .headCount),
+            feedForwardDimension: try shape.decode(Int.self, forKey: .feedForwardDimension))
+        try overrideEncoderFields(from: decoder)
         if let positions = try c.decodeIfPresent(String.self, forKey: .positionEmbeddingType), positions != "absolute" {
             throw PretrainedModelError.unsupported(feature: "position_embedding_type \"\(positions)\"", supported: ["absolute"])
         }
-        try c.override(&layerNormEpsilon, .layerNormEpsilon)
         try c.override(&maximumPositions, .maximumPositions)
         try c.override(&typeVocabularySize, .typeVocabularySize)
-        try c.override(&hiddenDropout, .hiddenDropout)
-        try c.override(&attentionDropout, .attentionDropout)
         try c.override(&initializerRange, .initializerRange)
         try c.override(&paddingTokenID, .paddingTokenID)
     }
@@ -97,16 +93,9 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
         try c.encode(["BertModel"], forKey: .architectures)
         try c.encode("bert", forKey: .modelType)
         try c.encode(vocabularySize, forKey: .vocabularySize)
-        try c.encode(modelDimension, forKey: .modelDimension)
-        try c.encode(layerCount, forKey: .layerCount)
-        try c.encode(headCount, forKey: .headCount)
-        try c.encode(feedForwardDimension, forKey: .feedForwardDimension)
-        try c.encode(PretrainedFolder.name(of: activation), forKey: .activation)
-        try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
+        try encodeEncoderFields(to: encoder)
         try c.encode(maximumPositions, forKey: .maximumPositions)
         try c.encode(typeVocabularySize, forKey: .typeVocabularySize)
-        try c.encode(hiddenDropout, forKey: .hiddenDropout)
-        try c.encode(attentionDropout, forKey: .attentionDropout)
         try c.encode(initializerRange, forKey: .initializerRange)
         try c.encode(paddingTokenID, forKey: .paddingTokenID)
         try c.encode("absolute", forKey: .positionEmbeddingType)

@@ -15,8 +15,8 @@ import AttendNN
 import Foundation
 
 /// `DebertaV2Config` as read from `config.json`, with the reference's defaults for absent keys.
-/// Fields BERT and ViT also have carry the names `BertConfiguration` gives them.
-public struct DebertaV2Configuration: Codable, Sendable, Equatable {
+/// The fields BERT and ViT also have are `PretrainedEncoderConfiguration`'s.
+public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, Sendable, Equatable {
     /// Rows of the word-embedding table (`vocab_size`).
     public var vocabularySize = 128_100
     /// Model width c (`hidden_size`).
@@ -60,11 +60,9 @@ public struct DebertaV2Configuration: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case vocabularySize = "vocab_size", modelDimension = "hidden_size", layerCount = "num_hidden_layers"
-        case headCount = "num_attention_heads", feedForwardDimension = "intermediate_size", activation = "hidden_act"
-        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
+        case vocabularySize = "vocab_size"
         case maximumPositions = "max_position_embeddings", typeVocabularySize = "type_vocab_size"
-        case layerNormEpsilon = "layer_norm_eps", relativeAttention = "relative_attention"
+        case relativeAttention = "relative_attention"
         case maxRelativePositions = "max_relative_positions", positionBuckets = "position_buckets"
         case positionAttentionTypes = "pos_att_type", shareAttentionKey = "share_att_key"
         case normalizeRelativeEmbeddings = "norm_rel_ebd", positionBiasedInput = "position_biased_input"
@@ -74,18 +72,11 @@ public struct DebertaV2Configuration: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         self.init()
+        try overrideEncoderFields(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
         try c.override(&vocabularySize, .vocabularySize)
-        try c.override(&modelDimension, .modelDimension)
-        try c.override(&layerCount, .layerCount)
-        try c.override(&headCount, .headCount)
-        try c.override(&feedForwardDimension, .feedForwardDimension)
-        try c.overrideActivation(&activation, .activation)
-        try c.override(&hiddenDropout, .hiddenDropout)
-        try c.override(&attentionDropout, .attentionDropout)
         try c.override(&maximumPositions, .maximumPositions)
         try c.override(&typeVocabularySize, .typeVocabularySize)
-        try c.override(&layerNormEpsilon, .layerNormEpsilon)
         try c.override(&relativeAttention, .relativeAttention)
         try c.override(&maxRelativePositions, .maxRelativePositions)
         try c.override(&positionBuckets, .positionBuckets)
@@ -96,6 +87,25 @@ public struct DebertaV2Configuration: Codable, Sendable, Equatable {
         try c.override(&embeddingSize, .embeddingSize)
         try c.override(&attentionHeadSize, .attentionHeadSize)
         try c.override(&convolutionKernelSize, .convolutionKernelSize)
+    }
+
+    /// Writes transformers' keys (lists as lists).
+    public func encode(to encoder: any Encoder) throws {
+        try encodeEncoderFields(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabularySize, forKey: .vocabularySize)
+        try c.encode(maximumPositions, forKey: .maximumPositions)
+        try c.encode(typeVocabularySize, forKey: .typeVocabularySize)
+        try c.encode(relativeAttention, forKey: .relativeAttention)
+        try c.encode(maxRelativePositions, forKey: .maxRelativePositions)
+        try c.encode(positionBuckets, forKey: .positionBuckets)
+        try c.encode(positionAttentionTypes, forKey: .positionAttentionTypes)
+        try c.encode(shareAttentionKey, forKey: .shareAttentionKey)
+        try c.encode(normalizeRelativeEmbeddings, forKey: .normalizeRelativeEmbeddings)
+        try c.encode(positionBiasedInput, forKey: .positionBiasedInput)
+        try c.encodeIfPresent(embeddingSize, forKey: .embeddingSize)
+        try c.encodeIfPresent(attentionHeadSize, forKey: .attentionHeadSize)
+        try c.encode(convolutionKernelSize, forKey: .convolutionKernelSize)
     }
 
     /// Replaces `list` with the "a|b" string or list of strings at `key`, lower-cased and trimmed;

@@ -59,6 +59,17 @@ struct CheckpointNaming: Sendable {
     }
 }
 
+extension PretrainedFolder {
+    /// The opened weights of `directory`, and whether they hold a pooler under `naming` (BERT and
+    /// ViT build one only then).
+    static func weights(
+        in directory: String, naming: CheckpointNaming
+    ) throws -> (archive: any SafetensorsArchive, hasPooler: Bool) {
+        let archive = try Safetensors.open(try weightsPath(in: directory))
+        return (archive, naming.sort(archive.names).model["pooler.dense.weight"] != nil)
+    }
+}
+
 extension Module {
     /// Copies `archive`'s tensors into this module's parameters of the same names, after `naming`'s
     /// translations. Throws `PretrainedModelError.weightsMismatch` naming every missing, unexpected

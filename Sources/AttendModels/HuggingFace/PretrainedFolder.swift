@@ -64,13 +64,3 @@ public enum PretrainedFolder {
     /// transformers' `ACT2FN` names that `Activation(name:)` does not know.
     static let extraActivationNames: [String: Activation] = ["relu2": .reluSquared, "gelu_python": .gelu]
 }
-
-extension KeyedDecodingContainer {
-    /// Replaces `activation` with the one named at `key` (transformers' `hidden_act` spelling),
-    /// when the file has one.
-    func overrideActivation(_ activation: inout Activation, _ key: Key) throws {
-        if let name = try decodeIfPresent(String.self, forKey: key) {
-            activation = try PretrainedFolder.activation(named: name)
-        }
-    }
-}

@@ -5,7 +5,7 @@ import AttendNN
 import Foundation
 
 /// Hyper-parameters of a Vision Transformer, as `config.json` spells them.
-public struct ViTConfiguration: Codable, Sendable, Equatable {
+public struct ViTConfiguration: PretrainedEncoderConfiguration, Codable, Sendable, Equatable {
     /// The GELU and LayerNorm ε of one of the reference implementations.
     public enum Numerics: String, Codable, Sendable, CaseIterable {
         /// transformers: exact GELU, ε = 1e-12.
@@ -95,29 +95,20 @@ public struct ViTConfiguration: Codable, Sendable, Equatable {
         return nil
     }
 
+    /// ViT's own keys (the shared ones: `PretrainedEncoderKeys`).
     enum CodingKeys: String, CodingKey {
-        case modelDimension = "hidden_size", layerCount = "num_hidden_layers", headCount = "num_attention_heads"
-        case feedForwardDimension = "intermediate_size", activation = "hidden_act", layerNormEpsilon = "layer_norm_eps"
         case imageSize = "image_size", patchSize = "patch_size", channelCount = "num_channels", qkvBias = "qkv_bias"
-        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
         case initializerRange = "initializer_range", modelType = "model_type", architectures
     }
 
     public init(from decoder: any Decoder) throws {
         self = .base16  // transformers' ViTConfig defaults
+        try overrideEncoderFields(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        try c.override(&modelDimension, .modelDimension)
-        try c.override(&layerCount, .layerCount)
-        try c.override(&headCount, .headCount)
-        try c.override(&feedForwardDimension, .feedForwardDimension)
-        try c.overrideActivation(&activation, .activation)
-        try c.override(&layerNormEpsilon, .layerNormEpsilon)
         try c.override(&imageSize, .imageSize)
         try c.override(&patchSize, .patchSize)
         try c.override(&channelCount, .channelCount)
         try c.override(&qkvBias, .qkvBias)
-        try c.override(&hiddenDropout, .hiddenDropout)
-        try c.override(&attentionDropout, .attentionDropout)
         try c.override(&initializerRange, .initializerRange)
     }
 
@@ -126,18 +117,11 @@ public struct ViTConfiguration: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(["ViTModel"], forKey: .architectures)
         try c.encode("vit", forKey: .modelType)
-        try c.encode(modelDimension, forKey: .modelDimension)
-        try c.encode(layerCount, forKey: .layerCount)
-        try c.encode(headCount, forKey: .headCount)
-        try c.encode(feedForwardDimension, forKey: .feedForwardDimension)
-        try c.encode(PretrainedFolder.name(of: activation), forKey: .activation)
-        try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
+        try encodeEncoderFields(to: encoder)
         try c.encode(imageSize, forKey: .imageSize)
         try c.encode(patchSize, forKey: .patchSize)
         try c.encode(channelCount, forKey: .channelCount)
         try c.encode(qkvBias, forKey: .qkvBias)
-        try c.encode(hiddenDropout, forKey: .hiddenDropout)
-        try c.encode(attentionDropout, forKey: .attentionDropout)
         try c.encode(initializerRange, forKey: .initializerRange)
     }
 }

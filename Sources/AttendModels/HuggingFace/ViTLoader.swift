@@ -22,12 +22,11 @@ extension ViT {
     ) throws -> (model: ViT, report: ViTLoadReport) {
         var configuration = try ViTConfiguration(contentsOf: PretrainedFolder.configurationPath(in: directory))
         if let numerics { configuration.use(numerics) }
-        let archive = try Safetensors.open(try PretrainedFolder.weightsPath(in: directory))
-        let keys = naming.sort(archive.names)
+        let weights = try PretrainedFolder.weights(in: directory, naming: naming)
         let model = try ViT(
             configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
-            hasPooler: keys.model["pooler.dense.weight"] != nil, seed: seed, initialization: .placeholder)
-        let report = try model.load(from: archive)
+            hasPooler: weights.hasPooler, seed: seed, initialization: .placeholder)
+        let report = try model.load(from: weights.archive)
         model.eval()
         return (model, report)
     }
