@@ -36,12 +36,16 @@ public struct TaskEntry: Sendable {
     /// The data files it reads (empty for generated tasks).
     public let files: [DataFile]
     /// Builds the task at a preset size, with everything random drawn from the seed.
-    public let make: @Sendable (TaskPreset, UInt64, DataFiles) throws(DataError) -> any SequenceTask
+    public let make: Maker
+
+    /// A task's factory: preset, seed and where data files are looked up → the task.
+    public typealias Maker =
+        @Sendable (TaskPreset, UInt64, DataFiles) throws(DataError) -> any SequenceTask
 
     /// An entry.
     public init(
-        name: String, summary: String, kind: TaskKind, isLongRangeArena: Bool, files: [DataFile] = [],
-        make: @escaping @Sendable (TaskPreset, UInt64, DataFiles) throws(DataError) -> any SequenceTask
+        name: String, summary: String, kind: TaskKind, isLongRangeArena: Bool,
+        files: [DataFile] = [], make: @escaping Maker
     ) {
         self.name = name
         self.summary = summary
@@ -71,7 +75,8 @@ public enum TaskCatalog {
     /// The Long Range Arena tasks (Image is Fashion-MNIST here; Path-X is separate, as in LRA).
     public static let longRangeArena = all.filter(\.isLongRangeArena).map(\.name)
     /// One-line descriptions for `attend list`.
-    public static let summaries = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0.summary) })
+    public static let summaries = Dictionary(
+        uniqueKeysWithValues: all.map { ($0.name, $0.summary) })
 
     /// The task called `name`, or an error listing the valid names.
     public static func named(_ name: String) throws(DataError) -> TaskEntry {

@@ -57,8 +57,9 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
 
     /// A configuration with the essential fields (no warm-up and no weight decay unless given).
     public init(
-        task: String, taskOptions: TaskOptions = TaskOptions(), model: ModelConfiguration, steps: Int,
-        batchSize: Int, learningRate: Float, warmupSteps: Int = 0, weightDecay: Float = 0
+        task: String, taskOptions: TaskOptions = TaskOptions(), model: ModelConfiguration,
+        steps: Int, batchSize: Int, learningRate: Float, warmupSteps: Int = 0,
+        weightDecay: Float = 0
     ) {
         self.task = task
         self.taskOptions = taskOptions

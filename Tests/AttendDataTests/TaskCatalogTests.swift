@@ -45,5 +45,7 @@ func everyEntryDeclaresWhatItsTaskIs(_ name: String) throws {
     let task = try entry.make(.tiny, 5, DataFiles())
     #expect(task.name == entry.name && task.kind == entry.kind && task.seed == 5)
     #expect(TaskCatalog.longRangeArena == ["listops", "text", "retrieval", "image", "pathfinder"])
-    #expect(throws: DataError.unknownTask("pathy", known: TaskCatalog.names)) { try TaskCatalog.named("pathy") }
+    #expect(throws: DataError.unknownTask("pathy", known: TaskCatalog.names)) {
+        try TaskCatalog.named("pathy")
+    }
 }

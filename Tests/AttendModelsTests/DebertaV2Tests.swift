@@ -63,13 +63,15 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         config.relativeAttention = true
         config.positionAttentionTypes = ["c2c"]
         let error = #expect(throws: PretrainedModelError.self) { try config.validate() }
-        #expect(error?.description == "config.json: pos_att_type = c2c is not supported: known terms are c2p and p2c")
+        #expect(
+            error?.description
+                == "config.json: pos_att_type = c2c is not supported: known terms are c2p and p2c")
     }
 
     @Test func withoutRelativeAttentionThereIsNoTable() throws {
         var config = DebertaV2Configuration()
-        (config.vocabularySize, config.modelDimension, config.layerCount, config.headCount, config.feedForwardDimension) =
-            (10, 8, 1, 2, 16)
+        (config.vocabularySize, config.modelDimension, config.layerCount) = (10, 8, 1)
+        (config.headCount, config.feedForwardDimension) = (2, 16)
         let model = try DebertaV2Model(config)
         #expect(!model.namedParameters().contains { $0.0.contains("rel_embeddings") })
         let output = try model(Indices(shape: [1, 5], values: [1, 2, 3, 4, 5]))

@@ -20,7 +20,8 @@ private func roundTripped<T: Codable>(_ value: T) throws -> T {
 
 /// The stored properties of `value` whose printed values equal those of `reference`.
 private func unchangedFields<T>(_ value: T, from reference: T) -> [String] {
-    zip(Mirror(reflecting: value).children, Mirror(reflecting: reference).children).compactMap { field, old in
+    let pairs = zip(Mirror(reflecting: value).children, Mirror(reflecting: reference).children)
+    return pairs.compactMap { field, old in
         "\(field.value)" == "\(old.value)" ? field.label ?? "?" : nil
     }
 }
@@ -29,15 +30,24 @@ private func unchangedFields<T>(_ value: T, from reference: T) -> [String] {
 private func expectEveryFieldRoundTrips<T: Codable & Equatable>(
     _ changed: T, from reference: T, sourceLocation: SourceLocation = #_sourceLocation
 ) throws {
-    #expect(unchangedFields(changed, from: reference).isEmpty, "\(T.self)", sourceLocation: sourceLocation)
+    let unchanged = unchangedFields(changed, from: reference)
+    #expect(unchanged.isEmpty, "\(T.self)", sourceLocation: sourceLocation)
     #expect(try roundTripped(changed) == changed, "\(T.self)", sourceLocation: sourceLocation)
 }
 
-@Suite struct ConfigurationDecodingTests {
-    let shape = #"{"model_dimension": 8, "head_count": 2, "maximum_length": 16"#
-    let modelShape = #""vocabulary_size": 10, "model_dimension": 8, "layer_count": 1, "head_count": 2,"#
-        + #" "feed_forward_dimension": 16, "maximum_length": 12"#
+/// A small model shape and its JSON keys.
+private let smallModel = ModelConfiguration(
+    vocabularySize: 10, modelDimension: 8, layerCount: 1, headCount: 2, feedForwardDimension: 16,
+    maximumLength: 12)
+private let smallModelKeys = #""vocabulary_size": 10, "model_dimension": 8, "layer_count": 1,"#
+    + #" "head_count": 2, "feed_forward_dimension": 16, "maximum_length": 12"#
+/// A small BERT shape and its config.json.
+private let smallBert = BertConfiguration(
+    vocabularySize: 10, modelDimension: 8, layerCount: 1, headCount: 2, feedForwardDimension: 16)
+private let smallBertJSON = #"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,"#
+    + #" "num_attention_heads": 2, "intermediate_size": 16}"#
 
+@Suite struct ConfigurationDecodingTests {
     @Test func emptyObjectsDecodeToTheDefaults() throws {
         #expect(try decoded("{}") == FullAttention.Options())
         #expect(try decoded("{}") == LocalAttention.Options())
@@ -62,24 +72,19 @@ private func expectEveryFieldRoundTrips<T: Codable & Equatable>(
 
     @Test func requiredFieldsAloneDecodeToTheDefaults() throws {
         #expect(
-            try decoded(shape + "}")
+            try decoded(#"{"model_dimension": 8, "head_count": 2, "maximum_length": 16}"#)
                 == MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 16))
-        let model = ModelConfiguration(
-            vocabularySize: 10, modelDimension: 8, layerCount: 1, headCount: 2, feedForwardDimension: 16,
-            maximumLength: 12)
-        #expect(try decoded("{" + modelShape + "}") == model)
+        #expect(try decoded("{" + smallModelKeys + "}") == smallModel)
+        let run = #"{"task": "listops", "model": {"# + smallModelKeys + #"}, "steps": 3,"#
+            + #" "batch_size": 4, "learning_rate": 0.5}"#
         #expect(
-            try decoded(#"{"task": "listops", "model": {"# + modelShape + #"}, "steps": 3, "batch_size": 4,"#
-                + #" "learning_rate": 0.5}"#)
-                == TrainingConfiguration(task: "listops", model: model, steps: 3, batchSize: 4, learningRate: 0.5))
-        let bert = BertConfiguration(
-            vocabularySize: 10, modelDimension: 8, layerCount: 1, headCount: 2, feedForwardDimension: 16)
-        let bertJSON = #"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,"#
-            + #" "intermediate_size": 16}"#
-        #expect(try decoded(bertJSON) == bert)
+            try decoded(run)
+                == TrainingConfiguration(
+                    task: "listops", model: smallModel, steps: 3, batchSize: 4, learningRate: 0.5))
+        #expect(try decoded(smallBertJSON) == smallBert)
         #expect(
-            try decoded(#"{"directory": "d", "labels": ["a"], "bert": "# + bertJSON + "}")
-                == PretrainedInitialization(directory: "d", bert: bert, labels: ["a"]))
+            try decoded(#"{"directory": "d", "labels": ["a"], "bert": "# + smallBertJSON + "}")
+                == PretrainedInitialization(directory: "d", bert: smallBert, labels: ["a"]))
         #expect(try decoded(#"{"rate": 0.25}"#) == MaskingOptions(rate: 0.25))
         #expect(
             try decoded(#"{"format": "csv", "train": "t.csv"}"#)
@@ -90,7 +95,8 @@ private func expectEveryFieldRoundTrips<T: Codable & Equatable>(
         var full = FullAttention.Options()
         full.path = .reference
         try expectEveryFieldRoundTrips(full, from: FullAttention.Options())
-        try expectEveryFieldRoundTrips(LocalAttention.Options(windowSize: 7), from: LocalAttention.Options())
+        try expectEveryFieldRoundTrips(
+            LocalAttention.Options(windowSize: 7), from: LocalAttention.Options())
         try expectEveryFieldRoundTrips(
             BigBirdAttention.Options(blockSize: 4, randomBlockCount: 1, randomLayout: .firstBlock),
             from: BigBirdAttention.Options())
@@ -101,20 +107,24 @@ private func expectEveryFieldRoundTrips<T: Codable & Equatable>(
         (performer.featureCount, performer.kernel, performer.featureRedrawInterval) = (8, .relu, 0)
         try expectEveryFieldRoundTrips(performer, from: PerformerAttention.Options())
         var longShort = LongShortAttention.Options()
-        (longShort.segmentSize, longShort.landmarkCount, longShort.chunkSize, longShort.chunkRank) = (2, 3, 4, 5)
+        (longShort.segmentSize, longShort.landmarkCount) = (2, 3)
+        (longShort.chunkSize, longShort.chunkRank) = (4, 5)
         try expectEveryFieldRoundTrips(longShort, from: LongShortAttention.Options())
         var flash = FlashGAU.Options()
-        (flash.mode, flash.expansion, flash.sharedDimension, flash.chunkSize) = (.quadratic, 3, 16, 32)
-        (flash.relativeBias, flash.maximumRelativeDistance, flash.path) = (false, 9, .reference)
+        (flash.mode, flash.expansion, flash.sharedDimension) = (.quadratic, 3, 16)
+        (flash.chunkSize, flash.relativeBias) = (32, false)
+        (flash.maximumRelativeDistance, flash.path) = (9, .reference)
         try expectEveryFieldRoundTrips(flash, from: FlashGAU.Options())
         var deberta = DisentangledAttention.Options()
-        (deberta.positionTerms, deberta.buckets) = ([.positionToContent], RelativePositionBuckets(bucketSize: 8, maxPosition: 32))
+        deberta.positionTerms = [.positionToContent]
+        deberta.buckets = RelativePositionBuckets(bucketSize: 8, maxPosition: 32)
         (deberta.shareAttentionKey, deberta.normalizeRelativeEmbeddings) = (false, false)
         (deberta.layerNormEpsilon, deberta.path) = (1e-5, .reference)
         try expectEveryFieldRoundTrips(deberta, from: DisentangledAttention.Options())
         var mgk = MixtureOfGaussianKeysAttention.Options()
         (mgk.components, mgk.keys, mgk.assignment, mgk.priors) = (3, .offsets, .hard, .fixed)
-        (mgk.varianceScales, mgk.score, mgk.headDimension, mgk.path) = ([1, 3], .dotProduct, 4, .reference)
+        (mgk.varianceScales, mgk.score) = ([1, 3], .dotProduct)
+        (mgk.headDimension, mgk.path) = (4, .reference)
         try expectEveryFieldRoundTrips(mgk, from: MixtureOfGaussianKeysAttention.Options())
         var hypercube = HypercubeAttention.Options()
         (hypercube.blockSize, hypercube.path) = (16, .reference)
@@ -134,12 +144,12 @@ private func expectEveryFieldRoundTrips<T: Codable & Equatable>(
         try expectEveryFieldRoundTrips(spade, from: SpadeMixer.Options())
         var evolving = EvolvingAttention.Options()
         (evolving.base, evolving.windowSize, evolving.residualWeight) = (.local, 8, 0.5)
-        (evolving.convolutionWeight, evolving.activation, evolving.memoryBudget) = (0.5, .relu, 1 << 20)
+        (evolving.convolutionWeight, evolving.activation) = (0.5, .relu)
+        evolving.memoryBudget = 1 << 20
         try expectEveryFieldRoundTrips(evolving, from: EvolvingAttention.Options())
     }
 
     @Test func modelAndRunConfigurationsWithEveryFieldSetRoundTrip() throws {
-        let defaultMixer = MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 16)
         var mixer = MixerConfiguration(modelDimension: 12, headCount: 3, maximumLength: 20)
         (mixer.projectionBias, mixer.attentionDropout, mixer.seed) = (false, 0.1, 7)
         mixer.full.path = .reference
@@ -155,78 +165,87 @@ private func expectEveryFieldRoundTrips<T: Codable & Equatable>(
         mixer.treeformer.leafSize = 4
         mixer.spade.s4Weight = 0.25
         mixer.evolving.windowSize = 4
-        try expectEveryFieldRoundTrips(mixer, from: defaultMixer)
+        try expectEveryFieldRoundTrips(
+            mixer, from: MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 16))
 
         var switchOptions = SwitchFeedForward.Options()
-        (switchOptions.expertCount, switchOptions.capacityFactor, switchOptions.evaluationCapacityFactor) = (2, 1, 3)
-        (switchOptions.expertCapacity, switchOptions.auxiliaryLossCoefficient) = (4, 0.5)
-        (switchOptions.zLossCoefficient, switchOptions.jitter) = (0.25, 0)
-        (switchOptions.activation, switchOptions.layerInterval) = (.gelu, 2)
+        (switchOptions.expertCount, switchOptions.capacityFactor) = (2, 1)
+        (switchOptions.evaluationCapacityFactor, switchOptions.expertCapacity) = (3, 4)
+        (switchOptions.auxiliaryLossCoefficient, switchOptions.zLossCoefficient) = (0.5, 0.25)
+        (switchOptions.jitter, switchOptions.activation) = (0, .gelu)
+        switchOptions.layerInterval = 2
         try expectEveryFieldRoundTrips(switchOptions, from: SwitchFeedForward.Options())
 
-        let bert = BertConfiguration(
-            vocabularySize: 10, modelDimension: 8, layerCount: 1, headCount: 2, feedForwardDimension: 16)
-        var changedBert = BertConfiguration(
-            vocabularySize: 11, modelDimension: 12, layerCount: 2, headCount: 3, feedForwardDimension: 17)
-        (changedBert.activation, changedBert.layerNormEpsilon, changedBert.maximumPositions) = (.relu, 1e-5, 64)
-        (changedBert.typeVocabularySize, changedBert.hiddenDropout, changedBert.attentionDropout) = (1, 0, 0.2)
-        (changedBert.initializerRange, changedBert.paddingTokenID) = (0.5, 3)
-        try expectEveryFieldRoundTrips(changedBert, from: bert)
-        var pretrained = PretrainedInitialization(directory: "e", bert: changedBert, labels: ["b", "c"])
+        var bert = BertConfiguration(
+            vocabularySize: 11, modelDimension: 12, layerCount: 2, headCount: 3,
+            feedForwardDimension: 17)
+        (bert.activation, bert.layerNormEpsilon, bert.maximumPositions) = (.relu, 1e-5, 64)
+        (bert.typeVocabularySize, bert.hiddenDropout, bert.attentionDropout) = (1, 0, 0.2)
+        (bert.initializerRange, bert.paddingTokenID) = (0.5, 3)
+        try expectEveryFieldRoundTrips(bert, from: smallBert)
+        var pretrained = PretrainedInitialization(directory: "e", bert: bert, labels: ["b", "c"])
         (pretrained.freezeEncoder, pretrained.segmentSeparatorID) = (true, 102)
-        try expectEveryFieldRoundTrips(pretrained, from: PretrainedInitialization(directory: "d", bert: bert, labels: ["a"]))
+        let defaultPretrained = PretrainedInitialization(
+            directory: "d", bert: smallBert, labels: ["a"])
+        try expectEveryFieldRoundTrips(pretrained, from: defaultPretrained)
 
-        let model = ModelConfiguration(
-            vocabularySize: 10, modelDimension: 8, layerCount: 1, headCount: 2, feedForwardDimension: 16,
-            maximumLength: 12)
-        var changedModel = ModelConfiguration(
-            vocabularySize: 11, modelDimension: 12, layerCount: 2, headCount: 3, feedForwardDimension: 17,
-            maximumLength: 13)
-        (changedModel.mixer, changedModel.upperMixer, changedModel.mixerOptions) = ("local", "full", mixer)
-        (changedModel.activation, changedModel.dropout, changedModel.preNorm) = (.relu, 0.3, false)
-        (changedModel.positions, changedModel.tokenEmbeddingScale, changedModel.pooling) = (.learned, 0.02, .mean)
-        (changedModel.layerNormEpsilon, changedModel.feedForward) = (1e-5, .switch)
-        (changedModel.switchFeedForward, changedModel.classCount, changedModel.headDimension) = (switchOptions, 5, 6)
-        (changedModel.seed, changedModel.architecture, changedModel.patchSize) = (9, .vit, 2)
-        (changedModel.imageChannels, changedModel.pretrained) = (3, pretrained)
-        try expectEveryFieldRoundTrips(changedModel, from: model)
+        var model = ModelConfiguration(
+            vocabularySize: 11, modelDimension: 12, layerCount: 2, headCount: 3,
+            feedForwardDimension: 17, maximumLength: 13)
+        (model.mixer, model.upperMixer, model.mixerOptions) = ("local", "full", mixer)
+        (model.activation, model.dropout, model.preNorm) = (.relu, 0.3, false)
+        (model.positions, model.tokenEmbeddingScale, model.pooling) = (.learned, 0.02, .mean)
+        (model.layerNormEpsilon, model.feedForward) = (1e-5, .switch)
+        (model.switchFeedForward, model.classCount, model.headDimension) = (switchOptions, 5, 6)
+        (model.seed, model.architecture, model.patchSize) = (9, .vit, 2)
+        (model.imageChannels, model.pretrained) = (3, pretrained)
+        try expectEveryFieldRoundTrips(model, from: smallModel)
 
         var data = UserDataConfiguration(format: .jsonl, train: "u.jsonl")
         (data.validation, data.test, data.validationFraction) = ("v.jsonl", "w.jsonl", 0.2)
-        (data.fields, data.labels, data.skipBadLines) = (FieldNames(text: "t", label: "l"), ["x"], true)
-        (data.tokenizer, data.windowLength, data.seed) = (.wordPiece(directory: "m"), 64, 5)
-        try expectEveryFieldRoundTrips(data, from: UserDataConfiguration(format: .csv, train: "t.csv"))
+        (data.fields, data.labels) = (FieldNames(text: "t", label: "l"), ["x"])
+        (data.skipBadLines, data.tokenizer) = (true, .wordPiece(directory: "m"))
+        (data.windowLength, data.seed) = (64, 5)
+        try expectEveryFieldRoundTrips(
+            data, from: UserDataConfiguration(format: .csv, train: "t.csv"))
         try expectEveryFieldRoundTrips(
             MaskingOptions(rate: 0.5, span: 3, patch: 2), from: MaskingOptions(rate: 0.25))
-        let taskOptions = TaskOptions(preset: .tiny, seed: 4, data: data, masking: MaskingOptions(rate: 0.5))
+        let taskOptions = TaskOptions(
+            preset: .tiny, seed: 4, data: data, masking: MaskingOptions(rate: 0.5))
         try expectEveryFieldRoundTrips(taskOptions, from: TaskOptions())
 
-        let run = TrainingConfiguration(task: "listops", model: model, steps: 3, batchSize: 4, learningRate: 0.5)
-        var changedRun = TrainingConfiguration(
-            task: "text", taskOptions: taskOptions, model: changedModel, steps: 5, batchSize: 6, learningRate: 0.25,
-            warmupSteps: 2, weightDecay: 0.01)
-        (changedRun.schedule, changedRun.beta1, changedRun.beta2, changedRun.epsilon) = (.linear, 0.8, 0.9, 1e-8)
-        (changedRun.gradientClip, changedRun.labelSmoothing, changedRun.seed) = (0, 0.1, 8)
-        (changedRun.evaluationInterval, changedRun.evaluationExamples) = (10, 20)
-        (changedRun.checkpointInterval, changedRun.logInterval, changedRun.encoderFrom) = (30, 40, "runs/pre")
-        (changedRun.accumulate, changedRun.checkpointActivations) = (2, 1)
-        try expectEveryFieldRoundTrips(changedRun, from: run)
+        var run = TrainingConfiguration(
+            task: "text", taskOptions: taskOptions, model: model, steps: 5, batchSize: 6,
+            learningRate: 0.25, warmupSteps: 2, weightDecay: 0.01)
+        (run.schedule, run.beta1, run.beta2, run.epsilon) = (.linear, 0.8, 0.9, 1e-8)
+        (run.gradientClip, run.labelSmoothing, run.seed) = (0, 0.1, 8)
+        (run.evaluationInterval, run.evaluationExamples) = (10, 20)
+        (run.checkpointInterval, run.logInterval, run.encoderFrom) = (30, 40, "runs/pre")
+        (run.accumulate, run.checkpointActivations) = (2, 1)
+        try expectEveryFieldRoundTrips(
+            run,
+            from: TrainingConfiguration(
+                task: "listops", model: smallModel, steps: 3, batchSize: 4, learningRate: 0.5))
     }
 
     @Test func pretrainedConfigurationsWithEveryFieldSetRoundTrip() throws {
         var vit = ViTConfiguration(
-            modelDimension: 16, layerCount: 2, headCount: 4, feedForwardDimension: 32, imageSize: 32, patchSize: 8,
-            channelCount: 1, numerics: .jax)
-        (vit.qkvBias, vit.hiddenDropout, vit.attentionDropout, vit.initializerRange) = (false, 0.1, 0.2, 0.5)
+            modelDimension: 16, layerCount: 2, headCount: 4, feedForwardDimension: 32,
+            imageSize: 32, patchSize: 8, channelCount: 1, numerics: .jax)
+        (vit.qkvBias, vit.hiddenDropout) = (false, 0.1)
+        (vit.attentionDropout, vit.initializerRange) = (0.2, 0.5)
         try expectEveryFieldRoundTrips(vit, from: .base16)
         var deberta = DebertaV2Configuration()
-        (deberta.vocabularySize, deberta.modelDimension, deberta.layerCount, deberta.headCount) = (10, 8, 1, 2)
-        (deberta.feedForwardDimension, deberta.activation, deberta.hiddenDropout) = (16, .geluTanh, 0)
-        (deberta.attentionDropout, deberta.maximumPositions, deberta.typeVocabularySize) = (0, 64, 2)
-        (deberta.layerNormEpsilon, deberta.relativeAttention, deberta.maxRelativePositions) = (1e-5, true, 32)
-        (deberta.positionBuckets, deberta.positionAttentionTypes, deberta.shareAttentionKey) = (16, ["c2p"], true)
+        (deberta.vocabularySize, deberta.modelDimension) = (10, 8)
+        (deberta.layerCount, deberta.headCount, deberta.feedForwardDimension) = (1, 2, 16)
+        (deberta.activation, deberta.hiddenDropout, deberta.attentionDropout) = (.geluTanh, 0, 0)
+        (deberta.maximumPositions, deberta.typeVocabularySize) = (64, 2)
+        (deberta.layerNormEpsilon, deberta.relativeAttention) = (1e-5, true)
+        (deberta.maxRelativePositions, deberta.positionBuckets) = (32, 16)
+        (deberta.positionAttentionTypes, deberta.shareAttentionKey) = (["c2p"], true)
         (deberta.normalizeRelativeEmbeddings, deberta.positionBiasedInput) = (["layer_norm"], false)
-        (deberta.embeddingSize, deberta.attentionHeadSize, deberta.convolutionKernelSize) = (4, 4, 3)
+        (deberta.embeddingSize, deberta.attentionHeadSize) = (4, 4)
+        deberta.convolutionKernelSize = 3
         try expectEveryFieldRoundTrips(deberta, from: DebertaV2Configuration())
     }
 }

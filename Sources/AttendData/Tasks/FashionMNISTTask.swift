@@ -158,7 +158,8 @@ public struct FashionMNISTTask: SequenceTask {
 extension FashionMNISTTask {
     /// The registry entry: Fashion-MNIST, all of it at preset `lra`, fewer images below.
     static let entry = TaskEntry(
-        name: "image", summary: "Fashion-MNIST as 784 grey-level tokens, 10 classes (LRA Image style)",
+        name: "image",
+        summary: "Fashion-MNIST as 784 grey-level tokens, 10 classes (LRA Image style)",
         kind: .classification, isLongRangeArena: true,
         files: [
             "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",

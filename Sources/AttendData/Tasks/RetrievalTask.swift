@@ -156,7 +156,8 @@ extension RetrievalTask {
     static let entry = TaskEntry(
         name: "retrieval",
         summary: "two byte passages: from the same work or not, two-tower (LRA Retrieval style)",
-        kind: .pairClassification, isLongRangeArena: true, files: [.shakespeareArchive, .kingJamesBible, .gcide]
+        kind: .pairClassification, isLongRangeArena: true,
+        files: [.shakespeareArchive, .kingJamesBible, .gcide]
     ) { preset, seed, files throws(DataError) in
         let c: RetrievalConfiguration =
             switch preset {

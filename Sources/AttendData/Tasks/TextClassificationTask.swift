@@ -124,8 +124,10 @@ extension TextClassificationConfiguration: PassageConfiguration {}
 extension TextClassificationTask {
     /// The registry entry: passages of four sources at each preset's lengths and split sizes.
     static let entry = TaskEntry(
-        name: "text", summary: "byte-level passages: Shakespeare, Milton, King James Bible or GCIDE, 4 classes",
-        kind: .classification, isLongRangeArena: true, files: [.shakespeareArchive, .kingJamesBible, .gcide]
+        name: "text",
+        summary: "byte-level passages: Shakespeare, Milton, King James Bible or GCIDE, 4 classes",
+        kind: .classification, isLongRangeArena: true,
+        files: [.shakespeareArchive, .kingJamesBible, .gcide]
     ) { preset, seed, files throws(DataError) in
         let c: TextClassificationConfiguration =
             switch preset {

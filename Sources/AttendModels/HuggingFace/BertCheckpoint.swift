@@ -23,7 +23,8 @@ extension Bert {
     public static func load(
         directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil, seed: UInt64 = 0
     ) throws -> (model: Bert, report: BertLoadReport) {
-        let configuration = try BertConfiguration(contentsOf: PretrainedFolder.configurationPath(in: directory))
+        let configuration = try BertConfiguration(
+            contentsOf: PretrainedFolder.configurationPath(in: directory))
         let weights = try PretrainedFolder.weights(in: directory, naming: naming)
         let model = try Bert(
             configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
@@ -48,7 +49,8 @@ extension Bert {
         let mechanismParameters = layers.enumerated().flatMap { index, layer in
             layer.attention.core.namedParameters(prefix: "encoder.layer.\(index).attention.self.").map(\.0)
         }
-        return try loadPretrained(from: archive, naming: Bert.naming, optional: extra.union(mechanismParameters))
+        return try loadPretrained(
+            from: archive, naming: Bert.naming, optional: extra.union(mechanismParameters))
     }
 
     /// Writes config.json and model.safetensors (F32, transformers' names) into `directory`,
@@ -69,8 +71,12 @@ extension Bert {
         prefix: "bert.",
         isSkipped: { ["embeddings.position_ids", "embeddings.token_type_ids"].contains($0) },
         rename: { name in
-            if name.hasSuffix("LayerNorm.gamma") { return String(name.dropLast("gamma".count)) + "weight" }
-            if name.hasSuffix("LayerNorm.beta") { return String(name.dropLast("beta".count)) + "bias" }
+            if name.hasSuffix("LayerNorm.gamma") {
+                return String(name.dropLast("gamma".count)) + "weight"
+            }
+            if name.hasSuffix("LayerNorm.beta") {
+                return String(name.dropLast("beta".count)) + "bias"
+            }
             return name
         })
 }

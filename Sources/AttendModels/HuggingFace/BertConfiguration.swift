@@ -77,8 +77,10 @@ public struct BertConfiguration: PretrainedEncoderConfiguration, Codable, Sendab
             headCount: try shape.decode(Int.self, forKey: .headCount),
             feedForwardDimension: try shape.decode(Int.self, forKey: .feedForwardDimension))
         try overrideEncoderFields(from: decoder)
-        if let positions = try c.decodeIfPresent(String.self, forKey: .positionEmbeddingType), positions != "absolute" {
-            throw PretrainedModelError.unsupported(feature: "position_embedding_type \"\(positions)\"", supported: ["absolute"])
+        let positions = try c.decodeIfPresent(String.self, forKey: .positionEmbeddingType)
+        if let positions, positions != "absolute" {
+            throw PretrainedModelError.unsupported(
+                feature: "position_embedding_type \"\(positions)\"", supported: ["absolute"])
         }
         try c.override(&maximumPositions, .maximumPositions)
         try c.override(&typeVocabularySize, .typeVocabularySize)

@@ -50,7 +50,8 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
     /// "layer_norm" normalises the relative table.
     public var normalizeRelativeEmbeddings: [String] = ["none"]
     public var positionBiasedInput = true
-    /// Width of the token embeddings when different from `modelDimension` (then `embed_proj` maps it).
+    /// Width of the token embeddings when different from `modelDimension` (then `embed_proj`
+    /// maps it).
     public var embeddingSize: Int?
     /// Head width when not hidden/heads.
     public var attentionHeadSize: Int?
@@ -120,7 +121,8 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
         } else {
             items = try c.decode(String.self, forKey: key).split(separator: "|").map(String.init)
         }
-        list = items.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        list = items.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            .filter { !$0.isEmpty }
     }
 
     /// Reads `config.json`.
@@ -337,9 +339,11 @@ public final class DebertaV2Model: Module {
 
     /// Loads `config.json` and `model.safetensors` (or a sharded index) from a directory.
     public static func load(directory: String) throws -> DebertaV2Model {
-        let configuration = try DebertaV2Configuration.load(path: PretrainedFolder.configurationPath(in: directory))
+        let configuration = try DebertaV2Configuration.load(
+            path: PretrainedFolder.configurationPath(in: directory))
         let model = try DebertaV2Model(configuration)
-        try model.load(checkpoint: try Safetensors.open(try PretrainedFolder.weightsPath(in: directory)))
+        let weights = try PretrainedFolder.weightsPath(in: directory)
+        try model.load(checkpoint: try Safetensors.open(weights))
         return model
     }
 
@@ -351,7 +355,8 @@ public final class DebertaV2Model: Module {
     public func load(checkpoint: any SafetensorsArchive) throws -> PretrainedLoadReport {
         let hasPositions = embeddings.positionEmbeddings != nil
         let naming = CheckpointNaming(prefix: "deberta.", isSkipped: { name in
-            name.hasSuffix("position_ids") || (name == "embeddings.position_embeddings.weight" && !hasPositions)
+            name.hasSuffix("position_ids")
+                || (name == "embeddings.position_embeddings.weight" && !hasPositions)
         })
         return try loadPretrained(from: checkpoint, naming: naming)
     }

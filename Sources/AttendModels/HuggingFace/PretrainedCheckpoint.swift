@@ -83,9 +83,12 @@ extension Module {
         let named = namedParameters()
         let own = Set(named.map(\.0))
         var infos: [String: SafetensorsTensorInfo] = [:]
-        for (name, key) in keys.model where own.contains(name) { infos[name] = try archive.info(key) }
+        for (name, key) in keys.model where own.contains(name) {
+            infos[name] = try archive.info(key)
+        }
         let missing = named.map(\.0).filter { infos[$0] == nil && !optional.contains($0) }
-        let unexpected = keys.model.keys.filter { !own.contains($0) }.map { keys.model[$0]! }.sorted()
+        let unexpected = keys.model.keys.filter { !own.contains($0) }.map { keys.model[$0]! }
+            .sorted()
         let wrongShape = named.compactMap { name, parameter -> (String, [Int], [Int])? in
             guard let info = infos[name], info.shape != parameter.shape else { return nil }
             return (keys.model[name]!, parameter.shape, info.shape)
@@ -93,7 +96,8 @@ extension Module {
         guard missing.isEmpty && unexpected.isEmpty && wrongShape.isEmpty else {
             throw PretrainedModelError.weightsMismatch(
                 file: archive.path,
-                mismatch: StateDictionaryMismatch(missing: missing, unexpected: unexpected, wrongShape: wrongShape))
+                mismatch: StateDictionaryMismatch(
+                    missing: missing, unexpected: unexpected, wrongShape: wrongShape))
         }
         for (name, info) in infos where !info.dtype.isFloatingPoint {
             throw PretrainedModelError.nonFloatingPointWeight(
@@ -106,8 +110,8 @@ extension Module {
             if info.dtype != .float32 { converted[info.dtype.rawValue, default: 0] += 1 }
         }
         return PretrainedLoadReport(
-            file: archive.path, skipped: keys.skipped, keptInitial: optional.filter { infos[$0] == nil }.sorted(),
-            converted: converted)
+            file: archive.path, skipped: keys.skipped,
+            keptInitial: optional.filter { infos[$0] == nil }.sorted(), converted: converted)
     }
 
     /// Writes `configuration` as config.json and every parameter as model.safetensors (F32, by

@@ -24,8 +24,9 @@ public protocol PretrainedEncoderConfiguration {
 
 /// transformers' keys of the shared fields.
 enum PretrainedEncoderKeys: String, CodingKey {
-    case modelDimension = "hidden_size", layerCount = "num_hidden_layers", headCount = "num_attention_heads"
-    case feedForwardDimension = "intermediate_size", activation = "hidden_act", layerNormEpsilon = "layer_norm_eps"
+    case modelDimension = "hidden_size", layerCount = "num_hidden_layers"
+    case headCount = "num_attention_heads", feedForwardDimension = "intermediate_size"
+    case activation = "hidden_act", layerNormEpsilon = "layer_norm_eps"
     case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
 }
 

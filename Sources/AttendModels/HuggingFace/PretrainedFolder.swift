@@ -22,8 +22,8 @@ public enum PretrainedFolder {
         throw PretrainedModelError.missingFile(
             path: folder.appendingPathComponent("model.safetensors").path,
             hint: FileManager.default.fileExists(atPath: pickle)
-                ? "the folder has only pytorch_model.bin (a pickle); convert it to safetensors with "
-                    + "transformers' save_pretrained"
+                ? "the folder has only pytorch_model.bin (a pickle); convert it to safetensors "
+                    + "with transformers' save_pretrained"
                 : "expected model.safetensors or model.safetensors.index.json")
     }
 
@@ -33,7 +33,8 @@ public enum PretrainedFolder {
         _ type: Configuration.Type, at path: String
     ) throws -> Configuration {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw PretrainedModelError.missingFile(path: path, hint: "a Hugging Face model folder has config.json")
+            throw PretrainedModelError.missingFile(
+                path: path, hint: "a Hugging Face model folder has config.json")
         }
         do {
             return try JSONDecoder().decode(type, from: data)
@@ -48,7 +49,8 @@ public enum PretrainedFolder {
     public static func activation(named name: String) throws -> Activation {
         guard let activation = Activation(name: name) ?? extraActivationNames[name] else {
             throw PretrainedModelError.unsupported(
-                feature: "hidden_act \"\(name)\"", supported: Activation.allCases.map(self.name(of:)))
+                feature: "hidden_act \"\(name)\"",
+                supported: Activation.allCases.map(self.name(of:)))
         }
         return activation
     }
@@ -62,5 +64,7 @@ public enum PretrainedFolder {
     }
 
     /// transformers' `ACT2FN` names that `Activation(name:)` does not know.
-    static let extraActivationNames: [String: Activation] = ["relu2": .reluSquared, "gelu_python": .gelu]
+    static let extraActivationNames: [String: Activation] = [
+        "relu2": .reluSquared, "gelu_python": .gelu,
+    ]
 }

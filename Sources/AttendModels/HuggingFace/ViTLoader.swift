@@ -20,7 +20,8 @@ extension ViT {
         directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
         numerics: ViTConfiguration.Numerics? = nil, seed: UInt64 = 0
     ) throws -> (model: ViT, report: ViTLoadReport) {
-        var configuration = try ViTConfiguration(contentsOf: PretrainedFolder.configurationPath(in: directory))
+        var configuration = try ViTConfiguration(
+            contentsOf: PretrainedFolder.configurationPath(in: directory))
         if let numerics { configuration.use(numerics) }
         let weights = try PretrainedFolder.weights(in: directory, naming: naming)
         let model = try ViT(

@@ -235,7 +235,8 @@ struct TokenStore: Sendable {
 extension ListOpsTask {
     /// The registry entry: LRA's ListOps at each preset's expression lengths and split sizes.
     static let entry = TaskEntry(
-        name: "listops", summary: "ListOps: value of nested MIN/MAX/MED/SM expressions, 10 classes (LRA)",
+        name: "listops",
+        summary: "ListOps: value of nested MIN/MAX/MED/SM expressions, 10 classes (LRA)",
         kind: .classification, isLongRangeArena: true
     ) { preset, seed, _ throws(DataError) in
         let c: ListOpsConfiguration =
