@@ -69,22 +69,22 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
             modelDimension: try c.decode(Int.self, forKey: .modelDimension),
             headCount: try c.decode(Int.self, forKey: .headCount),
             maximumLength: try c.decode(Int.self, forKey: .maximumLength))
-        projectionBias = try c.decode(.projectionBias, default: projectionBias)
-        attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
-        seed = try c.decode(.seed, default: seed)
-        full = try c.decode(.full, default: full)
-        local = try c.decode(.local, default: local)
-        bigbird = try c.decode(.bigbird, default: bigbird)
-        linformer = try c.decode(.linformer, default: linformer)
-        performer = try c.decode(.performer, default: performer)
-        longShort = try c.decode(.longShort, default: longShort)
-        flash = try c.decode(.flash, default: flash)
-        deberta = try c.decode(.deberta, default: deberta)
-        mgk = try c.decode(.mgk, default: mgk)
-        hypercube = try c.decode(.hypercube, default: hypercube)
-        treeformer = try c.decode(.treeformer, default: treeformer)
-        spade = try c.decode(.spade, default: spade)
-        evolving = try c.decode(.evolving, default: evolving)
+        try c.override(&projectionBias, .projectionBias)
+        try c.override(&attentionDropout, .attentionDropout)
+        try c.override(&seed, .seed)
+        try c.override(&full, .full)
+        try c.override(&local, .local)
+        try c.override(&bigbird, .bigbird)
+        try c.override(&linformer, .linformer)
+        try c.override(&performer, .performer)
+        try c.override(&longShort, .longShort)
+        try c.override(&flash, .flash)
+        try c.override(&deberta, .deberta)
+        try c.override(&mgk, .mgk)
+        try c.override(&hypercube, .hypercube)
+        try c.override(&treeformer, .treeformer)
+        try c.override(&spade, .spade)
+        try c.override(&evolving, .evolving)
     }
 
     /// Checks that heads divide the width; mechanisms call this first.
@@ -95,12 +95,5 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
                 problem: "head count \(headCount) does not divide model width \(modelDimension)")
         }
         return (headCount, modelDimension / headCount)
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// The value at `key`, or `fallback` when the key is absent (configs list only what they change).
-    public func decode<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? fallback
     }
 }

@@ -2,6 +2,8 @@
 // --tasks … --preset …`) turns words into tasks. Presets scale the data, not the task: `lra` is
 // Long Range Arena's setting (lengths and split sizes), `cpu` shortens sequences and shrinks splits
 // so a run fits a few minutes on two cores, `tiny` makes data for tests in milliseconds.
+// Like the mechanisms' registry, an explicit list of entries, each declared once in its task's own
+// file (name, summary, kind, data files, and a maker that picks the preset's configuration).
 
 /// How large a task's data are.
 public enum TaskPreset: String, CaseIterable, Codable, Sendable {
@@ -21,109 +23,78 @@ public enum TaskPreset: String, CaseIterable, Codable, Sendable {
     }
 }
 
+/// A registered task: name, one-line summary, kind, the data files it reads and a factory.
+public struct TaskEntry: Sendable {
+    /// Stable id used by the CLI, run configurations and results tables.
+    public let name: String
+    /// One line for `attend list` and `--help`.
+    public let summary: String
+    /// What its examples are (the built task's `kind`).
+    public let kind: TaskKind
+    /// Whether `attend lra` runs it by default (the Long Range Arena's five tasks).
+    public let isLongRangeArena: Bool
+    /// The data files it reads (empty for generated tasks).
+    public let files: [DataFile]
+    /// Builds the task at a preset size, with everything random drawn from the seed.
+    public let make: Maker
+
+    /// A task's factory: preset, seed and where data files are looked up → the task.
+    public typealias Maker =
+        @Sendable (TaskPreset, UInt64, DataFiles) throws(DataError) -> any SequenceTask
+
+    /// An entry.
+    public init(
+        name: String, summary: String, kind: TaskKind, isLongRangeArena: Bool,
+        files: [DataFile] = [], make: @escaping Maker
+    ) {
+        self.name = name
+        self.summary = summary
+        self.kind = kind
+        self.isLongRangeArena = isLongRangeArena
+        self.files = files
+        self.make = make
+    }
+}
+
 /// Every task, by name.
 public enum TaskCatalog {
-    /// Task names in the order results tables list them.
-    public static let names = [
-        "listops", "text", "retrieval", "image", "pathfinder", "pathx", "pathfinder64", "bytelm",
+    /// Every task, in the order results tables list them.
+    public static let all: [TaskEntry] = [
+        ListOpsTask.entry,
+        TextClassificationTask.entry,
+        RetrievalTask.entry,
+        FashionMNISTTask.entry,
+        PathfinderTask.entry,
+        PathfinderTask.pathXEntry,
+        PathfinderTask.pathfinder64Entry,
+        ByteLanguageModelTask.entry,
     ]
-    /// The Long Range Arena tasks (Image is Fashion-MNIST here; Path-X is separate, as in LRA).
-    public static let longRangeArena = ["listops", "text", "retrieval", "image", "pathfinder"]
 
+    /// Task names in the order results tables list them.
+    public static let names = all.map(\.name)
+    /// The Long Range Arena tasks (Image is Fashion-MNIST here; Path-X is separate, as in LRA).
+    public static let longRangeArena = all.filter(\.isLongRangeArena).map(\.name)
     /// One-line descriptions for `attend list`.
-    public static let summaries: [String: String] = [
-        "listops": "ListOps: value of nested MIN/MAX/MED/SM expressions, 10 classes (LRA)",
-        "text": "byte-level passages: Shakespeare, Milton, King James Bible or GCIDE, 4 classes",
-        "retrieval":
-            "two byte passages: from the same work or not, two-tower (LRA Retrieval style)",
-        "image": "Fashion-MNIST as 784 grey-level tokens, 10 classes (LRA Image style)",
-        "pathfinder": "Pathfinder 32×32: are the two markers joined by one dashed path? (LRA)",
-        "pathx": "Path-X: Pathfinder at 128×128, 16,384 tokens (LRA)",
-        "pathfinder64": "Pathfinder at 64×64, 4,096 tokens",
-        "bytelm": "next-byte prediction on Shakespeare, reported in bits per byte",
-    ]
+    public static let summaries = Dictionary(
+        uniqueKeysWithValues: all.map { ($0.name, $0.summary) })
+
+    /// The task called `name`, or an error listing the valid names.
+    public static func named(_ name: String) throws(DataError) -> TaskEntry {
+        guard let entry = all.first(where: { $0.name == name }) else {
+            throw DataError.unknownTask(name, known: names)
+        }
+        return entry
+    }
 
     /// The task `name` at `preset` size, with everything random drawn from `seed`.
     public static func make(
         _ name: String, preset: TaskPreset = .cpu, seed: UInt64 = 0, files: DataFiles = DataFiles()
     ) throws(DataError) -> any SequenceTask {
-        switch name {
-        case "listops":
-            let c: ListOpsConfiguration =
-                switch preset {
-                case .tiny: .tiny
-                case .cpu: .cpu
-                case .lra: .lra
-                }
-            return try ListOpsTask(c.seeded(seed))
-        case "text":
-            let c: TextClassificationConfiguration =
-                switch preset {
-                case .tiny: .tiny
-                case .cpu: .cpu
-                case .lra: .lra
-                }
-            return try TextClassificationTask(c.seeded(seed), files: files)
-        case "retrieval":
-            let c: RetrievalConfiguration =
-                switch preset {
-                case .tiny: .tiny
-                case .cpu: .cpu
-                case .lra: .lra
-                }
-            return try RetrievalTask(c.seeded(seed), files: files)
-        case "image":
-            let c: FashionMNISTConfiguration =
-                switch preset {
-                case .tiny: .tiny
-                case .cpu: .cpu
-                case .lra: .full
-                }
-            return try FashionMNISTTask(c.seeded(seed), files: files)
-        case "pathfinder", "pathx", "pathfinder64":
-            let base: PathfinderConfiguration =
-                switch name {
-                case "pathx": .pathX
-                case "pathfinder64": .pathfinder64
-                default: .pathfinder32
-                }
-            let large = name != "pathfinder"
-            let c =
-                switch preset {
-                case .tiny: base.counts(train: 256, validation: 64, test: 64)
-                case .cpu:
-                    large
-                        ? base.counts(train: 4_000, validation: 500, test: 500)
-                        : base.counts(train: 20_000, validation: 2_000, test: 2_000)
-                case .lra: base
-                }
-            return try PathfinderTask(c.seeded(seed))
-        case "bytelm":
-            let c: ByteLanguageModelConfiguration =
-                switch preset {
-                case .tiny: .tiny
-                case .cpu: .cpu
-                case .lra: .lra
-                }
-            return try ByteLanguageModelTask(c.seeded(seed), files: files)
-        default:
-            throw DataError.unknownTask(name, known: names)
-        }
+        try named(name).make(preset, seed, files)
     }
 
-    /// The data files task `name` reads (empty for generated tasks).
+    /// The data files task `name` reads (empty for generated tasks and unknown names).
     public static func files(of name: String) -> [DataFile] {
-        switch name {
-        case "text", "retrieval":
-            [.shakespeareArchive, .kingJamesBible, .gcide]
-        case "bytelm": [.shakespeareArchive]
-        case "image":
-            [
-                "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                "t10k-images-idx3-ubyte.gz",
-                "t10k-labels-idx1-ubyte.gz",
-            ].map(DataFile.fashionMNIST)
-        default: []
-        }
+        all.first { $0.name == name }?.files ?? []
     }
 }

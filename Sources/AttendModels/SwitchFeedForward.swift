@@ -65,16 +65,17 @@ public final class SwitchFeedForward: FeedForwardLayer {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            expertCount = try c.decode(.expertCount, default: expertCount)
-            capacityFactor = try c.decode(.capacityFactor, default: capacityFactor)
-            evaluationCapacityFactor = try c.decode(.evaluationCapacityFactor, default: evaluationCapacityFactor)
-            expertCapacity = try c.decodeIfPresent(Int.self, forKey: .expertCapacity)
-            auxiliaryLossCoefficient = try c.decode(.auxiliaryLossCoefficient, default: auxiliaryLossCoefficient)
-            zLossCoefficient = try c.decode(.zLossCoefficient, default: zLossCoefficient)
-            jitter = try c.decode(.jitter, default: jitter)
-            activation = try c.decode(.activation, default: activation)
-            layerInterval = try c.decode(.layerInterval, default: layerInterval)
+            try c.override(&expertCount, .expertCount)
+            try c.override(&capacityFactor, .capacityFactor)
+            try c.override(&evaluationCapacityFactor, .evaluationCapacityFactor)
+            try c.override(&expertCapacity, .expertCapacity)
+            try c.override(&auxiliaryLossCoefficient, .auxiliaryLossCoefficient)
+            try c.override(&zLossCoefficient, .zLossCoefficient)
+            try c.override(&jitter, .jitter)
+            try c.override(&activation, .activation)
+            try c.override(&layerInterval, .layerInterval)
         }
     }
 

@@ -55,10 +55,11 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// backward pass instead of keeping their activations (0 = off; 1 = every block).
     public var checkpointActivations = 0
 
-    /// A configuration with the essential fields.
+    /// A configuration with the essential fields (no warm-up and no weight decay unless given).
     public init(
-        task: String, taskOptions: TaskOptions, model: ModelConfiguration, steps: Int, batchSize: Int,
-        learningRate: Float, warmupSteps: Int, weightDecay: Float
+        task: String, taskOptions: TaskOptions = TaskOptions(), model: ModelConfiguration,
+        steps: Int, batchSize: Int, learningRate: Float, warmupSteps: Int = 0,
+        weightDecay: Float = 0
     ) {
         self.task = task
         self.taskOptions = taskOptions
@@ -95,24 +96,25 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             task: try c.decode(String.self, forKey: .task),
-            taskOptions: try c.decode(.taskOptions, default: TaskOptions()),
             model: try c.decode(ModelConfiguration.self, forKey: .model),
             steps: try c.decode(Int.self, forKey: .steps), batchSize: try c.decode(Int.self, forKey: .batchSize),
-            learningRate: try c.decode(Float.self, forKey: .learningRate),
-            warmupSteps: try c.decode(.warmupSteps, default: 0), weightDecay: try c.decode(.weightDecay, default: 0))
-        schedule = try c.decode(.schedule, default: schedule)
-        beta1 = try c.decode(.beta1, default: beta1)
-        beta2 = try c.decode(.beta2, default: beta2)
-        epsilon = try c.decode(.epsilon, default: epsilon)
-        gradientClip = try c.decode(.gradientClip, default: gradientClip)
-        labelSmoothing = try c.decode(.labelSmoothing, default: labelSmoothing)
-        seed = try c.decode(.seed, default: seed)
-        evaluationInterval = try c.decode(.evaluationInterval, default: evaluationInterval)
-        evaluationExamples = try c.decode(.evaluationExamples, default: evaluationExamples)
-        checkpointInterval = try c.decode(.checkpointInterval, default: checkpointInterval)
-        logInterval = try c.decode(.logInterval, default: logInterval)
-        encoderFrom = try c.decodeIfPresent(String.self, forKey: .encoderFrom)
-        accumulate = try c.decode(.accumulate, default: accumulate)
-        checkpointActivations = try c.decode(.checkpointActivations, default: checkpointActivations)
+            learningRate: try c.decode(Float.self, forKey: .learningRate))
+        try c.override(&taskOptions, .taskOptions)
+        try c.override(&warmupSteps, .warmupSteps)
+        try c.override(&weightDecay, .weightDecay)
+        try c.override(&schedule, .schedule)
+        try c.override(&beta1, .beta1)
+        try c.override(&beta2, .beta2)
+        try c.override(&epsilon, .epsilon)
+        try c.override(&gradientClip, .gradientClip)
+        try c.override(&labelSmoothing, .labelSmoothing)
+        try c.override(&seed, .seed)
+        try c.override(&evaluationInterval, .evaluationInterval)
+        try c.override(&evaluationExamples, .evaluationExamples)
+        try c.override(&checkpointInterval, .checkpointInterval)
+        try c.override(&logInterval, .logInterval)
+        try c.override(&encoderFrom, .encoderFrom)
+        try c.override(&accumulate, .accumulate)
+        try c.override(&checkpointActivations, .checkpointActivations)
     }
 }

@@ -37,3 +37,15 @@ func everyCatalogueTaskBuildsAtTheTinyPreset(_ name: String) throws {
             == "unknown task 'x'; known tasks: a, b")
     #expect(Set(TaskCatalog.longRangeArena).isSubset(of: Set(TaskCatalog.names)))
 }
+
+@Test(arguments: TaskCatalog.all.map(\.name))
+func everyEntryDeclaresWhatItsTaskIs(_ name: String) throws {
+    guard TestData.available(task: name) else { return }  // ATTEND_SKIP_DATA=1 and data missing
+    let entry = try TaskCatalog.named(name)
+    let task = try entry.make(.tiny, 5, DataFiles())
+    #expect(task.name == entry.name && task.kind == entry.kind && task.seed == 5)
+    #expect(TaskCatalog.longRangeArena == ["listops", "text", "retrieval", "image", "pathfinder"])
+    #expect(throws: DataError.unknownTask("pathy", known: TaskCatalog.names)) {
+        try TaskCatalog.named("pathy")
+    }
+}

@@ -58,18 +58,20 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
     @Test func unsupportedConfigurationsAreNamed() throws {
         var config = DebertaV2Configuration()
         config.convolutionKernelSize = 3
-        #expect(throws: DebertaV2Error.self) { try DebertaV2Model(config) }
+        #expect(throws: PretrainedModelError.self) { try DebertaV2Model(config) }
         config = DebertaV2Configuration()
         config.relativeAttention = true
         config.positionAttentionTypes = ["c2c"]
-        #expect(throws: DebertaV2Error.unsupported(field: "pos_att_type", value: "c2c", reason: "known terms are c2p and p2c")) {
-            try config.validate()
-        }
+        let error = #expect(throws: PretrainedModelError.self) { try config.validate() }
+        #expect(
+            error?.description
+                == "config.json: pos_att_type = c2c is not supported: known terms are c2p and p2c")
     }
 
     @Test func withoutRelativeAttentionThereIsNoTable() throws {
         var config = DebertaV2Configuration()
-        (config.vocabularySize, config.hiddenSize, config.layerCount, config.headCount, config.intermediateSize) = (10, 8, 1, 2, 16)
+        (config.vocabularySize, config.modelDimension, config.layerCount) = (10, 8, 1)
+        (config.headCount, config.feedForwardDimension) = (2, 16)
         let model = try DebertaV2Model(config)
         #expect(!model.namedParameters().contains { $0.0.contains("rel_embeddings") })
         let output = try model(Indices(shape: [1, 5], values: [1, 2, 3, 4, 5]))
@@ -86,7 +88,7 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         do {
             try model.load(checkpoint: weights)
             Issue.record("loading mismatched weights succeeded")
-        } catch let mismatch as StateDictionaryMismatch {
+        } catch PretrainedModelError.weightsMismatch(_, let mismatch) {
             #expect(mismatch.missing.contains("encoder.layer.0.attention.self.pos_key_proj.weight"))
             #expect(mismatch.unexpected.contains("encoder.LayerNorm.weight"))
             #expect(mismatch.wrongShape.contains { $0.0 == "encoder.rel_embeddings.weight" })

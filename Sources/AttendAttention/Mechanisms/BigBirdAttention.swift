@@ -32,11 +32,11 @@ public final class BigBirdAttention: AttentionCore {
     /// Options of the BigBird mechanism (the reference's defaults).
     public struct Options: Codable, Sendable, Equatable {
         /// Block size b (Hugging Face `block_size`).
-        public var blockSize = 64
+        public var blockSize: Int
         /// Random blocks per query block r (Hugging Face `num_random_blocks`).
-        public var randomBlockCount = 3
+        public var randomBlockCount: Int
         /// Random layout source.
-        public var randomLayout = RandomLayout.drawn
+        public var randomLayout: RandomLayout
 
         /// Defaults: b = 64, r = 3, drawn random blocks.
         public init(blockSize: Int = 64, randomBlockCount: Int = 3, randomLayout: RandomLayout = .drawn) {
@@ -46,10 +46,11 @@ public final class BigBirdAttention: AttentionCore {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            blockSize = try c.decode(.blockSize, default: 64)
-            randomBlockCount = try c.decode(.randomBlockCount, default: 3)
-            randomLayout = try c.decode(.randomLayout, default: .drawn)
+            try c.override(&blockSize, .blockSize)
+            try c.override(&randomBlockCount, .randomBlockCount)
+            try c.override(&randomLayout, .randomLayout)
         }
 
         enum CodingKeys: String, CodingKey {

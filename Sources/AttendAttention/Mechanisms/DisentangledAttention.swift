@@ -158,13 +158,14 @@ public final class DisentangledAttention: TokenMixer {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            positionTerms = try c.decode(.positionTerms, default: positionTerms)
-            buckets = try c.decode(.buckets, default: buckets)
-            shareAttentionKey = try c.decode(.shareAttentionKey, default: shareAttentionKey)
-            normalizeRelativeEmbeddings = try c.decode(.normalizeRelativeEmbeddings, default: normalizeRelativeEmbeddings)
-            layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
-            path = try c.decode(.path, default: path)
+            try c.override(&positionTerms, .positionTerms)
+            try c.override(&buckets, .buckets)
+            try c.override(&shareAttentionKey, .shareAttentionKey)
+            try c.override(&normalizeRelativeEmbeddings, .normalizeRelativeEmbeddings)
+            try c.override(&layerNormEpsilon, .layerNormEpsilon)
+            try c.override(&path, .path)
         }
     }
 

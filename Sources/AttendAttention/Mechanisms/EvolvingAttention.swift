@@ -50,13 +50,14 @@ public final class EvolvingAttention: AttentionCore {
         public init() {}
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            base = try c.decode(.base, default: .full)
-            windowSize = try c.decode(.windowSize, default: 128)
-            residualWeight = try c.decode(.residualWeight, default: 0.7)
-            convolutionWeight = try c.decode(.convolutionWeight, default: 0.3)
-            activation = try c.decode(.activation, default: .leakyRelu)
-            memoryBudget = try c.decode(.memoryBudget, default: 1 << 30)
+            try c.override(&base, .base)
+            try c.override(&windowSize, .windowSize)
+            try c.override(&residualWeight, .residualWeight)
+            try c.override(&convolutionWeight, .convolutionWeight)
+            try c.override(&activation, .activation)
+            try c.override(&memoryBudget, .memoryBudget)
         }
 
         enum CodingKeys: String, CodingKey {

@@ -66,14 +66,15 @@ public final class FlashGAU: TokenMixer {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            mode = try c.decode(.mode, default: mode)
-            expansion = try c.decode(.expansion, default: expansion)
-            sharedDimension = try c.decode(.sharedDimension, default: sharedDimension)
-            chunkSize = try c.decode(.chunkSize, default: chunkSize)
-            relativeBias = try c.decode(.relativeBias, default: relativeBias)
-            maximumRelativeDistance = try c.decode(.maximumRelativeDistance, default: maximumRelativeDistance)
-            path = try c.decode(.path, default: path)
+            try c.override(&mode, .mode)
+            try c.override(&expansion, .expansion)
+            try c.override(&sharedDimension, .sharedDimension)
+            try c.override(&chunkSize, .chunkSize)
+            try c.override(&relativeBias, .relativeBias)
+            try c.override(&maximumRelativeDistance, .maximumRelativeDistance)
+            try c.override(&path, .path)
         }
     }
 

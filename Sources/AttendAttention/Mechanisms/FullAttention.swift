@@ -21,8 +21,9 @@ public final class FullAttention: AttentionCore {
         /// Defaults: the fused path.
         public init() {}
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            path = try c.decode(.path, default: .fused)
+            try c.override(&path, .path)
         }
     }
 

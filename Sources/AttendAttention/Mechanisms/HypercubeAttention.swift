@@ -36,9 +36,10 @@ public final class HypercubeAttention: AttentionCore {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            blockSize = try c.decode(.blockSize, default: blockSize)
-            path = try c.decode(.path, default: path)
+            try c.override(&blockSize, .blockSize)
+            try c.override(&path, .path)
         }
     }
 

@@ -20,11 +20,11 @@ public final class LinformerAttention: AttentionCore {
     /// Options of the Linformer mechanism.
     public struct Options: Codable, Sendable, Equatable {
         /// Projected length k (lucidrains' default 256; LRA uses 16).
-        public var projectedLength = 256
+        public var projectedLength: Int
         /// Use one projection for keys and values (E = F; lucidrains `share_kv`).
-        public var shareKeyValue = false
+        public var shareKeyValue: Bool
         /// Use one projection for every head (lucidrains' and LRA's layout); otherwise one per head.
-        public var shareHeads = true
+        public var shareHeads: Bool
 
         /// Defaults: k = 256, separate E and F, shared by the heads (lucidrains).
         public init(projectedLength: Int = 256, shareKeyValue: Bool = false, shareHeads: Bool = true) {
@@ -34,10 +34,11 @@ public final class LinformerAttention: AttentionCore {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            projectedLength = try c.decode(.projectedLength, default: 256)
-            shareKeyValue = try c.decode(.shareKeyValue, default: false)
-            shareHeads = try c.decode(.shareHeads, default: true)
+            try c.override(&projectedLength, .projectedLength)
+            try c.override(&shareKeyValue, .shareKeyValue)
+            try c.override(&shareHeads, .shareHeads)
         }
 
         enum CodingKeys: String, CodingKey {

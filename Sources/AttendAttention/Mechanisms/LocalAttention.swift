@@ -17,14 +17,15 @@ public final class LocalAttention: AttentionCore {
         /// Window size w: bidirectional windows reach ⌊w/2⌋ keys on each side, causal windows hold
         /// the w most recent keys. A window sees every key, and equals full attention, once
         /// ⌊w/2⌋ ≥ n − 1 (bidirectional) or w ≥ n (causal).
-        public var windowSize = 128
+        public var windowSize: Int
 
         /// Defaults: w = 128.
         public init(windowSize: Int = 128) { self.windowSize = windowSize }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            windowSize = try c.decode(.windowSize, default: 128)
+            try c.override(&windowSize, .windowSize)
         }
 
         enum CodingKeys: String, CodingKey { case windowSize = "window_size" }

@@ -45,11 +45,12 @@ public final class LongShortAttention: TokenMixer {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            segmentSize = try c.decode(.segmentSize, default: segmentSize)
-            landmarkCount = try c.decode(.landmarkCount, default: landmarkCount)
-            chunkSize = try c.decode(.chunkSize, default: chunkSize)
-            chunkRank = try c.decode(.chunkRank, default: chunkRank)
+            try c.override(&segmentSize, .segmentSize)
+            try c.override(&landmarkCount, .landmarkCount)
+            try c.override(&chunkSize, .chunkSize)
+            try c.override(&chunkRank, .chunkRank)
         }
     }
 

@@ -90,15 +90,16 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            components = try c.decode(.components, default: components)
-            keys = try c.decode(.keys, default: keys)
-            assignment = try c.decode(.assignment, default: assignment)
-            priors = try c.decode(.priors, default: priors)
-            varianceScales = try c.decode(.varianceScales, default: varianceScales)
-            score = try c.decode(.score, default: score)
-            headDimension = try c.decodeIfPresent(Int.self, forKey: .headDimension)
-            path = try c.decode(.path, default: path)
+            try c.override(&components, .components)
+            try c.override(&keys, .keys)
+            try c.override(&assignment, .assignment)
+            try c.override(&priors, .priors)
+            try c.override(&varianceScales, .varianceScales)
+            try c.override(&score, .score)
+            try c.override(&headDimension, .headDimension)
+            try c.override(&path, .path)
         }
     }
 

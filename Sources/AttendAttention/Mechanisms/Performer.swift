@@ -48,10 +48,11 @@ public final class PerformerAttention: AttentionCore {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            featureCount = try c.decode(.featureCount, default: featureCount)
-            kernel = try c.decode(.kernel, default: kernel)
-            featureRedrawInterval = try c.decode(.featureRedrawInterval, default: featureRedrawInterval)
+            try c.override(&featureCount, .featureCount)
+            try c.override(&kernel, .kernel)
+            try c.override(&featureRedrawInterval, .featureRedrawInterval)
         }
     }
 

@@ -48,12 +48,13 @@ public final class S4D: Module {
         public init() {}
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            stateSize = try c.decode(.stateSize, default: 64)
-            initialization = try c.decode(.initialization, default: .lin)
-            dtMinimum = try c.decode(.dtMinimum, default: 0.001)
-            dtMaximum = try c.decode(.dtMaximum, default: 0.1)
-            stateMatrixLearningRate = try c.decode(.stateMatrixLearningRate, default: 0.001)
+            try c.override(&stateSize, .stateSize)
+            try c.override(&initialization, .initialization)
+            try c.override(&dtMinimum, .dtMinimum)
+            try c.override(&dtMaximum, .dtMaximum)
+            try c.override(&stateMatrixLearningRate, .stateMatrixLearningRate)
         }
 
         enum CodingKeys: String, CodingKey {

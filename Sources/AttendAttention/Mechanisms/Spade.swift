@@ -44,11 +44,12 @@ public final class SpadeMixer: TokenMixer {
         public init() {}
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            attention = try c.decode(.attention, default: "local")
-            combine = try c.decode(.combine, default: .concat)
-            s4Weight = try c.decode(.s4Weight, default: 0.5)
-            s4 = try c.decode(.s4, default: S4D.Options())
+            try c.override(&attention, .attention)
+            try c.override(&combine, .combine)
+            try c.override(&s4Weight, .s4Weight)
+            try c.override(&s4, .s4)
         }
 
         enum CodingKeys: String, CodingKey { case attention, combine, s4Weight = "s4_weight", s4 }

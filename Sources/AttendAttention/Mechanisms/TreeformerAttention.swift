@@ -41,9 +41,9 @@ public final class TreeformerAttention: AttentionCore {
     /// The two-level bootstrapped training procedure.
     public struct Schedule: Codable, Sendable, Equatable {
         /// N₁: steps of full attention first.
-        public var fullAttentionSteps = 0
+        public var fullAttentionSteps: Int
         /// N₂: steps of TC-attention next; TF-attention afterwards.
-        public var coarseSteps = 0
+        public var coarseSteps: Int
 
         /// A schedule; the default (0, 0) is TF-attention from the start.
         public init(fullAttentionSteps: Int = 0, coarseSteps: Int = 0) {
@@ -52,9 +52,10 @@ public final class TreeformerAttention: AttentionCore {
         }
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            fullAttentionSteps = try c.decode(.fullAttentionSteps, default: 0)
-            coarseSteps = try c.decode(.coarseSteps, default: 0)
+            try c.override(&fullAttentionSteps, .fullAttentionSteps)
+            try c.override(&coarseSteps, .coarseSteps)
         }
 
         enum CodingKeys: String, CodingKey { case fullAttentionSteps = "full_attention_steps", coarseSteps = "coarse_steps" }
@@ -84,12 +85,13 @@ public final class TreeformerAttention: AttentionCore {
         public init() {}
 
         public init(from decoder: any Decoder) throws {
+            self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            height = try c.decodeIfPresent(Int.self, forKey: .height)
-            leafSize = try c.decode(.leafSize, default: 128)
-            schedule = try c.decode(.schedule, default: Schedule())
-            coarseWeight = try c.decode(.coarseWeight, default: 0)
-            dataInitialization = try c.decode(.dataInitialization, default: true)
+            try c.override(&height, .height)
+            try c.override(&leafSize, .leafSize)
+            try c.override(&schedule, .schedule)
+            try c.override(&coarseWeight, .coarseWeight)
+            try c.override(&dataInitialization, .dataInitialization)
         }
 
         enum CodingKeys: String, CodingKey {

@@ -35,8 +35,8 @@ public struct MaskingOptions: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        rate = try c.decode(Double.self, forKey: .rate)
-        span = try c.decodeIfPresent(Int.self, forKey: .span) ?? 1
-        patch = try c.decodeIfPresent(Int.self, forKey: .patch) ?? 0
+        self.init(rate: try c.decode(Double.self, forKey: .rate))
+        try c.override(&span, .span)
+        try c.override(&patch, .patch)
     }
 }

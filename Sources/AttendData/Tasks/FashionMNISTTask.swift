@@ -154,3 +154,24 @@ public struct FashionMNISTTask: SequenceTask {
         return Example(tokens: pixels.map(Int.init), label: Int(images.labels[row]))
     }
 }
+
+extension FashionMNISTTask {
+    /// The registry entry: Fashion-MNIST, all of it at preset `lra`, fewer images below.
+    static let entry = TaskEntry(
+        name: "image",
+        summary: "Fashion-MNIST as 784 grey-level tokens, 10 classes (LRA Image style)",
+        kind: .classification, isLongRangeArena: true,
+        files: [
+            "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz",
+        ].map(DataFile.fashionMNIST)
+    ) { preset, seed, files throws(DataError) in
+        let c: FashionMNISTConfiguration =
+            switch preset {
+            case .tiny: .tiny
+            case .cpu: .cpu
+            case .lra: .full
+            }
+        return try FashionMNISTTask(c.seeded(seed), files: files)
+    }
+}

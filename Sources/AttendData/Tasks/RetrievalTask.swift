@@ -150,3 +150,21 @@ public struct RetrievalTask: SequenceTask {
 }
 
 extension RetrievalConfiguration: PassageConfiguration {}
+
+extension RetrievalTask {
+    /// The registry entry: passage pairs at each preset's lengths and split sizes.
+    static let entry = TaskEntry(
+        name: "retrieval",
+        summary: "two byte passages: from the same work or not, two-tower (LRA Retrieval style)",
+        kind: .pairClassification, isLongRangeArena: true,
+        files: [.shakespeareArchive, .kingJamesBible, .gcide]
+    ) { preset, seed, files throws(DataError) in
+        let c: RetrievalConfiguration =
+            switch preset {
+            case .tiny: .tiny
+            case .cpu: .cpu
+            case .lra: .lra
+            }
+        return try RetrievalTask(c.seeded(seed), files: files)
+    }
+}

@@ -120,3 +120,21 @@ public struct TextClassificationTask: SequenceTask {
 }
 
 extension TextClassificationConfiguration: PassageConfiguration {}
+
+extension TextClassificationTask {
+    /// The registry entry: passages of four sources at each preset's lengths and split sizes.
+    static let entry = TaskEntry(
+        name: "text",
+        summary: "byte-level passages: Shakespeare, Milton, King James Bible or GCIDE, 4 classes",
+        kind: .classification, isLongRangeArena: true,
+        files: [.shakespeareArchive, .kingJamesBible, .gcide]
+    ) { preset, seed, files throws(DataError) in
+        let c: TextClassificationConfiguration =
+            switch preset {
+            case .tiny: .tiny
+            case .cpu: .cpu
+            case .lra: .lra
+            }
+        return try TextClassificationTask(c.seeded(seed), files: files)
+    }
+}

@@ -132,17 +132,17 @@ public struct UserDataConfiguration: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        format = try c.decode(DataFormat.self, forKey: .format)
-        train = try c.decode(String.self, forKey: .train)
-        validation = try c.decodeIfPresent(String.self, forKey: .validation)
-        test = try c.decodeIfPresent(String.self, forKey: .test)
-        validationFraction =
-            try c.decodeIfPresent(Double.self, forKey: .validationFraction) ?? validationFraction
-        fields = try c.decodeIfPresent(FieldNames.self, forKey: .fields) ?? fields
-        labels = try c.decodeIfPresent([String].self, forKey: .labels)
-        skipBadLines = try c.decodeIfPresent(Bool.self, forKey: .skipBadLines) ?? false
-        tokenizer = try c.decodeIfPresent(TokenizerConfiguration.self, forKey: .tokenizer) ?? .bytes
-        windowLength = try c.decodeIfPresent(Int.self, forKey: .windowLength) ?? windowLength
-        seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? 0
+        self.init(
+            format: try c.decode(DataFormat.self, forKey: .format),
+            train: try c.decode(String.self, forKey: .train))
+        try c.override(&validation, .validation)
+        try c.override(&test, .test)
+        try c.override(&validationFraction, .validationFraction)
+        try c.override(&fields, .fields)
+        try c.override(&labels, .labels)
+        try c.override(&skipBadLines, .skipBadLines)
+        try c.override(&tokenizer, .tokenizer)
+        try c.override(&windowLength, .windowLength)
+        try c.override(&seed, .seed)
     }
 }

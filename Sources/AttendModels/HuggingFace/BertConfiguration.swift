@@ -7,7 +7,7 @@ import AttendNN
 import Foundation
 
 /// Hyper-parameters of a BERT encoder, as `config.json` spells them.
-public struct BertConfiguration: Codable, Sendable, Equatable {
+public struct BertConfiguration: PretrainedEncoderConfiguration, Codable, Sendable, Equatable {
     /// Rows of the word-embedding table (`vocab_size`).
     public var vocabularySize: Int
     /// Model width c (`hidden_size`).
@@ -48,16 +48,7 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
 
     /// Reads `config.json`.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PretrainedModelError.missingFile(path: path, hint: "a Hugging Face model folder has config.json")
-        }
-        do {
-            self = try JSONDecoder().decode(BertConfiguration.self, from: data)
-        } catch let error as PretrainedModelError {
-            throw error
-        } catch {
-            throw PretrainedModelError.invalidConfiguration(path: path, problem: "\(error)")
-        }
+        self = try PretrainedFolder.configuration(BertConfiguration.self, at: path)
         guard headCount > 0, modelDimension % headCount == 0 else {
             throw PretrainedModelError.invalidConfiguration(
                 path: path, problem: "hidden_size \(modelDimension) is not divisible by num_attention_heads \(headCount)")
@@ -67,12 +58,10 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
     /// Head dimension d = c/h.
     public var headDimension: Int { modelDimension / headCount }
 
+    /// BERT's own keys (the shared ones: `PretrainedEncoderKeys`).
     enum CodingKeys: String, CodingKey {
-        case vocabularySize = "vocab_size", modelDimension = "hidden_size", layerCount = "num_hidden_layers"
-        case headCount = "num_attention_heads", feedForwardDimension = "intermediate_size"
-        case activation = "hidden_act", layerNormEpsilon = "layer_norm_eps"
+        case vocabularySize = "vocab_size"
         case maximumPositions = "max_position_embeddings", typeVocabularySize = "type_vocab_size"
-        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
         case initializerRange = "initializer_range", paddingTokenID = "pad_token_id"
         case positionEmbeddingType = "position_embedding_type", modelType = "model_type"
         case architectures
@@ -80,29 +69,23 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
+        let shape = try decoder.container(keyedBy: PretrainedEncoderKeys.self)
         self.init(
             vocabularySize: try c.decode(Int.self, forKey: .vocabularySize),
-            modelDimension: try c.decode(Int.self, forKey: .modelDimension),
-            layerCount: try c.decode(Int.self, forKey: .layerCount),
-            headCount: try c.decode(Int.self, forKey: .headCount),
-            feedForwardDimension: try c.decode(Int.self, forKey: .feedForwardDimension))
-        let act = try c.decode(.activation, default: "gelu")
-        guard let activation = Activation(name: act) ?? Self.extraActivationNames[act] else {
+            modelDimension: try shape.decode(Int.self, forKey: .modelDimension),
+            layerCount: try shape.decode(Int.self, forKey: .layerCount),
+            headCount: try shape.decode(Int.self, forKey: .headCount),
+            feedForwardDimension: try shape.decode(Int.self, forKey: .feedForwardDimension))
+        try overrideEncoderFields(from: decoder)
+        let positions = try c.decodeIfPresent(String.self, forKey: .positionEmbeddingType)
+        if let positions, positions != "absolute" {
             throw PretrainedModelError.unsupported(
-                feature: "hidden_act \"\(act)\"", supported: Activation.allCases.map { Self.name(of: $0) })
+                feature: "position_embedding_type \"\(positions)\"", supported: ["absolute"])
         }
-        self.activation = activation
-        let positions = try c.decode(.positionEmbeddingType, default: "absolute")
-        guard positions == "absolute" else {
-            throw PretrainedModelError.unsupported(feature: "position_embedding_type \"\(positions)\"", supported: ["absolute"])
-        }
-        layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
-        maximumPositions = try c.decode(.maximumPositions, default: maximumPositions)
-        typeVocabularySize = try c.decode(.typeVocabularySize, default: typeVocabularySize)
-        hiddenDropout = try c.decode(.hiddenDropout, default: hiddenDropout)
-        attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
-        initializerRange = try c.decode(.initializerRange, default: initializerRange)
-        paddingTokenID = try c.decodeIfPresent(Int.self, forKey: .paddingTokenID) ?? paddingTokenID
+        try c.override(&maximumPositions, .maximumPositions)
+        try c.override(&typeVocabularySize, .typeVocabularySize)
+        try c.override(&initializerRange, .initializerRange)
+        try c.override(&paddingTokenID, .paddingTokenID)
     }
 
     /// Writes transformers' spelling, with `architectures` and `model_type` so that
@@ -112,29 +95,11 @@ public struct BertConfiguration: Codable, Sendable, Equatable {
         try c.encode(["BertModel"], forKey: .architectures)
         try c.encode("bert", forKey: .modelType)
         try c.encode(vocabularySize, forKey: .vocabularySize)
-        try c.encode(modelDimension, forKey: .modelDimension)
-        try c.encode(layerCount, forKey: .layerCount)
-        try c.encode(headCount, forKey: .headCount)
-        try c.encode(feedForwardDimension, forKey: .feedForwardDimension)
-        try c.encode(Self.name(of: activation), forKey: .activation)
-        try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
+        try encodeEncoderFields(to: encoder)
         try c.encode(maximumPositions, forKey: .maximumPositions)
         try c.encode(typeVocabularySize, forKey: .typeVocabularySize)
-        try c.encode(hiddenDropout, forKey: .hiddenDropout)
-        try c.encode(attentionDropout, forKey: .attentionDropout)
         try c.encode(initializerRange, forKey: .initializerRange)
         try c.encode(paddingTokenID, forKey: .paddingTokenID)
         try c.encode("absolute", forKey: .positionEmbeddingType)
-    }
-
-    /// transformers' `ACT2FN` names that `Activation(name:)` does not know.
-    static let extraActivationNames: [String: Activation] = ["relu2": .reluSquared, "gelu_python": .gelu]
-
-    /// The `hidden_act` string transformers reads for `activation`.
-    static func name(of activation: Activation) -> String {
-        switch activation {
-        case .reluSquared: "relu2"
-        default: activation.rawValue
-        }
     }
 }

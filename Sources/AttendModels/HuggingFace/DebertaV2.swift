@@ -14,36 +14,33 @@ import AttendCore
 import AttendNN
 import Foundation
 
-/// Why a DeBERTa-v2 checkpoint could not be used.
-public enum DebertaV2Error: Error, CustomStringConvertible, Equatable {
-    /// A configuration value this implementation does not support.
-    case unsupported(field: String, value: String, reason: String)
-    /// A required file is absent.
-    case missingFile(String)
-
-    public var description: String {
-        switch self {
-        case .unsupported(let field, let value, let reason): "DeBERTa-v2 config: \(field) = \(value) is not supported: \(reason)"
-        case .missingFile(let path): "DeBERTa-v2: \(path) does not exist"
-        }
-    }
-}
-
 /// `DebertaV2Config` as read from `config.json`, with the reference's defaults for absent keys.
-public struct DebertaV2Configuration: Codable, Sendable, Equatable {
+/// The fields BERT and ViT also have are `PretrainedEncoderConfiguration`'s.
+public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, Sendable, Equatable {
+    /// Rows of the word-embedding table (`vocab_size`).
     public var vocabularySize = 128_100
-    public var hiddenSize = 1536
+    /// Model width c (`hidden_size`).
+    public var modelDimension = 1536
+    /// Number of layers (`num_hidden_layers`).
     public var layerCount = 24
+    /// Heads per layer (`num_attention_heads`).
     public var headCount = 24
-    public var intermediateSize = 6144
-    public var hiddenActivation = "gelu"
+    /// Inner width of the feed-forward sublayer (`intermediate_size`).
+    public var feedForwardDimension = 6144
+    /// The feed-forward non-linearity (`hidden_act`).
+    public var activation: Activation = .gelu
+    /// Dropout on hidden states (`hidden_dropout_prob`).
     public var hiddenDropout: Float = 0.1
+    /// Dropout on attention probabilities (`attention_probs_dropout_prob`).
     public var attentionDropout: Float = 0.1
-    public var maxPositionEmbeddings = 512
+    /// Rows of the absolute position table (`max_position_embeddings`).
+    public var maximumPositions = 512
+    /// Rows of the segment table (`type_vocab_size`; 0: none).
     public var typeVocabularySize = 0
+    /// LayerNorm ε (`layer_norm_eps`).
     public var layerNormEpsilon: Float = 1e-7
     public var relativeAttention = false
-    /// −1 (or < 1) means `maxPositionEmbeddings`.
+    /// −1 (or < 1) means `maximumPositions`.
     public var maxRelativePositions = -1
     /// ≤ 0: no log buckets.
     public var positionBuckets = -1
@@ -53,7 +50,8 @@ public struct DebertaV2Configuration: Codable, Sendable, Equatable {
     /// "layer_norm" normalises the relative table.
     public var normalizeRelativeEmbeddings: [String] = ["none"]
     public var positionBiasedInput = true
-    /// Width of the token embeddings when different from `hiddenSize` (then `embed_proj` maps it).
+    /// Width of the token embeddings when different from `modelDimension` (then `embed_proj`
+    /// maps it).
     public var embeddingSize: Int?
     /// Head width when not hidden/heads.
     public var attentionHeadSize: Int?
@@ -63,11 +61,9 @@ public struct DebertaV2Configuration: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case vocabularySize = "vocab_size", hiddenSize = "hidden_size", layerCount = "num_hidden_layers"
-        case headCount = "num_attention_heads", intermediateSize = "intermediate_size", hiddenActivation = "hidden_act"
-        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
-        case maxPositionEmbeddings = "max_position_embeddings", typeVocabularySize = "type_vocab_size"
-        case layerNormEpsilon = "layer_norm_eps", relativeAttention = "relative_attention"
+        case vocabularySize = "vocab_size"
+        case maximumPositions = "max_position_embeddings", typeVocabularySize = "type_vocab_size"
+        case relativeAttention = "relative_attention"
         case maxRelativePositions = "max_relative_positions", positionBuckets = "position_buckets"
         case positionAttentionTypes = "pos_att_type", shareAttentionKey = "share_att_key"
         case normalizeRelativeEmbeddings = "norm_rel_ebd", positionBiasedInput = "position_biased_input"
@@ -76,51 +72,67 @@ public struct DebertaV2Configuration: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
+        self.init()
+        try overrideEncoderFields(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        vocabularySize = try c.decode(.vocabularySize, default: vocabularySize)
-        hiddenSize = try c.decode(.hiddenSize, default: hiddenSize)
-        layerCount = try c.decode(.layerCount, default: layerCount)
-        headCount = try c.decode(.headCount, default: headCount)
-        intermediateSize = try c.decode(.intermediateSize, default: intermediateSize)
-        hiddenActivation = try c.decode(.hiddenActivation, default: hiddenActivation)
-        hiddenDropout = try c.decode(.hiddenDropout, default: hiddenDropout)
-        attentionDropout = try c.decode(.attentionDropout, default: attentionDropout)
-        maxPositionEmbeddings = try c.decode(.maxPositionEmbeddings, default: maxPositionEmbeddings)
-        typeVocabularySize = try c.decode(.typeVocabularySize, default: typeVocabularySize)
-        layerNormEpsilon = try c.decode(.layerNormEpsilon, default: layerNormEpsilon)
-        relativeAttention = try c.decode(.relativeAttention, default: relativeAttention)
-        maxRelativePositions = try c.decode(.maxRelativePositions, default: maxRelativePositions)
-        positionBuckets = try c.decode(.positionBuckets, default: positionBuckets)
-        positionAttentionTypes = try Self.decodeList(c, .positionAttentionTypes) ?? []
-        shareAttentionKey = try c.decode(.shareAttentionKey, default: shareAttentionKey)
-        normalizeRelativeEmbeddings = try Self.decodeList(c, .normalizeRelativeEmbeddings) ?? ["none"]
-        positionBiasedInput = try c.decode(.positionBiasedInput, default: positionBiasedInput)
-        embeddingSize = try c.decodeIfPresent(Int.self, forKey: .embeddingSize)
-        attentionHeadSize = try c.decodeIfPresent(Int.self, forKey: .attentionHeadSize)
-        convolutionKernelSize = try c.decode(.convolutionKernelSize, default: convolutionKernelSize)
+        try c.override(&vocabularySize, .vocabularySize)
+        try c.override(&maximumPositions, .maximumPositions)
+        try c.override(&typeVocabularySize, .typeVocabularySize)
+        try c.override(&relativeAttention, .relativeAttention)
+        try c.override(&maxRelativePositions, .maxRelativePositions)
+        try c.override(&positionBuckets, .positionBuckets)
+        try Self.overrideList(&positionAttentionTypes, c, .positionAttentionTypes)
+        try c.override(&shareAttentionKey, .shareAttentionKey)
+        try Self.overrideList(&normalizeRelativeEmbeddings, c, .normalizeRelativeEmbeddings)
+        try c.override(&positionBiasedInput, .positionBiasedInput)
+        try c.override(&embeddingSize, .embeddingSize)
+        try c.override(&attentionHeadSize, .attentionHeadSize)
+        try c.override(&convolutionKernelSize, .convolutionKernelSize)
     }
 
-    /// A "a|b" string or a list of strings, lower-cased and trimmed (null → nil).
-    static func decodeList(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [String]? {
-        if (try? c.decodeNil(forKey: key)) ?? true { return nil }
+    /// Writes transformers' keys (lists as lists).
+    public func encode(to encoder: any Encoder) throws {
+        try encodeEncoderFields(to: encoder)
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vocabularySize, forKey: .vocabularySize)
+        try c.encode(maximumPositions, forKey: .maximumPositions)
+        try c.encode(typeVocabularySize, forKey: .typeVocabularySize)
+        try c.encode(relativeAttention, forKey: .relativeAttention)
+        try c.encode(maxRelativePositions, forKey: .maxRelativePositions)
+        try c.encode(positionBuckets, forKey: .positionBuckets)
+        try c.encode(positionAttentionTypes, forKey: .positionAttentionTypes)
+        try c.encode(shareAttentionKey, forKey: .shareAttentionKey)
+        try c.encode(normalizeRelativeEmbeddings, forKey: .normalizeRelativeEmbeddings)
+        try c.encode(positionBiasedInput, forKey: .positionBiasedInput)
+        try c.encodeIfPresent(embeddingSize, forKey: .embeddingSize)
+        try c.encodeIfPresent(attentionHeadSize, forKey: .attentionHeadSize)
+        try c.encode(convolutionKernelSize, forKey: .convolutionKernelSize)
+    }
+
+    /// Replaces `list` with the "a|b" string or list of strings at `key`, lower-cased and trimmed;
+    /// leaves it when the key is absent or null.
+    static func overrideList(
+        _ list: inout [String], _ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys
+    ) throws {
+        if (try? c.decodeNil(forKey: key)) ?? true { return }
         let items: [String]
         if let list = try? c.decode([String].self, forKey: key) {
             items = list
         } else {
             items = try c.decode(String.self, forKey: key).split(separator: "|").map(String.init)
         }
-        return items.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        list = items.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            .filter { !$0.isEmpty }
     }
 
     /// Reads `config.json`.
     public static func load(path: String) throws -> DebertaV2Configuration {
-        guard FileManager.default.fileExists(atPath: path) else { throw DebertaV2Error.missingFile(path) }
-        return try JSONDecoder().decode(Self.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        try PretrainedFolder.configuration(Self.self, at: path)
     }
 
     /// k: relative distances are clipped to ±k and the table has 2k rows.
     public var relativeSpan: Int {
-        let maximum = maxRelativePositions < 1 ? maxPositionEmbeddings : maxRelativePositions
+        let maximum = maxRelativePositions < 1 ? maximumPositions : maxRelativePositions
         return positionBuckets > 0 ? positionBuckets : maximum
     }
 
@@ -129,12 +141,13 @@ public struct DebertaV2Configuration: Codable, Sendable, Equatable {
         var options = DisentangledAttention.Options()
         options.positionTerms = try positionAttentionTypes.map { name in
             guard let term = PositionTerm(rawValue: name) else {
-                throw DebertaV2Error.unsupported(field: "pos_att_type", value: name, reason: "known terms are c2p and p2c")
+                throw PretrainedModelError.unsupportedValue(
+                    field: "pos_att_type", value: name, reason: "known terms are c2p and p2c")
             }
             return term
         }
         options.buckets = RelativePositionBuckets(
-            bucketSize: positionBuckets, maxPosition: maxRelativePositions < 1 ? maxPositionEmbeddings : maxRelativePositions)
+            bucketSize: positionBuckets, maxPosition: maxRelativePositions < 1 ? maximumPositions : maxRelativePositions)
         options.shareAttentionKey = shareAttentionKey
         options.normalizeRelativeEmbeddings = normalizeRelativeEmbeddings.contains("layer_norm")
         options.layerNormEpsilon = layerNormEpsilon
@@ -144,17 +157,14 @@ public struct DebertaV2Configuration: Codable, Sendable, Equatable {
     /// Rejects what this implementation does not reproduce, naming the field.
     public func validate() throws {
         if convolutionKernelSize > 0 {
-            throw DebertaV2Error.unsupported(
+            throw PretrainedModelError.unsupportedValue(
                 field: "conv_kernel_size", value: "\(convolutionKernelSize)",
                 reason: "the convolution branch after the first layer (DeBERTa-v2 xlarge) is not implemented; v3 checkpoints have none")
         }
         if !relativeAttention && !positionAttentionTypes.isEmpty {
-            throw DebertaV2Error.unsupported(
+            throw PretrainedModelError.unsupportedValue(
                 field: "pos_att_type", value: positionAttentionTypes.joined(separator: "|"),
                 reason: "position terms need relative_attention = true")
-        }
-        if Activation(name: hiddenActivation) == nil {
-            throw DebertaV2Error.unsupported(field: "hidden_act", value: hiddenActivation, reason: "unknown activation")
         }
         _ = try attentionOptions()
     }
@@ -170,17 +180,17 @@ public final class DebertaV2Embeddings: Module {
     public let dropout: Dropout
 
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) {
-        let width = config.embeddingSize ?? config.hiddenSize
+        let width = config.embeddingSize ?? config.modelDimension
         let initializer = Initializer.normal(standardDeviation: 0.02)
         wordEmbeddings = Embedding(count: config.vocabularySize, dimension: width, initializer: initializer, generator: &generator)
         positionEmbeddings = config.positionBiasedInput
-            ? Embedding(count: config.maxPositionEmbeddings, dimension: width, initializer: initializer, generator: &generator) : nil
+            ? Embedding(count: config.maximumPositions, dimension: width, initializer: initializer, generator: &generator) : nil
         tokenTypeEmbeddings = config.typeVocabularySize > 0
             ? Embedding(count: config.typeVocabularySize, dimension: width, initializer: initializer, generator: &generator) : nil
-        projection = width != config.hiddenSize
-            ? Linear(inputCount: width, outputCount: config.hiddenSize, bias: false, weightInitializer: initializer, generator: &generator)
+        projection = width != config.modelDimension
+            ? Linear(inputCount: width, outputCount: config.modelDimension, bias: false, weightInitializer: initializer, generator: &generator)
             : nil
-        norm = LayerNorm(dimension: config.hiddenSize, epsilon: config.layerNormEpsilon)
+        norm = LayerNorm(dimension: config.modelDimension, epsilon: config.layerNormEpsilon)
         dropout = Dropout(probability: config.hiddenDropout)
     }
 
@@ -214,9 +224,9 @@ public final class DebertaV2ResidualOutput: Module {
     public let dropout: Dropout
 
     init(inputCount: Int, config: DebertaV2Configuration, generator: inout RandomGenerator) {
-        dense = Linear(inputCount: inputCount, outputCount: config.hiddenSize, weightInitializer: .normal(standardDeviation: 0.02),
+        dense = Linear(inputCount: inputCount, outputCount: config.modelDimension, weightInitializer: .normal(standardDeviation: 0.02),
                        biasInitializer: .zeros, generator: &generator)
-        norm = LayerNorm(dimension: config.hiddenSize, epsilon: config.layerNormEpsilon)
+        norm = LayerNorm(dimension: config.modelDimension, epsilon: config.layerNormEpsilon)
         dropout = Dropout(probability: config.hiddenDropout)
     }
 
@@ -235,15 +245,15 @@ public final class DebertaV2Layer: Module {
     public let output: DebertaV2ResidualOutput
 
     init(_ config: DebertaV2Configuration, options: DisentangledAttention.Options, generator: inout RandomGenerator) {
-        let headDimension = config.attentionHeadSize ?? config.hiddenSize / config.headCount
+        let headDimension = config.attentionHeadSize ?? config.modelDimension / config.headCount
         attention = DisentangledSelfAttention(
-            dimension: config.hiddenSize, headCount: config.headCount, headDimension: headDimension, options: options,
+            dimension: config.modelDimension, headCount: config.headCount, headDimension: headDimension, options: options,
             positionDropout: config.hiddenDropout, initializer: .normal(standardDeviation: 0.02), generator: &generator)
         attentionOutput = DebertaV2ResidualOutput(inputCount: config.headCount * headDimension, config: config, generator: &generator)
-        intermediate = Linear(inputCount: config.hiddenSize, outputCount: config.intermediateSize,
+        intermediate = Linear(inputCount: config.modelDimension, outputCount: config.feedForwardDimension,
                               weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
-        activation = Activation(name: config.hiddenActivation) ?? .gelu
-        output = DebertaV2ResidualOutput(inputCount: config.intermediateSize, config: config, generator: &generator)
+        activation = config.activation
+        output = DebertaV2ResidualOutput(inputCount: config.feedForwardDimension, config: config, generator: &generator)
     }
 
     /// HF: `attention.self`, `attention.output`, `intermediate.dense`, `output`.
@@ -273,7 +283,7 @@ public final class DebertaV2Encoder: Module {
         layers = (0..<config.layerCount).map { _ in DebertaV2Layer(config, options: options, generator: &generator) }
         relativePositions = config.relativeAttention
             ? RelativePositionEmbeddings(
-                rows: 2 * config.relativeSpan, dimension: config.hiddenSize,
+                rows: 2 * config.relativeSpan, dimension: config.modelDimension,
                 normalized: options.normalizeRelativeEmbeddings, epsilon: config.layerNormEpsilon, generator: &generator)
             : nil
     }
@@ -329,31 +339,26 @@ public final class DebertaV2Model: Module {
 
     /// Loads `config.json` and `model.safetensors` (or a sharded index) from a directory.
     public static func load(directory: String) throws -> DebertaV2Model {
-        let folder = URL(fileURLWithPath: directory)
-        let configuration = try DebertaV2Configuration.load(path: folder.appendingPathComponent("config.json").path)
+        let configuration = try DebertaV2Configuration.load(
+            path: PretrainedFolder.configurationPath(in: directory))
         let model = try DebertaV2Model(configuration)
-        let single = folder.appendingPathComponent("model.safetensors").path
-        let index = folder.appendingPathComponent("model.safetensors.index.json").path
-        let path = FileManager.default.fileExists(atPath: single) ? single : index
-        guard FileManager.default.fileExists(atPath: path) else { throw DebertaV2Error.missingFile(single) }
-        try model.load(checkpoint: try Safetensors.open(path))
+        let weights = try PretrainedFolder.weightsPath(in: directory)
+        try model.load(checkpoint: try Safetensors.open(weights))
         return model
     }
 
-    /// Copies a checkpoint's tensors in by HF name, strictly. A `deberta.` prefix (task-model
-    /// checkpoints) is removed and tensors outside it (task heads) are left out; like the reference,
-    /// `position_ids` buffers and an unused `embeddings.position_embeddings` are ignored.
-    public func load(checkpoint: any SafetensorsArchive) throws {
-        let prefixed = checkpoint.names.contains { $0.hasPrefix("deberta.") }
-        var tensors: [String: Tensor] = [:]
-        for name in checkpoint.names {
-            guard !prefixed || name.hasPrefix("deberta.") else { continue }
-            let key = prefixed ? String(name.dropFirst("deberta.".count)) : name
-            if key.hasSuffix("position_ids") { continue }
-            if key == "embeddings.position_embeddings.weight" && embeddings.positionEmbeddings == nil { continue }
-            tensors[key] = try checkpoint.tensor(name)
-        }
-        try load(tensors, strict: true)
+    /// Copies a checkpoint's tensors in by HF name, strictly, through the one pretrained loader. A
+    /// `deberta.` prefix (task-model checkpoints) is removed and tensors outside it (task heads)
+    /// are skipped; like the reference, `position_ids` buffers and an unused
+    /// `embeddings.position_embeddings` are skipped too.
+    @discardableResult
+    public func load(checkpoint: any SafetensorsArchive) throws -> PretrainedLoadReport {
+        let hasPositions = embeddings.positionEmbeddings != nil
+        let naming = CheckpointNaming(prefix: "deberta.", isSkipped: { name in
+            name.hasSuffix("position_ids")
+                || (name == "embeddings.position_embeddings.weight" && !hasPositions)
+        })
+        return try loadPretrained(from: checkpoint, naming: naming)
     }
 }
 
@@ -365,10 +370,10 @@ public final class DebertaV2LMHead: Module {
     public let bias: Parameter
 
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) {
-        dense = Linear(inputCount: config.hiddenSize, outputCount: config.hiddenSize,
+        dense = Linear(inputCount: config.modelDimension, outputCount: config.modelDimension,
                        weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
-        activation = Activation(name: config.hiddenActivation) ?? .gelu
-        norm = LayerNorm(dimension: config.hiddenSize, epsilon: config.layerNormEpsilon)
+        activation = config.activation
+        norm = LayerNorm(dimension: config.modelDimension, epsilon: config.layerNormEpsilon)
         bias = Parameter(.zeros([config.vocabularySize]))
     }
 
@@ -397,7 +402,7 @@ public final class DebertaV2EnhancedMaskDecoder: Module {
     /// A decoder for `model`'s configuration.
     public init(_ config: DebertaV2Configuration, steps: Int = 2, seed: UInt64 = 1) {
         var generator = RandomGenerator(seed: seed)
-        positionEmbeddings = Embedding(count: config.maxPositionEmbeddings, dimension: config.hiddenSize,
+        positionEmbeddings = Embedding(count: config.maximumPositions, dimension: config.modelDimension,
                                        initializer: .normal(standardDeviation: 0.02), generator: &generator)
         lmHead = DebertaV2LMHead(config, generator: &generator)
         self.steps = steps

@@ -39,8 +39,8 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
             directory: try c.decode(String.self, forKey: .directory),
             bert: try c.decode(BertConfiguration.self, forKey: .bert),
             labels: try c.decode([String].self, forKey: .labels))
-        freezeEncoder = try c.decode(.freezeEncoder, default: freezeEncoder)
-        segmentSeparatorID = try c.decodeIfPresent(Int.self, forKey: .segmentSeparatorID)
+        try c.override(&freezeEncoder, .freezeEncoder)
+        try c.override(&segmentSeparatorID, .segmentSeparatorID)
     }
 }
 

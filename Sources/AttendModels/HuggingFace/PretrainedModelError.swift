@@ -11,6 +11,8 @@ public enum PretrainedModelError: Error, CustomStringConvertible {
     case invalidConfiguration(path: String, problem: String)
     /// A setting this implementation does not have (another position embedding type, activation…).
     case unsupported(feature: String, supported: [String])
+    /// A config.json value this implementation does not reproduce, and why.
+    case unsupportedValue(field: String, value: String, reason: String)
     /// The checkpoint's tensors do not match the model: missing, unexpected and mis-shaped names.
     case weightsMismatch(file: String, mismatch: StateDictionaryMismatch)
     /// A weight stored as integers or booleans.
@@ -28,6 +30,8 @@ public enum PretrainedModelError: Error, CustomStringConvertible {
             return "\(path): \(problem)"
         case .unsupported(let feature, let supported):
             return "\(feature) is not supported; supported: \(supported.joined(separator: ", "))"
+        case .unsupportedValue(let field, let value, let reason):
+            return "config.json: \(field) = \(value) is not supported: \(reason)"
         case .weightsMismatch(let file, let mismatch):
             return "\(file): \(mismatch.description)"
         case .nonFloatingPointWeight(let file, let tensor, let dtype):

@@ -5,13 +5,21 @@ import AttendNN
 import Foundation
 
 /// Hyper-parameters of a Vision Transformer, as `config.json` spells them.
-public struct ViTConfiguration: Codable, Sendable, Equatable {
+public struct ViTConfiguration: PretrainedEncoderConfiguration, Codable, Sendable, Equatable {
     /// The GELU and LayerNorm ε of one of the reference implementations.
     public enum Numerics: String, Codable, Sendable, CaseIterable {
         /// transformers: exact GELU, ε = 1e-12.
         case huggingFace = "hf"
         /// google-research/vision_transformer (flax): tanh GELU, ε = 1e-6.
         case jax
+
+        /// The GELU and LayerNorm ε of this convention.
+        var activationAndEpsilon: (Activation, Float) {
+            switch self {
+            case .huggingFace: (.gelu, 1e-12)
+            case .jax: (.geluTanh, 1e-6)
+            }
+        }
     }
 
     /// Model width D (`hidden_size`).
@@ -23,15 +31,15 @@ public struct ViTConfiguration: Codable, Sendable, Equatable {
     /// Feed-forward width (`intermediate_size`).
     public var feedForwardDimension: Int
     /// MLP non-linearity (`hidden_act`).
-    public var activation: Activation = .gelu
+    public var activation: Activation
     /// LayerNorm ε (`layer_norm_eps`).
-    public var layerNormEpsilon: Float = 1e-12
+    public var layerNormEpsilon: Float
     /// Image side in pixels (`image_size`; square images).
-    public var imageSize = 224
+    public var imageSize: Int
     /// Patch side P (`patch_size`).
-    public var patchSize = 16
+    public var patchSize: Int
     /// Input channels C (`num_channels`).
-    public var channelCount = 3
+    public var channelCount: Int
     /// Whether q/k/v have biases (`qkv_bias`).
     public var qkvBias = true
     /// Dropout on hidden states (`hidden_dropout_prob`).
@@ -53,7 +61,7 @@ public struct ViTConfiguration: Codable, Sendable, Equatable {
         self.imageSize = imageSize
         self.patchSize = patchSize
         self.channelCount = channelCount
-        use(numerics)
+        (activation, layerNormEpsilon) = numerics.activationAndEpsilon
     }
 
     /// ViT-B/16 at 224 × 224 (86M parameters).
@@ -62,10 +70,7 @@ public struct ViTConfiguration: Codable, Sendable, Equatable {
 
     /// Sets the GELU and ε of `numerics`.
     public mutating func use(_ numerics: Numerics) {
-        switch numerics {
-        case .huggingFace: (activation, layerNormEpsilon) = (.gelu, 1e-12)
-        case .jax: (activation, layerNormEpsilon) = (.geluTanh, 1e-6)
-        }
+        (activation, layerNormEpsilon) = numerics.activationAndEpsilon
     }
 
     /// Patches per side.
@@ -75,16 +80,7 @@ public struct ViTConfiguration: Codable, Sendable, Equatable {
 
     /// Reads `config.json`.
     public init(contentsOf path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PretrainedModelError.missingFile(path: path, hint: "a Hugging Face model folder has config.json")
-        }
-        do {
-            self = try JSONDecoder().decode(ViTConfiguration.self, from: data)
-        } catch let error as PretrainedModelError {
-            throw error
-        } catch {
-            throw PretrainedModelError.invalidConfiguration(path: path, problem: "\(error)")
-        }
+        self = try PretrainedFolder.configuration(ViTConfiguration.self, at: path)
         if let problem = problem { throw PretrainedModelError.invalidConfiguration(path: path, problem: problem) }
     }
 
@@ -99,34 +95,21 @@ public struct ViTConfiguration: Codable, Sendable, Equatable {
         return nil
     }
 
+    /// ViT's own keys (the shared ones: `PretrainedEncoderKeys`).
     enum CodingKeys: String, CodingKey {
-        case modelDimension = "hidden_size", layerCount = "num_hidden_layers", headCount = "num_attention_heads"
-        case feedForwardDimension = "intermediate_size", activation = "hidden_act", layerNormEpsilon = "layer_norm_eps"
         case imageSize = "image_size", patchSize = "patch_size", channelCount = "num_channels", qkvBias = "qkv_bias"
-        case hiddenDropout = "hidden_dropout_prob", attentionDropout = "attention_probs_dropout_prob"
         case initializerRange = "initializer_range", modelType = "model_type", architectures
     }
 
     public init(from decoder: any Decoder) throws {
+        self = .base16  // transformers' ViTConfig defaults
+        try overrideEncoderFields(from: decoder)
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        modelDimension = try c.decode(.modelDimension, default: 768)
-        layerCount = try c.decode(.layerCount, default: 12)
-        headCount = try c.decode(.headCount, default: 12)
-        feedForwardDimension = try c.decode(.feedForwardDimension, default: 3072)
-        let act = try c.decode(.activation, default: "gelu")
-        guard let activation = Activation(name: act) ?? BertConfiguration.extraActivationNames[act] else {
-            throw PretrainedModelError.unsupported(
-                feature: "hidden_act \"\(act)\"", supported: Activation.allCases.map { BertConfiguration.name(of: $0) })
-        }
-        self.activation = activation
-        layerNormEpsilon = try c.decode(.layerNormEpsilon, default: 1e-12)
-        imageSize = try c.decode(.imageSize, default: 224)
-        patchSize = try c.decode(.patchSize, default: 16)
-        channelCount = try c.decode(.channelCount, default: 3)
-        qkvBias = try c.decode(.qkvBias, default: true)
-        hiddenDropout = try c.decode(.hiddenDropout, default: 0)
-        attentionDropout = try c.decode(.attentionDropout, default: 0)
-        initializerRange = try c.decode(.initializerRange, default: 0.02)
+        try c.override(&imageSize, .imageSize)
+        try c.override(&patchSize, .patchSize)
+        try c.override(&channelCount, .channelCount)
+        try c.override(&qkvBias, .qkvBias)
+        try c.override(&initializerRange, .initializerRange)
     }
 
     /// Writes transformers' spelling with `architectures` and `model_type`.
@@ -134,18 +117,11 @@ public struct ViTConfiguration: Codable, Sendable, Equatable {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(["ViTModel"], forKey: .architectures)
         try c.encode("vit", forKey: .modelType)
-        try c.encode(modelDimension, forKey: .modelDimension)
-        try c.encode(layerCount, forKey: .layerCount)
-        try c.encode(headCount, forKey: .headCount)
-        try c.encode(feedForwardDimension, forKey: .feedForwardDimension)
-        try c.encode(BertConfiguration.name(of: activation), forKey: .activation)
-        try c.encode(layerNormEpsilon, forKey: .layerNormEpsilon)
+        try encodeEncoderFields(to: encoder)
         try c.encode(imageSize, forKey: .imageSize)
         try c.encode(patchSize, forKey: .patchSize)
         try c.encode(channelCount, forKey: .channelCount)
         try c.encode(qkvBias, forKey: .qkvBias)
-        try c.encode(hiddenDropout, forKey: .hiddenDropout)
-        try c.encode(attentionDropout, forKey: .attentionDropout)
         try c.encode(initializerRange, forKey: .initializerRange)
     }
 }

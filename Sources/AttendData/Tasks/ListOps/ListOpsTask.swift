@@ -231,3 +231,20 @@ struct TokenStore: Sendable {
         return copy
     }
 }
+
+extension ListOpsTask {
+    /// The registry entry: LRA's ListOps at each preset's expression lengths and split sizes.
+    static let entry = TaskEntry(
+        name: "listops",
+        summary: "ListOps: value of nested MIN/MAX/MED/SM expressions, 10 classes (LRA)",
+        kind: .classification, isLongRangeArena: true
+    ) { preset, seed, _ throws(DataError) in
+        let c: ListOpsConfiguration =
+            switch preset {
+            case .tiny: .tiny
+            case .cpu: .cpu
+            case .lra: .lra
+            }
+        return try ListOpsTask(c.seeded(seed))
+    }
+}

@@ -121,3 +121,40 @@ final class SplitImageCache: Sendable {
         }
     }
 }
+
+extension PathfinderTask {
+    /// The registry entry of Pathfinder 32 × 32 (LRA).
+    static let entry = entry(
+        "pathfinder", .pathfinder32,
+        summary: "Pathfinder 32×32: are the two markers joined by one dashed path? (LRA)",
+        isLongRangeArena: true)
+    /// The registry entry of Path-X, Pathfinder at 128 × 128 (separate from LRA's five, as in LRA).
+    static let pathXEntry = entry(
+        "pathx", .pathX, summary: "Path-X: Pathfinder at 128×128, 16,384 tokens (LRA)",
+        isLongRangeArena: false)
+    /// The registry entry of Pathfinder at 64 × 64.
+    static let pathfinder64Entry = entry(
+        "pathfinder64", .pathfinder64, summary: "Pathfinder at 64×64, 4,096 tokens",
+        isLongRangeArena: false)
+
+    /// An entry drawing `base`'s images: LRA's split sizes at preset `lra`, fewer below (fewer
+    /// still for the larger images, which take longer to draw).
+    private static func entry(
+        _ name: String, _ base: PathfinderConfiguration, summary: String, isLongRangeArena: Bool
+    ) -> TaskEntry {
+        TaskEntry(
+            name: name, summary: summary, kind: .classification, isLongRangeArena: isLongRangeArena
+        ) { preset, seed, _ throws(DataError) in
+            let c =
+                switch preset {
+                case .tiny: base.counts(train: 256, validation: 64, test: 64)
+                case .cpu:
+                    base.size > 32
+                        ? base.counts(train: 4_000, validation: 500, test: 500)
+                        : base.counts(train: 20_000, validation: 2_000, test: 2_000)
+                case .lra: base
+                }
+            return try PathfinderTask(c.seeded(seed))
+        }
+    }
+}

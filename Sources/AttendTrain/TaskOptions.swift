@@ -1,12 +1,13 @@
 // How a run names its data: a task from AttendData's catalog at a size preset and seed, or a user's
 // own files (`data`: format, paths, fields, tokenizer and label map, saved with the run), and for a
-// self-pretraining run how its inputs are masked (`masking`).
+// self-pretraining run how its inputs are masked (`masking`). The task they make:
+// TaskCatalog+TaskOptions.swift.
 import AttendData
 
 /// Which task data a run uses: preset and seed (the task itself is named in the configuration).
 public struct TaskOptions: Codable, Sendable, Equatable {
-    public var preset: TaskPreset = .cpu
-    public var seed: UInt64 = 0
+    public var preset: TaskPreset
+    public var seed: UInt64
     /// A user's data set; when set, the run trains on it instead of a catalogue task.
     public var data: UserDataConfiguration?
     /// Set for a self-pretraining run (`attend pretrain`): the task's inputs are masked and the
@@ -24,23 +25,13 @@ public struct TaskOptions: Codable, Sendable, Equatable {
     }
 
     public init(from decoder: any Decoder) throws {
+        self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        preset = try c.decode(.preset, default: .cpu)
-        seed = try c.decode(.seed, default: 0)
-        data = try c.decodeIfPresent(UserDataConfiguration.self, forKey: .data)
-        masking = try c.decodeIfPresent(MaskingOptions.self, forKey: .masking)
+        try c.override(&preset, .preset)
+        try c.override(&seed, .seed)
+        try c.override(&data, .data)
+        try c.override(&masking, .masking)
     }
 
     enum CodingKeys: String, CodingKey { case preset, seed, data, masking }
-}
-
-extension TaskCatalog {
-    /// The task a run configuration names: its user data set if it has one, else catalogue task
-    /// `name`; masked for self-pretraining when `options.masking` is set.
-    public static func make(_ name: String, options: TaskOptions) throws -> any SequenceTask {
-        let task = try options.data.map { try UserData.make($0) }
-            ?? make(name, preset: options.preset, seed: options.seed)
-        guard let masking = options.masking else { return task }
-        return try MaskedTokenTask(base: task, masking: masking)
-    }
 }
