@@ -41,6 +41,7 @@ extension Tensor {
 /// global masks; saved the rows' log-sum-exp.
 struct GlobalLocalAttentionOp: KernelOp {
     static let op = Op("globalLocalAttention")
+    static let backwardReadsOutput = true
     let query: Tensor, key: Tensor, value: Tensor, globalKey: Tensor, globalValue: Tensor,
         scale: Float
     let window: LocalWindow, visibility: GlobalVisibility, keyMask: Tensor?, globalMask: Tensor?

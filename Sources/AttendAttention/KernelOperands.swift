@@ -30,6 +30,8 @@ protocol HeadsKernelOp: KernelOp {
 }
 
 extension HeadsKernelOp {
+    /// Softmax attention recomputes its probabilities from the output in backward.
+    static var backwardReadsOutput: Bool { true }
     var inputs: [Tensor?] { [query, key, value] }
     var constants: [Tensor?] { [keyMask] }
     var outputShape: [Int] { [query.shape[0], query.shape[1], query.shape[2], value.shape[3]] }

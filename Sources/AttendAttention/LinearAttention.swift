@@ -48,6 +48,7 @@ extension Tensor {
 /// mask; saved the rows' denominators.
 struct LinearAttentionOp: KernelOp {
     static let op = Op("linearAttention")
+    static let backwardReadsOutput = true
     let queryFeatures: Tensor, keyFeatures: Tensor, value: Tensor, causal: Bool
     let denominatorOffset: Float, keyFeatureFloor: Float, keyLogScale: Tensor?, keyMask: Tensor?
     let scanChunk: Int

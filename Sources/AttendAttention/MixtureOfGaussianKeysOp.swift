@@ -72,6 +72,7 @@ extension Tensor {
 /// and is summed over it.
 struct MixtureOfGaussianKeysOp: KernelOp {
     static let op = Op("mixtureOfGaussianKeysAttention")
+    static let backwardReadsOutput = true
     let query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float]
     let gaussian: Bool, causal: Bool, keyMask: Tensor?
 

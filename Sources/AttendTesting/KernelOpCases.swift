@@ -23,6 +23,7 @@ public struct KernelOpCase: @unchecked Sendable, CustomTestStringConvertible {
         (self.op, self.name, self.inputs, self.f) = (op, name, inputs, f)
     }
 
+    /// "op: name", as test reports show the case.
     public var testDescription: String { "\(op): \(name)" }
 
     /// Compares `f`'s gradients with finite differences.

@@ -126,7 +126,9 @@ public enum BandedAttention {
                 let g = gs.base + ((b * n + i) * h + head) * e
                 for c in shape.columns(i) {
                     let vOffset = ((b * n + shape.key(i, c)) * h + head) * e
-                    if let dps { dps.base[offset + i * w + c] = Dot.product(g, vs.base + vOffset, count: e) }
+                    if let dps {
+                        dps.base[offset + i * w + c] = Dot.product(g, vs.base + vOffset, count: e)
+                    }
                     if let dvs { axpy(map[i * w + c], g, dvs.base + vOffset, count: e) }
                 }
             }

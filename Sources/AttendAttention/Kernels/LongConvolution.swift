@@ -39,7 +39,9 @@ public enum LongConvolution {
         batch: Int, channels: Int, length: Int, directions: Int
     ) {
         let (u, y) = (SendablePointer(signal), SendablePointer(output))
-        forEachChannel(kernel: kernel, channels: channels, length: length, directions: directions) { h, w in
+        forEachChannel(
+            kernel: kernel, channels: channels, length: length, directions: directions
+        ) { h, w in
             let (time, scratch, plan, bins) = (w.time, w.scratch, w.plan, w.bins)
             let (kr, ki, xr) = (w.kernelReal, w.kernelImaginary, w.spectra)
             let xi = xr + bins
@@ -69,7 +71,9 @@ public enum LongConvolution {
         let (u, g) = (SendablePointer(signal), SendablePointer(outputGradient))
         let du = signalGradient.map { SendablePointer($0) }
         let dk = kernelGradient.map { SendablePointer($0) }
-        forEachChannel(kernel: kernel, channels: channels, length: length, directions: directions) { h, w in
+        forEachChannel(
+            kernel: kernel, channels: channels, length: length, directions: directions
+        ) { h, w in
             let (time, scratch, plan, bins, n) = (w.time, w.scratch, w.plan, w.bins, w.n)
             let (kr, ki, gr) = (w.kernelReal, w.kernelImaginary, w.spectra)
             let gi = gr + bins, dr = gi + bins, di = dr + bins, yr = di + bins, yi = yr + bins

@@ -216,6 +216,7 @@ extension Tensor {
 /// saved, for `.prefix`, the running maxima (handed to the caller, never differentiated).
 struct PositiveRandomFeaturesOp: KernelOp {
     static let op = Op("positiveRandomFeatures")
+    static let backwardReadsOutput = true
     let x: Tensor, projection: Tensor, mask: Tensor?, stabilizer: FeatureStabilizer, offset: Float
 
     var inputs: [Tensor?] { [x] }

@@ -19,6 +19,10 @@ public protocol KernelOp {
     /// all gradients together.
     static var skipsUnneededGradients: Bool { get }
 
+    /// Whether `backward` reads the forward output (`KernelGradients.output`). When false (the
+    /// default) the output is not kept for backward, so it can be freed as soon as its users are.
+    static var backwardReadsOutput: Bool { get }
+
     /// The tensors gradients flow to, in the order of `KernelBuffers.input(_:)` and
     /// `KernelGradients.input(_:)`; nil for an optional input that is absent.
     var inputs: [Tensor?] { get }
@@ -47,10 +51,17 @@ public protocol KernelOp {
 }
 
 extension KernelOp {
+    /// By default every present input gets a gradient buffer.
     public static var skipsUnneededGradients: Bool { false }
+    /// By default backward does not read the output.
+    public static var backwardReadsOutput: Bool { false }
+    /// By default no constants.
     public var constants: [Tensor?] { [] }
+    /// By default nothing saved beside the output.
     public var savedShapes: [[Int]] { [] }
+    /// By default no scratch.
     public var scratchShapes: [[Int]] { [] }
+    /// By default the input's own shape.
     public func gradientShape(ofInput index: Int) -> [Int] { inputs[index]?.shape ?? [] }
 }
 
@@ -81,12 +92,20 @@ public struct KernelBuffers {
 /// The backward pass's buffers: the forward output, its gradient, the inputs' gradient buffers
 /// (zeroed) and the scratch buffers (zeroed).
 public struct KernelGradients {
-    /// The forward pass's result.
-    public let output: UnsafePointer<Float>
+    let forwardOutput: UnsafePointer<Float>?
     /// The gradient of the loss with respect to the output.
     public let outputGradient: UnsafePointer<Float>
     let inputs: [UnsafeMutablePointer<Float>?]
     let scratch: [UnsafeMutablePointer<Float>]
+
+    /// The forward pass's result, kept for ops that declare `backwardReadsOutput`.
+    public var output: UnsafePointer<Float> {
+        guard let forwardOutput else {
+            preconditionFailure(
+                "a kernel op read its output in backward without declaring backwardReadsOutput")
+        }
+        return forwardOutput
+    }
 
     /// The gradient buffer of input `index`, which must have one.
     public func input(_ index: Int) -> UnsafeMutablePointer<Float> {
@@ -129,10 +148,10 @@ extension Tensor {
                 into: output.storage.base)
         }
         let present = inputs.compactMap { $0 }
+        let kept = K.backwardReadsOutput ? output : nil
         let recorded = output.recorded(K.op, from: present) { dy, needs in
             kernelGradients(
-                kernel, saved: saved, state: state, output: output, outputGradient: dy, needs: needs
-            )
+                kernel, saved: saved, state: state, output: kept, outputGradient: dy, needs: needs)
         }
         return (recorded, saved)
     }
@@ -154,7 +173,7 @@ extension Tensor {
 /// The backward step of `Tensor.fused`: zeroed gradient and scratch buffers, the kernel's rule, and
 /// per-batch gradients summed to their inputs' shapes. `needs` is per present input.
 private func kernelGradients<K: KernelOp>(
-    _ kernel: K, saved: [Tensor], state: K.Saved, output: Tensor, outputGradient: Tensor,
+    _ kernel: K, saved: [Tensor], state: K.Saved, output: Tensor?, outputGradient: Tensor,
     needs: [Bool]
 ) -> [Tensor?] {
     let inputs = kernel.inputs
@@ -173,7 +192,7 @@ private func kernelGradients<K: KernelOp>(
                 inputs: inputs.map(\.?.readAddress), constants: constants.map(\.?.readAddress),
                 saved: saved.map(\.storage.base)),
             KernelGradients(
-                output: output.readAddress, outputGradient: outputGradient.readAddress,
+                forwardOutput: output?.readAddress, outputGradient: outputGradient.readAddress,
                 inputs: gradients.map(\.?.storage.base), scratch: scratch.map(\.storage.base)),
             saved: state)
     }

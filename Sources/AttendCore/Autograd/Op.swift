@@ -11,6 +11,7 @@ public struct Op: Hashable, Sendable, CaseIterable, CustomStringConvertible {
     /// An op called `name` (a fused kernel's `KernelOp.op`; the core ops are the constants below).
     public init(_ name: String) { self.name = name }
 
+    /// The name, as recorded-op lists print it.
     public var description: String { name }
 
     /// AttendCore's own ops, which `GradientCheckTests` must cover (fused kernels are listed by
