@@ -76,7 +76,7 @@ extension Tensor {
         index: RelativePositionIndex, scale: Float, causal: Bool = false, queryMask: Tensor? = nil,
         keyMask: Tensor? = nil
     ) -> Tensor {
-        let (b, n, m, h, d, e) = attentionSizes(
+        let (b, n, m, h, d, _) = attentionSizes(
             "disentangledAttention", query: query, key: key, value: value, keyMask: keyMask)
         let R = index.rowCount
         precondition(index.queries == n && index.keys == m, "disentangledAttention: index built for \(index.queries)×\(index.keys), got \(n)×\(m)")
@@ -84,44 +84,56 @@ extension Tensor {
             precondition(table.shape == [R, h, d], "disentangledAttention: position table \(table.shape), expected [\(R), \(h), \(d)]")
         }
         if let queryMask { precondition(queryMask.shape == [b, n], "disentangledAttention: query mask \(queryMask.shape), expected [\(b), \(n)]") }
-        let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        func withProblem<T>(_ body: (DisentangledProblem) -> T) -> T {
-            withAttentionProblem(query: query, key: key, value: value, scale: scale, causal: causal, keyMask: keyMask) { a in
-                withOptionalPointer(queryMask) { qm in
-                    withOptionalPointer(positionKey) { kr in
-                        withOptionalPointer(positionQuery) { qr in
-                            index.rowOfDistance.withUnsafeBufferPointer { rows in
-                                body(DisentangledProblem(
-                                    attention: a, queryMask: qm, positionKey: kr, positionQuery: qr,
-                                    relativeRows: R, rowOfDistance: rows.baseAddress!))
-                            }
-                        }
-                    }
-                }
-            }
+        return fused(DisentangledAttentionOp(
+            query: query, key: key, value: value, positionKey: positionKey,
+            positionQuery: positionQuery, index: index, scale: scale, causal: causal,
+            queryMask: queryMask, keyMask: keyMask))
+    }
+}
+
+/// `Tensor.disentangledAttention` as a kernel op: inputs q, k, v, Kr, Qr (the tables optional);
+/// constants the query and key masks; saved the rows' log-sum-exp. The tables' gradients come per
+/// batch entry, [b, R, h, d], and are summed over it.
+struct DisentangledAttentionOp: HeadsKernelOp {
+    static let op = Op("disentangledAttention")
+    let query: Tensor, key: Tensor, value: Tensor, positionKey: Tensor?, positionQuery: Tensor?
+    let index: RelativePositionIndex, scale: Float, causal: Bool, queryMask: Tensor?,
+        keyMask: Tensor?
+
+    var inputs: [Tensor?] { [query, key, value, positionKey, positionQuery] }
+    var constants: [Tensor?] { [queryMask, keyMask] }
+
+    func gradientShape(ofInput index: Int) -> [Int] {
+        index < 3 ? inputs[index]!.shape : [query.shape[0]] + inputs[index]!.shape
+    }
+
+    func withProblem<T>(_ x: KernelBuffers, _ body: (DisentangledProblem) -> T) -> T {
+        let attention = attentionProblem(x, keyMask: x.constant(1))
+        return index.rowOfDistance.withUnsafeBufferPointer { rows in
+            body(
+                DisentangledProblem(
+                    attention: attention, queryMask: x.constant(0), positionKey: x.optionalInput(3),
+                    positionQuery: x.optionalInput(4), relativeRows: index.rowCount,
+                    rowOfDistance: rows.baseAddress!))
         }
-        var logSumExp = [Float](repeating: 0, count: b * h * n)
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            withProblem { p in
-                DisentangledAttentionKernel.forward(p, output: out.baseAddress!, outputLayout: oLayout, logSumExp: &logSumExp)
-            }
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) -> [Float] {
+        var logSumExp = rowStatistics(query)
+        withProblem(x) { p in
+            DisentangledAttentionKernel.forward(
+                p, output: output, outputLayout: outputLayout, logSumExp: &logSumExp)
         }
-        let tables = [positionKey, positionQuery].compactMap { $0 }
-        return output.recorded(.custom, from: [query, key, value] + tables) { dy in
-            // dKr and dQr come per batch entry, [b, R, h, d], and are summed over it below.
-            let shapes = [query.shape, key.shape, value.shape] + tables.map { _ in [b, R, h, d] }
-            let gradients = kernelGradients(shapes, output: output, outputGradient: dy) { o, g, dx in
-                var tableGradients = dx[3...].makeIterator()
-                withProblem { p in
-                    DisentangledAttentionKernel.backward(
-                        p, output: o, outputLayout: oLayout, outputGradient: g, logSumExp: logSumExp,
-                        queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2],
-                        positionKeyGradient: positionKey.map { _ in tableGradients.next()! },
-                        positionQueryGradient: positionQuery.map { _ in tableGradients.next()! })
-                }
-            }
-            let tableGradients = gradients.dropFirst(3).map { $0.summed(alongAxes: [0]) }
-            return Array(gradients.prefix(3)) + tableGradients
+        return logSumExp
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved logSumExp: [Float]) {
+        withProblem(x) { p in
+            DisentangledAttentionKernel.backward(
+                p, output: g.output, outputLayout: outputLayout, outputGradient: g.outputGradient,
+                logSumExp: logSumExp, queryGradient: g.input(0), keyGradient: g.input(1),
+                valueGradient: g.input(2),
+                positionKeyGradient: g.optionalInput(3), positionQueryGradient: g.optionalInput(4))
         }
     }
 }

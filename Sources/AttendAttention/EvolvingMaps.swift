@@ -43,104 +43,22 @@ extension Tensor {
     /// S [b, h, n, W] = scale·q·kᵀ on the diagonal band of `width` columns starting `before` keys
     /// before each query (0 where the key lies outside the sequence). q, k: [b, n, h, d].
     public static func bandedScores(query: Tensor, key: Tensor, scale: Float, before: Int, width: Int) -> Tensor {
-        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
         precondition(key.shape == query.shape, "bandedScores: key \(key.shape) vs query \(query.shape)")
-        let shape = BandedAttention.Shape(batch: b, length: n, heads: h, dimension: d, valueDimension: d, before: before, width: width)
-        let scores = Tensor.filled(shape: [b, h, n, width]) { out in
-            query.withUnsafeBufferPointer { q in
-                key.withUnsafeBufferPointer { k in
-                    BandedAttention.scores(query: q.baseAddress!, key: k.baseAddress!, scale: scale, into: out.baseAddress!, shape: shape)
-                }
-            }
-        }
-        return scores.recorded(.custom, from: [query, key]) { ds, needs in
-            var dq = needs[0] ? Tensor.zeros(query.shape) : nil
-            var dk = needs[1] ? Tensor.zeros(key.shape) : nil
-            query.withUnsafeBufferPointer { q in
-                key.withUnsafeBufferPointer { k in
-                    ds.withUnsafeBufferPointer { g in
-                        withOptionalMutablePointer(&dq) { dqp in
-                            withOptionalMutablePointer(&dk) { dkp in
-                                BandedAttention.scoresBackward(
-                                    query: q.baseAddress!, key: k.baseAddress!, scale: scale, scoreGradient: g.baseAddress!,
-                                    queryGradient: dqp, keyGradient: dkp, shape: shape)
-                            }
-                        }
-                    }
-                }
-            }
-            return [dq, dk]
-        }
+        return fused(
+            BandedScoresOp(query: query, key: key, scale: scale, before: before, width: width))
     }
 
     /// o [b, n, h, e] = P·v for a banded P [b, h, n, W] (same band as `bandedScores`); v [b, n, h, e].
     public static func bandedMix(probabilities: Tensor, value: Tensor, before: Int) -> Tensor {
-        let (b, n, h, e) = (value.shape[0], value.shape[1], value.shape[2], value.shape[3])
+        let (b, n, h) = (value.shape[0], value.shape[1], value.shape[2])
         let width = probabilities.shape[3]
         precondition(probabilities.shape == [b, h, n, width], "bandedMix: probabilities \(probabilities.shape) for values \(value.shape)")
-        let shape = BandedAttention.Shape(batch: b, length: n, heads: h, dimension: e, valueDimension: e, before: before, width: width)
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            probabilities.withUnsafeBufferPointer { p in
-                value.withUnsafeBufferPointer { v in
-                    BandedAttention.mix(probabilities: p.baseAddress!, value: v.baseAddress!, into: out.baseAddress!, shape: shape)
-                }
-            }
-        }
-        return output.recorded(.custom, from: [probabilities, value]) { dout, needs in
-            var dp = needs[0] ? Tensor.zeros(probabilities.shape) : nil
-            var dv = needs[1] ? Tensor.zeros(value.shape) : nil
-            probabilities.withUnsafeBufferPointer { p in
-                value.withUnsafeBufferPointer { v in
-                    dout.withUnsafeBufferPointer { g in
-                        withOptionalMutablePointer(&dp) { dpp in
-                            withOptionalMutablePointer(&dv) { dvp in
-                                BandedAttention.mixBackward(
-                                    probabilities: p.baseAddress!, value: v.baseAddress!, outputGradient: g.baseAddress!,
-                                    probabilityGradient: dpp, valueGradient: dvp, shape: shape)
-                            }
-                        }
-                    }
-                }
-            }
-            return [dp, dv]
-        }
+        return fused(BandedMixOp(probabilities: probabilities, value: value, before: before))
     }
 
     /// y = conv3×3(x) + bias over maps [b, h, n, W] (see `MapConvolution`); weight [h, h, 3, 3].
     public static func mapConvolution(_ x: Tensor, weight: Tensor, bias: Tensor, shift: Int, causal: Bool) -> Tensor {
-        let shape = MapConvolutionShape(
-            batch: x.shape[0], channels: x.shape[1], rows: x.shape[2], columns: x.shape[3], shift: shift,
-            tapOffset: causal ? 2 : 1)
-        let y = Tensor.filled(shape: x.shape) { out in
-            x.withUnsafeBufferPointer { xp in
-                weight.withUnsafeBufferPointer { w in
-                    bias.withUnsafeBufferPointer { bp in
-                        MapConvolution.forward(xp.baseAddress!, weight: w.baseAddress!, bias: bp.baseAddress!, into: out.baseAddress!, shape: shape)
-                    }
-                }
-            }
-        }
-        return y.recorded(.custom, from: [x, weight, bias]) { dy, needs in
-            var dx = needs[0] ? Tensor.zeros(x.shape) : nil
-            var dw = needs[1] ? Tensor.zeros(weight.shape) : nil
-            var db = needs[2] ? Tensor.zeros(bias.shape) : nil
-            x.withUnsafeBufferPointer { xp in
-                weight.withUnsafeBufferPointer { w in
-                    dy.withUnsafeBufferPointer { g in
-                        withOptionalMutablePointer(&dx) { dxp in
-                            withOptionalMutablePointer(&dw) { dwp in
-                                withOptionalMutablePointer(&db) { dbp in
-                                    MapConvolution.backward(
-                                        xp.baseAddress!, weight: w.baseAddress!, outputGradient: g.baseAddress!,
-                                        inputGradient: dxp, weightGradient: dwp, biasGradient: dbp, shape: shape)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            return [dx, dw, db]
-        }
+        fused(MapConvolutionOp(x: x, weight: weight, bias: bias, shift: shift, causal: causal))
     }
 
     /// The evolving update Ã of scores S given the previous layer's Ã_prev (see the file header).
@@ -156,113 +74,190 @@ extension Tensor {
         scores: Tensor, previous: Tensor, weight: Tensor, bias: Tensor, valid: Tensor, residualWeight rho: Float,
         convolutionWeight gamma: Float, activation: MapActivation, shift: Int, causal: Bool
     ) -> Tensor {
-        let (b, h, n, w) = (scores.shape[0], scores.shape[1], scores.shape[2], scores.shape[3])
+        let (b, n, w) = (scores.shape[0], scores.shape[2], scores.shape[3])
         precondition(previous.shape == scores.shape, "evolvingUpdate: previous map \(previous.shape) vs scores \(scores.shape)")
         let validBatched = valid.shape[0] != 1
         precondition(valid.shape == [validBatched ? b : 1, 1, n, w], "evolvingUpdate: valid mask \(valid.shape) for maps \(scores.shape)")
-        let map = n * w
-        let shape = MapConvolutionShape(batch: b, channels: h, rows: n, columns: w, shift: shift, tapOffset: causal ? 2 : 1)
+        return fused(EvolvingUpdateOp(
+            scores: scores, previous: previous, weight: weight, bias: bias, valid: valid, rho: rho,
+            gamma: gamma, activation: activation, shift: shift, causal: causal))
+    }
+}
+
+/// `Tensor.bandedScores` as a kernel op: inputs q, k.
+struct BandedScoresOp: KernelOp {
+    static let op = Op("bandedScores")
+    static let skipsUnneededGradients = true
+    let query: Tensor, key: Tensor, scale: Float, shape: BandedAttention.Shape
+
+    init(query: Tensor, key: Tensor, scale: Float, before: Int, width: Int) {
+        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        (self.query, self.key, self.scale) = (query, key, scale)
+        shape = BandedAttention.Shape(
+            batch: b, length: n, heads: h, dimension: d, valueDimension: d, before: before,
+            width: width)
+    }
+
+    var inputs: [Tensor?] { [query, key] }
+    var outputShape: [Int] { [shape.batch, shape.heads, shape.length, shape.width] }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        BandedAttention.scores(
+            query: x.input(0), key: x.input(1), scale: scale, into: output, shape: shape)
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        BandedAttention.scoresBackward(
+            query: x.input(0), key: x.input(1), scale: scale, scoreGradient: g.outputGradient,
+            queryGradient: g.optionalInput(0), keyGradient: g.optionalInput(1), shape: shape)
+    }
+}
+
+/// `Tensor.bandedMix` as a kernel op: inputs P, v.
+struct BandedMixOp: KernelOp {
+    static let op = Op("bandedMix")
+    static let skipsUnneededGradients = true
+    let probabilities: Tensor, value: Tensor, shape: BandedAttention.Shape
+
+    init(probabilities: Tensor, value: Tensor, before: Int) {
+        let (b, n, h, e) = (value.shape[0], value.shape[1], value.shape[2], value.shape[3])
+        (self.probabilities, self.value) = (probabilities, value)
+        shape = BandedAttention.Shape(
+            batch: b, length: n, heads: h, dimension: e, valueDimension: e, before: before,
+            width: probabilities.shape[3])
+    }
+
+    var inputs: [Tensor?] { [probabilities, value] }
+    var outputShape: [Int] { value.shape }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        BandedAttention.mix(
+            probabilities: x.input(0), value: x.input(1), into: output, shape: shape)
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        BandedAttention.mixBackward(
+            probabilities: x.input(0), value: x.input(1), outputGradient: g.outputGradient,
+            probabilityGradient: g.optionalInput(0), valueGradient: g.optionalInput(1), shape: shape
+        )
+    }
+}
+
+/// `Tensor.mapConvolution` as a kernel op: inputs x, weight, bias.
+struct MapConvolutionOp: KernelOp {
+    static let op = Op("mapConvolution")
+    static let skipsUnneededGradients = true
+    let x: Tensor, weight: Tensor, bias: Tensor, shape: MapConvolutionShape
+
+    init(x: Tensor, weight: Tensor, bias: Tensor, shift: Int, causal: Bool) {
+        (self.x, self.weight, self.bias) = (x, weight, bias)
+        shape = MapConvolutionShape(
+            batch: x.shape[0], channels: x.shape[1], rows: x.shape[2], columns: x.shape[3],
+            shift: shift,
+            tapOffset: causal ? 2 : 1)
+    }
+
+    var inputs: [Tensor?] { [x, weight, bias] }
+    var outputShape: [Int] { x.shape }
+
+    func forward(_ p: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        MapConvolution.forward(
+            p.input(0), weight: p.input(1), bias: p.input(2), into: output, shape: shape)
+    }
+
+    func backward(_ p: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        MapConvolution.backward(
+            p.input(0), weight: p.input(1), outputGradient: g.outputGradient,
+            inputGradient: g.optionalInput(0),
+            weightGradient: g.optionalInput(1), biasGradient: g.optionalInput(2), shape: shape)
+    }
+}
+
+/// `Tensor.evolvingUpdate` as a kernel op: inputs S, Ã_prev, weight, bias; constant `valid`; saved
+/// M and the pre-activation; backward's scratch dPre, dA and dM.
+struct EvolvingUpdateOp: KernelOp {
+    static let op = Op("evolvingUpdate")
+    static let skipsUnneededGradients = true
+    let scores: Tensor, previous: Tensor, weight: Tensor, bias: Tensor, valid: Tensor
+    let rho: Float, gamma: Float, activation: MapActivation
+    let shape: MapConvolutionShape
+
+    init(
+        scores: Tensor, previous: Tensor, weight: Tensor, bias: Tensor, valid: Tensor, rho: Float,
+        gamma: Float,
+        activation: MapActivation, shift: Int, causal: Bool
+    ) {
+        (self.scores, self.previous, self.weight, self.bias, self.valid) = (
+            scores, previous, weight, bias, valid
+        )
+        (self.rho, self.gamma, self.activation) = (rho, gamma, activation)
+        shape = MapConvolutionShape(
+            batch: scores.shape[0], channels: scores.shape[1], rows: scores.shape[2],
+            columns: scores.shape[3],
+            shift: shift, tapOffset: causal ? 2 : 1)
+    }
+
+    var inputs: [Tensor?] { [scores, previous, weight, bias] }
+    var constants: [Tensor?] { [valid] }
+    var outputShape: [Int] { scores.shape }
+    var savedShapes: [[Int]] { [scores.shape, scores.shape] }
+    var scratchShapes: [[Int]] { [scores.shape, scores.shape, scores.shape] }
+
+    /// The valid mask of map `index` (one of b·h), [n·W]: one per batch entry or one for all.
+    private func mask(_ valid: UnsafePointer<Float>, map index: Int) -> UnsafePointer<Float> {
+        valid + (self.valid.shape[0] != 1 ? index / shape.channels : 0) * mapSize
+    }
+
+    private var mapSize: Int { shape.rows * shape.columns }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        let (s, p, v) = (x.input(0), x.input(1), x.constant(0)!)
+        let (mixed, pre) = (x.saved(0), x.saved(1))
+        let (map, rho, gamma, activation) = (mapSize, rho, gamma, activation)
         // M = (1 − ρ)·S ⊙ valid + ρ·Ã_prev
-        let mixed = Tensor.filled(shape: scores.shape) { out in
-            scores.withUnsafeBufferPointer { s in
-                previous.withUnsafeBufferPointer { p in
-                    valid.withUnsafeBufferPointer { v in
-                        forEachMap(b * h) { index in
-                            let mask = v.baseAddress! + (validBatched ? index / h : 0) * map
-                            let (sm, pm, om) = (s.baseAddress! + index * map, p.baseAddress! + index * map, out.baseAddress! + index * map)
-                            for c in 0..<map { om[c] = (1 - rho) * sm[c] * mask[c] + rho * pm[c] }
-                        }
-                    }
-                }
-            }
+        forEachMap(shape.batch * shape.channels) { index in
+            let valid = mask(v, map: index)
+            let (sm, pm, om) = (s + index * map, p + index * map, mixed + index * map)
+            for c in 0..<map { om[c] = (1 - rho) * sm[c] * valid[c] + rho * pm[c] }
         }
-        let pre = Tensor.filled(shape: scores.shape) { out in
-            mixed.withUnsafeBufferPointer { m in
-                weight.withUnsafeBufferPointer { wp in
-                    bias.withUnsafeBufferPointer { bp in
-                        MapConvolution.forward(m.baseAddress!, weight: wp.baseAddress!, bias: bp.baseAddress!, into: out.baseAddress!, shape: shape)
-                    }
-                }
-            }
-        }
+        MapConvolution.forward(mixed, weight: x.input(2), bias: x.input(3), into: pre, shape: shape)
         // Ã = (γ·act(pre) + (1 − γ)·M) ⊙ valid
-        let evolved = Tensor.filled(shape: scores.shape) { out in
-            pre.withUnsafeBufferPointer { pp in
-                mixed.withUnsafeBufferPointer { m in
-                    valid.withUnsafeBufferPointer { v in
-                        forEachMap(b * h) { index in
-                            let mask = v.baseAddress! + (validBatched ? index / h : 0) * map
-                            let (pr, mm, om) = (pp.baseAddress! + index * map, m.baseAddress! + index * map, out.baseAddress! + index * map)
-                            for c in 0..<map { om[c] = (gamma * activation.apply(pr[c]) + (1 - gamma) * mm[c]) * mask[c] }
-                        }
-                    }
-                }
+        forEachMap(shape.batch * shape.channels) { index in
+            let valid = mask(v, map: index)
+            let (pr, mm, om) = (pre + index * map, mixed + index * map, output + index * map)
+            for c in 0..<map {
+                om[c] = (gamma * activation.apply(pr[c]) + (1 - gamma) * mm[c]) * valid[c]
             }
         }
-        return evolved.recorded(.custom, from: [scores, previous, weight, bias]) { dEvolved, needs in
-            // dPre = γ·(dÃ ⊙ valid) ⊙ act′(pre); dA kept for the (1 − γ) path.
-            var dPre = Tensor.zeros(scores.shape)
-            var dA = Tensor.zeros(scores.shape)
-            dEvolved.withUnsafeBufferPointer { g in
-                pre.withUnsafeBufferPointer { pp in
-                    valid.withUnsafeBufferPointer { v in
-                        dPre.withUnsafeMutableBufferPointer { dp in
-                            dA.withUnsafeMutableBufferPointer { da in
-                                forEachMap(b * h) { index in
-                                    let mask = v.baseAddress! + (validBatched ? index / h : 0) * map
-                                    let offset = index * map
-                                    for c in 0..<map {
-                                        let a = g[offset + c] * mask[c]
-                                        da[offset + c] = a
-                                        dp[offset + c] = gamma * a * activation.derivative(pp[offset + c])
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        let (v, mixed, pre) = (x.constant(0)!, x.saved(0), x.saved(1))
+        let (dPre, dA, dMixed) = (g.scratch(0), g.scratch(1), g.scratch(2))
+        let (map, rho, gamma, activation, dy) = (mapSize, rho, gamma, activation, g.outputGradient)
+        // dPre = γ·(dÃ ⊙ valid) ⊙ act′(pre); dA kept for the (1 − γ) path.
+        forEachMap(shape.batch * shape.channels) { index in
+            let valid = mask(v, map: index)
+            let offset = index * map
+            for c in 0..<map {
+                let a = dy[offset + c] * valid[c]
+                dA[offset + c] = a
+                dPre[offset + c] = gamma * a * activation.derivative(pre[offset + c])
             }
-            var dMixed = Tensor.zeros(scores.shape)
-            var dWeight = needs[2] ? Tensor.zeros(weight.shape) : nil
-            var dBias = needs[3] ? Tensor.zeros(bias.shape) : nil
-            mixed.withUnsafeBufferPointer { m in
-                weight.withUnsafeBufferPointer { wp in
-                    dPre.withUnsafeBufferPointer { g in
-                        dMixed.withUnsafeMutableBufferPointer { dm in
-                            withOptionalMutablePointer(&dWeight) { dwp in
-                                withOptionalMutablePointer(&dBias) { dbp in
-                                    MapConvolution.backward(
-                                        m.baseAddress!, weight: wp.baseAddress!, outputGradient: g.baseAddress!,
-                                        inputGradient: dm.baseAddress!, weightGradient: dwp, biasGradient: dbp, shape: shape)
-                                }
-                            }
-                        }
-                    }
-                }
+        }
+        MapConvolution.backward(
+            mixed, weight: x.input(2), outputGradient: dPre, inputGradient: dMixed,
+            weightGradient: g.optionalInput(2), biasGradient: g.optionalInput(3), shape: shape)
+        // dM += (1 − γ)·dA; dS = (1 − ρ)·dM ⊙ valid; dÃ_prev = ρ·dM.
+        let (dScores, dPrevious) = (g.optionalInput(0), g.optionalInput(1))
+        forEachMap(shape.batch * shape.channels) { index in
+            let valid = mask(v, map: index)
+            let offset = index * map
+            for c in 0..<map {
+                let total = dMixed[offset + c] + (1 - gamma) * dA[offset + c]
+                dScores?[offset + c] = (1 - rho) * total * valid[c]
+                dPrevious?[offset + c] = rho * total
             }
-            // dM += (1 − γ)·dA; dS = (1 − ρ)·dM ⊙ valid; dÃ_prev = ρ·dM.
-            var dScores = needs[0] ? Tensor.zeros(scores.shape) : nil
-            var dPrevious = needs[1] ? Tensor.zeros(scores.shape) : nil
-            dA.withUnsafeBufferPointer { da in
-                valid.withUnsafeBufferPointer { v in
-                    dMixed.withUnsafeMutableBufferPointer { dm in
-                        withOptionalMutablePointer(&dScores) { dsp in
-                            withOptionalMutablePointer(&dPrevious) { dpp in
-                                forEachMap(b * h) { index in
-                                    let mask = v.baseAddress! + (validBatched ? index / h : 0) * map
-                                    let offset = index * map
-                                    for c in 0..<map {
-                                        let total = dm[offset + c] + (1 - gamma) * da[offset + c]
-                                        dsp?[offset + c] = (1 - rho) * total * mask[c]
-                                        dpp?[offset + c] = rho * total
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            return [dScores, dPrevious, dWeight, dBias]
         }
     }
 }

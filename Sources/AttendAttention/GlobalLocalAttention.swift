@@ -30,39 +30,49 @@ extension Tensor {
         case .trailing(let w): precondition(w >= 1, "globalLocalAttention: window \(window)")
         }
         if case .chunked(let l, let rank) = visibility { precondition(l >= 1 && rank >= 1, "globalLocalAttention: \(visibility)") }
-        let layout = HeadLayout.positionMajor(length: n, heads: h, dimension: d)
-        let globalLayout = HeadLayout.positionMajor(length: r, heads: h, dimension: d)
-        func withProblem<R>(_ body: (GlobalLocalProblem) -> R) -> R {
-            withBaseAddresses(query, key, value) { q, k, v in
-                globalKey.withUnsafeBufferPointer { gks in
-                    globalValue.withUnsafeBufferPointer { gvs in
-                        withOptionalPointer(keyMask) { km in
-                            withOptionalPointer(globalMask) { gm in
-                                body(GlobalLocalProblem(
-                                    batch: b, heads: h, length: n, globals: r, dimension: d, scale: scale,
-                                    window: window, visibility: visibility, keyMask: km, globalMask: gm,
-                                    query: q, key: k, value: v, layout: layout,
-                                    globalKey: gks.baseAddress!, globalValue: gvs.baseAddress!, globalLayout: globalLayout))
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        var logSumExp = [Float](repeating: 0, count: b * h * n)
-        let output = Tensor.filled(shape: [b, n, h, d]) { out in
-            withProblem { GlobalLocalSoftmaxAttention.forward($0, output: out.baseAddress!, logSumExp: &logSumExp) }
-        }
-        return output.recorded(.custom, from: [query, key, value, globalKey, globalValue]) { dy in
-            let shapes = [query.shape, key.shape, value.shape, globalKey.shape, globalValue.shape]
-            return kernelGradients(shapes, output: output, outputGradient: dy) { o, g, dx in
-                withProblem { p in
-                    GlobalLocalSoftmaxAttention.backward(
-                        p, output: o, outputGradient: g, logSumExp: logSumExp,
-                        queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2],
-                        globalKeyGradient: dx[3], globalValueGradient: dx[4])
-                }
-            }
-        }
+        return fused(GlobalLocalAttentionOp(
+            query: query, key: key, value: value, globalKey: globalKey, globalValue: globalValue,
+            scale: scale, window: window, visibility: visibility, keyMask: keyMask,
+            globalMask: globalMask))
+    }
+}
+
+/// `Tensor.globalLocalAttention` as a kernel op: inputs q, k, v, k̄, v̄; constants the key and
+/// global masks; saved the rows' log-sum-exp.
+struct GlobalLocalAttentionOp: KernelOp {
+    static let op = Op("globalLocalAttention")
+    static let backwardReadsOutput = true
+    let query: Tensor, key: Tensor, value: Tensor, globalKey: Tensor, globalValue: Tensor,
+        scale: Float
+    let window: LocalWindow, visibility: GlobalVisibility, keyMask: Tensor?, globalMask: Tensor?
+
+    var inputs: [Tensor?] { [query, key, value, globalKey, globalValue] }
+    var constants: [Tensor?] { [keyMask, globalMask] }
+    var outputShape: [Int] { query.shape }
+
+    func problem(_ x: KernelBuffers) -> GlobalLocalProblem {
+        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        let r = globalKey.shape[1]
+        return GlobalLocalProblem(
+            batch: b, heads: h, length: n, globals: r, dimension: d, scale: scale,
+            window: window, visibility: visibility, keyMask: x.constant(0),
+            globalMask: x.constant(1),
+            query: x.input(0), key: x.input(1), value: x.input(2),
+            layout: .positionMajor(length: n, heads: h, dimension: d),
+            globalKey: x.input(3), globalValue: x.input(4),
+            globalLayout: .positionMajor(length: r, heads: h, dimension: d))
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) -> [Float] {
+        var logSumExp = rowStatistics(query)
+        GlobalLocalSoftmaxAttention.forward(problem(x), output: output, logSumExp: &logSumExp)
+        return logSumExp
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved logSumExp: [Float]) {
+        GlobalLocalSoftmaxAttention.backward(
+            problem(x), output: g.output, outputGradient: g.outputGradient, logSumExp: logSumExp,
+            queryGradient: g.input(0), keyGradient: g.input(1), valueGradient: g.input(2),
+            globalKeyGradient: g.input(3), globalValueGradient: g.input(4))
     }
 }

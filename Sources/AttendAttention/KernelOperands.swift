@@ -1,27 +1,8 @@
-// Pointer plumbing shared by the differentiable ops that wrap buffer kernels (fused, segmented,
-// disentangled, MGK, hypercube, global+local and linear attention, FAVOR+ features, relu² chunks):
-// tensors' base addresses for the length of a call, optional operands as nil pointers, the sizes
-// and attention problem of [b, n, h, d] heads, and the backward step that hands a kernel zeroed
-// gradient buffers and returns them as tensors.
+// What the kernel ops over [b, n, h, d] heads share (fused, segmented, disentangled, MGK, hypercube
+// attention): the sizes of q, k, v checked together, their inputs, output and `AttentionProblem`
+// over a kernel op's buffers (`HeadsKernelOp`), and the per-row statistics a forward pass leaves
+// for backward. `Tensor.fused` (AttendCore) does the pointer plumbing and the recording.
 import AttendCore
-
-/// Runs `body` with the base addresses of three tensors (usually q, k and v).
-func withBaseAddresses<R>(
-    _ a: Tensor, _ b: Tensor, _ c: Tensor,
-    _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> R
-) -> R {
-    a.withUnsafeBufferPointer { x in
-        b.withUnsafeBufferPointer { y in
-            c.withUnsafeBufferPointer { z in body(x.baseAddress!, y.baseAddress!, z.baseAddress!) }
-        }
-    }
-}
-
-/// Runs `body` with the tensor's base address, or nil when there is no tensor.
-func withOptionalPointer<R>(_ tensor: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
-    guard let tensor else { return body(nil) }
-    return tensor.withUnsafeBufferPointer { body($0.baseAddress!) }
-}
 
 /// The sizes of q [b, n, h, d], k [b, m, h, d], v [b, m, h, e] and an optional [b, m] key mask,
 /// which must agree (`op` names the caller when they do not).
@@ -37,52 +18,45 @@ func attentionSizes(
     return (b, n, m, h, d, e)
 }
 
-/// Runs `body` with the `AttentionProblem` of q [b, n, h, d], k [b, m, h, d] and v [b, m, h, e]
-/// as the projections lay them out (`HeadLayout.positionMajor`), with an optional [b, m] key mask.
-func withAttentionProblem<R>(
-    query: Tensor, key: Tensor, value: Tensor, scale: Float, causal: Bool, keyMask: Tensor?,
-    _ body: (AttentionProblem) -> R
-) -> R {
-    let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
-    let (m, e) = (key.shape[1], value.shape[3])
-    return withBaseAddresses(query, key, value) { q, k, v in
-        withOptionalPointer(keyMask) { mask in
-            body(AttentionProblem(
-                batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e, scale: scale,
-                causal: causal, keyMask: mask,
-                query: q, queryLayout: .positionMajor(length: n, heads: h, dimension: d),
-                key: k, keyLayout: .positionMajor(length: m, heads: h, dimension: d),
-                value: v, valueLayout: .positionMajor(length: m, heads: h, dimension: e)))
-        }
+/// A kernel op over q [b, n, h, d], k [b, m, h, d] and v [b, m, h, e] heads (its inputs 0, 1, 2)
+/// with an optional [b, m] key mask (by default its one constant), writing [b, n, h, e].
+protocol HeadsKernelOp: KernelOp {
+    var query: Tensor { get }
+    var key: Tensor { get }
+    var value: Tensor { get }
+    var keyMask: Tensor? { get }
+    var scale: Float { get }
+    var causal: Bool { get }
+}
+
+extension HeadsKernelOp {
+    /// Softmax attention recomputes its probabilities from the output in backward.
+    static var backwardReadsOutput: Bool { true }
+    var inputs: [Tensor?] { [query, key, value] }
+    var constants: [Tensor?] { [keyMask] }
+    var outputShape: [Int] { [query.shape[0], query.shape[1], query.shape[2], value.shape[3]] }
+
+    /// The output's layout: [b, n, h, e] as the output projection reads it.
+    var outputLayout: HeadLayout {
+        .positionMajor(length: query.shape[1], heads: query.shape[2], dimension: value.shape[3])
+    }
+
+    /// The `AttentionProblem` of the heads as the projections lay them out
+    /// (`HeadLayout.positionMajor`), with the key mask at `keyMask`.
+    func attentionProblem(_ x: KernelBuffers, keyMask: UnsafePointer<Float>?) -> AttentionProblem {
+        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        let (m, e) = (key.shape[1], value.shape[3])
+        return AttentionProblem(
+            batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e, scale: scale,
+            causal: causal, keyMask: keyMask,
+            query: x.input(0), queryLayout: .positionMajor(length: n, heads: h, dimension: d),
+            key: x.input(1), keyLayout: .positionMajor(length: m, heads: h, dimension: d),
+            value: x.input(2), valueLayout: .positionMajor(length: m, heads: h, dimension: e))
     }
 }
 
-/// The backward step of a kernel-backed op: runs `kernel` with the forward output, its gradient and
-/// zeroed buffers of `shapes`, and returns those buffers, in order, as the inputs' gradients.
-func kernelGradients(
-    _ shapes: [[Int]], output: Tensor, outputGradient: Tensor,
-    _ kernel: (
-        _ output: UnsafePointer<Float>, _ outputGradient: UnsafePointer<Float>,
-        _ gradients: [UnsafeMutablePointer<Float>]
-    ) -> Void
-) -> [Tensor] {
-    output.withUnsafeBufferPointer { o in
-        outputGradient.withUnsafeBufferPointer { g in
-            zeroTensors(shapes[...]) { kernel(o.baseAddress!, g.baseAddress!, $0) }
-        }
-    }
-}
-
-/// Zero tensors of `shapes`, which `body` writes through their base addresses (in order).
-func zeroTensors(_ shapes: ArraySlice<[Int]>, writtenBy body: ([UnsafeMutablePointer<Float>]) -> Void) -> [Tensor] {
-    guard let shape = shapes.first else {
-        body([])
-        return []
-    }
-    var first = Tensor.zeros(shape)
-    var rest: [Tensor] = []
-    first.withUnsafeMutableBufferPointer { buffer in
-        rest = zeroTensors(shapes.dropFirst()) { body([buffer.baseAddress!] + $0) }
-    }
-    return [first] + rest
+/// Log-sum-exp rows [b·h·n] (or any per-row statistic) that an attention kernel's forward leaves
+/// for its backward.
+func rowStatistics(_ query: Tensor) -> [Float] {
+    [Float](repeating: 0, count: query.shape[0] * query.shape[2] * query.shape[1])
 }

@@ -28,7 +28,7 @@ extension Tensor {
     ) -> Tensor {
         precondition(scanChunk >= 1, "linearAttention: scan chunk must be at least 1, got \(scanChunk)")
         precondition(queryFeatures.rank == 4, "linearAttention: query features must be [b, n, h, m], got \(queryFeatures.shape)")
-        let (b, n, h, m) = (queryFeatures.shape[0], queryFeatures.shape[1], queryFeatures.shape[2], queryFeatures.shape[3])
+        let (b, n, h) = (queryFeatures.shape[0], queryFeatures.shape[1], queryFeatures.shape[2])
         let e = value.shape.last ?? 0
         precondition(keyFeatures.shape == queryFeatures.shape, "linearAttention: key features \(keyFeatures.shape) vs query features \(queryFeatures.shape)")
         precondition(value.shape == [b, n, h, e], "linearAttention: value \(value.shape) vs features \(queryFeatures.shape)")
@@ -37,39 +37,58 @@ extension Tensor {
             precondition(keyLogScale.shape == [b, h, n], "linearAttention: key log-scale \(keyLogScale.shape), expected [\(b), \(h), \(n)]")
         }
         if let keyMask { precondition(keyMask.shape == [b, n], "linearAttention: key mask \(keyMask.shape), expected [\(b), \(n)]") }
+        return fused(LinearAttentionOp(
+            queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value, causal: causal,
+            denominatorOffset: denominatorOffset, keyFeatureFloor: keyFeatureFloor,
+            keyLogScale: keyLogScale, keyMask: keyMask, scanChunk: scanChunk))
+    }
+}
+
+/// `Tensor.linearAttention` as a kernel op: inputs q′, k′, v; constants the key log-scale and key
+/// mask; saved the rows' denominators.
+struct LinearAttentionOp: KernelOp {
+    static let op = Op("linearAttention")
+    static let backwardReadsOutput = true
+    let queryFeatures: Tensor, keyFeatures: Tensor, value: Tensor, causal: Bool
+    let denominatorOffset: Float, keyFeatureFloor: Float, keyLogScale: Tensor?, keyMask: Tensor?
+    let scanChunk: Int
+
+    var inputs: [Tensor?] { [queryFeatures, keyFeatures, value] }
+    var constants: [Tensor?] { [keyLogScale, keyMask] }
+    var outputShape: [Int] { value.shape }
+    var valueLayout: HeadLayout {
+        .positionMajor(length: value.shape[1], heads: value.shape[2], dimension: value.shape[3])
+    }
+
+    func problem(_ x: KernelBuffers) -> LinearAttentionProblem {
+        let shape = queryFeatures.shape
+        let (b, n, h, m) = (shape[0], shape[1], shape[2], shape[3])
         let featureLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: m)
-        let valueLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        func withProblem<R>(_ body: (LinearAttentionProblem) -> R) -> R {
-            withBaseAddresses(queryFeatures, keyFeatures, value) { q, k, v in
-                withOptionalPointer(keyLogScale) { c in
-                    withOptionalPointer(keyMask) { mask in
-                        var problem = LinearAttentionProblem(
-                            batch: b, heads: h, length: n, features: m, valueDimension: e, causal: causal,
-                            denominatorOffset: denominatorOffset, keyFeatureFloor: keyFeatureFloor,
-                            keyLogScale: c, keyMask: mask,
-                            queryFeatures: q, queryLayout: featureLayout, keyFeatures: k, keyLayout: featureLayout,
-                            value: v, valueLayout: valueLayout)
-                        problem.chunkSize = scanChunk
-                        return body(problem)
-                    }
-                }
-            }
-        }
-        var denominator = [Float](repeating: 0, count: b * h * n)
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            withProblem { p in
-                PrefixSumLinearAttention.forward(p, output: out.baseAddress!, outputLayout: valueLayout, denominator: &denominator)
-            }
-        }
-        return output.recorded(.custom, from: [queryFeatures, keyFeatures, value]) { dy in
-            let shapes = [queryFeatures.shape, keyFeatures.shape, value.shape]
-            return kernelGradients(shapes, output: output, outputGradient: dy) { o, g, dx in
-                withProblem { p in
-                    PrefixSumLinearAttention.backward(
-                        p, output: o, outputLayout: valueLayout, outputGradient: g, denominator: denominator,
-                        queryFeatureGradient: dx[0], keyFeatureGradient: dx[1], valueGradient: dx[2])
-                }
-            }
-        }
+        var problem = LinearAttentionProblem(
+            batch: b, heads: h, length: n, features: m, valueDimension: value.shape[3],
+            causal: causal,
+            denominatorOffset: denominatorOffset, keyFeatureFloor: keyFeatureFloor,
+            keyLogScale: x.constant(0), keyMask: x.constant(1),
+            queryFeatures: x.input(0), queryLayout: featureLayout, keyFeatures: x.input(1),
+            keyLayout: featureLayout,
+            value: x.input(2), valueLayout: valueLayout)
+        problem.chunkSize = scanChunk
+        return problem
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) -> [Float] {
+        var denominator = rowStatistics(queryFeatures)
+        PrefixSumLinearAttention.forward(
+            problem(x), output: output, outputLayout: valueLayout, denominator: &denominator)
+        return denominator
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved denominator: [Float]) {
+        PrefixSumLinearAttention.backward(
+            problem(x), output: g.output, outputLayout: valueLayout,
+            outputGradient: g.outputGradient,
+            denominator: denominator, queryFeatureGradient: g.input(0),
+            keyFeatureGradient: g.input(1),
+            valueGradient: g.input(2))
     }
 }

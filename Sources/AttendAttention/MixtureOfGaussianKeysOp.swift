@@ -53,51 +53,70 @@ extension Tensor {
         causal: Bool = false, keyMask: Tensor? = nil
     ) -> Tensor {
         precondition(query.rank == 4 && keys.rank == 5 && value.rank == 4, "mixtureOfGaussianKeysAttention: q [b, n, h, d], keys [b, m, M, h, d], v [b, m, h, e]")
-        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        let (b, h, d) = (query.shape[0], query.shape[2], query.shape[3])
         let (m, M, e) = (keys.shape[1], keys.shape[2], value.shape[3])
         precondition(keys.shape == [b, m, M, h, d], "mixtureOfGaussianKeysAttention: keys \(keys.shape) vs query \(query.shape)")
         precondition(value.shape == [b, m, h, e], "mixtureOfGaussianKeysAttention: value \(value.shape) vs keys \(keys.shape)")
         precondition(inverseVariances.count == M, "mixtureOfGaussianKeysAttention: \(inverseVariances.count) variances for \(M) components")
         if let logPriors { precondition(logPriors.shape == [h, M], "mixtureOfGaussianKeysAttention: log-priors \(logPriors.shape), expected [\(h), \(M)]") }
         if let keyMask { precondition(keyMask.shape == [b, m], "mixtureOfGaussianKeysAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
-        let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        let keyLayout = HeadLayout(batchStride: m * M * h * d, positionStride: M * h * d, headStride: d)
-        func withProblem<T>(_ body: (MixtureProblem) -> T) -> T {
-            withBaseAddresses(query, keys, value) { q, k, v in
-                withOptionalPointer(keyMask) { km in
-                    withOptionalPointer(logPriors) { lp in
-                        body(MixtureProblem(
-                            attention: AttentionProblem(
-                                batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e,
-                                scale: 1, causal: causal, keyMask: km,
-                                query: q, queryLayout: .positionMajor(length: n, heads: h, dimension: d),
-                                key: k, keyLayout: keyLayout,
-                                value: v, valueLayout: .positionMajor(length: m, heads: h, dimension: e)),
-                            components: M, keys: k, componentStride: h * d, inverseVariances: inverseVariances,
-                            logPriors: lp, gaussian: gaussian))
-                    }
-                }
-            }
-        }
-        var logSumExp = [Float](repeating: 0, count: b * h * n)
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            withProblem { p in
-                MixtureOfGaussianKeysKernel.forward(p, output: out.baseAddress!, outputLayout: oLayout, logSumExp: &logSumExp)
-            }
-        }
-        let inputs = [query, keys, value] + (logPriors.map { [$0] } ?? [])
-        return output.recorded(.custom, from: inputs) { dy in
-            // d log π comes per batch entry, [b, h, M], and is summed over it below.
-            let shapes = [query.shape, keys.shape, value.shape] + (logPriors == nil ? [] : [[b, h, M]])
-            let gradients = kernelGradients(shapes, output: output, outputGradient: dy) { o, g, dx in
-                withProblem { p in
-                    MixtureOfGaussianKeysKernel.backward(
-                        p, output: o, outputLayout: oLayout, outputGradient: g, logSumExp: logSumExp,
-                        queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2],
-                        logPriorGradient: logPriors == nil ? nil : dx[3])
-                }
-            }
-            return Array(gradients.prefix(3)) + gradients.dropFirst(3).map { $0.summed(alongAxes: [0]) }
-        }
+        return fused(MixtureOfGaussianKeysOp(
+            query: query, keys: keys, value: value, logPriors: logPriors,
+            inverseVariances: inverseVariances, gaussian: gaussian, causal: causal,
+            keyMask: keyMask))
+    }
+}
+
+/// `Tensor.mixtureOfGaussianKeysAttention` as a kernel op: inputs q, keys, v, log π (optional);
+/// constant the key mask; saved the rows' log-sum-exp. d log π comes per batch entry, [b, h, M],
+/// and is summed over it.
+struct MixtureOfGaussianKeysOp: KernelOp {
+    static let op = Op("mixtureOfGaussianKeysAttention")
+    static let backwardReadsOutput = true
+    let query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float]
+    let gaussian: Bool, causal: Bool, keyMask: Tensor?
+
+    var inputs: [Tensor?] { [query, keys, value, logPriors] }
+    var constants: [Tensor?] { [keyMask] }
+    var outputShape: [Int] { [query.shape[0], query.shape[1], query.shape[2], value.shape[3]] }
+    var outputLayout: HeadLayout {
+        .positionMajor(length: query.shape[1], heads: query.shape[2], dimension: value.shape[3])
+    }
+
+    func gradientShape(ofInput index: Int) -> [Int] {
+        index < 3 ? inputs[index]!.shape : [query.shape[0]] + inputs[index]!.shape
+    }
+
+    func problem(_ x: KernelBuffers) -> MixtureProblem {
+        let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
+        let (m, M, e) = (keys.shape[1], keys.shape[2], value.shape[3])
+        return MixtureProblem(
+            attention: AttentionProblem(
+                batch: b, heads: h, queries: n, keys: m, dimension: d, valueDimension: e,
+                scale: 1, causal: causal, keyMask: x.constant(0),
+                query: x.input(0), queryLayout: .positionMajor(length: n, heads: h, dimension: d),
+                key: x.input(1),
+                keyLayout: HeadLayout(
+                    batchStride: m * M * h * d, positionStride: M * h * d, headStride: d),
+                value: x.input(2), valueLayout: .positionMajor(length: m, heads: h, dimension: e)),
+            components: M, keys: x.input(1), componentStride: h * d,
+            inverseVariances: inverseVariances,
+            logPriors: x.optionalInput(3), gaussian: gaussian)
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) -> [Float] {
+        var logSumExp = rowStatistics(query)
+        MixtureOfGaussianKeysKernel.forward(
+            problem(x), output: output, outputLayout: outputLayout, logSumExp: &logSumExp)
+        return logSumExp
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved logSumExp: [Float]) {
+        MixtureOfGaussianKeysKernel.backward(
+            problem(x), output: g.output, outputLayout: outputLayout,
+            outputGradient: g.outputGradient,
+            logSumExp: logSumExp, queryGradient: g.input(0), keyGradient: g.input(1),
+            valueGradient: g.input(2),
+            logPriorGradient: g.optionalInput(3))
     }
 }

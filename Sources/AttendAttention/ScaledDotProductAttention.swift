@@ -46,25 +46,34 @@ extension Tensor {
     public static func fusedAttention(
         query: Tensor, key: Tensor, value: Tensor, scale: Float, causal: Bool = false, keyMask: Tensor? = nil
     ) -> Tensor {
-        let (b, n, _, h, _, e) = attentionSizes("fusedAttention", query: query, key: key, value: value, keyMask: keyMask)
-        let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        func withOperands<R>(_ body: (AttentionProblem) -> R) -> R {
-            withAttentionProblem(query: query, key: key, value: value, scale: scale, causal: causal, keyMask: keyMask, body)
-        }
-        var logSumExp = [Float](repeating: 0, count: b * h * n)
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            withOperands { p in
-                OnlineSoftmaxAttention.forward(p, output: out.baseAddress!, outputLayout: oLayout, logSumExp: &logSumExp)
-            }
-        }
-        return output.recorded(.custom, from: [query, key, value]) { dy in
-            kernelGradients([query.shape, key.shape, value.shape], output: output, outputGradient: dy) { o, g, dx in
-                withOperands { p in
-                    OnlineSoftmaxAttention.backward(
-                        p, output: o, outputLayout: oLayout, outputGradient: g, logSumExp: logSumExp,
-                        queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2])
-                }
-            }
-        }
+        _ = attentionSizes("fusedAttention", query: query, key: key, value: value, keyMask: keyMask)
+        return fused(FusedAttentionOp(
+            query: query, key: key, value: value, keyMask: keyMask, scale: scale, causal: causal))
+    }
+}
+
+/// `Tensor.fusedAttention` as a kernel op: inputs q, k, v; constant the key mask; saved the rows'
+/// log-sum-exp.
+struct FusedAttentionOp: HeadsKernelOp {
+    static let op = Op("fusedAttention")
+    let query: Tensor, key: Tensor, value: Tensor, keyMask: Tensor?, scale: Float, causal: Bool
+
+    func problem(_ x: KernelBuffers) -> AttentionProblem {
+        attentionProblem(x, keyMask: x.constant(0))
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) -> [Float] {
+        var logSumExp = rowStatistics(query)
+        OnlineSoftmaxAttention.forward(
+            problem(x), output: output, outputLayout: outputLayout, logSumExp: &logSumExp)
+        return logSumExp
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved logSumExp: [Float]) {
+        OnlineSoftmaxAttention.backward(
+            problem(x), output: g.output, outputLayout: outputLayout,
+            outputGradient: g.outputGradient,
+            logSumExp: logSumExp, queryGradient: g.input(0), keyGradient: g.input(1),
+            valueGradient: g.input(2))
     }
 }

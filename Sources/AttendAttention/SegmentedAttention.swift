@@ -15,32 +15,45 @@ extension Tensor {
         query: Tensor, key: Tensor, value: Tensor, scale: Float, pattern: KeySegmentPattern,
         keyMask: Tensor? = nil, maskRule: KeyMaskRule = .exclude
     ) -> Tensor {
-        let (b, n, m, h, _, e) = attentionSizes("segmentedAttention", query: query, key: key, value: value, keyMask: keyMask)
+        let (_, n, m, _, _, _) = attentionSizes(
+            "segmentedAttention", query: query, key: key, value: value, keyMask: keyMask)
         precondition(
             pattern.tileCount * pattern.queryTile >= n && (pattern.tileCount - 1) * pattern.queryTile < Swift.max(n, 1),
             "segmentedAttention: pattern has \(pattern.tileCount) tiles of \(pattern.queryTile) for \(n) queries")
         precondition(pattern.starts.indices.allSatisfy { pattern.starts[$0] >= 0 && pattern.starts[$0] + pattern.lengths[$0] <= m },
                      "segmentedAttention: pattern reads keys outside 0..<\(m)")
-        let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        func withProblem<R>(_ body: (AttentionProblem) -> R) -> R {
-            withAttentionProblem(query: query, key: key, value: value, scale: scale, causal: false, keyMask: keyMask, body)
-        }
-        var logSumExp = [Float](repeating: 0, count: b * h * n)
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            withProblem { p in
-                KeySegmentAttention.forward(
-                    p, pattern: pattern, maskRule: maskRule, output: out.baseAddress!, outputLayout: oLayout,
-                    logSumExp: &logSumExp)
-            }
-        }
-        return output.recorded(.custom, from: [query, key, value]) { dy in
-            kernelGradients([query.shape, key.shape, value.shape], output: output, outputGradient: dy) { o, g, dx in
-                withProblem { p in
-                    KeySegmentAttention.backward(
-                        p, pattern: pattern, maskRule: maskRule, output: o, outputLayout: oLayout, outputGradient: g,
-                        logSumExp: logSumExp, queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2])
-                }
-            }
-        }
+        return fused(SegmentedAttentionOp(
+            query: query, key: key, value: value, keyMask: keyMask, scale: scale, pattern: pattern,
+            maskRule: maskRule))
+    }
+}
+
+/// `Tensor.segmentedAttention` as a kernel op: inputs q, k, v; constant the key mask; saved the
+/// rows' log-sum-exp.
+struct SegmentedAttentionOp: HeadsKernelOp {
+    static let op = Op("segmentedAttention")
+    let query: Tensor, key: Tensor, value: Tensor, keyMask: Tensor?, scale: Float
+    let pattern: KeySegmentPattern, maskRule: KeyMaskRule
+    var causal: Bool { false }  // the pattern says which keys each query sees
+
+    func problem(_ x: KernelBuffers) -> AttentionProblem {
+        attentionProblem(x, keyMask: x.constant(0))
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) -> [Float] {
+        var logSumExp = rowStatistics(query)
+        KeySegmentAttention.forward(
+            problem(x), pattern: pattern, maskRule: maskRule, output: output,
+            outputLayout: outputLayout,
+            logSumExp: &logSumExp)
+        return logSumExp
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved logSumExp: [Float]) {
+        KeySegmentAttention.backward(
+            problem(x), pattern: pattern, maskRule: maskRule, output: g.output,
+            outputLayout: outputLayout,
+            outputGradient: g.outputGradient, logSumExp: logSumExp, queryGradient: g.input(0),
+            keyGradient: g.input(1), valueGradient: g.input(2))
     }
 }

@@ -185,36 +185,7 @@ public final class SwitchFeedForward: FeedForwardLayer {
         for (part, targets) in zip(outputs, rows) {
             precondition(part.shape == [targets.count, width], "combine: part \(part.shape) for \(targets.count) rows of width \(width)")
         }
-        let g = gate.scalars
-        let y = Tensor.filled(shape: [tokenCount, width]) { out in
-            out.initialize(repeating: 0)
-            for (part, targets) in zip(outputs, rows) {
-                part.withUnsafeBufferPointer { p in
-                    for (j, r) in targets.enumerated() {
-                        let source = p.baseAddress! + j * width, target = out.baseAddress! + r * width
-                        for k in 0..<width { target[k] = g[r] * source[k] }
-                    }
-                }
-            }
-        }
-        return y.recorded(.custom, from: outputs + [gate]) { dy in
-            var grads: [Tensor?] = []
-            var gateGradient = [Float](repeating: 0, count: tokenCount)
-            dy.withUnsafeBufferPointer { gy in
-                for (part, targets) in zip(outputs, rows) {
-                    grads.append(Tensor.filled(shape: part.shape) { d in
-                        part.withUnsafeBufferPointer { p in
-                            for (j, r) in targets.enumerated() {
-                                let upstream = gy.baseAddress! + r * width, target = d.baseAddress! + j * width
-                                for k in 0..<width { target[k] = g[r] * upstream[k] }
-                                gateGradient[r] = Dot.product(p.baseAddress! + j * width, upstream, count: width)
-                            }
-                        }
-                    })
-                }
-            }
-            return grads + [Tensor(shape: [tokenCount, 1], scalars: gateGradient)]
-        }
+        return Tensor.fused(SwitchCombineOp(parts: outputs, rows: rows, gate: gate, width: width))
     }
 
     /// The two router losses, unweighted.
@@ -374,4 +345,41 @@ public final class ExpertList: Module {
     /// A list of experts.
     public init(_ list: [ExpertFeedForward]) { self.list = list }
     public var children: [(String, any Module)] { list.enumerated().map { ("expert_\($0.offset)", $0.element) } }
+}
+
+/// `SwitchFeedForward.combine` as a kernel op: inputs every expert's part, then the gate.
+struct SwitchCombineOp: KernelOp {
+    static let op = Op("switchCombine")
+    let parts: [Tensor], rows: [[Int]], gate: Tensor, width: Int
+
+    var inputs: [Tensor?] { parts + [gate] }
+    var outputShape: [Int] { [gate.shape[0], width] }
+
+    func forward(_ x: KernelBuffers, into out: UnsafeMutablePointer<Float>) {
+        let g = x.input(parts.count)
+        out.initialize(repeating: 0, count: gate.shape[0] * width)
+        for (index, targets) in zip(parts.indices, rows) {
+            let part = x.input(index)
+            for (j, r) in targets.enumerated() {
+                let source = part + j * width
+                let target = out + r * width
+                for k in 0..<width { target[k] = g[r] * source[k] }
+            }
+        }
+    }
+
+    func backward(_ x: KernelBuffers, _ gradients: KernelGradients, saved: Void) {
+        let (g, gy, gateGradient) = (
+            x.input(parts.count), gradients.outputGradient, gradients.input(parts.count)
+        )
+        for (index, targets) in zip(parts.indices, rows) {
+            let (part, d) = (x.input(index), gradients.input(index))
+            for (j, r) in targets.enumerated() {
+                let upstream = gy + r * width
+                let target = d + j * width
+                for k in 0..<width { target[k] = g[r] * upstream[k] }
+                gateGradient[r] = Dot.product(part + j * width, upstream, count: width)
+            }
+        }
+    }
 }

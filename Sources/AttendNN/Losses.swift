@@ -49,18 +49,7 @@ public func crossEntropy(
 /// the gradient is σ(x) − y exactly.
 public func binaryCrossEntropy(logits: Tensor, targets: Tensor, reduction: LossReduction = .mean) -> Tensor {
     precondition(logits.shape == targets.shape, "binaryCrossEntropy: \(logits.shape) vs \(targets.shape)")
-    let x = logits.detached(), y = targets.detached()
-    let losses = Tensor.zipped(x, y) { xv, yv in
-        let positive = xv.replacing(with: 0, where: xv .< 0)
-        let magnitude = xv.replacing(with: -xv, where: xv .< 0)
-        let softplus = VectorMath.logOnePlus(VectorMath.exp(-magnitude))
-        return positive - xv * yv + softplus
-    }.recorded(.custom, from: [logits, targets]) { dy, needs in
-        [
-            needs[0] ? Tensor.zipped(x, y) { VectorMath.sigmoid($0) - $1 } * dy : nil,
-            needs[1] ? -x * dy : nil,
-        ]
-    }
+    let losses = Tensor.fused(BinaryCrossEntropyOp(logits: logits, targets: targets))
     switch reduction {
     case .none: return losses
     case .sum: return losses.summed()
@@ -90,4 +79,34 @@ public func accuracy(logits: Tensor, targets: [Int], ignoreIndex: Int = -100) ->
         if p == t { correct += 1 }
     }
     return counted == 0 ? 0 : Float(correct) / Float(counted)
+}
+
+/// The elementwise loss of `binaryCrossEntropy` as a kernel op: inputs logits x and targets y;
+/// d x = (σ(x) − y)·dℓ, d y = −x·dℓ.
+struct BinaryCrossEntropyOp: KernelOp {
+    static let op = Op("binaryCrossEntropy")
+    static let skipsUnneededGradients = true
+    let logits: Tensor, targets: Tensor
+
+    var inputs: [Tensor?] { [logits, targets] }
+    var outputShape: [Int] { logits.shape }
+
+    func forward(_ buffers: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        Elementwise.zip(buffers.input(0), buffers.input(1), output, count: logits.count) { xv, yv in
+            let positive = xv.replacing(with: 0, where: xv .< 0)
+            let magnitude = xv.replacing(with: -xv, where: xv .< 0)
+            let softplus = VectorMath.logOnePlus(VectorMath.exp(-magnitude))
+            return positive - xv * yv + softplus
+        }
+    }
+
+    func backward(_ buffers: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        let (x, y, dy, count) = (buffers.input(0), buffers.input(1), g.outputGradient, logits.count)
+        if let dx = g.optionalInput(0) {
+            Elementwise.zip3(x, y, dy, dx, count: count) { (VectorMath.sigmoid($0) - $1) * $2 }
+        }
+        if let dTargets = g.optionalInput(1) {
+            Elementwise.zip(x, dy, dTargets, count: count) { -$0 * $1 }
+        }
+    }
 }

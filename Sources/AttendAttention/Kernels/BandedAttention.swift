@@ -24,6 +24,13 @@ public enum BandedAttention {
             (self.valueDimension, self.before, self.width) = (valueDimension, before, width)
         }
 
+        /// Runs `body` for every (batch, head) map in parallel with the offset of its [n, W] band.
+        func forEachMap(_ body: (_ batch: Int, _ head: Int, _ offset: Int) -> Void) {
+            Parallel.forEach(batch * heads) { task in
+                body(task / heads, task % heads, task * length * width)
+            }
+        }
+
         /// Columns of row i whose key lies in 0..<n.
         @inline(__always)
         func columns(_ i: Int) -> Range<Int> { max(0, before - i)..<min(width, length + before - i) }
@@ -38,9 +45,8 @@ public enum BandedAttention {
     ) {
         let (qs, ks, ss) = (SendablePointer(query), SendablePointer(key), SendablePointer(s))
         let (n, h, d, w) = (shape.length, shape.heads, shape.dimension, shape.width)
-        Parallel.forEach(shape.batch * h) { task in
-            let (b, head) = (task / h, task % h)
-            let map = ss.base + task * n * w
+        shape.forEachMap { b, head, offset in
+            let map = ss.base + offset
             map.update(repeating: 0, count: n * w)
             for i in 0..<n {
                 let q = qs.base + ((b * n + i) * h + head) * d
@@ -60,9 +66,8 @@ public enum BandedAttention {
         let (qs, ks, gs) = (SendablePointer(query), SendablePointer(key), SendablePointer(ds))
         let dqs = dq.map { SendablePointer($0) }, dks = dk.map { SendablePointer($0) }
         let (n, h, d, w) = (shape.length, shape.heads, shape.dimension, shape.width)
-        Parallel.forEach(shape.batch * h) { task in
-            let (b, head) = (task / h, task % h)
-            let map = gs.base + task * n * w
+        shape.forEachMap { b, head, offset in
+            let map = gs.base + offset
             for i in 0..<n {
                 let offset = ((b * n + i) * h + head) * d
                 if let dqs { (dqs.base + offset).update(repeating: 0, count: d) }
@@ -88,9 +93,8 @@ public enum BandedAttention {
     ) {
         let (ps, vs, os) = (SendablePointer(p), SendablePointer(value), SendablePointer(o))
         let (n, h, e, w) = (shape.length, shape.heads, shape.valueDimension, shape.width)
-        Parallel.forEach(shape.batch * h) { task in
-            let (b, head) = (task / h, task % h)
-            let map = ps.base + task * n * w
+        shape.forEachMap { b, head, offset in
+            let map = ps.base + offset
             for i in 0..<n {
                 let out = os.base + ((b * n + i) * h + head) * e
                 out.update(repeating: 0, count: e)
@@ -112,10 +116,9 @@ public enum BandedAttention {
         let (ps, vs, gs) = (SendablePointer(p), SendablePointer(value), SendablePointer(dout))
         let dps = dp.map { SendablePointer($0) }, dvs = dv.map { SendablePointer($0) }
         let (n, h, e, w) = (shape.length, shape.heads, shape.valueDimension, shape.width)
-        Parallel.forEach(shape.batch * h) { task in
-            let (b, head) = (task / h, task % h)
-            let map = ps.base + task * n * w
-            if let dps { (dps.base + task * n * w).update(repeating: 0, count: n * w) }
+        shape.forEachMap { b, head, offset in
+            let map = ps.base + offset
+            if let dps { (dps.base + offset).update(repeating: 0, count: n * w) }
             if let dvs {
                 for i in 0..<n { (dvs.base + ((b * n + i) * h + head) * e).update(repeating: 0, count: e) }
             }
@@ -123,7 +126,9 @@ public enum BandedAttention {
                 let g = gs.base + ((b * n + i) * h + head) * e
                 for c in shape.columns(i) {
                     let vOffset = ((b * n + shape.key(i, c)) * h + head) * e
-                    if let dps { dps.base[task * n * w + i * w + c] = Dot.product(g, vs.base + vOffset, count: e) }
+                    if let dps {
+                        dps.base[offset + i * w + c] = Dot.product(g, vs.base + vOffset, count: e)
+                    }
                     if let dvs { axpy(map[i * w + c], g, dvs.base + vOffset, count: e) }
                 }
             }

@@ -38,25 +38,20 @@ public enum LongConvolution {
         signal: UnsafePointer<Float>, kernel: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         batch: Int, channels: Int, length: Int, directions: Int
     ) {
-        let n = fftSize(length: length)
-        let plan = RealFFTPlan.shared(size: n)
-        let (u, k, y) = (SendablePointer(signal), SendablePointer(kernel), SendablePointer(output))
-        Parallel.forEach(channels) { h in
-            var work = Workspace(n: n)
-            let bins = work.bins
-            work.buffer.withUnsafeMutableBufferPointer { memory in
-                let time = memory.baseAddress!, scratch = time + n
-                let kr = scratch + n, ki = kr + bins, xr = ki + bins, xi = xr + bins
-                twoSidedKernel(k.base, channel: h, channels: channels, length: length, directions: directions, into: time, n: n)
-                plan.forward(time, real: kr, imaginary: ki, scratch: scratch)
-                for b in 0..<batch {
-                    let row = (b * channels + h) * length
-                    padded(u.base + row, length: length, into: time, n: n)
-                    plan.forward(time, real: xr, imaginary: xi, scratch: scratch)
-                    multiply(xr, xi, kr, ki, conjugateSecond: false, bins: bins)
-                    plan.inverse(real: xr, imaginary: xi, into: time, scratch: scratch)
-                    (y.base + row).update(from: time, count: length)
-                }
+        let (u, y) = (SendablePointer(signal), SendablePointer(output))
+        forEachChannel(
+            kernel: kernel, channels: channels, length: length, directions: directions
+        ) { h, w in
+            let (time, scratch, plan, bins) = (w.time, w.scratch, w.plan, w.bins)
+            let (kr, ki, xr) = (w.kernelReal, w.kernelImaginary, w.spectra)
+            let xi = xr + bins
+            for b in 0..<batch {
+                let row = (b * channels + h) * length
+                padded(u.base + row, length: length, into: time, n: w.n)
+                plan.forward(time, real: xr, imaginary: xi, scratch: scratch)
+                multiply(xr, xi, kr, ki, conjugateSecond: false, bins: bins)
+                plan.inverse(real: xr, imaginary: xi, into: time, scratch: scratch)
+                (y.base + row).update(from: time, count: length)
             }
         }
     }
@@ -73,53 +68,82 @@ public enum LongConvolution {
         signalGradient: UnsafeMutablePointer<Float>?, kernelGradient: UnsafeMutablePointer<Float>?,
         batch: Int, channels: Int, length: Int, directions: Int
     ) {
-        let n = fftSize(length: length)
-        let plan = RealFFTPlan.shared(size: n)
-        let (u, k, g) = (SendablePointer(signal), SendablePointer(kernel), SendablePointer(outputGradient))
+        let (u, g) = (SendablePointer(signal), SendablePointer(outputGradient))
         let du = signalGradient.map { SendablePointer($0) }
         let dk = kernelGradient.map { SendablePointer($0) }
+        forEachChannel(
+            kernel: kernel, channels: channels, length: length, directions: directions
+        ) { h, w in
+            let (time, scratch, plan, bins, n) = (w.time, w.scratch, w.plan, w.bins, w.n)
+            let (kr, ki, gr) = (w.kernelReal, w.kernelImaginary, w.spectra)
+            let gi = gr + bins, dr = gi + bins, di = dr + bins, yr = di + bins, yi = yr + bins
+            dr.update(repeating: 0, count: 2 * bins)
+            for b in 0..<batch {
+                let row = (b * channels + h) * length
+                padded(g.base + row, length: length, into: time, n: n)
+                plan.forward(time, real: gr, imaginary: gi, scratch: scratch)
+                if let du {
+                    // du = irfft(G·conj(K̂))
+                    yr.update(from: gr, count: bins)
+                    yi.update(from: gi, count: bins)
+                    multiply(yr, yi, kr, ki, conjugateSecond: true, bins: bins)
+                    plan.inverse(real: yr, imaginary: yi, into: time, scratch: scratch)
+                    (du.base + row).update(from: time, count: length)
+                }
+                if dk != nil {
+                    // D += G·conj(Û)
+                    padded(u.base + row, length: length, into: time, n: n)
+                    plan.forward(time, real: yr, imaginary: yi, scratch: scratch)
+                    for f in 0..<bins {
+                        dr[f] += gr[f] * yr[f] + gi[f] * yi[f]
+                        di[f] += gi[f] * yr[f] - gr[f] * yi[f]
+                    }
+                }
+            }
+            if let dk {
+                plan.inverse(real: dr, imaginary: di, into: time, scratch: scratch)
+                let forward = dk.base + h * length
+                forward.update(from: time, count: length)
+                if directions == 2 {
+                    let backward = dk.base + (channels + h) * length
+                    for m in 1..<max(length, 1) { backward[m - 1] = time[n - m] }
+                    backward[length - 1] = 0
+                }
+            }
+        }
+    }
+
+    /// One channel's working memory, laid out in its `Workspace`: `time` and `scratch` (n values
+    /// each), the kernel's spectrum (bins values each part), then `spectra`, six more half-spectra.
+    struct ChannelWork {
+        let n: Int, bins: Int, plan: RealFFTPlan
+        let time: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>
+        let kernelReal: UnsafeMutablePointer<Float>, kernelImaginary: UnsafeMutablePointer<Float>
+        let spectra: UnsafeMutablePointer<Float>
+    }
+
+    /// Runs `body` for every channel in parallel with its own `ChannelWork`, whose kernel spectrum
+    /// is already computed: what forward and backward share.
+    static func forEachChannel(
+        kernel: UnsafePointer<Float>, channels: Int, length: Int, directions: Int,
+        _ body: (_ channel: Int, _ work: ChannelWork) -> Void
+    ) {
+        let n = fftSize(length: length)
+        let plan = RealFFTPlan.shared(size: n)
+        let k = SendablePointer(kernel)
         Parallel.forEach(channels) { h in
-            var work = Workspace(n: n)
-            let bins = work.bins
-            work.buffer.withUnsafeMutableBufferPointer { memory in
+            var workspace = Workspace(n: n)
+            let bins = workspace.bins
+            workspace.buffer.withUnsafeMutableBufferPointer { memory in
                 let time = memory.baseAddress!, scratch = time + n
-                let kr = scratch + n, ki = kr + bins, gr = ki + bins, gi = gr + bins
-                let dr = gi + bins, di = dr + bins, yr = di + bins, yi = yr + bins
-                twoSidedKernel(k.base, channel: h, channels: channels, length: length, directions: directions, into: time, n: n)
+                let kr = scratch + n, ki = kr + bins
+                twoSidedKernel(
+                    k.base, channel: h, channels: channels, length: length, directions: directions,
+                    into: time, n: n)
                 plan.forward(time, real: kr, imaginary: ki, scratch: scratch)
-                dr.update(repeating: 0, count: 2 * bins)
-                for b in 0..<batch {
-                    let row = (b * channels + h) * length
-                    padded(g.base + row, length: length, into: time, n: n)
-                    plan.forward(time, real: gr, imaginary: gi, scratch: scratch)
-                    if let du {
-                        // du = irfft(G·conj(K̂))
-                        yr.update(from: gr, count: bins)
-                        yi.update(from: gi, count: bins)
-                        multiply(yr, yi, kr, ki, conjugateSecond: true, bins: bins)
-                        plan.inverse(real: yr, imaginary: yi, into: time, scratch: scratch)
-                        (du.base + row).update(from: time, count: length)
-                    }
-                    if dk != nil {
-                        // D += G·conj(Û)
-                        padded(u.base + row, length: length, into: time, n: n)
-                        plan.forward(time, real: yr, imaginary: yi, scratch: scratch)
-                        for f in 0..<bins {
-                            dr[f] += gr[f] * yr[f] + gi[f] * yi[f]
-                            di[f] += gi[f] * yr[f] - gr[f] * yi[f]
-                        }
-                    }
-                }
-                if let dk {
-                    plan.inverse(real: dr, imaginary: di, into: time, scratch: scratch)
-                    let forward = dk.base + h * length
-                    forward.update(from: time, count: length)
-                    if directions == 2 {
-                        let backward = dk.base + (channels + h) * length
-                        for m in 1..<max(length, 1) { backward[m - 1] = time[n - m] }
-                        backward[length - 1] = 0
-                    }
-                }
+                body(h, ChannelWork(
+                    n: n, bins: bins, plan: plan, time: time, scratch: scratch, kernelReal: kr,
+                    kernelImaginary: ki, spectra: ki + bins))
             }
         }
     }

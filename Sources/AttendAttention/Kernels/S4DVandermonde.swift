@@ -31,6 +31,19 @@ public enum S4DVandermonde {
             stepReal = magnitude * Foundation.cos(8 * zi)
             stepImaginary = magnitude * Foundation.sin(8 * zi)
         }
+
+        /// e^{z·(l + k)} for the 8 lanes k of a group, from its first power c = e^{z·l}.
+        @inline(__always)
+        func group(from cr: Double, _ ci: Double) -> (real: Float8, imaginary: Float8) {
+            let (fr, fi) = (Float8(repeating: Float(cr)), Float8(repeating: Float(ci)))
+            return (fr * tableReal - fi * tableImaginary, fr * tableImaginary + fi * tableReal)
+        }
+
+        /// The next group's first power, c·e^{8z}.
+        @inline(__always)
+        func advanced(_ cr: Double, _ ci: Double) -> (Double, Double) {
+            (cr * stepReal - ci * stepImaginary, cr * stepImaginary + ci * stepReal)
+        }
     }
 
     /// K[r, h, l] = 2·Re(Σ_n C'[r, h, n]·e^{z[h, n]·l}).
@@ -60,9 +73,7 @@ public enum S4DVandermonde {
                 var l = 0
                 while l < length {
                     if cr * cr + ci * ci < negligible * negligible { break }
-                    let (fr, fi) = (Float8(repeating: Float(cr)), Float8(repeating: Float(ci)))
-                    let vr = fr * powers.tableReal - fi * powers.tableImaginary
-                    let vi = fr * powers.tableImaginary + fi * powers.tableReal
+                    let (vr, vi) = powers.group(from: cr, ci)
                     let count = min(8, length - l)
                     for (wr, wi, row) in weights {
                         let term = wr * vr - wi * vi
@@ -72,7 +83,7 @@ public enum S4DVandermonde {
                             for lane in 0..<count { row[l + lane] += term[lane] }
                         }
                     }
-                    (cr, ci) = (cr * powers.stepReal - ci * powers.stepImaginary, cr * powers.stepImaginary + ci * powers.stepReal)
+                    (cr, ci) = powers.advanced(cr, ci)
                     l += 8
                 }
             }
@@ -124,9 +135,7 @@ public enum S4DVandermonde {
         var l = 0, groups = 0
         while l < length {
             if cr * cr + ci * ci < negligible * negligible { break }
-            let (fr, fi) = (Float8(repeating: Float(cr)), Float8(repeating: Float(ci)))
-            let vr = fr * powers.tableReal - fi * powers.tableImaginary
-            let vi = fr * powers.tableImaginary + fi * powers.tableReal
+            let (vr, vi) = powers.group(from: cr, ci)
             let count = min(8, length - l)
             let gv = count == 8 ? load8(g, l) : loadPartial(g, l, count)
             let lg = (lanes + Float8(repeating: Float(l))) * gv
@@ -143,7 +152,7 @@ public enum S4DVandermonde {
                 (a0r, a0i, a1r, a1i) = (Float8(), Float8(), Float8(), Float8())
                 groups = 0
             }
-            (cr, ci) = (cr * powers.stepReal - ci * powers.stepImaginary, cr * powers.stepImaginary + ci * powers.stepReal)
+            (cr, ci) = powers.advanced(cr, ci)
             l += 8
         }
         totals.0 += Double(a0r.sum())

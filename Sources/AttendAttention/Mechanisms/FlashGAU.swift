@@ -308,36 +308,44 @@ extension Tensor {
         query: Tensor, key: Tensor, value: Tensor, chunk: Int, scales: [Float], keyMask: Tensor?,
         bias: Tensor?, maximumDistance: Int, causal: Bool
     ) -> Tensor {
-        let (b, n, s, e) = (query.shape[0], query.shape[1], query.shape[2], value.shape[2])
+        let (b, n, e) = (query.shape[0], query.shape[1], value.shape[2])
         precondition(key.shape == query.shape && value.shape == [b, n, e], "chunked attention: q \(query.shape), k \(key.shape), v \(value.shape)")
         if let keyMask { precondition(keyMask.shape == [b, n], "chunked attention: key mask \(keyMask.shape)") }
         if let bias { precondition(bias.shape == [2 * maximumDistance + 1], "chunked attention: bias \(bias.shape)") }
-        func withProblem<R>(_ body: (ChunkedReluSquaredProblem) -> R) -> R {
-            withBaseAddresses(query, key, value) { q, k, v in
-                withOptionalPointer(keyMask) { m in
-                    withOptionalPointer(bias) { table in
-                        body(ChunkedReluSquaredProblem(
-                            batch: b, length: n, chunk: chunk, dimension: s, valueDimension: e,
-                            causal: causal, scales: scales, keyMask: m, bias: table,
-                            maximumDistance: maximumDistance, query: q, key: k, value: v))
-                    }
-                }
-            }
-        }
-        let y = Tensor.filled(shape: [b, n, e]) { out in
-            withProblem { ChunkedReluSquaredAttention.forward($0, output: out.baseAddress!) }
-        }
-        let inputs = [query, key, value] + (bias.map { [$0] } ?? [])
-        return y.recorded(.custom, from: inputs) { dy in
-            dy.withUnsafeBufferPointer { g in
-                zeroTensors(inputs.map(\.shape)[...]) { dx in
-                    withProblem { p in
-                        ChunkedReluSquaredAttention.backward(
-                            p, outputGradient: g.baseAddress!, queryGradient: dx[0], keyGradient: dx[1],
-                            valueGradient: dx[2], biasGradient: bias == nil ? nil : dx[3])
-                    }
-                }
-            }
-        }
+        return fused(ChunkedReluSquaredAttentionOp(
+            query: query, key: key, value: value, bias: bias, keyMask: keyMask, chunk: chunk,
+            scales: scales, maximumDistance: maximumDistance, causal: causal))
+    }
+}
+
+/// `Tensor.chunkedReluSquaredAttention` as a kernel op: inputs q, k, v, the bias table (optional);
+/// constant the key mask.
+struct ChunkedReluSquaredAttentionOp: KernelOp {
+    static let op = Op("chunkedReluSquaredAttention")
+    let query: Tensor, key: Tensor, value: Tensor, bias: Tensor?, keyMask: Tensor?
+    let chunk: Int, scales: [Float], maximumDistance: Int, causal: Bool
+
+    var inputs: [Tensor?] { [query, key, value, bias] }
+    var constants: [Tensor?] { [keyMask] }
+    var outputShape: [Int] { value.shape }
+
+    func problem(_ x: KernelBuffers) -> ChunkedReluSquaredProblem {
+        ChunkedReluSquaredProblem(
+            batch: query.shape[0], length: query.shape[1], chunk: chunk, dimension: query.shape[2],
+            valueDimension: value.shape[2], causal: causal, scales: scales, keyMask: x.constant(0),
+            bias: x.optionalInput(3), maximumDistance: maximumDistance, query: x.input(0),
+            key: x.input(1),
+            value: x.input(2))
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        ChunkedReluSquaredAttention.forward(problem(x), output: output)
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        ChunkedReluSquaredAttention.backward(
+            problem(x), outputGradient: g.outputGradient, queryGradient: g.input(0),
+            keyGradient: g.input(1),
+            valueGradient: g.input(2), biasGradient: g.optionalInput(3))
     }
 }

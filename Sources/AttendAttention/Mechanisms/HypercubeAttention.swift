@@ -114,40 +114,62 @@ extension Tensor {
         precondition(key.shape == [b, n, h, d] && value.shape == [b, n, h, e], "hypercubeAttention: q \(query.shape), k \(key.shape), v \(value.shape)")
         precondition(graph.nodes == (n + blockSize - 1) / blockSize, "hypercubeAttention: graph of \(graph.nodes) nodes for \(n) tokens in blocks of \(blockSize)")
         if let keyMask { precondition(keyMask.shape == [b, n], "hypercubeAttention: key mask \(keyMask.shape), expected [\(b), \(n)]") }
-        let (table, reverse) = (graph.table, graph.reverseTable)
-        let slots = graph.maximumDegree
-        let oLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: e)
-        func withProblem<T>(_ body: (HypercubeProblem) -> T) -> T {
-            withAttentionProblem(
-                query: query, key: key, value: value, scale: scale, causal: graph.isCausal, keyMask: keyMask
-            ) { a in
-                table.withUnsafeBufferPointer { t in
-                    reverse.withUnsafeBufferPointer { r in
-                        body(HypercubeProblem(
-                            attention: a, blockSize: blockSize, slots: slots, neighbours: t.baseAddress!,
-                            reverse: r.baseAddress!))
-                    }
-                }
+        return fused(HypercubeAttentionOp(
+            query: query, key: key, value: value, keyMask: keyMask, graph: graph,
+            blockSize: blockSize, scale: scale))
+    }
+}
+
+/// `Tensor.hypercubeAttention` as a kernel op: inputs q, k, v; constant the key mask; saved each
+/// query's probabilities over its neighbours' keys.
+struct HypercubeAttentionOp: HeadsKernelOp {
+    static let op = Op("hypercubeAttention")
+    let query: Tensor, key: Tensor, value: Tensor, keyMask: Tensor?
+    let graph: HypercubeGraph, blockSize: Int, scale: Float
+    let table: [Int32], reverse: [Int32]
+
+    init(
+        query: Tensor, key: Tensor, value: Tensor, keyMask: Tensor?, graph: HypercubeGraph,
+        blockSize: Int,
+        scale: Float
+    ) {
+        (self.query, self.key, self.value, self.keyMask) = (query, key, value, keyMask)
+        (self.graph, self.blockSize, self.scale) = (graph, blockSize, scale)
+        (table, reverse) = (graph.table, graph.reverseTable)
+    }
+
+    var causal: Bool { graph.isCausal }
+
+    func withProblem<T>(_ x: KernelBuffers, _ body: (HypercubeProblem) -> T) -> T {
+        let attention = attentionProblem(x, keyMask: x.constant(0))
+        return table.withUnsafeBufferPointer { t in
+            reverse.withUnsafeBufferPointer { r in
+                body(
+                    HypercubeProblem(
+                        attention: attention, blockSize: blockSize, slots: graph.maximumDegree,
+                        neighbours: t.baseAddress!,
+                        reverse: r.baseAddress!))
             }
         }
-        var probabilities = [Float](repeating: 0, count: b * h * n * slots * blockSize)
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            withProblem { p in
-                probabilities.withUnsafeMutableBufferPointer {
-                    HypercubeAttentionKernel.forward(p, output: out.baseAddress!, outputLayout: oLayout, probabilities: $0.baseAddress!)
-                }
-            }
+    }
+
+    /// Each query's probabilities over its neighbours' keys: [b, h, n, slots·block size].
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) -> [Float] {
+        let slots = graph.maximumDegree * blockSize
+        var probabilities = [Float](repeating: 0, count: query.count / query.shape[3] * slots)
+        withProblem(x) {
+            HypercubeAttentionKernel.forward(
+                $0, output: output, outputLayout: outputLayout, probabilities: &probabilities)
         }
-        return output.recorded(.custom, from: [query, key, value]) { dy in
-            kernelGradients([query.shape, key.shape, value.shape], output: output, outputGradient: dy) { o, g, dx in
-                withProblem { p in
-                    probabilities.withUnsafeBufferPointer { P in
-                        HypercubeAttentionKernel.backward(
-                            p, output: o, outputLayout: oLayout, outputGradient: g, probabilities: P.baseAddress!,
-                            queryGradient: dx[0], keyGradient: dx[1], valueGradient: dx[2])
-                    }
-                }
-            }
+        return probabilities
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved probabilities: [Float]) {
+        withProblem(x) {
+            HypercubeAttentionKernel.backward(
+                $0, output: g.output, outputLayout: outputLayout, outputGradient: g.outputGradient,
+                probabilities: probabilities, queryGradient: g.input(0), keyGradient: g.input(1),
+                valueGradient: g.input(2))
         }
     }
 }

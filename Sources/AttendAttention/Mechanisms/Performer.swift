@@ -204,45 +204,58 @@ extension Tensor {
         _ x: Tensor, projection: Tensor, stabilizer: FeatureStabilizer, offset: Float, mask: Tensor? = nil
     ) -> (features: Tensor, logScale: Tensor?) {
         precondition(x.rank == 4, "positiveRandomFeatures: x must be [b, n, h, d], got \(x.shape)")
-        let (b, n, h, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (b, n, d) = (x.shape[0], x.shape[1], x.shape[3])
         precondition(projection.rank == 2 && projection.shape[1] == d, "positiveRandomFeatures: projection \(projection.shape) for head dimension \(d)")
         if let mask { precondition(mask.shape == [b, n], "positiveRandomFeatures: mask \(mask.shape), expected [\(b), \(n)]") }
-        let m = projection.shape[0]
-        let inputLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: d)
-        let featureLayout = HeadLayout.positionMajor(length: n, heads: h, dimension: m)
-        func withProblem<R>(_ body: (FeatureMapProblem) -> R) -> R {
-            x.withUnsafeBufferPointer { xs in
-                projection.withUnsafeBufferPointer { w in
-                    withOptionalPointer(mask) { maskPointer in
-                        body(FeatureMapProblem(
-                            batch: b, heads: h, length: n, dimension: d, features: m, stabilizer: stabilizer,
-                            offset: offset, mask: maskPointer, input: xs.baseAddress!, inputLayout: inputLayout,
-                            projection: w.baseAddress!))
-                    }
-                }
-            }
+        let (features, saved) = fusedKeepingSaved(PositiveRandomFeaturesOp(
+            x: x, projection: projection, mask: mask, stabilizer: stabilizer, offset: offset))
+        return (features, saved.first)
+    }
+}
+
+/// `Tensor.positiveRandomFeatures` as a kernel op: input x; constants the projection and mask;
+/// saved, for `.prefix`, the running maxima (handed to the caller, never differentiated).
+struct PositiveRandomFeaturesOp: KernelOp {
+    static let op = Op("positiveRandomFeatures")
+    static let backwardReadsOutput = true
+    let x: Tensor, projection: Tensor, mask: Tensor?, stabilizer: FeatureStabilizer, offset: Float
+
+    var inputs: [Tensor?] { [x] }
+    var constants: [Tensor?] { [projection, mask] }
+    var outputShape: [Int] { [x.shape[0], x.shape[1], x.shape[2], projection.shape[0]] }
+    var savedShapes: [[Int]] {
+        stabilizer == .prefix ? [[x.shape[0], x.shape[2], x.shape[1]]] : []
+    }
+    var featureLayout: HeadLayout {
+        .positionMajor(length: x.shape[1], heads: x.shape[2], dimension: projection.shape[0])
+    }
+
+    func problem(_ buffers: KernelBuffers) -> FeatureMapProblem {
+        let (b, n, h, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        return FeatureMapProblem(
+            batch: b, heads: h, length: n, dimension: d, features: projection.shape[0],
+            stabilizer: stabilizer,
+            offset: offset, mask: buffers.constant(1), input: buffers.input(0),
+            inputLayout: .positionMajor(length: n, heads: h, dimension: d),
+            projection: buffers.constant(0)!)
+    }
+
+    func forward(_ buffers: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        if stabilizer == .prefix {
+            PositiveRandomFeatures.forward(
+                problem(buffers), output: output, outputLayout: featureLayout,
+                logScale: buffers.saved(0))
+        } else {
+            PositiveRandomFeatures.forward(
+                problem(buffers), output: output, outputLayout: featureLayout)
         }
-        var logScale: Tensor? = stabilizer == .prefix ? Tensor.zeros([b, h, n]) : nil
-        let phi = Tensor.filled(shape: [b, n, h, m]) { out in
-            withProblem { p in
-                if logScale != nil {
-                    logScale!.withUnsafeMutableBufferPointer { c in
-                        PositiveRandomFeatures.forward(p, output: out.baseAddress!, outputLayout: featureLayout, logScale: c.baseAddress!)
-                    }
-                } else {
-                    PositiveRandomFeatures.forward(p, output: out.baseAddress!, outputLayout: featureLayout)
-                }
-            }
-        }
-        let features = phi.recorded(.custom, from: [x]) { dphi in
-            kernelGradients([x.shape], output: phi, outputGradient: dphi) { f, g, dx in
-                withProblem { p in
-                    PositiveRandomFeatures.backward(
-                        p, features: f, featureGradient: g, featureLayout: featureLayout, inputGradient: dx[0])
-                }
-            }
-        }
-        return (features, logScale)
+    }
+
+    func backward(_ buffers: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        PositiveRandomFeatures.backward(
+            problem(buffers), features: g.output, featureGradient: g.outputGradient,
+            featureLayout: featureLayout,
+            inputGradient: g.input(0))
     }
 }
 

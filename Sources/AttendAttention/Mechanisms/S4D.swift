@@ -140,23 +140,45 @@ public final class S4D: Module {
     /// - Parameters: logDt [H], logAReal [H, P], aImaginary [H, P], c [r, H, P, 2].
     /// - Returns: [r, H, L].
     public static func kernel(logDt: Tensor, logAReal: Tensor, aImaginary: Tensor, c: Tensor, length: Int) -> Tensor {
-        let (h, p, r) = (logAReal.shape[0], logAReal.shape[1], c.shape[0])
-        let chain = ParameterChain(
-            logDt: logDt.scalars, logAReal: logAReal.scalars, aImaginary: aImaginary.scalars, c: c.scalars,
-            channels: h, modes: p, directions: r)
-        let kernel = Tensor.filled(shape: [r, h, length]) { out in
-            S4DVandermonde.kernel(
-                modeReal: chain.zr, modeImaginary: chain.zi, weightReal: chain.weightReal,
-                weightImaginary: chain.weightImaginary, channels: h, modes: p, directions: r, length: length,
-                into: out.baseAddress!)
-        }
-        return kernel.recorded(.custom, from: [logDt, logAReal, aImaginary, c]) { g in
-            let sums = g.withUnsafeBufferPointer { gp in
-                S4DVandermonde.gradientSums(
-                    modeReal: chain.zr, modeImaginary: chain.zi, gradient: gp.baseAddress!, channels: h, modes: p,
-                    directions: r, length: length)
-            }
-            return chain.gradients(sums)
+        Tensor.fused(S4DKernelOp(
+            logDt: logDt, logAReal: logAReal, aImaginary: aImaginary, c: c, length: length))
+    }
+}
+
+/// `S4D.kernel(logDt:logAReal:aImaginary:c:length:)` as a kernel op: inputs logDt, logAReal,
+/// aImaginary, c; the parameter chain is computed once, in Double, when the op is made.
+struct S4DKernelOp: KernelOp {
+    static let op = Op("s4dKernel")
+    let logDt: Tensor, logAReal: Tensor, aImaginary: Tensor, c: Tensor, length: Int
+    let chain: ParameterChain
+
+    init(logDt: Tensor, logAReal: Tensor, aImaginary: Tensor, c: Tensor, length: Int) {
+        (self.logDt, self.logAReal, self.aImaginary, self.c, self.length) = (
+            logDt, logAReal, aImaginary, c, length
+        )
+        chain = ParameterChain(
+            logDt: logDt.scalars, logAReal: logAReal.scalars, aImaginary: aImaginary.scalars,
+            c: c.scalars,
+            channels: logAReal.shape[0], modes: logAReal.shape[1], directions: c.shape[0])
+    }
+
+    var inputs: [Tensor?] { [logDt, logAReal, aImaginary, c] }
+    var outputShape: [Int] { [chain.directions, chain.channels, length] }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        S4DVandermonde.kernel(
+            modeReal: chain.zr, modeImaginary: chain.zi, weightReal: chain.weightReal,
+            weightImaginary: chain.weightImaginary, channels: chain.channels, modes: chain.modes,
+            directions: chain.directions, length: length, into: output)
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        let sums = S4DVandermonde.gradientSums(
+            modeReal: chain.zr, modeImaginary: chain.zi, gradient: g.outputGradient,
+            channels: chain.channels,
+            modes: chain.modes, directions: chain.directions, length: length)
+        for (index, gradient) in chain.gradients(sums).enumerated() {
+            g.input(index).update(from: gradient.scalars, count: gradient.count)
         }
     }
 }
@@ -262,47 +284,34 @@ extension Tensor {
     /// - Returns: [b, H, L].
     public static func longConvolution(_ signal: Tensor, kernel: Tensor) -> Tensor {
         precondition(signal.rank == 3 && kernel.rank == 3, "longConvolution: signal [b, H, L] and kernel [r, H, L]")
-        let (b, h, length) = (signal.shape[0], signal.shape[1], signal.shape[2])
-        let r = kernel.shape[0]
+        let (h, length, r) = (signal.shape[1], signal.shape[2], kernel.shape[0])
         precondition(
             (r == 1 || r == 2) && kernel.shape[1] == h && kernel.shape[2] == length,
             "longConvolution: kernel \(kernel.shape) for signal \(signal.shape)")
-        let output = Tensor.filled(shape: [b, h, length]) { out in
-            signal.withUnsafeBufferPointer { u in
-                kernel.withUnsafeBufferPointer { k in
-                    LongConvolution.forward(
-                        signal: u.baseAddress!, kernel: k.baseAddress!, output: out.baseAddress!, batch: b, channels: h,
-                        length: length, directions: r)
-                }
-            }
-        }
-        return output.recorded(.custom, from: [signal, kernel]) { g, needs in
-            var du = needs[0] ? Tensor.zeros(signal.shape) : nil
-            var dk = needs[1] ? Tensor.zeros(kernel.shape) : nil
-            signal.withUnsafeBufferPointer { u in
-                kernel.withUnsafeBufferPointer { k in
-                    g.withUnsafeBufferPointer { gp in
-                        withOptionalMutablePointer(&du) { dup in
-                            withOptionalMutablePointer(&dk) { dkp in
-                                LongConvolution.backward(
-                                    signal: u.baseAddress!, kernel: k.baseAddress!, outputGradient: gp.baseAddress!,
-                                    signalGradient: dup, kernelGradient: dkp, batch: b, channels: h, length: length,
-                                    directions: r)
-                            }
-                        }
-                    }
-                }
-            }
-            return [du, dk]
-        }
+        return fused(LongConvolutionOp(signal: signal, kernel: kernel))
     }
 }
 
-/// Calls `body` with the tensor's mutable base address, or nil when there is no tensor.
-func withOptionalMutablePointer<R>(_ tensor: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
-    guard var value = tensor else { return body(nil) }
-    tensor = nil  // keep the storage uniquely referenced: no copy on write
-    let result = value.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
-    tensor = value
-    return result
+/// `Tensor.longConvolution` as a kernel op: inputs the signal [b, H, L] and kernel [r, H, L].
+struct LongConvolutionOp: KernelOp {
+    static let op = Op("longConvolution")
+    static let skipsUnneededGradients = true
+    let signal: Tensor, kernel: Tensor
+
+    var inputs: [Tensor?] { [signal, kernel] }
+    var outputShape: [Int] { signal.shape }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        LongConvolution.forward(
+            signal: x.input(0), kernel: x.input(1), output: output, batch: signal.shape[0],
+            channels: signal.shape[1], length: signal.shape[2], directions: kernel.shape[0])
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        LongConvolution.backward(
+            signal: x.input(0), kernel: x.input(1), outputGradient: g.outputGradient,
+            signalGradient: g.optionalInput(0), kernelGradient: g.optionalInput(1),
+            batch: signal.shape[0],
+            channels: signal.shape[1], length: signal.shape[2], directions: kernel.shape[0])
+    }
 }

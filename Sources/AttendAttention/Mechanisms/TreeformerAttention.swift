@@ -184,11 +184,14 @@ public final class TreeformerAttention: AttentionCore {
 
     /// Leaves and split values of every query and key (no gradient: routing is piecewise constant).
     func route(query: Tensor, key: Tensor, mask: Tensor?) -> TreeRoutes {
-        withTreeProblem(
-            query: query, key: key, value: key, weight: treeWeight.value, bias: treeBias.value, scale: 1, causal: false, height: height
-        ) { p in
-            if let mask { return mask.withUnsafeBufferPointer { TreeAttention.route(p, mask: $0.baseAddress!) } }
-            return TreeAttention.route(p, mask: nil)
+        let (weight, bias) = (treeWeight.value, treeBias.value)
+        return Tensor.withBaseAddresses([query, key, weight, bias, mask]) { p in
+            let problem = TreeProblem(
+                batch: query.shape[0], length: query.shape[1], heads: query.shape[2],
+                dimension: query.shape[3], valueDimension: query.shape[3], height: height, scale: 1,
+                causal: false,
+                query: p[0]!, key: p[1]!, value: p[1]!, weights: p[2]!, biases: p[3]!)
+            return TreeAttention.route(problem, mask: p[4])
         }
     }
 
@@ -250,89 +253,89 @@ struct TreeOperands {
 
     /// TF-attention: [b, n, h, e] from q, k [b, n, h, d], v [b, n, h, e].
     func fine(query: Tensor, key: Tensor, value: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
-        let (b, n, h, e) = (value.shape[0], value.shape[1], value.shape[2], value.shape[3])
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            withTreeProblem(query: query, key: key, value: value, weight: weight, bias: bias, scale: scale, causal: causal, height: height) { p in
-                TreeAttention.fineForward(p, routes: routes, output: out.baseAddress!)
-            }
-        }
-        return output.recorded(.custom, from: [query, key, value]) { g in
-            var (dq, dk, dv) = (Tensor.zeros(query.shape), Tensor.zeros(key.shape), Tensor.zeros(value.shape))
-            withTreeProblem(query: query, key: key, value: value, weight: weight, bias: bias, scale: scale, causal: causal, height: height) { p in
-                g.withUnsafeBufferPointer { gp in
-                    dq.withUnsafeMutableBufferPointer { dqp in
-                        dk.withUnsafeMutableBufferPointer { dkp in
-                            dv.withUnsafeMutableBufferPointer { dvp in
-                                TreeAttention.fineBackward(
-                                    p, routes: routes, outputGradient: gp.baseAddress!, queryGradient: dqp.baseAddress!,
-                                    keyGradient: dkp.baseAddress!, valueGradient: dvp.baseAddress!)
-                            }
-                        }
-                    }
-                }
-            }
-            return [dq, dk, dv]
-        }
+        Tensor.fused(
+            TreeFineAttentionOp(
+                query: query, key: key, value: value, weight: weight, bias: bias, operands: self))
     }
 
     /// TC-attention: [b, n, h, e]; differentiable in q, k, v and, through the straight-through
     /// estimator, in the tree's weight [h, I, d] and bias [h, I].
     func coarse(query: Tensor, key: Tensor, value: Tensor, weight: Tensor, bias: Tensor) -> Tensor {
-        let (b, n, h, e) = (value.shape[0], value.shape[1], value.shape[2], value.shape[3])
-        var alpha = [Float](repeating: 0, count: b * h * n * (height + 1))
-        let output = Tensor.filled(shape: [b, n, h, e]) { out in
-            withTreeProblem(query: query, key: key, value: value, weight: weight, bias: bias, scale: scale, causal: causal, height: height) { p in
-                alpha.withUnsafeMutableBufferPointer { TreeAttention.coarseForward(p, routes: routes, output: out.baseAddress!, weights: $0.baseAddress!) }
-            }
-        }
-        let weights = alpha
-        return output.recorded(.custom, from: [query, key, value, weight, bias]) { g in
-            var (dq, dk, dv) = (Tensor.zeros(query.shape), Tensor.zeros(key.shape), Tensor.zeros(value.shape))
-            var (dw, db) = (Tensor.zeros(weight.shape), Tensor.zeros(bias.shape))
-            withTreeProblem(query: query, key: key, value: value, weight: weight, bias: bias, scale: scale, causal: causal, height: height) { p in
-                weights.withUnsafeBufferPointer { a in
-                    g.withUnsafeBufferPointer { gp in
-                        dq.withUnsafeMutableBufferPointer { dqp in
-                            dk.withUnsafeMutableBufferPointer { dkp in
-                                dv.withUnsafeMutableBufferPointer { dvp in
-                                    dw.withUnsafeMutableBufferPointer { dwp in
-                                        db.withUnsafeMutableBufferPointer { dbp in
-                                            TreeAttention.coarseBackward(
-                                                p, routes: routes, weights: a.baseAddress!, outputGradient: gp.baseAddress!,
-                                                queryGradient: dqp.baseAddress!, keyGradient: dkp.baseAddress!,
-                                                valueGradient: dvp.baseAddress!, treeWeightGradient: dwp.baseAddress!,
-                                                treeBiasGradient: dbp.baseAddress!)
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            return [dq, dk, dv, dw, db]
-        }
+        Tensor.fused(
+            TreeCoarseAttentionOp(
+                query: query, key: key, value: value, weight: weight, bias: bias, operands: self))
+    }
+
+    /// The `TreeProblem` of q, k, v [b, n, h, ·] and the tree's weight and bias at these addresses.
+    func problem(
+        query: Tensor, value: Tensor, _ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>,
+        _ v: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+    ) -> TreeProblem {
+        TreeProblem(
+            batch: query.shape[0], length: query.shape[1], heads: query.shape[2],
+            dimension: query.shape[3],
+            valueDimension: value.shape[3], height: height, scale: scale, causal: causal,
+            query: q, key: k, value: v, weights: weight, biases: bias)
     }
 }
 
-/// Calls `body` with a `TreeProblem` over the tensors' storage.
-func withTreeProblem<R>(
-    query: Tensor, key: Tensor, value: Tensor, weight: Tensor, bias: Tensor, scale: Float, causal: Bool, height: Int,
-    _ body: (TreeProblem) -> R
-) -> R {
-    query.withUnsafeBufferPointer { q in
-        key.withUnsafeBufferPointer { k in
-            value.withUnsafeBufferPointer { v in
-                weight.withUnsafeBufferPointer { w in
-                    bias.withUnsafeBufferPointer { bp in
-                        body(TreeProblem(
-                            batch: query.shape[0], length: query.shape[1], heads: query.shape[2], dimension: query.shape[3],
-                            valueDimension: value.shape[3], height: height, scale: scale, causal: causal,
-                            query: q.baseAddress!, key: k.baseAddress!, value: v.baseAddress!, weights: w.baseAddress!,
-                            biases: bp.baseAddress!))
-                    }
-                }
-            }
-        }
+/// TF-attention as a kernel op: inputs q, k, v; constants the tree's weight and bias (routing
+/// only).
+struct TreeFineAttentionOp: KernelOp {
+    static let op = Op("treeFineAttention")
+    let query: Tensor, key: Tensor, value: Tensor, weight: Tensor, bias: Tensor,
+        operands: TreeOperands
+
+    var inputs: [Tensor?] { [query, key, value] }
+    var constants: [Tensor?] { [weight, bias] }
+    var outputShape: [Int] { value.shape }
+
+    func problem(_ x: KernelBuffers) -> TreeProblem {
+        operands.problem(
+            query: query, value: value, x.input(0), x.input(1), x.input(2), weight: x.constant(0)!,
+            bias: x.constant(1)!)
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) {
+        TreeAttention.fineForward(problem(x), routes: operands.routes, output: output)
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved: Void) {
+        TreeAttention.fineBackward(
+            problem(x), routes: operands.routes, outputGradient: g.outputGradient,
+            queryGradient: g.input(0),
+            keyGradient: g.input(1), valueGradient: g.input(2))
+    }
+}
+
+/// TC-attention as a kernel op: inputs q, k, v, the tree's weight and bias; saved each query's
+/// weights over its path's levels.
+struct TreeCoarseAttentionOp: KernelOp {
+    static let op = Op("treeCoarseAttention")
+    let query: Tensor, key: Tensor, value: Tensor, weight: Tensor, bias: Tensor,
+        operands: TreeOperands
+
+    var inputs: [Tensor?] { [query, key, value, weight, bias] }
+    var outputShape: [Int] { value.shape }
+
+    func problem(_ x: KernelBuffers) -> TreeProblem {
+        operands.problem(
+            query: query, value: value, x.input(0), x.input(1), x.input(2), weight: x.input(3),
+            bias: x.input(4))
+    }
+
+    func forward(_ x: KernelBuffers, into output: UnsafeMutablePointer<Float>) -> [Float] {
+        let (b, n, h) = (query.shape[0], query.shape[1], query.shape[2])
+        var alpha = [Float](repeating: 0, count: b * h * n * (operands.height + 1))
+        TreeAttention.coarseForward(
+            problem(x), routes: operands.routes, output: output, weights: &alpha)
+        return alpha
+    }
+
+    func backward(_ x: KernelBuffers, _ g: KernelGradients, saved alpha: [Float]) {
+        TreeAttention.coarseBackward(
+            problem(x), routes: operands.routes, weights: alpha, outputGradient: g.outputGradient,
+            queryGradient: g.input(0), keyGradient: g.input(1), valueGradient: g.input(2),
+            treeWeightGradient: g.input(3), treeBiasGradient: g.input(4))
     }
 }
