@@ -17,12 +17,17 @@ struct SentenceEmbedder {
     /// Tokens per text, [CLS] and [SEP] included; longer texts are truncated.
     let maximumLength: Int
 
-    /// Loads `directory`; nil settings take the folder's defaults.
+    /// Loads `directory`; nil settings take the folder's defaults. A `maximumLength` beyond the
+    /// model's positions grows its position table by `positionExtension`.
     init(
         directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
-        pooling: Pooling? = nil, normalized: Bool? = nil, maximumLength: Int? = nil
+        pooling: Pooling? = nil, normalized: Bool? = nil, maximumLength: Int? = nil,
+        positionExtension: PositionExtension = .tile
     ) throws {
-        model = try Bert.load(directory: directory, mechanism: mechanism, mixerConfiguration: mixerConfiguration).model
+        model = try Bert.load(
+            directory: directory, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
+            positions: maximumLength ?? 0, extension: positionExtension
+        ).model
         tokenizer = try WordPieceTokenizer(directory: directory)
         let folder = URL(fileURLWithPath: directory)
         func json(_ name: String) -> [String: Any]? {

@@ -10,13 +10,14 @@ import Foundation
 enum EmbedCommand: Command {
     static let spec = CommandSpec(
         name: "embed", summary: "sentence embeddings from a pretrained BERT folder, as JSON lines",
-        usage: "embed --model DIR [--pooling mean|cls] [--normalize] [--max-length N] [--batch N] [--mixer NAME] [TEXT …]",
+        usage: "embed --model DIR [--pooling mean|cls] [--normalize] [--max-length N] [--extend-positions tile|interpolate] [--batch N] [--mixer NAME] [TEXT …]",
         options: [
             .option("model", "DIR", "model folder: config.json, model.safetensors, tokenizer.json or vocab.txt (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
             .option("pooling", "MODE", "mean (over real tokens) or cls (default: the folder's 1_Pooling config, else mean)"),
             .flag("normalize", "scale every vector to unit length (default: when the folder's modules.json has a Normalize step)"),
             .flag("no-normalize", "keep raw pooled vectors even if the folder's modules.json normalises"),
-            .option("max-length", "N", "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's max_seq_length, else the model's positions)"),
+            .option("max-length", "N", "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's max_seq_length, else the model's positions); beyond the positions, the table is extended"),
+            .option("extend-positions", "HOW", "how --max-length beyond the model's positions grows the table: tile (copies, first positions unchanged) or interpolate", default: "tile"),
             .option("batch", "N", "texts per forward pass", default: "32"),
             .option("mixer", "NAME", "attention mechanism between the pretrained q/k/v projections (attend list)", default: "full"),
             .option("mixer-options", "JSON", "the mechanism's options, e.g. '{\"local\": {\"window_size\": 64}}'"),
@@ -40,7 +41,8 @@ enum EmbedCommand: Command {
         let embedder = try SentenceEmbedder(
             directory: directory, mechanism: mixer,
             mixerConfiguration: try mixerConfiguration(fromJSON: arguments.string("mixer-options"), command: "embed"),
-            pooling: pooling, normalized: normalized, maximumLength: maximumLength)
+            pooling: pooling, normalized: normalized, maximumLength: maximumLength,
+            positionExtension: try positionExtension(arguments))
         let texts = arguments.positional.isEmpty ? readLines() : arguments.positional
         let (vectors, truncated) = try embedder.embed(texts, batchSize: batch)
         if truncated > 0 {
@@ -61,6 +63,12 @@ enum EmbedCommand: Command {
             }
         }
         FileHandle.standardOutput.write(Data(output.utf8))
+    }
+
+    /// `--extend-positions` (tile unless given).
+    static func positionExtension(_ arguments: ParsedArguments) throws -> PositionExtension {
+        try arguments.choice("extend-positions", from: PositionExtension.allCases.map(\.rawValue))
+            .flatMap(PositionExtension.init(rawValue:)) ?? .tile
     }
 
     /// Standard input split into lines (a final newline ends the last line, it does not add one).
