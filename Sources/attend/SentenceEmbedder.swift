@@ -17,15 +17,19 @@ struct SentenceEmbedder {
     /// Tokens per text, [CLS] and [SEP] included; longer texts are truncated.
     let maximumLength: Int
 
-    /// Loads `directory`; nil settings take the folder's defaults. A `maximumLength` beyond the
-    /// model's positions grows its position table by `positionExtension`.
+    /// Loads `directory`; nil settings take the folder's defaults (the mechanism: the one the
+    /// folder records, else full attention). A `maximumLength` beyond the model's positions grows
+    /// its position table by `positionExtension`.
     init(
-        directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
+        directory: String, mechanism: String? = nil, mixerConfiguration: MixerConfiguration? = nil,
         pooling: Pooling? = nil, normalized: Bool? = nil, maximumLength: Int? = nil,
         positionExtension: PositionExtension = .tile
     ) throws {
+        let recorded = try RecordedMechanism(directory: directory)
+        let name = mechanism ?? recorded?.name ?? "full"
+        let options = mixerConfiguration ?? (name == recorded?.name ? recorded?.configuration : nil)
         model = try Bert.load(
-            directory: directory, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
+            directory: directory, mechanism: name, mixerConfiguration: options,
             positions: maximumLength ?? 0, extension: positionExtension
         ).model
         tokenizer = try WordPieceTokenizer(directory: directory)

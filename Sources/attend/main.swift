@@ -10,7 +10,7 @@ protocol Command {
 let commands: [any Command.Type] = [
     TrainCommand.self, PretrainCommand.self, EvalCommand.self, PredictCommand.self,
     GenerateCommand.self, LRACommand.self, ListCommand.self, EmbedCommand.self, InspectCommand.self,
-    ExportCommand.self, BenchCommand.self,
+    ExportCommand.self, BenchCommand.self, AdaptCommand.self,
 ]
 
 @MainActor func printTopLevelHelp() {

@@ -21,6 +21,8 @@ enum BenchCommand: Command {
             .option("batch", "N", "attention: batch size (default 1); train: batch size (default 8); embed: texts per batch (default 32)"),
             .option("model", "DIR", "embed: pretrained model folder (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh fetches)"),
             .option("mixer-options", "JSON", "embed: options of the mechanisms, e.g. '{\"local\": {\"window_size\": 64}}'"),
+            .option("adapted", "LIST", "embed: folders written by attend adapt, each run with its recorded mechanism and compared with --model's full attention (same --extend-positions as the adaptation)"),
+            .option("extend-positions", "HOW", "embed: how lengths beyond the model's positions extend its table: tile or interpolate (default tile)"),
             .option("heads", "N", "attention: heads", default: "8"),
             .option("head-dim", "N", "attention: head dimension", default: "64"),
             .flag("causal", "attention: causal masking"),

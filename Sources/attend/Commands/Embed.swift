@@ -19,7 +19,7 @@ enum EmbedCommand: Command {
             .option("max-length", "N", "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's max_seq_length, else the model's positions); beyond the positions, the table is extended"),
             .option("extend-positions", "HOW", "how --max-length beyond the model's positions grows the table: tile (copies, first positions unchanged) or interpolate", default: "tile"),
             .option("batch", "N", "texts per forward pass", default: "32"),
-            .option("mixer", "NAME", "attention mechanism between the pretrained q/k/v projections (attend list)", default: "full"),
+            .option("mixer", "NAME", "attention mechanism between the pretrained q/k/v projections (attend list; default: the one the folder was adapted to, else full)"),
             .option("mixer-options", "JSON", "the mechanism's options, e.g. '{\"local\": {\"window_size\": 64}}'"),
             .option("threads", "N", "threads for BLAS and parallel loops (default: all cores)"),
         ],
@@ -28,8 +28,8 @@ enum EmbedCommand: Command {
     static func run(_ arguments: ParsedArguments) throws {
         if let threads = try arguments.positiveInt("threads") { Parallel.setThreadCount(threads) }
         let directory = arguments.string("model") ?? defaultMiniLMDirectory
-        let mixer = arguments.string("mixer") ?? "full"
-        _ = try Mechanisms.named(mixer)
+        let mixer = arguments.string("mixer")
+        if let mixer { _ = try Mechanisms.named(mixer) }
         if arguments.flag("normalize") && arguments.flag("no-normalize") {
             throw UsageError("attend embed: --normalize and --no-normalize contradict each other")
         }

@@ -8,6 +8,7 @@
 import AttendAttention
 import AttendCore
 import AttendModels
+import AttendTrain
 import Foundation
 
 enum EmbedBenchmark {
@@ -46,7 +47,10 @@ enum EmbedBenchmark {
         let requested = arguments.list("mixers") ?? ["full"]
         var mixers = requested == ["all"] ? Mechanisms.all.filter { !$0.capabilities.replacesFeedForward }.map(\.name) : requested
         for name in mixers { _ = try Mechanisms.named(name) }
-        if mixers.count > 1, !mixers.contains("full") { mixers.insert("full", at: 0) }  // the reference for cosines
+        let adapted = arguments.list("adapted") ?? []
+        // Full attention is the reference for cosines.
+        if mixers.count > 1 || !adapted.isEmpty, !mixers.contains("full") { mixers.insert("full", at: 0) }
+        let positionExtension = try EmbedCommand.positionExtension(arguments)
         let lengths = try arguments.intList("lengths") ?? [32, 128, 256]
         let batch = try arguments.positiveInt("batch") ?? 32
         let runs = try arguments.positiveInt("runs") ?? 5
@@ -54,16 +58,22 @@ enum EmbedBenchmark {
         print("embed: \(directory), batch \(batch), texts of exactly n tokens, tokenization + encoder + pooling timed")
         var rows: [Row] = []
         var exact: [Int: (vectors: Tensor, milliseconds: Double)] = [:]
-        for mixer in mixers {
+        // (row label, folder, mechanism): the mechanisms on --model, then each adapted folder
+        // with the mechanism it records.
+        let models = mixers.map { ($0, directory, Optional($0)) }
+            + adapted.map { ("adapted:" + URL(fileURLWithPath: $0).lastPathComponent, $0, nil as String?) }
+        for (mixer, folder, mechanism) in models {
             let embedder: SentenceEmbedder
             do {
                 embedder = try SentenceEmbedder(
-                    directory: directory, mechanism: mixer, mixerConfiguration: options,
-                    maximumLength: lengths.max())
+                    directory: folder, mechanism: mechanism,
+                    mixerConfiguration: mechanism == nil ? nil : options, maximumLength: lengths.max(),
+                    positionExtension: positionExtension)
             } catch {
                 writeError("  \(mixer): skipped: \(error)")
                 continue
             }
+            if mechanism == nil { writeError("  \(mixer): " + Adaptation.summary(ofFolder: folder)) }
             for n in lengths {
                 let texts = Self.texts(length: n, batch: batch)
                 let limited = SentenceEmbedder(copying: embedder, maximumLength: n)
