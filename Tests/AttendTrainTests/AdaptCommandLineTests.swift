@@ -100,6 +100,49 @@ import Testing
             "\(result.output)")
     }
 
+    @Test func interruptedRunResumesToTheSameModel() throws {
+        let attend = try #require(attend)
+        let folder = try tinyPretrainedFolder()
+        let texts = try Self.textFile()
+        let whole = NSTemporaryDirectory() + "attend-cli-adapt-whole-\(UUID().uuidString)"
+        let parts = whole + "-parts"
+        defer {
+            for path in [folder, texts, whole, parts] { try? FileManager.default.removeItem(atPath: path) }
+        }
+        let options = [
+            "adapt", "--model", folder, "--mixer", "linformer", "--mixer-options",
+            #"{"linformer": {"projected_length": 4}}"#, "--train", "mixer", "--texts", texts,
+            "--length", "24", "--steps", "1000", "--batch", "2", "--held-out", "4",
+            "--checkpoint-every", "100000",
+        ]
+        let uninterrupted = try run(options + ["--out", whole])
+        #expect(uninterrupted.status == 0, "\(uninterrupted.output)")
+
+        // Ctrl-C once the first step is logged: the run saves a checkpoint and stops.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: attend)
+        process.arguments = options + ["--out", parts]
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: parts + "/metrics.jsonl"), Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        process.interrupt()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "the run ended before it was interrupted")
+        let resumed = try run(["adapt", "--out", parts, "--resume"])
+        #expect(resumed.status == 0 && resumed.output.contains("resumed at step"), "\(resumed.output)")
+
+        let expected = try SafetensorsFile(path: whole + "/model.safetensors")
+        let actual = try SafetensorsFile(path: parts + "/model.safetensors")
+        #expect(actual.names == expected.names)
+        for name in expected.names {
+            #expect(try actual.tensor(name).scalars == expected.tensor(name).scalars, "\(name)")
+        }
+    }
+
     @Test func resumingWithoutARunIsAnError() throws {
         let out = NSTemporaryDirectory() + "attend-cli-adapt-none-\(UUID().uuidString)"
         let result = try run(["adapt", "--out", out, "--resume"])
