@@ -116,11 +116,15 @@ public final class Adaptation {
     /// chunks drawn afresh, from the seed, for every pass over them.
     public func batch(at step: Int) -> [[Int]] {
         let count = texts.training.count
+        var orders: [Int: [Int]] = [:]  // pass over the chunks → its order
         return (0..<settings.batchSize).map { i in
             let position = step * settings.batchSize + i
-            var generator = RandomGenerator(
-                seed: RandomGenerator.mix(settings.seed, UInt64(position / count)))
-            return texts.training[generator.permutation(count)[position % count]]
+            let pass = position / count
+            if orders[pass] == nil {
+                var generator = RandomGenerator(seed: RandomGenerator.mix(settings.seed, UInt64(pass)))
+                orders[pass] = generator.permutation(count)
+            }
+            return texts.training[orders[pass]![position % count]]
         }
     }
 }
