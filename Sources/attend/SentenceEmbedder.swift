@@ -17,12 +17,21 @@ struct SentenceEmbedder {
     /// Tokens per text, [CLS] and [SEP] included; longer texts are truncated.
     let maximumLength: Int
 
-    /// Loads `directory`; nil settings take the folder's defaults.
+    /// Loads `directory`; nil settings take the folder's defaults (the mechanism: the one the
+    /// folder records, else full attention). A `maximumLength` beyond the model's positions grows
+    /// its position table by `positionExtension`.
     init(
-        directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
-        pooling: Pooling? = nil, normalized: Bool? = nil, maximumLength: Int? = nil
+        directory: String, mechanism: String? = nil, mixerConfiguration: MixerConfiguration? = nil,
+        pooling: Pooling? = nil, normalized: Bool? = nil, maximumLength: Int? = nil,
+        positionExtension: PositionExtension = .tile
     ) throws {
-        model = try Bert.load(directory: directory, mechanism: mechanism, mixerConfiguration: mixerConfiguration).model
+        let recorded = try RecordedMechanism(directory: directory)
+        let name = mechanism ?? recorded?.name ?? "full"
+        let options = mixerConfiguration ?? (name == recorded?.name ? recorded?.configuration : nil)
+        model = try Bert.load(
+            directory: directory, mechanism: name, mixerConfiguration: options,
+            positions: maximumLength ?? 0, extension: positionExtension
+        ).model
         tokenizer = try WordPieceTokenizer(directory: directory)
         let folder = URL(fileURLWithPath: directory)
         func json(_ name: String) -> [String: Any]? {

@@ -35,14 +35,16 @@ struct MajorityWordTask: SequenceTask {
     }
 }
 
-/// A folder holding a random tiny BERT (vocabulary 50, width 24, 2 layers) and its vocab.txt.
-func tinyPretrainedFolder(seed: UInt64 = 5) throws -> String {
+/// A folder holding a random tiny BERT (vocabulary 50, width 24, 2 layers) and its vocab.txt;
+/// weights drawn N(0, `initializerRange`²).
+func tinyPretrainedFolder(seed: UInt64 = 5, initializerRange: Float = 0.02) throws -> String {
     var configuration = BertConfiguration(
         vocabularySize: 50, modelDimension: 24, layerCount: 2, headCount: 3,
         feedForwardDimension: 40)
     configuration.maximumPositions = 64
     configuration.hiddenDropout = 0
     configuration.attentionDropout = 0
+    configuration.initializerRange = initializerRange
     let folder = NSTemporaryDirectory() + "attend-tiny-bert-\(UUID().uuidString)"
     try Bert(configuration, seed: seed).save(to: folder)
     let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5..<50).map { "w\($0)" }

@@ -24,13 +24,18 @@ struct EmbedOptions: OptionGroup {
     let maxLength = Option.positiveInt(
         "max-length", "N",
         "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's "
-            + "max_seq_length, else the model's positions)")
+            + "max_seq_length, else the model's positions); beyond the positions, the table is extended")
     let batch = DefaultedOption(.positiveInt("batch", "N", "texts per forward pass"), default: "32")
-    let mixer = DefaultedOption(
-        .string(
-            "mixer", "NAME",
-            "attention mechanism between the pretrained q/k/v projections (attend list)"),
-        default: "full")
+    let extendPositions = DefaultedOption(
+        Option<PositionExtension>.cases(
+            "extend-positions", "HOW",
+            "how --max-length beyond the model's positions grows the table: tile (copies, first "
+                + "positions unchanged) or interpolate"),
+        default: "tile")
+    let mixer = Option.string(
+        "mixer", "NAME",
+        "attention mechanism between the pretrained q/k/v projections (attend list; default: the "
+            + "one the folder was adapted to, else full)")
     let mixerOptions = Option.string(
         "mixer-options", "JSON",
         "the mechanism's options, e.g. '{\"local\": {\"window_size\": 64}}'")
@@ -41,14 +46,14 @@ struct EmbedOptions: OptionGroup {
 enum EmbedCommand: Command {
     static let spec = CommandSpec(
         name: "embed", summary: "sentence embeddings from a pretrained BERT folder, as JSON lines",
-        usage: "embed --model DIR [--pooling mean|cls] [--normalize] [--max-length N] [--batch N] [--mixer NAME] [TEXT …]",
+        usage: "embed --model DIR [--pooling mean|cls] [--normalize] [--max-length N] [--extend-positions tile|interpolate] [--batch N] [--mixer NAME] [TEXT …]",
         positionals: "TEXT …: texts to embed; without any, one text per line of standard input")
 
     static func run(_ arguments: ParsedArguments<EmbedOptions>) throws {
         if let threads = try arguments[\.threads] { Parallel.setThreadCount(threads) }
         let directory = try arguments[\.model] ?? defaultMiniLMDirectory
         let mixer = try arguments[\.mixer]
-        _ = try Mechanisms.named(mixer)
+        if let mixer { _ = try Mechanisms.named(mixer) }
         let normalized = try arguments[\.normalize]
         let pooling = try arguments[\.pooling]
         let maximumLength = try arguments[\.maxLength]
@@ -58,7 +63,8 @@ enum EmbedCommand: Command {
             directory: directory, mechanism: mixer,
             mixerConfiguration: try mixerConfiguration(
                 fromJSON: arguments[\.mixerOptions], command: "embed"),
-            pooling: pooling, normalized: normalized, maximumLength: maximumLength)
+            pooling: pooling, normalized: normalized, maximumLength: maximumLength,
+            positionExtension: try arguments[\.extendPositions])
         let texts = arguments.positional.isEmpty ? readLines() : arguments.positional
         let (vectors, truncated) = try embedder.embed(texts, batchSize: batch)
         if truncated > 0 {
@@ -81,6 +87,7 @@ enum EmbedCommand: Command {
         FileHandle.standardOutput.write(Data(output.utf8))
     }
 
+    /// `--extend-positions` (tile unless given).
     /// Standard input split into lines (a final newline ends the last line, it does not add one).
     static func readLines() -> [String] {
         let text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)

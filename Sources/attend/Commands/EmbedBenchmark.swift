@@ -8,6 +8,7 @@
 import AttendAttention
 import AttendCore
 import AttendModels
+import AttendTrain
 import Foundation
 
 /// The options of `attend bench embed`.
@@ -24,6 +25,15 @@ struct EmbedBenchmarkOptions: OptionGroup {
     let lengths = DefaultedOption(.intList(
         "lengths", "LIST", "sequence lengths"), default: "32,128,256")
     let batch = DefaultedOption(.positiveInt("batch", "N", "texts per batch"), default: "32")
+    let adapted = Option.list(
+        "adapted", "LIST",
+        "folders written by attend adapt, each run with its recorded mechanism and compared with "
+            + "--model's full attention (same --extend-positions as the adaptation)")
+    let extendPositions = DefaultedOption(
+        Option<PositionExtension>.cases(
+            "extend-positions", "HOW",
+            "how lengths beyond the model's positions extend its table: tile or interpolate"),
+        default: "tile")
     let output = BenchOutputOptions()
 }
 
@@ -69,7 +79,12 @@ enum EmbedBenchmark: Command {
         let requested = try arguments[\.mixers]
         var mixers = requested == ["all"] ? Mechanisms.all.filter { !$0.capabilities.replacesFeedForward }.map(\.name) : requested
         for name in mixers { _ = try Mechanisms.named(name) }
-        if mixers.count > 1, !mixers.contains("full") { mixers.insert("full", at: 0) }  // the reference for cosines
+        let adapted = try arguments[\.adapted] ?? []
+        // Full attention is the reference for cosines.
+        if mixers.count > 1 || !adapted.isEmpty, !mixers.contains("full") {
+            mixers.insert("full", at: 0)
+        }
+        let positionExtension = try arguments[\.extendPositions]
         let lengths = try arguments[\.lengths]
         let batch = try arguments[\.batch]
         let runs = try arguments[\.output.runs]
@@ -78,16 +93,22 @@ enum EmbedBenchmark: Command {
         print("embed: \(directory), batch \(batch), texts of exactly n tokens, tokenization + encoder + pooling timed")
         var rows: [Row] = []
         var exact: [Int: (vectors: Tensor, milliseconds: Double)] = [:]
-        for mixer in mixers {
+        // (row label, folder, mechanism): the mechanisms on --model, then each adapted folder
+        // with the mechanism it records.
+        let models = mixers.map { ($0, directory, Optional($0)) }
+            + adapted.map { ("adapted:" + URL(fileURLWithPath: $0).lastPathComponent, $0, nil as String?) }
+        for (mixer, folder, mechanism) in models {
             let embedder: SentenceEmbedder
             do {
                 embedder = try SentenceEmbedder(
-                    directory: directory, mechanism: mixer, mixerConfiguration: options,
-                    maximumLength: lengths.max())
+                    directory: folder, mechanism: mechanism,
+                    mixerConfiguration: mechanism == nil ? nil : options, maximumLength: lengths.max(),
+                    positionExtension: positionExtension)
             } catch {
                 writeError("  \(mixer): skipped: \(error)")
                 continue
             }
+            if mechanism == nil { writeError("  \(mixer): " + Adaptation.summary(ofFolder: folder)) }
             for n in lengths {
                 let texts = Self.texts(length: n, batch: batch)
                 let limited = SentenceEmbedder(copying: embedder, maximumLength: n)
