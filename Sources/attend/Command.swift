@@ -103,7 +103,7 @@ extension TopLevel {
             .single(TrainCommand.self), .single(PretrainCommand.self), .single(EvalCommand.self),
             .single(PredictCommand.self), .single(GenerateCommand.self), .single(LRACommand.self),
             .single(ListCommand.self), .single(EmbedCommand.self), .single(InspectCommand.self),
-            .single(ExportCommand.self), .group(BenchCommand.self),
+            .single(ExportCommand.self), .single(AdaptCommand.self), .group(BenchCommand.self),
         ]
     }
 }
