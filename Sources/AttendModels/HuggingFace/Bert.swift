@@ -25,7 +25,9 @@ public final class Bert: Module {
     public let configuration: BertConfiguration
     /// Registry name of the attention mechanism between the q/k/v projections.
     public let mechanism: String
+    /// Word, position and token-type embeddings (`embeddings`).
     public let embeddings: BertEmbeddings
+    /// The encoder layers, first to last (`encoder.layer.<i>`).
     public let layers: [BertLayer]
     /// tanh(dense(h[CLS])); nil for checkpoints saved without it.
     public let pooler: Linear?
@@ -78,6 +80,7 @@ public final class Bert: Module {
         eval()
     }
 
+    /// `embeddings`, `encoder.layer.<i>`, then `pooler.dense` when present: transformers' names.
     public var children: [(String, any Module)] {
         [("embeddings", embeddings as any Module)]
             + layers.enumerated().map { ("encoder.layer.\($0.offset)", $0.element as any Module) }
@@ -150,7 +153,9 @@ public final class Bert: Module {
 
 /// Word + position + segment embeddings, then LayerNorm and dropout.
 public final class BertEmbeddings: Module {
+    /// Tables of vocabulary, position and token-type rows, each [rows, c].
     public let words: Embedding, positions: Embedding, tokenTypes: Embedding
+    /// LayerNorm over the summed embeddings.
     public let norm: LayerNorm
     let dropout: Dropout
 
@@ -170,6 +175,7 @@ public final class BertEmbeddings: Module {
         dropout = Dropout(probability: configuration.hiddenDropout)
     }
 
+    /// The three tables, `LayerNorm` and `dropout`, under transformers' names.
     public var children: [(String, any Module)] {
         [("word_embeddings", words), ("position_embeddings", positions), ("token_type_embeddings", tokenTypes),
          ("LayerNorm", norm), ("dropout", dropout)]
@@ -191,6 +197,7 @@ public final class BertEmbeddings: Module {
 
 /// `attention.self`: the query, key and value projections around a registry attention core.
 public final class BertSelfAttention: Module {
+    /// The c → c query, key and value projections, with biases.
     public let query: Linear, key: Linear, value: Linear
     /// The mechanism proper (full attention for pretrained weights as trained).
     public let core: any AttentionCore
@@ -208,7 +215,9 @@ public final class BertSelfAttention: Module {
         headCount = configuration.headCount
     }
 
+    /// The core's own parameters, at this level, as transformers keeps them.
     public var ownParameters: [(String, Parameter)] { core.ownParameters }
+    /// `query`, `key`, `value`, then the core's children.
     public var children: [(String, any Module)] {
         [("query", query), ("key", key), ("value", value)] + core.children
     }
@@ -226,9 +235,13 @@ public final class BertSelfAttention: Module {
 
 /// One post-LN encoder layer.
 public final class BertLayer: Module {
+    /// Self-attention: projections and core (`attention.self`).
     public let attention: BertSelfAttention
+    /// c → c projection after attention and the LayerNorm over its residual sum.
     public let attentionOutput: Linear, attentionNorm: LayerNorm
+    /// Feed-forward c → f projection (`intermediate.dense`).
     public let intermediate: Linear
+    /// Feed-forward f → c projection and the LayerNorm over its residual sum.
     public let output: Linear, outputNorm: LayerNorm
     let activation: Activation
     let attentionDropout: Dropout, outputDropout: Dropout
@@ -249,6 +262,7 @@ public final class BertLayer: Module {
         outputDropout = Dropout(probability: configuration.hiddenDropout)
     }
 
+    /// transformers' `attention.*`, `intermediate.dense` and `output.*` names.
     public var children: [(String, any Module)] {
         [("attention.self", attention), ("attention.output.dense", attentionOutput),
          ("attention.output.LayerNorm", attentionNorm), ("attention.output.dropout", attentionDropout),

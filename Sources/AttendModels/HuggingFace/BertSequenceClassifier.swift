@@ -53,6 +53,7 @@ public final class BertSequenceClassifier: Module {
         }
     }
 
+    /// `bert`, `dropout` and `classifier`, as in `BertForSequenceClassification`.
     public var children: [(String, any Module)] {
         [("bert", bert), ("dropout", dropout), ("classifier", classifier)]
     }
