@@ -36,9 +36,12 @@ public final class Bert: Module {
     /// transformers initialises it) running `mechanism` in every layer.
     ///
     /// - Parameters:
+    ///   - configuration: the hyper-parameters (config.json).
+    ///   - mechanism: the registry mechanism between the q/k/v projections.
     ///   - mixerConfiguration: the mechanism's options (window size, blocks, features…); its shape
     ///     fields are overwritten with this model's width, heads and maximum positions.
     ///   - hasPooler: whether to build `pooler.dense`.
+    ///   - seed: seeds the initial weights and the mechanism's own parameters.
     public convenience init(
         _ configuration: BertConfiguration, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
         hasPooler: Bool = true, seed: UInt64 = 0
@@ -90,6 +93,7 @@ public final class Bert: Module {
     /// The last hidden state [b, n, c] of token ids [b, n].
     ///
     /// - Parameters:
+    ///   - ids: [b, n] token ids.
     ///   - mask: [b, n], 1 for real tokens and 0 for padding (padded keys are hidden from every
     ///     query); nil when nothing is padded.
     ///   - tokenTypes: [b, n] segment ids; nil means all 0 (one text per row).
