@@ -46,14 +46,18 @@ public func disentangledPositionBias(
 /// Disentangled attention with every score materialised: the oracle for the tiled kernel.
 ///
 /// - Parameters:
-///   - query: [b, n, h, d]; key: [b, m, h, d]; value: [b, m, h, e].
+///   - query: [b, n, h, d].
+///   - key: [b, m, h, d].
+///   - value: [b, m, h, e].
 ///   - positionKey: Kr [R, h, d], the used rows of the relative table through the key projection
 ///     (content-to-position term), or nil.
 ///   - positionQuery: Qr [R, h, d], the same rows through the query projection (position-to-content
 ///     term), or nil.
 ///   - index: which of the R rows each (i, j) reads.
 ///   - scale: applied to every term (1/√(d·(1 + number of position terms))).
-///   - queryMask: [b, n], 0 for padded queries; keyMask: [b, m], 0 for padded keys.
+///   - causal: whether query i sees only keys j ≤ i.
+///   - queryMask: [b, n], 0 for padded queries.
+///   - keyMask: [b, m], 0 for padded keys.
 /// - Returns: [b, n, h, e].
 public func referenceDisentangledAttention(
     query: Tensor, key: Tensor, value: Tensor, positionKey: Tensor?, positionQuery: Tensor?,

@@ -9,11 +9,15 @@ import AttendCore
 /// MGK attention with every score materialised: the oracle for the tiled kernel.
 ///
 /// - Parameters:
-///   - query: [b, n, h, d]; keys: [b, m, M, h, d] (M component keys per position); value: [b, m, h, e].
+///   - query: [b, n, h, d].
+///   - keys: [b, m, M, h, d] (M component keys per position).
+///   - value: [b, m, h, e].
 ///   - logPriors: [h, M] component log-priors (−∞ turns a component off) for the soft mixture; nil
 ///     for the hard assignment (closest component, no priors).
 ///   - inverseVariances: 1/σ_r² per component.
 ///   - gaussian: score −‖q − k‖²/(2σ²) (true) or q·k/σ² (false).
+///   - causal: whether query i sees only keys j ≤ i.
+///   - keyMask: [b, m], 0 for padded keys.
 /// - Returns: [b, n, h, e].
 public func referenceMixtureOfGaussianKeysAttention(
     query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float], gaussian: Bool,

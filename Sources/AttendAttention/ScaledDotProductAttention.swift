@@ -7,7 +7,11 @@ import AttendCore
 /// softmax(scale·q·kᵀ + bias, masked)·v, materialising the [b, h, n, m] scores.
 ///
 /// - Parameters:
-///   - query: [b, n, h, d]; key: [b, m, h, d]; value: [b, m, h, e].
+///   - query: [b, n, h, d].
+///   - key: [b, m, h, d].
+///   - value: [b, m, h, e].
+///   - scale: multiplies every q·k (usually 1/√d).
+///   - causal: whether query i sees only keys j ≤ i + (m − n).
 ///   - keyMask: [b, m], 0 for padded keys.
 ///   - allowed: broadcastable to [b, h, n, m], 0 where a query may not see a key (sparse patterns).
 ///   - bias: added to the scaled scores, broadcastable to [b, h, n, m] (relative positions).

@@ -46,10 +46,15 @@ public enum Architecture: String, Codable, Sendable, CaseIterable {
 
 /// Hyper-parameters of an encoder (and of the models built on it).
 public struct ModelConfiguration: Codable, Sendable, Equatable {
+    /// Token ids the embedding table covers.
     public var vocabularySize: Int
+    /// Width c of the hidden states.
     public var modelDimension: Int
+    /// Transformer blocks in the encoder.
     public var layerCount: Int
+    /// Attention heads per layer; c must be divisible by it unless `headDimension` is set.
     public var headCount: Int
+    /// Hidden width f of each block's feed-forward network.
     public var feedForwardDimension: Int
     /// Longest input (without the [CLS] token).
     public var maximumLength: Int
@@ -60,16 +65,22 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     public var upperMixer: String?
     /// The mixer's own options (its shape fields are filled from this configuration).
     public var mixerOptions: MixerConfiguration?
+    /// The feed-forward non-linearity.
     public var activation: Activation = .gelu
+    /// Probability of the encoder's dropout layers.
     public var dropout: Float = 0.1
     /// Pre-LN (norm before each sublayer, as LRA and ViT) or post-LN (after the residual, as BERT).
     public var preNorm = true
+    /// How token positions enter the model.
     public var positions: PositionEncoding = .sinusoidal
     /// Standard deviation of the initial token embeddings. 1 as LRA's: beside sinusoids of amplitude 1,
     /// tokens at BERT's 0.02 would be fifty times weaker than their positions.
     public var tokenEmbeddingScale: Float = 1
+    /// How the classification head reduces [b, n, c] to [b, c].
     public var pooling: Pooling = .cls
+    /// LayerNorm ε.
     public var layerNormEpsilon: Float = 1e-6
+    /// The feed-forward layer of each block: dense or a Switch mixture of experts.
     public var feedForward: FeedForwardKind = .dense
     /// Experts, capacity, router losses and which layers, when `feedForward == .switch`.
     public var switchFeedForward = SwitchFeedForward.Options()
@@ -129,6 +140,7 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
         case architecture, patchSize = "patch_size", imageChannels = "image_channels", pretrained
     }
 
+    /// Decodes a configuration: the shape fields are required, every other key keeps its default.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(

@@ -18,18 +18,24 @@ public struct EncodedSequence {
 
 /// Embeddings + Transformer blocks + final norm.
 public final class SequenceEncoder: Module {
+    /// The hyper-parameters the encoder was built from.
     public let configuration: ModelConfiguration
+    /// Token table [vocabulary, c].
     public let tokenEmbedding: Embedding
+    /// Learned position table [maximum length (+1), c], when `positions` is `.learned`.
     public let positionEmbedding: Embedding?
     /// [maximum length (+1), c] fixed sinusoids, when `positions` is `.sinusoidal` or `.sinusoidal2D`.
     let sinusoids: Tensor?
+    /// The learned [CLS] vector [c] prepended to every sequence, when `pooling` is `.cls`.
     public let cls: Parameter?
+    /// The Transformer blocks, first to last.
     public let blocks: [TransformerBlock]
     /// State the mixer shares across all layers (DeBERTa's relative table), built once from the
     /// registry entry's `makeShared` and prepared before the first layer; nil for most mixers.
     public let mixerShared: (any LayerSharedState)?
     /// After the last block (pre-LN) or after the embeddings (post-LN).
     public let norm: LayerNorm
+    /// Dropout on the embeddings.
     public let dropout: Dropout
     /// Activation checkpointing while recording gradients: every this many consecutive blocks run
     /// as one region whose activations are recomputed in the backward pass, keeping only each
@@ -115,7 +121,9 @@ public final class SequenceEncoder: Module {
         dropout = Dropout(probability: configuration.dropout)
     }
 
+    /// `cls`, when the encoder has one.
     public var ownParameters: [(String, Parameter)] { cls.map { [("cls", $0)] } ?? [] }
+    /// Embeddings, the shared mixer state, `layers.<i>`, `norm` and `dropout`.
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [("token_embedding", tokenEmbedding)]
         if let positionEmbedding { list.append(("position_embedding", positionEmbedding)) }

@@ -64,6 +64,7 @@ public final class SwitchFeedForward: FeedForwardLayer {
             case jitter, activation, layerInterval = "layer_interval"
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -79,11 +80,13 @@ public final class SwitchFeedForward: FeedForwardLayer {
         }
     }
 
+    /// Experts, capacities, router losses and layers, as configured.
     public let options: Options
     /// "router.classifier": c → E, no bias.
     public let router: SwitchRouter
     /// "experts.expert_<i>".
     public let experts: ExpertList
+    /// Training mode: capacities use `capacityFactor`, else `evaluationCapacityFactor`.
     public private(set) var isTraining = true
 
     /// A Switch layer of width `dimension` whose experts have `hiddenDimension` units.
@@ -105,7 +108,9 @@ public final class SwitchFeedForward: FeedForwardLayer {
         })
     }
 
+    /// `router` and `experts`, as Hugging Face Switch checkpoints name them.
     public var children: [(String, any Module)] { [("router", router), ("experts", experts)] }
+    /// Switches between the training and the evaluation capacity factor.
     public func setOwnTrainingMode(_ training: Bool) { isTraining = training }
 
     /// Tokens one expert may take from a group with `realTokens` tokens.
@@ -272,8 +277,10 @@ public final class SwitchRouter: Module, Stochastic {
     public let classifier: Linear
     /// ε of U(1−ε, 1+ε).
     public let jitter: Float
+    /// Training mode: the input jitter is applied only then.
     public private(set) var isTraining = true
     private var generator: RandomGenerator
+    /// The jitter's random stream, saved and restored to replay a forward pass exactly.
     public var randomState: RandomGenerator {
         get { generator }
         set { generator = newValue }
@@ -289,8 +296,11 @@ public final class SwitchRouter: Module, Stochastic {
         self.generator = RandomGenerator(seed: 0)
     }
 
+    /// `classifier`, as Hugging Face Switch checkpoints name it.
     public var children: [(String, any Module)] { [("classifier", classifier)] }
+    /// Turns the input jitter on (training) or off.
     public func setOwnTrainingMode(_ training: Bool) { isTraining = training }
+    /// Restarts the jitter's random stream from `seed`.
     public func reseed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
 
     /// tokens [T, c] → logits [T, E] (float32 throughout).
@@ -310,7 +320,9 @@ public final class SwitchRouter: Module, Stochastic {
 public final class ExpertFeedForward: Module {
     /// "wi": c → d_ff; "wo": d_ff → c.
     public let wi: Linear, wo: Linear
+    /// The non-linearity between `wi` and `wo`.
     public let activation: Activation
+    /// Dropout on the hidden units, before `wo`.
     public let dropout: Dropout
 
     /// An expert initialised as the Switch paper does (truncated normal, std √(0.1/fan_in)).
@@ -324,6 +336,7 @@ public final class ExpertFeedForward: Module {
         self.dropout = Dropout(probability: dropout)
     }
 
+    /// `wi`, `wo` and `dropout`, as Hugging Face T5 names them.
     public var children: [(String, any Module)] { [("wi", wi), ("wo", wo), ("dropout", dropout)] }
 
     /// [..., c] → [..., c].
@@ -336,14 +349,17 @@ public final class ExpertFeedForward: Module {
 }
 
 extension ExpertFeedForward: FeedForwardLayer {
+    /// [..., c] → [..., c]; the context is unused.
     public func callAsFunction(_ x: Tensor, context: MixerContext) -> Tensor { self(x) }
 }
 
 /// The experts, named "expert_<i>" as in Hugging Face checkpoints.
 public final class ExpertList: Module {
+    /// The experts, in index order.
     public let list: [ExpertFeedForward]
     /// A list of experts.
     public init(_ list: [ExpertFeedForward]) { self.list = list }
+    /// `expert_<i>` for each expert.
     public var children: [(String, any Module)] { list.enumerated().map { ("expert_\($0.offset)", $0.element) } }
 }
 

@@ -14,11 +14,15 @@ public protocol MetricRecord: Encodable {
 
 /// Training metrics of the last step, logged every `log_interval` steps and at the last one.
 public struct TrainingStepRecord: MetricRecord, Codable {
+    /// Always "train".
     public var event = "train"
+    /// Optimizer steps completed, this one included.
     public let step: Int
     /// The step's mean loss over every process's counted targets.
     public let loss: Double
+    /// Fraction of the step's counted targets predicted correctly, in [0, 1].
     public let accuracy: Double
+    /// The learning rate the schedule gave this step.
     public let learningRate: Double
     /// Global gradient norm before clipping.
     public let gradientNorm: Double
@@ -39,10 +43,15 @@ public struct TrainingStepRecord: MetricRecord, Codable {
 /// Loss and accuracy on a split: during training every `evaluation_interval` steps, and once at
 /// the end (the only evaluation logged at the last step).
 public struct EvaluationRecord: MetricRecord, Codable {
+    /// Always "evaluate".
     public var event = "evaluate"
+    /// Optimizer steps completed before the evaluation.
     public let step: Int
+    /// The split evaluated, e.g. "validation" or "test".
     public let split: String
+    /// Mean loss over the split's counted examples (or tokens).
     public let loss: Double
+    /// Fraction of the split's counted examples (or tokens) predicted correctly.
     public let accuracy: Double
 
     /// The record of `evaluation` after `step` steps.
@@ -56,11 +65,15 @@ public struct EvaluationRecord: MetricRecord, Codable {
 
 /// How a distributed run is set up, logged when it starts (or resumes).
 public struct DistributedRecord: MetricRecord, Codable {
+    /// Always "distributed".
     public var event = "distributed"
+    /// The step the run starts (or resumes) from.
     public let step: Int
+    /// Processes training together.
     public let processes: Int
     /// Bytes of the largest gradient all-reduce call.
     public let bucketBytes: Int
+    /// Gradient all-reduce calls per step.
     public let buckets: Int
 
     enum CodingKeys: String, CodingKey {

@@ -12,9 +12,13 @@ public struct RunDirectory: Sendable {
     /// A run directory at `path` (created on `prepare()`).
     public init(path: String) { self.path = path }
 
+    /// `config.json`: the resolved training configuration.
     public var configurationPath: String { path + "/config.json" }
+    /// `metrics.jsonl`: one JSON metric record per logged event.
     public var metricsPath: String { path + "/metrics.jsonl" }
+    /// `checkpoint.safetensors`: the latest training state, for `--resume`.
     public var checkpointPath: String { path + "/checkpoint.safetensors" }
+    /// `model.safetensors`: the final parameters, for `attend eval`.
     public var modelPath: String { path + "/model.safetensors" }
 
     /// Creates the directory, failing with a message naming it when that is impossible, and

@@ -6,7 +6,9 @@ import AttendData
 
 /// Which task data a run uses: preset and seed (the task itself is named in the configuration).
 public struct TaskOptions: Codable, Sendable, Equatable {
+    /// The task's size preset (sequence length, example counts).
     public var preset: TaskPreset
+    /// Seed of the task's generated examples.
     public var seed: UInt64
     /// A user's data set; when set, the run trains on it instead of a catalogue task.
     public var data: UserDataConfiguration?
@@ -14,6 +16,7 @@ public struct TaskOptions: Codable, Sendable, Equatable {
     /// model reconstructs them (labels unused).
     public var masking: MaskingOptions?
 
+    /// Options at the CPU preset with seed 0, on a catalogue task without masking, unless given.
     public init(
         preset: TaskPreset = .cpu, seed: UInt64 = 0, data: UserDataConfiguration? = nil,
         masking: MaskingOptions? = nil
@@ -24,6 +27,7 @@ public struct TaskOptions: Codable, Sendable, Equatable {
         self.masking = masking
     }
 
+    /// Decodes the options, taking each missing key's default from `init()`.
     public init(from decoder: any Decoder) throws {
         self.init()
         let c = try decoder.container(keyedBy: CodingKeys.self)

@@ -20,8 +20,11 @@ import Foundation
 
 /// Loss and accuracy over a split.
 public struct Evaluation: Sendable, Codable {
+    /// The split evaluated, e.g. "validation" or "test".
     public let split: String
+    /// Mean loss (nats) over the counted examples or tokens.
     public let loss: Float
+    /// Fraction of the counted examples or tokens predicted correctly, in [0, 1].
     public let accuracy: Float
     /// Examples (or tokens, for language modelling) counted.
     public let counted: Int
@@ -31,15 +34,22 @@ public struct Evaluation: Sendable, Codable {
 
 /// What a finished (or interrupted) run reports.
 public struct TrainingSummary: Sendable, Codable {
+    /// Optimizer steps completed (fewer than configured when interrupted).
     public let steps: Int
+    /// Whether the run stopped early on an interrupt (after checkpointing).
     public let interrupted: Bool
+    /// Mean loss of the last training step.
     public let finalTrainingLoss: Float
+    /// The final validation; nil when the run was interrupted.
     public let validation: Evaluation?
     /// Real tokens per second of the training steps (checkpoint writes included, the final
     /// validation not).
     public let tokensPerSecond: Double
+    /// Peak tensor memory the run added, in bytes.
     public let peakMemoryBytes: Int
+    /// Trainable parameters of the model.
     public let parameterCount: Int
+    /// Wall-clock seconds of the training steps.
     public let seconds: Double
     /// Processes that trained together (1 unless distributed).
     public var processes: Int = 1
@@ -50,10 +60,15 @@ public struct TrainingSummary: Sendable, Codable {
 
 /// Trains a model on a task.
 public final class Trainer {
+    /// The run's configuration, validated when the trainer was made.
     public let configuration: TrainingConfiguration
+    /// The task whose train split is trained on and whose validation split is evaluated.
     public let task: any SequenceTask
+    /// The model being trained.
     public let model: any TaskModel
+    /// The optimizer over the model's parameters.
     public let optimizer: AdamW
+    /// Where metrics, checkpoints and the final model go; nil writes nothing.
     public let run: RunDirectory?
     /// The processes training together (one by default).
     public let communicator: any Communicator

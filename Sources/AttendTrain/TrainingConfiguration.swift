@@ -23,17 +23,27 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     public var taskOptions: TaskOptions
     /// The model.
     public var model: ModelConfiguration
+    /// Optimizer steps to train for.
     public var steps: Int
+    /// Examples per step, over all processes together.
     public var batchSize: Int
+    /// Peak (base) learning rate, reached after the warm-up.
     public var learningRate: Float
+    /// Steps over which the learning rate warms up to `learningRate`.
     public var warmupSteps: Int
+    /// AdamW's decoupled weight decay.
     public var weightDecay: Float
+    /// How the learning rate moves after the warm-up.
     public var schedule: ScheduleKind = .cosine
+    /// AdamW's decay rate of the first-moment (mean) estimate.
     public var beta1: Float = 0.9
+    /// AdamW's decay rate of the second-moment (variance) estimate.
     public var beta2: Float = 0.98
+    /// AdamW's term added to the denominator for numerical stability.
     public var epsilon: Float = 1e-9
     /// Global gradient-norm clip (0 = off).
     public var gradientClip: Float = 1
+    /// Label smoothing of the cross-entropy targets (0 = none).
     public var labelSmoothing: Float = 0
     /// Seed for batch order and dropout (the model has its own in `model.seed`).
     public var seed: UInt64 = 0
@@ -92,6 +102,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         case accumulate, checkpointActivations = "checkpoint_activations"
     }
 
+    /// Decodes a configuration: task, model, steps, batch size and learning rate are required;
+    /// every other key takes its default from the memberwise initializer.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(

@@ -28,6 +28,7 @@ public struct ChunkedReluSquaredProblem: @unchecked Sendable {
     public var bias: UnsafePointer<Float>?
     /// R, the largest distinguished offset.
     public var maximumDistance: Int
+    /// q, k [b, n, s] and v [b, n, e], contiguous.
     public var query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>
 
     /// A problem description.

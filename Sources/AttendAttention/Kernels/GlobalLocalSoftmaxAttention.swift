@@ -34,18 +34,23 @@ public enum GlobalVisibility: Sendable, Equatable {
 
 /// One global+local attention problem.
 public struct GlobalLocalProblem: @unchecked Sendable {
+    /// Sizes: batch, heads, positions n, global keys g and head width d.
     public var batch: Int, heads: Int, length: Int, globals: Int, dimension: Int
     /// Multiplies every q·k.
     public var scale: Float
+    /// Which neighbouring keys each query sees.
     public var window: LocalWindow
+    /// Which global keys each query sees.
     public var visibility: GlobalVisibility
     /// [batch, length], 0 = padding (keys masked, query rows zeroed); nil = all real.
     public var keyMask: UnsafePointer<Float>?
     /// [batch, globals], 0 = a landmark nobody may see (e.g. made only of padding); nil = all valid.
     public var globalMask: UnsafePointer<Float>?
+    /// Query, key and value, [batch, length, heads, dimension] through `layout`.
     public var query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>
     /// Layout of query, key, value and the output.
     public var layout: HeadLayout
+    /// Global keys and values, [batch, globals, heads, dimension] through `globalLayout`.
     public var globalKey: UnsafePointer<Float>, globalValue: UnsafePointer<Float>
     /// Layout of the global keys and values.
     public var globalLayout: HeadLayout

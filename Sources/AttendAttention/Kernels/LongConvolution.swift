@@ -34,6 +34,10 @@ public enum LongConvolution {
     ///   - signal: [batch, channels, length].
     ///   - kernel: [directions, channels, length], directions 1 (causal) or 2 (bidirectional).
     ///   - output: [batch, channels, length] (written).
+    ///   - batch: the batch size.
+    ///   - channels: independent channels, each with its own kernel.
+    ///   - length: positions per channel.
+    ///   - directions: 1 (causal) or 2 (bidirectional: the second kernel reads later positions).
     public static func forward(
         signal: UnsafePointer<Float>, kernel: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
         batch: Int, channels: Int, length: Int, directions: Int
@@ -59,10 +63,16 @@ public enum LongConvolution {
     /// Gradients of Σ g ⊙ (k ∗ u) with respect to u and k (each skipped when its pointer is nil).
     ///
     /// - Parameters:
+    ///   - signal: [batch, channels, length], the forward input.
+    ///   - kernel: [directions, channels, length], the forward kernel.
     ///   - outputGradient: [batch, channels, length].
     ///   - signalGradient: [batch, channels, length] (written).
     ///   - kernelGradient: [directions, channels, length] (written; K1[L−1] never acts, so its
     ///     gradient is 0).
+    ///   - batch: the batch size.
+    ///   - channels: independent channels, each with its own kernel.
+    ///   - length: positions per channel.
+    ///   - directions: 1 (causal) or 2 (bidirectional).
     public static func backward(
         signal: UnsafePointer<Float>, kernel: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
         signalGradient: UnsafeMutablePointer<Float>?, kernelGradient: UnsafeMutablePointer<Float>?,

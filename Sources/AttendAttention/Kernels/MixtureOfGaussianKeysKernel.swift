@@ -21,6 +21,7 @@ public struct MixtureProblem: @unchecked Sendable {
     public var components: Int
     /// Component r's keys start at `keys + r·componentStride` and follow `attention.keyLayout`.
     public var keys: UnsafePointer<Float>
+    /// Elements between consecutive components' keys.
     public var componentStride: Int
     /// 1/σ_r² per component.
     public var inverseVariances: [Float]

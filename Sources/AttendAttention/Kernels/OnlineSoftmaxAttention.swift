@@ -34,6 +34,7 @@ public struct HeadLayout: Sendable {
 
 /// One attention problem: sizes, scale, masking and operand addresses.
 public struct AttentionProblem: @unchecked Sendable {
+    /// Sizes: batch, heads, query and key positions, q·k width d and value width e.
     public var batch: Int, heads: Int, queries: Int, keys: Int, dimension: Int, valueDimension: Int
     /// Multiplies q·k (usually 1/√d).
     public var scale: Float
@@ -41,8 +42,11 @@ public struct AttentionProblem: @unchecked Sendable {
     public var causal: Bool
     /// [batch, keys], 0 = padding; nil = every key is real.
     public var keyMask: UnsafePointer<Float>?
+    /// Queries [batch, queries, heads, dimension] through `queryLayout`.
     public var query: UnsafePointer<Float>, queryLayout: HeadLayout
+    /// Keys [batch, keys, heads, dimension] through `keyLayout`.
     public var key: UnsafePointer<Float>, keyLayout: HeadLayout
+    /// Values [batch, keys, heads, valueDimension] through `valueLayout`.
     public var value: UnsafePointer<Float>, valueLayout: HeadLayout
 
     /// A problem description; pointers must stay valid while kernels run.

@@ -30,12 +30,15 @@ public enum FeatureStabilizer: Sendable, Equatable {
 
 /// One feature-map problem: sizes, stabilisation, and operand addresses.
 public struct FeatureMapProblem: @unchecked Sendable {
+    /// Sizes: batch, heads, positions, input width d and features m.
     public var batch: Int, heads: Int, length: Int, dimension: Int, features: Int
+    /// Which maximum is subtracted before the exponentials.
     public var stabilizer: FeatureStabilizer
     /// Added to every feature after the exponential, before the m^(−1/2) scale (ε for queries, 0 for keys).
     public var offset: Float
     /// [batch, length], 0 = padding (zero features, left out of maxima); nil = every position is real.
     public var mask: UnsafePointer<Float>?
+    /// Queries or keys [batch, length, heads, dimension] through `inputLayout`.
     public var input: UnsafePointer<Float>, inputLayout: HeadLayout
     /// W, [features, dimension] row-major.
     public var projection: UnsafePointer<Float>

@@ -28,6 +28,7 @@ import AttendCore
 
 /// One linear-attention problem: sizes, direction, stabilisation, guard and operand addresses.
 public struct LinearAttentionProblem: @unchecked Sendable {
+    /// Sizes: batch, heads, positions, feature count m and value width e.
     public var batch: Int, heads: Int, length: Int, features: Int, valueDimension: Int
     /// Position t sees only positions j ≤ t.
     public var causal: Bool
@@ -41,8 +42,11 @@ public struct LinearAttentionProblem: @unchecked Sendable {
     public var keyMask: UnsafePointer<Float>?
     /// Positions per chunk of the causal scan (results do not depend on it beyond rounding).
     public var chunkSize = PrefixSumLinearAttention.chunk
+    /// Query features [batch, length, heads, features] through `queryLayout`.
     public var queryFeatures: UnsafePointer<Float>, queryLayout: HeadLayout
+    /// Key features [batch, length, heads, features] through `keyLayout`.
     public var keyFeatures: UnsafePointer<Float>, keyLayout: HeadLayout
+    /// Values [batch, length, heads, valueDimension] through `valueLayout`.
     public var value: UnsafePointer<Float>, valueLayout: HeadLayout
 
     /// A problem description; pointers must stay valid while the kernels run.

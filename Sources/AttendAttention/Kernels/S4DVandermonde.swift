@@ -49,8 +49,14 @@ public enum S4DVandermonde {
     /// K[r, h, l] = 2·Re(Σ_n C'[r, h, n]·e^{z[h, n]·l}).
     ///
     /// - Parameters:
-    ///   - modeReal, modeImaginary: z, [channels, modes].
-    ///   - weightReal, weightImaginary: C', [directions, channels, modes].
+    ///   - modeReal: Re z, [channels, modes].
+    ///   - modeImaginary: Im z, [channels, modes].
+    ///   - weightReal: Re C', [directions, channels, modes].
+    ///   - weightImaginary: Im C', [directions, channels, modes].
+    ///   - channels: H, the independent channels.
+    ///   - modes: N, the state size per channel.
+    ///   - directions: 1 (causal) or 2 (bidirectional).
+    ///   - length: L, positions of the kernel.
     ///   - kernel: [directions, channels, length] (written).
     public static func kernel(
         modeReal: [Double], modeImaginary: [Double], weightReal: [Double], weightImaginary: [Double],

@@ -70,8 +70,11 @@ public enum TreeRouting {
     /// - Parameters:
     ///   - vectors: [count, d] points of one head.
     ///   - isQuery: which points are queries (the others are keys).
-    ///   - weights, biases: the tree ([internal, d], [internal]); nodes that receive fewer than two
+    ///   - d: the width of each point.
+    ///   - height: the tree's height, 2^height leaves (0: nothing to fit).
+    ///   - weights: the tree's split directions [internal, d]; nodes that receive fewer than two
     ///     points keep their values.
+    ///   - biases: the tree's split offsets [internal], kept the same way.
     ///   - generator: start vectors of the power iterations.
     public static func fitSplits(
         _ vectors: [Float], isQuery: [Bool], dimension d: Int, height: Int, weights: UnsafeMutablePointer<Float>,

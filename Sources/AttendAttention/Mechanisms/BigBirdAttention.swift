@@ -45,6 +45,7 @@ public final class BigBirdAttention: AttentionCore {
             self.randomLayout = randomLayout
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -130,6 +131,8 @@ public final class BigBirdAttention: AttentionCore {
         return layout
     }
 
+    /// q, k [b, n, h, d], v [b, n, h, e] → [b, n, h, e] over global, window and random blocks;
+    /// bidirectional only (causal contexts throw).
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         if context.isCausal {
             throw MixerError.causalUnsupported(

@@ -26,11 +26,13 @@ public enum PositionTerm: String, Codable, Sendable, CaseIterable {
 /// merged, no output projection. Checkpoint names: `query_proj`, `key_proj`, `value_proj`, and
 /// `pos_key_proj` / `pos_query_proj` when the attention key is not shared.
 public final class DisentangledSelfAttention: Module {
+    /// Content projections c → h·d (`query_proj`, `key_proj`, `value_proj`).
     public let queryProjection: Linear, keyProjection: Linear, valueProjection: Linear
     /// Separate position projections (`share_att_key = false`), else nil.
     public let positionKeyProjection: Linear?, positionQueryProjection: Linear?
     /// Dropout on the relative table before it is projected (HF `pos_dropout`).
     public let positionDropout: Dropout
+    /// Position terms, relative buckets, key sharing and path.
     public let options: DisentangledAttention.Options
     /// h and d.
     public let headCount: Int, headDimension: Int
@@ -57,6 +59,7 @@ public final class DisentangledSelfAttention: Module {
         self.headDimension = d
     }
 
+    /// The projections under HF's names, the position ones only when present.
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [
             ("query_proj", queryProjection), ("key_proj", keyProjection), ("value_proj", valueProjection),
@@ -157,6 +160,7 @@ public final class DisentangledAttention: TokenMixer {
             case layerNormEpsilon = "layer_norm_epsilon", path
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -169,7 +173,9 @@ public final class DisentangledAttention: TokenMixer {
         }
     }
 
+    /// Projections and disentangled scores, heads merged (`self`).
     public let attention: DisentangledSelfAttention
+    /// h·d → c projection after attention (`output`).
     public let output: Linear
 
     /// A layer sized by `configuration`.
@@ -187,6 +193,7 @@ public final class DisentangledAttention: TokenMixer {
                         generator: &generator)
     }
 
+    /// `self` and `output`.
     public var children: [(String, any Module)] { [("self", attention), ("output", output)] }
 
     /// [b, n, c] → [b, n, c].

@@ -49,6 +49,7 @@ public final class EvolvingAttention: AttentionCore {
         /// EA-DC's defaults on full attention, 1 GiB budget.
         public init() {}
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -98,6 +99,7 @@ public final class EvolvingAttention: AttentionCore {
         bias = Parameter(fanIn.make([headCount], generator: &generator))
     }
 
+    /// The 3×3 convolution across heads' score maps: weight [h, h, 3, 3] and bias [h].
     public var ownParameters: [(String, Parameter)] { [("map_conv.weight", weight), ("map_conv.bias", bias)] }
 
     /// Columns of the stored map and the keys before the diagonal in its first column.
@@ -113,6 +115,8 @@ public final class EvolvingAttention: AttentionCore {
         return EvolvingAttention.mapsPerStep * batch * heads * n * width * MemoryLayout<Float>.size
     }
 
+    /// q, k [b, n, h, d], v [b, m, h, e] → [b, n, h, e] with maps evolved by the convolution;
+    /// throws when the maps would exceed `memoryBudget`.
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
         let m = key.shape[1]

@@ -65,6 +65,7 @@ public final class FlashGAU: TokenMixer {
             case relativeBias = "relative_bias", maximumRelativeDistance = "maximum_relative_distance", path
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -78,9 +79,11 @@ public final class FlashGAU: TokenMixer {
         }
     }
 
+    /// Which attention runs (quadratic or mixed) and which implementation of the relu² term.
     public let mode: Mode, path: Path
     /// c, e, s, C and R.
     public let modelDimension: Int, expandedDimension: Int, sharedDimension: Int, chunkSize: Int
+    /// R, the largest distinguished relative offset of `relativeBias`.
     public let maximumDistance: Int
     /// c → 2e + s, rows ordered [U | V | Z] ("hidden").
     public let hidden: Linear
@@ -121,9 +124,11 @@ public final class FlashGAU: TokenMixer {
             generator: &generator)
     }
 
+    /// `gamma`, `beta`, and `relative_bias` when present.
     public var ownParameters: [(String, Parameter)] {
         [("gamma", gamma), ("beta", beta)] + (relativeBias.map { [("relative_bias", $0)] } ?? [])
     }
+    /// `hidden` and `output`.
     public var children: [(String, any Module)] { [("hidden", hidden), ("output", output)] }
 
     /// The parameter values as plain tensors: the unit is a function of these (tests differentiate it).

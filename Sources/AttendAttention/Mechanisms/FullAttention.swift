@@ -20,6 +20,7 @@ public final class FullAttention: AttentionCore {
         public var path: Path = .fused
         /// Defaults: the fused path.
         public init() {}
+        /// Decodes the options, keeping the default path when absent.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -33,6 +34,8 @@ public final class FullAttention: AttentionCore {
     /// Full attention on the given path.
     public init(path: Path = .fused) { self.path = path }
 
+    /// q [b, n, h, d], k [b, m, h, d], v [b, m, h, e] → [b, n, h, e]: softmax(q·kᵀ/√d)·v,
+    /// with the context's padding mask and causality.
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         let scale = 1 / Float(query.shape[3]).squareRoot()
         let mask = context.paddingMask

@@ -26,6 +26,7 @@ public final class HypercubeAttention: AttentionCore {
         /// Tokens per graph node: 1 is the token-level hypercube; the reference's LRA and BERT runs use
         /// 16 (the last block may be partial).
         public var blockSize = 1
+        /// Which implementation runs.
         public var path = Path.sparse
 
         /// Token level, sparse path.
@@ -35,6 +36,7 @@ public final class HypercubeAttention: AttentionCore {
             case blockSize = "block_size", path
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -43,6 +45,7 @@ public final class HypercubeAttention: AttentionCore {
         }
     }
 
+    /// Block size and path.
     public let options: Options
 
     /// Hypercube attention with `options`.
@@ -58,6 +61,8 @@ public final class HypercubeAttention: AttentionCore {
         HypercubeGraph(nodes: (n + options.blockSize - 1) / options.blockSize, causal: causal)
     }
 
+    /// q, k [b, n, h, d], v [b, n, h, e] → [b, n, h, e], each block attending to its graph
+    /// neighbours; self-attention only (as many keys as queries).
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         let n = query.shape[1]
         guard key.shape[1] == n else {

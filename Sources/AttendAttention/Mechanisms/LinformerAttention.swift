@@ -33,6 +33,7 @@ public final class LinformerAttention: AttentionCore {
             self.shareHeads = shareHeads
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -79,8 +80,11 @@ public final class LinformerAttention: AttentionCore {
     /// Linformer reading its projections from `projections`.
     public init(projections: Projections) { self.projections = projections }
 
+    /// E and F, at this level under the names `projections` gives them.
     public var ownParameters: [(String, Parameter)] { projections.ownParameters }
 
+    /// q [b, n, h, d], k [b, m, h, d], v [b, m, h, e] → [b, n, h, e] against keys and values
+    /// projected to k rows; bidirectional only (causal contexts throw).
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         if context.isCausal {
             throw MixerError.causalUnsupported(

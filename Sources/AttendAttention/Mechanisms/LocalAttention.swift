@@ -22,6 +22,7 @@ public final class LocalAttention: AttentionCore {
         /// Defaults: w = 128.
         public init(windowSize: Int = 128) { self.windowSize = windowSize }
 
+        /// Decodes the options, keeping the default window when absent.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -42,6 +43,7 @@ public final class LocalAttention: AttentionCore {
         self.windowSize = windowSize
     }
 
+    /// q, k [b, n, h, d], v [b, n, h, e] → [b, n, h, e], each query seeing its window of keys.
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         let n = query.shape[1]
         guard key.shape[1] == n else {

@@ -44,6 +44,7 @@ public final class LongShortAttention: TokenMixer {
             case chunkSize = "chunk_size", chunkRank = "chunk_rank"
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)

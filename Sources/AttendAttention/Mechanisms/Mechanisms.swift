@@ -95,6 +95,7 @@ public final class StandaloneMixer: TokenMixer {
         self.mixer = mixer
     }
 
+    /// `shared` and `mixer`.
     public var children: [(String, any Module)] { [("shared", shared), ("mixer", mixer)] }
 
     /// [b, n, c] → [b, n, c].

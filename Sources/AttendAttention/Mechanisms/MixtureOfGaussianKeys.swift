@@ -71,14 +71,19 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
     public struct Options: Codable, Sendable, Equatable {
         /// M, the Gaussians per key.
         public var components = 2
+        /// How the M component keys are made.
         public var keys = KeyConstruction.projections
+        /// Whether components combine by prior-weighted sum or only the closest counts.
         public var assignment = Assignment.soft
+        /// Learned or fixed (1/M) priors; soft assignment only.
         public var priors = Priors.learned
         /// s_r with σ_r² = √d/s_r; empty means every s_r = 1 (LRA). The LM code uses [1, 3].
         public var varianceScales: [Float] = []
+        /// The per-component score: Gaussian log-density or scaled dot product.
         public var score = Score.gaussian
         /// d when not c/h (the reference's `head_dim`), so fewer heads need not mean wider heads.
         public var headDimension: Int?
+        /// Which implementation of the softmax form runs.
         public var path = Path.fused
 
         /// The reference's defaults.
@@ -89,6 +94,7 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
             case headDimension = "head_dimension", path
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -103,8 +109,11 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         }
     }
 
+    /// Softmax (`mgk`) or linear (`mgk-linear`).
     public let form: Form
+    /// Components, key construction, assignment, priors, score and path.
     public let options: Options
+    /// Query and value projections c → h·d and the output projection h·d → c.
     public let query: Linear, value: Linear, output: Linear
     /// c → M·h·d (component r in rows r·h·d ..< (r+1)·h·d) for `.projections`; c → h·d for `.offsets`.
     public let key: Linear
@@ -112,6 +121,7 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
     public let offsets: Parameter?
     /// [h, M] learned priors, else nil.
     public let priors: Parameter?
+    /// h and d.
     public let headCount: Int, headDimension: Int
 
     /// A layer of the given form sized by `configuration`.
@@ -155,9 +165,11 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         headDimension = d
     }
 
+    /// `offsets` and `priors`, when present.
     public var ownParameters: [(String, Parameter)] {
         (offsets.map { [("offsets", $0)] } ?? []) + (priors.map { [("priors", $0)] } ?? [])
     }
+    /// `query`, `key`, `value` and `output`.
     public var children: [(String, any Module)] {
         [("query", query), ("key", key), ("value", value), ("output", output)]
     }

@@ -47,6 +47,7 @@ public final class PerformerAttention: AttentionCore {
             case featureCount = "feature_count", kernel, featureRedrawInterval = "feature_redraw_interval"
         }
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)

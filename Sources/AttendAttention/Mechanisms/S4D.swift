@@ -47,6 +47,7 @@ public final class S4D: Module {
         /// The s4 defaults: N = 64, S4D-Lin, dt ∈ [0.001, 0.1], A at learning rate 0.001.
         public init() {}
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -113,6 +114,8 @@ public final class S4D: Module {
         }
     }
 
+    /// Step sizes, the diagonal state matrix (real part as a log), C and the skip D,
+    /// under the reference's names.
     public var ownParameters: [(String, Parameter)] {
         [("log_dt", logDt), ("log_A_real", logAReal), ("A_imag", aImaginary), ("C", c), ("D", d)]
     }

@@ -43,6 +43,7 @@ public final class SpadeMixer: TokenMixer {
         /// Defaults: local attention, concat, S4D-Lin with N = 64.
         public init() {}
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -95,6 +96,7 @@ public final class SpadeMixer: TokenMixer {
             : nil
     }
 
+    /// `s4`, `attention`, their norms and the `aggregate` projection when present.
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [("s4", s4), ("attention", attention)]
         if let s4Norm, let attentionNorm { list += [("s4_norm", s4Norm), ("attention_norm", attentionNorm)] }

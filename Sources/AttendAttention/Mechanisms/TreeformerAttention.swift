@@ -51,6 +51,7 @@ public final class TreeformerAttention: AttentionCore {
             self.coarseSteps = coarseSteps
         }
 
+        /// Decodes the schedule, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -84,6 +85,7 @@ public final class TreeformerAttention: AttentionCore {
         /// Defaults: height from the length (128 keys per leaf), TF from the start, data-fitted splits.
         public init() {}
 
+        /// Decodes the options, keeping each absent key's default.
         public init(from decoder: any Decoder) throws {
             self.init()
             let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -141,6 +143,7 @@ public final class TreeformerAttention: AttentionCore {
         initialized = Parameter(.zeros([1]), trainable: false)
     }
 
+    /// The tree's split weights and biases, and the flag that its splits were fitted to data.
     public var ownParameters: [(String, Parameter)] {
         [("tree.weight", treeWeight), ("tree.bias", treeBias), ("tree.initialized", initialized)]
     }
@@ -149,6 +152,8 @@ public final class TreeformerAttention: AttentionCore {
     /// histogram to watch for empty or giant leaves.
     public var keysPerLeaf: [[Int]]? { lastRoutes?.keysPerLeaf() }
 
+    /// q, k [b, n, h, d], v [b, n, h, e] → [b, n, h, e], keys routed to the query's leaf;
+    /// the training step picks full, coarse (TC) or tree (TF) attention from the schedule.
     public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
         let (n, h, d) = (query.shape[1], query.shape[2], query.shape[3])
         guard key.shape[1] == n else {

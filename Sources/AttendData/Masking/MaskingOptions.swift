@@ -33,6 +33,7 @@ public struct MaskingOptions: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case rate, span, patch }
 
+    /// Decodes the options: `rate` is required, `span` and `patch` keep their defaults when absent.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(rate: try c.decode(Double.self, forKey: .rate))

@@ -130,6 +130,7 @@ public struct UserDataConfiguration: Codable, Sendable, Equatable {
         self.train = train
     }
 
+    /// Decodes a data set: `format` and `train` are required, every other key keeps its default.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(

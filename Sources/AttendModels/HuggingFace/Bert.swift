@@ -25,7 +25,9 @@ public final class Bert: Module {
     public let configuration: BertConfiguration
     /// Registry name of the attention mechanism between the q/k/v projections.
     public let mechanism: String
+    /// Word, position and token-type embeddings (`embeddings`).
     public let embeddings: BertEmbeddings
+    /// The encoder layers, first to last (`encoder.layer.<i>`).
     public let layers: [BertLayer]
     /// tanh(dense(h[CLS])); nil for checkpoints saved without it.
     public let pooler: Linear?
@@ -34,9 +36,12 @@ public final class Bert: Module {
     /// transformers initialises it) running `mechanism` in every layer.
     ///
     /// - Parameters:
+    ///   - configuration: the hyper-parameters (config.json).
+    ///   - mechanism: the registry mechanism between the q/k/v projections.
     ///   - mixerConfiguration: the mechanism's options (window size, blocks, features…); its shape
     ///     fields are overwritten with this model's width, heads and maximum positions.
     ///   - hasPooler: whether to build `pooler.dense`.
+    ///   - seed: seeds the initial weights and the mechanism's own parameters.
     public convenience init(
         _ configuration: BertConfiguration, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
         hasPooler: Bool = true, seed: UInt64 = 0
@@ -78,6 +83,7 @@ public final class Bert: Module {
         eval()
     }
 
+    /// `embeddings`, `encoder.layer.<i>`, then `pooler.dense` when present: transformers' names.
     public var children: [(String, any Module)] {
         [("embeddings", embeddings as any Module)]
             + layers.enumerated().map { ("encoder.layer.\($0.offset)", $0.element as any Module) }
@@ -87,6 +93,7 @@ public final class Bert: Module {
     /// The last hidden state [b, n, c] of token ids [b, n].
     ///
     /// - Parameters:
+    ///   - ids: [b, n] token ids.
     ///   - mask: [b, n], 1 for real tokens and 0 for padding (padded keys are hidden from every
     ///     query); nil when nothing is padded.
     ///   - tokenTypes: [b, n] segment ids; nil means all 0 (one text per row).
@@ -150,7 +157,9 @@ public final class Bert: Module {
 
 /// Word + position + segment embeddings, then LayerNorm and dropout.
 public final class BertEmbeddings: Module {
+    /// Tables of vocabulary, position and token-type rows, each [rows, c].
     public let words: Embedding, positions: Embedding, tokenTypes: Embedding
+    /// LayerNorm over the summed embeddings.
     public let norm: LayerNorm
     let dropout: Dropout
 
@@ -170,6 +179,7 @@ public final class BertEmbeddings: Module {
         dropout = Dropout(probability: configuration.hiddenDropout)
     }
 
+    /// The three tables, `LayerNorm` and `dropout`, under transformers' names.
     public var children: [(String, any Module)] {
         [("word_embeddings", words), ("position_embeddings", positions), ("token_type_embeddings", tokenTypes),
          ("LayerNorm", norm), ("dropout", dropout)]
@@ -191,6 +201,7 @@ public final class BertEmbeddings: Module {
 
 /// `attention.self`: the query, key and value projections around a registry attention core.
 public final class BertSelfAttention: Module {
+    /// The c → c query, key and value projections, with biases.
     public let query: Linear, key: Linear, value: Linear
     /// The mechanism proper (full attention for pretrained weights as trained).
     public let core: any AttentionCore
@@ -208,7 +219,9 @@ public final class BertSelfAttention: Module {
         headCount = configuration.headCount
     }
 
+    /// The core's own parameters, at this level, as transformers keeps them.
     public var ownParameters: [(String, Parameter)] { core.ownParameters }
+    /// `query`, `key`, `value`, then the core's children.
     public var children: [(String, any Module)] {
         [("query", query), ("key", key), ("value", value)] + core.children
     }
@@ -226,9 +239,13 @@ public final class BertSelfAttention: Module {
 
 /// One post-LN encoder layer.
 public final class BertLayer: Module {
+    /// Self-attention: projections and core (`attention.self`).
     public let attention: BertSelfAttention
+    /// c → c projection after attention and the LayerNorm over its residual sum.
     public let attentionOutput: Linear, attentionNorm: LayerNorm
+    /// Feed-forward c → f projection (`intermediate.dense`).
     public let intermediate: Linear
+    /// Feed-forward f → c projection and the LayerNorm over its residual sum.
     public let output: Linear, outputNorm: LayerNorm
     let activation: Activation
     let attentionDropout: Dropout, outputDropout: Dropout
@@ -249,6 +266,7 @@ public final class BertLayer: Module {
         outputDropout = Dropout(probability: configuration.hiddenDropout)
     }
 
+    /// transformers' `attention.*`, `intermediate.dense` and `output.*` names.
     public var children: [(String, any Module)] {
         [("attention.self", attention), ("attention.output.dense", attentionOutput),
          ("attention.output.LayerNorm", attentionNorm), ("attention.output.dropout", attentionDropout),

@@ -16,9 +16,11 @@ extension Bert {
     /// Loads config.json and the weights of the Hugging Face model folder `directory`.
     ///
     /// - Parameters:
+    ///   - directory: the folder with config.json and model.safetensors (or a sharded index).
     ///   - mechanism: the registry mechanism to run between the q/k/v projections (full attention
     ///     reproduces the checkpoint; others trade exactness for speed on long inputs).
     ///   - mixerConfiguration: that mechanism's options; shape fields are taken from config.json.
+    ///   - seed: seeds what the checkpoint does not hold (a mechanism's own parameters).
     /// - Returns: the model in evaluation mode and what loading skipped or converted.
     public static func load(
         directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil, seed: UInt64 = 0
@@ -42,8 +44,10 @@ extension Bert {
     /// Throws `PretrainedModelError.weightsMismatch` naming every missing, unexpected and
     /// mis-shaped tensor, before anything is assigned.
     ///
-    /// - Parameter optional: further parameter names that may be absent and then keep their
-    ///   initial values (a pooler that a sequence classifier creates when the checkpoint has none).
+    /// - Parameters:
+    ///   - archive: the checkpoint, in transformers' names.
+    ///   - extra: further parameter names that may be absent and then keep their initial values
+    ///     (a pooler that a sequence classifier creates when the checkpoint has none).
     @discardableResult
     public func load(from archive: any SafetensorsArchive, optional extra: Set<String> = []) throws -> BertLoadReport {
         let mechanismParameters = layers.enumerated().flatMap { index, layer in

@@ -67,6 +67,8 @@ public struct BertConfiguration: PretrainedEncoderConfiguration, Codable, Sendab
         case architectures
     }
 
+    /// Decodes config.json: the encoder shape is required, absent settings keep their defaults;
+    /// position embeddings other than "absolute" are refused.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let shape = try decoder.container(keyedBy: PretrainedEncoderKeys.self)

@@ -28,9 +28,16 @@ public final class BertSequenceClassifier: Module {
     /// into it with `loadPretrained(from:)`.
     ///
     /// - Parameters:
+    ///   - configuration: the encoder's hyper-parameters (config.json).
+    ///   - classCount: labels the classifier scores.
     ///   - mechanism: the registry mechanism between the pretrained q/k/v projections.
+    ///   - mixerConfiguration: that mechanism's options; shape fields come from `configuration`.
     ///   - classifierDropout: dropout before the classifier (transformers: `classifier_dropout`,
     ///     else `hidden_dropout_prob`).
+    ///   - segmentSeparatorID: the [SEP] id that splits a text pair into segments 0 and 1; nil:
+    ///     one segment.
+    ///   - freezeEncoder: whether only the classifier trains.
+    ///   - seed: seeds the initial weights and the mechanism's own parameters.
     public init(
         _ configuration: BertConfiguration, classCount: Int, mechanism: String = "full",
         mixerConfiguration: MixerConfiguration? = nil, classifierDropout: Float? = nil,
@@ -53,6 +60,7 @@ public final class BertSequenceClassifier: Module {
         }
     }
 
+    /// `bert`, `dropout` and `classifier`, as in `BertForSequenceClassification`.
     public var children: [(String, any Module)] {
         [("bert", bert), ("dropout", dropout), ("classifier", classifier)]
     }

@@ -39,6 +39,7 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
     public var typeVocabularySize = 0
     /// LayerNorm ε (`layer_norm_eps`).
     public var layerNormEpsilon: Float = 1e-7
+    /// Whether layers add relative-position terms (`relative_attention`).
     public var relativeAttention = false
     /// −1 (or < 1) means `maximumPositions`.
     public var maxRelativePositions = -1
@@ -46,15 +47,18 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
     public var positionBuckets = -1
     /// "c2p", "p2c" (the reference accepts "p2c|c2p" or a list).
     public var positionAttentionTypes: [String] = []
+    /// Whether position terms reuse the content key/query projections (`share_att_key`).
     public var shareAttentionKey = false
     /// "layer_norm" normalises the relative table.
     public var normalizeRelativeEmbeddings: [String] = ["none"]
+    /// Whether absolute position embeddings are added to the input (`position_biased_input`).
     public var positionBiasedInput = true
     /// Width of the token embeddings when different from `modelDimension` (then `embed_proj`
     /// maps it).
     public var embeddingSize: Int?
     /// Head width when not hidden/heads.
     public var attentionHeadSize: Int?
+    /// Width of the convolution branch (`conv_kernel_size`); only 0 (none) is supported.
     public var convolutionKernelSize = 0
 
     /// The reference's defaults (the xlarge shape).
@@ -71,6 +75,7 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
         case convolutionKernelSize = "conv_kernel_size"
     }
 
+    /// Decodes config.json, keeping the reference's default for each absent key.
     public init(from decoder: any Decoder) throws {
         self.init()
         try overrideEncoderFields(from: decoder)
@@ -172,11 +177,17 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
 
 /// Word (+ absolute position) (+ token type) embeddings, optional projection, LayerNorm, padding zeroed.
 public final class DebertaV2Embeddings: Module {
+    /// The token table [vocabulary, width].
     public let wordEmbeddings: Embedding
+    /// The absolute position table [positions, width]; nil without `position_biased_input`.
     public let positionEmbeddings: Embedding?
+    /// The token-type table [types, width]; nil when `type_vocab_size` is 0.
     public let tokenTypeEmbeddings: Embedding?
+    /// width → c projection (`embed_proj`); nil when the widths agree.
     public let projection: Linear?
+    /// LayerNorm over the summed (and projected) embeddings.
     public let norm: LayerNorm
+    /// Dropout on the embeddings (`hidden_dropout_prob`).
     public let dropout: Dropout
 
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) {
@@ -194,6 +205,7 @@ public final class DebertaV2Embeddings: Module {
         dropout = Dropout(probability: config.hiddenDropout)
     }
 
+    /// The tables present, `embed_proj` when present, `LayerNorm` and `dropout`: HF names.
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [("word_embeddings", wordEmbeddings)]
         if let positionEmbeddings { list.append(("position_embeddings", positionEmbeddings)) }
@@ -219,8 +231,11 @@ public final class DebertaV2Embeddings: Module {
 
 /// A dense layer, dropout, and LayerNorm over the residual sum (HF `DebertaV2SelfOutput`/`DebertaV2Output`).
 public final class DebertaV2ResidualOutput: Module {
+    /// The projection to c before the residual sum.
     public let dense: Linear
+    /// LayerNorm over the residual sum.
     public let norm: LayerNorm
+    /// Dropout on the projection (`hidden_dropout_prob`).
     public let dropout: Dropout
 
     init(inputCount: Int, config: DebertaV2Configuration, generator: inout RandomGenerator) {
@@ -230,6 +245,7 @@ public final class DebertaV2ResidualOutput: Module {
         dropout = Dropout(probability: config.hiddenDropout)
     }
 
+    /// `dense`, `LayerNorm`, `dropout`: HF names.
     public var children: [(String, any Module)] { [("dense", dense), ("LayerNorm", norm), ("dropout", dropout)] }
 
     /// LayerNorm(dropout(dense(x)) + residual).
@@ -238,10 +254,15 @@ public final class DebertaV2ResidualOutput: Module {
 
 /// One encoder layer: disentangled self-attention + output, then the BERT feed-forward.
 public final class DebertaV2Layer: Module {
+    /// Disentangled self-attention (`attention.self`).
     public let attention: DisentangledSelfAttention
+    /// Projection of the heads back to c, with residual and LayerNorm (`attention.output`).
     public let attentionOutput: DebertaV2ResidualOutput
+    /// Feed-forward c → f projection (`intermediate.dense`).
     public let intermediate: Linear
+    /// The feed-forward non-linearity (`hidden_act`).
     public let activation: Activation
+    /// Feed-forward f → c projection, with residual and LayerNorm (`output`).
     public let output: DebertaV2ResidualOutput
 
     init(_ config: DebertaV2Configuration, options: DisentangledAttention.Options, generator: inout RandomGenerator) {
@@ -275,7 +296,9 @@ public final class DebertaV2Layer: Module {
 /// The encoder: layers plus the shared relative table (`rel_embeddings`, `LayerNorm`), which exists
 /// only with `relative_attention`.
 public final class DebertaV2Encoder: Module {
+    /// The encoder layers, first to last (`layer.<i>`).
     public let layers: [DebertaV2Layer]
+    /// The shared relative-position table; nil without `relative_attention`.
     public let relativePositions: RelativePositionEmbeddings?
 
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) throws {
@@ -288,6 +311,7 @@ public final class DebertaV2Encoder: Module {
             : nil
     }
 
+    /// `layer.<i>`, then the relative table's `rel_embeddings` and `LayerNorm` when present.
     public var children: [(String, any Module)] {
         layers.enumerated().map { ("layer.\($0.offset)", $0.element as any Module) } + (relativePositions?.children ?? [])
     }
@@ -307,8 +331,11 @@ public struct DebertaV2Output {
 
 /// HF `DebertaV2Model`: embeddings and encoder.
 public final class DebertaV2Model: Module {
+    /// The hyper-parameters (config.json).
     public let configuration: DebertaV2Configuration
+    /// Token (and position, token-type) embeddings (`embeddings`).
     public let embeddings: DebertaV2Embeddings
+    /// The layers and relative table (`encoder`).
     public let encoder: DebertaV2Encoder
 
     /// A randomly initialised model (N(0, 0.02) weights, as the reference's `_init_weights`).
@@ -320,6 +347,7 @@ public final class DebertaV2Model: Module {
         encoder = try DebertaV2Encoder(configuration, generator: &generator)
     }
 
+    /// `embeddings` and `encoder`, as in HF `DebertaV2Model`.
     public var children: [(String, any Module)] { [("embeddings", embeddings), ("encoder", encoder)] }
 
     /// ids [b, n], attention mask [b, n] (1 = token; nil = none padded), token types [b, n].
@@ -364,9 +392,13 @@ public final class DebertaV2Model: Module {
 
 /// HF `DebertaV2LMPredictionHead`: dense → activation → LayerNorm → tied word embeddings + bias.
 public final class DebertaV2LMHead: Module {
+    /// c → c projection (`dense`).
     public let dense: Linear
+    /// The non-linearity after `dense` (`hidden_act`).
     public let activation: Activation
+    /// LayerNorm before the tied output projection.
     public let norm: LayerNorm
+    /// Per-token output bias [vocabulary].
     public let bias: Parameter
 
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) {
@@ -377,7 +409,9 @@ public final class DebertaV2LMHead: Module {
         bias = Parameter(.zeros([config.vocabularySize]))
     }
 
+    /// `bias`, the head's own parameter.
     public var ownParameters: [(String, Parameter)] { [("bias", bias)] }
+    /// `dense` and `LayerNorm`: HF names.
     public var children: [(String, any Module)] { [("dense", dense), ("LayerNorm", norm)] }
 
     /// [..., c] → [..., vocabulary] against the word-embedding table [vocabulary, c].
@@ -394,7 +428,9 @@ public final class DebertaV2LMHead: Module {
 ///
 /// Checkpoint names: `position_embeddings.weight`, `lm_head.{dense, LayerNorm, bias}`.
 public final class DebertaV2EnhancedMaskDecoder: Module {
+    /// Absolute position table [positions, c] added to the decoder's first queries.
     public let positionEmbeddings: Embedding
+    /// The masked-language-model head reading the final queries.
     public let lmHead: DebertaV2LMHead
     /// Passes of the last layer (the reference: 2).
     public let steps: Int
@@ -408,6 +444,7 @@ public final class DebertaV2EnhancedMaskDecoder: Module {
         self.steps = steps
     }
 
+    /// `position_embeddings` and `lm_head`: HF names.
     public var children: [(String, any Module)] { [("position_embeddings", positionEmbeddings), ("lm_head", lmHead)] }
 
     /// The decoder's final query states [b, n, c] for an encoder pass of `model`.

@@ -33,6 +33,8 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
         case segmentSeparatorID = "segment_separator_id"
     }
 
+    /// Decodes the options: `directory`, `bert` and `labels` are required, the rest keep their
+    /// defaults.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(

@@ -22,6 +22,7 @@ public enum PretrainedModelError: Error, CustomStringConvertible {
     /// Token ids, masks or segment ids the model cannot take.
     case invalidInput(String)
 
+    /// What is wrong and what to do about it, on one line.
     public var description: String {
         switch self {
         case .missingFile(let path, let hint):

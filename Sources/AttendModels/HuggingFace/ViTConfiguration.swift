@@ -101,6 +101,7 @@ public struct ViTConfiguration: PretrainedEncoderConfiguration, Codable, Sendabl
         case initializerRange = "initializer_range", modelType = "model_type", architectures
     }
 
+    /// Decodes config.json over transformers' ViTConfig defaults (`base16`).
     public init(from decoder: any Decoder) throws {
         self = .base16  // transformers' ViTConfig defaults
         try overrideEncoderFields(from: decoder)

@@ -12,9 +12,12 @@ extension ViT {
     /// Loads config.json and the weights of the Hugging Face ViT folder `directory`.
     ///
     /// - Parameters:
+    ///   - directory: the folder with config.json and model.safetensors (or a sharded index).
     ///   - mechanism: the registry mechanism between the q/k/v projections (full attention
     ///     reproduces the checkpoint).
+    ///   - mixerConfiguration: that mechanism's options; shape fields are taken from config.json.
     ///   - numerics: overrides config.json's GELU and ε (nil keeps them).
+    ///   - seed: seeds what the checkpoint does not hold (a mechanism's own parameters).
     /// - Returns: the model in evaluation mode and what loading skipped or converted.
     public static func load(
         directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
