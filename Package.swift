@@ -38,7 +38,8 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendDataTests", dependencies: ["AttendData", "AttendTesting"]),
         .testTarget(
-            name: "AttendModelsTests", dependencies: ["AttendModels", "AttendData", "AttendTesting"],
+            name: "AttendModelsTests",
+            dependencies: ["AttendModels", "AttendData", "AttendTesting"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "AttendTrainTests", dependencies: ["AttendTrain", "AttendTesting"]),
         .testTarget(name: "AttendCommandLineTests", dependencies: ["attend"]),

@@ -14,7 +14,8 @@ import AttendCore
 ///
 /// - Parameters: as `referenceDisentangledAttention`.
 public func disentangledPositionBias(
-    query: Tensor, key: Tensor, positionKey: Tensor?, positionQuery: Tensor?, index: RelativePositionIndex
+    query: Tensor, key: Tensor, positionKey: Tensor?, positionQuery: Tensor?,
+    index: RelativePositionIndex
 ) -> Tensor? {
     let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
     let m = key.shape[1]
@@ -26,17 +27,21 @@ public func disentangledPositionBias(
     if let positionKey {
         let q = query.permuted([0, 2, 1, 3])  // [b, h, n, d]
         let c = Tensor.matmul(q, heads(positionKey), transposeB: true)  // [b, h, n, R]
-        let rows = Indices(shape: [b, h, n, m], values: (0..<(b * h)).flatMap { _ in
-            (0..<n).flatMap { i in (0..<m).map { j in index.row(query: i, key: j) } }
-        })
+        let rows = Indices(
+            shape: [b, h, n, m],
+            values: (0..<(b * h)).flatMap { _ in
+                (0..<n).flatMap { i in (0..<m).map { j in index.row(query: i, key: j) } }
+            })
         bias = c.gathered(alongAxis: 3, rows)  // [b, h, n, m]: C[i, δ(i−j)]
     }
     if let positionQuery {
         let k = key.permuted([0, 2, 1, 3])  // [b, h, m, d]
         let pm = Tensor.matmul(k, heads(positionQuery), transposeB: true)  // [b, h, m, R]
-        let rows = Indices(shape: [b, h, m, n], values: (0..<(b * h)).flatMap { _ in
-            (0..<m).flatMap { j in (0..<n).map { i in index.row(query: i, key: j) } }
-        })
+        let rows = Indices(
+            shape: [b, h, m, n],
+            values: (0..<(b * h)).flatMap { _ in
+                (0..<m).flatMap { j in (0..<n).map { i in index.row(query: i, key: j) } }
+            })
         let p2c = pm.gathered(alongAxis: 3, rows).permuted([0, 1, 3, 2])  // [b, h, n, m]: Pm[j, δ(i−j)]
         bias = bias.map { $0 + p2c } ?? p2c
     }
@@ -65,10 +70,12 @@ public func referenceDisentangledAttention(
     keyMask: Tensor? = nil
 ) -> Tensor {
     let bias = disentangledPositionBias(
-        query: query, key: key, positionKey: positionKey, positionQuery: positionQuery, index: index)
+        query: query, key: key, positionKey: positionKey, positionQuery: positionQuery, index: index
+    )
     return referenceAttention(
         query: query, key: key, value: value, scale: scale, causal: causal, keyMask: keyMask,
-        allowed: queryMask?.reshaped([query.shape[0], 1, query.shape[1], 1]), bias: bias.map { $0 * scale })
+        allowed: queryMask?.reshaped([query.shape[0], 1, query.shape[1], 1]),
+        bias: bias.map { $0 * scale })
 }
 
 extension Tensor {
@@ -83,15 +90,24 @@ extension Tensor {
         let (b, n, m, h, d, _) = attentionSizes(
             "disentangledAttention", query: query, key: key, value: value, keyMask: keyMask)
         let R = index.rowCount
-        precondition(index.queries == n && index.keys == m, "disentangledAttention: index built for \(index.queries)×\(index.keys), got \(n)×\(m)")
+        precondition(
+            index.queries == n && index.keys == m,
+            "disentangledAttention: index built for \(index.queries)×\(index.keys), got \(n)×\(m)")
         for table in [positionKey, positionQuery].compactMap({ $0 }) {
-            precondition(table.shape == [R, h, d], "disentangledAttention: position table \(table.shape), expected [\(R), \(h), \(d)]")
+            precondition(
+                table.shape == [R, h, d],
+                "disentangledAttention: position table \(table.shape), expected [\(R), \(h), \(d)]")
         }
-        if let queryMask { precondition(queryMask.shape == [b, n], "disentangledAttention: query mask \(queryMask.shape), expected [\(b), \(n)]") }
-        return fused(DisentangledAttentionOp(
-            query: query, key: key, value: value, positionKey: positionKey,
-            positionQuery: positionQuery, index: index, scale: scale, causal: causal,
-            queryMask: queryMask, keyMask: keyMask))
+        if let queryMask {
+            precondition(
+                queryMask.shape == [b, n],
+                "disentangledAttention: query mask \(queryMask.shape), expected [\(b), \(n)]")
+        }
+        return fused(
+            DisentangledAttentionOp(
+                query: query, key: key, value: value, positionKey: positionKey,
+                positionQuery: positionQuery, index: index, scale: scale, causal: causal,
+                queryMask: queryMask, keyMask: keyMask))
     }
 }
 

@@ -42,8 +42,11 @@ public enum MapActivation: String, Codable, Sendable, CaseIterable {
 extension Tensor {
     /// S [b, h, n, W] = scale·q·kᵀ on the diagonal band of `width` columns starting `before` keys
     /// before each query (0 where the key lies outside the sequence). q, k: [b, n, h, d].
-    public static func bandedScores(query: Tensor, key: Tensor, scale: Float, before: Int, width: Int) -> Tensor {
-        precondition(key.shape == query.shape, "bandedScores: key \(key.shape) vs query \(query.shape)")
+    public static func bandedScores(
+        query: Tensor, key: Tensor, scale: Float, before: Int, width: Int
+    ) -> Tensor {
+        precondition(
+            key.shape == query.shape, "bandedScores: key \(key.shape) vs query \(query.shape)")
         return fused(
             BandedScoresOp(query: query, key: key, scale: scale, before: before, width: width))
     }
@@ -52,12 +55,16 @@ extension Tensor {
     public static func bandedMix(probabilities: Tensor, value: Tensor, before: Int) -> Tensor {
         let (b, n, h) = (value.shape[0], value.shape[1], value.shape[2])
         let width = probabilities.shape[3]
-        precondition(probabilities.shape == [b, h, n, width], "bandedMix: probabilities \(probabilities.shape) for values \(value.shape)")
+        precondition(
+            probabilities.shape == [b, h, n, width],
+            "bandedMix: probabilities \(probabilities.shape) for values \(value.shape)")
         return fused(BandedMixOp(probabilities: probabilities, value: value, before: before))
     }
 
     /// y = conv3×3(x) + bias over maps [b, h, n, W] (see `MapConvolution`); weight [h, h, 3, 3].
-    public static func mapConvolution(_ x: Tensor, weight: Tensor, bias: Tensor, shift: Int, causal: Bool) -> Tensor {
+    public static func mapConvolution(
+        _ x: Tensor, weight: Tensor, bias: Tensor, shift: Int, causal: Bool
+    ) -> Tensor {
         fused(MapConvolutionOp(x: x, weight: weight, bias: bias, shift: shift, causal: causal))
     }
 
@@ -71,16 +78,23 @@ extension Tensor {
     ///   - shift: 0 for whole maps, 1 for bands; `causal` picks the causal taps.
     /// - Returns: Ã [b, h, n, W], zero on invalid cells.
     public static func evolvingUpdate(
-        scores: Tensor, previous: Tensor, weight: Tensor, bias: Tensor, valid: Tensor, residualWeight rho: Float,
+        scores: Tensor, previous: Tensor, weight: Tensor, bias: Tensor, valid: Tensor,
+        residualWeight rho: Float,
         convolutionWeight gamma: Float, activation: MapActivation, shift: Int, causal: Bool
     ) -> Tensor {
         let (b, n, w) = (scores.shape[0], scores.shape[2], scores.shape[3])
-        precondition(previous.shape == scores.shape, "evolvingUpdate: previous map \(previous.shape) vs scores \(scores.shape)")
+        precondition(
+            previous.shape == scores.shape,
+            "evolvingUpdate: previous map \(previous.shape) vs scores \(scores.shape)")
         let validBatched = valid.shape[0] != 1
-        precondition(valid.shape == [validBatched ? b : 1, 1, n, w], "evolvingUpdate: valid mask \(valid.shape) for maps \(scores.shape)")
-        return fused(EvolvingUpdateOp(
-            scores: scores, previous: previous, weight: weight, bias: bias, valid: valid, rho: rho,
-            gamma: gamma, activation: activation, shift: shift, causal: causal))
+        precondition(
+            valid.shape == [validBatched ? b : 1, 1, n, w],
+            "evolvingUpdate: valid mask \(valid.shape) for maps \(scores.shape)")
+        return fused(
+            EvolvingUpdateOp(
+                scores: scores, previous: previous, weight: weight, bias: bias, valid: valid,
+                rho: rho,
+                gamma: gamma, activation: activation, shift: shift, causal: causal))
     }
 }
 

@@ -15,25 +15,46 @@ extension Tensor {
     ///   - globalMask: [b, R], 0 for landmarks no query may see.
     /// - Returns: [b, n, h, d].
     public static func globalLocalAttention(
-        query: Tensor, key: Tensor, value: Tensor, globalKey: Tensor, globalValue: Tensor, scale: Float,
-        window: LocalWindow, visibility: GlobalVisibility, keyMask: Tensor? = nil, globalMask: Tensor? = nil
+        query: Tensor, key: Tensor, value: Tensor, globalKey: Tensor, globalValue: Tensor,
+        scale: Float,
+        window: LocalWindow, visibility: GlobalVisibility, keyMask: Tensor? = nil,
+        globalMask: Tensor? = nil
     ) -> Tensor {
-        precondition(query.rank == 4, "globalLocalAttention: query must be [b, n, h, d], got \(query.shape)")
+        precondition(
+            query.rank == 4, "globalLocalAttention: query must be [b, n, h, d], got \(query.shape)")
         let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
         let r = globalKey.shape.count == 4 ? globalKey.shape[1] : -1
-        precondition(key.shape == query.shape && value.shape == query.shape, "globalLocalAttention: key \(key.shape) / value \(value.shape) vs query \(query.shape)")
-        precondition(globalKey.shape == [b, r, h, d] && globalValue.shape == globalKey.shape, "globalLocalAttention: global keys \(globalKey.shape) / values \(globalValue.shape) for heads \(query.shape)")
-        if let keyMask { precondition(keyMask.shape == [b, n], "globalLocalAttention: key mask \(keyMask.shape), expected [\(b), \(n)]") }
-        if let globalMask { precondition(globalMask.shape == [b, r], "globalLocalAttention: global mask \(globalMask.shape), expected [\(b), \(r)]") }
+        precondition(
+            key.shape == query.shape && value.shape == query.shape,
+            "globalLocalAttention: key \(key.shape) / value \(value.shape) vs query \(query.shape)")
+        precondition(
+            globalKey.shape == [b, r, h, d] && globalValue.shape == globalKey.shape,
+            "globalLocalAttention: global keys \(globalKey.shape) / values \(globalValue.shape) for heads \(query.shape)"
+        )
+        if let keyMask {
+            precondition(
+                keyMask.shape == [b, n],
+                "globalLocalAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
+        }
+        if let globalMask {
+            precondition(
+                globalMask.shape == [b, r],
+                "globalLocalAttention: global mask \(globalMask.shape), expected [\(b), \(r)]")
+        }
         switch window {
-        case .segments(let w, let e): precondition(w >= 1 && e >= 0, "globalLocalAttention: window \(window)")
+        case .segments(let w, let e):
+            precondition(w >= 1 && e >= 0, "globalLocalAttention: window \(window)")
         case .trailing(let w): precondition(w >= 1, "globalLocalAttention: window \(window)")
         }
-        if case .chunked(let l, let rank) = visibility { precondition(l >= 1 && rank >= 1, "globalLocalAttention: \(visibility)") }
-        return fused(GlobalLocalAttentionOp(
-            query: query, key: key, value: value, globalKey: globalKey, globalValue: globalValue,
-            scale: scale, window: window, visibility: visibility, keyMask: keyMask,
-            globalMask: globalMask))
+        if case .chunked(let l, let rank) = visibility {
+            precondition(l >= 1 && rank >= 1, "globalLocalAttention: \(visibility)")
+        }
+        return fused(
+            GlobalLocalAttentionOp(
+                query: query, key: key, value: value, globalKey: globalKey,
+                globalValue: globalValue,
+                scale: scale, window: window, visibility: visibility, keyMask: keyMask,
+                globalMask: globalMask))
     }
 }
 

@@ -75,7 +75,9 @@ public struct HypercubeGraph: Sendable, Equatable {
     /// Neighbours as a [nodes, maximumDegree] table, −1 after each node's last neighbour.
     public var table: [Int32] {
         let width = maximumDegree
-        return neighbours.flatMap { set in set.map(Int32.init) + [Int32](repeating: -1, count: width - set.count) }
+        return neighbours.flatMap { set in
+            set.map(Int32.init) + [Int32](repeating: -1, count: width - set.count)
+        }
     }
 
     /// For each node q, the (node p, slot s) pairs with neighbours[p][s] = q, as p·maximumDegree + s,

@@ -9,12 +9,16 @@ import AttendCore
 func attentionSizes(
     _ op: String, query: Tensor, key: Tensor, value: Tensor, keyMask: Tensor?
 ) -> (b: Int, n: Int, m: Int, h: Int, d: Int, e: Int) {
-    precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "\(op): q, k, v must be [b, n, h, d]")
+    precondition(
+        query.rank == 4 && key.rank == 4 && value.rank == 4, "\(op): q, k, v must be [b, n, h, d]")
     let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
     let (m, e) = (key.shape[1], value.shape[3])
     precondition(key.shape == [b, m, h, d], "\(op): key \(key.shape) vs query \(query.shape)")
     precondition(value.shape == [b, m, h, e], "\(op): value \(value.shape) vs key \(key.shape)")
-    if let keyMask { precondition(keyMask.shape == [b, m], "\(op): key mask \(keyMask.shape), expected [\(b), \(m)]") }
+    if let keyMask {
+        precondition(
+            keyMask.shape == [b, m], "\(op): key mask \(keyMask.shape), expected [\(b), \(m)]")
+    }
     return (b, n, m, h, d, e)
 }
 

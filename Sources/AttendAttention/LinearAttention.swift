@@ -22,25 +22,42 @@ extension Tensor {
     ///   - scanChunk: positions per chunk of the causal scan (a tuning knob; tests shrink it).
     /// - Returns: [b, n, h, e].
     public static func linearAttention(
-        queryFeatures: Tensor, keyFeatures: Tensor, value: Tensor, causal: Bool, denominatorOffset: Float = 1e-6,
+        queryFeatures: Tensor, keyFeatures: Tensor, value: Tensor, causal: Bool,
+        denominatorOffset: Float = 1e-6,
         keyFeatureFloor: Float = 0, keyLogScale: Tensor? = nil, keyMask: Tensor? = nil,
         scanChunk: Int = PrefixSumLinearAttention.chunk
     ) -> Tensor {
-        precondition(scanChunk >= 1, "linearAttention: scan chunk must be at least 1, got \(scanChunk)")
-        precondition(queryFeatures.rank == 4, "linearAttention: query features must be [b, n, h, m], got \(queryFeatures.shape)")
+        precondition(
+            scanChunk >= 1, "linearAttention: scan chunk must be at least 1, got \(scanChunk)")
+        precondition(
+            queryFeatures.rank == 4,
+            "linearAttention: query features must be [b, n, h, m], got \(queryFeatures.shape)")
         let (b, n, h) = (queryFeatures.shape[0], queryFeatures.shape[1], queryFeatures.shape[2])
         let e = value.shape.last ?? 0
-        precondition(keyFeatures.shape == queryFeatures.shape, "linearAttention: key features \(keyFeatures.shape) vs query features \(queryFeatures.shape)")
-        precondition(value.shape == [b, n, h, e], "linearAttention: value \(value.shape) vs features \(queryFeatures.shape)")
+        precondition(
+            keyFeatures.shape == queryFeatures.shape,
+            "linearAttention: key features \(keyFeatures.shape) vs query features \(queryFeatures.shape)"
+        )
+        precondition(
+            value.shape == [b, n, h, e],
+            "linearAttention: value \(value.shape) vs features \(queryFeatures.shape)")
         if let keyLogScale {
             precondition(causal, "linearAttention: a key log-scale needs the causal form")
-            precondition(keyLogScale.shape == [b, h, n], "linearAttention: key log-scale \(keyLogScale.shape), expected [\(b), \(h), \(n)]")
+            precondition(
+                keyLogScale.shape == [b, h, n],
+                "linearAttention: key log-scale \(keyLogScale.shape), expected [\(b), \(h), \(n)]")
         }
-        if let keyMask { precondition(keyMask.shape == [b, n], "linearAttention: key mask \(keyMask.shape), expected [\(b), \(n)]") }
-        return fused(LinearAttentionOp(
-            queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value, causal: causal,
-            denominatorOffset: denominatorOffset, keyFeatureFloor: keyFeatureFloor,
-            keyLogScale: keyLogScale, keyMask: keyMask, scanChunk: scanChunk))
+        if let keyMask {
+            precondition(
+                keyMask.shape == [b, n],
+                "linearAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
+        }
+        return fused(
+            LinearAttentionOp(
+                queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value,
+                causal: causal,
+                denominatorOffset: denominatorOffset, keyFeatureFloor: keyFeatureFloor,
+                keyLogScale: keyLogScale, keyMask: keyMask, scanChunk: scanChunk))
     }
 }
 

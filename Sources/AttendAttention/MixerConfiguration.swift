@@ -56,9 +56,11 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     public var headDimension: Int { modelDimension / max(headCount, 1) }
 
     enum CodingKeys: String, CodingKey {
-        case modelDimension = "model_dimension", headCount = "head_count", maximumLength = "maximum_length"
+        case modelDimension = "model_dimension", headCount = "head_count", maximumLength =
+            "maximum_length"
         case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full, local, bigbird, linformer, performer, longShort = "long_short", flash, deberta, mgk, hypercube
+        case full, local, bigbird, linformer, performer, longShort = "long_short", flash, deberta,
+            mgk, hypercube
         case treeformer, spade, evolving
     }
 

@@ -20,7 +20,8 @@ import AttendCore
 ///   - keyMask: [b, m], 0 for padded keys.
 /// - Returns: [b, n, h, e].
 public func referenceMixtureOfGaussianKeysAttention(
-    query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float], gaussian: Bool,
+    query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float],
+    gaussian: Bool,
     causal: Bool = false, keyMask: Tensor? = nil
 ) -> Tensor {
     let (b, n, h, _) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
@@ -29,14 +30,18 @@ public func referenceMixtureOfGaussianKeysAttention(
     let queryNorms = q.squared().summed(alongAxes: [3], keepingDimensions: true) * 0.5  // [b, h, n, 1]
     var components: [Tensor] = []
     for r in 0..<M {
-        let k = keys.sliced(alongAxis: 2, r..<(r + 1)).reshaped([b, m, h, keys.shape[4]]).permuted([0, 2, 1, 3])
+        let k = keys.sliced(alongAxis: 2, r..<(r + 1)).reshaped([b, m, h, keys.shape[4]]).permuted([
+            0, 2, 1, 3,
+        ])
         var e = Tensor.matmul(q, k, transposeB: true)  // [b, h, n, m]
         if gaussian {
             let keyNorms = k.squared().summed(alongAxes: [3]).reshaped([b, h, 1, m]) * 0.5
             e = e - queryNorms - keyNorms
         }
         e = e * inverseVariances[r]
-        if let logPriors { e = e + logPriors.sliced(alongAxis: 1, r..<(r + 1)).reshaped([1, h, 1, 1]) }
+        if let logPriors {
+            e = e + logPriors.sliced(alongAxis: 1, r..<(r + 1)).reshaped([1, h, 1, 1])
+        }
         components.append(e)
     }
     let stacked = Tensor.stacked(components, alongAxis: 0)  // [M, b, h, n, m]
@@ -53,21 +58,41 @@ extension Tensor {
     /// MGK attention through the tiled kernel: the contract of
     /// `referenceMixtureOfGaussianKeysAttention` in O(n) extra memory.
     public static func mixtureOfGaussianKeysAttention(
-        query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float], gaussian: Bool,
+        query: Tensor, keys: Tensor, value: Tensor, logPriors: Tensor?, inverseVariances: [Float],
+        gaussian: Bool,
         causal: Bool = false, keyMask: Tensor? = nil
     ) -> Tensor {
-        precondition(query.rank == 4 && keys.rank == 5 && value.rank == 4, "mixtureOfGaussianKeysAttention: q [b, n, h, d], keys [b, m, M, h, d], v [b, m, h, e]")
+        precondition(
+            query.rank == 4 && keys.rank == 5 && value.rank == 4,
+            "mixtureOfGaussianKeysAttention: q [b, n, h, d], keys [b, m, M, h, d], v [b, m, h, e]")
         let (b, h, d) = (query.shape[0], query.shape[2], query.shape[3])
         let (m, M, e) = (keys.shape[1], keys.shape[2], value.shape[3])
-        precondition(keys.shape == [b, m, M, h, d], "mixtureOfGaussianKeysAttention: keys \(keys.shape) vs query \(query.shape)")
-        precondition(value.shape == [b, m, h, e], "mixtureOfGaussianKeysAttention: value \(value.shape) vs keys \(keys.shape)")
-        precondition(inverseVariances.count == M, "mixtureOfGaussianKeysAttention: \(inverseVariances.count) variances for \(M) components")
-        if let logPriors { precondition(logPriors.shape == [h, M], "mixtureOfGaussianKeysAttention: log-priors \(logPriors.shape), expected [\(h), \(M)]") }
-        if let keyMask { precondition(keyMask.shape == [b, m], "mixtureOfGaussianKeysAttention: key mask \(keyMask.shape), expected [\(b), \(m)]") }
-        return fused(MixtureOfGaussianKeysOp(
-            query: query, keys: keys, value: value, logPriors: logPriors,
-            inverseVariances: inverseVariances, gaussian: gaussian, causal: causal,
-            keyMask: keyMask))
+        precondition(
+            keys.shape == [b, m, M, h, d],
+            "mixtureOfGaussianKeysAttention: keys \(keys.shape) vs query \(query.shape)")
+        precondition(
+            value.shape == [b, m, h, e],
+            "mixtureOfGaussianKeysAttention: value \(value.shape) vs keys \(keys.shape)")
+        precondition(
+            inverseVariances.count == M,
+            "mixtureOfGaussianKeysAttention: \(inverseVariances.count) variances for \(M) components"
+        )
+        if let logPriors {
+            precondition(
+                logPriors.shape == [h, M],
+                "mixtureOfGaussianKeysAttention: log-priors \(logPriors.shape), expected [\(h), \(M)]"
+            )
+        }
+        if let keyMask {
+            precondition(
+                keyMask.shape == [b, m],
+                "mixtureOfGaussianKeysAttention: key mask \(keyMask.shape), expected [\(b), \(m)]")
+        }
+        return fused(
+            MixtureOfGaussianKeysOp(
+                query: query, keys: keys, value: value, logPriors: logPriors,
+                inverseVariances: inverseVariances, gaussian: gaussian, causal: causal,
+                keyMask: keyMask))
     }
 }
 

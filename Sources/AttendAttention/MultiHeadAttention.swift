@@ -74,7 +74,8 @@ public final class MultiHeadAttention: TokenMixer {
     func checkedInput(_ x: Tensor) throws -> (Int, Int) {
         let c = headCount * headDimension
         guard x.rank == 3, x.shape[2] == c else {
-            throw MixerError.shapeMismatch(mechanism: mechanism, expected: "[batch, length, \(c)]", got: x.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: mechanism, expected: "[batch, length, \(c)]", got: x.shape)
         }
         return (x.shape[0], x.shape[1])
     }

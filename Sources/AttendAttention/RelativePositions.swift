@@ -98,9 +98,13 @@ public final class RelativePositionEmbeddings: LayerSharedState {
     public let norm: LayerNorm?
 
     /// A table of `rows` × `dimension`, N(0, 0.02) like the reference's initialisation.
-    public init(rows: Int, dimension: Int, normalized: Bool, epsilon: Float, generator: inout RandomGenerator) {
+    public init(
+        rows: Int, dimension: Int, normalized: Bool, epsilon: Float,
+        generator: inout RandomGenerator
+    ) {
         table = Embedding(
-            count: rows, dimension: dimension, initializer: .normal(standardDeviation: 0.02), generator: &generator)
+            count: rows, dimension: dimension, initializer: .normal(standardDeviation: 0.02),
+            generator: &generator)
         norm = normalized ? LayerNorm(dimension: dimension, epsilon: epsilon) : nil
     }
 

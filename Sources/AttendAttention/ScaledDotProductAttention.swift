@@ -48,11 +48,14 @@ extension Tensor {
     /// Exact attention through the tiled online-softmax kernel: same contract as
     /// `referenceAttention` without `allowed`/`bias`, in O(n) extra memory.
     public static func fusedAttention(
-        query: Tensor, key: Tensor, value: Tensor, scale: Float, causal: Bool = false, keyMask: Tensor? = nil
+        query: Tensor, key: Tensor, value: Tensor, scale: Float, causal: Bool = false,
+        keyMask: Tensor? = nil
     ) -> Tensor {
         _ = attentionSizes("fusedAttention", query: query, key: key, value: value, keyMask: keyMask)
-        return fused(FusedAttentionOp(
-            query: query, key: key, value: value, keyMask: keyMask, scale: scale, causal: causal))
+        return fused(
+            FusedAttentionOp(
+                query: query, key: key, value: value, keyMask: keyMask, scale: scale, causal: causal
+            ))
     }
 }
 

@@ -18,13 +18,20 @@ extension Tensor {
         let (_, n, m, _, _, _) = attentionSizes(
             "segmentedAttention", query: query, key: key, value: value, keyMask: keyMask)
         precondition(
-            pattern.tileCount * pattern.queryTile >= n && (pattern.tileCount - 1) * pattern.queryTile < Swift.max(n, 1),
-            "segmentedAttention: pattern has \(pattern.tileCount) tiles of \(pattern.queryTile) for \(n) queries")
-        precondition(pattern.starts.indices.allSatisfy { pattern.starts[$0] >= 0 && pattern.starts[$0] + pattern.lengths[$0] <= m },
-                     "segmentedAttention: pattern reads keys outside 0..<\(m)")
-        return fused(SegmentedAttentionOp(
-            query: query, key: key, value: value, keyMask: keyMask, scale: scale, pattern: pattern,
-            maskRule: maskRule))
+            pattern.tileCount * pattern.queryTile >= n
+                && (pattern.tileCount - 1) * pattern.queryTile < Swift.max(n, 1),
+            "segmentedAttention: pattern has \(pattern.tileCount) tiles of \(pattern.queryTile) for \(n) queries"
+        )
+        precondition(
+            pattern.starts.indices.allSatisfy {
+                pattern.starts[$0] >= 0 && pattern.starts[$0] + pattern.lengths[$0] <= m
+            },
+            "segmentedAttention: pattern reads keys outside 0..<\(m)")
+        return fused(
+            SegmentedAttentionOp(
+                query: query, key: key, value: value, keyMask: keyMask, scale: scale,
+                pattern: pattern,
+                maskRule: maskRule))
     }
 }
 

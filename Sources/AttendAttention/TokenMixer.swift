@@ -95,16 +95,19 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case .causalUnsupported(let m, let reason):
-            return "\(m) cannot run causally: \(reason). Pick a mechanism that supports causal masking (`attend list`)."
+            return
+                "\(m) cannot run causally: \(reason). Pick a mechanism that supports causal masking (`attend list`)."
         case .sequenceTooLong(let m, let n, let maximum):
-            return "\(m) was configured for sequences up to \(maximum) tokens but got \(n); raise --seq-len / maximum length."
+            return
+                "\(m) was configured for sequences up to \(maximum) tokens but got \(n); raise --seq-len / maximum length."
         case .invalidConfiguration(let m, let problem):
             return "\(m): \(problem)"
         case .shapeMismatch(let m, let expected, let got):
             return "\(m): expected input \(expected), got \(got)"
         case .memoryBudgetExceeded(let m, let needed, let budget):
             let mebibytes = { (bytes: Int) in (bytes + (1 << 20) - 1) >> 20 }
-            return "\(m) needs about \(mebibytes(needed)) MiB for its attention maps, over its memory_budget of "
+            return
+                "\(m) needs about \(mebibytes(needed)) MiB for its attention maps, over its memory_budget of "
                 + "\(mebibytes(budget)) MiB; shorten the input or raise the budget (bytes), e.g. "
                 + "--mixer-options '{\"\(m)\": {\"memory_budget\": \(needed)}}'"
         case .unknownMechanism(let name, let known):
@@ -114,7 +117,8 @@ public enum MixerError: Error, CustomStringConvertible, Equatable {
                 + "(recomputes the context for every token) or pick a mechanism that decodes "
                 + "(docs/decoding.md)."
         case .missingCarriedValue(let m, let key):
-            return "\(m) reads '\(key)' from the context, which nothing provided: build the mixer with Mechanisms.make (standalone) or inside a SequenceEncoder, which prepare the mechanism's shared state"
+            return
+                "\(m) reads '\(key)' from the context, which nothing provided: build the mixer with Mechanisms.make (standalone) or inside a SequenceEncoder, which prepare the mechanism's shared state"
         }
     }
 }

@@ -22,7 +22,8 @@ extension SeededConfiguration {
     /// The generator of example `index` of `split`: stream `index` of (seed, task, split), so every
     /// example can be drawn alone and in any order.
     func generator(task: UInt64, split: Split, index: Int) -> RandomGenerator {
-        RandomGenerator(seed: RandomGenerator.mix(seed, splitTag(split, task: task)), stream: UInt64(index))
+        RandomGenerator(
+            seed: RandomGenerator.mix(seed, splitTag(split, task: task)), stream: UInt64(index))
     }
 }
 
@@ -55,7 +56,8 @@ extension SplitSizedConfiguration {
 
     /// Why the split sizes are unusable (one is negative), or nil.
     var splitSizeProblem: String? {
-        trainCount >= 0 && validationCount >= 0 && testCount >= 0 ? nil : "split sizes must be non-negative"
+        trainCount >= 0 && validationCount >= 0 && testCount >= 0
+            ? nil : "split sizes must be non-negative"
     }
 }
 

@@ -15,7 +15,9 @@ public struct ModelOutput {
 
     init(logits: Tensor, context: MixerContext) {
         self.logits = logits
-        auxiliaryLoss = context.auxiliaryLosses.map(\.value).reduce(nil) { total, loss in total.map { $0 + loss } ?? loss }
+        auxiliaryLoss = context.auxiliaryLosses.map(\.value).reduce(nil) { total, loss in
+            total.map { $0 + loss } ?? loss
+        }
     }
 }
 
@@ -23,10 +25,12 @@ public struct ModelOutput {
 final class ClassifierHead: Module {
     let hidden: Linear, output: Linear
     init(inputCount: Int, hiddenCount: Int, classes: Int, generator: inout RandomGenerator) {
-        hidden = Linear(inputCount: inputCount, outputCount: hiddenCount, weightInitializer: .xavierUniform(),
-                        biasInitializer: .zeros, generator: &generator)
-        output = Linear(inputCount: hiddenCount, outputCount: classes, weightInitializer: .xavierUniform(),
-                        biasInitializer: .zeros, generator: &generator)
+        hidden = Linear(
+            inputCount: inputCount, outputCount: hiddenCount, weightInitializer: .xavierUniform(),
+            biasInitializer: .zeros, generator: &generator)
+        output = Linear(
+            inputCount: hiddenCount, outputCount: classes, weightInitializer: .xavierUniform(),
+            biasInitializer: .zeros, generator: &generator)
     }
     var children: [(String, any Module)] { [("hidden", hidden), ("output", output)] }
     func callAsFunction(_ x: Tensor) -> Tensor { output(hidden(x).relu()) }
@@ -52,9 +56,12 @@ public final class EncoderClassifier: Module {
     public var children: [(String, any Module)] { [("encoder", encoder), ("head", head)] }
 
     /// tokens [b, n], mask [b, n] → logits [b, classes].
-    public func callAsFunction(_ tokens: Indices, mask: Tensor?, trainingStep: Int = 0) throws -> ModelOutput {
+    public func callAsFunction(_ tokens: Indices, mask: Tensor?, trainingStep: Int = 0) throws
+        -> ModelOutput
+    {
         let encoded = try encoder(tokens, mask: mask, trainingStep: trainingStep)
-        return ModelOutput(logits: head(pooled(encoded, encoder.configuration.pooling)), context: encoded.context)
+        return ModelOutput(
+            logits: head(pooled(encoded, encoder.configuration.pooling)), context: encoded.context)
     }
 }
 
@@ -71,7 +78,8 @@ public final class DualEncoder: Module {
         encoder = try SequenceEncoder(configuration, generator: &generator)
         let width = configuration.headDimension ?? configuration.feedForwardDimension
         head = PairHead(
-            inputCount: 4 * configuration.modelDimension, hiddenCount: width, classes: configuration.classCount,
+            inputCount: 4 * configuration.modelDimension, hiddenCount: width,
+            classes: configuration.classCount,
             generator: &generator)
     }
 
@@ -80,11 +88,13 @@ public final class DualEncoder: Module {
 
     /// Two token batches with masks → logits [b, classes].
     public func callAsFunction(
-        _ first: Indices, mask firstMask: Tensor?, _ second: Indices, mask secondMask: Tensor?, trainingStep: Int = 0
+        _ first: Indices, mask firstMask: Tensor?, _ second: Indices, mask secondMask: Tensor?,
+        trainingStep: Int = 0
     ) throws -> ModelOutput {
         let a = try encoder(first, mask: firstMask, trainingStep: trainingStep)
         let b = try encoder(second, mask: secondMask, trainingStep: trainingStep)
-        let u = pooled(a, encoder.configuration.pooling), v = pooled(b, encoder.configuration.pooling)
+        let u = pooled(a, encoder.configuration.pooling),
+            v = pooled(b, encoder.configuration.pooling)
         let features = Tensor.concatenated([u, v, u * v, u - v], alongAxis: 1)  // [b, 4c]
         for loss in b.context.auxiliaryLosses { a.context.addAuxiliaryLoss(loss.name, loss.value) }
         return ModelOutput(logits: head(features), context: a.context)
@@ -96,14 +106,19 @@ final class PairHead: Module {
     let first: Linear, second: Linear, output: Linear
     init(inputCount: Int, hiddenCount: Int, classes: Int, generator: inout RandomGenerator) {
         let half = Swift.max(hiddenCount / 2, 1)
-        first = Linear(inputCount: inputCount, outputCount: hiddenCount, weightInitializer: .xavierUniform(),
-                       biasInitializer: .zeros, generator: &generator)
-        second = Linear(inputCount: hiddenCount, outputCount: half, weightInitializer: .xavierUniform(),
-                        biasInitializer: .zeros, generator: &generator)
-        output = Linear(inputCount: half, outputCount: classes, weightInitializer: .xavierUniform(),
-                        biasInitializer: .zeros, generator: &generator)
+        first = Linear(
+            inputCount: inputCount, outputCount: hiddenCount, weightInitializer: .xavierUniform(),
+            biasInitializer: .zeros, generator: &generator)
+        second = Linear(
+            inputCount: hiddenCount, outputCount: half, weightInitializer: .xavierUniform(),
+            biasInitializer: .zeros, generator: &generator)
+        output = Linear(
+            inputCount: half, outputCount: classes, weightInitializer: .xavierUniform(),
+            biasInitializer: .zeros, generator: &generator)
     }
-    var children: [(String, any Module)] { [("first", first), ("second", second), ("output", output)] }
+    var children: [(String, any Module)] {
+        [("first", first), ("second", second), ("output", output)]
+    }
     func callAsFunction(_ x: Tensor) -> Tensor { output(second(first(x).relu()).relu()) }
 }
 
@@ -123,14 +138,17 @@ public final class CausalLM: Module {
         encoder = try SequenceEncoder(configuration, causal: true, generator: &generator)
         head = Linear(
             inputCount: configuration.modelDimension, outputCount: configuration.vocabularySize,
-            weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
+            weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros,
+            generator: &generator)
     }
 
     /// `encoder` and `head`: the checkpoint's two top-level prefixes.
     public var children: [(String, any Module)] { [("encoder", encoder), ("head", head)] }
 
     /// tokens [b, n] → logits [b, n, vocabulary].
-    public func callAsFunction(_ tokens: Indices, mask: Tensor? = nil, trainingStep: Int = 0) throws -> ModelOutput {
+    public func callAsFunction(_ tokens: Indices, mask: Tensor? = nil, trainingStep: Int = 0) throws
+        -> ModelOutput
+    {
         let encoded = try encoder(tokens, mask: mask, causal: true, trainingStep: trainingStep)
         return ModelOutput(logits: head(encoded.hidden), context: encoded.context)
     }

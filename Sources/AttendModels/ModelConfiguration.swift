@@ -123,7 +123,10 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
 
     /// The mixer configuration with this model's width, heads and length.
     public var resolvedMixer: MixerConfiguration {
-        var m = mixerOptions ?? MixerConfiguration(modelDimension: modelDimension, headCount: headCount, maximumLength: 0)
+        var m =
+            mixerOptions
+            ?? MixerConfiguration(
+                modelDimension: modelDimension, headCount: headCount, maximumLength: 0)
         m.modelDimension = modelDimension
         m.headCount = headCount
         m.maximumLength = maximumLength + (pooling == .cls ? 1 : 0)
@@ -131,12 +134,16 @@ public struct ModelConfiguration: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case vocabularySize = "vocabulary_size", modelDimension = "model_dimension", layerCount = "layer_count"
+        case vocabularySize = "vocabulary_size", modelDimension = "model_dimension", layerCount =
+            "layer_count"
         case headCount = "head_count", feedForwardDimension = "feed_forward_dimension"
-        case maximumLength = "maximum_length", mixer, upperMixer = "upper_mixer", mixerOptions = "mixer_options"
+        case maximumLength = "maximum_length", mixer, upperMixer = "upper_mixer", mixerOptions =
+            "mixer_options"
         case activation, dropout
-        case preNorm = "pre_norm", positions, tokenEmbeddingScale = "token_embedding_std", pooling, layerNormEpsilon = "layer_norm_epsilon"
-        case feedForward = "feed_forward", switchFeedForward = "switch", classCount = "class_count", headDimension = "head_dimension", seed
+        case preNorm = "pre_norm", positions, tokenEmbeddingScale = "token_embedding_std", pooling,
+            layerNormEpsilon = "layer_norm_epsilon"
+        case feedForward = "feed_forward", switchFeedForward = "switch", classCount = "class_count",
+            headDimension = "head_dimension", seed
         case architecture, patchSize = "patch_size", imageChannels = "image_channels", pretrained
     }
 

@@ -43,12 +43,15 @@ public final class SequenceEncoder: Module {
     public var activationCheckpointBlocks = 0
 
     /// Builds the encoder described by `configuration`, with its mixer from the registry.
-    public init(_ configuration: ModelConfiguration, causal: Bool = false, generator: inout RandomGenerator) throws {
+    public init(
+        _ configuration: ModelConfiguration, causal: Bool = false, generator: inout RandomGenerator
+    ) throws {
         self.configuration = configuration
         let spread = configuration.tokenEmbeddingScale
         guard spread.isFinite, spread >= 0 else {
             throw MixerError.invalidConfiguration(
-                mechanism: "encoder", problem: "token_embedding_std must be a finite number ≥ 0, got \(spread)")
+                mechanism: "encoder",
+                problem: "token_embedding_std must be a finite number ≥ 0, got \(spread)")
         }
         let c = configuration.modelDimension
         let positions = configuration.maximumLength + (configuration.pooling == .cls ? 1 : 0)
@@ -62,7 +65,8 @@ public final class SequenceEncoder: Module {
         switch configuration.positions {
         case .learned:
             positionEmbedding = Embedding(
-                count: positions, dimension: c, initializer: .normal(standardDeviation: 0.02), generator: &generator)
+                count: positions, dimension: c, initializer: .normal(standardDeviation: 0.02),
+                generator: &generator)
             sinusoids = nil
         case .sinusoidal:
             positionEmbedding = nil
@@ -71,7 +75,8 @@ public final class SequenceEncoder: Module {
             positionEmbedding = nil
             let table = try gridPositions(
                 pixels: configuration.maximumLength, dimension: c, mechanism: configuration.mixer)
-            sinusoids = configuration.pooling == .cls
+            sinusoids =
+                configuration.pooling == .cls
                 ? Tensor.concatenated([Tensor.zeros([1, c]), table], alongAxis: 0) : table
         case .none:
             positionEmbedding = nil
@@ -80,12 +85,18 @@ public final class SequenceEncoder: Module {
         cls = configuration.pooling == .cls ? Parameter(.zeros([c])) : nil
         // State shared across layers (DeBERTa's relative table) comes from the one mechanism in the
         // stack that has any; two different sharing mechanisms cannot be combined.
-        let names = try (0..<configuration.layerCount).map { try configuration.mixerName(layer: $0) }
-        let sharing = try Set(names).sorted().map { try Mechanisms.named($0) }.filter { $0.makeShared != nil }
+        let names = try (0..<configuration.layerCount).map {
+            try configuration.mixerName(layer: $0)
+        }
+        let sharing = try Set(names).sorted().map { try Mechanisms.named($0) }.filter {
+            $0.makeShared != nil
+        }
         guard sharing.count <= 1 else {
             throw MixerError.invalidConfiguration(
                 mechanism: configuration.mixer,
-                problem: "\(sharing.map(\.name).joined(separator: " and ")) each share state across layers; use one of them")
+                problem:
+                    "\(sharing.map(\.name).joined(separator: " and ")) each share state across layers; use one of them"
+            )
         }
         mixerShared = try sharing.first?.makeShared?(configuration.resolvedMixer, &generator)
         var blocks: [TransformerBlock] = []
@@ -94,7 +105,8 @@ public final class SequenceEncoder: Module {
             let mechanism = try Mechanisms.named(name)
             if causal && !mechanism.capabilities.supportsCausal {
                 throw MixerError.causalUnsupported(
-                    mechanism: name, reason: "a causal language model needs a mixer with a causal form")
+                    mechanism: name,
+                    reason: "a causal language model needs a mixer with a causal form")
             }
             var mixerConfiguration = configuration.resolvedMixer
             mixerConfiguration.seed = RandomGenerator.mix(configuration.seed, UInt64(layer))
@@ -102,19 +114,25 @@ public final class SequenceEncoder: Module {
             let feedForward: (any FeedForwardLayer)?
             if mechanism.capabilities.replacesFeedForward {
                 feedForward = nil
-            } else if configuration.feedForward == .switch && configuration.switchFeedForward.isSwitchLayer(layer) {
+            } else if configuration.feedForward == .switch
+                && configuration.switchFeedForward.isSwitchLayer(layer)
+            {
                 feedForward = try SwitchFeedForward(
                     dimension: c, hiddenDimension: configuration.feedForwardDimension,
-                    options: configuration.switchFeedForward, dropout: configuration.dropout, generator: &generator)
+                    options: configuration.switchFeedForward, dropout: configuration.dropout,
+                    generator: &generator)
             } else {
                 feedForward = FeedForward(
                     dimension: c, hiddenDimension: configuration.feedForwardDimension,
                     activation: configuration.activation, dropout: configuration.dropout,
                     initializer: .xavierUniform(), generator: &generator)
             }
-            blocks.append(TransformerBlock(
-                mixer: mixer, feedForward: feedForward, dimension: c, preNorm: configuration.preNorm,
-                dropout: configuration.dropout, layerNormEpsilon: configuration.layerNormEpsilon))
+            blocks.append(
+                TransformerBlock(
+                    mixer: mixer, feedForward: feedForward, dimension: c,
+                    preNorm: configuration.preNorm,
+                    dropout: configuration.dropout, layerNormEpsilon: configuration.layerNormEpsilon
+                ))
         }
         self.blocks = blocks
         norm = LayerNorm(dimension: c, epsilon: configuration.layerNormEpsilon)
@@ -133,15 +151,20 @@ public final class SequenceEncoder: Module {
     }
 
     /// Encodes token ids [b, n] with padding mask [b, n] (nil = no padding).
-    public func callAsFunction(_ tokens: Indices, mask: Tensor?, causal: Bool = false, trainingStep: Int = 0) throws
+    public func callAsFunction(
+        _ tokens: Indices, mask: Tensor?, causal: Bool = false, trainingStep: Int = 0
+    ) throws
         -> EncodedSequence
     {
         guard tokens.shape.count == 2 else {
-            throw MixerError.shapeMismatch(mechanism: configuration.mixer, expected: "token ids [batch, length]", got: tokens.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: configuration.mixer, expected: "token ids [batch, length]",
+                got: tokens.shape)
         }
         let (b, n) = (tokens.shape[0], tokens.shape[1])
         guard n <= configuration.maximumLength else {
-            throw MixerError.sequenceTooLong(mechanism: "encoder", length: n, maximum: configuration.maximumLength)
+            throw MixerError.sequenceTooLong(
+                mechanism: "encoder", length: n, maximum: configuration.maximumLength)
         }
         let c = configuration.modelDimension
         var x = tokenEmbedding(tokens)  // [b, n, c]

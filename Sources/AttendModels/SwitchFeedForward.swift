@@ -55,12 +55,16 @@ public final class SwitchFeedForward: FeedForwardLayer {
         public init() {}
 
         /// Whether layer `index` gets a Switch FFN.
-        public func isSwitchLayer(_ index: Int) -> Bool { layerInterval == 1 || (layerInterval > 1 && index % layerInterval == 1) }
+        public func isSwitchLayer(_ index: Int) -> Bool {
+            layerInterval == 1 || (layerInterval > 1 && index % layerInterval == 1)
+        }
 
         enum CodingKeys: String, CodingKey {
             case expertCount = "expert_count", capacityFactor = "capacity_factor"
-            case evaluationCapacityFactor = "evaluation_capacity_factor", expertCapacity = "expert_capacity"
-            case auxiliaryLossCoefficient = "auxiliary_loss_coefficient", zLossCoefficient = "z_loss_coefficient"
+            case evaluationCapacityFactor = "evaluation_capacity_factor", expertCapacity =
+                "expert_capacity"
+            case auxiliaryLossCoefficient = "auxiliary_loss_coefficient", zLossCoefficient =
+                "z_loss_coefficient"
             case jitter, activation, layerInterval = "layer_interval"
         }
 
@@ -91,21 +95,31 @@ public final class SwitchFeedForward: FeedForwardLayer {
 
     /// A Switch layer of width `dimension` whose experts have `hiddenDimension` units.
     public init(
-        dimension: Int, hiddenDimension: Int, options: Options, dropout: Float, generator: inout RandomGenerator
+        dimension: Int, hiddenDimension: Int, options: Options, dropout: Float,
+        generator: inout RandomGenerator
     ) throws {
-        guard options.expertCount >= 1, options.capacityFactor > 0, options.evaluationCapacityFactor > 0,
-              (options.expertCapacity ?? 1) >= 1, options.jitter >= 0, options.jitter < 1, options.layerInterval >= 1
+        guard options.expertCount >= 1, options.capacityFactor > 0,
+            options.evaluationCapacityFactor > 0,
+            (options.expertCapacity ?? 1) >= 1, options.jitter >= 0, options.jitter < 1,
+            options.layerInterval >= 1
         else {
             throw MixerError.invalidConfiguration(
-                mechanism: "switch", problem: "needs ≥ 1 expert, positive capacity factors and capacity, jitter in [0, 1) and layer interval ≥ 1; got \(options)")
+                mechanism: "switch",
+                problem:
+                    "needs ≥ 1 expert, positive capacity factors and capacity, jitter in [0, 1) and layer interval ≥ 1; got \(options)"
+            )
         }
         self.options = options
-        router = SwitchRouter(dimension: dimension, experts: options.expertCount, jitter: options.jitter, generator: &generator)
-        experts = ExpertList((0..<options.expertCount).map { _ in
-            ExpertFeedForward(
-                dimension: dimension, hiddenDimension: hiddenDimension, activation: options.activation,
-                dropout: dropout, generator: &generator)
-        })
+        router = SwitchRouter(
+            dimension: dimension, experts: options.expertCount, jitter: options.jitter,
+            generator: &generator)
+        experts = ExpertList(
+            (0..<options.expertCount).map { _ in
+                ExpertFeedForward(
+                    dimension: dimension, hiddenDimension: hiddenDimension,
+                    activation: options.activation,
+                    dropout: dropout, generator: &generator)
+            })
     }
 
     /// `router` and `experts`, as Hugging Face Switch checkpoints name them.
@@ -136,7 +150,9 @@ public final class SwitchFeedForward: FeedForwardLayer {
 
     /// The current parameter values.
     public var weights: Weights {
-        Weights(router: router.classifier.weight.value, experts: experts.list.map { ($0.wi.weight.value, $0.wo.weight.value) })
+        Weights(
+            router: router.classifier.weight.value,
+            experts: experts.list.map { ($0.wi.weight.value, $0.wo.weight.value) })
     }
 
     /// [b, n, c] → [b, n, c]; records the two router losses in `context`.
@@ -154,27 +170,32 @@ public final class SwitchFeedForward: FeedForwardLayer {
     func routed(_ x: Tensor, weights w: Weights, context: MixerContext, earlier: [[Int]]?)
         -> (output: Tensor, routing: SwitchRouting)
     {
-        precondition(x.rank == 3, "Switch FFN: input must be [batch, length, width], got \(x.shape)")
+        precondition(
+            x.rank == 3, "Switch FFN: input must be [batch, length, width], got \(x.shape)")
         let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
         let tokens = x.reshaped([b * n, c])
         let logits = router(tokens, weight: w.router)  // [T, E]
         let probabilities = logits.softmax(alongAxis: -1)  // [T, E]
         let mask = context.paddingMask?.scalars
         let routing = SwitchRouting(
-            probabilities: probabilities.scalars, groups: b, groupSize: n, experts: options.expertCount,
+            probabilities: probabilities.scalars, groups: b, groupSize: n,
+            experts: options.expertCount,
             mask: mask, capacity: capacity(realTokens:), earlier: earlier)
-        let gate = probabilities.gathered(alongAxis: 1, Indices(shape: [b * n, 1], values: routing.expert))  // [T, 1]
+        let gate = probabilities.gathered(
+            alongAxis: 1, Indices(shape: [b * n, 1], values: routing.expert))  // [T, 1]
         var outputs: [Tensor] = [], rows: [[Int]] = []
         for (e, assigned) in routing.tokens.enumerated() where !assigned.isEmpty {
             let picked = tokens.indexSelect(alongAxis: 0, Indices(assigned))  // [count, c]
             outputs.append(experts.list[e](picked, wi: w.experts[e].wi, wo: w.experts[e].wo))  // [count, c]
             rows.append(assigned)
         }
-        let y = SwitchFeedForward.combine(outputs, rows: rows, gate: gate, tokenCount: b * n, width: c)  // [T, c]
+        let y = SwitchFeedForward.combine(
+            outputs, rows: rows, gate: gate, tokenCount: b * n, width: c)  // [T, c]
         let losses = SwitchFeedForward.routerLosses(
             logits: logits, probabilities: probabilities, routing: routing, mask: mask)
         if options.auxiliaryLossCoefficient > 0 {
-            context.addAuxiliaryLoss("switch.load_balancing", losses.loadBalancing * options.auxiliaryLossCoefficient)
+            context.addAuxiliaryLoss(
+                "switch.load_balancing", losses.loadBalancing * options.auxiliaryLossCoefficient)
         }
         if options.zLossCoefficient > 0 {
             context.addAuxiliaryLoss("switch.router_z", losses.z * options.zLossCoefficient)
@@ -185,10 +206,16 @@ public final class SwitchFeedForward: FeedForwardLayer {
     /// out[rows[i][j]] = gate[rows[i][j]]·outputs[i][j] for parts [count_i, width]; rows no part names
     /// are 0. Differentiable in every part and in the gate [tokens, 1]: d part = gate·dy[rows],
     /// d gate[r] = dy[r]·(part row).
-    public static func combine(_ outputs: [Tensor], rows: [[Int]], gate: Tensor, tokenCount: Int, width: Int) -> Tensor {
-        precondition(gate.shape == [tokenCount, 1], "combine: gate must be [\(tokenCount), 1], got \(gate.shape)")
+    public static func combine(
+        _ outputs: [Tensor], rows: [[Int]], gate: Tensor, tokenCount: Int, width: Int
+    ) -> Tensor {
+        precondition(
+            gate.shape == [tokenCount, 1],
+            "combine: gate must be [\(tokenCount), 1], got \(gate.shape)")
         for (part, targets) in zip(outputs, rows) {
-            precondition(part.shape == [targets.count, width], "combine: part \(part.shape) for \(targets.count) rows of width \(width)")
+            precondition(
+                part.shape == [targets.count, width],
+                "combine: part \(part.shape) for \(targets.count) rows of width \(width)")
         }
         return Tensor.fused(SwitchCombineOp(parts: outputs, rows: rows, gate: gate, width: width))
     }
@@ -214,9 +241,11 @@ public final class SwitchFeedForward: FeedForwardLayer {
         for t in 0..<(b * n) where isReal[t] != 0 {
             fraction[(t / n) * experts + routing.expert[t]] += 1 / real[t / n]
         }
-        let meanProbability = (probabilities.reshaped([b, n, experts]) * weights).summed(alongAxes: [1])
+        let meanProbability =
+            (probabilities.reshaped([b, n, experts]) * weights).summed(alongAxes: [1])
             / Tensor(shape: [b, 1], scalars: real)  // P [b, E]
-        let balance = (meanProbability * Tensor(shape: [b, experts], scalars: fraction)).summed()
+        let balance =
+            (meanProbability * Tensor(shape: [b, experts], scalars: fraction)).summed()
             * (Float(experts * experts) / Float(b * experts))
         let logPartition = logits.logSumExp(alongAxis: -1).reshaped([b, n, 1])  // [b, n, 1]
         let z = (logPartition.squared() * weights).summed() / Swift.max(1, isReal.reduce(0, +))
@@ -249,7 +278,8 @@ public struct SwitchRouting: Sendable {
         var expert = [Int](repeating: 0, count: groups * groupSize)
         for t in expert.indices {
             var best = 0
-            for e in 1..<experts where probabilities[t * experts + e] > probabilities[t * experts + best] { best = e }
+            for e in 1..<experts
+            where probabilities[t * experts + e] > probabilities[t * experts + best] { best = e }
             expert[t] = best
         }
         var tokens = [[Int]](repeating: [], count: experts)
@@ -262,7 +292,11 @@ public struct SwitchRouting: Sendable {
             var taken = earlier?[g] ?? [Int](repeating: 0, count: experts)
             for t in real {
                 taken[expert[t]] += 1
-                if taken[expert[t]] <= limit { tokens[expert[t]].append(t) } else { dropped.append(t) }
+                if taken[expert[t]] <= limit {
+                    tokens[expert[t]].append(t)
+                } else {
+                    dropped.append(t)
+                }
             }
             takenPerGroup.append(taken)
         }
@@ -290,7 +324,8 @@ public final class SwitchRouter: Module, Stochastic {
     public init(dimension: Int, experts: Int, jitter: Float, generator: inout RandomGenerator) {
         classifier = Linear(
             inputCount: dimension, outputCount: experts, bias: false,
-            weightInitializer: .truncatedNormal(standardDeviation: (0.1 / Float(dimension)).squareRoot()),
+            weightInitializer: .truncatedNormal(
+                standardDeviation: (0.1 / Float(dimension)).squareRoot()),
             generator: &generator)
         self.jitter = jitter
         self.generator = RandomGenerator(seed: 0)
@@ -304,11 +339,15 @@ public final class SwitchRouter: Module, Stochastic {
     public func reseed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
 
     /// tokens [T, c] → logits [T, E] (float32 throughout).
-    public func callAsFunction(_ tokens: Tensor) -> Tensor { self(tokens, weight: classifier.weight.value) }
+    public func callAsFunction(_ tokens: Tensor) -> Tensor {
+        self(tokens, weight: classifier.weight.value)
+    }
 
     /// The router with weight [E, c].
     public func callAsFunction(_ tokens: Tensor, weight: Tensor) -> Tensor {
-        guard isTraining && jitter > 0 else { return Tensor.linear(tokens, weight: weight, bias: nil) }
+        guard isTraining && jitter > 0 else {
+            return Tensor.linear(tokens, weight: weight, bias: nil)
+        }
         let noise = Tensor.filled(shape: tokens.shape) { out in
             for i in out.indices { out[i] = 1 - jitter + 2 * jitter * generator.nextUniform() }
         }
@@ -326,12 +365,19 @@ public final class ExpertFeedForward: Module {
     public let dropout: Dropout
 
     /// An expert initialised as the Switch paper does (truncated normal, std √(0.1/fan_in)).
-    public init(dimension: Int, hiddenDimension: Int, activation: Activation, dropout: Float, generator: inout RandomGenerator) {
-        func initializer(_ fanIn: Int) -> Initializer { .truncatedNormal(standardDeviation: (0.1 / Float(fanIn)).squareRoot()) }
-        wi = Linear(inputCount: dimension, outputCount: hiddenDimension, bias: false,
-                    weightInitializer: initializer(dimension), generator: &generator)
-        wo = Linear(inputCount: hiddenDimension, outputCount: dimension, bias: false,
-                    weightInitializer: initializer(hiddenDimension), generator: &generator)
+    public init(
+        dimension: Int, hiddenDimension: Int, activation: Activation, dropout: Float,
+        generator: inout RandomGenerator
+    ) {
+        func initializer(_ fanIn: Int) -> Initializer {
+            .truncatedNormal(standardDeviation: (0.1 / Float(fanIn)).squareRoot())
+        }
+        wi = Linear(
+            inputCount: dimension, outputCount: hiddenDimension, bias: false,
+            weightInitializer: initializer(dimension), generator: &generator)
+        wo = Linear(
+            inputCount: hiddenDimension, outputCount: dimension, bias: false,
+            weightInitializer: initializer(hiddenDimension), generator: &generator)
         self.activation = activation
         self.dropout = Dropout(probability: dropout)
     }
@@ -340,11 +386,14 @@ public final class ExpertFeedForward: Module {
     public var children: [(String, any Module)] { [("wi", wi), ("wo", wo), ("dropout", dropout)] }
 
     /// [..., c] → [..., c].
-    public func callAsFunction(_ x: Tensor) -> Tensor { self(x, wi: wi.weight.value, wo: wo.weight.value) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        self(x, wi: wi.weight.value, wo: wo.weight.value)
+    }
 
     /// The expert with the given weights.
     public func callAsFunction(_ x: Tensor, wi: Tensor, wo: Tensor) -> Tensor {
-        Tensor.linear(dropout(activation(Tensor.linear(x, weight: wi, bias: nil))), weight: wo, bias: nil)
+        Tensor.linear(
+            dropout(activation(Tensor.linear(x, weight: wi, bias: nil))), weight: wo, bias: nil)
     }
 }
 
@@ -360,7 +409,9 @@ public final class ExpertList: Module {
     /// A list of experts.
     public init(_ list: [ExpertFeedForward]) { self.list = list }
     /// `expert_<i>` for each expert.
-    public var children: [(String, any Module)] { list.enumerated().map { ("expert_\($0.offset)", $0.element) } }
+    public var children: [(String, any Module)] {
+        list.enumerated().map { ("expert_\($0.offset)", $0.element) }
+    }
 }
 
 /// `SwitchFeedForward.combine` as a kernel op: inputs every expert's part, then the gate.

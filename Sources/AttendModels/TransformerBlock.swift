@@ -40,12 +40,15 @@ public final class TransformerBlock: Module {
     public let preNorm: Bool
 
     /// A block around `mixer`; `feedForward` nil when the mixer replaces the whole layer.
-    public init(mixer: any TokenMixer, feedForward: (any FeedForwardLayer)?, dimension: Int,
-                preNorm: Bool, dropout: Float, layerNormEpsilon: Float) {
+    public init(
+        mixer: any TokenMixer, feedForward: (any FeedForwardLayer)?, dimension: Int,
+        preNorm: Bool, dropout: Float, layerNormEpsilon: Float
+    ) {
         self.mixer = mixer
         self.feedForward = feedForward
         mixerNorm = LayerNorm(dimension: dimension, epsilon: layerNormEpsilon)
-        feedForwardNorm = feedForward == nil ? nil : LayerNorm(dimension: dimension, epsilon: layerNormEpsilon)
+        feedForwardNorm =
+            feedForward == nil ? nil : LayerNorm(dimension: dimension, epsilon: layerNormEpsilon)
         self.dropout = Dropout(probability: dropout)
         self.preNorm = preNorm
     }

@@ -51,35 +51,50 @@ public final class ViT: Module {
     ///   - initialization: `.random` draws transformers' init (truncated normal, σ =
     ///     `initializer_range`, zero biases, unit norms).
     public init(
-        _ configuration: ViTConfiguration, mechanism: String = "full", upperMechanism: String? = nil,
+        _ configuration: ViTConfiguration, mechanism: String = "full",
+        upperMechanism: String? = nil,
         mixerConfiguration: MixerConfiguration? = nil, hasPooler: Bool = true, seed: UInt64 = 0,
         initialization: Initialization = .random
     ) throws {
-        if let problem = configuration.problem { throw PretrainedModelError.invalidConfiguration(path: "ViT configuration", problem: problem) }
+        if let problem = configuration.problem {
+            throw PretrainedModelError.invalidConfiguration(
+                path: "ViT configuration", problem: problem)
+        }
         self.configuration = configuration
         self.mechanism = mechanism
         var generator = RandomGenerator(seed: seed)
         let weights: Initializer =
-            initialization == .random ? .truncatedNormal(standardDeviation: configuration.initializerRange) : .zeros
+            initialization == .random
+            ? .truncatedNormal(standardDeviation: configuration.initializerRange) : .zeros
         embeddings = ViTEmbeddings(configuration, weights: weights, generator: &generator)
-        var mixer = mixerConfiguration ?? MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
+        var mixer =
+            mixerConfiguration
+            ?? MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
         mixer.modelDimension = configuration.modelDimension
         mixer.headCount = configuration.headCount
         mixer.maximumLength = configuration.sequenceLength
         mixer.projectionBias = configuration.qkvBias
         mixer.attentionDropout = configuration.attentionDropout
-        let upper = try upperMechanism ?? Mechanisms.named(mechanism).capabilities.upperLayerMixer ?? mechanism
+        let upper =
+            try upperMechanism ?? Mechanisms.named(mechanism).capabilities.upperLayerMixer
+            ?? mechanism
         layerMechanisms = (0..<configuration.layerCount).map { $0 == 0 ? mechanism : upper }
         var layers: [ViTLayer] = []
         for (index, name) in layerMechanisms.enumerated() {
-            let built = try Mechanisms.make(name, configuration: mixer, seed: RandomGenerator.mix(seed ^ mixer.seed, UInt64(index)))
-            layers.append(ViTLayer(configuration, mixer: built, weights: weights, generator: &generator))
+            let built = try Mechanisms.make(
+                name, configuration: mixer,
+                seed: RandomGenerator.mix(seed ^ mixer.seed, UInt64(index)))
+            layers.append(
+                ViTLayer(configuration, mixer: built, weights: weights, generator: &generator))
         }
         self.layers = layers
         let d = configuration.modelDimension
         layerNorm = LayerNorm(dimension: d, epsilon: configuration.layerNormEpsilon)
-        pooler = hasPooler
-            ? Linear(inputCount: d, outputCount: d, weightInitializer: weights, biasInitializer: .zeros, generator: &generator)
+        pooler =
+            hasPooler
+            ? Linear(
+                inputCount: d, outputCount: d, weightInitializer: weights, biasInitializer: .zeros,
+                generator: &generator)
             : nil
     }
 
@@ -95,8 +110,11 @@ public final class ViT: Module {
     /// Hidden states [b, N + 1, D] of images [b, C, H, W], with the context the layers ran in.
     public func encode(_ pixels: Tensor, trainingStep: Int = 0) throws -> EncodedSequence {
         let (c, side) = (configuration.channelCount, configuration.imageSize)
-        guard pixels.rank == 4, pixels.shape[1] == c, pixels.shape[2] == side, pixels.shape[3] == side else {
-            throw PretrainedModelError.invalidInput("pixel values must be [batch, \(c), \(side), \(side)], got \(pixels.shape)")
+        guard pixels.rank == 4, pixels.shape[1] == c, pixels.shape[2] == side,
+            pixels.shape[3] == side
+        else {
+            throw PretrainedModelError.invalidInput(
+                "pixel values must be [batch, \(c), \(side), \(side)], got \(pixels.shape)")
         }
         let context = MixerContext()
         context.trainingStep = trainingStep
@@ -106,7 +124,8 @@ public final class ViT: Module {
             x = try layer(x, context: context)
         }
         let hidden = layerNorm(x)
-        return EncodedSequence(hidden: hidden, mask: Tensor.ones([hidden.shape[0], hidden.shape[1]]), context: context)
+        return EncodedSequence(
+            hidden: hidden, mask: Tensor.ones([hidden.shape[0], hidden.shape[1]]), context: context)
     }
 
     /// The last hidden state [b, N + 1, D] (transformers' `last_hidden_state`).
@@ -132,18 +151,24 @@ public final class ViTEmbeddings: Module {
     public let patches: ViTPatchProjection
     let dropout: Dropout
 
-    init(_ configuration: ViTConfiguration, weights: Initializer, generator: inout RandomGenerator) {
+    init(_ configuration: ViTConfiguration, weights: Initializer, generator: inout RandomGenerator)
+    {
         let d = configuration.modelDimension
         classToken = Parameter(weights.make([1, 1, d], generator: &generator))
-        positions = Parameter(weights.make([1, configuration.sequenceLength, d], generator: &generator))
+        positions = Parameter(
+            weights.make([1, configuration.sequenceLength, d], generator: &generator))
         patches = ViTPatchProjection(configuration, weights: weights, generator: &generator)
         dropout = Dropout(probability: configuration.hiddenDropout)
     }
 
     /// `cls_token` and `position_embeddings`, transformers' names.
-    public var ownParameters: [(String, Parameter)] { [("cls_token", classToken), ("position_embeddings", positions)] }
+    public var ownParameters: [(String, Parameter)] {
+        [("cls_token", classToken), ("position_embeddings", positions)]
+    }
     /// The patch convolution under transformers' `patch_embeddings.projection`, and the dropout.
-    public var children: [(String, any Module)] { [("patch_embeddings.projection", patches), ("dropout", dropout)] }
+    public var children: [(String, any Module)] {
+        [("patch_embeddings.projection", patches), ("dropout", dropout)]
+    }
 
     /// [b, C, H, W] → [b, N + 1, D].
     func callAsFunction(_ pixels: Tensor) -> Tensor {
@@ -162,8 +187,11 @@ public final class ViTPatchProjection: Module {
     public let bias: Parameter
     let patchSize: Int
 
-    init(_ configuration: ViTConfiguration, weights: Initializer, generator: inout RandomGenerator) {
-        let (d, c, p) = (configuration.modelDimension, configuration.channelCount, configuration.patchSize)
+    init(_ configuration: ViTConfiguration, weights: Initializer, generator: inout RandomGenerator)
+    {
+        let (d, c, p) = (
+            configuration.modelDimension, configuration.channelCount, configuration.patchSize
+        )
         weight = Parameter(weights.make([d, c, p, p], generator: &generator))
         bias = Parameter(.zeros([d]))
         patchSize = p
@@ -177,8 +205,11 @@ public final class ViTPatchProjection: Module {
         let (b, c, side, p) = (pixels.shape[0], pixels.shape[1], pixels.shape[2], patchSize)
         let g = side / p
         let d = weight.shape[0]
-        let patches = pixels.reshaped([b, c, g, p, g, p]).permuted([0, 2, 4, 1, 3, 5]).reshaped([b, g * g, c * p * p])
-        return Tensor.linear(patches, weight: weight.value.reshaped([d, c * p * p]), bias: bias.value)  // [b, N, D]
+        let patches = pixels.reshaped([b, c, g, p, g, p]).permuted([0, 2, 4, 1, 3, 5]).reshaped([
+            b, g * g, c * p * p,
+        ])
+        return Tensor.linear(
+            patches, weight: weight.value.reshaped([d, c * p * p]), bias: bias.value)  // [b, N, D]
     }
 }
 
@@ -200,13 +231,19 @@ public final class ViTLayer: Module {
     let activation: Activation
     let dropout: Dropout
 
-    init(_ configuration: ViTConfiguration, mixer: any TokenMixer, weights: Initializer, generator: inout RandomGenerator) {
+    init(
+        _ configuration: ViTConfiguration, mixer: any TokenMixer, weights: Initializer,
+        generator: inout RandomGenerator
+    ) {
         let (d, f) = (configuration.modelDimension, configuration.feedForwardDimension)
         func linear(_ input: Int, _ output: Int, _ generator: inout RandomGenerator) -> Linear {
-            Linear(inputCount: input, outputCount: output, weightInitializer: weights, biasInitializer: .zeros, generator: &generator)
+            Linear(
+                inputCount: input, outputCount: output, weightInitializer: weights,
+                biasInitializer: .zeros, generator: &generator)
         }
         if let frame = mixer as? MultiHeadAttention {
-            let heads = ViTSelfAttention(configuration, core: frame.core, weights: weights, generator: &generator)
+            let heads = ViTSelfAttention(
+                configuration, core: frame.core, weights: weights, generator: &generator)
             attention = .heads(heads, output: linear(d, d, &generator))
         } else {
             attention = .mixer(mixer)
@@ -224,11 +261,13 @@ public final class ViTLayer: Module {
     public var children: [(String, any Module)] {
         var list: [(String, any Module)]
         switch attention {
-        case .heads(let heads, let output): list = [("attention.attention", heads), ("attention.output.dense", output)]
+        case .heads(let heads, let output):
+            list = [("attention.attention", heads), ("attention.output.dense", output)]
         case .mixer(let mixer): list = [("attention.mixer", mixer)]
         }
         return list + [
-            ("layernorm_before", normBefore), ("layernorm_after", normAfter), ("intermediate.dense", intermediate),
+            ("layernorm_before", normBefore), ("layernorm_after", normAfter),
+            ("intermediate.dense", intermediate),
             ("output.dense", output), ("dropout", dropout),
         ]
     }
@@ -238,7 +277,8 @@ public final class ViTLayer: Module {
         let normed = normBefore(x)
         let attended: Tensor
         switch attention {
-        case .heads(let heads, let projection): attended = projection(try heads(normed, context: context))
+        case .heads(let heads, let projection):
+            attended = projection(try heads(normed, context: context))
         case .mixer(let mixer): attended = try mixer(normed, context: context)
         }
         let h = x + dropout(attended)  // [b, n, D]
@@ -254,11 +294,16 @@ public final class ViTSelfAttention: Module {
     public let core: any AttentionCore
     let headCount: Int
 
-    init(_ configuration: ViTConfiguration, core: any AttentionCore, weights: Initializer, generator: inout RandomGenerator) {
+    init(
+        _ configuration: ViTConfiguration, core: any AttentionCore, weights: Initializer,
+        generator: inout RandomGenerator
+    ) {
         let d = configuration.modelDimension
         func projection(_ generator: inout RandomGenerator) -> Linear {
-            Linear(inputCount: d, outputCount: d, bias: configuration.qkvBias, weightInitializer: weights,
-                   biasInitializer: .zeros, generator: &generator)
+            Linear(
+                inputCount: d, outputCount: d, bias: configuration.qkvBias,
+                weightInitializer: weights,
+                biasInitializer: .zeros, generator: &generator)
         }
         query = projection(&generator)
         key = projection(&generator)
@@ -270,14 +315,17 @@ public final class ViTSelfAttention: Module {
     /// The core's own parameters, at this level, as `MultiHeadAttention` keeps them.
     public var ownParameters: [(String, Parameter)] { core.ownParameters }
     /// `query`, `key`, `value`, then the core's children.
-    public var children: [(String, any Module)] { [("query", query), ("key", key), ("value", value)] + core.children }
+    public var children: [(String, any Module)] {
+        [("query", query), ("key", key), ("value", value)] + core.children
+    }
 
     /// [b, n, D] → [b, n, D] (heads merged, before the output projection).
     func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor {
         let (b, n, d) = (x.shape[0], x.shape[1], x.shape[2])
         let heads = [b, n, headCount, d / headCount]
         let mixed = try core.attend(
-            query: query(x).reshaped(heads), key: key(x).reshaped(heads), value: value(x).reshaped(heads), context: context)
+            query: query(x).reshaped(heads), key: key(x).reshaped(heads),
+            value: value(x).reshaped(heads), context: context)
         return mixed.reshaped([b, n, d])
     }
 }
@@ -292,16 +340,19 @@ public final class ViTClassifier: Module {
 
     /// A classifier with `classCount` outputs.
     public init(
-        _ configuration: ViTConfiguration, classCount: Int, mechanism: String = "full", upperMechanism: String? = nil,
+        _ configuration: ViTConfiguration, classCount: Int, mechanism: String = "full",
+        upperMechanism: String? = nil,
         mixerConfiguration: MixerConfiguration? = nil, seed: UInt64 = 0
     ) throws {
         vit = try ViT(
-            configuration, mechanism: mechanism, upperMechanism: upperMechanism, mixerConfiguration: mixerConfiguration,
+            configuration, mechanism: mechanism, upperMechanism: upperMechanism,
+            mixerConfiguration: mixerConfiguration,
             hasPooler: false, seed: seed)
         var generator = RandomGenerator(seed: seed, stream: 1)
         classifier = Linear(
             inputCount: configuration.modelDimension, outputCount: classCount,
-            weightInitializer: .truncatedNormal(standardDeviation: configuration.initializerRange), biasInitializer: .zeros,
+            weightInitializer: .truncatedNormal(standardDeviation: configuration.initializerRange),
+            biasInitializer: .zeros,
             generator: &generator)
     }
 
@@ -310,7 +361,8 @@ public final class ViTClassifier: Module {
     public convenience init(_ model: ModelConfiguration) throws {
         let configuration = try ViTConfiguration(model)
         try self.init(
-            configuration, classCount: model.classCount, mechanism: model.mixer, upperMechanism: model.upperMixer,
+            configuration, classCount: model.classCount, mechanism: model.mixer,
+            upperMechanism: model.upperMixer,
             mixerConfiguration: model.mixerOptions, seed: model.seed)
     }
 
@@ -321,7 +373,9 @@ public final class ViTClassifier: Module {
     public func callAsFunction(_ pixels: Tensor, trainingStep: Int = 0) throws -> ModelOutput {
         let encoded = try vit.encode(pixels, trainingStep: trainingStep)
         let (b, d) = (encoded.hidden.shape[0], encoded.hidden.shape[2])
-        return ModelOutput(logits: classifier(encoded.hidden.sliced(alongAxis: 1, 0..<1).reshaped([b, d])), context: encoded.context)
+        return ModelOutput(
+            logits: classifier(encoded.hidden.sliced(alongAxis: 1, 0..<1).reshaped([b, d])),
+            context: encoded.context)
     }
 
     /// Grey levels 0…255 as token ids [b, C·H·W] (channel-major, rows in order) → pixel values
@@ -329,10 +383,13 @@ public final class ViTClassifier: Module {
     public func pixels(fromTokens tokens: Indices) throws -> Tensor {
         let (c, side) = (vit.configuration.channelCount, vit.configuration.imageSize)
         guard tokens.shape.count == 2, tokens.shape[1] == c * side * side else {
-            throw PretrainedModelError.invalidInput("expected \(c)·\(side)·\(side) grey levels per image, got token ids \(tokens.shape)")
+            throw PretrainedModelError.invalidInput(
+                "expected \(c)·\(side)·\(side) grey levels per image, got token ids \(tokens.shape)"
+            )
         }
         let b = tokens.shape[0]
-        return Tensor(shape: [b, c, side, side], scalars: tokens.values.map { Float($0) / 127.5 - 1 })
+        return Tensor(
+            shape: [b, c, side, side], scalars: tokens.values.map { Float($0) / 127.5 - 1 })
     }
 }
 
@@ -346,15 +403,22 @@ extension ViTConfiguration {
         guard side * side * channels == model.maximumLength else {
             throw PretrainedModelError.invalidConfiguration(
                 path: "model configuration",
-                problem: "a ViT needs square images: maximum length \(model.maximumLength) is not \(channels)·side²")
+                problem:
+                    "a ViT needs square images: maximum length \(model.maximumLength) is not \(channels)·side²"
+            )
         }
         self.init(
-            modelDimension: model.modelDimension, layerCount: model.layerCount, headCount: model.headCount,
-            feedForwardDimension: model.feedForwardDimension, imageSize: side, patchSize: model.patchSize,
+            modelDimension: model.modelDimension, layerCount: model.layerCount,
+            headCount: model.headCount,
+            feedForwardDimension: model.feedForwardDimension, imageSize: side,
+            patchSize: model.patchSize,
             channelCount: channels)
         activation = model.activation
         layerNormEpsilon = model.layerNormEpsilon
         hiddenDropout = model.dropout
-        if let problem { throw PretrainedModelError.invalidConfiguration(path: "model configuration", problem: problem) }
+        if let problem {
+            throw PretrainedModelError.invalidConfiguration(
+                path: "model configuration", problem: problem)
+        }
     }
 }

@@ -19,7 +19,8 @@ public final class Dropout: Module, Stochastic {
     /// Dropout with drop probability `probability` in [0, 1).
     public init(probability: Float, seed: UInt64 = 0) {
         precondition(
-            probability >= 0 && probability < 1, "dropout probability must be in [0, 1), got \(probability)")
+            probability >= 0 && probability < 1,
+            "dropout probability must be in [0, 1), got \(probability)")
         self.probability = probability
         generator = RandomGenerator(seed: seed)
     }

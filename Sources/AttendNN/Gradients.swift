@@ -42,7 +42,9 @@ public struct Gradients: @unchecked Sendable {
     public var globalNorm: Float {
         var total: Double = 0
         for g in storage.values {
-            g.withUnsafeBufferPointer { p in total += Double(Dot.product(p.baseAddress!, p.baseAddress!, count: p.count)) }
+            g.withUnsafeBufferPointer { p in
+                total += Double(Dot.product(p.baseAddress!, p.baseAddress!, count: p.count))
+            }
         }
         return Float(total.squareRoot())
     }

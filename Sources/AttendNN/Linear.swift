@@ -18,9 +18,12 @@ public final class Linear: Module {
     ) {
         let defaultInit = Initializer.fanInUniform(fanIn: inputCount)
         weight = Parameter(
-            (weightInitializer ?? defaultInit).make([outputCount, inputCount], generator: &generator))
-        self.bias = bias
-            ? Parameter((biasInitializer ?? defaultInit).make([outputCount], generator: &generator)) : nil
+            (weightInitializer ?? defaultInit).make(
+                [outputCount, inputCount], generator: &generator))
+        self.bias =
+            bias
+            ? Parameter((biasInitializer ?? defaultInit).make([outputCount], generator: &generator))
+            : nil
     }
 
     /// Input feature count.

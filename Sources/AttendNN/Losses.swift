@@ -23,9 +23,11 @@ public func crossEntropy(
 ) -> Tensor {
     precondition(logits.rank == 2, "crossEntropy: logits must be [N, C], got \(logits.shape)")
     let (n, classes) = (logits.shape[0], logits.shape[1])
-    precondition(targets.count == n, "crossEntropy: \(targets.count) targets for \(n) rows of logits")
+    precondition(
+        targets.count == n, "crossEntropy: \(targets.count) targets for \(n) rows of logits")
     for t in targets where t != ignoreIndex && (t < 0 || t >= classes) {
-        preconditionFailure("crossEntropy: target \(t) outside 0..<\(classes) (ignore index \(ignoreIndex))")
+        preconditionFailure(
+            "crossEntropy: target \(t) outside 0..<\(classes) (ignore index \(ignoreIndex))")
     }
     let kept = targets.map { $0 == ignoreIndex ? Float(0) : 1 }
     let keptMask = Tensor(shape: [n, 1], scalars: kept)
@@ -47,8 +49,11 @@ public func crossEntropy(
 
 /// Binary cross-entropy on logits, max(x,0) − x·y + log(1 + e^{−|x|}) (stable for any x);
 /// the gradient is σ(x) − y exactly.
-public func binaryCrossEntropy(logits: Tensor, targets: Tensor, reduction: LossReduction = .mean) -> Tensor {
-    precondition(logits.shape == targets.shape, "binaryCrossEntropy: \(logits.shape) vs \(targets.shape)")
+public func binaryCrossEntropy(logits: Tensor, targets: Tensor, reduction: LossReduction = .mean)
+    -> Tensor
+{
+    precondition(
+        logits.shape == targets.shape, "binaryCrossEntropy: \(logits.shape) vs \(targets.shape)")
     let losses = Tensor.fused(BinaryCrossEntropyOp(logits: logits, targets: targets))
     switch reduction {
     case .none: return losses
@@ -58,10 +63,14 @@ public func binaryCrossEntropy(logits: Tensor, targets: Tensor, reduction: LossR
 }
 
 /// Mean (or summed) squared error.
-public func meanSquaredError(_ predictions: Tensor, _ targets: Tensor, reduction: LossReduction = .mean)
+public func meanSquaredError(
+    _ predictions: Tensor, _ targets: Tensor, reduction: LossReduction = .mean
+)
     -> Tensor
 {
-    precondition(predictions.shape == targets.shape, "meanSquaredError: \(predictions.shape) vs \(targets.shape)")
+    precondition(
+        predictions.shape == targets.shape,
+        "meanSquaredError: \(predictions.shape) vs \(targets.shape)")
     let squares = (predictions - targets).squared()
     switch reduction {
     case .none: return squares

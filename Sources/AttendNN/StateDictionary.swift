@@ -21,9 +21,14 @@ public struct StateDictionaryMismatch: Error, CustomStringConvertible {
     /// One line per kind of problem, listing the names.
     public var description: String {
         var lines = ["the weights do not match the model:"]
-        if !missing.isEmpty { lines.append("  missing (\(missing.count)): \(missing.prefix(20).joined(separator: ", "))") }
+        if !missing.isEmpty {
+            lines.append(
+                "  missing (\(missing.count)): \(missing.prefix(20).joined(separator: ", "))")
+        }
         if !unexpected.isEmpty {
-            lines.append("  unexpected (\(unexpected.count)): \(unexpected.prefix(20).joined(separator: ", "))")
+            lines.append(
+                "  unexpected (\(unexpected.count)): \(unexpected.prefix(20).joined(separator: ", "))"
+            )
         }
         for (name, want, got) in wrongShape.prefix(20) {
             lines.append("  \(name): model expects \(want), file has \(got)")
@@ -52,7 +57,8 @@ extension Module {
             return (name, parameter.shape, t.shape)
         }
         if !wrongShape.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
-            throw StateDictionaryMismatch(missing: missing, unexpected: unexpected, wrongShape: wrongShape)
+            throw StateDictionaryMismatch(
+                missing: missing, unexpected: unexpected, wrongShape: wrongShape)
         }
         for (name, parameter) in named {
             if let t = tensors[name] { parameter.value = t }

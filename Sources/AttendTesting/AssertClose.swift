@@ -16,9 +16,13 @@ public func assertClose(
 ) throws {
     guard actual.shape == expected.shape else {
         throw NumericMismatch(
-            description: "\(label): shape \(actual.shape) differs from expected \(expected.shape) (\(file):\(line))")
+            description:
+                "\(label): shape \(actual.shape) differs from expected \(expected.shape) (\(file):\(line))"
+        )
     }
-    try assertClose(actual.scalars, expected.scalars, tolerance, label, shape: actual.shape, file: file, line: line)
+    try assertClose(
+        actual.scalars, expected.scalars, tolerance, label, shape: actual.shape, file: file,
+        line: line)
 }
 
 /// Array form of `assertClose`; `shape` only improves the message.
@@ -28,7 +32,8 @@ public func assertClose(
 ) throws {
     guard actual.count == expected.count else {
         throw NumericMismatch(
-            description: "\(label): \(actual.count) values, expected \(expected.count) (\(file):\(line))")
+            description:
+                "\(label): \(actual.count) values, expected \(expected.count) (\(file):\(line))")
     }
     var worst = -1
     var worstExcess: Float = 0
@@ -44,7 +49,8 @@ public func assertClose(
         }
         if !tolerance.accepts(a, e) {
             failures += 1
-            let excess = difference.isNaN ? .infinity : difference - tolerance.relative * Swift.abs(e)
+            let excess =
+                difference.isNaN ? .infinity : difference - tolerance.relative * Swift.abs(e)
             if worst < 0 || excess > worstExcess {
                 worst = i
                 worstExcess = excess

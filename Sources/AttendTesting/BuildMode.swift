@@ -6,9 +6,9 @@ import Testing
 /// True when this test bundle was compiled with optimisation (no `DEBUG` flag).
 public let isOptimizedBuild: Bool = {
     #if DEBUG
-    return false
+        return false
     #else
-    return true
+        return true
     #endif
 }()
 

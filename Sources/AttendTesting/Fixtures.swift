@@ -10,9 +10,12 @@ public struct MissingFixture: Error, CustomStringConvertible {
 
 /// The path of `Fixtures/<name>.safetensors` in `bundle` (pass the test target's `Bundle.module`).
 public func fixturePath(_ name: String, in bundle: Bundle) throws -> String {
-    guard let path = bundle.path(forResource: name, ofType: "safetensors", inDirectory: "Fixtures") else {
+    guard let path = bundle.path(forResource: name, ofType: "safetensors", inDirectory: "Fixtures")
+    else {
         throw MissingFixture(
-            description: "fixture \(name).safetensors is missing from the test bundle (see scripts/fixtures/README.md)")
+            description:
+                "fixture \(name).safetensors is missing from the test bundle (see scripts/fixtures/README.md)"
+        )
     }
     return path
 }

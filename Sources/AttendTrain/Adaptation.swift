@@ -121,7 +121,8 @@ public final class Adaptation {
             let position = step * settings.batchSize + i
             let pass = position / count
             if orders[pass] == nil {
-                var generator = RandomGenerator(seed: RandomGenerator.mix(settings.seed, UInt64(pass)))
+                var generator = RandomGenerator(
+                    seed: RandomGenerator.mix(settings.seed, UInt64(pass)))
                 orders[pass] = generator.permutation(count)
             }
             return texts.training[orders[pass]![position % count]]

@@ -11,16 +11,23 @@ public enum Checkpoint {
     static let format = "attend-checkpoint-1"
 
     /// Writes `model` and `optimizer` state after `step` completed steps to `path`.
-    public static func save(model: any Module, optimizer: any Optimizer, step: Int, to path: String) throws {
-        var tensors: [(String, SafetensorsValue)] = model.stateDictionary().map { ("model." + $0.0, .float($0.1)) }
+    public static func save(model: any Module, optimizer: any Optimizer, step: Int, to path: String)
+        throws
+    {
+        var tensors: [(String, SafetensorsValue)] = model.stateDictionary().map {
+            ("model." + $0.0, .float($0.1))
+        }
         tensors += optimizer.state().map { ("optimizer." + $0.0, .float($0.1)) }
         try Safetensors.write(tensors, metadata: ["format": format, "step": "\(step)"], to: path)
     }
 
     /// Restores `model` and `optimizer` from `path`; returns the number of completed steps.
-    public static func load(model: any Module, optimizer: any Optimizer, from path: String) throws -> Int {
+    public static func load(model: any Module, optimizer: any Optimizer, from path: String) throws
+        -> Int
+    {
         let file = try SafetensorsFile(path: path)
-        guard file.metadata["format"] == format, let step = file.metadata["step"].flatMap(Int.init) else {
+        guard file.metadata["format"] == format, let step = file.metadata["step"].flatMap(Int.init)
+        else {
             throw TrainingError.run("\(path) is not an Attend checkpoint (no '\(format)' metadata)")
         }
         var modelState: [String: Tensor] = [:]
@@ -38,8 +45,11 @@ public enum Checkpoint {
     }
 
     /// Writes only the model parameters (the final model) to `path`.
-    public static func saveModel(_ model: any Module, to path: String, metadata: [String: String] = [:]) throws {
-        try Safetensors.write(model.stateDictionary().map { ($0.0, .float($0.1)) }, metadata: metadata, to: path)
+    public static func saveModel(
+        _ model: any Module, to path: String, metadata: [String: String] = [:]
+    ) throws {
+        try Safetensors.write(
+            model.stateDictionary().map { ($0.0, .float($0.1)) }, metadata: metadata, to: path)
     }
 
     /// Loads parameters saved by `saveModel` into `model` (strict: every name must match).

@@ -27,10 +27,18 @@ public struct MixerTaskResult: Codable, Sendable {
     public var pretrainSeconds: Double?
 
     /// A result with every measured field; `command` nil when the caller does not know it.
-    public init(task: String, mixer: String, seed: UInt64, accuracy: Float?, loss: Float?, tokensPerSecond: Double?,
-                peakMemoryBytes: Int?, parameters: Int?, seconds: Double?, failure: String?, command: String? = nil) {
-        (self.task, self.mixer, self.seed, self.accuracy, self.loss) = (task, mixer, seed, accuracy, loss)
-        (self.tokensPerSecond, self.peakMemoryBytes, self.parameters) = (tokensPerSecond, peakMemoryBytes, parameters)
+    public init(
+        task: String, mixer: String, seed: UInt64, accuracy: Float?, loss: Float?,
+        tokensPerSecond: Double?,
+        peakMemoryBytes: Int?, parameters: Int?, seconds: Double?, failure: String?,
+        command: String? = nil
+    ) {
+        (self.task, self.mixer, self.seed, self.accuracy, self.loss) = (
+            task, mixer, seed, accuracy, loss
+        )
+        (self.tokensPerSecond, self.peakMemoryBytes, self.parameters) = (
+            tokensPerSecond, peakMemoryBytes, parameters
+        )
         (self.seconds, self.failure, self.command) = (seconds, failure, command)
     }
 }
@@ -45,8 +53,13 @@ public struct ComparisonReport: Sendable {
     public let preset: String, command: String
 
     /// A report over `results`, laid out in the order of `tasks` and `mixers`.
-    public init(results: [MixerTaskResult], tasks: [String], mixers: [String], preset: String, command: String) {
-        (self.results, self.tasks, self.mixers, self.preset, self.command) = (results, tasks, mixers, preset, command)
+    public init(
+        results: [MixerTaskResult], tasks: [String], mixers: [String], preset: String,
+        command: String
+    ) {
+        (self.results, self.tasks, self.mixers, self.preset, self.command) = (
+            results, tasks, mixers, preset, command
+        )
     }
 
     /// The distinct commands that trained the results, in the order they first appear; pairs of
@@ -59,10 +72,13 @@ public struct ComparisonReport: Sendable {
 
     /// Mean and (sample) standard deviation of the accuracies of a pair over seeds, in percent.
     func accuracy(_ task: String, _ mixer: String) -> (mean: Double, std: Double, runs: Int)? {
-        let values = results.filter { $0.task == task && $0.mixer == mixer }.compactMap(\.accuracy).map { Double($0) * 100 }
+        let values = results.filter { $0.task == task && $0.mixer == mixer }.compactMap(\.accuracy)
+            .map { Double($0) * 100 }
         guard !values.isEmpty else { return nil }
         let mean = values.reduce(0, +) / Double(values.count)
-        let variance = values.count > 1 ? values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1) : 0
+        let variance =
+            values.count > 1
+            ? values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1) : 0
         return (mean, variance.squareRoot(), values.count)
     }
 
@@ -92,15 +108,25 @@ public struct ComparisonReport: Sendable {
             var line = "| \(mixer) |"
             for t in tasks {
                 if let a = accuracy(t, mixer) {
-                    line += a.runs > 1 ? String(format: " %.1f ± %.1f |", a.mean, a.std) : String(format: " %.1f |", a.mean)
+                    line +=
+                        a.runs > 1
+                        ? String(format: " %.1f ± %.1f |", a.mean, a.std)
+                        : String(format: " %.1f |", a.mean)
                 } else {
                     line += " — |"
                 }
             }
             line += averageAccuracy(mixer).map { String(format: " %.1f |", $0) } ?? " — |"
-            line += mean(mixer, { $0.tokensPerSecond }).map { String(format: " %.0f |", $0) } ?? " — |"
-            line += mean(mixer, { $0.peakMemoryBytes.map { Double($0) / 1_048_576 } }).map { String(format: " %.1f |", $0) } ?? " — |"
-            line += mean(mixer, { $0.parameters.map(Double.init) }).map { String(format: " %.0f |", $0) } ?? " — |"
+            line +=
+                mean(mixer, { $0.tokensPerSecond }).map { String(format: " %.0f |", $0) } ?? " — |"
+            line +=
+                mean(mixer, { $0.peakMemoryBytes.map { Double($0) / 1_048_576 } }).map {
+                    String(format: " %.1f |", $0)
+                } ?? " — |"
+            line +=
+                mean(mixer, { $0.parameters.map(Double.init) }).map {
+                    String(format: " %.0f |", $0)
+                } ?? " — |"
             lines.append(line)
         }
         return lines.joined(separator: "\n")
@@ -118,21 +144,31 @@ public struct ComparisonReport: Sendable {
         do {
             stored = try JSONDecoder().decode(StoredResults.self, from: data)
         } catch {
-            throw TrainingError.run("\(path) is not a results file of `attend lra` (\(error)); move it away or pass --results")
+            throw TrainingError.run(
+                "\(path) is not a results file of `attend lra` (\(error)); move it away or pass --results"
+            )
         }
         guard stored.preset == preset else {
-            throw TrainingError.run("\(path) holds results of preset \(stored.preset), not \(preset); pass another --results file")
+            throw TrainingError.run(
+                "\(path) holds results of preset \(stored.preset), not \(preset); pass another --results file"
+            )
         }
         return stored.results
     }
 
     /// Saves results atomically.
-    public static func saveResults(_ results: [MixerTaskResult], preset: String, to path: String) throws {
+    public static func saveResults(_ results: [MixerTaskResult], preset: String, to path: String)
+        throws
+    {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-        try encoder.encode(StoredResults(preset: preset, results: results)).write(to: URL(fileURLWithPath: path), options: .atomic)
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true)
+        }
+        try encoder.encode(StoredResults(preset: preset, results: results)).write(
+            to: URL(fileURLWithPath: path), options: .atomic)
     }
 
     struct StoredResults: Codable {
@@ -170,24 +206,34 @@ public struct ComparisonReport: Sendable {
         let pretraining = Set(results.compactMap(\.pretrainSteps)).sorted()
         if !pretraining.isEmpty {
             let steps = pretraining.map(String.init).joined(separator: " or ")
-            page += "\nEvery pair was first self-pretrained on its task's training inputs (masked "
+            page +=
+                "\nEvery pair was first self-pretrained on its task's training inputs (masked "
                 + "tokens, \(steps) steps, `--pretrain-steps`); times and speeds are those of the "
                 + "supervised stage, `pretrainSeconds` in the results file those of the "
                 + "pretraining.\n"
         }
         if !failures.isEmpty {
             page += "\nPairs without a result:\n\n"
-            for f in failures { page += "- \(f.task) / \(f.mixer) (seed \(f.seed)): \(f.failure!)\n" }
+            for f in failures {
+                page += "- \(f.task) / \(f.mixer) (seed \(f.seed)): \(f.failure!)\n"
+            }
         }
         let directory = (markdownPath as NSString).deletingLastPathComponent
-        if !directory.isEmpty { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true)
+        }
         try page.write(toFile: markdownPath, atomically: true, encoding: .utf8)
-        var plot = SVGPlot(title: "Average test accuracy against training speed", xLabel: "training tokens/s (log)",
-                           yLabel: "average test accuracy (%)")
+        var plot = SVGPlot(
+            title: "Average test accuracy against training speed",
+            xLabel: "training tokens/s (log)",
+            yLabel: "average test accuracy (%)")
         plot.logX = true
         plot.connect = false
         for mixer in mixers {
-            if let accuracy = averageAccuracy(mixer), let speed = mean(mixer, { $0.tokensPerSecond }) {
+            if let accuracy = averageAccuracy(mixer),
+                let speed = mean(mixer, { $0.tokensPerSecond })
+            {
                 plot.series.append(.init(name: mixer, points: [(speed, accuracy)]))
             }
         }

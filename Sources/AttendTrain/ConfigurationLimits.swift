@@ -40,7 +40,8 @@ extension TrainingConfiguration {
             evaluationInterval, 0...1_000_000_000, "evaluation_interval", flag: "--eval-every")
         try check(evaluationExamples, 0...1_000_000_000, "evaluation_examples")
         try check(
-            checkpointInterval, 0...1_000_000_000, "checkpoint_interval", flag: "--checkpoint-every")
+            checkpointInterval, 0...1_000_000_000, "checkpoint_interval", flag: "--checkpoint-every"
+        )
         try check(logInterval, 1...1_000_000_000, "log_interval")
         try check(accumulate, 1...batchSize, "accumulate", flag: "--accumulate")
         try check(

@@ -15,7 +15,8 @@ extension DecodingError {
             let place = context.codingPath.isEmpty ? "" : " in \(context.fieldName)"
             return "the required field \(key.stringValue) is missing\(place)"
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            let detail = (context.underlyingError as NSError?)?
+            let detail =
+                (context.underlyingError as NSError?)?
                 .userInfo[NSDebugDescriptionErrorKey] as? String
             return "not valid JSON" + (detail.map { " (\($0))" } ?? "")
         case .dataCorrupted(let context):

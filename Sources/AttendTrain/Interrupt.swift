@@ -28,7 +28,10 @@ public enum InterruptFlag {
         s.setEventHandler {
             if raised.load(ordering: .relaxed) { exit(130) }
             raised.store(true, ordering: .relaxed)
-            FileHandle.standardError.write(Data("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit now)\n"
+                        .utf8))
         }
         s.resume()
         source = s

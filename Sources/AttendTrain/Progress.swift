@@ -15,7 +15,9 @@ public final class ProgressReporter {
     /// A reporter for `total` steps starting at `startStep`; plain lines every `interval` steps when
     /// standard error is not a terminal. `isSilent` keeps the time but prints nothing (the processes
     /// of a distributed run other than rank 0).
-    public init(label: String, total: Int, startStep: Int = 0, interval: Int, isSilent: Bool = false) {
+    public init(
+        label: String, total: Int, startStep: Int = 0, interval: Int, isSilent: Bool = false
+    ) {
         self.label = label
         self.total = total
         self.startStep = startStep
@@ -34,12 +36,15 @@ public final class ProgressReporter {
         let done = step - startStep
         let remaining = done > 0 ? elapsed / Double(done) * Double(total - step) : 0
         let text = String(
-            format: "%@ step %d/%d  loss %.4f  acc %.3f  %.0f tok/s  ETA %@", label, step, total, loss, accuracy,
+            format: "%@ step %d/%d  loss %.4f  acc %.3f  %.0f tok/s  ETA %@", label, step, total,
+            loss, accuracy,
             tokensPerSecond, ProgressReporter.duration(remaining))
         if isTerminal {
             let width = 24
             let filled = total > 0 ? Swift.min(width, width * step / total) : width
-            let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
+            let bar =
+                String(repeating: "█", count: filled)
+                + String(repeating: "·", count: width - filled)
             write("\r\(bar) \(text)\u{1B}[K")
             if step == total { write("\n") }
         } else if step % interval == 0 || step == total || step == startStep + 1 {

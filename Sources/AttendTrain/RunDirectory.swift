@@ -27,7 +27,8 @@ public struct RunDirectory: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw TrainingError.run("cannot create run directory \(path): \(error.localizedDescription)")
+            throw TrainingError.run(
+                "cannot create run directory \(path): \(error.localizedDescription)")
         }
         removeTornWrites()
     }
@@ -65,7 +66,9 @@ public struct RunDirectory: Sendable {
     /// Reads the configuration a run was made with.
     public func loadConfiguration() throws -> TrainingConfiguration {
         guard let data = FileManager.default.contents(atPath: configurationPath) else {
-            throw TrainingError.run("no run at \(path): \(configurationPath) is missing (train one with `attend train … --out \(path)`)")
+            throw TrainingError.run(
+                "no run at \(path): \(configurationPath) is missing (train one with `attend train … --out \(path)`)"
+            )
         }
         let configuration: TrainingConfiguration
         do {
@@ -77,7 +80,8 @@ public struct RunDirectory: Sendable {
         do {
             try configuration.validate()
         } catch {
-            throw TrainingError.run("\(configurationPath) is not a valid run configuration: \(error)")
+            throw TrainingError.run(
+                "\(configurationPath) is not a valid run configuration: \(error)")
         }
         return configuration
     }
@@ -111,7 +115,9 @@ public struct RunDirectory: Sendable {
 
     /// Every metrics record logged so far.
     public func metrics() -> [[String: Any]] {
-        guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return [] }
+        guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else {
+            return []
+        }
         return text.split(separator: "\n").compactMap {
             try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
         }

@@ -36,8 +36,10 @@ public struct SVGPlot {
         self.yLabel = yLabel
     }
 
-    static let palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-                          "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#843c39", "#7b4173"]
+    static let palette = [
+        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+        "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939", "#843c39", "#7b4173",
+    ]
 
     /// The SVG document.
     public func rendered(width: Double = 720, height: Double = 460) -> String {
@@ -52,8 +54,12 @@ public struct SVGPlot {
         if yMax - yMin < 1e-12 { (yMin, yMax) = (yMin - 0.5, yMax + 0.5) }
         let xPad = (xMax - xMin) * 0.05, yPad = (yMax - yMin) * 0.08
         (xMin, xMax, yMin, yMax) = (xMin - xPad, xMax + xPad, yMin - yPad, yMax + yPad)
-        func px(_ x: Double) -> Double { left + (transform(x, logX) - xMin) / (xMax - xMin) * plotWidth }
-        func py(_ y: Double) -> Double { top + plotHeight - (transform(y, logY) - yMin) / (yMax - yMin) * plotHeight }
+        func px(_ x: Double) -> Double {
+            left + (transform(x, logX) - xMin) / (xMax - xMin) * plotWidth
+        }
+        func py(_ y: Double) -> Double {
+            top + plotHeight - (transform(y, logY) - yMin) / (yMax - yMin) * plotHeight
+        }
         var svg = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" \
             font-family="sans-serif" font-size="12">
@@ -64,32 +70,43 @@ public struct SVGPlot {
             """
         for (value, label) in ticks(xMin, xMax, log: logX) {
             let x = left + (value - xMin) / (xMax - xMin) * plotWidth
-            svg += "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight))\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(f(x))\" y=\"\(f(top + plotHeight + 16))\" text-anchor=\"middle\">\(label)</text>\n"
+            svg +=
+                "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(top + plotHeight))\" stroke=\"#eee\"/>"
+            svg +=
+                "<text x=\"\(f(x))\" y=\"\(f(top + plotHeight + 16))\" text-anchor=\"middle\">\(label)</text>\n"
         }
         for (value, label) in ticks(yMin, yMax, log: logY) {
             let y = top + plotHeight - (value - yMin) / (yMax - yMin) * plotHeight
-            svg += "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y))\" stroke=\"#eee\"/>"
-            svg += "<text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(label)</text>\n"
+            svg +=
+                "<line x1=\"\(f(left))\" y1=\"\(f(y))\" x2=\"\(f(left + plotWidth))\" y2=\"\(f(y))\" stroke=\"#eee\"/>"
+            svg +=
+                "<text x=\"\(f(left - 6))\" y=\"\(f(y + 4))\" text-anchor=\"end\">\(label)</text>\n"
         }
-        svg += "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
-        svg += "<text transform=\"translate(16,\(f(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
+        svg +=
+            "<text x=\"\(f(left + plotWidth / 2))\" y=\"\(f(height - 12))\" text-anchor=\"middle\">\(escape(xLabel))</text>\n"
+        svg +=
+            "<text transform=\"translate(16,\(f(top + plotHeight / 2))) rotate(-90)\" text-anchor=\"middle\">\(escape(yLabel))</text>\n"
         for (i, s) in series.enumerated() {
             let color = SVGPlot.palette[i % SVGPlot.palette.count]
             let points = s.points.filter { (!logX || $0.x > 0) && (!logY || $0.y > 0) }
             if connect && points.count > 1 {
                 let path = points.map { "\(f(px($0.x))),\(f(py($0.y)))" }.joined(separator: " ")
-                svg += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+                svg +=
+                    "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
             }
             for p in points {
-                svg += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"4\" fill=\"\(color)\"/>\n"
+                svg +=
+                    "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"4\" fill=\"\(color)\"/>\n"
                 if !connect {
-                    svg += "<text x=\"\(f(px(p.x) + 6))\" y=\"\(f(py(p.y) - 6))\" fill=\"\(color)\">\(escape(s.name))</text>\n"
+                    svg +=
+                        "<text x=\"\(f(px(p.x) + 6))\" y=\"\(f(py(p.y) - 6))\" fill=\"\(color)\">\(escape(s.name))</text>\n"
                 }
             }
             let ly = top + 14 + Double(i) * 18
-            svg += "<rect x=\"\(f(width - right + 14))\" y=\"\(f(ly - 9))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>"
-            svg += "<text x=\"\(f(width - right + 32))\" y=\"\(f(ly + 1))\">\(escape(s.name))</text>\n"
+            svg +=
+                "<rect x=\"\(f(width - right + 14))\" y=\"\(f(ly - 9))\" width=\"12\" height=\"12\" fill=\"\(color)\"/>"
+            svg +=
+                "<text x=\"\(f(width - right + 32))\" y=\"\(f(ly + 1))\">\(escape(s.name))</text>\n"
         }
         return svg + "</svg>\n"
     }
@@ -97,9 +114,11 @@ public struct SVGPlot {
     /// Tick positions (in transformed units) and labels.
     private func ticks(_ low: Double, _ high: Double, log: Bool) -> [(Double, String)] {
         if log {
-            return (Int(low.rounded(.up))...Swift.max(Int(low.rounded(.up)), Int(high.rounded(.down)))).map { e in
-                (Double(e), label(Foundation.pow(10, Double(e))))
-            }
+            return
+                (Int(low.rounded(.up))...Swift.max(Int(low.rounded(.up)), Int(high.rounded(.down))))
+                .map { e in
+                    (Double(e), label(Foundation.pow(10, Double(e))))
+                }
         }
         let rawStep = (high - low) / 6
         let magnitude = Foundation.pow(10, (Foundation.log10(rawStep)).rounded(.down))
@@ -114,7 +133,9 @@ public struct SVGPlot {
     }
 
     private func label(_ v: Double) -> String {
-        if v != 0 && (Swift.abs(v) >= 1e5 || Swift.abs(v) < 1e-2) { return String(format: "%.0e", v) }
+        if v != 0 && (Swift.abs(v) >= 1e5 || Swift.abs(v) < 1e-2) {
+            return String(format: "%.0e", v)
+        }
         return v == v.rounded() ? String(Int(v)) : String(format: "%.2g", v)
     }
 

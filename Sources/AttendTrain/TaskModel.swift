@@ -25,7 +25,8 @@ extension DualEncoder: TaskModel {
         guard let pair = batch.pairTokens else {
             throw TrainingError.incompatible("a two-tower model needs pair batches (retrieval)")
         }
-        return try self(batch.tokens, mask: batch.mask, pair, mask: batch.pairMask, trainingStep: trainingStep)
+        return try self(
+            batch.tokens, mask: batch.mask, pair, mask: batch.pairMask, trainingStep: trainingStep)
     }
 }
 
@@ -51,16 +52,22 @@ extension ViTClassifier: TaskModel {
 }
 
 /// Builds the model for a task kind from a model configuration.
-public func makeModel(for kind: TaskKind, _ configuration: ModelConfiguration) throws -> any TaskModel {
+public func makeModel(for kind: TaskKind, _ configuration: ModelConfiguration) throws
+    -> any TaskModel
+{
     if let pretrained = configuration.pretrained {
         guard kind != .languageModel else {
-            throw TrainingError.incompatible("a pretrained encoder is fine-tuned as a sequence classifier, not for language modelling")
+            throw TrainingError.incompatible(
+                "a pretrained encoder is fine-tuned as a sequence classifier, not for language modelling"
+            )
         }
         return try BertSequenceClassifier(configuration, pretrained: pretrained)
     }
     if configuration.architecture == .vit {
         guard kind == .classification else {
-            throw TrainingError.incompatible("a ViT classifies images; task kind \(kind.rawValue) needs the encoder architecture")
+            throw TrainingError.incompatible(
+                "a ViT classifies images; task kind \(kind.rawValue) needs the encoder architecture"
+            )
         }
         return try ViTClassifier(configuration)
     }
@@ -79,7 +86,8 @@ func enableActivationCheckpointing(in model: any TaskModel, everyBlocks blocks: 
     let encoders = model.namedModules().compactMap { $0.1 as? SequenceEncoder }
     guard blocks > 0, !encoders.isEmpty else {
         throw TrainingError.incompatible(
-            blocks < 0 ? "--checkpoint-activations must be ≥ 1 blocks, got \(blocks)"
+            blocks < 0
+                ? "--checkpoint-activations must be ≥ 1 blocks, got \(blocks)"
                 : "--checkpoint-activations applies to the encoder architecture's blocks; the ViT "
                     + "has none, so leave it out (or use --accumulate to save memory)")
     }
@@ -115,7 +123,8 @@ public enum Objective {
             let mask = batch.mask.scalars
             targets = zip(batch.labels.values, mask).map { $1 == 0 ? -100 : $0 }
         }
-        let taskLoss = crossEntropy(logits: logits, targets: targets, labelSmoothing: labelSmoothing)
+        let taskLoss = crossEntropy(
+            logits: logits, targets: targets, labelSmoothing: labelSmoothing)
         let predictions = withoutGradient { logits.argmax(alongAxis: -1) }
         var correct = 0, counted = 0
         for (p, t) in zip(predictions, targets) where t != -100 {
@@ -123,7 +132,8 @@ public enum Objective {
             if p == t { correct += 1 }
         }
         let total = output.auxiliaryLoss.map { taskLoss + $0 } ?? taskLoss
-        return BatchMetrics(loss: total, taskLoss: taskLoss.scalar, correct: correct, counted: counted)
+        return BatchMetrics(
+            loss: total, taskLoss: taskLoss.scalar, correct: correct, counted: counted)
     }
 
     /// The targets `evaluate` will count in `batch`, known before the forward pass: every example
@@ -135,7 +145,8 @@ public enum Objective {
             return batch.labels.values.filter { $0 != -100 }.count
         case .languageModel: return batch.lengths.reduce(0, +)
         case .maskedTokens:  // the masked real positions only
-            return zip(batch.labels.values, batch.mask.scalars).filter { $1 != 0 && $0 != -100 }.count
+            return zip(batch.labels.values, batch.mask.scalars).filter { $1 != 0 && $0 != -100 }
+                .count
         }
     }
 }
@@ -156,7 +167,9 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .incompatible(let message): return message
         case .nonFiniteLoss(let step, let loss, let checkpoint):
             return "the loss became \(loss) at step \(step); training stopped. "
-                + (checkpoint.map { "The last good checkpoint is \($0) (resume with --resume after lowering --lr)." }
+                + (checkpoint.map {
+                    "The last good checkpoint is \($0) (resume with --resume after lowering --lr)."
+                }
                     ?? "No checkpoint was written yet; lower --lr or raise --warmup and start again.")
         case .run(let message): return message
         }

@@ -99,7 +99,8 @@ public final class Trainer {
         try enableActivationCheckpointing(
             in: model, everyBlocks: configuration.checkpointActivations)
         optimizer = AdamW(
-            parameters: model.namedParameters(), beta1: configuration.beta1, beta2: configuration.beta2,
+            parameters: model.namedParameters(), beta1: configuration.beta1,
+            beta2: configuration.beta2,
             epsilon: configuration.epsilon, weightDecay: configuration.weightDecay,
             peakLearningRate: configuration.learningRate)
         self.run = run
@@ -117,12 +118,14 @@ public final class Trainer {
             guard configuration.batchSize % n == 0 else {
                 throw TrainingError.incompatible(
                     "batch size \(configuration.batchSize) is not divisible by the \(n) processes: each process takes "
-                        + "batch/\(n) examples of every batch; choose --batch as a multiple of \(n)")
+                        + "batch/\(n) examples of every batch; choose --batch as a multiple of \(n)"
+                )
             }
             guard task.count(of: .train) >= configuration.batchSize else {
                 throw TrainingError.incompatible(
                     "the training split of \(task.name) has \(task.count(of: .train)) examples, fewer than one batch of "
-                        + "\(configuration.batchSize); a distributed run needs at least one full batch")
+                        + "\(configuration.batchSize); a distributed run needs at least one full batch"
+                )
             }
         }
     }
@@ -135,7 +138,8 @@ public final class Trainer {
         if task.isCausal && !mechanism.capabilities.supportsCausal {
             throw TrainingError.incompatible(
                 "task \(task.name) is causal language modelling but mixer \(configuration.model.mixer) has no causal form; "
-                    + "choose one of: \(Mechanisms.all.filter(\.capabilities.supportsCausal).map(\.name).joined(separator: ", "))")
+                    + "choose one of: \(Mechanisms.all.filter(\.capabilities.supportsCausal).map(\.name).joined(separator: ", "))"
+            )
         }
     }
 
@@ -173,25 +177,29 @@ public final class Trainer {
         guard isDistributed else { return batch(at: step) }
         let (batches, position) = epochBatches(for: step)
         let start = position * configuration.batchSize
-        let members = batches.order[start..<Swift.min(start + configuration.batchSize, batches.order.count)]
+        let members = batches.order[
+            start..<Swift.min(start + configuration.batchSize, batches.order.count)]
         let perProcess = members.count / communicator.size
         let first = members.startIndex + communicator.rank * perProcess
         let mine = Array(members[first..<(first + perProcess)])
         let examples = mine.map { task.example($0, in: .train) }
         let local = [
-            Double(examples.map(\.tokens.count).max() ?? 0), Double(examples.map { $0.pairTokens?.count ?? 0 }.max() ?? 0),
+            Double(examples.map(\.tokens.count).max() ?? 0),
+            Double(examples.map { $0.pairTokens?.count ?? 0 }.max() ?? 0),
         ]
         let global = try collective("batch lengths") { try communicator.allReduce(local, .maximum) }
         // `collate` pads both sequences of a pair task to one fixed length: the longer of the two.
         let longest = Swift.max(Int(global[0]), Int(global[1]), 1)
         return Batch.collate(
-            examples, indices: mine, padding: .fixed(padding.width(longest: longest)), padID: task.padID)
+            examples, indices: mine, padding: .fixed(padding.width(longest: longest)),
+            padID: task.padID)
     }
 
     /// The seed of step `step`'s randomness (dropout); each process of a distributed run draws its own.
     private func randomSeed(at step: Int) -> UInt64 {
         let seed = RandomGenerator.mix(configuration.seed, UInt64(step))
-        return isDistributed ? RandomGenerator.mix(seed, 0x5241_4E4B + UInt64(communicator.rank)) : seed  // "RANK"
+        return isDistributed
+            ? RandomGenerator.mix(seed, 0x5241_4E4B + UInt64(communicator.rank)) : seed  // "RANK"
     }
 
     /// Runs the remaining steps (all of them, or those after the checkpoint with `resume`): each
@@ -278,7 +286,8 @@ public final class Trainer {
             throw TrainingError.nonFiniteLoss(
                 step: step + 1, loss: totals.loss, checkpoint: lastCheckpoint)
         }
-        let norm = configuration.gradientClip > 0
+        let norm =
+            configuration.gradientClip > 0
             ? clipGlobalNorm(&gradients, maxNorm: configuration.gradientClip) : gradients.globalNorm
         let rate = configuration.learningRateSchedule.learningRate(at: step)
         optimizer.step(gradients, learningRate: rate)
@@ -434,13 +443,17 @@ public final class Trainer {
         // A shard whose targets are all padding has a 0/0 loss; it contributes nothing.
         if local.counted == 0 { gradients = Gradients() }
         let weight = Double(local.counted)
-        var values = [local.counted == 0 ? 0 : Double(local.loss) * weight, weight, Double(local.correct), Double(local.tokens)]
+        var values = [
+            local.counted == 0 ? 0 : Double(local.loss) * weight, weight, Double(local.correct),
+            Double(local.tokens),
+        ]
         values += buckets.parameters.map { gradients[$0] == nil ? 0 : 1 }  // which parameters got a gradient
         let sums = try collective("step totals") { try communicator.allReduce(values, .sum) }
         let total = Swift.max(sums[1], 1)
         try collective("gradients") {
             try buckets.average(
-                &gradients, weight: Float(weight), totalWeight: Float(total), present: sums[4...].map { $0 > 0 },
+                &gradients, weight: Float(weight), totalWeight: Float(total),
+                present: sums[4...].map { $0 > 0 },
                 over: communicator)
         }
         return (Float(sums[0] / total), Int(sums[2]), Int(sums[1]), Int(sums[3]))
@@ -463,7 +476,8 @@ public final class Trainer {
         model.eval()
         defer { model.train() }
         let batches = Batches(
-            task: task, split: split, batchSize: configuration.batchSize, shuffled: false, padding: padding)
+            task: task, split: split, batchSize: configuration.batchSize, shuffled: false,
+            padding: padding)
         var lossSum: Double = 0, correct = 0, counted = 0
         for index in stride(from: communicator.rank, to: batches.count, by: communicator.size) {
             if limit > 0 && index * configuration.batchSize >= limit { break }
@@ -477,7 +491,9 @@ public final class Trainer {
             }
         }
         if isDistributed {
-            let sums = try collective("evaluation totals") { try communicator.allReduce([lossSum, Double(correct), Double(counted)], .sum) }
+            let sums = try collective("evaluation totals") {
+                try communicator.allReduce([lossSum, Double(correct), Double(counted)], .sum)
+            }
             (lossSum, correct, counted) = (sums[0], Int(sums[1]), Int(sums[2]))
         }
         return Evaluation(

@@ -84,18 +84,26 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
     /// The schedule these settings describe.
     public var learningRateSchedule: any LearningRateSchedule {
         switch schedule {
-        case .cosine: return WarmupCosineSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps)
-        case .linear: return WarmupLinearSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps)
+        case .cosine:
+            return WarmupCosineSchedule(
+                peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps)
+        case .linear:
+            return WarmupLinearSchedule(
+                peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps)
         case .rsqrt: return InverseSquareRootSchedule(base: learningRate, warmupSteps: warmupSteps)
         case .constant:
-            return WarmupLinearSchedule(peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps, minimum: learningRate)
+            return WarmupLinearSchedule(
+                peak: learningRate, warmupSteps: warmupSteps, totalSteps: steps,
+                minimum: learningRate)
         }
     }
 
     enum CodingKeys: String, CodingKey {
         case task, taskOptions = "task_options", model, steps, batchSize = "batch_size"
-        case learningRate = "learning_rate", warmupSteps = "warmup_steps", weightDecay = "weight_decay", schedule
-        case beta1, beta2, epsilon, gradientClip = "gradient_clip", labelSmoothing = "label_smoothing", seed
+        case learningRate = "learning_rate", warmupSteps = "warmup_steps", weightDecay =
+            "weight_decay", schedule
+        case beta1, beta2, epsilon, gradientClip = "gradient_clip", labelSmoothing =
+            "label_smoothing", seed
         case evaluationInterval = "evaluation_interval", evaluationExamples = "evaluation_examples"
         case checkpointInterval = "checkpoint_interval", logInterval = "log_interval"
         case encoderFrom = "encoder_from"
@@ -109,7 +117,8 @@ public struct TrainingConfiguration: Codable, Sendable, Equatable {
         self.init(
             task: try c.decode(String.self, forKey: .task),
             model: try c.decode(ModelConfiguration.self, forKey: .model),
-            steps: try c.decode(Int.self, forKey: .steps), batchSize: try c.decode(Int.self, forKey: .batchSize),
+            steps: try c.decode(Int.self, forKey: .steps),
+            batchSize: try c.decode(Int.self, forKey: .batchSize),
             learningRate: try c.decode(Float.self, forKey: .learningRate))
         try c.override(&taskOptions, .taskOptions)
         try c.override(&warmupSteps, .warmupSteps)

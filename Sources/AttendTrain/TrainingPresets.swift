@@ -10,7 +10,9 @@ public enum TrainingPresets {
     public static var names: [String] { TaskPreset.allCases.map(\.rawValue) }
 
     /// The default configuration for `task` with `mixer` at `preset`.
-    public static func configuration(task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64 = 0)
+    public static func configuration(
+        task: any SequenceTask, mixer: String, preset: TaskPreset, seed: UInt64 = 0
+    )
         -> TrainingConfiguration
     {
         // Images and Pathfinder train with a cosine schedule at preset `lra`, as LRA does.
@@ -21,13 +23,15 @@ public enum TrainingPresets {
         switch preset {
         case .tiny:
             model = ModelConfiguration(
-                vocabularySize: task.vocabularySize, modelDimension: 32, layerCount: 1, headCount: 2,
+                vocabularySize: task.vocabularySize, modelDimension: 32, layerCount: 1,
+                headCount: 2,
                 feedForwardDimension: 64, maximumLength: task.maxLength)
             (steps, batch, rate, warmup, decay) = (40, 8, 3e-3, 4, 0)
             model.dropout = 0
         case .cpu:
             model = ModelConfiguration(
-                vocabularySize: task.vocabularySize, modelDimension: 64, layerCount: 2, headCount: 4,
+                vocabularySize: task.vocabularySize, modelDimension: 64, layerCount: 2,
+                headCount: 4,
                 feedForwardDimension: 128, maximumLength: task.maxLength)
             (steps, batch, rate, warmup, decay) = (cpuSteps(task), 32, 2e-3, 100, 0.01)
             // One or two epochs leave nothing to regularise; dropout only slowed learning (ListOps:
@@ -48,7 +52,8 @@ public enum TrainingPresets {
         if task.name == "image" && preset != .lra { model.tokenEmbeddingScale = 0.02 }
         model.seed = seed
         var configuration = TrainingConfiguration(
-            task: task.name, taskOptions: TaskOptions(preset: preset, seed: seed), model: model, steps: steps,
+            task: task.name, taskOptions: TaskOptions(preset: preset, seed: seed), model: model,
+            steps: steps,
             batchSize: batch, learningRate: rate, warmupSteps: warmup, weightDecay: decay)
         configuration.schedule = schedule
         configuration.seed = seed
@@ -94,7 +99,8 @@ public enum TrainingPresets {
     {
         func model(_ layers: Int, _ heads: Int, _ width: Int, _ mlp: Int) -> ModelConfiguration {
             var m = ModelConfiguration(
-                vocabularySize: task.vocabularySize, modelDimension: width, layerCount: layers, headCount: heads,
+                vocabularySize: task.vocabularySize, modelDimension: width, layerCount: layers,
+                headCount: heads,
                 feedForwardDimension: mlp, maximumLength: task.maxLength)
             m.dropout = 0.1
             return m

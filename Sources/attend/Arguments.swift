@@ -128,7 +128,8 @@ struct CommandSpec {
             lines.append(
                 left + padding + o.help + (o.defaultValue.map { " (default: \($0))" } ?? ""))
         }
-        lines.append("  --help" + String(repeating: " ", count: max(2, widest - 2)) + "show this help")
+        lines.append(
+            "  --help" + String(repeating: " ", count: max(2, widest - 2)) + "show this help")
         return lines.joined(separator: "\n")
     }
 
@@ -169,7 +170,9 @@ struct CommandSpec {
                     "attend \(name): unknown option --\(key)\(hint); see attend \(name) --help")
             }
             if spec.value == nil {
-                if inlineValue != nil { throw UsageError("attend \(name): --\(key) takes no value") }
+                if inlineValue != nil {
+                    throw UsageError("attend \(name): --\(key) takes no value")
+                }
                 flags.insert(key)
             } else if let inlineValue {
                 values[key] = inlineValue

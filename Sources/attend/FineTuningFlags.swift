@@ -72,10 +72,11 @@ enum FineTuningFlags {
         guard let directory = try arguments[\.fineTuning.initFrom] else { return nil }
         if Pretraining.isRunDirectory(directory) { return directory }
         guard FileManager.default.fileExists(atPath: directory + "/config.json") else {
-            throw UsageError("attend train: --init-from \(directory) is neither an Attend run "
-                + "directory (the config.json and model.safetensors of `attend pretrain` or "
-                + "`attend train`) nor a Hugging Face model folder (config.json, "
-                + "model.safetensors, vocab.txt)")
+            throw UsageError(
+                "attend train: --init-from \(directory) is neither an Attend run "
+                    + "directory (the config.json and model.safetensors of `attend pretrain` or "
+                    + "`attend train`) nor a Hugging Face model folder (config.json, "
+                    + "model.safetensors, vocab.txt)")
         }
         return nil
     }
@@ -124,8 +125,9 @@ enum FineTuningFlags {
         }
         if let run = try attendRun(arguments) {
             if arguments[\.fineTuning.freezeEncoder] {
-                throw UsageError("attend train: --freeze-encoder works with Hugging Face folders; "
-                    + "an encoder from \(run) is fine-tuned whole")
+                throw UsageError(
+                    "attend train: --freeze-encoder works with Hugging Face folders; "
+                        + "an encoder from \(run) is fine-tuned whole")
             }
             configuration.encoderFrom = DataFlags.absolute(run)
         }
@@ -136,7 +138,9 @@ enum FineTuningFlags {
                 "attend train: --seq-len \(configuration.model.maximumLength) is longer than the "
                     + "\(positions) positions of \(pretrained.directory)")
         }
-        if try arguments[\.fineTuning.initFrom] != nil && !arguments.isGiven(arguments.options.warmup) {
+        if try arguments[\.fineTuning.initFrom] != nil
+            && !arguments.isGiven(arguments.options.warmup)
+        {
             configuration.warmupSteps = FineTuning.warmupSteps(forSteps: configuration.steps)
         }
     }

@@ -68,9 +68,13 @@ extension Option where Value == Int {
     /// "GB" read the same), e.g. 12G, 512MiB, 1.5G.
     static func byteSize(_ name: String, _ value: String, _ help: String) -> Self {
         Self(name, value, help) { text, context in
-            let units: [(String, Double)] = [("T", 0x1p40), ("G", 0x1p30), ("M", 0x1p20), ("K", 0x1p10)]
+            let units: [(String, Double)] = [
+                ("T", 0x1p40), ("G", 0x1p30), ("M", 0x1p20), ("K", 0x1p10),
+            ]
             var number = text.uppercased()
-            for suffix in ["IB", "B"] where number.hasSuffix(suffix) { number.removeLast(suffix.count) }
+            for suffix in ["IB", "B"] where number.hasSuffix(suffix) {
+                number.removeLast(suffix.count)
+            }
             var scale = 1.0
             if let (unit, factor) = units.first(where: { number.hasSuffix($0.0) }) {
                 number.removeLast(unit.count)

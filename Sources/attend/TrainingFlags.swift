@@ -1,8 +1,8 @@
+import AttendAttention
 // Turns `attend train` flags into a training configuration: start from --config or from the preset
 // for the task, then apply each flag that was given, then check every field's range
 // (`TrainingConfiguration.validate`, the one place the ranges are declared).
 import AttendData
-import AttendAttention
 import AttendModels
 import AttendTrain
 import Foundation
@@ -27,23 +27,31 @@ enum TrainingFlags {
         } else if var data = try DataFlags.configuration(from: arguments) {
             try FineTuningFlags.useTokenizerOfPretrainedFolder(arguments, data: &data)
             configuration = try DataFlags.trainingConfiguration(data, arguments)
-            if let fineTuning = try FineTuningFlags.configuration(from: arguments, data: configuration) {
+            if let fineTuning = try FineTuningFlags.configuration(
+                from: arguments, data: configuration)
+            {
                 configuration = fineTuning
             }
         } else {
             guard let taskName = try arguments[\.task] else {
-                throw UsageError("attend train: --task or --data is required; tasks: \(TaskCatalog.names.joined(separator: ", "))")
+                throw UsageError(
+                    "attend train: --task or --data is required; tasks: \(TaskCatalog.names.joined(separator: ", "))"
+                )
             }
             guard TaskCatalog.names.contains(taskName) else {
-                throw UsageError("attend train: unknown task '\(taskName)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))")
+                throw UsageError(
+                    "attend train: unknown task '\(taskName)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))"
+                )
             }
             let preset = TaskPreset(rawValue: try arguments[\.preset])!
             let seed = try arguments[\.seed] ?? 0
-            let task = try TaskCatalog.make(taskName, options: TaskOptions(preset: preset, seed: seed))
+            let task = try TaskCatalog.make(
+                taskName, options: TaskOptions(preset: preset, seed: seed))
             configuration = TrainingPresets.configuration(
                 task: task, mixer: "full", preset: preset, seed: seed)
             if let fineTuning = try FineTuningFlags.configuration(
-                from: arguments, task: task, taskName: taskName, options: TaskOptions(preset: preset, seed: seed),
+                from: arguments, task: task, taskName: taskName,
+                options: TaskOptions(preset: preset, seed: seed),
                 seed: seed)
             {
                 configuration = fineTuning
@@ -67,10 +75,13 @@ enum TrainingFlags {
         if let v = try arguments[\.patch] { model.patchSize = v }
         if let schedule = try arguments[\.treeSchedule] {
             guard schedule.count == 2, schedule.allSatisfy({ $0 >= 0 }) else {
-                throw UsageError("attend train: --tree-schedule takes two step counts N1,N2 (full attention, then TC), got \(schedule)")
+                throw UsageError(
+                    "attend train: --tree-schedule takes two step counts N1,N2 (full attention, then TC), got \(schedule)"
+                )
             }
             var options = model.resolvedMixer
-            options.treeformer.schedule = .init(fullAttentionSteps: schedule[0], coarseSteps: schedule[1])
+            options.treeformer.schedule = .init(
+                fullAttentionSteps: schedule[0], coarseSteps: schedule[1])
             model.mixerOptions = options
         }
         if let weight = try arguments[\.treeCoarseWeight] {
@@ -133,7 +144,9 @@ enum TrainingFlags {
     /// Fails with the valid names when `mixer` is not registered.
     static func checkMixer(_ mixer: String) throws {
         guard Mechanisms.names.contains(mixer) else {
-            throw UsageError("unknown mixer '\(mixer)'; choose one of: \(Mechanisms.names.joined(separator: ", "))")
+            throw UsageError(
+                "unknown mixer '\(mixer)'; choose one of: \(Mechanisms.names.joined(separator: ", "))"
+            )
         }
     }
 }

@@ -5,7 +5,9 @@ import Foundation
 let commands = TopLevel.all
 
 @MainActor func printTopLevelHelp() {
-    print("attend: efficient Transformers on the CPU\n\nusage: attend <command> [options]\n\ncommands:")
+    print(
+        "attend: efficient Transformers on the CPU\n\nusage: attend <command> [options]\n\ncommands:"
+    )
     for command in commands {
         print(
             "  " + command.name.padding(toLength: 10, withPad: " ", startingAt: 0)

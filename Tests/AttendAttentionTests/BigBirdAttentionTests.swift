@@ -11,7 +11,8 @@ import Foundation
 import Testing
 
 struct BigBirdCase: CustomTestStringConvertible, Sendable {
-    let b: Int, n: Int, h: Int, d: Int, block: Int, r: Int, layout: BigBirdAttention.RandomLayout, padded: Bool
+    let b: Int, n: Int, h: Int, d: Int, block: Int, r: Int, layout: BigBirdAttention.RandomLayout,
+        padded: Bool
     var testDescription: String {
         "b\(b) n\(n) h\(h) d\(d) block \(block) r\(r) \(layout.rawValue)\(padded ? " padded" : "")"
     }
@@ -46,13 +47,16 @@ func bigbirdDenseReference(
 
 @Test(arguments: bigbirdCases)
 func bigbirdEqualsReferenceWithItsLayout(_ c: BigBirdCase) throws {
-    let core = try BigBirdAttention(blockSize: c.block, randomBlockCount: c.r, randomLayout: c.layout, seed: 17)
+    let core = try BigBirdAttention(
+        blockSize: c.block, randomBlockCount: c.r, randomLayout: c.layout, seed: 17)
     #expect(c.n > core.fullAttentionThreshold, "the case must exercise the sparse path")
     let q = Tensor.randomNormal([c.b, c.n, c.h, c.d], seed: 1)
     let k = Tensor.randomNormal([c.b, c.n, c.h, c.d], seed: 2)
     let v = Tensor.randomNormal([c.b, c.n, c.h, c.d], seed: 3)
     let upstream = Tensor.randomNormal([c.b, c.n, c.h, c.d], seed: 4)
-    let mask = c.padded ? tailPaddingMask(length: c.n, padded: (0..<c.b).map { $0 % 2 == 1 ? c.n / 4 : 0 }) : nil
+    let mask =
+        c.padded
+        ? tailPaddingMask(length: c.n, padded: (0..<c.b).map { $0 % 2 == 1 ? c.n / 4 : 0 }) : nil
     let context = MixerContext(paddingMask: mask)
     let sparse = try valueAndGradients([q, k, v], upstream: upstream) { x in
         try core.attend(query: x[0], key: x[1], value: x[2], context: context)
@@ -68,7 +72,8 @@ func bigbirdEqualsReferenceWithItsLayout(_ c: BigBirdCase) throws {
         let y = sparse.value.scalars, width = c.h * c.d
         for i in 0..<c.b {
             for t in 0..<c.n where mask.scalars[i * c.n + t] == 0 {
-                #expect(y[((i * c.n + t) * width)..<((i * c.n + t + 1) * width)].allSatisfy { $0 == 0 })
+                #expect(
+                    y[((i * c.n + t) * width)..<((i * c.n + t + 1) * width)].allSatisfy { $0 == 0 })
             }
         }
     }
@@ -83,18 +88,22 @@ func bigbirdUnderItsThresholdEqualsFullAttention(_ n: Int) throws {
     copyParameters(from: full, to: bigbird)
     let x = Tensor.randomNormal([2, n, 8], seed: 5)
     let context = MixerContext(paddingMask: tailPaddingMask(length: n, padded: [0, 5]))
-    try assertClose(try bigbird(x, context: context), try full(x, context: context), .reference, "bigbird n=\(n) vs full")
+    try assertClose(
+        try bigbird(x, context: context), try full(x, context: context), .reference,
+        "bigbird n=\(n) vs full")
     let q = Tensor.randomNormal([2, n, 2, 4], seed: 6)
     let core = try BigBirdAttention(blockSize: 4, randomBlockCount: 1, seed: 0)
     let y = try core.attend(query: q, key: q * 0.5, value: q, context: context)
-    let expected = referenceAttention(query: q, key: q * 0.5, value: q, scale: 0.5, keyMask: context.paddingMask)
+    let expected = referenceAttention(
+        query: q, key: q * 0.5, value: q, scale: 0.5, keyMask: context.paddingMask)
     try assertClose(y, expected, .reference, "bigbird core n=\(n) vs reference")
 }
 
 @Test func bigbirdLayoutHasTheReferenceShape() throws {
     let (heads, nb, r) = (4, 12, 3)
     var generator = RandomGenerator(seed: 8)
-    let layout = try BigBirdLayout.drawn(heads: heads, blockCount: nb, randomCount: r, generator: &generator)
+    let layout = try BigBirdLayout.drawn(
+        heads: heads, blockCount: nb, randomCount: r, generator: &generator)
     let counts = layout.keyCounts(blockSize: 1).scalars  // [h, nb, nb], one position per block
     for head in 0..<heads {
         for i in 0..<nb {
@@ -103,21 +112,30 @@ func bigbirdUnderItsThresholdEqualsFullAttention(_ n: Int) throws {
             #expect(row.reduce(0, +) == Float(expected), "head \(head) row \(i)")
             #expect(row.allSatisfy { $0 <= 1 }, "head \(head) row \(i) reads a block twice")
             #expect(row[row.startIndex] == 1 && row[row.startIndex + nb - 1] == 1, "global columns")
-            for j in Swift.max(0, i - 1)...Swift.min(nb - 1, i + 1) { #expect(row[row.startIndex + j] == 1, "window") }
+            for j in Swift.max(0, i - 1)...Swift.min(nb - 1, i + 1) {
+                #expect(row[row.startIndex + j] == 1, "window")
+            }
         }
     }
     // Rows in blocks of b positions: (5 + r)·b keys in the middle, (4 + r)·b next to the globals, n for them.
     let b = 3
     let positions = layout.keyCounts(blockSize: b)
     let sums = positions.summed(alongAxes: [2]).scalars  // [h, n]
-    #expect(sums[0] == Float(nb * b) && sums[b] == Float((4 + r) * b) && sums[5 * b] == Float((5 + r) * b))
+    #expect(
+        sums[0] == Float(nb * b) && sums[b] == Float((4 + r) * b)
+            && sums[5 * b] == Float((5 + r) * b))
     #expect(positions.shape == [heads, nb * b, nb * b])
 
-    let again = try BigBirdLayout.drawn(heads: heads, blockCount: nb, randomCount: r, generator: &generator)
+    let again = try BigBirdLayout.drawn(
+        heads: heads, blockCount: nb, randomCount: r, generator: &generator)
     #expect(again != layout, "a second draw differs")
     var replay = RandomGenerator(seed: 8)
-    #expect(try BigBirdLayout.drawn(heads: heads, blockCount: nb, randomCount: r, generator: &replay) == layout, "same seed, same layout")
-    let perHead = (0..<heads).map { head in (1...(nb - 2)).flatMap { layout.random(head: head, queryBlock: $0) } }
+    #expect(
+        try BigBirdLayout.drawn(heads: heads, blockCount: nb, randomCount: r, generator: &replay)
+            == layout, "same seed, same layout")
+    let perHead = (0..<heads).map { head in
+        (1...(nb - 2)).flatMap { layout.random(head: head, queryBlock: $0) }
+    }
     #expect(Set(perHead).count == heads, "heads draw different blocks")
 }
 
@@ -127,20 +145,26 @@ func bigbirdUnderItsThresholdEqualsFullAttention(_ n: Int) throws {
     #expect(try core.layout(blockCount: 12, heads: 2, layer: 0) == first, "kept between forwards")
     #expect(try core.layout(blockCount: 12, heads: 2, layer: 1) != first, "layers differ")
     let twin = try BigBirdAttention(blockSize: 4, randomBlockCount: 2, seed: 21)
-    #expect(try twin.layout(blockCount: 12, heads: 2, layer: 0) == first, "reproducible from the seed")
+    #expect(
+        try twin.layout(blockCount: 12, heads: 2, layer: 0) == first, "reproducible from the seed")
     let other = try BigBirdAttention(blockSize: 4, randomBlockCount: 2, seed: 22)
     #expect(try other.layout(blockCount: 12, heads: 2, layer: 0) != first, "seeds differ")
     core.redraw()
     #expect(try core.layout(blockCount: 12, heads: 2, layer: 0) != first, "redrawn")
 
-    let evaluation = try BigBirdAttention(blockSize: 4, randomBlockCount: 2, randomLayout: .firstBlock, seed: 21)
+    let evaluation = try BigBirdAttention(
+        blockSize: 4, randomBlockCount: 2, randomLayout: .firstBlock, seed: 21)
     let zeros = try evaluation.layout(blockCount: 12, heads: 2, layer: 0)
     #expect(zeros.randomBlocks.allSatisfy { $0 == 0 })
     let counts = zeros.keyCounts(blockSize: 1).scalars
-    #expect(counts[5 * 12] == 3 && counts[5 * 12 + 1...5 * 12 + 11].reduce(0, +) == 4, "block 0 read 1 + r times")
+    #expect(
+        counts[5 * 12] == 3 && counts[5 * 12 + 1...5 * 12 + 11].reduce(0, +) == 4,
+        "block 0 read 1 + r times")
 
     try core.setLayout(first)
-    #expect(try core.layout(blockCount: 12, heads: 2, layer: 7) == first, "a set layout serves every layer")
+    #expect(
+        try core.layout(blockCount: 12, heads: 2, layer: 7) == first,
+        "a set layout serves every layer")
     #expect(throws: MixerError.self) { try core.setLayout(zeros.withRandomCount(1)) }
     #expect(throws: MixerError.self) { try core.layout(blockCount: 12, heads: 3, layer: 0) }
     #expect(throws: MixerError.self) {
@@ -148,7 +172,8 @@ func bigbirdUnderItsThresholdEqualsFullAttention(_ n: Int) throws {
     }
     #expect(throws: MixerError.self) {
         var generator = RandomGenerator(seed: 1)
-        return try BigBirdLayout.drawn(heads: 1, blockCount: 7, randomCount: 3, generator: &generator)
+        return try BigBirdLayout.drawn(
+            heads: 1, blockCount: 7, randomCount: 3, generator: &generator)
     }
 }
 
@@ -156,8 +181,11 @@ extension BigBirdLayout {
     /// The first `count` random blocks of every row (test helper for mismatched layouts).
     func withRandomCount(_ count: Int) throws -> BigBirdLayout {
         let rows = randomBlocks.count / Swift.max(randomCount, 1)
-        let blocks = (0..<rows).flatMap { randomBlocks[($0 * randomCount)..<($0 * randomCount + count)] }
-        return try BigBirdLayout(heads: heads, blockCount: blockCount, randomCount: count, randomBlocks: blocks)
+        let blocks = (0..<rows).flatMap {
+            randomBlocks[($0 * randomCount)..<($0 * randomCount + count)]
+        }
+        return try BigBirdLayout(
+            heads: heads, blockCount: blockCount, randomCount: count, randomBlocks: blocks)
     }
 }
 
@@ -173,9 +201,13 @@ extension BigBirdLayout {
         #expect(mechanism == "bigbird")
         #expect(reason.contains("future"))
     }
-    #expect(throws: MixerError.self) { try Mechanisms.make("bigbird", configuration: configuration, causal: true) }
+    #expect(throws: MixerError.self) {
+        try Mechanisms.make("bigbird", configuration: configuration, causal: true)
+    }
     configuration.bigbird.blockSize = 0
-    #expect(throws: MixerError.self) { try Mechanisms.make("bigbird", configuration: configuration) }
+    #expect(throws: MixerError.self) {
+        try Mechanisms.make("bigbird", configuration: configuration)
+    }
 }
 
 @Test func bigbirdMixerGradientsMatchFiniteDifferences() throws {
@@ -183,13 +215,17 @@ extension BigBirdLayout {
     configuration.bigbird = .init(blockSize: 2, randomBlockCount: 1)  // threshold 14; 17 → 9 blocks
     let mixer = try Mechanisms.make("bigbird", configuration: configuration)
     let x = Tensor.randomNormal([2, 17, 4], seed: 12)
-    try checkMixerGradients(mixer, input: x, paddingMask: tailPaddingMask(length: 17, padded: [0, 4]), label: "bigbird")
+    try checkMixerGradients(
+        mixer, input: x, paddingMask: tailPaddingMask(length: 17, padded: [0, 4]), label: "bigbird")
 }
 
 @Test func bigbirdOptionsDecodeWithDefaults() throws {
-    let json = #"{"model_dimension": 16, "head_count": 2, "maximum_length": 64, "bigbird": {"block_size": 16, "random_layout": "first_block"}}"#
+    let json =
+        #"{"model_dimension": 16, "head_count": 2, "maximum_length": 64, "bigbird": {"block_size": 16, "random_layout": "first_block"}}"#
     let configuration = try JSONDecoder().decode(MixerConfiguration.self, from: Data(json.utf8))
-    #expect(configuration.bigbird == .init(blockSize: 16, randomBlockCount: 3, randomLayout: .firstBlock))
+    #expect(
+        configuration.bigbird
+            == .init(blockSize: 16, randomBlockCount: 3, randomLayout: .firstBlock))
     let encoded = try JSONEncoder().encode(configuration)
     #expect(try JSONDecoder().decode(MixerConfiguration.self, from: encoded) == configuration)
 }
@@ -201,7 +237,8 @@ extension BigBirdLayout {
 func bigbirdMatchesHuggingFace(_ name: String) throws {
     let file = try fixture("mechanisms_bigbird")
     var configuration = MixerConfiguration(modelDimension: 16, headCount: 2, maximumLength: 44)
-    configuration.bigbird = .init(blockSize: 4, randomBlockCount: 2, randomLayout: name == "eval" ? .firstBlock : .drawn)
+    configuration.bigbird = .init(
+        blockSize: 4, randomBlockCount: 2, randomLayout: name == "eval" ? .firstBlock : .drawn)
     let mixer = try Mechanisms.make("bigbird", configuration: configuration)
     for projection in ["query", "key", "value"] {
         try setParameter(mixer, "\(projection).weight", to: file.tensor("\(projection).weight"))
@@ -213,23 +250,35 @@ func bigbirdMatchesHuggingFace(_ name: String) throws {
     let core = try #require((mixer as? MultiHeadAttention)?.core as? BigBirdAttention)
     let randomBlocks = try file.indices("\(name).rand_attn")
     #expect(randomBlocks.shape == [2, 9, 2])
-    let layout = try BigBirdLayout(heads: 2, blockCount: 11, randomCount: 2, randomBlocks: randomBlocks.values)
+    let layout = try BigBirdLayout(
+        heads: 2, blockCount: 11, randomCount: 2, randomBlocks: randomBlocks.values)
     if name == "train" {
         try core.setLayout(layout)
     } else {
-        #expect(try core.layout(blockCount: 11, heads: 2, layer: 0) == layout, "the evaluation layout is the reference's")
+        #expect(
+            try core.layout(blockCount: 11, heads: 2, layer: 0) == layout,
+            "the evaluation layout is the reference's")
     }
     let x = try file.tensor("\(name).input")
     let context = MixerContext(paddingMask: try file.tensor("\(name).attention_mask"))
     let upstream = try file.tensor("\(name).upstream")
     let y = try withoutGradient { try mixer(x, context: context) }
-    let (_, inputGradients) = try valueAndGradient(at: [x]) { xs in (try mixer(xs[0], context: context) * upstream).summed() }
-    let (_, parameterGradients) = try valueAndGradient(of: mixer) { m in (try m(x, context: context) * upstream).summed() }
+    let (_, inputGradients) = try valueAndGradient(at: [x]) { xs in
+        (try mixer(xs[0], context: context) * upstream).summed()
+    }
+    let (_, parameterGradients) = try valueAndGradient(of: mixer) { m in
+        (try m(x, context: context) * upstream).summed()
+    }
     let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)  // float32 vs the float64 reference; the issue's bound is 1e-4
     try assertClose(y, try file.tensor("\(name).output"), tolerance, "\(name) output")
-    try assertClose(inputGradients[0], try file.tensor("\(name).input_grad"), tolerance, "\(name) input gradient")
-    for (parameterName, parameter) in mixer.namedParameters() where parameterName.hasSuffix("weight") && !parameterName.hasPrefix("output") {
+    try assertClose(
+        inputGradients[0], try file.tensor("\(name).input_grad"), tolerance,
+        "\(name) input gradient")
+    for (parameterName, parameter) in mixer.namedParameters()
+    where parameterName.hasSuffix("weight") && !parameterName.hasPrefix("output") {
         let gradient = try #require(parameterGradients[parameter])
-        try assertClose(gradient, try file.tensor("\(name).\(parameterName)_grad"), tolerance, "\(name) \(parameterName) gradient")
+        try assertClose(
+            gradient, try file.tensor("\(name).\(parameterName)_grad"), tolerance,
+            "\(name) \(parameterName) gradient")
     }
 }

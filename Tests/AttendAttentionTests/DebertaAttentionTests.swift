@@ -35,18 +35,26 @@ struct DisentangledCase: CustomTestStringConvertible, Sendable {
 }
 
 let disentangledCases: [DisentangledCase] = [
-    .init(b: 2, n: 9, h: 2, d: 4, terms: [.contentToPosition, .positionToContent], causal: false, padded: true,
-          buckets: .init(bucketSize: 4, maxPosition: 16)),
-    .init(b: 1, n: 33, h: 2, d: 8, terms: [.contentToPosition], causal: true, padded: false,
-          buckets: .init(bucketSize: 8, maxPosition: 32)),
-    .init(b: 2, n: 70, h: 1, d: 8, terms: [.positionToContent], causal: false, padded: true,
-          buckets: .init(bucketSize: -1, maxPosition: 16)),
-    .init(b: 1, n: TileSpanning.short, h: 2, d: 8, terms: [.contentToPosition, .positionToContent], causal: false,
-          padded: false,
-          buckets: .init(bucketSize: 256, maxPosition: 512)),
-    .init(b: 2, n: TileSpanning.short, h: 1, d: 4, terms: [.positionToContent, .contentToPosition], causal: true,
-          padded: true,
-          buckets: .init(bucketSize: 16, maxPosition: 64)),
+    .init(
+        b: 2, n: 9, h: 2, d: 4, terms: [.contentToPosition, .positionToContent], causal: false,
+        padded: true,
+        buckets: .init(bucketSize: 4, maxPosition: 16)),
+    .init(
+        b: 1, n: 33, h: 2, d: 8, terms: [.contentToPosition], causal: true, padded: false,
+        buckets: .init(bucketSize: 8, maxPosition: 32)),
+    .init(
+        b: 2, n: 70, h: 1, d: 8, terms: [.positionToContent], causal: false, padded: true,
+        buckets: .init(bucketSize: -1, maxPosition: 16)),
+    .init(
+        b: 1, n: TileSpanning.short, h: 2, d: 8, terms: [.contentToPosition, .positionToContent],
+        causal: false,
+        padded: false,
+        buckets: .init(bucketSize: 256, maxPosition: 512)),
+    .init(
+        b: 2, n: TileSpanning.short, h: 1, d: 4, terms: [.positionToContent, .contentToPosition],
+        causal: true,
+        padded: true,
+        buckets: .init(bucketSize: 16, maxPosition: 64)),
     .init(b: 1, n: 12, h: 2, d: 4, terms: [], causal: false, padded: true, buckets: .init()),
 ]
 
@@ -75,7 +83,8 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
     }
 
     @Test func indexCoversOnlyTheRowsInUse() {
-        let index = RelativePositionIndex(queries: 5, keys: 5, buckets: .init(bucketSize: 256, maxPosition: 512))
+        let index = RelativePositionIndex(
+            queries: 5, keys: 5, buckets: .init(bucketSize: 256, maxPosition: 512))
         #expect(index.firstRow == 256 - 4 && index.rowCount == 9)
         #expect(index.row(query: 4, key: 0) == 8 && index.row(query: 0, key: 4) == 0)
     }
@@ -83,11 +92,14 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
     @Test func positionBiasIsToeplitzForConstantContent() throws {
         // Identical content vectors at every position: the bias can depend only on i − j.
         let (b, n, h, d) = (1, 11, 2, 3)
-        let operands = DisentangledOperands(b: b, n: n, h: h, d: d, buckets: .init(bucketSize: 4, maxPosition: 16))
+        let operands = DisentangledOperands(
+            b: b, n: n, h: h, d: d, buckets: .init(bucketSize: 4, maxPosition: 16))
         let q = operands.q.sliced(alongAxis: 1, 0..<1).broadcast(to: [b, n, h, d])
         let k = operands.k.sliced(alongAxis: 1, 0..<1).broadcast(to: [b, n, h, d])
-        let bias = try #require(disentangledPositionBias(
-            query: q, key: k, positionKey: operands.kr, positionQuery: operands.qr, index: operands.index))
+        let bias = try #require(
+            disentangledPositionBias(
+                query: q, key: k, positionKey: operands.kr, positionQuery: operands.qr,
+                index: operands.index))
         for head in 0..<h {
             for i in 0..<n {
                 for j in 0..<n where i > 0 && j > 0 {
@@ -99,11 +111,14 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
 
     @Test func gathersEqualAnExplicitLoop() throws {
         let (b, n, h, d) = (2, 7, 2, 3)
-        let o = DisentangledOperands(b: b, n: n, h: h, d: d, buckets: .init(bucketSize: 4, maxPosition: 8))
+        let o = DisentangledOperands(
+            b: b, n: n, h: h, d: d, buckets: .init(bucketSize: 4, maxPosition: 8))
         let mask = thirdPadded(b: b, n: n)
         let scale: Float = 0.3
         // s_ij = scale·(q_i·k_j + q_i·Kr[δ] + k_j·Qr[δ]); masked softmax over j; padded queries give 0.
-        let (q, k, v, kr, qr, m) = (o.q.scalars, o.k.scalars, o.v.scalars, o.kr.scalars, o.qr.scalars, mask.scalars)
+        let (q, k, v, kr, qr, m) = (
+            o.q.scalars, o.k.scalars, o.v.scalars, o.kr.scalars, o.qr.scalars, mask.scalars
+        )
         /// Σ_e x[xo + e]·y[yo + e] over the head dimension.
         func dot(_ x: [Float], _ xo: Int, _ y: [Float], _ yo: Int) -> Float {
             var total: Float = 0
@@ -129,7 +144,9 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
                         let total = weights.reduce(0, +)
                         for e in 0..<d {
                             var value: Float = 0
-                            for j in 0..<n { value += weights[j] / total * v[((z * n + j) * h + head) * d + e] }
+                            for j in 0..<n {
+                                value += weights[j] / total * v[((z * n + j) * h + head) * d + e]
+                            }
                             out[qi + e] = m[z * n + i] == 0 ? 0 : value
                         }
                     }
@@ -138,13 +155,18 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
         }
         for fused in [false, true] {
             let arguments = (o.q, o.k, o.v, o.kr, o.qr)
-            let y = fused
+            let y =
+                fused
                 ? Tensor.disentangledAttention(
-                    query: arguments.0, key: arguments.1, value: arguments.2, positionKey: arguments.3,
-                    positionQuery: arguments.4, index: o.index, scale: scale, queryMask: mask, keyMask: mask)
+                    query: arguments.0, key: arguments.1, value: arguments.2,
+                    positionKey: arguments.3,
+                    positionQuery: arguments.4, index: o.index, scale: scale, queryMask: mask,
+                    keyMask: mask)
                 : referenceDisentangledAttention(
-                    query: arguments.0, key: arguments.1, value: arguments.2, positionKey: arguments.3,
-                    positionQuery: arguments.4, index: o.index, scale: scale, queryMask: mask, keyMask: mask)
+                    query: arguments.0, key: arguments.1, value: arguments.2,
+                    positionKey: arguments.3,
+                    positionQuery: arguments.4, index: o.index, scale: scale, queryMask: mask,
+                    keyMask: mask)
             try assertClose(y, expected, .reordered, fused ? "tiled kernel" : "reference gathers")
         }
     }
@@ -163,10 +185,12 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
             let qr = qr == nil ? nil : x[kr == nil ? 3 : 4]
             return fused
                 ? Tensor.disentangledAttention(
-                    query: x[0], key: x[1], value: x[2], positionKey: kr, positionQuery: qr, index: o.index,
+                    query: x[0], key: x[1], value: x[2], positionKey: kr, positionQuery: qr,
+                    index: o.index,
                     scale: scale, causal: c.causal, queryMask: mask, keyMask: mask)
                 : referenceDisentangledAttention(
-                    query: x[0], key: x[1], value: x[2], positionKey: kr, positionQuery: qr, index: o.index,
+                    query: x[0], key: x[1], value: x[2], positionKey: kr, positionQuery: qr,
+                    index: o.index,
                     scale: scale, causal: c.causal, queryMask: mask, keyMask: mask)
         }
         try assertSameAttention(
@@ -176,12 +200,16 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
     }
 
     @Test func kernelGradientsMatchFiniteDifferences() throws {
-        let o = DisentangledOperands(b: 2, n: 6, h: 2, d: 3, buckets: .init(bucketSize: 2, maxPosition: 8), seed: 30)
+        let o = DisentangledOperands(
+            b: 2, n: 6, h: 2, d: 3, buckets: .init(bucketSize: 2, maxPosition: 8), seed: 30)
         let mask = thirdPadded(b: 2, n: 6)
         for causal in [false, true] {
-            try GradientCheck.check([o.q, o.k, o.v, o.kr, o.qr], label: causal ? "causal" : "bidirectional") { x in
+            try GradientCheck.check(
+                [o.q, o.k, o.v, o.kr, o.qr], label: causal ? "causal" : "bidirectional"
+            ) { x in
                 Tensor.disentangledAttention(
-                    query: x[0], key: x[1], value: x[2], positionKey: x[3], positionQuery: x[4], index: o.index,
+                    query: x[0], key: x[1], value: x[2], positionKey: x[3], positionQuery: x[4],
+                    index: o.index,
                     scale: 0.4, causal: causal, queryMask: mask, keyMask: mask)
             }
         }
@@ -200,13 +228,20 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
         // N(0, 1) rows instead of the N(0, 0.02) initialisation, whose LayerNorm would magnify a
         // finite-difference step fifty-fold.
         named["shared.rel_embeddings.weight"]!.value = Tensor.randomNormal([4, 6], seed: 15)
-        func loss() throws -> Float { try withoutGradient { try (mixer(x, context: context) * weights).summed().scalar } }
-        let (_, grads) = try valueAndGradient(of: mixer) { try ($0(x, context: context) * weights).summed() }
-        for name in ["shared.rel_embeddings.weight", "shared.LayerNorm.weight", "shared.LayerNorm.bias",
-                     "mixer.self.key_proj.bias", "mixer.self.query_proj.weight"] {
+        func loss() throws -> Float {
+            try withoutGradient { try (mixer(x, context: context) * weights).summed().scalar }
+        }
+        let (_, grads) = try valueAndGradient(of: mixer) {
+            try ($0(x, context: context) * weights).summed()
+        }
+        for name in [
+            "shared.rel_embeddings.weight", "shared.LayerNorm.weight", "shared.LayerNorm.bias",
+            "mixer.self.key_proj.bias", "mixer.self.query_proj.weight",
+        ] {
             let parameter = try #require(named[name])
             let numeric = try parameterFiniteDifferences(parameter, loss)
-            try assertClose(try #require(grads[parameter]).scalars, numeric, .finiteDifference, name)
+            try assertClose(
+                try #require(grads[parameter]).scalars, numeric, .finiteDifference, name)
         }
         try GradientCheck.check([x], label: "input") { inputs in
             (try? mixer(inputs[0], context: context)) ?? Tensor.zeros([1])
@@ -221,17 +256,20 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
         let x = Tensor.randomNormal([2, 10, 12], seed: 5)
         let mask = thirdPadded(b: 2, n: 10)
         let context = MixerContext(paddingMask: mask)
-        context.carried[RelativePositionEmbeddings.carriedKey] = Tensor.randomNormal([512, 12], seed: 6)
+        context.carried[RelativePositionEmbeddings.carriedKey] = Tensor.randomNormal(
+            [512, 12], seed: 6)
         let y = try mixer(x, context: context)
         let a = mixer.attention
         let heads = [2, 10, 3, 4]
         let attended = referenceAttention(
             query: a.queryProjection(x).reshaped(heads), key: a.keyProjection(x).reshaped(heads),
-            value: a.valueProjection(x).reshaped(heads), scale: 1 / Float(4).squareRoot(), keyMask: mask)
+            value: a.valueProjection(x).reshaped(heads), scale: 1 / Float(4).squareRoot(),
+            keyMask: mask)
         let expected = mixer.output(attended.reshaped([2, 10, 12]))
         let real = Indices((0..<20).filter { mask.scalars[$0] != 0 })
         try assertClose(
-            y.reshaped([20, 12]).indexSelect(alongAxis: 0, real), expected.reshaped([20, 12]).indexSelect(alongAxis: 0, real),
+            y.reshaped([20, 12]).indexSelect(alongAxis: 0, real),
+            expected.reshaped([20, 12]).indexSelect(alongAxis: 0, real),
             .reference, "DeBERTa without position terms vs BERT attention")
         #expect(a.scale == 0.5)
     }
@@ -259,7 +297,10 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
         #expect(y.shape == [1, 20, 8] && y.scalars.allSatisfy(\.isFinite))
         var generator = RandomGenerator(seed: 0)
         let bare = try DisentangledAttention(configuration: configuration, generator: &generator)
-        #expect(throws: MixerError.missingCarriedValue(mechanism: "deberta", key: RelativePositionEmbeddings.carriedKey)) {
+        #expect(
+            throws: MixerError.missingCarriedValue(
+                mechanism: "deberta", key: RelativePositionEmbeddings.carriedKey)
+        ) {
             try bare(x, context: MixerContext())
         }
     }
@@ -267,19 +308,24 @@ func thirdPadded(b: Int, n: Int) -> Tensor {
     @Test func causalOutputsIgnoreTheFuture() throws {
         var configuration = MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 24)
         configuration.deberta.buckets = .init(bucketSize: 4, maxPosition: 16)
-        let mixer = try Mechanisms.make("deberta", configuration: configuration, causal: true, seed: 3)
+        let mixer = try Mechanisms.make(
+            "deberta", configuration: configuration, causal: true, seed: 3)
         let x = Tensor.randomNormal([1, 24, 8], seed: 9)
         let changed = Tensor.concatenated(
-            [x.sliced(alongAxis: 1, 0..<15), Tensor.randomNormal([1, 9, 8], seed: 10)], alongAxis: 1)
+            [x.sliced(alongAxis: 1, 0..<15), Tensor.randomNormal([1, 9, 8], seed: 10)], alongAxis: 1
+        )
         let a = try mixer(x, context: MixerContext(isCausal: true)).sliced(alongAxis: 1, 0..<15)
-        let b = try mixer(changed, context: MixerContext(isCausal: true)).sliced(alongAxis: 1, 0..<15)
+        let b = try mixer(changed, context: MixerContext(isCausal: true)).sliced(
+            alongAxis: 1, 0..<15)
         try assertClose(a, b, .reordered, "first 15 positions")
     }
 
     @Test func fullyPaddedQueriesGiveZeros() {
-        let o = DisentangledOperands(b: 1, n: 5, h: 1, d: 4, buckets: .init(bucketSize: 2, maxPosition: 4))
+        let o = DisentangledOperands(
+            b: 1, n: 5, h: 1, d: 4, buckets: .init(bucketSize: 2, maxPosition: 4))
         let y = Tensor.disentangledAttention(
-            query: o.q, key: o.k, value: o.v, positionKey: o.kr, positionQuery: o.qr, index: o.index, scale: 1,
+            query: o.q, key: o.k, value: o.v, positionKey: o.kr, positionQuery: o.qr,
+            index: o.index, scale: 1,
             queryMask: Tensor.zeros([1, 5]), keyMask: Tensor.zeros([1, 5]))
         #expect(y.scalars.allSatisfy { $0 == 0 })
     }

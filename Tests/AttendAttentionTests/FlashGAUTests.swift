@@ -44,7 +44,9 @@ func livelyWeights(_ unit: FlashGAU, seed: UInt64) -> FlashGAU.Weights {
     var w = unit.weights
     w.gamma = Tensor.randomNormal(w.gamma.shape, seed: seed)
     w.beta = Tensor.randomNormal(w.beta.shape, seed: seed + 1, standardDeviation: 0.5)
-    w.relativeBias = w.relativeBias.map { Tensor.randomNormal($0.shape, seed: seed + 2, standardDeviation: 0.1) }
+    w.relativeBias = w.relativeBias.map {
+        Tensor.randomNormal($0.shape, seed: seed + 2, standardDeviation: 0.1)
+    }
     w.hidden = Tensor.randomNormal(w.hidden.shape, seed: seed + 3, standardDeviation: 0.3)
     w.output = Tensor.randomNormal(w.output.shape, seed: seed + 4, standardDeviation: 0.3)
     return w
@@ -52,7 +54,10 @@ func livelyWeights(_ unit: FlashGAU, seed: UInt64) -> FlashGAU.Weights {
 
 /// Loads the named tensors of a fixture case into the unit.
 func load(_ unit: FlashGAU, from file: SafetensorsFile, case name: String) throws {
-    let names = ["hidden.weight", "hidden.bias", "gamma", "beta", "relative_bias", "output.weight", "output.bias"]
+    let names = [
+        "hidden.weight", "hidden.bias", "gamma", "beta", "relative_bias", "output.weight",
+        "output.bias",
+    ]
     var tensors: [String: Tensor] = [:]
     for key in names { tensors[key] = try file.tensor("\(name).\(key)") }
     try unit.load(tensors)
@@ -71,10 +76,13 @@ func flashMatchesFlashPytorch(_ c: FlashFixtureCase, path: FlashGAU.Path) throws
     // Float32 against float64 through two projections and sums over ≤ 19 keys of relu² weights.
     let tolerance = Tolerance(absolute: 2e-6, relative: 1e-4)
     try assertClose(y.detached(), try file.tensor("\(c.name).y"), tolerance, "\(c.name) output")
-    let grads = gradients(of: (y * upstream).summed(), withRespectTo: leaves + parameters.map(\.1.value))
+    let grads = gradients(
+        of: (y * upstream).summed(), withRespectTo: leaves + parameters.map(\.1.value))
     try assertClose(grads[0], try file.tensor("\(c.name).grad.x"), tolerance, "\(c.name) dx")
     for (index, (name, _)) in parameters.enumerated() {
-        try assertClose(grads[index + 1], try file.tensor("\(c.name).grad.\(name)"), tolerance, "\(c.name) d\(name)")
+        try assertClose(
+            grads[index + 1], try file.tensor("\(c.name).grad.\(name)"), tolerance,
+            "\(c.name) d\(name)")
     }
 }
 
@@ -110,10 +118,12 @@ func chunkedKernelEqualsReference(_ c: ChunkCase) throws {
         let bias = c.bias ? t[3] : nil
         return fused
             ? Tensor.chunkedReluSquaredAttention(
-                query: t[0], key: t[1], value: t[2], chunk: c.chunk, scales: scales, keyMask: mask, bias: bias,
+                query: t[0], key: t[1], value: t[2], chunk: c.chunk, scales: scales, keyMask: mask,
+                bias: bias,
                 maximumDistance: distance, causal: c.causal)
             : FlashGAU.referenceReluSquaredAttention(
-                query: t[0], key: t[1], value: t[2], chunk: c.chunk, scales: scales, keyMask: mask, bias: bias,
+                query: t[0], key: t[1], value: t[2], chunk: c.chunk, scales: scales, keyMask: mask,
+                bias: bias,
                 maximumDistance: distance, causal: c.causal)
     }
     let inputs = [q, k, v] + (c.bias ? [table] : [])
@@ -121,7 +131,8 @@ func chunkedKernelEqualsReference(_ c: ChunkCase) throws {
     try assertSameAttention(
         valueAndGradients(inputs, upstream: upstream) { attend($0, fused: true) },
         valueAndGradients(inputs, upstream: upstream) { attend($0, fused: false) },
-        outputTolerance: Tolerance(absolute: 1e-5, relative: 1e-4), gradientNames: ["dq", "dk", "dv", "dbias"],
+        outputTolerance: Tolerance(absolute: 1e-5, relative: 1e-4),
+        gradientNames: ["dq", "dk", "dv", "dbias"],
         gradientTolerance: Tolerance(absolute: 1e-4, relative: 1e-4))
 }
 
@@ -138,7 +149,8 @@ func flashWithOneChunkAndNoLinearTermIsGAU(causal: Bool) throws {
     let x = Tensor.randomNormal([2, n, 16], seed: 21)
     let context = MixerContext(isCausal: causal)
     let expected = try gau(x, weights: quadratic, context: context)
-    try assertClose(try flash(x, weights: mixed, context: context), expected, .reordered, "FLASH(C = n) vs GAU")
+    try assertClose(
+        try flash(x, weights: mixed, context: context), expected, .reordered, "FLASH(C = n) vs GAU")
     // And the linear term is really there when its heads are not zero (non-causal), so the check bites.
     if !causal {
         var withLinear = mixed
@@ -159,13 +171,19 @@ func causalFlashIgnoresTheFuture(mode: FlashGAU.Mode) throws {
     let y = try unit(x, weights: w, context: context)
     for t in [3, 4, 5, 11] {
         let changed = Tensor.concatenated(
-            [x.sliced(alongAxis: 1, 0..<(t + 1)), Tensor.randomNormal([1, n - t - 1, 16], seed: UInt64(t))],
+            [
+                x.sliced(alongAxis: 1, 0..<(t + 1)),
+                Tensor.randomNormal([1, n - t - 1, 16], seed: UInt64(t)),
+            ],
             alongAxis: 1)
         let yChanged = try unit(changed, weights: w, context: context)
         // (GAU's 1/n uses the sequence length, which a change of later inputs leaves alone.)
         try assertClose(
-            yChanged.sliced(alongAxis: 1, 0..<(t + 1)), y.sliced(alongAxis: 1, 0..<(t + 1)), .reordered, "prefix up to \(t)")
-        #expect(yChanged.sliced(alongAxis: 1, (t + 1)..<n).scalars != y.sliced(alongAxis: 1, (t + 1)..<n).scalars)
+            yChanged.sliced(alongAxis: 1, 0..<(t + 1)), y.sliced(alongAxis: 1, 0..<(t + 1)),
+            .reordered, "prefix up to \(t)")
+        #expect(
+            yChanged.sliced(alongAxis: 1, (t + 1)..<n).scalars
+                != y.sliced(alongAxis: 1, (t + 1)..<n).scalars)
     }
 }
 
@@ -177,7 +195,8 @@ func causalFlashIgnoresTheFuture(mode: FlashGAU.Mode) throws {
     let k = Tensor.randomNormal([b, n, s], seed: 41)
     let v = Tensor.randomNormal([b, n, e], seed: 42)
     let got = FlashGAU.linearAttention(
-        query: q, key: k, value: v, lengths: [Float](repeating: Float(n), count: b), mask: nil, chunk: chunk,
+        query: q, key: k, value: v, lengths: [Float](repeating: Float(n), count: b), mask: nil,
+        chunk: chunk,
         causal: true)
     let (qs, ks, vs) = (q.scalars, k.scalars, v.scalars)
     var expected = [Float](repeating: 0, count: b * n * e)
@@ -187,11 +206,15 @@ func causalFlashIgnoresTheFuture(mode: FlashGAU.Mode) throws {
             for u in 0..<chunkStart {  // every position of an earlier chunk
                 var dot: Float = 0
                 for i in 0..<s { dot += qs[(batch * n + t) * s + i] * ks[(batch * n + u) * s + i] }
-                for j in 0..<e { expected[(batch * n + t) * e + j] += dot * vs[(batch * n + u) * e + j] / Float(chunk) }
+                for j in 0..<e {
+                    expected[(batch * n + t) * e + j] +=
+                        dot * vs[(batch * n + u) * e + j] / Float(chunk)
+                }
             }
         }
     }
-    try assertClose(got, Tensor(shape: [b, n, e], scalars: expected), .reordered, "exclusive chunk prefix sum")
+    try assertClose(
+        got, Tensor(shape: [b, n, e], scalars: expected), .reordered, "exclusive chunk prefix sum")
     // The first chunk sees nothing through the linear term.
     #expect(got.sliced(alongAxis: 1, 0..<chunk).scalars.allSatisfy { $0 == 0 })
 }
@@ -240,7 +263,8 @@ func flashIsInvariantToPadding(mode: FlashGAU.Mode, causal: Bool) throws {
     let x = Tensor.randomNormal([1, total, 16], seed: 61)
     let mask = Tensor(shape: [1, total], scalars: (0..<total).map { $0 < real ? 1 : 0 })
     let padded = try unit(x, weights: w, context: MixerContext(paddingMask: mask, isCausal: causal))
-    let short = try unit(x.sliced(alongAxis: 1, 0..<real), weights: w, context: MixerContext(isCausal: causal))
+    let short = try unit(
+        x.sliced(alongAxis: 1, 0..<real), weights: w, context: MixerContext(isCausal: causal))
     try assertClose(padded.sliced(alongAxis: 1, 0..<real), short, .reordered, "real positions")
     #expect(padded.scalars.allSatisfy { $0.isFinite })
 }
@@ -254,10 +278,13 @@ func flashGradientsMatchFiniteDifferences(mode: FlashGAU.Mode, causal: Bool) thr
     let x = Tensor.randomNormal([2, 7, 4], seed: 72)
     let mask = Tensor(shape: [2, 7], scalars: [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
     let context = MixerContext(paddingMask: mask, isCausal: causal)
-    let inputs = [x, w.hidden, w.hiddenBias!, w.gamma, w.beta, w.relativeBias!, w.output, w.outputBias!]
+    let inputs = [
+        x, w.hidden, w.hiddenBias!, w.gamma, w.beta, w.relativeBias!, w.output, w.outputBias!,
+    ]
     try GradientCheck.check(inputs, label: "flash-gau \(mode)") { t in
         let weights = FlashGAU.Weights(
-            hidden: t[1], hiddenBias: t[2], gamma: t[3], beta: t[4], relativeBias: t[5], output: t[6], outputBias: t[7])
+            hidden: t[1], hiddenBias: t[2], gamma: t[3], beta: t[4], relativeBias: t[5],
+            output: t[6], outputBias: t[7])
         return try! unit(t[0], weights: weights, context: context)
     }
 }
@@ -270,20 +297,30 @@ func flashGradientsMatchFiniteDifferences(mode: FlashGAU.Mode, causal: Bool) thr
     configuration.flash.sharedDimension = 16
     let mixer = try Mechanisms.make("flash-gau", configuration: configuration)
     let names = Set(mixer.namedParameters().map(\.0))
-    #expect(names == ["gamma", "beta", "relative_bias", "hidden.weight", "hidden.bias", "output.weight", "output.bias"])
+    #expect(
+        names == [
+            "gamma", "beta", "relative_bias", "hidden.weight", "hidden.bias", "output.weight",
+            "output.bias",
+        ])
     let y = try mixer(Tensor.randomNormal([2, 40, 32], seed: 1), context: MixerContext())
     #expect(y.shape == [2, 40, 32])
-    #expect(throws: MixerError.self) { try mixer(Tensor.zeros([2, 40, 31]), context: MixerContext()) }
+    #expect(throws: MixerError.self) {
+        try mixer(Tensor.zeros([2, 40, 31]), context: MixerContext())
+    }
     configuration.flash.chunkSize = 0
-    #expect(throws: MixerError.self) { try Mechanisms.make("flash-gau", configuration: configuration) }
+    #expect(throws: MixerError.self) {
+        try Mechanisms.make("flash-gau", configuration: configuration)
+    }
 }
 
 @Test func flashOptionsDecodeWithDefaults() throws {
-    let json = #"{"model_dimension": 8, "head_count": 1, "maximum_length": 16, "flash": {"mode": "quadratic", "chunk_size": 64}}"#
+    let json =
+        #"{"model_dimension": 8, "head_count": 1, "maximum_length": 16, "flash": {"mode": "quadratic", "chunk_size": 64}}"#
     let configuration = try JSONDecoder().decode(MixerConfiguration.self, from: Data(json.utf8))
     #expect(configuration.flash.mode == .quadratic)
     #expect(configuration.flash.chunkSize == 64)
     #expect(configuration.flash.sharedDimension == 128)
-    let roundTrip = try JSONDecoder().decode(MixerConfiguration.self, from: JSONEncoder().encode(configuration))
+    let roundTrip = try JSONDecoder().decode(
+        MixerConfiguration.self, from: JSONEncoder().encode(configuration))
     #expect(roundTrip == configuration)
 }

@@ -7,7 +7,9 @@ import Testing
 
 struct AttentionCase: CustomTestStringConvertible, Sendable {
     let b: Int, n: Int, m: Int, h: Int, d: Int, causal: Bool, padded: Bool
-    var testDescription: String { "b\(b) n\(n) m\(m) h\(h) d\(d)\(causal ? " causal" : "")\(padded ? " padded" : "")" }
+    var testDescription: String {
+        "b\(b) n\(n) m\(m) h\(h) d\(d)\(causal ? " causal" : "")\(padded ? " padded" : "")"
+    }
 }
 
 let attentionCases: [AttentionCase] = [
@@ -37,10 +39,12 @@ func fusedAttentionEqualsReference(_ c: AttentionCase) throws {
     let scale = 1 / Float(c.d).squareRoot()
     let upstream = Tensor.randomNormal([c.b, c.n, c.h, c.d], seed: 4)
     let fused = valueAndGradients([q, k, v], upstream: upstream) { x in
-        Tensor.fusedAttention(query: x[0], key: x[1], value: x[2], scale: scale, causal: c.causal, keyMask: mask)
+        Tensor.fusedAttention(
+            query: x[0], key: x[1], value: x[2], scale: scale, causal: c.causal, keyMask: mask)
     }
     let reference = valueAndGradients([q, k, v], upstream: upstream) { x in
-        referenceAttention(query: x[0], key: x[1], value: x[2], scale: scale, causal: c.causal, keyMask: mask)
+        referenceAttention(
+            query: x[0], key: x[1], value: x[2], scale: scale, causal: c.causal, keyMask: mask)
     }
     try assertSameAttention(fused, reference, outputTolerance: .reordered)
 }
@@ -51,7 +55,8 @@ func fusedAttentionEqualsReference(_ c: AttentionCase) throws {
     let v = Tensor.randomNormal([1, 9, 2, 4], seed: 7)
     let mask = paddingMask(b: 1, m: 9)
     try GradientCheck.check([q, k, v]) { x in
-        Tensor.fusedAttention(query: x[0], key: x[1], value: x[2], scale: 0.5, causal: true, keyMask: mask)
+        Tensor.fusedAttention(
+            query: x[0], key: x[1], value: x[2], scale: 0.5, causal: true, keyMask: mask)
     }
 }
 

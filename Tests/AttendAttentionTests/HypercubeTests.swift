@@ -14,7 +14,9 @@ import Testing
 
 struct HypercubeCase: CustomTestStringConvertible, Sendable {
     let n: Int, block: Int, causal: Bool, padded: Bool
-    var testDescription: String { "n\(n) block \(block)\(causal ? " causal" : "")\(padded ? " padded" : "")" }
+    var testDescription: String {
+        "n\(n) block \(block)\(causal ? " causal" : "")\(padded ? " padded" : "")"
+    }
 }
 
 let hypercubeCases: [HypercubeCase] = [
@@ -29,12 +31,21 @@ let hypercubeCases: [HypercubeCase] = [
 @Suite struct HypercubeTests {
     @Test func neighbourSetsMatchTheReferenceConstruction() {
         // mechanisms-a.md §3.2 (regenerated from TesseractSparsityConfig), as sorted sets with self.
-        #expect(HypercubeGraph(nodes: 8).neighbours == [
-            [0, 1, 3, 7], [0, 1, 2, 6], [1, 2, 3, 5], [0, 2, 3, 4], [3, 4, 5, 7], [2, 4, 5, 6], [1, 5, 6, 7], [0, 4, 6, 7],
-        ])
-        #expect(HypercubeGraph(nodes: 6).neighbours == [[0, 1, 3], [0, 1, 2], [1, 2, 3, 5], [0, 2, 3, 4], [3, 4, 5], [2, 4, 5]])
-        #expect(HypercubeGraph(nodes: 4).neighbours == [[0, 1, 3], [0, 1, 2], [1, 2, 3], [0, 2, 3]])
-        #expect(HypercubeGraph(nodes: 8, causal: true).neighbours == [[0], [0, 1], [1, 2], [0, 2, 3], [3, 4], [2, 4, 5], [1, 5, 6], [0, 4, 6, 7]])
+        #expect(
+            HypercubeGraph(nodes: 8).neighbours == [
+                [0, 1, 3, 7], [0, 1, 2, 6], [1, 2, 3, 5], [0, 2, 3, 4], [3, 4, 5, 7], [2, 4, 5, 6],
+                [1, 5, 6, 7], [0, 4, 6, 7],
+            ])
+        #expect(
+            HypercubeGraph(nodes: 6).neighbours == [
+                [0, 1, 3], [0, 1, 2], [1, 2, 3, 5], [0, 2, 3, 4], [3, 4, 5], [2, 4, 5],
+            ])
+        #expect(
+            HypercubeGraph(nodes: 4).neighbours == [[0, 1, 3], [0, 1, 2], [1, 2, 3], [0, 2, 3]])
+        #expect(
+            HypercubeGraph(nodes: 8, causal: true).neighbours == [
+                [0], [0, 1], [1, 2], [0, 2, 3], [3, 4], [2, 4, 5], [1, 5, 6], [0, 4, 6, 7],
+            ])
         #expect(HypercubeGraph(nodes: 1).neighbours == [[0]])
         // The reference's bit-reversed codes for k = 4 are these Gray codes read backwards.
         let reversed = [0, 8, 12, 4, 6, 14, 10, 2, 3, 11, 15, 7, 5, 13, 9, 1]
@@ -63,7 +74,9 @@ let hypercubeCases: [HypercubeCase] = [
                 let graph = HypercubeGraph(nodes: m, causal: causal)
                 let reach = graph.reachable(within: graph.dimension)
                 for i in 0..<m {
-                    for j in 0..<m where !causal || j <= i { #expect(reach[i][j], "m \(m) causal \(causal): \(j) → \(i)") }
+                    for j in 0..<m where !causal || j <= i {
+                        #expect(reach[i][j], "m \(m) causal \(causal): \(j) → \(i)")
+                    }
                 }
                 if m & (m - 1) == 0 {  // a full cube has diameter exactly k
                     #expect(graph.reachable(within: graph.dimension - 1).joined().contains(false))
@@ -76,7 +89,8 @@ let hypercubeCases: [HypercubeCase] = [
         // n = 4, d = 1, scale 1: token 0 sees {0, 1, 3}, token 2 sees {1, 2, 3}; q_i = 1, k_j = v_j = j.
         let q = Tensor.ones([1, 4, 1, 1])
         let kv = Tensor(shape: [1, 4, 1, 1], scalars: [0, 1, 2, 3])
-        let y = Tensor.hypercubeAttention(query: q, key: kv, value: kv, graph: HypercubeGraph(nodes: 4), blockSize: 1, scale: 1)
+        let y = Tensor.hypercubeAttention(
+            query: q, key: kv, value: kv, graph: HypercubeGraph(nodes: 4), blockSize: 1, scale: 1)
         let e = Foundation.exp(1.0), e2 = Foundation.exp(2.0), e3 = Foundation.exp(3.0)
         let expected0 = (e + 3 * e3) / (1 + e + e3)  // keys 0, 1, 3
         let expected2 = (e + 2 * e2 + 3 * e3) / (e + e2 + e3)  // keys 1, 2, 3
@@ -101,8 +115,12 @@ let hypercubeCases: [HypercubeCase] = [
         let upstream = Tensor.randomNormal([b, c.n, h, d], seed: 4)
         func attend(_ x: [Tensor], sparse: Bool) -> Tensor {
             sparse
-                ? Tensor.hypercubeAttention(query: x[0], key: x[1], value: x[2], graph: graph, blockSize: c.block, scale: 0.5, keyMask: mask)
-                : referenceAttention(query: x[0], key: x[1], value: x[2], scale: 0.5, causal: c.causal, keyMask: mask, allowed: allowed)
+                ? Tensor.hypercubeAttention(
+                    query: x[0], key: x[1], value: x[2], graph: graph, blockSize: c.block,
+                    scale: 0.5, keyMask: mask)
+                : referenceAttention(
+                    query: x[0], key: x[1], value: x[2], scale: 0.5, causal: c.causal,
+                    keyMask: mask, allowed: allowed)
         }
         try assertSameAttention(
             valueAndGradients([q, k, v], upstream: upstream) { attend($0, sparse: true) },
@@ -119,7 +137,9 @@ let hypercubeCases: [HypercubeCase] = [
         for (block, causal) in [(1, false), (1, true), (2, true)] {
             let graph = HypercubeGraph(nodes: (n + block - 1) / block, causal: causal)
             try GradientCheck.check([q, k, v], label: "block \(block) causal \(causal)") { x in
-                Tensor.hypercubeAttention(query: x[0], key: x[1], value: x[2], graph: graph, blockSize: block, scale: 0.7, keyMask: mask)
+                Tensor.hypercubeAttention(
+                    query: x[0], key: x[1], value: x[2], graph: graph, blockSize: block, scale: 0.7,
+                    keyMask: mask)
             }
         }
     }
@@ -127,17 +147,23 @@ let hypercubeCases: [HypercubeCase] = [
     @Test func layerGradientsMatchFiniteDifferences() throws {
         var configuration = MixerConfiguration(modelDimension: 6, headCount: 2, maximumLength: 11)
         configuration.hypercube.blockSize = 2
-        let mixer = try Mechanisms.make("hypercube", configuration: configuration, causal: true, seed: 12)
+        let mixer = try Mechanisms.make(
+            "hypercube", configuration: configuration, causal: true, seed: 12)
         let x = Tensor.randomNormal([2, 11, 6], seed: 13)
         let weights = Tensor.randomUniform([2, 11, 6], seed: 14, low: -1, high: 1)
         let context = MixerContext(paddingMask: thirdPadded(b: 2, n: 11), isCausal: true)
-        func loss() throws -> Float { try withoutGradient { try (mixer(x, context: context) * weights).summed().scalar } }
-        let (_, grads) = try valueAndGradient(of: mixer) { try ($0(x, context: context) * weights).summed() }
+        func loss() throws -> Float {
+            try withoutGradient { try (mixer(x, context: context) * weights).summed().scalar }
+        }
+        let (_, grads) = try valueAndGradient(of: mixer) {
+            try ($0(x, context: context) * weights).summed()
+        }
         let named = Dictionary(uniqueKeysWithValues: mixer.namedParameters())
         for name in ["query.weight", "key.bias", "value.weight"] {
             let parameter = try #require(named[name])
             let numeric = try parameterFiniteDifferences(parameter, loss)
-            try assertClose(try #require(grads[parameter]).scalars, numeric, .finiteDifference, name)
+            try assertClose(
+                try #require(grads[parameter]).scalars, numeric, .finiteDifference, name)
         }
         try GradientCheck.check([x], label: "input") { inputs in
             (try? mixer(inputs[0], context: context)) ?? Tensor.zeros([1])
@@ -150,7 +176,8 @@ let hypercubeCases: [HypercubeCase] = [
         var configuration = MixerConfiguration(modelDimension: 4, headCount: 1, maximumLength: n)
         configuration.hypercube.blockSize = block
         let stack = try (0..<layers).map {
-            try Mechanisms.make("hypercube", configuration: configuration, causal: causal, seed: UInt64(40 + $0))
+            try Mechanisms.make(
+                "hypercube", configuration: configuration, causal: causal, seed: UInt64(40 + $0))
         }
         let x = Tensor.randomNormal([1, n, 4], seed: 8)
         return try (0..<n).map { i in
@@ -174,11 +201,16 @@ let hypercubeCases: [HypercubeCase] = [
             for i in 0..<n {
                 for j in 0..<n {
                     let expected = blocks[i / block][j / block] && (!causal || j <= i)
-                    #expect(measured[i][j] == expected, "\(layers) layers: output \(i) on input \(j)")
+                    #expect(
+                        measured[i][j] == expected, "\(layers) layers: output \(i) on input \(j)")
                 }
             }
-            let everyPair = (0..<n).allSatisfy { i in (0..<n).allSatisfy { j in measured[i][j] || (causal && j > i) } }
-            #expect(everyPair == (layers == k), "\(layers) of \(k) layers: every pair connected = \(everyPair)")
+            let everyPair = (0..<n).allSatisfy { i in
+                (0..<n).allSatisfy { j in measured[i][j] || (causal && j > i) }
+            }
+            #expect(
+                everyPair == (layers == k),
+                "\(layers) of \(k) layers: every pair connected = \(everyPair)")
         }
     }
 
@@ -192,10 +224,15 @@ let hypercubeCases: [HypercubeCase] = [
     @Test func fullyPaddedRowsGiveZerosAndTheMixerRuns() throws {
         let q = Tensor.randomNormal([1, 5, 1, 4], seed: 9)
         let y = Tensor.hypercubeAttention(
-            query: q, key: q, value: q, graph: HypercubeGraph(nodes: 5), blockSize: 1, scale: 1, keyMask: Tensor.zeros([1, 5]))
+            query: q, key: q, value: q, graph: HypercubeGraph(nodes: 5), blockSize: 1, scale: 1,
+            keyMask: Tensor.zeros([1, 5]))
         #expect(y.scalars.allSatisfy { $0 == 0 })
-        let mixer = try Mechanisms.make("hypercube", configuration: MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 33))
-        let out = try mixer(Tensor.randomNormal([2, 33, 8], seed: 10), context: MixerContext(paddingMask: thirdPadded(b: 2, n: 33)))
+        let mixer = try Mechanisms.make(
+            "hypercube",
+            configuration: MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 33))
+        let out = try mixer(
+            Tensor.randomNormal([2, 33, 8], seed: 10),
+            context: MixerContext(paddingMask: thirdPadded(b: 2, n: 33)))
         #expect(out.shape == [2, 33, 8] && out.scalars.allSatisfy(\.isFinite))
     }
 }

@@ -24,10 +24,13 @@ func identity(_ rows: Int, _ cols: Int) -> Tensor {
 }
 
 @Test(arguments: [(true, true), (false, false), (true, false)])
-func linformerWithIdentityProjectionsEqualsFullAttention(_ shareHeads: Bool, _ shareKeyValue: Bool) throws {
+func linformerWithIdentityProjectionsEqualsFullAttention(_ shareHeads: Bool, _ shareKeyValue: Bool)
+    throws
+{
     let n = 13, heads = 2
     var configuration = tinyConfiguration(width: 8, heads: heads, maximumLength: n)
-    configuration.linformer = .init(projectedLength: n, shareKeyValue: shareKeyValue, shareHeads: shareHeads)
+    configuration.linformer = .init(
+        projectedLength: n, shareKeyValue: shareKeyValue, shareHeads: shareHeads)
     let linformer = try Mechanisms.make("linformer", configuration: configuration)
     let full = try Mechanisms.make("full", configuration: configuration)
     copyParameters(from: full, to: linformer)
@@ -36,7 +39,9 @@ func linformerWithIdentityProjectionsEqualsFullAttention(_ shareHeads: Bool, _ s
     core.projections.key.value = eye
     core.projections.value?.value = eye
     let x = Tensor.randomNormal([2, n, 8], seed: 1)
-    try assertClose(try linformer(x, context: MixerContext()), try full(x, context: MixerContext()), .reference, "linformer (E = F = I) vs full")
+    try assertClose(
+        try linformer(x, context: MixerContext()), try full(x, context: MixerContext()), .reference,
+        "linformer (E = F = I) vs full")
 }
 
 @Test func linformerPerHeadProjectionsMatchTheSharedOnes() throws {
@@ -49,10 +54,14 @@ func linformerWithIdentityProjectionsEqualsFullAttention(_ shareHeads: Bool, _ s
     copyParameters(from: a, to: AnyModuleWithout(b, names: ["proj_k", "proj_v"]))
     let (coreA, coreB) = (try linformerCore(a), try linformerCore(b))
     #expect(coreB.projections.key.shape == [3, 20, 5])
-    coreB.projections.key.value = Tensor.stacked(Array(repeating: coreA.projections.key.value, count: 3))
-    coreB.projections.value?.value = Tensor.stacked(Array(repeating: coreA.projections.value!.value, count: 3))
+    coreB.projections.key.value = Tensor.stacked(
+        Array(repeating: coreA.projections.key.value, count: 3))
+    coreB.projections.value?.value = Tensor.stacked(
+        Array(repeating: coreA.projections.value!.value, count: 3))
     let x = Tensor.randomNormal([2, 17, 12], seed: 2)
-    try assertClose(try b(x, context: MixerContext()), try a(x, context: MixerContext()), .reference, "per-head vs shared")
+    try assertClose(
+        try b(x, context: MixerContext()), try a(x, context: MixerContext()), .reference,
+        "per-head vs shared")
 }
 
 /// A view of a module that hides some parameter names (so `copyParameters` skips them).
@@ -62,7 +71,9 @@ final class AnyModuleWithout: Module {
         self.base = base
         hidden = names
     }
-    var ownParameters: [(String, Parameter)] { base.namedParameters().filter { !hidden.contains($0.0) } }
+    var ownParameters: [(String, Parameter)] {
+        base.namedParameters().filter { !hidden.contains($0.0) }
+    }
 }
 
 @Test func linformerPaddingLeavesRealTokensUnchanged() throws {
@@ -85,7 +96,8 @@ final class AnyModuleWithout: Module {
     configuration.linformer = .init(projectedLength: 4)
     let mixer = try Mechanisms.make("linformer", configuration: configuration)
     do {
-        _ = try mixer(Tensor.randomNormal([1, 6, 8], seed: 1), context: MixerContext(isCausal: true))
+        _ = try mixer(
+            Tensor.randomNormal([1, 6, 8], seed: 1), context: MixerContext(isCausal: true))
         Issue.record("linformer accepted a causal mask")
     } catch MixerError.causalUnsupported(let mechanism, let reason) {
         #expect(mechanism == "linformer")
@@ -94,10 +106,15 @@ final class AnyModuleWithout: Module {
     #expect(throws: MixerError.sequenceTooLong(mechanism: "linformer", length: 11, maximum: 10)) {
         try mixer(Tensor.randomNormal([1, 11, 8], seed: 1), context: MixerContext())
     }
-    #expect(throws: MixerError.self) { try Mechanisms.make("linformer", configuration: configuration, causal: true) }
+    #expect(throws: MixerError.self) {
+        try Mechanisms.make("linformer", configuration: configuration, causal: true)
+    }
     var odd = configuration
     odd.headCount = 3
-    #expect(throws: MixerError.invalidConfiguration(mechanism: "linformer", problem: "head count 3 does not divide model width 8")) {
+    #expect(
+        throws: MixerError.invalidConfiguration(
+            mechanism: "linformer", problem: "head count 3 does not divide model width 8")
+    ) {
         try Mechanisms.make("linformer", configuration: odd)
     }
     var empty = configuration
@@ -106,9 +123,11 @@ final class AnyModuleWithout: Module {
 }
 
 @Test(arguments: [(true, false), (false, true)])
-func linformerMixerGradientsMatchFiniteDifferences(_ shareHeads: Bool, _ shareKeyValue: Bool) throws {
+func linformerMixerGradientsMatchFiniteDifferences(_ shareHeads: Bool, _ shareKeyValue: Bool) throws
+{
     var configuration = tinyConfiguration(width: 4, heads: 2, maximumLength: 9)
-    configuration.linformer = .init(projectedLength: 3, shareKeyValue: shareKeyValue, shareHeads: shareHeads)
+    configuration.linformer = .init(
+        projectedLength: 3, shareKeyValue: shareKeyValue, shareHeads: shareHeads)
     let mixer = try Mechanisms.make("linformer", configuration: configuration)
     #expect(mixer.namedParameters().map(\.0).contains("proj_k"))
     #expect(mixer.namedParameters().map(\.0).contains("proj_v") == !shareKeyValue)
@@ -129,9 +148,12 @@ func linformerMixerGradientsMatchFiniteDifferences(_ shareHeads: Bool, _ shareKe
 }
 
 @Test func linformerOptionsDecodeWithDefaults() throws {
-    let json = #"{"model_dimension": 16, "head_count": 2, "maximum_length": 64, "linformer": {"projected_length": 16, "share_key_value": true}}"#
+    let json =
+        #"{"model_dimension": 16, "head_count": 2, "maximum_length": 64, "linformer": {"projected_length": 16, "share_key_value": true}}"#
     let configuration = try JSONDecoder().decode(MixerConfiguration.self, from: Data(json.utf8))
-    #expect(configuration.linformer == .init(projectedLength: 16, shareKeyValue: true, shareHeads: true))
+    #expect(
+        configuration.linformer == .init(projectedLength: 16, shareKeyValue: true, shareHeads: true)
+    )
     let encoded = try JSONEncoder().encode(configuration)
     #expect(try JSONDecoder().decode(MixerConfiguration.self, from: encoded) == configuration)
 }
@@ -148,8 +170,11 @@ func linformerMatchesTheLinformerPackage(_ name: String, _ n: Int, _ shareKeyVal
     // The package's q/k/v projections have no bias; with share_kv its values reuse `to_k`.
     try setParameter(mixer, "query.weight", to: file.tensor("\(name).to_q.weight"))
     try setParameter(mixer, "key.weight", to: file.tensor("\(name).to_k.weight"))
-    try setParameter(mixer, "value.weight", to: file.tensor("\(name).\(shareKeyValue ? "to_k" : "to_v").weight"))
-    for projection in ["query", "key", "value"] { try setParameter(mixer, "\(projection).bias", to: Tensor.zeros([16])) }
+    try setParameter(
+        mixer, "value.weight", to: file.tensor("\(name).\(shareKeyValue ? "to_k" : "to_v").weight"))
+    for projection in ["query", "key", "value"] {
+        try setParameter(mixer, "\(projection).bias", to: Tensor.zeros([16]))
+    }
     try setParameter(mixer, "output.weight", to: file.tensor("\(name).to_out.weight"))
     try setParameter(mixer, "output.bias", to: file.tensor("\(name).to_out.bias"))
     try setParameter(mixer, "proj_k", to: file.tensor("\(name).proj_k"))
@@ -158,14 +183,22 @@ func linformerMatchesTheLinformerPackage(_ name: String, _ n: Int, _ shareKeyVal
     #expect(x.shape == [2, n, 16])
     let upstream = try file.tensor("\(name).upstream")
     let y = try withoutGradient { try mixer(x, context: MixerContext()) }
-    let (_, inputGradients) = try valueAndGradient(at: [x]) { xs in (try mixer(xs[0], context: MixerContext()) * upstream).summed() }
-    let (_, parameterGradients) = try valueAndGradient(of: mixer) { m in (try m(x, context: MixerContext()) * upstream).summed() }
+    let (_, inputGradients) = try valueAndGradient(at: [x]) { xs in
+        (try mixer(xs[0], context: MixerContext()) * upstream).summed()
+    }
+    let (_, parameterGradients) = try valueAndGradient(of: mixer) { m in
+        (try m(x, context: MixerContext()) * upstream).summed()
+    }
     let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)  // float32 vs the float64 reference; the issue's bound is 1e-4
     try assertClose(y, try file.tensor("\(name).output"), tolerance, "\(name) output")
-    try assertClose(inputGradients[0], try file.tensor("\(name).input_grad"), tolerance, "\(name) input gradient")
+    try assertClose(
+        inputGradients[0], try file.tensor("\(name).input_grad"), tolerance,
+        "\(name) input gradient")
     for projection in shareKeyValue ? ["proj_k"] : ["proj_k", "proj_v"] {
         let parameter = try #require(mixer.namedParameters().first { $0.0 == projection }?.1)
         let gradient = try #require(parameterGradients[parameter])
-        try assertClose(gradient, try file.tensor("\(name).\(projection)_grad"), tolerance, "\(name) \(projection) gradient")
+        try assertClose(
+            gradient, try file.tensor("\(name).\(projection)_grad"), tolerance,
+            "\(name) \(projection) gradient")
     }
 }

@@ -13,14 +13,18 @@ func localWindowMask(length n: Int, windowSize w: Int, causal: Bool) -> Tensor {
     let window = LocalAttention.window(windowSize: w, causal: causal)
     return Tensor.filled(shape: [1, 1, n, n]) { out in
         for i in 0..<n {
-            for j in 0..<n { out[i * n + j] = (j >= i - window.before && j <= i + window.after) ? 1 : 0 }
+            for j in 0..<n {
+                out[i * n + j] = (j >= i - window.before && j <= i + window.after) ? 1 : 0
+            }
         }
     }
 }
 
 struct LocalCase: CustomTestStringConvertible, Sendable {
     let b: Int, n: Int, h: Int, d: Int, w: Int, causal: Bool, padded: Bool
-    var testDescription: String { "b\(b) n\(n) h\(h) d\(d) w\(w)\(causal ? " causal" : "")\(padded ? " padded" : "")" }
+    var testDescription: String {
+        "b\(b) n\(n) h\(h) d\(d) w\(w)\(causal ? " causal" : "")\(padded ? " padded" : "")"
+    }
 }
 
 let localCases: [LocalCase] = [
@@ -39,7 +43,9 @@ func localAttentionEqualsMaskedReference(_ c: LocalCase) throws {
     let k = Tensor.randomNormal([c.b, c.n, c.h, c.d], seed: 2)
     let v = Tensor.randomNormal([c.b, c.n, c.h, c.d], seed: 3)
     let upstream = Tensor.randomNormal([c.b, c.n, c.h, c.d], seed: 4)
-    let mask = c.padded ? tailPaddingMask(length: c.n, padded: (0..<c.b).map { $0 % 2 == 1 ? c.n / 3 : 0 }) : nil
+    let mask =
+        c.padded
+        ? tailPaddingMask(length: c.n, padded: (0..<c.b).map { $0 % 2 == 1 ? c.n / 3 : 0 }) : nil
     let core = try LocalAttention(windowSize: c.w)
     let context = MixerContext(paddingMask: mask, isCausal: c.causal)
     let local = try valueAndGradients([q, k, v], upstream: upstream) { x in
@@ -47,7 +53,9 @@ func localAttentionEqualsMaskedReference(_ c: LocalCase) throws {
     }
     let allowed = localWindowMask(length: c.n, windowSize: c.w, causal: c.causal)
     let reference = valueAndGradients([q, k, v], upstream: upstream) { x in
-        referenceAttention(query: x[0], key: x[1], value: x[2], scale: 1 / Float(c.d).squareRoot(), keyMask: mask, allowed: allowed)
+        referenceAttention(
+            query: x[0], key: x[1], value: x[2], scale: 1 / Float(c.d).squareRoot(), keyMask: mask,
+            allowed: allowed)
     }
     try assertSameAttention(local, reference, outputTolerance: .reference)
 }
@@ -64,21 +72,28 @@ func localWithWindowCoveringTheSequenceEqualsFullAttention(_ causal: Bool) throw
     let x = Tensor.randomNormal([2, n, 16], seed: 5)
     let mask = tailPaddingMask(length: n, padded: [0, 9])
     let context = MixerContext(paddingMask: mask, isCausal: causal)
-    try assertClose(try local(x, context: context), try full(x, context: context), .reference, "local (w covers n) vs full")
+    try assertClose(
+        try local(x, context: context), try full(x, context: context), .reference,
+        "local (w covers n) vs full")
 
     // The core against the materialised oracle directly.
-    let q = Tensor.randomNormal([2, n, 2, 8], seed: 6), k = Tensor.randomNormal([2, n, 2, 8], seed: 7)
+    let q = Tensor.randomNormal([2, n, 2, 8], seed: 6),
+        k = Tensor.randomNormal([2, n, 2, 8], seed: 7)
     let v = Tensor.randomNormal([2, n, 2, 8], seed: 8)
-    let y = try LocalAttention(windowSize: configuration.local.windowSize).attend(query: q, key: k, value: v, context: context)
-    let expected = referenceAttention(query: q, key: k, value: v, scale: 1 / Float(8).squareRoot(), causal: causal, keyMask: mask)
+    let y = try LocalAttention(windowSize: configuration.local.windowSize).attend(
+        query: q, key: k, value: v, context: context)
+    let expected = referenceAttention(
+        query: q, key: k, value: v, scale: 1 / Float(8).squareRoot(), causal: causal, keyMask: mask)
     try assertClose(y, expected, .reference, "local core vs reference, causal: \(causal)")
 }
 
 @Test func localRowsWithoutRealKeysGiveZeros() throws {
     // Keys 0..<6 padded: with w = 4 (±2), queries 0...3 see only padded keys.
-    let q = Tensor.randomNormal([1, 12, 1, 4], seed: 9), k = Tensor.randomNormal([1, 12, 1, 4], seed: 10)
+    let q = Tensor.randomNormal([1, 12, 1, 4], seed: 9),
+        k = Tensor.randomNormal([1, 12, 1, 4], seed: 10)
     let mask = Tensor(shape: [1, 12], scalars: [0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
-    let y = try LocalAttention(windowSize: 4).attend(query: q, key: k, value: k, context: MixerContext(paddingMask: mask))
+    let y = try LocalAttention(windowSize: 4).attend(
+        query: q, key: k, value: k, context: MixerContext(paddingMask: mask))
     let rows = y.scalars
     #expect(rows[0..<16].allSatisfy { $0 == 0 })
     #expect(rows.allSatisfy { $0.isFinite })
@@ -96,23 +111,32 @@ func localMixerGradientsMatchFiniteDifferences(_ causal: Bool) throws {
             try! mixer(xs[0], context: MixerContext(isCausal: true))  // swiftlint:disable:this force_try
         }
     } else {
-        try checkMixerGradients(mixer, input: x, paddingMask: tailPaddingMask(length: 11, padded: [0, 3]), label: "local")
+        try checkMixerGradients(
+            mixer, input: x, paddingMask: tailPaddingMask(length: 11, padded: [0, 3]),
+            label: "local")
     }
 }
 
 @Test func localRefusesAnEmptyWindow() throws {
     var configuration = tinyConfiguration()
     configuration.local.windowSize = 0
-    #expect(throws: MixerError.invalidConfiguration(mechanism: "local", problem: "window size must be at least 1, got 0")) {
+    #expect(
+        throws: MixerError.invalidConfiguration(
+            mechanism: "local", problem: "window size must be at least 1, got 0")
+    ) {
         try Mechanisms.make("local", configuration: configuration)
     }
 }
 
 @Test func localOptionsDecodeWithDefaults() throws {
-    let json = #"{"model_dimension": 16, "head_count": 2, "maximum_length": 64, "local": {"window_size": 24}}"#
+    let json =
+        #"{"model_dimension": 16, "head_count": 2, "maximum_length": 64, "local": {"window_size": 24}}"#
     let configuration = try JSONDecoder().decode(MixerConfiguration.self, from: Data(json.utf8))
     #expect(configuration.local.windowSize == 24)
-    let bare = try JSONDecoder().decode(MixerConfiguration.self, from: Data(#"{"model_dimension": 16, "head_count": 2, "maximum_length": 64, "local": {}}"#.utf8))
+    let bare = try JSONDecoder().decode(
+        MixerConfiguration.self,
+        from: Data(
+            #"{"model_dimension": 16, "head_count": 2, "maximum_length": 64, "local": {}}"#.utf8))
     #expect(bare.local == LocalAttention.Options())
     let encoded = try JSONEncoder().encode(configuration)
     #expect(try JSONDecoder().decode(MixerConfiguration.self, from: encoded) == configuration)

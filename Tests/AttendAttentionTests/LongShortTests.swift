@@ -10,7 +10,8 @@ import Foundation
 import Testing
 
 private func longShortMixer(
-    width c: Int = 16, heads h: Int = 2, segment w: Int = 4, landmarks r: Int = 3, chunk l: Int = 5, rank: Int = 2,
+    width c: Int = 16, heads h: Int = 2, segment w: Int = 4, landmarks r: Int = 3, chunk l: Int = 5,
+    rank: Int = 2,
     seed: UInt64 = 3
 ) throws -> LongShortAttention {
     var configuration = MixerConfiguration(modelDimension: c, headCount: h, maximumLength: 512)
@@ -19,11 +20,13 @@ private func longShortMixer(
     configuration.longShort.landmarkCount = r
     configuration.longShort.chunkSize = l
     configuration.longShort.chunkRank = rank
-    let mixer = try #require(try Mechanisms.make("long-short", configuration: configuration) as? LongShortAttention)
+    let mixer = try #require(
+        try Mechanisms.make("long-short", configuration: configuration) as? LongShortAttention)
     // Non-trivial LayerNorm gains and offsets, so DualLN's placement matters.
     var generator = RandomGenerator(seed: seed + 100)
     for norm in [mixer.localNorm, mixer.globalNorm] {
-        norm.weight.value = 1 + Tensor.randomNormal([c], standardDeviation: 0.2, generator: &generator)
+        norm.weight.value =
+            1 + Tensor.randomNormal([c], standardDeviation: 0.2, generator: &generator)
         norm.bias!.value = Tensor.randomNormal([c], standardDeviation: 0.2, generator: &generator)
     }
     return mixer
@@ -31,19 +34,25 @@ private func longShortMixer(
 
 /// [b, n] mask: entry 0 complete, entry 1 with its last `padded` positions padded.
 private func tailMask(length n: Int, padded: Int) -> Tensor {
-    Tensor.filled(shape: [2, n]) { out in for i in 0..<(2 * n) { out[i] = (i >= n && i % n >= n - padded) ? 0 : 1 } }
+    Tensor.filled(shape: [2, n]) { out in
+        for i in 0..<(2 * n) { out[i] = (i >= n && i % n >= n - padded) ? 0 : 1 }
+    }
 }
 
 /// The spec's equations (mechanisms-a.md §6.2, §6.3) with every map materialised: landmarks through an
 /// explicit [R, n] projection matrix, one softmax over [global ‖ all n keys] with explicit visibility.
-private func denseLongShort(_ mixer: LongShortAttention, _ x: Tensor, mask: Tensor?, causal: Bool) -> Tensor {
+private func denseLongShort(_ mixer: LongShortAttention, _ x: Tensor, mask: Tensor?, causal: Bool)
+    -> Tensor
+{
     let (b, n) = (x.shape[0], x.shape[1])
     let (h, d) = (mixer.headCount, mixer.headDimension)
     let c = h * d
     let o = mixer.options
     let real = mask ?? Tensor.ones([b, n])
     let isReal = real.scalars
-    func heads(_ t: Tensor, _ length: Int) -> Tensor { t.reshaped([b, length, h, d]).permuted([0, 2, 1, 3]) }  // [b, h, L, d]
+    func heads(_ t: Tensor, _ length: Int) -> Tensor {
+        t.reshaped([b, length, h, d]).permuted([0, 2, 1, 3])
+    }  // [b, h, L, d]
     let q = heads(mixer.query(x), n) * (1 / Float(d).squareRoot())
     let rawKey = mixer.key(x), rawValue = mixer.value(x)
     let k = heads(mixer.localNorm(rawKey), n), v = heads(mixer.localNorm(rawValue), n)
@@ -69,7 +78,8 @@ private func denseLongShort(_ mixer: LongShortAttention, _ x: Tensor, mask: Tens
         let mixed = Tensor.matmul(weights, source).permuted([0, 2, 1, 3]).reshaped([b, count, c])
         return heads(mixer.globalNorm(mixed), count)
     }
-    let keyBar = landmarks(causal ? heads(rawKey, n) : k), valueBar = landmarks(causal ? heads(rawValue, n) : v)
+    let keyBar = landmarks(causal ? heads(rawKey, n) : k),
+        valueBar = landmarks(causal ? heads(rawValue, n) : v)
     // Visibility [b, 1, n, R + n].
     let e = mixer.extraKeys
     let hidden = Tensor.filled(shape: [b, 1, n, count + n]) { out in
@@ -78,13 +88,19 @@ private func denseLongShort(_ mixer: LongShortAttention, _ x: Tensor, mask: Tens
                 let row = (bi * n + t) * (count + n)
                 for g in 0..<count {
                     let chunk = g / rank
-                    let chunkIsReal = (0..<n).contains { $0 / o.chunkSize == chunk && isReal[bi * n + $0] != 0 }
-                    let visible = causal ? chunk < t / o.chunkSize && chunkIsReal : (0..<n).contains { isReal[bi * n + $0] != 0 }
+                    let chunkIsReal = (0..<n).contains {
+                        $0 / o.chunkSize == chunk && isReal[bi * n + $0] != 0
+                    }
+                    let visible =
+                        causal
+                        ? chunk < t / o.chunkSize && chunkIsReal
+                        : (0..<n).contains { isReal[bi * n + $0] != 0 }
                     out[row + g] = visible ? 0 : 1
                 }
                 for j in 0..<n {
                     let start = (t / o.segmentSize) * o.segmentSize
-                    let inWindow = causal
+                    let inWindow =
+                        causal
                         ? (j <= t && j > t - o.segmentSize)
                         : (j >= start - e && j < start + o.segmentSize + e)
                     out[row + count + j] = inWindow && isReal[bi * n + j] != 0 ? 0 : 1
@@ -93,8 +109,10 @@ private func denseLongShort(_ mixer: LongShortAttention, _ x: Tensor, mask: Tens
         }
     }
     let scores = Tensor.concatenated(
-        [Tensor.matmul(q, keyBar, transposeB: true), Tensor.matmul(q, k, transposeB: true)], alongAxis: 3)
-    let probabilities = scores.maskedFill(where: hidden, with: -.infinity).softmax(alongAxis: -1)
+        [Tensor.matmul(q, keyBar, transposeB: true), Tensor.matmul(q, k, transposeB: true)],
+        alongAxis: 3)
+    let probabilities =
+        scores.maskedFill(where: hidden, with: -.infinity).softmax(alongAxis: -1)
         * real.reshaped([b, 1, n, 1])  // padded query rows → 0
     let mixed = Tensor.matmul(probabilities, Tensor.concatenated([valueBar, v], alongAxis: 2))  // [b, h, n, d]
     return mixer.output(mixed.permuted([0, 2, 1, 3]).reshaped([b, n, c]))
@@ -102,7 +120,9 @@ private func denseLongShort(_ mixer: LongShortAttention, _ x: Tensor, mask: Tens
 
 struct LongShortCase: CustomTestStringConvertible, Sendable {
     let n: Int, causal: Bool, padded: Int
-    var testDescription: String { "n\(n)\(causal ? " causal" : "")\(padded > 0 ? " padded \(padded)" : "")" }
+    var testDescription: String {
+        "n\(n)\(causal ? " causal" : "")\(padded > 0 ? " padded \(padded)" : "")"
+    }
 }
 
 @Test(arguments: [
@@ -116,15 +136,26 @@ func longShortEqualsDenseReference(_ c: LongShortCase) throws {
     let mask = c.padded > 0 ? tailMask(length: c.n, padded: c.padded) : nil
     let upstream = Tensor.randomNormal([2, c.n, 16], seed: 31)
     let context = MixerContext(paddingMask: mask, isCausal: c.causal)
-    try assertClose(try mixer(x, context: context), denseLongShort(mixer, x, mask: mask, causal: c.causal), .reordered, "output")
-    let (_, fastInput) = valueAndGradient(at: [x]) { xs in (try! mixer(xs[0], context: context) * upstream).summed() }
-    let (_, slowInput) = valueAndGradient(at: [x]) { xs in (denseLongShort(mixer, xs[0], mask: mask, causal: c.causal) * upstream).summed() }
+    try assertClose(
+        try mixer(x, context: context), denseLongShort(mixer, x, mask: mask, causal: c.causal),
+        .reordered, "output")
+    let (_, fastInput) = valueAndGradient(at: [x]) { xs in
+        (try! mixer(xs[0], context: context) * upstream).summed()
+    }
+    let (_, slowInput) = valueAndGradient(at: [x]) { xs in
+        (denseLongShort(mixer, xs[0], mask: mask, causal: c.causal) * upstream).summed()
+    }
     let gradientTolerance = Tolerance(absolute: 1e-5, relative: 1e-4)
     try assertClose(fastInput[0], slowInput[0], gradientTolerance, "dx")
-    let (_, fast) = valueAndGradient(of: mixer) { m in (try! m(x, context: context) * upstream).summed() }
-    let (_, slow) = valueAndGradient(of: mixer) { m in (denseLongShort(m, x, mask: mask, causal: c.causal) * upstream).summed() }
+    let (_, fast) = valueAndGradient(of: mixer) { m in
+        (try! m(x, context: context) * upstream).summed()
+    }
+    let (_, slow) = valueAndGradient(of: mixer) { m in
+        (denseLongShort(m, x, mask: mask, causal: c.causal) * upstream).summed()
+    }
     for (name, parameter) in mixer.namedParameters() {
-        let a = fast[parameter] ?? .zeros(parameter.shape), s = slow[parameter] ?? .zeros(parameter.shape)
+        let a = fast[parameter] ?? .zeros(parameter.shape),
+            s = slow[parameter] ?? .zeros(parameter.shape)
         try assertClose(a, s, gradientTolerance, "d \(name)")
     }
 }
@@ -146,12 +177,15 @@ func globalLocalKernelEqualsMaskedReference(_ c: WindowCase) throws {
     let (b, n, h, d) = (2, 75, 2, 4)
     let r: Int
     if case .chunked(let l, let rank) = c.visibility { r = ((n + l - 1) / l) * rank } else { r = 6 }
-    let q = Tensor.randomNormal([b, n, h, d], seed: 40), k = Tensor.randomNormal([b, n, h, d], seed: 41)
+    let q = Tensor.randomNormal([b, n, h, d], seed: 40),
+        k = Tensor.randomNormal([b, n, h, d], seed: 41)
     let v = Tensor.randomNormal([b, n, h, d], seed: 42)
-    let gk = Tensor.randomNormal([b, r, h, d], seed: 43), gv = Tensor.randomNormal([b, r, h, d], seed: 44)
-    let mask = tailMask(length: n, padded: 30), globalMask = Tensor.filled(shape: [b, r]) { out in
-        for i in 0..<(b * r) { out[i] = i == r + 1 ? 0 : 1 }
-    }
+    let gk = Tensor.randomNormal([b, r, h, d], seed: 43),
+        gv = Tensor.randomNormal([b, r, h, d], seed: 44)
+    let mask = tailMask(length: n, padded: 30),
+        globalMask = Tensor.filled(shape: [b, r]) { out in
+            for i in 0..<(b * r) { out[i] = i == r + 1 ? 0 : 1 }
+        }
     let keyMask = mask.scalars, valid = globalMask.scalars
     let allowed = Tensor.filled(shape: [b, 1, n, r + n]) { out in
         for bi in 0..<b {
@@ -159,13 +193,16 @@ func globalLocalKernelEqualsMaskedReference(_ c: WindowCase) throws {
                 let row = (bi * n + t) * (r + n)
                 for g in 0..<r {
                     var visible = valid[bi * r + g] != 0
-                    if case .chunked(let l, let rank) = c.visibility { visible = visible && g < (t / l) * rank }
+                    if case .chunked(let l, let rank) = c.visibility {
+                        visible = visible && g < (t / l) * rank
+                    }
                     out[row + g] = visible ? 1 : 0
                 }
                 for j in 0..<n {
                     let inWindow: Bool
                     switch c.window {
-                    case .segments(let w, let e): inWindow = j >= (t / w) * w - e && j < (t / w + 1) * w + e
+                    case .segments(let w, let e):
+                        inWindow = j >= (t / w) * w - e && j < (t / w + 1) * w + e
                     case .trailing(let w): inWindow = j <= t && j > t - w
                     }
                     out[row + r + j] = inWindow && keyMask[bi * n + j] != 0 ? 1 : 0
@@ -188,7 +225,8 @@ func globalLocalKernelEqualsMaskedReference(_ c: WindowCase) throws {
     }
     let inputs = [q, k, v, gk, gv]
     try assertSameAttention(
-        valueAndGradients(inputs, upstream: upstream, fast), valueAndGradients(inputs, upstream: upstream, slow),
+        valueAndGradients(inputs, upstream: upstream, fast),
+        valueAndGradients(inputs, upstream: upstream, slow),
         outputTolerance: .reordered, gradientNames: ["dq", "dk", "dv", "dk̄", "dv̄"],
         gradientTolerance: Tolerance(absolute: 1e-6, relative: 1e-4))
 }
@@ -202,7 +240,10 @@ func globalLocalKernelEqualsMaskedReference(_ c: WindowCase) throws {
     for split in [1, 4, 5, 6, 20, 36] {
         // Replace positions ≥ split with other values; outputs before split must not move at all.
         let changed = Tensor.concatenated(
-            [x.sliced(alongAxis: 1, 0..<split), Tensor.randomNormal([2, n - split, 16], seed: UInt64(51 + split))], alongAxis: 1)
+            [
+                x.sliced(alongAxis: 1, 0..<split),
+                Tensor.randomNormal([2, n - split, 16], seed: UInt64(51 + split)),
+            ], alongAxis: 1)
         let z = try mixer(changed, context: context).scalars
         for bi in 0..<2 {
             let range = (bi * n * 16)..<((bi * n + split) * 16)
@@ -217,7 +258,8 @@ func appendedPaddingChangesNothing(causal: Bool) throws {
     let (n, extra) = (23, 19)
     let x = Tensor.randomNormal([2, n, 16], seed: 60)
     let mask = tailMask(length: n, padded: 6)
-    let longer = Tensor.concatenated([x, Tensor.randomNormal([2, extra, 16], seed: 61) * 5], alongAxis: 1)
+    let longer = Tensor.concatenated(
+        [x, Tensor.randomNormal([2, extra, 16], seed: 61) * 5], alongAxis: 1)
     let longerMask = Tensor.concatenated([mask, .zeros([2, extra])], alongAxis: 1)
     let y = try mixer(x, context: MixerContext(paddingMask: mask, isCausal: causal))
     let z = try mixer(longer, context: MixerContext(paddingMask: longerMask, isCausal: causal))
@@ -241,7 +283,8 @@ func longShortGradientsMatchFiniteDifferences(causal: Bool) throws {
 }
 
 @Test func longShortDefaultsAndWindowRule() throws {
-    let json = #"{"model_dimension": 8, "head_count": 2, "maximum_length": 16, "long_short": {"segment_size": 1}}"#
+    let json =
+        #"{"model_dimension": 8, "head_count": 2, "maximum_length": 16, "long_short": {"segment_size": 1}}"#
     let configuration = try JSONDecoder().decode(MixerConfiguration.self, from: Data(json.utf8))
     #expect(configuration.longShort.segmentSize == 1 && configuration.longShort.landmarkCount == 32)
     #expect(configuration.longShort.chunkSize == 16 && configuration.longShort.chunkRank == 1)
@@ -253,19 +296,33 @@ func longShortGradientsMatchFiniteDifferences(causal: Bool) throws {
 @Test func longShortRefusesWhatItCannotDo() throws {
     var configuration = MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 16)
     configuration.longShort.segmentSize = 0
-    #expect(throws: MixerError.invalidConfiguration(mechanism: "long-short", problem: "segment size must be at least 1, got 0")) {
+    #expect(
+        throws: MixerError.invalidConfiguration(
+            mechanism: "long-short", problem: "segment size must be at least 1, got 0")
+    ) {
         try Mechanisms.make("long-short", configuration: configuration)
     }
     configuration.longShort.segmentSize = 2
     configuration.longShort.chunkRank = 0
-    #expect(throws: MixerError.invalidConfiguration(mechanism: "long-short", problem: "chunk rank must be at least 1, got 0")) {
+    #expect(
+        throws: MixerError.invalidConfiguration(
+            mechanism: "long-short", problem: "chunk rank must be at least 1, got 0")
+    ) {
         try Mechanisms.make("long-short", configuration: configuration)
     }
-    #expect(throws: MixerError.invalidConfiguration(mechanism: "long-short", problem: "head count 3 does not divide model width 8")) {
-        try Mechanisms.make("long-short", configuration: MixerConfiguration(modelDimension: 8, headCount: 3, maximumLength: 16))
+    #expect(
+        throws: MixerError.invalidConfiguration(
+            mechanism: "long-short", problem: "head count 3 does not divide model width 8")
+    ) {
+        try Mechanisms.make(
+            "long-short",
+            configuration: MixerConfiguration(modelDimension: 8, headCount: 3, maximumLength: 16))
     }
     let mixer = try longShortMixer()
-    #expect(throws: MixerError.shapeMismatch(mechanism: "long-short", expected: "[batch, length, 16]", got: [2, 5])) {
+    #expect(
+        throws: MixerError.shapeMismatch(
+            mechanism: "long-short", expected: "[batch, length, 16]", got: [2, 5])
+    ) {
         try mixer(.zeros([2, 5]), context: MixerContext())
     }
 }
@@ -281,15 +338,20 @@ func longShortGradientsMatchFiniteDifferences(causal: Bool) throws {
     let (b, n, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
     let projection = try tensor("dynamic_projection")  // [r, d]
     let (localGain, localBias) = (try tensor("local_norm_weight"), try tensor("local_norm_bias"))
-    let (globalGain, globalBias) = (try tensor("global_norm_weight"), try tensor("global_norm_bias"))
+    let (globalGain, globalBias) = (
+        try tensor("global_norm_weight"), try tensor("global_norm_bias")
+    )
     func run(_ q: Tensor, _ kv: Tensor) -> (output: Tensor, landmarks: Tensor) {
         let local = kv.layerNormalized(gamma: localGain, beta: localBias, epsilon: 1e-5)
         let logits = Tensor.matmul(kv, projection, transposeB: true)  // [b, n, h, r]
-        let landmarks = LongShortAttention.landmarks(logits: logits, key: kv, value: kv, keyMask: mask).key
+        let landmarks = LongShortAttention.landmarks(
+            logits: logits, key: kv, value: kv, keyMask: mask
+        ).key
         let global = landmarks.layerNormalized(gamma: globalGain, beta: globalBias, epsilon: 1e-5)
         let output = Tensor.globalLocalAttention(
             query: q, key: local, value: local, globalKey: global, globalValue: global,
-            scale: 1 / Float(d).squareRoot(), window: .segments(size: 4, extra: 4), visibility: .all, keyMask: mask)
+            scale: 1 / Float(d).squareRoot(), window: .segments(size: 4, extra: 4),
+            visibility: .all, keyMask: mask)
         return (output.reshaped([b, n, h * d]), landmarks)
     }
     let (output, landmarks) = withoutGradient { run(q, kv) }
@@ -297,12 +359,18 @@ func longShortGradientsMatchFiniteDifferences(causal: Bool) throws {
     try assertClose(landmarks, try tensor("landmarks"), bound, "landmarks (global_norm input)")
     // The package leaves padded query rows unnormalised garbage; Attend zeroes them: compare real rows.
     let realRows = mask.reshaped([b, n, 1])
-    try assertClose(output * realRows, try tensor("output") * realRows, bound, "attention output (to_out input)")
+    try assertClose(
+        output * realRows, try tensor("output") * realRows, bound, "attention output (to_out input)"
+    )
     let upstream = try tensor("upstream")  // zero on padded query rows
-    let (_, grads) = valueAndGradient(at: [q, kv]) { x in (run(x[0], x[1]).output * upstream).summed() }
+    let (_, grads) = valueAndGradient(at: [q, kv]) { x in
+        (run(x[0], x[1]).output * upstream).summed()
+    }
     try assertClose(grads[0], try tensor("query_grad"), bound, "d query")
     try assertClose(grads[1], try tensor("kv_grad"), bound, "d kv")
-    print("long-short-transformer bidirectional: max |Δ| output \(maxAbsoluteDifference(output * realRows, try tensor("output") * realRows)), dq \(maxAbsoluteDifference(grads[0], try tensor("query_grad"))), dkv \(maxAbsoluteDifference(grads[1], try tensor("kv_grad")))")
+    print(
+        "long-short-transformer bidirectional: max |Δ| output \(maxAbsoluteDifference(output * realRows, try tensor("output") * realRows)), dq \(maxAbsoluteDifference(grads[0], try tensor("query_grad"))), dkv \(maxAbsoluteDifference(grads[1], try tensor("kv_grad")))"
+    )
 }
 
 @Test func longShortChunkLandmarksMatchLongShortTransformer() throws {
@@ -310,10 +378,13 @@ func longShortGradientsMatchFiniteDifferences(causal: Bool) throws {
     // left out (uniform in the package, hidden in Attend).
     let file = try openFixture("long_short", in: Bundle.module)
     func tensor(_ field: String) throws -> Tensor { try file.tensor("causal.\(field)") }
-    let (kv, mask, projection) = (try tensor("kv"), try tensor("mask"), try tensor("dynamic_projection"))
+    let (kv, mask, projection) = (
+        try tensor("kv"), try tensor("mask"), try tensor("dynamic_projection")
+    )
     func run(_ kv: Tensor) -> (landmarks: Tensor, mask: Tensor) {
         let logits = Tensor.matmul(kv, projection, transposeB: true)  // [b, n, h, 1]
-        let result = LongShortAttention.chunkLandmarks(logits: logits, key: kv, value: kv, keyMask: mask, chunkSize: 5)
+        let result = LongShortAttention.chunkLandmarks(
+            logits: logits, key: kv, value: kv, keyMask: mask, chunkSize: 5)
         return (result.key, result.mask!)
     }
     let (landmarks, valid) = withoutGradient { run(kv) }

@@ -25,7 +25,8 @@ private let padding = Tensor.filled(shape: [b, n]) { m in
 @Suite struct MechanismPropertyTests {
     static let names = Mechanisms.names
     static let causalNames = Mechanisms.all.filter(\.capabilities.supportsCausal).map(\.name)
-    static let nonCausalNames = Mechanisms.all.filter { !$0.capabilities.supportsCausal }.map(\.name)
+    static let nonCausalNames = Mechanisms.all.filter { !$0.capabilities.supportsCausal }.map(
+        \.name)
 
     @Test(arguments: names)
     func keepsTheShapeAndIsDeterministicFromItsSeed(_ name: String) throws {
@@ -72,7 +73,8 @@ private let padding = Tensor.filled(shape: [b, n]) { m in
         let x = Tensor.randomNormal([1, n, c], seed: 3)
         let cut = 13
         let changed = Tensor.concatenated(
-            [x.sliced(alongAxis: 1, 0..<cut), Tensor.randomNormal([1, n - cut, c], seed: 4)], alongAxis: 1)
+            [x.sliced(alongAxis: 1, 0..<cut), Tensor.randomNormal([1, n - cut, c], seed: 4)],
+            alongAxis: 1)
         let y = try mixer(x, context: MixerContext(isCausal: true))
         let z = try mixer(changed, context: MixerContext(isCausal: true))
         try assertClose(

@@ -8,8 +8,11 @@ import Foundation
 import Testing
 
 /// A small configuration: width c, h heads, maximum length N, seed 3.
-func tinyConfiguration(width c: Int = 8, heads h: Int = 2, maximumLength: Int = 64) -> MixerConfiguration {
-    var configuration = MixerConfiguration(modelDimension: c, headCount: h, maximumLength: maximumLength)
+func tinyConfiguration(width c: Int = 8, heads h: Int = 2, maximumLength: Int = 64)
+    -> MixerConfiguration
+{
+    var configuration = MixerConfiguration(
+        modelDimension: c, headCount: h, maximumLength: maximumLength)
     configuration.seed = 3
     return configuration
 }
@@ -29,7 +32,8 @@ func copyParameters(from source: any Module, to target: any Module) {
     let sources = Dictionary(uniqueKeysWithValues: source.namedParameters())
     for (name, parameter) in target.namedParameters() {
         guard let value = sources[name]?.value else { continue }
-        precondition(value.shape == parameter.shape, "\(name): \(value.shape) vs \(parameter.shape)")
+        precondition(
+            value.shape == parameter.shape, "\(name): \(value.shape) vs \(parameter.shape)")
         parameter.value = value
     }
 }
@@ -82,10 +86,14 @@ func checkMixerGradients(
         if let analytic = analytic[parameter] {
             gradient = analytic
         } else {
-            try #require(unused.contains(name), "\(label): no gradient for \(name)", sourceLocation: sourceLocation)
+            try #require(
+                unused.contains(name), "\(label): no gradient for \(name)",
+                sourceLocation: sourceLocation)
             gradient = .zeros(parameter.shape)
         }
-        try assertClose(gradient.scalars, numeric, tolerance, "\(label) gradient of \(name) vs finite differences", shape: parameter.shape)
+        try assertClose(
+            gradient.scalars, numeric, tolerance,
+            "\(label) gradient of \(name) vs finite differences", shape: parameter.shape)
     }
 }
 
@@ -122,7 +130,9 @@ func fixture(_ name: String) throws -> SafetensorsFile { try openFixture(name, i
 
 /// Sets the parameter `name` of `module` to `value` (shapes must agree).
 func setParameter(_ module: any Module, _ name: String, to value: Tensor) throws {
-    let parameter = try #require(module.namedParameters().first { $0.0 == name }?.1, "no parameter \(name)")
-    try #require(parameter.shape == value.shape, "\(name): \(parameter.shape) vs fixture \(value.shape)")
+    let parameter = try #require(
+        module.namedParameters().first { $0.0 == name }?.1, "no parameter \(name)")
+    try #require(
+        parameter.shape == value.shape, "\(name): \(parameter.shape) vs fixture \(value.shape)")
     parameter.value = value
 }

@@ -47,7 +47,9 @@ private func runningMaximum(_ shape: [Int], seed: UInt64, mask: Tensor?) -> Tens
         for row in 0..<(b * h) {
             var running: Float = -1e30
             for t in 0..<n {
-                if real.map({ $0[(row / h) * n + t] != 0 }) ?? true { running = Swift.max(running, draws[row * n + t]) }
+                if real.map({ $0[(row / h) * n + t] != 0 }) ?? true {
+                    running = Swift.max(running, draws[row * n + t])
+                }
                 out[row * n + t] = running
             }
         }
@@ -55,13 +57,16 @@ private func runningMaximum(_ shape: [Int], seed: UInt64, mask: Tensor?) -> Tens
 }
 
 private func performerMixer(
-    kernel: PerformerAttention.Kernel = .softmax, features: Int = 8, width: Int = 8, heads: Int = 2, seed: UInt64 = 3
+    kernel: PerformerAttention.Kernel = .softmax, features: Int = 8, width: Int = 8, heads: Int = 2,
+    seed: UInt64 = 3
 ) throws -> MultiHeadAttention {
-    var configuration = MixerConfiguration(modelDimension: width, headCount: heads, maximumLength: 512)
+    var configuration = MixerConfiguration(
+        modelDimension: width, headCount: heads, maximumLength: 512)
     configuration.seed = seed
     configuration.performer.featureCount = features
     configuration.performer.kernel = kernel
-    return try #require(try Mechanisms.make("performer", configuration: configuration) as? MultiHeadAttention)
+    return try #require(
+        try Mechanisms.make("performer", configuration: configuration) as? MultiHeadAttention)
 }
 
 private func core(_ mixer: MultiHeadAttention) throws -> PerformerAttention {
@@ -71,18 +76,24 @@ private func core(_ mixer: MultiHeadAttention) throws -> PerformerAttention {
 struct LinearCase: CustomTestStringConvertible, Sendable {
     let causal: Bool, floor: Float, decayed: Bool
     var chunk = PrefixSumLinearAttention.chunk
-    var testDescription: String { "\(causal ? "causal" : "bidirectional") floor \(floor)\(decayed ? " decayed" : "") chunk \(chunk)" }
+    var testDescription: String {
+        "\(causal ? "causal" : "bidirectional") floor \(floor)\(decayed ? " decayed" : "") chunk \(chunk)"
+    }
 }
 
 @Test(arguments: [
-    LinearCase(causal: false, floor: 0, decayed: false), LinearCase(causal: false, floor: 0.05, decayed: false),
-    LinearCase(causal: true, floor: 0, decayed: false), LinearCase(causal: true, floor: 0.05, decayed: true),
+    LinearCase(causal: false, floor: 0, decayed: false),
+    LinearCase(causal: false, floor: 0.05, decayed: false),
+    LinearCase(causal: true, floor: 0, decayed: false),
+    LinearCase(causal: true, floor: 0.05, decayed: true),
     LinearCase(causal: true, floor: 0.05, decayed: true, chunk: 7),
 ])
 func linearAttentionEqualsQuadraticForm(_ c: LinearCase) throws {
     // n = 150 spans two full chunks of the scan and a partial one; entry 1 has 40 padded keys.
     let (b, n, h, m, e) = (2, 150, 2, 12, 5)
-    let mask = Tensor.filled(shape: [b, n]) { out in for i in 0..<(b * n) { out[i] = (i / n == 1 && i % n >= n - 40) ? 0 : 1 } }
+    let mask = Tensor.filled(shape: [b, n]) { out in
+        for i in 0..<(b * n) { out[i] = (i / n == 1 && i % n >= n - 40) ? 0 : 1 }
+    }
     let q = positiveFeatures([b, n, h, m], seed: 1)
     let k = positiveFeatures([b, n, h, m], seed: 2, mask: mask)
     let v = Tensor.randomNormal([b, n, h, e], seed: 3)
@@ -91,14 +102,18 @@ func linearAttentionEqualsQuadraticForm(_ c: LinearCase) throws {
     let offset = PerformerAttention.denominatorOffset
     func fast(_ x: [Tensor]) -> Tensor {
         Tensor.linearAttention(
-            queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: c.causal, denominatorOffset: offset,
+            queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: c.causal,
+            denominatorOffset: offset,
             keyFeatureFloor: c.floor, keyLogScale: logScale, keyMask: mask, scanChunk: c.chunk)
     }
     func slow(_ x: [Tensor]) -> Tensor {
-        quadraticLinearAttention(x[0], x[1], x[2], causal: c.causal, offset: offset, floor: c.floor, logScale: logScale, mask: mask)
+        quadraticLinearAttention(
+            x[0], x[1], x[2], causal: c.causal, offset: offset, floor: c.floor, logScale: logScale,
+            mask: mask)
     }
     try assertSameAttention(
-        valueAndGradients([q, k, v], upstream: upstream, fast), valueAndGradients([q, k, v], upstream: upstream, slow),
+        valueAndGradients([q, k, v], upstream: upstream, fast),
+        valueAndGradients([q, k, v], upstream: upstream, slow),
         outputTolerance: .reordered, gradientNames: ["dq′", "dk̂", "dv"],
         gradientTolerance: Tolerance(absolute: 1e-6, relative: 1e-4))
 }
@@ -106,8 +121,11 @@ func linearAttentionEqualsQuadraticForm(_ c: LinearCase) throws {
 @Test(arguments: [false, true])
 func normaliserEqualsRowSums(causal: Bool) throws {
     // With ε = 0 and V = 1 the output is Σ_j A_ij / D_i: exactly 1 when D_i is the row sum.
-    let q = positiveFeatures([1, 130, 3, 7], seed: 5), k = positiveFeatures([1, 130, 3, 7], seed: 6)
-    let y = Tensor.linearAttention(queryFeatures: q, keyFeatures: k, value: .ones([1, 130, 3, 1]), causal: causal, denominatorOffset: 0)
+    let q = positiveFeatures([1, 130, 3, 7], seed: 5),
+        k = positiveFeatures([1, 130, 3, 7], seed: 6)
+    let y = Tensor.linearAttention(
+        queryFeatures: q, keyFeatures: k, value: .ones([1, 130, 3, 1]), causal: causal,
+        denominatorOffset: 0)
     try assertClose(y, .ones(y.shape), .reordered, "Σ_j A_ij / D_i")
 }
 
@@ -115,20 +133,26 @@ func normaliserEqualsRowSums(causal: Bool) throws {
 func linearAttentionGradientMatchesFiniteDifferences(causal: Bool) throws {
     // Chunks of 4 over n = 11: two full chunks of the scan and a partial one, with padding and decay.
     let (b, n, h) = (2, 11, 2)
-    let mask = Tensor.filled(shape: [b, n]) { out in for i in 0..<(b * n) { out[i] = i >= 2 * n - 3 ? 0 : 1 } }
-    let q = positiveFeatures([b, n, h, 3], seed: 7), k = positiveFeatures([b, n, h, 3], seed: 8, mask: mask)
+    let mask = Tensor.filled(shape: [b, n]) { out in
+        for i in 0..<(b * n) { out[i] = i >= 2 * n - 3 ? 0 : 1 }
+    }
+    let q = positiveFeatures([b, n, h, 3], seed: 7),
+        k = positiveFeatures([b, n, h, 3], seed: 8, mask: mask)
     let v = Tensor.randomNormal([b, n, h, 2], seed: 9)
     let logScale = causal ? runningMaximum([b, h, n], seed: 10, mask: mask) : nil
     try GradientCheck.check([q, k, v], label: causal ? "causal scan" : "bidirectional") { x in
         Tensor.linearAttention(
-            queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: causal, keyFeatureFloor: 0.05,
+            queryFeatures: x[0], keyFeatures: x[1], value: x[2], causal: causal,
+            keyFeatureFloor: 0.05,
             keyLogScale: logScale, keyMask: mask, scanChunk: 4)
     }
 }
 
 @Test func rowsThatSeeNoKeyGiveZeros() throws {
     let q = positiveFeatures([1, 4, 1, 3], seed: 10)
-    let y = Tensor.linearAttention(queryFeatures: q, keyFeatures: .zeros([1, 4, 1, 3]), value: .ones([1, 4, 1, 2]), causal: true)
+    let y = Tensor.linearAttention(
+        queryFeatures: q, keyFeatures: .zeros([1, 4, 1, 3]), value: .ones([1, 4, 1, 2]),
+        causal: true)
     #expect(y.scalars.allSatisfy { $0 == 0 })
 }
 
@@ -141,7 +165,9 @@ func linearAttentionGradientMatchesFiniteDifferences(causal: Bool) throws {
             let phi = attention.features(x, isQuery: isQuery, keyMask: nil)
             #expect(phi.shape == [2, 33, 2, 32])
             let bad = phi.scalars.first { !($0 > 0) || !$0.isFinite }
-            #expect(bad == nil, "scale \(scale) \(isQuery ? "query" : "key") feature \(String(describing: bad))")
+            #expect(
+                bad == nil,
+                "scale \(scale) \(isQuery ? "query" : "key") feature \(String(describing: bad))")
         }
     }
 }
@@ -149,7 +175,10 @@ func linearAttentionGradientMatchesFiniteDifferences(causal: Bool) throws {
 @Test(arguments: [FeatureStabilizer.row, .global, .prefix])
 func featureMapGradientMatchesFiniteDifferences(stabilizer: FeatureStabilizer) throws {
     var generator = RandomGenerator(seed: 12)
-    let w = Tensor(shape: [6, 4], scalars: PositiveRandomFeatures.orthogonalGaussianProjection(rows: 6, columns: 4, generator: &generator))
+    let w = Tensor(
+        shape: [6, 4],
+        scalars: PositiveRandomFeatures.orthogonalGaussianProjection(
+            rows: 6, columns: 4, generator: &generator))
     let x = Tensor.randomNormal([1, 5, 2, 4], seed: 13)
     let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
     let v = Tensor.randomNormal([1, 5, 2, 3], seed: 14)
@@ -161,15 +190,18 @@ func featureMapGradientMatchesFiniteDifferences(stabilizer: FeatureStabilizer) t
     let causal = stabilizer == .prefix
     try GradientCheck.check([x], label: "\(stabilizer) features") { xs in
         let probed = Tensor.positiveRandomFeatures(
-            xs[0], projection: w, stabilizer: stabilizer, offset: isQuery ? PositiveRandomFeatures.epsilon : 0,
+            xs[0], projection: w, stabilizer: stabilizer,
+            offset: isQuery ? PositiveRandomFeatures.epsilon : 0,
             mask: isQuery ? nil : mask)
         if isQuery {
-            let keys = Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .global, offset: 0, mask: mask)
+            let keys = Tensor.positiveRandomFeatures(
+                x, projection: w, stabilizer: .global, offset: 0, mask: mask)
             return Tensor.linearAttention(
                 queryFeatures: probed.features, keyFeatures: keys.features, value: v, causal: false,
                 keyFeatureFloor: floor, keyMask: mask)
         }
-        let queries = Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon)
+        let queries = Tensor.positiveRandomFeatures(
+            x, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon)
         return Tensor.linearAttention(
             queryFeatures: queries.features, keyFeatures: probed.features, value: v, causal: causal,
             keyFeatureFloor: floor, keyLogScale: probed.logScale, keyMask: mask)
@@ -199,42 +231,59 @@ func featureMapGradientMatchesFiniteDifferences(stabilizer: FeatureStabilizer) t
     func referenceForm(_ input: Tensor) -> Tensor {
         let heads = [2, n, 2, 8]
         return Tensor.linearAttention(
-            queryFeatures: attention.features(mixer.query(input).reshaped(heads), isQuery: true, keyMask: nil),
-            keyFeatures: attention.features(mixer.key(input).reshaped(heads), isQuery: false, keyMask: nil),
+            queryFeatures: attention.features(
+                mixer.query(input).reshaped(heads), isQuery: true, keyMask: nil),
+            keyFeatures: attention.features(
+                mixer.key(input).reshaped(heads), isQuery: false, keyMask: nil),
             value: mixer.value(input).reshaped(heads), causal: true)
     }
     let changed = Tensor.concatenated(
-        [x.sliced(alongAxis: 1, 0..<100), Tensor.randomNormal([2, n - 100, 16], seed: 26) * 6], alongAxis: 1)
-    let before = referenceForm(x).sliced(alongAxis: 1, 0..<100), after = referenceForm(changed).sliced(alongAxis: 1, 0..<100)
-    #expect(maxAbsoluteDifference(before, after) > 1e-3, "the global maximum leaks: \(maxAbsoluteDifference(before, after))")
+        [x.sliced(alongAxis: 1, 0..<100), Tensor.randomNormal([2, n - 100, 16], seed: 26) * 6],
+        alongAxis: 1)
+    let before = referenceForm(x).sliced(alongAxis: 1, 0..<100),
+        after = referenceForm(changed).sliced(alongAxis: 1, 0..<100)
+    #expect(
+        maxAbsoluteDifference(before, after) > 1e-3,
+        "the global maximum leaks: \(maxAbsoluteDifference(before, after))")
 }
 
 @Test func projectionRowsAreOrthogonalWithinBlocks() throws {
     let (m, d) = (40, 16)
     var generator = RandomGenerator(seed: 15)
-    let w = PositiveRandomFeatures.orthogonalGaussianProjection(rows: m, columns: d, generator: &generator)
+    let w = PositiveRandomFeatures.orthogonalGaussianProjection(
+        rows: m, columns: d, generator: &generator)
     func row(_ i: Int) -> [Double] { (0..<d).map { Double(w[i * d + $0]) } }
     func cosine(_ a: [Double], _ b: [Double]) -> Double {
         let dot = zip(a, b).reduce(0) { $0 + $1.0 * $1.1 }
-        return dot / (a.reduce(0) { $0 + $1 * $1 }.squareRoot() * b.reduce(0) { $0 + $1 * $1 }.squareRoot())
+        return dot
+            / (a.reduce(0) { $0 + $1 * $1 }.squareRoot() * b.reduce(0) { $0 + $1 * $1 }.squareRoot())
     }
     var worstWithin = 0.0, largestAcross = 0.0
     for i in 0..<m {
         for j in (i + 1)..<m {
             let c = Swift.abs(cosine(row(i), row(j)))
-            if i / d == j / d { worstWithin = Swift.max(worstWithin, c) } else { largestAcross = Swift.max(largestAcross, c) }
+            if i / d == j / d {
+                worstWithin = Swift.max(worstWithin, c)
+            } else {
+                largestAcross = Swift.max(largestAcross, c)
+            }
         }
     }
     #expect(worstWithin < 1e-6, "rows of one block: largest |cos| \(worstWithin)")
-    #expect(largestAcross > 1e-2, "rows of different blocks are independent, not orthogonal: \(largestAcross)")
+    #expect(
+        largestAcross > 1e-2,
+        "rows of different blocks are independent, not orthogonal: \(largestAcross)")
     // Norms follow the chi distribution with d degrees of freedom: E‖ω‖² = d.
     let meanSquare = (0..<m).map { row($0).reduce(0) { $0 + $1 * $1 } }.reduce(0, +) / Double(m)
-    #expect(Swift.abs(meanSquare - Double(d)) < 4 * (2 * Double(d) / Double(m)).squareRoot(), "mean ‖ω‖² \(meanSquare)")
+    #expect(
+        Swift.abs(meanSquare - Double(d)) < 4 * (2 * Double(d) / Double(m)).squareRoot(),
+        "mean ‖ω‖² \(meanSquare)")
 }
 
 @Test func sameSeedGivesBitIdenticalOutputAndRedrawsFollowTheSchedule() throws {
     let x = Tensor.randomNormal([2, 9, 8], seed: 16)
-    let a = try performerMixer(seed: 21), b = try performerMixer(seed: 21), c = try performerMixer(seed: 22)
+    let a = try performerMixer(seed: 21), b = try performerMixer(seed: 21),
+        c = try performerMixer(seed: 22)
     let context = MixerContext()
     #expect(try a(x, context: context).scalars == b(x, context: context).scalars)
     #expect(try core(a).projectionMatrix!.scalars != core(c).projectionMatrix!.scalars)
@@ -288,11 +337,16 @@ func featureMapGradientMatchesFiniteDifferences(stabilizer: FeatureStabilizer) t
         let variance = errors.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(seeds - 1)
         curve.append((m, mean, (variance / Double(seeds)).squareRoot()))
     }
-    print("performer approximation curve (n \(n), d \(d), N(0, 0.3²) inputs, \(seeds) seeds): m, mean relative error, standard error")
-    for point in curve { print(String(format: "  %5d  %.5f  %.5f", point.m, point.mean, point.standardError)) }
+    print(
+        "performer approximation curve (n \(n), d \(d), N(0, 0.3²) inputs, \(seeds) seeds): m, mean relative error, standard error"
+    )
+    for point in curve {
+        print(String(format: "  %5d  %.5f  %.5f", point.m, point.mean, point.standardError))
+    }
     for (previous, next) in zip(curve, curve.dropFirst()) {
         // Expected ratio 0.5. Require < 0.8 even after moving both means 3 standard errors the wrong way.
-        let pessimistic = (next.mean + 3 * next.standardError) / (previous.mean - 3 * previous.standardError)
+        let pessimistic =
+            (next.mean + 3 * next.standardError) / (previous.mean - 3 * previous.standardError)
         #expect(pessimistic < 0.8, "m \(previous.m) → \(next.m): \(previous.mean) → \(next.mean)")
     }
     let slope = Foundation.log(curve.last!.mean / curve.first!.mean) / Foundation.log(1024.0 / 16)
@@ -300,8 +354,12 @@ func featureMapGradientMatchesFiniteDifferences(stabilizer: FeatureStabilizer) t
     #expect(slope < -0.35 && slope > -0.65)
 }
 
-@Test(arguments: [(PerformerAttention.Kernel.softmax, false), (.softmax, true), (.relu, false), (.relu, true)])
-func performerMixerGradientsMatchFiniteDifferences(kernel: PerformerAttention.Kernel, causal: Bool) throws {
+@Test(arguments: [
+    (PerformerAttention.Kernel.softmax, false), (.softmax, true), (.relu, false), (.relu, true),
+])
+func performerMixerGradientsMatchFiniteDifferences(kernel: PerformerAttention.Kernel, causal: Bool)
+    throws
+{
     let mixer = try performerMixer(kernel: kernel, features: 6, width: 8, heads: 2)
     var x = Tensor.randomNormal([2, 5, 8], seed: 20)
     if kernel == .relu {
@@ -318,39 +376,63 @@ func performerMixerGradientsMatchFiniteDifferences(kernel: PerformerAttention.Ke
         try #require(seed < 200, "no kink-free input found")
     }
     let mask = Tensor(shape: [2, 5], scalars: [1, 1, 1, 1, 1, 1, 1, 1, 0, 0])
-    try checkMixerGradients(mixer, input: x, paddingMask: mask, causal: causal, label: "performer \(kernel) \(causal ? "causal" : "bidirectional")")
+    try checkMixerGradients(
+        mixer, input: x, paddingMask: mask, causal: causal,
+        label: "performer \(kernel) \(causal ? "causal" : "bidirectional")")
 }
 
 @Test func performerRefusesWhatItCannotDo() throws {
     var configuration = MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 16)
     configuration.performer.featureCount = 0
-    #expect(throws: MixerError.invalidConfiguration(mechanism: "performer", problem: "feature count must be at least 1, got 0")) {
+    #expect(
+        throws: MixerError.invalidConfiguration(
+            mechanism: "performer", problem: "feature count must be at least 1, got 0")
+    ) {
         try Mechanisms.make("performer", configuration: configuration)
     }
     configuration.performer.featureCount = 4
     configuration.performer.featureRedrawInterval = -1
-    #expect(throws: MixerError.self) { try Mechanisms.make("performer", configuration: configuration) }
-    #expect(throws: MixerError.invalidConfiguration(mechanism: "performer", problem: "head count 3 does not divide model width 8")) {
-        try Mechanisms.make("performer", configuration: MixerConfiguration(modelDimension: 8, headCount: 3, maximumLength: 16))
+    #expect(throws: MixerError.self) {
+        try Mechanisms.make("performer", configuration: configuration)
+    }
+    #expect(
+        throws: MixerError.invalidConfiguration(
+            mechanism: "performer", problem: "head count 3 does not divide model width 8")
+    ) {
+        try Mechanisms.make(
+            "performer",
+            configuration: MixerConfiguration(modelDimension: 8, headCount: 3, maximumLength: 16))
     }
     let mixer = try performerMixer(features: 4)
-    #expect(throws: MixerError.shapeMismatch(mechanism: "performer", expected: "[batch, length, 8]", got: [1, 3, 7])) {
+    #expect(
+        throws: MixerError.shapeMismatch(
+            mechanism: "performer", expected: "[batch, length, 8]", got: [1, 3, 7])
+    ) {
         try mixer(.zeros([1, 3, 7]), context: MixerContext())
     }
-    #expect(throws: MixerError.shapeMismatch(mechanism: "performer", expected: "projection [4, 4]", got: [5, 4])) {
+    #expect(
+        throws: MixerError.shapeMismatch(
+            mechanism: "performer", expected: "projection [4, 4]", got: [5, 4])
+    ) {
         try core(mixer).setProjectionMatrix(.zeros([5, 4]))
     }
     let relu = try performerMixer(kernel: .relu)
-    #expect(throws: MixerError.invalidConfiguration(mechanism: "performer", problem: "the ReLU kernel has no projection")) {
+    #expect(
+        throws: MixerError.invalidConfiguration(
+            mechanism: "performer", problem: "the ReLU kernel has no projection")
+    ) {
         try core(relu).setProjectionMatrix(.zeros([4, 4]))
     }
 }
 
 @Test func performerOptionsDecodeWithDefaults() throws {
-    let json = #"{"model_dimension": 8, "head_count": 2, "maximum_length": 16, "performer": {"kernel": "relu"}}"#
+    let json =
+        #"{"model_dimension": 8, "head_count": 2, "maximum_length": 16, "performer": {"kernel": "relu"}}"#
     let configuration = try JSONDecoder().decode(MixerConfiguration.self, from: Data(json.utf8))
     #expect(configuration.performer.kernel == .relu)
-    #expect(configuration.performer.featureCount == 256 && configuration.performer.featureRedrawInterval == 1000)
+    #expect(
+        configuration.performer.featureCount == 256
+            && configuration.performer.featureRedrawInterval == 1000)
 }
 
 /// Largest absolute difference (for reporting how far inside a tolerance a comparison lands).
@@ -364,7 +446,10 @@ func performerMatchesPerformerPytorch(_ name: String) throws {
     let file = try openFixture("performer", in: Bundle.module)
     func tensor(_ field: String) throws -> Tensor { try file.tensor("\(name).\(field)") }
     let swap = [0, 2, 1, 3]  // [b, h, n, d] ↔ [b, n, h, d]
-    let (q, k, v) = (try tensor("query").permuted(swap), try tensor("key").permuted(swap), try tensor("value").permuted(swap))
+    let (q, k, v) = (
+        try tensor("query").permuted(swap), try tensor("key").permuted(swap),
+        try tensor("value").permuted(swap)
+    )
     var options = PerformerAttention.Options()
     options.kernel = name.hasPrefix("relu") ? .relu : .softmax
     let projection = options.kernel == .softmax ? try tensor("projection") : nil
@@ -375,13 +460,15 @@ func performerMatchesPerformerPytorch(_ name: String) throws {
     let upstream = try tensor("upstream").permuted(swap)
     let y = try attention.attend(query: q, key: k, value: v, context: context).permuted(swap)
     let (_, grads) = valueAndGradient(at: [q, k, v]) { x in
-        (try! attention.attend(query: x[0], key: x[1], value: x[2], context: context) * upstream).summed()
+        (try! attention.attend(query: x[0], key: x[1], value: x[2], context: context) * upstream)
+            .summed()
     }
     // A tenth of the issue's 1e-4 absolute bound (measured: ≤ 3e-6). The package's bidirectional path
     // has no denominator guard; Attend's ε·Σq′ = 1e-6·Σq′ shifts outputs by ~1e-7 at these sizes.
     let bound = Tolerance(absolute: 1e-5, relative: 0)
     try assertClose(y, try tensor("output"), bound, "\(name) output")
-    var report = "performer-pytorch \(name): max |Δ| output \(maxAbsoluteDifference(y, try tensor("output")))"
+    var report =
+        "performer-pytorch \(name): max |Δ| output \(maxAbsoluteDifference(y, try tensor("output")))"
     for (role, g) in zip(["query", "key", "value"], grads) {
         let expected = try tensor("\(role)_grad")
         try assertClose(g.permuted(swap), expected, bound, "\(name) \(role) gradient")

@@ -44,7 +44,8 @@ private func recurrenceKernel(_ layer: S4D, length: Int) -> [Float] {
 }
 
 /// y[b, t, h] by the direct sums of `LongConvolution`'s definition, plus D·u.
-private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d: [Float]) -> Tensor {
+private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d: [Float]) -> Tensor
+{
     let (b, length, h) = (u.shape[0], u.shape[1], u.shape[2])
     let x = u.scalars
     return Tensor.filled(shape: u.shape) { out in
@@ -53,11 +54,15 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
                 for t in 0..<length {
                     var total = Double(d[channel]) * Double(x[(batch * length + t) * h + channel])
                     for s in 0...t {
-                        total += Double(kernel[channel * length + t - s]) * Double(x[(batch * length + s) * h + channel])
+                        total +=
+                            Double(kernel[channel * length + t - s])
+                            * Double(x[(batch * length + s) * h + channel])
                     }
                     if directions == 2 {
                         for m in 1..<max(length - t, 1) {
-                            total += Double(kernel[(h + channel) * length + m - 1]) * Double(x[(batch * length + t + m) * h + channel])
+                            total +=
+                                Double(kernel[(h + channel) * length + m - 1])
+                                * Double(x[(batch * length + t + m) * h + channel])
                         }
                     }
                     out[(batch * length + t) * h + channel] = Float(total)
@@ -68,7 +73,10 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
 }
 
 @Suite struct S4DTests {
-    static func layer(_ initialization: S4D.Initialization, channels: Int = 3, stateSize: Int = 16, seed: UInt64 = 1) throws -> S4D {
+    static func layer(
+        _ initialization: S4D.Initialization, channels: Int = 3, stateSize: Int = 16,
+        seed: UInt64 = 1
+    ) throws -> S4D {
         var options = S4D.Options()
         options.initialization = initialization
         options.stateSize = stateSize
@@ -83,7 +91,8 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
         let kernel = layer.kernel(length: length, directions: 2)
         // K is a sum of 32 unit-scale modes: errors are float32 rounding of each term (~1e-7·32).
         try assertClose(
-            kernel.scalars, recurrenceKernel(layer, length: length), Tolerance(absolute: 2e-5, relative: 1e-4),
+            kernel.scalars, recurrenceKernel(layer, length: length),
+            Tolerance(absolute: 2e-5, relative: 1e-4),
             "S4D-\(initialization) kernel, L = \(length)", shape: kernel.shape)
     }
 
@@ -93,8 +102,11 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
         let u = Tensor.randomNormal([2, 37, 4], seed: 3)
         let y = layer(u, causal: directions == 1)
         let kernel = layer.kernel(length: 37, directions: 2).scalars
-        let expected = directConvolution(u, kernel: kernel, directions: directions, d: layer.d.value.scalars)
-        try assertClose(y, expected, Tolerance(absolute: 1e-5, relative: 1e-4), "S4D, \(directions) direction(s)")
+        let expected = directConvolution(
+            u, kernel: kernel, directions: directions, d: layer.d.value.scalars)
+        try assertClose(
+            y, expected, Tolerance(absolute: 1e-5, relative: 1e-4),
+            "S4D, \(directions) direction(s)")
     }
 
     @Test func causalLayerIgnoresTheFuture() throws {
@@ -104,7 +116,8 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
         changed.withUnsafeMutableBufferPointer { for i in (12 * 3)..<(20 * 3) { $0[i] += 1 } }
         let (a, b) = (layer(u, causal: true).scalars, layer(changed, causal: true).scalars)
         // The FFT mixes every position into every bin, so the past agrees to rounding, not bits.
-        try assertClose(Array(b[0..<(12 * 3)]), Array(a[0..<(12 * 3)]), .reordered, "outputs before the change")
+        try assertClose(
+            Array(b[0..<(12 * 3)]), Array(a[0..<(12 * 3)]), .reordered, "outputs before the change")
         #expect(zip(a[(12 * 3)...], b[(12 * 3)...]).contains { Swift.abs($0 - $1) > 0.1 })
     }
 
@@ -112,19 +125,29 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
     func longConvolutionGradientsMatchFiniteDifferences(_ directions: Int) throws {
         let u = Tensor.randomNormal([2, 3, 11], seed: 5)
         let k = Tensor.randomNormal([directions, 3, 11], seed: 6)
-        try GradientCheck.check([u, k], label: "long convolution") { x in Tensor.longConvolution(x[0], kernel: x[1]) }
+        try GradientCheck.check([u, k], label: "long convolution") { x in
+            Tensor.longConvolution(x[0], kernel: x[1])
+        }
     }
 
     @Test(arguments: [S4D.Initialization.lin, .inv])
     func parameterGradientsMatchFiniteDifferences(_ initialization: S4D.Initialization) throws {
         let layer = try Self.layer(initialization, channels: 2, stateSize: 6)
         let u = Tensor.randomNormal([2, 13, 2], seed: 7)
-        let inputs = [layer.logDt.value, layer.logAReal.value, layer.aImaginary.value, layer.c.value, layer.d.value, u]
+        let inputs = [
+            layer.logDt.value, layer.logAReal.value, layer.aImaginary.value, layer.c.value,
+            layer.d.value, u,
+        ]
         for directions in [1, 2] {
-            try GradientCheck.check(inputs, label: "S4D-\(initialization), \(directions) direction(s)") { x in
+            try GradientCheck.check(
+                inputs, label: "S4D-\(initialization), \(directions) direction(s)"
+            ) { x in
                 let c = directions == 2 ? x[3] : x[3].sliced(alongAxis: 0, 0..<1)
-                let kernel = S4D.kernel(logDt: x[0], logAReal: x[1], aImaginary: x[2], c: c, length: 13)
-                let y = Tensor.longConvolution(x[5].permuted([0, 2, 1]), kernel: kernel).permuted([0, 2, 1])
+                let kernel = S4D.kernel(
+                    logDt: x[0], logAReal: x[1], aImaginary: x[2], c: c, length: 13)
+                let y = Tensor.longConvolution(x[5].permuted([0, 2, 1]), kernel: kernel).permuted([
+                    0, 2, 1,
+                ])
                 return y + x[5] * x[4].reshaped([1, 1, 2])
             }
         }
@@ -134,8 +157,10 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
         // s4's `_register`: A (log_A_real, A_imag) at its own rate without weight decay, dt without
         // weight decay at the run's rate, C and D as every other parameter.
         let s4 = try Self.layer(.lin)
-        let overrides = Dictionary(uniqueKeysWithValues: s4.ownParameters.map { ($0.0, $0.1.optimizerOverrides) })
-        #expect(overrides["log_A_real"] == OptimizerOverrides(learningRate: 0.001, weightDecay: false))
+        let overrides = Dictionary(
+            uniqueKeysWithValues: s4.ownParameters.map { ($0.0, $0.1.optimizerOverrides) })
+        #expect(
+            overrides["log_A_real"] == OptimizerOverrides(learningRate: 0.001, weightDecay: false))
         #expect(overrides["A_imag"] == OptimizerOverrides(learningRate: 0.001, weightDecay: false))
         #expect(overrides["log_dt"] == OptimizerOverrides(weightDecay: false))
         #expect(overrides["C"] == OptimizerOverrides())
@@ -143,13 +168,17 @@ private func directConvolution(_ u: Tensor, kernel: [Float], directions: Int, d:
         var options = S4D.Options()
         options.stateMatrixLearningRate = 0
         var generator = RandomGenerator(seed: 0)
-        #expect(throws: MixerError.self) { try S4D(channels: 2, options: options, generator: &generator) }
+        #expect(throws: MixerError.self) {
+            try S4D(channels: 2, options: options, generator: &generator)
+        }
     }
 
     @Test func rejectsOddStateSizes() throws {
         var options = S4D.Options()
         options.stateSize = 7
         var generator = RandomGenerator(seed: 0)
-        #expect(throws: MixerError.self) { try S4D(channels: 2, options: options, generator: &generator) }
+        #expect(throws: MixerError.self) {
+            try S4D(channels: 2, options: options, generator: &generator)
+        }
     }
 }

@@ -93,13 +93,13 @@ func typecheck(sources: URL, reading read: String) throws -> (status: Int32, out
     defer { try? FileManager.default.removeItem(at: directory) }
     let snippet = directory.appendingPathComponent("Snippet.swift")
     try """
-        struct ListOptions: OptionGroup {
-            let names = Flag("names", "print only the names")
-        }
-        func read(_ arguments: ParsedArguments<ListOptions>) throws {
-            \(read)
-        }
-        """.write(to: snippet, atomically: true, encoding: .utf8)
+    struct ListOptions: OptionGroup {
+        let names = Flag("names", "print only the names")
+    }
+    func read(_ arguments: ParsedArguments<ListOptions>) throws {
+        \(read)
+    }
+    """.write(to: snippet, atomically: true, encoding: .utf8)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = [

@@ -67,17 +67,24 @@ struct SampleOptions: OptionGroup {
     }
 
     @Test func badValuesAreOneLineErrorsNamingTheOption() throws {
-        #expect(error(["--count", "x"], \.count) == "attend sample: --count expects a whole number, got 'x'")
+        #expect(
+            error(["--count", "x"], \.count)
+                == "attend sample: --count expects a whole number, got 'x'")
         #expect(error(["--size", "0"], \.size) == "attend sample: --size must be positive, got 0")
         #expect(
             error(["--memory", "lots"], \.memory)
-                == "attend sample: --memory expects a size such as 12G, 512M or a byte count, got 'lots'")
-        #expect(error(["--rate", "inf"], \.rate) == "attend sample: --rate expects a number, got 'inf'")
+                == "attend sample: --memory expects a size such as 12G, 512M or a byte count, got 'lots'"
+        )
+        #expect(
+            error(["--rate", "inf"], \.rate) == "attend sample: --rate expects a number, got 'inf'")
         #expect(
             error(["--lengths", "4,-1"], \.lengths)
                 == "attend sample: --lengths expects positive whole numbers, got '-1'")
-        #expect(error(["--mode", "tcp"], \.mode) == "attend sample: --mode 'tcp' is not one of: none, mpi")
-        #expect(error(["--seed", "-1"], \.seed) == "attend sample: --seed must be 0 or more, got -1")
+        #expect(
+            error(["--mode", "tcp"], \.mode)
+                == "attend sample: --mode 'tcp' is not one of: none, mpi")
+        #expect(
+            error(["--seed", "-1"], \.seed) == "attend sample: --seed must be 0 or more, got -1")
         #expect(throws: UsageError.self) { try parse(["--cache", "--no-cache"])[\.cache] }
         #expect(throws: UsageError.self) { try parse([]).required(\.out) }
     }
@@ -86,6 +93,7 @@ struct SampleOptions: OptionGroup {
         let help = spec.help(options: SampleOptions().specs)
         #expect(help.contains("--every [K]"))
         #expect(help.contains("--runs N") && help.contains("repetitions (default: 5)"))
-        #expect(help.contains("--cache ") && help.contains("--no-cache ") && help.contains("recompute"))
+        #expect(
+            help.contains("--cache ") && help.contains("--no-cache ") && help.contains("recompute"))
     }
 }

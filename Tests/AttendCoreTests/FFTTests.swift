@@ -27,7 +27,9 @@ private func naiveDFT(_ re: [Float], _ im: [Float], inverse: Bool) -> ([Float], 
 
 /// Float32 FFT error grows like ε·log₂N·‖x‖; with unit-variance inputs the outputs are ~√N.
 private func fftTolerance(_ n: Int) -> Tolerance {
-    Tolerance(absolute: 2e-6 * Float(n).squareRoot() * Float(max(1, n.bitWidth - n.leadingZeroBitCount)), relative: 1e-5)
+    Tolerance(
+        absolute: 2e-6 * Float(n).squareRoot() * Float(max(1, n.bitWidth - n.leadingZeroBitCount)),
+        relative: 1e-5)
 }
 
 @Suite struct FFTTests {
@@ -41,8 +43,10 @@ private func fftTolerance(_ n: Int) -> Tolerance {
             var re = re0, im = im0
             FFT.transform(real: &re, imaginary: &im, inverse: inverse)
             let (expectedRe, expectedIm) = naiveDFT(re0, im0, inverse: inverse)
-            try assertClose(re, expectedRe, fftTolerance(n), "real part, n = \(n), inverse \(inverse)")
-            try assertClose(im, expectedIm, fftTolerance(n), "imaginary part, n = \(n), inverse \(inverse)")
+            try assertClose(
+                re, expectedRe, fftTolerance(n), "real part, n = \(n), inverse \(inverse)")
+            try assertClose(
+                im, expectedIm, fftTolerance(n), "imaginary part, n = \(n), inverse \(inverse)")
         }
     }
 
@@ -53,8 +57,10 @@ private func fftTolerance(_ n: Int) -> Tolerance {
         var re = re0, im = im0
         FFT.transform(real: &re, imaginary: &im)
         FFT.transform(real: &re, imaginary: &im, inverse: true)
-        try assertClose(re.map { $0 / Float(n) }, re0, Tolerance(absolute: 1e-5, relative: 1e-5), "round trip")
-        try assertClose(im.map { $0 / Float(n) }, im0, Tolerance(absolute: 1e-5, relative: 1e-5), "round trip")
+        try assertClose(
+            re.map { $0 / Float(n) }, re0, Tolerance(absolute: 1e-5, relative: 1e-5), "round trip")
+        try assertClose(
+            im.map { $0 / Float(n) }, im0, Tolerance(absolute: 1e-5, relative: 1e-5), "round trip")
     }
 
     @Test(arguments: [2, 4, 8, 16, 64, 1024])
@@ -66,13 +72,16 @@ private func fftTolerance(_ n: Int) -> Tolerance {
         plan.forward(x, real: &re, imaginary: &im, scratch: &scratch)
         let (expectedRe, expectedIm) = naiveDFT(x, [Float](repeating: 0, count: n), inverse: false)
         try assertClose(re, Array(expectedRe[0...(n / 2)]), fftTolerance(n), "real FFT, real parts")
-        try assertClose(im, Array(expectedIm[0...(n / 2)]), fftTolerance(n), "real FFT, imaginary parts")
+        try assertClose(
+            im, Array(expectedIm[0...(n / 2)]), fftTolerance(n), "real FFT, imaginary parts")
         var back = [Float](repeating: 0, count: n)
         plan.inverse(real: re, imaginary: im, into: &back, scratch: &scratch)
         try assertClose(back, x, Tolerance(absolute: 1e-5, relative: 1e-5), "inverse real FFT")
     }
 
-    @Test(arguments: [(1, 1), (5, 3), (8, 8), (17, 17), (100, 37), (777, 12), (1000, 1000), (3, 1500)])
+    @Test(arguments: [
+        (1, 1), (5, 3), (8, 8), (17, 17), (100, 37), (777, 12), (1000, 1000), (3, 1500),
+    ])
     func convolutionMatchesDirectSum(_ sizes: (Int, Int)) throws {
         let (n, m) = sizes
         let a = Tensor.randomNormal([n], seed: UInt64(n)).scalars
@@ -84,6 +93,8 @@ private func fftTolerance(_ n: Int) -> Tolerance {
             expected[t] = Float(total)
         }
         let length = n + m - 1
-        try assertClose(FFT.convolve(a, b), expected, fftTolerance(FFT.powerOfTwo(atLeast: length)), "n \(n), m \(m)")
+        try assertClose(
+            FFT.convolve(a, b), expected, fftTolerance(FFT.powerOfTwo(atLeast: length)),
+            "n \(n), m \(m)")
     }
 }

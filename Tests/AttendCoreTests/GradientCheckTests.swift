@@ -41,7 +41,9 @@ enum GradientCases {
         let weight = uniform([4, 5], seed: 141), bias = uniform([4], seed: 142)
         let gamma = uniform([5], seed: 143, in: 0.5...1.5), beta = uniform([5], seed: 144)
         return [
-            GradientCase(.linear, "x·Wᵀ + b", [x, weight, bias]) { Tensor.linear($0[0], weight: $0[1], bias: $0[2]) },
+            GradientCase(.linear, "x·Wᵀ + b", [x, weight, bias]) {
+                Tensor.linear($0[0], weight: $0[1], bias: $0[2])
+            },
             GradientCase(.linear, "no bias, after permute", [x, weight]) {
                 Tensor.linear($0[0].permuted([1, 0, 2]), weight: $0[1], bias: nil)
             },
@@ -51,7 +53,9 @@ enum GradientCases {
             GradientCase(.layerNorm, "no affine, after transpose", [x]) {
                 $0[0].transposed(0, 1).layerNormalized(gamma: nil, beta: nil, epsilon: 1e-5)
             },
-            GradientCase(.rmsNorm, "with γ", [x, gamma]) { $0[0].rmsNormalized(gamma: $0[1], epsilon: 1e-6) },
+            GradientCase(.rmsNorm, "with γ", [x, gamma]) {
+                $0[0].rmsNormalized(gamma: $0[1], epsilon: 1e-6)
+            },
             GradientCase(.rmsNorm, "no γ", [x]) { $0[0].rmsNormalized(gamma: nil, epsilon: 1e-6) },
         ]
     }()

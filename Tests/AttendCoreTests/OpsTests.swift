@@ -79,7 +79,8 @@ import Testing
             let b = uniform(sb, seed: UInt64(80 + i))
             let shape = Shape.broadcast(sa, sb)!
             let expected = multiIndices(shape).map { index in
-                a.scalars[broadcastOffset(index, in: sa)] - b.scalars[broadcastOffset(index, in: sb)]
+                a.scalars[broadcastOffset(index, in: sa)]
+                    - b.scalars[broadcastOffset(index, in: sb)]
             }
             let difference = a - b
             #expect(difference.shape == shape)
@@ -209,7 +210,8 @@ import Testing
             }
             try assertClose(
                 t.summed(alongAxes: axes, keepingDimensions: true),
-                Tensor(shape: kept, scalars: expected.map { Float($0) }), .reordered, "sum over \(axes)")
+                Tensor(shape: kept, scalars: expected.map { Float($0) }), .reordered,
+                "sum over \(axes)")
         }
     }
 

@@ -95,7 +95,10 @@ import Testing
         let (x, y) = (Self.x, Self.y)
         let gamma = uniform([257], seed: 30, in: 0.5...1.5), beta = uniform([257], seed: 31)
         let fused = { (x: Tensor, gamma: Tensor, beta: Tensor) -> [Tensor] in
-            [x.layerNormalized(gamma: gamma, beta: beta, epsilon: 1e-5), x.rmsNormalized(gamma: gamma, epsilon: 1e-6)]
+            [
+                x.layerNormalized(gamma: gamma, beta: beta, epsilon: 1e-5),
+                x.rmsNormalized(gamma: gamma, epsilon: 1e-6),
+            ]
         }
         let composite = { (x: Tensor, gamma: Tensor, beta: Tensor) -> [Tensor] in
             let centred = x - x.mean(alongAxis: 1, keepingDimensions: true)
@@ -114,7 +117,9 @@ import Testing
         }
         expectThreadCountIndependent("normalisation backward") { gradientsOf(fused) }
         // dγ and dβ sum 520 rows of terms of magnitude ~4–16: float32 reordering error of that.
-        for (name, (a, b)) in zip(["dx", "dγ", "dβ"], zip(gradientsOf(fused), gradientsOf(composite))) {
+        for (name, (a, b)) in zip(
+            ["dx", "dγ", "dβ"], zip(gradientsOf(fused), gradientsOf(composite)))
+        {
             try assertClose(a, b, Tolerance(absolute: 2e-3, relative: 1e-4), name)
         }
     }

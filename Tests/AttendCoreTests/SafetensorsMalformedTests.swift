@@ -1,8 +1,9 @@
+import Foundation
+import Testing
+
 // Malformed safetensors input: each kind of damage gets its own error case, with the file and tensor
 // named, and thousands of seeded random mutations of a valid file never crash the reader.
 @testable import AttendCore
-import Foundation
-import Testing
 
 /// A safetensors file from parts: header bytes, data bytes and the header length it declares (the
 /// true length unless given).

@@ -1,10 +1,11 @@
+import Testing
+
 // The caching allocator: size classes bound the waste, freed buffers are handed out again, the
 // cache limit is honoured and the cache can be emptied. Other suites
 // allocate concurrently, so the reuse checks use a size class no other test touches; the tests of
 // this suite run one at a time, because one of them lowers the process-wide cache limit (a buffer
 // freed meanwhile by another test here would not be kept).
 @testable import AttendCore
-import Testing
 
 @Suite(.serialized) struct TensorAllocatorTests {
     @Test func sizeClassesCoverTheRequestWithinAnEighth() {
@@ -72,7 +73,8 @@ import Testing
         let before = TensorAllocator.statistics.misses
         TensorAllocator.deallocate(pointer, byteCount: bytes)
         let next = TensorAllocator.allocate(byteCount: bytes)
-        #expect(TensorAllocator.statistics.misses > before, "the freed buffer was too large to keep")
+        #expect(
+            TensorAllocator.statistics.misses > before, "the freed buffer was too large to keep")
         TensorAllocator.deallocate(next, byteCount: bytes)
     }
 

@@ -144,12 +144,23 @@ private func lanes(_ f: @escaping (Float8) -> Float8) -> ([Float]) -> [Float] {
         let x = tensor([count], points)
         let cases: [(String, (Tensor) -> Tensor, (Float8) -> Float8, (Float8) -> Float8)] = [
             ("exp", { $0.exp() }, VectorMath.exp, VectorMath.exp),
-            ("tanh", { $0.tanh() }, VectorMath.tanh, { 1 - VectorMath.tanh($0) * VectorMath.tanh($0) }),
-            ("sigmoid", { $0.sigmoid() }, VectorMath.sigmoid, { VectorMath.sigmoid($0) * (1 - VectorMath.sigmoid($0)) }),
-            ("silu", { $0.silu() }, { $0 * VectorMath.sigmoid($0) },
-             { VectorMath.sigmoid($0) * (1 + $0 * (1 - VectorMath.sigmoid($0))) }),
+            (
+                "tanh", { $0.tanh() }, VectorMath.tanh,
+                { 1 - VectorMath.tanh($0) * VectorMath.tanh($0) }
+            ),
+            (
+                "sigmoid", { $0.sigmoid() }, VectorMath.sigmoid,
+                { VectorMath.sigmoid($0) * (1 - VectorMath.sigmoid($0)) }
+            ),
+            (
+                "silu", { $0.silu() }, { $0 * VectorMath.sigmoid($0) },
+                { VectorMath.sigmoid($0) * (1 + $0 * (1 - VectorMath.sigmoid($0))) }
+            ),
             ("gelu", { $0.gelu() }, GELUMath.exact, GELUMath.exactDerivative),
-            ("gelu tanh", { $0.gelu(approximation: .tanh) }, GELUMath.tanhForm, GELUMath.tanhFormDerivative),
+            (
+                "gelu tanh", { $0.gelu(approximation: .tanh) }, GELUMath.tanhForm,
+                GELUMath.tanhFormDerivative
+            ),
         ]
         for (name, op, value, derivative) in cases {
             let (y, g) = valueAndGradient(at: [x]) { xs in op(xs[0]).summed() }

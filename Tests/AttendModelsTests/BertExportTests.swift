@@ -19,7 +19,9 @@ import Testing
 
 @Suite struct BertExportTests {
     static let configuration: BertConfiguration = {
-        var c = BertConfiguration(vocabularySize: 50, modelDimension: 24, layerCount: 2, headCount: 3, feedForwardDimension: 40)
+        var c = BertConfiguration(
+            vocabularySize: 50, modelDimension: 24, layerCount: 2, headCount: 3,
+            feedForwardDimension: 40)
         c.maximumPositions = 16
         c.hiddenDropout = 0
         c.attentionDropout = 0
@@ -47,7 +49,8 @@ import Testing
         for _ in 0..<8 {
             let (loss, gradients) = try valueAndGradient(of: model) { model in
                 let hidden = try model(ids, mask: mask).reshaped([24, 24])  // [b·n, c]
-                let logits = Tensor.matmul(hidden, model.embeddings.words.weight.value, transposeB: true)  // [b·n, vocabulary]
+                let logits = Tensor.matmul(
+                    hidden, model.embeddings.words.weight.value, transposeB: true)  // [b·n, vocabulary]
                 return crossEntropy(logits: logits, targets: targets)
             }
             losses.append(loss.scalar)
@@ -58,7 +61,9 @@ import Testing
     }
 
     static var committedFolder: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/bert-export").path
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Fixtures/bert-export"
+        ).path
     }
 
     @Test func exportedModelGivesTransformersOutputs() throws {
@@ -66,22 +71,30 @@ import Testing
         let model = try Bert.load(directory: folder).model
         let attend = try SafetensorsFile(path: folder + "/attend-outputs.safetensors")
         let transformers = try SafetensorsFile(path: folder + "/transformers-outputs.safetensors")
-        let hidden = try withoutGradient { try model(try attend.indices("ids"), mask: try attend.tensor("mask")) }
+        let hidden = try withoutGradient {
+            try model(try attend.indices("ids"), mask: try attend.tensor("mask"))
+        }
         let tolerance = Tolerance(absolute: 1e-5, relative: 1e-5)
-        try assertClose(hidden, try transformers.tensor("last_hidden_state"), tolerance, "last hidden state vs transformers")
         try assertClose(
-            try #require(model.pooledOutput(hidden)), try transformers.tensor("pooler_output"), tolerance, "pooler vs transformers")
+            hidden, try transformers.tensor("last_hidden_state"), tolerance,
+            "last hidden state vs transformers")
+        try assertClose(
+            try #require(model.pooledOutput(hidden)), try transformers.tensor("pooler_output"),
+            tolerance, "pooler vs transformers")
     }
 
     @Test func freshExportHasTheCheckedLayoutAndReloadsExactly() throws {
         let (model, losses) = try Self.trainedModel()
         #expect(losses.last! < losses.first! * 0.9, "training lowers the loss: \(losses)")
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString)").path
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "export-\(UUID().uuidString)"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try model.save(to: scratch)
         let committed = try fixtureFolder("bert-export")
-        #expect(try String(contentsOfFile: scratch + "/config.json", encoding: .utf8)
-            == String(contentsOfFile: committed + "/config.json", encoding: .utf8))
+        #expect(
+            try String(contentsOfFile: scratch + "/config.json", encoding: .utf8)
+                == String(contentsOfFile: committed + "/config.json", encoding: .utf8))
         // The same layout as the export transformers was checked on: names, dtypes, shapes. (Values
         // differ with any change to initialisation or training numerics, and need not match.)
         let fresh = try SafetensorsFile(path: scratch + "/model.safetensors")
@@ -90,7 +103,9 @@ import Testing
         #expect(fresh.metadata == ["format": "pt"] && stored.metadata == fresh.metadata)
         for name in fresh.names {
             let (a, b) = (try fresh.info(name), try stored.info(name))
-            #expect(a.dtype == b.dtype && a.shape == b.shape, "\(name): \(a.dtype) \(a.shape) vs committed \(b.dtype) \(b.shape)")
+            #expect(
+                a.dtype == b.dtype && a.shape == b.shape,
+                "\(name): \(a.dtype) \(a.shape) vs committed \(b.dtype) \(b.shape)")
         }
         let (ids, mask) = Self.inputs()
         let reloaded = try Bert.load(directory: scratch).model
@@ -99,9 +114,12 @@ import Testing
     }
 
     @Test func onlyFullAttentionModelsExport() throws {
-        let local = try Bert(Self.configuration, mechanism: Mechanisms.names.first { $0 != "full" } ?? "full")
+        let local = try Bert(
+            Self.configuration, mechanism: Mechanisms.names.first { $0 != "full" } ?? "full")
         guard local.mechanism != "full" else { return }  // only full attention is registered
-        #expect(throws: PretrainedModelError.self) { try local.save(to: FileManager.default.temporaryDirectory.path + "/never") }
+        #expect(throws: PretrainedModelError.self) {
+            try local.save(to: FileManager.default.temporaryDirectory.path + "/never")
+        }
     }
 
     /// Record mode: writes a fresh export and Attend's outputs on `inputs()` into the committed
@@ -114,8 +132,12 @@ import Testing
         let (ids, mask) = Self.inputs()
         let hidden = try withoutGradient { try model(ids, mask: mask) }
         try Safetensors.write(
-            [("ids", .int64(ids)), ("mask", .int64(Indices(shape: [2, 12], values: mask.scalars.map { Int($0) }))),
-             ("last_hidden_state", .float(hidden)), ("pooler_output", .float(model.pooledOutput(hidden)!))],
+            [
+                ("ids", .int64(ids)),
+                ("mask", .int64(Indices(shape: [2, 12], values: mask.scalars.map { Int($0) }))),
+                ("last_hidden_state", .float(hidden)),
+                ("pooler_output", .float(model.pooledOutput(hidden)!)),
+            ],
             to: committedFolder + "/attend-outputs.safetensors")
     }
 }

@@ -70,7 +70,8 @@ import Testing
         let firstMask = Tensor(shape: [2, 7], scalars: [1, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1])
         let second = Indices(shape: [2, 4], values: [2, 9, 3, 0, 2, 9, 13, 3])
         let secondMask = Tensor(shape: [2, 4], scalars: [1, 1, 1, 0, 1, 1, 1, 1])
-        let joined = model.joinedPairs(first, mask: firstMask, second, mask: secondMask, paddingID: 0)
+        let joined = model.joinedPairs(
+            first, mask: firstMask, second, mask: secondMask, paddingID: 0)
         // Row 1 has 7 + 3 tokens for 8 positions: the longer first text loses 12, then 11.
         #expect(joined.ids.values == [2, 7, 8, 3, 9, 3, 0, 0, 2, 7, 8, 10, 3, 9, 13, 3])
         #expect(joined.mask.scalars == [1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1])

@@ -35,14 +35,19 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         let model = try DebertaV2Model.load(directory: try fixtureDirectory("deberta_v2_\(name)"))
         let ids = try fixture.indices("\(name).input_ids")
         let mask = try fixture.tensor("\(name).attention_mask")
-        let types = fixture.contains("\(name).token_type_ids") ? try fixture.indices("\(name).token_type_ids") : nil
+        let types =
+            fixture.contains("\(name).token_type_ids")
+            ? try fixture.indices("\(name).token_type_ids") : nil
         let output = try withoutGradient { try model(ids, attentionMask: mask, tokenTypes: types) }
         let expected = try fixture.tensor("\(name).last_hidden_state")
-        try assertClose(realRows(output.lastHiddenState, mask: mask), realRows(expected, mask: mask), .model, "\(name) last hidden state")
+        try assertClose(
+            realRows(output.lastHiddenState, mask: mask), realRows(expected, mask: mask), .model,
+            "\(name) last hidden state")
     }
 
     @Test func configurationDecodesTheReferenceSpellings() throws {
-        let json = #"{"pos_att_type": "p2c|c2p", "norm_rel_ebd": "layer_norm", "relative_attention": true,"#
+        let json =
+            #"{"pos_att_type": "p2c|c2p", "norm_rel_ebd": "layer_norm", "relative_attention": true,"#
             + #" "position_buckets": 256, "share_att_key": true, "hidden_size": 64, "num_attention_heads": 4}"#
         let config = try JSONDecoder().decode(DebertaV2Configuration.self, from: Data(json.utf8))
         let options = try config.attentionOptions()
@@ -51,7 +56,8 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         #expect(options.buckets == RelativePositionBuckets(bucketSize: 256, maxPosition: 512))
         #expect(config.relativeSpan == 256)
         let noBuckets = try JSONDecoder().decode(
-            DebertaV2Configuration.self, from: Data(#"{"max_relative_positions": -1, "pos_att_type": null}"#.utf8))
+            DebertaV2Configuration.self,
+            from: Data(#"{"max_relative_positions": -1, "pos_att_type": null}"#.utf8))
         #expect(noBuckets.relativeSpan == 512 && noBuckets.positionAttentionTypes.isEmpty)
     }
 
@@ -84,7 +90,8 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         let config = try DebertaV2Configuration.load(
             path: try fixtureDirectory("deberta_v2_separate") + "/config.json")
         let model = try DebertaV2Model(config)
-        let weights = try SafetensorsFile(path: try fixtureDirectory("deberta_v2_shared") + "/model.safetensors")
+        let weights = try SafetensorsFile(
+            path: try fixtureDirectory("deberta_v2_shared") + "/model.safetensors")
         do {
             try model.load(checkpoint: weights)
             Issue.record("loading mismatched weights succeeded")
@@ -101,9 +108,13 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         options.shareAttentionKey = false
         options.buckets = RelativePositionBuckets(bucketSize: 16, maxPosition: 64)
         var generator = RandomGenerator(seed: 0)
-        let layer = DisentangledSelfAttention(dimension: 16, headCount: 2, options: options, generator: &generator)
+        let layer = DisentangledSelfAttention(
+            dimension: 16, headCount: 2, options: options, generator: &generator)
         let names = layer.namedParameters().map(\.0)
-        try layer.load(Dictionary(uniqueKeysWithValues: try names.map { ($0, try fixture.tensor("attention.\($0)")) }))
+        try layer.load(
+            Dictionary(
+                uniqueKeysWithValues: try names.map { ($0, try fixture.tensor("attention.\($0)")) })
+        )
         let hidden = try fixture.tensor("attention.hidden")
         let table = try fixture.tensor("attention.rel_embeddings")
         let mask = try fixture.tensor("attention.attention_mask")
@@ -112,18 +123,27 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         let gradient = Tolerance(absolute: 1e-5, relative: 1e-4)
         for path in [DisentangledAttention.Path.fused, .reference] {
             options.path = path
-            let probe = DisentangledSelfAttention(dimension: 16, headCount: 2, options: options, generator: &generator)
+            let probe = DisentangledSelfAttention(
+                dimension: 16, headCount: 2, options: options, generator: &generator)
             try probe.load(Dictionary(uniqueKeysWithValues: layer.stateDictionary()))
             let (h, t) = (hidden.requiringGradient(), table.requiringGradient())
             let y = try probe(h, relativeEmbeddings: t, paddingMask: mask)
-            let grads = gradients(of: (y * upstream).summed(), withRespectTo: [h, t] + probe.parameters.map(\.value))
+            let grads = gradients(
+                of: (y * upstream).summed(), withRespectTo: [h, t] + probe.parameters.map(\.value))
             try assertClose(
-                realRows(y.detached(), mask: mask), realRows(try fixture.tensor("attention.output"), mask: mask),
+                realRows(y.detached(), mask: mask),
+                realRows(try fixture.tensor("attention.output"), mask: mask),
                 .reference, "\(path) output")
-            try assertClose(grads[0], try fixture.tensor("attention.hidden_grad"), gradient, "\(path) hidden grad")
-            try assertClose(grads[1], try fixture.tensor("attention.rel_embeddings_grad"), gradient, "\(path) table grad")
+            try assertClose(
+                grads[0], try fixture.tensor("attention.hidden_grad"), gradient,
+                "\(path) hidden grad")
+            try assertClose(
+                grads[1], try fixture.tensor("attention.rel_embeddings_grad"), gradient,
+                "\(path) table grad")
             for (name, grad) in zip(names, grads[2...]) {
-                try assertClose(grad, try fixture.tensor("attention.\(name)_grad"), gradient, "\(path) \(name) grad")
+                try assertClose(
+                    grad, try fixture.tensor("attention.\(name)_grad"), gradient,
+                    "\(path) \(name) grad")
             }
         }
     }
@@ -132,7 +152,9 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         let model = try DebertaV2Model.load(directory: try fixtureDirectory("deberta_v2_shared"))
         let decoder = DebertaV2EnhancedMaskDecoder(model.configuration)
         let names = decoder.namedParameters().map(\.0)
-        try decoder.load(Dictionary(uniqueKeysWithValues: try names.map { ($0, try fixture.tensor("emd.\($0)")) }))
+        try decoder.load(
+            Dictionary(
+                uniqueKeysWithValues: try names.map { ($0, try fixture.tensor("emd.\($0)")) }))
         let ids = try fixture.indices("shared.input_ids")
         let mask = try fixture.tensor("shared.attention_mask")
         let logits = try withoutGradient {
@@ -140,7 +162,8 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         }
         let positions = try fixture.indices("emd.positions")
         let vocabulary = logits.shape[2]
-        let picked = logits.reshaped([logits.count / vocabulary, vocabulary]).indexSelect(alongAxis: 0, positions)
+        let picked = logits.reshaped([logits.count / vocabulary, vocabulary]).indexSelect(
+            alongAxis: 0, positions)
         try assertClose(picked, try fixture.tensor("emd.logits"), .model, "EMD logits")
     }
 
@@ -156,7 +179,8 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
 
     @Test func sequenceEncoderHostsDebertaWithOneSharedTable() throws {
         var config = ModelConfiguration(
-            vocabularySize: 20, modelDimension: 16, layerCount: 2, headCount: 2, feedForwardDimension: 32, maximumLength: 12)
+            vocabularySize: 20, modelDimension: 16, layerCount: 2, headCount: 2,
+            feedForwardDimension: 32, maximumLength: 12)
         config.mixer = "deberta"
         config.positions = .none
         config.dropout = 0
@@ -165,13 +189,24 @@ func realRows(_ x: Tensor, mask: Tensor) -> Tensor {
         config.mixerOptions = mixer
         let model = try EncoderClassifier(config)
         let names = model.namedParameters().map(\.0)
-        #expect(names.filter { $0.hasSuffix("rel_embeddings.weight") } == ["encoder.mixer_shared.rel_embeddings.weight"])
+        #expect(
+            names.filter { $0.hasSuffix("rel_embeddings.weight") } == [
+                "encoder.mixer_shared.rel_embeddings.weight"
+            ])
         #expect(names.contains("encoder.layers.1.mixer.self.query_proj.weight"))
         let table = model.encoder.mixerShared!.parameters[0]
         #expect(table.shape == [8, 16])
         let tokens = Indices(shape: [2, 10], values: (0..<20).map { $0 % 19 + 1 })
-        let mask = Tensor(shape: [2, 10], scalars: [Float](repeating: 1, count: 10) + [Float](repeating: 1, count: 6) + [0, 0, 0, 0])
-        let (_, grads) = try valueAndGradient(of: model) { try $0(tokens, mask: mask).logits.summed() }
-        #expect(grads[table]!.scalars.contains { $0 != 0 }, "the shared table receives gradients through the carried value")
+        let mask = Tensor(
+            shape: [2, 10],
+            scalars: [Float](repeating: 1, count: 10) + [Float](repeating: 1, count: 6) + [
+                0, 0, 0, 0,
+            ])
+        let (_, grads) = try valueAndGradient(of: model) {
+            try $0(tokens, mask: mask).logits.summed()
+        }
+        #expect(
+            grads[table]!.scalars.contains { $0 != 0 },
+            "the shared table receives gradients through the carried value")
     }
 }

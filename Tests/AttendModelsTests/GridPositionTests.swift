@@ -1,10 +1,11 @@
+import AttendCore
+import AttendNN
+import Testing
+
 // 2-D positions for square images: each pixel's row sinusoids in the first half of the channels and
 // its column sinusoids in the second, so pixels of one row share the first half and pixels of one
 // column the second; the [CLS] row is zero; a non-square length is refused with a named reason.
 @testable import AttendModels
-import AttendCore
-import AttendNN
-import Testing
 
 @Suite struct GridPositionTests {
     @Test func rowsAndColumnsAreTheOneDimensionalSinusoids() throws {
@@ -15,7 +16,8 @@ import Testing
             for column in 0..<side {
                 let pixel = Array(table[(row * side + column) * c..<(row * side + column + 1) * c])
                 #expect(Array(pixel[0..<c / 2]) == Array(axis[row * c / 2..<(row + 1) * c / 2]))
-                #expect(Array(pixel[c / 2..<c]) == Array(axis[column * c / 2..<(column + 1) * c / 2]))
+                #expect(
+                    Array(pixel[c / 2..<c]) == Array(axis[column * c / 2..<(column + 1) * c / 2]))
             }
         }
     }

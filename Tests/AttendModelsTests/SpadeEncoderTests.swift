@@ -10,7 +10,9 @@ import Testing
 
 @Suite struct SpadeEncoderTests {
     static func configuration(upper: String?) -> ModelConfiguration {
-        var model = ModelConfiguration(vocabularySize: 20, modelDimension: 8, layerCount: 3, headCount: 2, feedForwardDimension: 16, maximumLength: 24)
+        var model = ModelConfiguration(
+            vocabularySize: 20, modelDimension: 8, layerCount: 3, headCount: 2,
+            feedForwardDimension: 16, maximumLength: 24)
         model.mixer = "spade"
         model.upperMixer = upper
         var options = MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 24)
@@ -30,18 +32,23 @@ import Testing
         #expect(classifier.encoder.blocks[0].mixer is SpadeMixer)
         #expect(classifier.encoder.blocks[1...].allSatisfy { $0.mixer is MultiHeadAttention })
         let names = classifier.namedParameters().map(\.0)
-        #expect(names.filter { $0.contains(".s4.") }.allSatisfy { $0.hasPrefix("encoder.layers.0.") })
+        #expect(
+            names.filter { $0.contains(".s4.") }.allSatisfy { $0.hasPrefix("encoder.layers.0.") })
         let tokens = Indices(shape: [2, 24], values: (0..<48).map { $0 % 20 })
         #expect(try classifier(tokens, mask: nil).logits.shape == [2, 2])
         let lm = try CausalLM(model)
         #expect(try lm(tokens).logits.shape == [2, 24, 20])
         let declared = try EncoderClassifier(Self.configuration(upper: nil))
-        #expect(declared.encoder.blocks[1...].allSatisfy { ($0.mixer as? MultiHeadAttention)?.core is LocalAttention })
+        #expect(
+            declared.encoder.blocks[1...].allSatisfy {
+                ($0.mixer as? MultiHeadAttention)?.core is LocalAttention
+            })
     }
 
     @Test func configurationRoundTripsThroughJSON() throws {
         let model = Self.configuration(upper: "full")
-        let decoded = try JSONDecoder().decode(ModelConfiguration.self, from: JSONEncoder().encode(model))
+        let decoded = try JSONDecoder().decode(
+            ModelConfiguration.self, from: JSONEncoder().encode(model))
         #expect(decoded == model)
     }
 }

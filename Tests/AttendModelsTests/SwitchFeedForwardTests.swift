@@ -22,7 +22,8 @@ func makeSwitch(
     options.evaluationCapacityFactor = factor
     var generator = RandomGenerator(seed: seed)
     let layer = try SwitchFeedForward(
-        dimension: width, hiddenDimension: hidden, options: options, dropout: 0, generator: &generator)
+        dimension: width, hiddenDimension: hidden, options: options, dropout: 0,
+        generator: &generator)
     layer.eval()
     return layer
 }
@@ -51,14 +52,18 @@ func losses(_ context: MixerContext) -> [String: Float] {
     let kept = try file.tensor("kept").scalars
     let yValues = y.scalars
     for t in 0..<24 where kept[t] == 0 {
-        #expect(yValues[(t * 16)..<((t + 1) * 16)].allSatisfy { $0 == 0 }, "dropped token \(t) gives 0")
+        #expect(
+            yValues[(t * 16)..<((t + 1) * 16)].allSatisfy { $0 == 0 }, "dropped token \(t) gives 0")
     }
     let recorded = losses(context)
     let balance = try file.tensor("load_balancing_loss").scalar
     let z = try file.tensor("z_loss").scalar
-    #expect(abs(recorded["switch.load_balancing"]! / 1e-3 - balance) <= 1e-4 * balance, "load balancing \(balance)")
+    #expect(
+        abs(recorded["switch.load_balancing"]! / 1e-3 - balance) <= 1e-4 * balance,
+        "load balancing \(balance)")
     #expect(abs(recorded["switch.router_z"]! / 1e-3 - z) <= 1e-4 * z, "z-loss \(z)")
-    let objective = (y * (try file.tensor("upstream"))).summed()
+    let objective =
+        (y * (try file.tensor("upstream"))).summed()
         + context.auxiliaryLosses.map(\.value).reduce(Tensor(0), +)
     let grads = gradients(of: objective, withRespectTo: leaves + parameters.map(\.1.value))
     try assertClose(grads[0], try file.tensor("grad.x"), tolerance, "dx")
@@ -79,7 +84,9 @@ func losses(_ context: MixerContext) -> [String: Float] {
     let recorded = losses(context)
     #expect(recorded["switch.load_balancing"]! / 1e-3 == 1)
     let logits = layer.router(x.reshaped([21, 16]))
-    try assertClose([recorded["switch.router_z"]! / 1e-3], [logits.squared().mean().scalar], .reordered, "z = logit²")
+    try assertClose(
+        [recorded["switch.router_z"]! / 1e-3], [logits.squared().mean().scalar], .reordered,
+        "z = logit²")
 }
 
 /// L_aux = 1 for a uniform assignment with uniform probabilities; = E when every token goes to one
@@ -89,14 +96,20 @@ func losses(_ context: MixerContext) -> [String: Float] {
     func balance(_ probabilities: [Float]) -> Float {
         let p = Tensor(shape: [b * n, experts], scalars: probabilities)
         let routing = SwitchRouting(
-            probabilities: probabilities, groups: b, groupSize: n, experts: experts, mask: nil, capacity: { $0 })
-        return SwitchFeedForward.routerLosses(logits: p.log(), probabilities: p, routing: routing, mask: nil)
-            .loadBalancing.scalar
+            probabilities: probabilities, groups: b, groupSize: n, experts: experts, mask: nil,
+            capacity: { $0 })
+        return SwitchFeedForward.routerLosses(
+            logits: p.log(), probabilities: p, routing: routing, mask: nil
+        )
+        .loadBalancing.scalar
     }
     // Uniform assignment: token t prefers expert t mod E by a hair, probabilities ≈ 1/E.
-    let uniform = (0..<(b * n)).flatMap { t in (0..<experts).map { e -> Float in e == t % experts ? 0.25 + 1e-6 : 0.25 - 1e-6 / 3 } }
+    let uniform = (0..<(b * n)).flatMap { t in
+        (0..<experts).map { e -> Float in e == t % experts ? 0.25 + 1e-6 : 0.25 - 1e-6 / 3 }
+    }
     #expect(abs(balance(uniform) - 1) < 1e-4)
-    let collapsed = (0..<(b * n)).flatMap { _ in (0..<experts).map { e -> Float in e == 2 ? 1 : 0 } }
+    let collapsed = (0..<(b * n)).flatMap { _ in (0..<experts).map { e -> Float in e == 2 ? 1 : 0 }
+    }
     #expect(balance(collapsed) == Float(experts))
 }
 
@@ -105,8 +118,12 @@ func losses(_ context: MixerContext) -> [String: Float] {
 @Test func capacityDropsLateTokensToZero() throws {
     let layer = try makeSwitch(experts: 2, capacity: 2)
     // Route everything to expert 1: its router row points along (1, 1, …), inputs are positive.
-    try layer.load(["router.classifier.weight": Tensor.concatenated(
-        [Tensor(repeating: -1, shape: [1, 16]), Tensor(repeating: 1, shape: [1, 16])], alongAxis: 0)], strict: false)
+    try layer.load(
+        [
+            "router.classifier.weight": Tensor.concatenated(
+                [Tensor(repeating: -1, shape: [1, 16]), Tensor(repeating: 1, shape: [1, 16])],
+                alongAxis: 0)
+        ], strict: false)
     let x = Tensor.randomUniform([2, 5, 16], seed: 7, low: 0.1, high: 1)
     let y = layer(x, context: MixerContext())
     let rows = y.reshaped([10, 16]).scalars
@@ -119,10 +136,14 @@ func losses(_ context: MixerContext) -> [String: Float] {
         }
     }
     let residual = x + y
-    try assertClose(residual.sliced(alongAxis: 1, 2..<5), x.sliced(alongAxis: 1, 2..<5), .reordered, "dropped pass through")
+    try assertClose(
+        residual.sliced(alongAxis: 1, 2..<5), x.sliced(alongAxis: 1, 2..<5), .reordered,
+        "dropped pass through")
     // The routing itself: per sequence, at most C per expert, position order.
     let probabilities = Tensor.randomUniform([3 * 9, 3], seed: 8, low: 0, high: 1).scalars
-    let routing = SwitchRouting(probabilities: probabilities, groups: 3, groupSize: 9, experts: 3, mask: nil, capacity: { _ in 2 })
+    let routing = SwitchRouting(
+        probabilities: probabilities, groups: 3, groupSize: 9, experts: 3, mask: nil,
+        capacity: { _ in 2 })
     for tokens in routing.tokens {
         for g in 0..<3 { #expect(tokens.filter { $0 / 9 == g }.count <= 2) }
         #expect(tokens == tokens.sorted())
@@ -136,7 +157,8 @@ func losses(_ context: MixerContext) -> [String: Float] {
     var options = SwitchFeedForward.Options()
     options.expertCount = 4
     var generator = RandomGenerator(seed: 2)
-    let layer = try SwitchFeedForward(dimension: 8, hiddenDimension: 8, options: options, dropout: 0, generator: &generator)
+    let layer = try SwitchFeedForward(
+        dimension: 8, hiddenDimension: 8, options: options, dropout: 0, generator: &generator)
     layer.train()
     #expect(layer.capacity(realTokens: 12) == 4)  // ⌈3 × 1.25⌉
     #expect(layer.capacity(realTokens: 16) == 5)
@@ -154,7 +176,8 @@ func losses(_ context: MixerContext) -> [String: Float] {
     let first = MixerContext(), second = MixerContext()
     let y = layer(x, context: first)
     let yPermuted = layer(x.indexSelect(alongAxis: 1, Indices(order)), context: second)
-    try assertClose(yPermuted, y.indexSelect(alongAxis: 1, Indices(order)), .reordered, "permuted outputs")
+    try assertClose(
+        yPermuted, y.indexSelect(alongAxis: 1, Indices(order)), .reordered, "permuted outputs")
     for (name, value) in losses(first) {
         #expect(abs(losses(second)[name]! - value) <= 1e-6 * abs(value), "\(name)")
     }
@@ -189,9 +212,12 @@ func losses(_ context: MixerContext) -> [String: Float] {
     #expect(router(x).scalars == noisy.scalars)
     #expect(noisy.scalars != clean.scalars)
     // |Δ logit| ≤ ε·Σ|w·x|.
-    let bound = (router.classifier.weight.value.abs().reshaped([1, 4, 8]) * x.abs().reshaped([5, 1, 8]))
+    let bound =
+        (router.classifier.weight.value.abs().reshaped([1, 4, 8]) * x.abs().reshaped([5, 1, 8]))
         .summed(alongAxes: [2]) * 0.01
-    for (d, limit) in zip((noisy - clean).abs().scalars, bound.scalars) { #expect(d <= limit * 1.0001 + 1e-7) }
+    for (d, limit) in zip((noisy - clean).abs().scalars, bound.scalars) {
+        #expect(d <= limit * 1.0001 + 1e-7)
+    }
 }
 
 /// Finite differences through routing, the experts and the gate (routing itself is piecewise
@@ -202,7 +228,8 @@ func losses(_ context: MixerContext) -> [String: Float] {
     w.router = Tensor.randomNormal([3, 4], seed: 13, standardDeviation: 2)
     let x = Tensor.randomNormal([2, 5, 4], seed: 14)
     let routing = SwitchRouting(
-        probabilities: Tensor.linear(x.reshaped([10, 4]), weight: w.router, bias: nil).softmax().scalars,
+        probabilities: Tensor.linear(x.reshaped([10, 4]), weight: w.router, bias: nil).softmax()
+            .scalars,
         groups: 2, groupSize: 5, experts: 3, mask: nil, capacity: { _ in 1 })
     #expect(!routing.dropped.isEmpty)  // the check covers dropped tokens too
     let inputs = [x, w.router] + w.experts.flatMap { [$0.wi, $0.wo] }
@@ -227,7 +254,8 @@ func losses(_ context: MixerContext) -> [String: Float] {
 
 @Test func encoderBuildsSwitchLayersByInterval() throws {
     var configuration = ModelConfiguration(
-        vocabularySize: 20, modelDimension: 16, layerCount: 4, headCount: 2, feedForwardDimension: 24, maximumLength: 12)
+        vocabularySize: 20, modelDimension: 16, layerCount: 4, headCount: 2,
+        feedForwardDimension: 24, maximumLength: 12)
     configuration.feedForward = .switch
     configuration.switchFeedForward.expertCount = 3
     configuration.switchFeedForward.layerInterval = 2
@@ -242,17 +270,22 @@ func losses(_ context: MixerContext) -> [String: Float] {
     let output = try model(tokens, mask: nil)
     #expect(output.auxiliaryLoss != nil)  // two layers × (balance + z) reach the trainer
     #expect(output.logits.shape == [2, 2])
-    let json = #"{"vocabulary_size": 20, "model_dimension": 16, "layer_count": 1, "head_count": 2, "feed_forward_dimension": 24, "maximum_length": 12, "feed_forward": "switch", "switch": {"expert_count": 2, "capacity_factor": 1.5}}"#
+    let json =
+        #"{"vocabulary_size": 20, "model_dimension": 16, "layer_count": 1, "head_count": 2, "feed_forward_dimension": 24, "maximum_length": 12, "feed_forward": "switch", "switch": {"expert_count": 2, "capacity_factor": 1.5}}"#
     let decoded = try JSONDecoder().decode(ModelConfiguration.self, from: Data(json.utf8))
-    #expect(decoded.switchFeedForward.expertCount == 2 && decoded.switchFeedForward.capacityFactor == 1.5)
+    #expect(
+        decoded.switchFeedForward.expertCount == 2
+            && decoded.switchFeedForward.capacityFactor == 1.5)
     #expect(decoded.switchFeedForward.zLossCoefficient == 1e-3)
-    let roundTrip = try JSONDecoder().decode(ModelConfiguration.self, from: JSONEncoder().encode(decoded))
+    let roundTrip = try JSONDecoder().decode(
+        ModelConfiguration.self, from: JSONEncoder().encode(decoded))
     #expect(roundTrip == decoded)
 }
 
 @Test func flashBlocksHaveNoFeedForward() throws {
     var configuration = ModelConfiguration(
-        vocabularySize: 20, modelDimension: 16, layerCount: 2, headCount: 2, feedForwardDimension: 24, maximumLength: 12)
+        vocabularySize: 20, modelDimension: 16, layerCount: 2, headCount: 2,
+        feedForwardDimension: 24, maximumLength: 12)
     configuration.mixer = "flash-gau"
     configuration.feedForward = .switch
     let model = try CausalLM(configuration)

@@ -16,13 +16,18 @@ final class TwoLayers: Module {
         second = Linear(inputCount: 4, outputCount: 2, bias: false, generator: &g)
         dropout = Dropout(probability: 0.5)
     }
-    var children: [(String, any Module)] { [("first", first), ("norm", norm), ("second", second), ("dropout", dropout)] }
+    var children: [(String, any Module)] {
+        [("first", first), ("norm", norm), ("second", second), ("dropout", dropout)]
+    }
     func callAsFunction(_ x: Tensor) -> Tensor { second(dropout(norm(first(x)).relu())) }
 }
 
 @Test func parametersHaveDottedNamesInDeclarationOrder() {
     let model = TwoLayers()
-    #expect(model.namedParameters().map(\.0) == ["first.weight", "first.bias", "norm.weight", "norm.bias", "second.weight"])
+    #expect(
+        model.namedParameters().map(\.0) == [
+            "first.weight", "first.bias", "norm.weight", "norm.bias", "second.weight",
+        ])
     #expect(model.parameterCount == 12 + 4 + 4 + 4 + 8)
 }
 
@@ -107,7 +112,10 @@ final class TwoLayers: Module {
     let weightBefore = model.first.weight.value.scalars
     optimizer.step(zero, learningRate: 0.1)
     #expect(model.norm.weight.value.scalars == before)  // no decay on the LayerNorm gain
-    #expect(zip(model.first.weight.value.scalars, weightBefore).allSatisfy { Swift.abs($0 - $1 * 0.95) < 1e-6 })
+    #expect(
+        zip(model.first.weight.value.scalars, weightBefore).allSatisfy {
+            Swift.abs($0 - $1 * 0.95) < 1e-6
+        })
 }
 
 @Test func adamWHonoursPerParameterOverrides() {
@@ -120,7 +128,8 @@ final class TwoLayers: Module {
     ownRate.optimizerOverrides = OptimizerOverrides(learningRate: 0.01)
     undecayed.optimizerOverrides = OptimizerOverrides(weightDecay: false)
     let optimizer = AdamW(
-        parameters: [("plain", plain), ("own", ownRate), ("undecayed", undecayed)], weightDecay: 0.5,
+        parameters: [("plain", plain), ("own", ownRate), ("undecayed", undecayed)],
+        weightDecay: 0.5,
         peakLearningRate: 0.1)
     var gradients = Gradients()
     for p in [plain, ownRate, undecayed] { gradients[p] = gradient }
@@ -180,12 +189,17 @@ final class TwoLayers: Module {
     var g = RandomGenerator(seed: 4)
     let x = Tensor.randomNormal([3, 5], seed: 1)
     let w = Tensor.randomNormal([4, 5], seed: 2), b = Tensor.randomNormal([4], seed: 3)
-    try GradientCheck.check([x, w, b], label: "linear") { t in Tensor.linear(t[0], weight: t[1], bias: t[2]) }
-    let gamma = Tensor.randomUniform([5], low: 0.5, high: 1.5, generator: &g), beta = Tensor.randomNormal([5], seed: 6)
+    try GradientCheck.check([x, w, b], label: "linear") { t in
+        Tensor.linear(t[0], weight: t[1], bias: t[2])
+    }
+    let gamma = Tensor.randomUniform([5], low: 0.5, high: 1.5, generator: &g),
+        beta = Tensor.randomNormal([5], seed: 6)
     try GradientCheck.check([x, gamma, beta], label: "layer norm") { t in
         t[0].layerNormalized(gamma: t[1], beta: t[2], epsilon: 1e-5)
     }
-    try GradientCheck.check([x, gamma], label: "rms norm") { t in t[0].rmsNormalized(gamma: t[1], epsilon: 1e-6) }
+    try GradientCheck.check([x, gamma], label: "rms norm") { t in
+        t[0].rmsNormalized(gamma: t[1], epsilon: 1e-6)
+    }
     let targets = Tensor.randomUniform([3, 5], seed: 7)
     try GradientCheck.check([x], label: "binary cross-entropy") { t in
         binaryCrossEntropy(logits: t[0], targets: targets, reduction: .none)

@@ -21,23 +21,31 @@ import Testing
         let x = try t("layer_norm.input").requiringGradient()
         let y = layer(x)
         let grads = gradients(
-            of: y, withRespectTo: [x, layer.weight.value, layer.bias!.value], seed: try t("layer_norm.upstream"))
+            of: y, withRespectTo: [x, layer.weight.value, layer.bias!.value],
+            seed: try t("layer_norm.upstream"))
         let prefix = "layer_norm.eps_\(eps)"
-        try assertClose(y.detached(), try t("\(prefix).output"), .reference, "LayerNorm output eps \(eps)")
-        try assertClose(grads[0], try t("\(prefix).input_grad"), .reference, "LayerNorm input gradient")
-        try assertClose(grads[1], try t("\(prefix).weight_grad"), .reference, "LayerNorm weight gradient")
-        try assertClose(grads[2], try t("\(prefix).bias_grad"), .reference, "LayerNorm bias gradient")
+        try assertClose(
+            y.detached(), try t("\(prefix).output"), .reference, "LayerNorm output eps \(eps)")
+        try assertClose(
+            grads[0], try t("\(prefix).input_grad"), .reference, "LayerNorm input gradient")
+        try assertClose(
+            grads[1], try t("\(prefix).weight_grad"), .reference, "LayerNorm weight gradient")
+        try assertClose(
+            grads[2], try t("\(prefix).bias_grad"), .reference, "LayerNorm bias gradient")
     }
 
     @Test(arguments: ["0", "0.1"], ["mean", "sum"])
     func crossEntropyMatchesPyTorch(_ smoothing: String, _ reduction: String) throws {
         let targets = try file.indices("cross_entropy.targets").values
         let (value, grads) = valueAndGradient(at: [try t("cross_entropy.logits")]) { x in
-            crossEntropy(logits: x[0], targets: targets, labelSmoothing: Float(smoothing)!,
-                         reduction: LossReduction(rawValue: reduction)!)
+            crossEntropy(
+                logits: x[0], targets: targets, labelSmoothing: Float(smoothing)!,
+                reduction: LossReduction(rawValue: reduction)!)
         }
         let prefix = "cross_entropy.smoothing_\(smoothing).\(reduction)"
-        try assertClose(value.reshaped([1]), try t("\(prefix).loss").reshaped([1]), .reference, "\(prefix) loss")
+        try assertClose(
+            value.reshaped([1]), try t("\(prefix).loss").reshaped([1]), .reference, "\(prefix) loss"
+        )
         try assertClose(grads[0], try t("\(prefix).logits_grad"), .reference, "\(prefix) gradient")
     }
 
@@ -48,14 +56,20 @@ import Testing
         let (bce, bceGrads) = valueAndGradient(at: [try t("bce_with_logits.logits")]) { x in
             binaryCrossEntropy(logits: x[0], targets: targets, reduction: r)
         }
-        try assertClose(bce.reshaped([1]), try t("bce_with_logits.\(reduction).loss").reshaped([1]), .reference, "BCE loss")
-        try assertClose(bceGrads[0], try t("bce_with_logits.\(reduction).logits_grad"), .reference, "BCE gradient")
+        try assertClose(
+            bce.reshaped([1]), try t("bce_with_logits.\(reduction).loss").reshaped([1]), .reference,
+            "BCE loss")
+        try assertClose(
+            bceGrads[0], try t("bce_with_logits.\(reduction).logits_grad"), .reference,
+            "BCE gradient")
         let target = try t("mse.target")
         let (mse, mseGrads) = valueAndGradient(at: [try t("mse.input")]) { x in
             meanSquaredError(x[0], target, reduction: r)
         }
-        try assertClose(mse.reshaped([1]), try t("mse.\(reduction).loss").reshaped([1]), .reference, "MSE loss")
-        try assertClose(mseGrads[0], try t("mse.\(reduction).input_grad"), .reference, "MSE gradient")
+        try assertClose(
+            mse.reshaped([1]), try t("mse.\(reduction).loss").reshaped([1]), .reference, "MSE loss")
+        try assertClose(
+            mseGrads[0], try t("mse.\(reduction).input_grad"), .reference, "MSE gradient")
     }
 
     /// The fixture's quadratic: L = ½Σc_w(W − t_w)² + ½Σc_b(b − t_b)², in a module holding W and b.
@@ -65,8 +79,13 @@ import Testing
         init(_ file: SafetensorsFile) throws {
             weight = Parameter(try file.tensor("quadratic.weight_initial"))
             bias = Parameter(try file.tensor("quadratic.bias_initial"))
-            targets = (try file.tensor("quadratic.weight_target"), try file.tensor("quadratic.bias_target"))
-            curvature = (try file.tensor("quadratic.weight_curvature"), try file.tensor("quadratic.bias_curvature"))
+            targets = (
+                try file.tensor("quadratic.weight_target"), try file.tensor("quadratic.bias_target")
+            )
+            curvature = (
+                try file.tensor("quadratic.weight_curvature"),
+                try file.tensor("quadratic.bias_curvature")
+            )
         }
         var ownParameters: [(String, Parameter)] { [("weight", weight), ("bias", bias)] }
         func loss() -> Tensor {
@@ -77,31 +96,43 @@ import Testing
     }
 
     /// Runs `steps` optimizer steps, checking the loss before each and the parameters after each.
-    func checkTrajectory(_ name: String, steps: Int, optimizer: (Quadratic) -> any Optimizer, learningRate: Float) throws {
+    func checkTrajectory(
+        _ name: String, steps: Int, optimizer: (Quadratic) -> any Optimizer, learningRate: Float
+    ) throws {
         let model = try Quadratic(file)
         let opt = optimizer(model)
         let weights = try t("\(name).weight_after_step"), biases = try t("\(name).bias_after_step")
         let losses = try t("\(name).loss_before_step").scalars
         for step in 0..<steps {
             let (loss, grads) = valueAndGradient(of: model) { $0.loss() }
-            try assertClose([loss.scalar], [losses[step]], .reference, "\(name) loss before step \(step + 1)")
+            try assertClose(
+                [loss.scalar], [losses[step]], .reference, "\(name) loss before step \(step + 1)")
             opt.step(grads, learningRate: learningRate)
-            try assertClose(model.weight.value, weights.sliced(alongAxis: 0, step..<(step + 1)).reshaped([5, 3]),
-                            .reference, "\(name) weight after step \(step + 1)")
-            try assertClose(model.bias.value, biases.sliced(alongAxis: 0, step..<(step + 1)).reshaped([3]),
-                            .reference, "\(name) bias after step \(step + 1)")
+            try assertClose(
+                model.weight.value,
+                weights.sliced(alongAxis: 0, step..<(step + 1)).reshaped([5, 3]),
+                .reference, "\(name) weight after step \(step + 1)")
+            try assertClose(
+                model.bias.value, biases.sliced(alongAxis: 0, step..<(step + 1)).reshaped([3]),
+                .reference, "\(name) bias after step \(step + 1)")
         }
     }
 
     @Test func adamWTrajectoryMatchesPyTorch() throws {
-        try checkTrajectory("adamw", steps: 20, optimizer: { model in
-            AdamW(parameters: model.namedParameters(), beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.1)
-        }, learningRate: 1e-2)
+        try checkTrajectory(
+            "adamw", steps: 20,
+            optimizer: { model in
+                AdamW(
+                    parameters: model.namedParameters(), beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+                    weightDecay: 0.1)
+            }, learningRate: 1e-2)
     }
 
     @Test func sgdMomentumTrajectoryMatchesPyTorch() throws {
-        try checkTrajectory("sgd", steps: 10, optimizer: { model in
-            SGD(parameters: model.namedParameters(), momentum: 0.9)
-        }, learningRate: 0.1)
+        try checkTrajectory(
+            "sgd", steps: 10,
+            optimizer: { model in
+                SGD(parameters: model.namedParameters(), momentum: 0.9)
+            }, learningRate: 0.1)
     }
 }

@@ -32,7 +32,9 @@ final class SpiralClassifier: Module {
             Linear(inputCount: hidden, outputCount: 2, generator: &generator),
         ]
     }
-    var children: [(String, any Module)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
+    var children: [(String, any Module)] {
+        layers.enumerated().map { ("\($0.offset)", $0.element) }
+    }
     func callAsFunction(_ x: Tensor) -> Tensor {
         layers[2](layers[1](layers[0](x).tanh()).tanh())
     }

@@ -7,9 +7,10 @@ import AttendCore
 import AttendData
 import AttendNN
 import AttendTesting
-@testable import AttendTrain
 import Foundation
 import Testing
+
+@testable import AttendTrain
 
 @Suite(.optimizedBuildsOnly) struct AccumulationTests {
     @Test(arguments: ["listops", "text", "bytelm"])

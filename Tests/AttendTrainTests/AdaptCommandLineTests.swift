@@ -107,7 +107,9 @@ import Testing
         let whole = NSTemporaryDirectory() + "attend-cli-adapt-whole-\(UUID().uuidString)"
         let parts = whole + "-parts"
         defer {
-            for path in [folder, texts, whole, parts] { try? FileManager.default.removeItem(atPath: path) }
+            for path in [folder, texts, whole, parts] {
+                try? FileManager.default.removeItem(atPath: path)
+            }
         }
         let options = [
             "adapt", "--model", folder, "--mixer", "linformer", "--mixer-options",
@@ -133,7 +135,8 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 1, "the run ended before it was interrupted")
         let resumed = try run(["adapt", "--out", parts, "--resume"])
-        #expect(resumed.status == 0 && resumed.output.contains("resumed at step"), "\(resumed.output)")
+        #expect(
+            resumed.status == 0 && resumed.output.contains("resumed at step"), "\(resumed.output)")
 
         let expected = try SafetensorsFile(path: whole + "/model.safetensors")
         let actual = try SafetensorsFile(path: parts + "/model.safetensors")

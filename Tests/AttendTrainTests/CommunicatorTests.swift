@@ -5,9 +5,10 @@
 import AttendCore
 import AttendData
 import AttendNN
-@testable import AttendTrain
 import Foundation
 import Testing
+
+@testable import AttendTrain
 
 @Suite struct CommunicatorTests {
     @Test func singleProcessCollectivesAreTheIdentity() throws {
@@ -20,7 +21,9 @@ import Testing
         #expect(try one.any(true) && !(try one.any(false)))
         let (configuration, _) = try tinyConfiguration("listops")
         #expect(try one.broadcast(configuration, root: 0) == configuration)
-        #expect(throws: CommunicatorError.invalidRoot(1, size: 1)) { _ = try one.broadcast(Data([1]), root: 1) }
+        #expect(throws: CommunicatorError.invalidRoot(1, size: 1)) {
+            _ = try one.broadcast(Data([1]), root: 1)
+        }
     }
 
     @Test func aHangingAllReduceFailsWithinTheTimeoutNamingItsStep() throws {
@@ -35,8 +38,10 @@ import Testing
         watched.phase = "step 3 (gradients)"
         var values: [Float] = [1, 2, 3, 4]
         let start = ContinuousClock.now
-        #expect(throws: CommunicatorError.timedOut(
-            operation: "all-reduce of 4 floats", phase: "step 3 (gradients)", seconds: 0.2, rank: 0, size: 2)
+        #expect(
+            throws: CommunicatorError.timedOut(
+                operation: "all-reduce of 4 floats", phase: "step 3 (gradients)", seconds: 0.2,
+                rank: 0, size: 2)
         ) {
             try values.withUnsafeMutableBufferPointer { try watched.allReduceSum($0) }
         }
@@ -44,8 +49,11 @@ import Testing
         #expect(elapsed >= .milliseconds(200) && elapsed < .seconds(5), "stopped after \(elapsed)")
         #expect(record.all.count == 1)
         let message = "\(record.all.first!)"
-        #expect(message.contains("all-reduce of 4 floats at step 3 (gradients) did not complete within 0.2 s"))
-        #expect(message.contains("--collective-timeout") && message.contains("checkpoint is intact"))
+        #expect(
+            message.contains(
+                "all-reduce of 4 floats at step 3 (gradients) did not complete within 0.2 s"))
+        #expect(
+            message.contains("--collective-timeout") && message.contains("checkpoint is intact"))
     }
 
     @Test func timelyOperationsPassThroughUntouched() throws {
@@ -56,7 +64,9 @@ import Testing
         let record = TimeoutRecord()
         let watched = WatchedCommunicator(peer, timeout: 5) { record.append($0) }
         var values: [Float] = [1, 2]
-        for _ in 0..<50 { try values.withUnsafeMutableBufferPointer { try watched.allReduceSum($0) } }
+        for _ in 0..<50 {
+            try values.withUnsafeMutableBufferPointer { try watched.allReduceSum($0) }
+        }
         try watched.barrier()
         #expect(values == [pow(2, 50), pow(2, 51)])
         #expect(peer.calls.count == 51 && record.all.isEmpty)
@@ -68,11 +78,14 @@ import Testing
         let peer = ScriptedCommunicator(size: 2)
         peer.onAllReduceSum = { _ in _ = gate.wait(seconds: 20) }
         let watched = WatchedCommunicator(peer, timeout: 1) { _ in gate.open() }
-        let trainer = try Trainer(configuration: configuration, task: task, run: nil, communicator: watched)
+        let trainer = try Trainer(
+            configuration: configuration, task: task, run: nil, communicator: watched)
         #expect {
             _ = try trainer.train()
         } throws: { error in
-            guard case CommunicatorError.timedOut(let operation, let phase, _, _, _) = error else { return false }
+            guard case CommunicatorError.timedOut(let operation, let phase, _, _, _) = error else {
+                return false
+            }
             return operation.hasPrefix("all-reduce of") && phase == "step 1 (gradients)"
         }
     }
@@ -80,7 +93,9 @@ import Testing
     @Test func aBatchTheGroupCannotSplitIsRefused() throws {
         let (configuration, task) = try tinyConfiguration("listops")  // batch 8
         #expect {
-            _ = try Trainer(configuration: configuration, task: task, run: nil, communicator: ScriptedCommunicator(size: 3))
+            _ = try Trainer(
+                configuration: configuration, task: task, run: nil,
+                communicator: ScriptedCommunicator(size: 3))
         } throws: { error in
             "\(error)".contains("batch size 8 is not divisible by the 3 processes")
         }
@@ -94,12 +109,22 @@ import Testing
         group.onAllReduce = { values, reduction in  // the other shard's lengths: the whole batch's
             if reduction == .maximum { values[0] = Swift.max(values[0], Double(whole.length)) }
         }
-        let shard = try Trainer(configuration: configuration, task: task, run: nil, communicator: group).shard(at: 3)
+        let shard = try Trainer(
+            configuration: configuration, task: task, run: nil, communicator: group
+        ).shard(at: 3)
         let rows = (rank * 4)..<(rank * 4 + 4)
         #expect(shard.exampleIndices == Array(whole.exampleIndices[rows]))
         #expect(shard.length == whole.length)
-        #expect(shard.tokens.values == Array(whole.tokens.values[(rows.lowerBound * whole.length)..<(rows.upperBound * whole.length)]))
-        #expect(shard.mask.scalars == Array(whole.mask.scalars[(rows.lowerBound * whole.length)..<(rows.upperBound * whole.length)]))
+        #expect(
+            shard.tokens.values
+                == Array(
+                    whole.tokens.values[
+                        (rows.lowerBound * whole.length)..<(rows.upperBound * whole.length)]))
+        #expect(
+            shard.mask.scalars
+                == Array(
+                    whole.mask.scalars[
+                        (rows.lowerBound * whole.length)..<(rows.upperBound * whole.length)]))
         #expect(shard.labels.values == Array(whole.labels.values[rows]))
     }
 
@@ -111,7 +136,9 @@ import Testing
         let root = ScriptedCommunicator(rank: 0, size: 2)
         var sent: [[UInt8]] = []
         root.onBroadcast = { bytes, _ in sent.append(Array(bytes)) }
-        #expect(try Replicas.broadcastState(model: trained.model, optimizer: trained.optimizer, step: 2, over: root) == 2)
+        #expect(
+            try Replicas.broadcastState(
+                model: trained.model, optimizer: trained.optimizer, step: 2, over: root) == 2)
         // Process 1, with other initial weights, receives the same bytes in the same order.
         configuration.model.seed = 99
         let other = try Trainer(configuration: configuration, task: task, run: nil)
@@ -121,13 +148,19 @@ import Testing
             bytes.copyBytes(from: sent[next])
             next += 1
         }
-        #expect(try Replicas.broadcastState(model: other.model, optimizer: other.optimizer, step: 0, over: receiver) == 2)
-        for ((name, a), (_, b)) in zip(trained.model.namedParameters(), other.model.namedParameters()) {
+        #expect(
+            try Replicas.broadcastState(
+                model: other.model, optimizer: other.optimizer, step: 0, over: receiver) == 2)
+        for ((name, a), (_, b)) in zip(
+            trained.model.namedParameters(), other.model.namedParameters())
+        {
             #expect(a.value.scalars == b.value.scalars, "parameter \(name)")
         }
         let expected = trained.optimizer.state(), received = other.optimizer.state()
         #expect(received.map(\.0) == expected.map(\.0))
-        for ((name, a), (_, b)) in zip(expected, received) { #expect(a.scalars == b.scalars, "optimizer state \(name)") }
+        for ((name, a), (_, b)) in zip(expected, received) {
+            #expect(a.scalars == b.scalars, "optimizer state \(name)")
+        }
         #expect(Replicas.fingerprint(other.model) == Replicas.fingerprint(trained.model))
     }
 

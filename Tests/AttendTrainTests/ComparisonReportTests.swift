@@ -12,16 +12,23 @@ import Testing
     ) -> MixerTaskResult {
         MixerTaskResult(
             task: task, mixer: mixer, seed: seed, accuracy: accuracy, loss: accuracy.map { 1 - $0 },
-            tokensPerSecond: accuracy == nil ? nil : tokens, peakMemoryBytes: accuracy == nil ? nil : 2_097_152,
+            tokensPerSecond: accuracy == nil ? nil : tokens,
+            peakMemoryBytes: accuracy == nil ? nil : 2_097_152,
             parameters: accuracy == nil ? nil : 500, seconds: 1, failure: failure, command: command)
     }
 
     static let results = [
-        result("listops", "full", seed: 0, accuracy: 0.3, tokens: 1000, command: "attend lra --tasks listops"),
-        result("listops", "full", seed: 1, accuracy: 0.4, tokens: 3000, command: "attend lra --tasks listops"),
+        result(
+            "listops", "full", seed: 0, accuracy: 0.3, tokens: 1000,
+            command: "attend lra --tasks listops"),
+        result(
+            "listops", "full", seed: 1, accuracy: 0.4, tokens: 3000,
+            command: "attend lra --tasks listops"),
         result("text", "full", accuracy: 0.5, tokens: 2000, command: "attend lra --tasks text"),
         result("text", "local", accuracy: 0.6, tokens: 4000, command: "attend lra --tasks text"),
-        result("listops", "local", accuracy: nil, failure: "refused: too long", command: "attend lra --tasks listops"),
+        result(
+            "listops", "local", accuracy: nil, failure: "refused: too long",
+            command: "attend lra --tasks listops"),
     ]
 
     static let report = ComparisonReport(
@@ -30,7 +37,9 @@ import Testing
 
     @Test func tableAggregatesSeedsAndTasks() {
         let lines = Self.report.table.split(separator: "\n").map(String.init)
-        #expect(lines[0] == "| mixer | listops | text | average | train tokens/s | peak MiB | parameters |")
+        #expect(
+            lines[0]
+                == "| mixer | listops | text | average | train tokens/s | peak MiB | parameters |")
         // full: listops (30 + 40)/2 ± 7.07 over two seeds, text 50, average (35 + 50)/2.
         #expect(lines[2] == "| full | 35.0 ± 7.1 | 50.0 | 42.5 | 2000 | 2.0 | 500 |")
         // local: the failed pair shows as a dash and does not enter the average.
@@ -40,7 +49,8 @@ import Testing
     @Test func pageNamesEveryCommandAndFailure() throws {
         #expect(Self.report.commands == ["attend lra --tasks listops", "attend lra --tasks text"])
         let older = ComparisonReport(
-            results: [Self.result("text", "full", accuracy: 0.5)], tasks: ["text"], mixers: ["full"], preset: "cpu",
+            results: [Self.result("text", "full", accuracy: 0.5)], tasks: ["text"],
+            mixers: ["full"], preset: "cpu",
             command: "attend lra --tasks text")
         #expect(older.commands == ["attend lra --tasks text"])
 
@@ -52,7 +62,8 @@ import Testing
         #expect(page.contains("attend lra --tasks listops\nattend lra --tasks text\n"))
         #expect(page.contains("listops / local (seed 0): refused: too long"))
         #expect(page.contains("![accuracy against training speed](lra.svg)"))
-        let plot = try String(contentsOfFile: ComparisonReport.plotPath(for: markdown), encoding: .utf8)
+        let plot = try String(
+            contentsOfFile: ComparisonReport.plotPath(for: markdown), encoding: .utf8)
         #expect(plot.hasPrefix("<svg") || plot.hasPrefix("<?xml"))
     }
 
@@ -65,9 +76,14 @@ import Testing
         #expect(loaded.map(\.mixer) == Self.results.map(\.mixer))
         #expect(loaded.map(\.accuracy) == Self.results.map(\.accuracy))
         #expect(loaded.map(\.command) == Self.results.map(\.command))
-        #expect(throws: TrainingError.self) { try ComparisonReport.loadResults(path, preset: "tiny") }
-        try Data("{\"preset\": \"cpu\", \"results\": [{\"task\": 3}]}".utf8).write(to: URL(fileURLWithPath: path))
-        #expect(throws: TrainingError.self) { try ComparisonReport.loadResults(path, preset: "cpu") }
+        #expect(throws: TrainingError.self) {
+            try ComparisonReport.loadResults(path, preset: "tiny")
+        }
+        try Data("{\"preset\": \"cpu\", \"results\": [{\"task\": 3}]}".utf8).write(
+            to: URL(fileURLWithPath: path))
+        #expect(throws: TrainingError.self) {
+            try ComparisonReport.loadResults(path, preset: "cpu")
+        }
     }
 
     @Test func reportFilesSitBesideTheMarkdown() {

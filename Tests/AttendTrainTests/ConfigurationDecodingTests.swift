@@ -39,12 +39,14 @@ private func expectEveryFieldRoundTrips<T: Codable & Equatable>(
 private let smallModel = ModelConfiguration(
     vocabularySize: 10, modelDimension: 8, layerCount: 1, headCount: 2, feedForwardDimension: 16,
     maximumLength: 12)
-private let smallModelKeys = #""vocabulary_size": 10, "model_dimension": 8, "layer_count": 1,"#
+private let smallModelKeys =
+    #""vocabulary_size": 10, "model_dimension": 8, "layer_count": 1,"#
     + #" "head_count": 2, "feed_forward_dimension": 16, "maximum_length": 12"#
 /// A small BERT shape and its config.json.
 private let smallBert = BertConfiguration(
     vocabularySize: 10, modelDimension: 8, layerCount: 1, headCount: 2, feedForwardDimension: 16)
-private let smallBertJSON = #"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,"#
+private let smallBertJSON =
+    #"{"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,"#
     + #" "num_attention_heads": 2, "intermediate_size": 16}"#
 
 @Suite struct ConfigurationDecodingTests {
@@ -75,7 +77,8 @@ private let smallBertJSON = #"{"vocab_size": 10, "hidden_size": 8, "num_hidden_l
             try decoded(#"{"model_dimension": 8, "head_count": 2, "maximum_length": 16}"#)
                 == MixerConfiguration(modelDimension: 8, headCount: 2, maximumLength: 16))
         #expect(try decoded("{" + smallModelKeys + "}") == smallModel)
-        let run = #"{"task": "listops", "model": {"# + smallModelKeys + #"}, "steps": 3,"#
+        let run =
+            #"{"task": "listops", "model": {"# + smallModelKeys + #"}, "steps": 3,"#
             + #" "batch_size": 4, "learning_rate": 0.5}"#
         #expect(
             try decoded(run)

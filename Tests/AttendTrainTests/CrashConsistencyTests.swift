@@ -13,8 +13,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: out) }
         let train = try runCommand(
             attend,
-            ["train", "--task", "listops", "--preset", "tiny", "--steps", "2", "--threads", "1",
-             "--out", out])
+            [
+                "train", "--task", "listops", "--preset", "tiny", "--steps", "2", "--threads", "1",
+                "--out", out,
+            ])
         #expect(train.status == 0, "\(train.output)")
         // A long history before the checkpoint (every record is kept by a resume), so that
         // rewriting it takes long enough to be caught in the act.

@@ -24,7 +24,9 @@ func builtAttendExecutable() -> String? {
     if let override = ProcessInfo.processInfo.environment["ATTEND_EXECUTABLE"] {
         candidates.append(URL(fileURLWithPath: override))
     }
-    for base in [Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0])].compactMap({ $0 }) {
+    for base in [Bundle.main.executableURL, URL(fileURLWithPath: CommandLine.arguments[0])]
+        .compactMap({ $0 })
+    {
         var directory = base.deletingLastPathComponent()
         for _ in 0..<3 {  // the bundle may sit in a .xctest folder inside the build directory
             candidates.append(directory.appendingPathComponent("attend"))
@@ -37,11 +39,15 @@ func builtAttendExecutable() -> String? {
 /// `mpirun` on the search path, or nil.
 func mpirunPath() -> String? {
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    return path.split(separator: ":").map { "\($0)/mpirun" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    return path.split(separator: ":").map { "\($0)/mpirun" }.first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 }
 
 /// Runs a command with a time limit; returns its exit status and combined output.
-func runCommand(_ executable: String, _ arguments: [String], limit: Double = 180) throws -> (status: Int32, output: String) {
+func runCommand(_ executable: String, _ arguments: [String], limit: Double = 180) throws -> (
+    status: Int32, output: String
+) {
     let log = NSTemporaryDirectory() + "attend-command-\(UUID().uuidString).log"
     _ = FileManager.default.createFile(atPath: log, contents: nil)
     defer { try? FileManager.default.removeItem(atPath: log) }
@@ -89,13 +95,18 @@ func runCommand(_ executable: String, _ arguments: [String], limit: Double = 180
         if processes == 1 {
             result = try runCommand(attend, ["train", "--threads", "1"] + flags)
         } else {
-            let mpirun = try #require(mpirunPath(), "mpirun is missing: install openmpi-bin (scripts/setup.sh does)")
+            let mpirun = try #require(
+                mpirunPath(), "mpirun is missing: install openmpi-bin (scripts/setup.sh does)")
             result = try runCommand(
                 mpirun,
-                ["--allow-run-as-root", "--oversubscribe", "-np", "\(processes)", attend, "train", "--threads", "1",
-                 "--distributed", "mpi", "--collective-timeout", "60"] + flags)
+                [
+                    "--allow-run-as-root", "--oversubscribe", "-np", "\(processes)", attend,
+                    "train", "--threads", "1",
+                    "--distributed", "mpi", "--collective-timeout", "60",
+                ] + flags)
         }
-        try #require(result.status == 0, "attend train (\(processes) processes) failed:\n\(result.output)")
+        try #require(
+            result.status == 0, "attend train (\(processes) processes) failed:\n\(result.output)")
     }
 
     static func trajectory(of run: RunDirectory) throws -> Trajectory {
@@ -106,7 +117,8 @@ func runCommand(_ executable: String, _ arguments: [String], limit: Double = 180
         for name in model.names { parameters[name] = try model.tensor(name).scalars }
         let validation = records.last { $0["event"] as? String == "evaluate" }
         return Trajectory(
-            losses: steps.compactMap { $0["loss"] as? Double }, norms: steps.compactMap { $0["gradient_norm"] as? Double },
+            losses: steps.compactMap { $0["loss"] as? Double },
+            norms: steps.compactMap { $0["gradient_norm"] as? Double },
             parameters: parameters, validationLoss: validation?["loss"] as? Double ?? .nan)
     }
 
@@ -114,14 +126,20 @@ func runCommand(_ executable: String, _ arguments: [String], limit: Double = 180
         zip(a, b).map { abs($0 - $1) / Swift.max(abs($1), 1e-12) }.max() ?? .infinity
     }
 
-    @Test(.enabled(if: builtAttendExecutable() != nil, "the attend executable is not built next to the tests (make test builds it)"))
+    @Test(
+        .enabled(
+            if: builtAttendExecutable() != nil,
+            "the attend executable is not built next to the tests (make test builds it)"))
     func twoProcessesFollowOneProcessAndResumeExactly() throws {
         let attend = try #require(builtAttendExecutable())
         let configuration = try Self.configurationFile()
-        let single = temporaryRun("single"), both = temporaryRun("both"), resumed = temporaryRun("resumed")
+        let single = temporaryRun("single"), both = temporaryRun("both"),
+            resumed = temporaryRun("resumed")
         defer {
             try? FileManager.default.removeItem(atPath: configuration)
-            for run in [single, both, resumed] { try? FileManager.default.removeItem(atPath: run.path) }
+            for run in [single, both, resumed] {
+                try? FileManager.default.removeItem(atPath: run.path)
+            }
         }
         try Self.train(attend, processes: 1, ["--config", configuration, "--out", single.path])
         try Self.train(attend, processes: 2, ["--config", configuration, "--out", both.path])
@@ -129,8 +147,12 @@ func runCommand(_ executable: String, _ arguments: [String], limit: Double = 180
         #expect(one.losses.count == 10 && two.losses.count == 10)
         let lossDifference = Self.relativeDifference(two.losses, one.losses)
         let normDifference = Self.relativeDifference(two.norms, one.norms)
-        #expect(lossDifference < Self.tolerance, "losses: 1 process \(one.losses), 2 processes \(two.losses)")
-        #expect(normDifference < Self.tolerance, "gradient norms: 1 process \(one.norms), 2 processes \(two.norms)")
+        #expect(
+            lossDifference < Self.tolerance,
+            "losses: 1 process \(one.losses), 2 processes \(two.losses)")
+        #expect(
+            normDifference < Self.tolerance,
+            "gradient norms: 1 process \(one.norms), 2 processes \(two.norms)")
         // Attention is invariant to the key bias (it shifts every score of a query alike), so its true
         // gradient is 0 and AdamW turns the rounding noise there into ±lr steps: both runs' key biases
         // are noise, and they are the only parameters left out.
@@ -138,21 +160,28 @@ func runCommand(_ executable: String, _ arguments: [String], limit: Double = 180
         var parameterDifference: Float = 0
         for (name, values) in one.parameters where !name.hasSuffix("key.bias") {
             parameterDifference = Swift.max(
-                parameterDifference, zip(values, two.parameters[name] ?? []).map { abs($0 - $1) }.max() ?? .infinity)
+                parameterDifference,
+                zip(values, two.parameters[name] ?? []).map { abs($0 - $1) }.max() ?? .infinity)
         }
         #expect(parameterDifference < 1e-4, "largest parameter difference \(parameterDifference)")
-        #expect(abs(two.validationLoss - one.validationLoss) < Self.tolerance * abs(one.validationLoss))
-        print("distributed vs single: loss rel. diff \(lossDifference), norm rel. diff \(normDifference), "
-            + "parameter abs. diff \(parameterDifference)")
+        #expect(
+            abs(two.validationLoss - one.validationLoss) < Self.tolerance * abs(one.validationLoss))
+        print(
+            "distributed vs single: loss rel. diff \(lossDifference), norm rel. diff \(normDifference), "
+                + "parameter abs. diff \(parameterDifference)")
 
         // Stop the distributed run after 5 steps, then resume it to 10 (process 0 alone reads the run).
-        try Self.train(attend, processes: 2, ["--config", configuration, "--steps", "5", "--out", resumed.path])
+        try Self.train(
+            attend, processes: 2,
+            ["--config", configuration, "--steps", "5", "--out", resumed.path])
         var saved = try resumed.loadConfiguration()
         saved.steps = 10
         try resumed.saveConfiguration(saved)
         try Self.train(attend, processes: 2, ["--resume", "--out", resumed.path])
         let continued = try Self.trajectory(of: resumed)
-        #expect(continued.losses == two.losses, "resumed \(continued.losses) vs uninterrupted \(two.losses)")
+        #expect(
+            continued.losses == two.losses,
+            "resumed \(continued.losses) vs uninterrupted \(two.losses)")
         #expect(continued.norms == two.norms)
         #expect(continued.parameters == two.parameters, "resumed distributed run is bit-identical")
     }

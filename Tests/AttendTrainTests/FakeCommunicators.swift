@@ -40,7 +40,9 @@ final class ScriptedCommunicator: Communicator, @unchecked Sendable {
 
     func barrier() throws { calls.append(("barrier", 0, phase)) }
 
-    func abort(code: Int32) -> Never { fatalError("a test communicator was asked to abort (code \(code))") }
+    func abort(code: Int32) -> Never {
+        fatalError("a test communicator was asked to abort (code \(code))")
+    }
 }
 
 /// A gate a fake peer waits at until the test (or the watchdog's handler) opens it.

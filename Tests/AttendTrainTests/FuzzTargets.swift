@@ -1,3 +1,6 @@
+import AttendTrain
+import Foundation
+
 // Every parser of outside bytes, by fuzz-target name: what the libFuzzer binaries of Fuzz/Targets
 // run on each input (`make fuzz` compiles this file into them) and what FuzzRegressionTests
 // replays the committed seeds and crash inputs through. A parser may refuse its input with an
@@ -5,8 +8,6 @@
 // entry here and one file in Fuzz/Targets naming it.
 @testable import AttendCore
 @testable import AttendData
-import AttendTrain
-import Foundation
 
 enum FuzzTargets {
     /// Target name → the parser(s) it drives.
@@ -81,8 +82,12 @@ enum FuzzTargets {
         defer { try? FileManager.default.removeItem(atPath: path) }
         var configuration = UserDataConfiguration(format: format, train: path)
         configuration.validationFraction = 0
-        guard let task = try? UserData.make(configuration, reading: path, labelled: true) else { return }
-        for index in 0..<Swift.min(task.count(of: .train), 8) { _ = task.example(index, in: .train) }
+        guard let task = try? UserData.make(configuration, reading: path, labelled: true) else {
+            return
+        }
+        for index in 0..<Swift.min(task.count(of: .train), 8) {
+            _ = task.example(index, in: .train)
+        }
     }
 
     /// A raw DEFLATE stream.

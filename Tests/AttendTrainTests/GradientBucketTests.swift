@@ -60,7 +60,9 @@ import Testing
             case 3:
                 #expect(gradients[p] == nil, "no process reached parameter 3: it gets no gradient")
             case 1:
-                #expect(gradients[p]?.scalars == [Float](repeating: 1.0 / 6, count: 3), "absent here, present elsewhere")
+                #expect(
+                    gradients[p]?.scalars == [Float](repeating: 1.0 / 6, count: 3),
+                    "absent here, present elsewhere")
             default:
                 let expected = original[p]!.scalars.map { ($0 * 2 + 1) * (1 / Float(6)) }
                 #expect(gradients[p]?.scalars == expected, "parameter \(i): (w·g + others) / W")
@@ -71,7 +73,9 @@ import Testing
     @Test func oneProcessLeavesGradientsUnchanged() throws {
         let params = parameters()
         var gradients = Gradients()
-        for (i, p) in params.enumerated() { gradients[p] = Tensor.randomNormal(p.shape, seed: UInt64(30 + i)) }
+        for (i, p) in params.enumerated() {
+            gradients[p] = Tensor.randomNormal(p.shape, seed: UInt64(30 + i))
+        }
         let original = gradients
         try GradientBuckets(parameters: params, bucketBytes: 32).average(
             &gradients, weight: 1, totalWeight: 1, present: [true, true, true, true],

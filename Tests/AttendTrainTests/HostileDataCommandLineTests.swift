@@ -18,7 +18,8 @@ import Testing
         // (`make sanitize` sets ATTEND_SANITIZER).
         let sanitized = ProcessInfo.processInfo.environment["ATTEND_SANITIZER"] != nil
         let limit = sanitized ? "" : "ulimit -v \(memoryKiB) && "
-        let script = limit + "ATTEND_DATA='\(folder)' exec '\(attend)' train "
+        let script =
+            limit + "ATTEND_DATA='\(folder)' exec '\(attend)' train "
             + "--task image --preset tiny --steps 1 --out '\(folder)/run'"
         return try runCommand("/bin/sh", ["-c", script], limit: 60)
     }

@@ -1,9 +1,10 @@
+import Foundation
+import Testing
+
 // The typed metrics records write the bytes the dictionary records of earlier versions wrote
 // (JSONSerialization with sorted keys), so metrics.jsonl of old and new runs read alike and a
 // resumed old run appends lines of the same shape.
 @testable import AttendTrain
-import Foundation
-import Testing
 
 @Suite struct MetricRecordsTests {
     /// The line the dictionary `record` makes, as runs before the typed records wrote it.
@@ -54,7 +55,8 @@ import Testing
     }
 
     @Test func evaluationAndDistributedRecordsMatchTheDictionaryRecords() throws {
-        let evaluation = Evaluation(split: "validation", loss: 0.693_147_2, accuracy: 0.5, counted: 8)
+        let evaluation = Evaluation(
+            split: "validation", loss: 0.693_147_2, accuracy: 0.5, counted: 8)
         let typed: [any MetricRecord] = [
             EvaluationRecord(step: 40, evaluation),
             DistributedRecord(step: 0, processes: 4, bucketBytes: 16 << 20, buckets: 3),

@@ -22,7 +22,8 @@ func tinyConfiguration(_ taskName: String, mixer: String = "full", steps: Int = 
     -> (TrainingConfiguration, any SequenceTask)
 {
     let task = try TaskCatalog.make(taskName, options: TaskOptions(preset: .tiny, seed: 3))
-    var configuration = TrainingPresets.configuration(task: task, mixer: mixer, preset: .tiny, seed: 3)
+    var configuration = TrainingPresets.configuration(
+        task: task, mixer: mixer, preset: .tiny, seed: 3)
     configuration.steps = steps
     return (configuration, task)
 }
@@ -38,23 +39,28 @@ struct FirstTrainingExamples: SequenceTask {
     var maxLength: Int { base.maxLength }
     var seed: UInt64 { base.seed }
     var classNames: [String] { base.classNames }
-    func count(of split: Split) -> Int { split == .train ? Swift.min(count, base.count(of: .train)) : base.count(of: split) }
+    func count(of split: Split) -> Int {
+        split == .train ? Swift.min(count, base.count(of: .train)) : base.count(of: split)
+    }
     func example(_ index: Int, in split: Split) -> Example { base.example(index, in: split) }
 }
 
 @Suite(.serialized, .optimizedBuildsOnly) struct TrainerTests {
     @Test(arguments: ["listops", "text", "retrieval", "image", "pathfinder", "bytelm"])
     func shortTrainingLowersTheLoss(_ taskName: String) throws {
-        var (configuration, base) = try tinyConfiguration(taskName, steps: taskName == "pathfinder" ? 160 : 60)
+        var (configuration, base) = try tinyConfiguration(
+            taskName, steps: taskName == "pathfinder" ? 160 : 60)
         // Pathfinder's signal (one thin path among distractors) needs far more data than a test can
         // afford, so there the check is that the model fits 16 training images it sees many times.
-        let task: any SequenceTask = taskName == "pathfinder" ? FirstTrainingExamples(base: base, count: 16) : base
+        let task: any SequenceTask =
+            taskName == "pathfinder" ? FirstTrainingExamples(base: base, count: 16) : base
         configuration.evaluationExamples = 64
         let trainer = try Trainer(configuration: configuration, task: task, run: nil)
         let before = try trainer.evaluate(.train, limit: 64)
         _ = try trainer.train()
         let after = try trainer.evaluate(.train, limit: 64)
-        #expect(after.loss < before.loss, "\(taskName): training loss \(before.loss) → \(after.loss)")
+        #expect(
+            after.loss < before.loss, "\(taskName): training loss \(before.loss) → \(after.loss)")
     }
 
     @Test(arguments: ["retrieval", "text", "bytelm"])
@@ -82,10 +88,14 @@ struct FirstTrainingExamples: SequenceTask {
         let second = try Trainer(configuration: configuration, task: task, run: split)
         let resumed = try second.train(resume: true)
         #expect(resumed.steps == 12 && !resumed.interrupted)
-        for ((name, a), (_, b)) in zip(uninterrupted.model.namedParameters(), second.model.namedParameters()) {
+        for ((name, a), (_, b)) in zip(
+            uninterrupted.model.namedParameters(), second.model.namedParameters())
+        {
             #expect(a.value.scalars == b.value.scalars, "parameter \(name) differs after resuming")
         }
-        let losses = { (run: RunDirectory) in run.metrics().filter { $0["event"] as? String == "train" }.map { $0["loss"] as? Double } }
+        let losses = { (run: RunDirectory) in
+            run.metrics().filter { $0["event"] as? String == "train" }.map { $0["loss"] as? Double }
+        }
         #expect(losses(whole) == losses(split))
     }
 
@@ -119,7 +129,9 @@ struct FirstTrainingExamples: SequenceTask {
         let noncausal = Mechanisms.all.first { !$0.capabilities.supportsCausal }
         guard let noncausal else { return }  // every registered mixer is causal-capable
         let (configuration, task) = try tinyConfiguration("bytelm", mixer: noncausal.name)
-        #expect(throws: TrainingError.self) { try Trainer(configuration: configuration, task: task, run: nil) }
+        #expect(throws: TrainingError.self) {
+            try Trainer(configuration: configuration, task: task, run: nil)
+        }
     }
 
     @Test func configurationRoundTripsThroughJSON() throws {

@@ -18,9 +18,13 @@ import Testing
         options.treeformer.schedule = .init(fullAttentionSteps: 5, coarseSteps: 10)
         configuration.model.mixerOptions = options
         let trainer = try Trainer(configuration: configuration, task: task, run: nil)
-        let cores = trainer.model.namedModules().compactMap { ($0.1 as? MultiHeadAttention)?.core as? TreeformerAttention }
+        let cores = trainer.model.namedModules().compactMap {
+            ($0.1 as? MultiHeadAttention)?.core as? TreeformerAttention
+        }
         try #require(!cores.isEmpty)
-        func trees() -> [[Float]] { cores.map { $0.treeWeight.value.scalars + $0.treeBias.value.scalars } }
+        func trees() -> [[Float]] {
+            cores.map { $0.treeWeight.value.scalars + $0.treeBias.value.scalars }
+        }
         let initial = trees()
         var snapshots: [Int: [[Float]]] = [:]
         var flags: [Int: [Float]] = [:]
@@ -33,7 +37,9 @@ import Testing
         let summary = try trainer.train()
         #expect(summary.finalTrainingLoss.isFinite)
         #expect(snapshots[5] == initial, "the full-attention phase must leave the tree alone")
-        #expect(flags[5]!.allSatisfy { $0 == 0 } && flags[6]!.allSatisfy { $0 == 1 }, "splits are fitted when TC starts")
+        #expect(
+            flags[5]!.allSatisfy { $0 == 0 } && flags[6]!.allSatisfy { $0 == 1 },
+            "splits are fitted when TC starts")
         #expect(snapshots[7] != snapshots[15], "TC-attention trains the splits")
         #expect(snapshots[16] == snapshots[24], "TF-attention alone gives the tree no gradient")
         let leaves = try #require(cores[0].keysPerLeaf)

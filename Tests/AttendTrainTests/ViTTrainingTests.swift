@@ -18,7 +18,9 @@ import Testing
         let trainer = try Trainer(configuration: configuration, task: task, run: nil)
         let classifier = try #require(trainer.model as? ViTClassifier)
         let side = Int(Double(task.maxLength).squareRoot())
-        #expect(classifier.vit.configuration.imageSize == side && classifier.vit.configuration.patchSize == 8)
+        #expect(
+            classifier.vit.configuration.imageSize == side
+                && classifier.vit.configuration.patchSize == 8)
         let summary = try trainer.train()
         #expect(summary.finalTrainingLoss.isFinite)
         let validation = try #require(summary.validation)

@@ -19,8 +19,13 @@ public enum BandedAttention {
         public let before: Int, width: Int
 
         /// A problem of these sizes.
-        public init(batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int, before: Int, width: Int) {
-            (self.batch, self.length, self.heads, self.dimension) = (batch, length, heads, dimension)
+        public init(
+            batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int, before: Int,
+            width: Int
+        ) {
+            (self.batch, self.length, self.heads, self.dimension) = (
+                batch, length, heads, dimension
+            )
             (self.valueDimension, self.before, self.width) = (valueDimension, before, width)
         }
 
@@ -33,14 +38,17 @@ public enum BandedAttention {
 
         /// Columns of row i whose key lies in 0..<n.
         @inline(__always)
-        func columns(_ i: Int) -> Range<Int> { max(0, before - i)..<min(width, length + before - i) }
+        func columns(_ i: Int) -> Range<Int> {
+            max(0, before - i)..<min(width, length + before - i)
+        }
         @inline(__always)
         func key(_ i: Int, _ c: Int) -> Int { i - before + c }
     }
 
     /// S [b, h, n, W] = scale·q·kᵀ on the band. q, k: [b, n, h, d].
     public static func scores(
-        query: UnsafePointer<Float>, key: UnsafePointer<Float>, scale: Float, into s: UnsafeMutablePointer<Float>,
+        query: UnsafePointer<Float>, key: UnsafePointer<Float>, scale: Float,
+        into s: UnsafeMutablePointer<Float>,
         shape: Shape
     ) {
         let (qs, ks, ss) = (SendablePointer(query), SendablePointer(key), SendablePointer(s))
@@ -60,8 +68,10 @@ public enum BandedAttention {
 
     /// dq, dk from dS (each written, skipped when nil).
     public static func scoresBackward(
-        query: UnsafePointer<Float>, key: UnsafePointer<Float>, scale: Float, scoreGradient ds: UnsafePointer<Float>,
-        queryGradient dq: UnsafeMutablePointer<Float>?, keyGradient dk: UnsafeMutablePointer<Float>?, shape: Shape
+        query: UnsafePointer<Float>, key: UnsafePointer<Float>, scale: Float,
+        scoreGradient ds: UnsafePointer<Float>,
+        queryGradient dq: UnsafeMutablePointer<Float>?,
+        keyGradient dk: UnsafeMutablePointer<Float>?, shape: Shape
     ) {
         let (qs, ks, gs) = (SendablePointer(query), SendablePointer(key), SendablePointer(ds))
         let dqs = dq.map { SendablePointer($0) }, dks = dk.map { SendablePointer($0) }
@@ -88,7 +98,8 @@ public enum BandedAttention {
 
     /// o [b, n, h, e] = P·v on the band. P: [b, h, n, W]; v: [b, n, h, e].
     public static func mix(
-        probabilities p: UnsafePointer<Float>, value: UnsafePointer<Float>, into o: UnsafeMutablePointer<Float>,
+        probabilities p: UnsafePointer<Float>, value: UnsafePointer<Float>,
+        into o: UnsafeMutablePointer<Float>,
         shape: Shape
     ) {
         let (ps, vs, os) = (SendablePointer(p), SendablePointer(value), SendablePointer(o))
@@ -101,7 +112,8 @@ public enum BandedAttention {
                 for c in shape.columns(i) {
                     let weight = map[i * w + c]
                     if weight == 0 { continue }
-                    axpy(weight, vs.base + ((b * n + shape.key(i, c)) * h + head) * e, out, count: e)
+                    axpy(
+                        weight, vs.base + ((b * n + shape.key(i, c)) * h + head) * e, out, count: e)
                 }
             }
         }
@@ -109,8 +121,10 @@ public enum BandedAttention {
 
     /// dP [b, h, n, W] and dv [b, n, h, e] from dO (each written, skipped when nil).
     public static func mixBackward(
-        probabilities p: UnsafePointer<Float>, value: UnsafePointer<Float>, outputGradient dout: UnsafePointer<Float>,
-        probabilityGradient dp: UnsafeMutablePointer<Float>?, valueGradient dv: UnsafeMutablePointer<Float>?,
+        probabilities p: UnsafePointer<Float>, value: UnsafePointer<Float>,
+        outputGradient dout: UnsafePointer<Float>,
+        probabilityGradient dp: UnsafeMutablePointer<Float>?,
+        valueGradient dv: UnsafeMutablePointer<Float>?,
         shape: Shape
     ) {
         let (ps, vs, gs) = (SendablePointer(p), SendablePointer(value), SendablePointer(dout))
@@ -120,7 +134,9 @@ public enum BandedAttention {
             let map = ps.base + offset
             if let dps { (dps.base + offset).update(repeating: 0, count: n * w) }
             if let dvs {
-                for i in 0..<n { (dvs.base + ((b * n + i) * h + head) * e).update(repeating: 0, count: e) }
+                for i in 0..<n {
+                    (dvs.base + ((b * n + i) * h + head) * e).update(repeating: 0, count: e)
+                }
             }
             for i in 0..<n {
                 let g = gs.base + ((b * n + i) * h + head) * e
@@ -137,7 +153,9 @@ public enum BandedAttention {
 
     /// y[0..<count] += a·x[0..<count].
     @inline(__always)
-    static func axpy(_ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+    static func axpy(
+        _ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int
+    ) {
         let scale = Float8(repeating: a)
         var i = 0
         while i + 8 <= count {

@@ -34,12 +34,15 @@ public struct ChunkedReluSquaredProblem: @unchecked Sendable {
     /// A problem description.
     public init(
         batch: Int, length: Int, chunk: Int, dimension: Int, valueDimension: Int, causal: Bool,
-        scales: [Float], keyMask: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, maximumDistance: Int,
+        scales: [Float], keyMask: UnsafePointer<Float>?, bias: UnsafePointer<Float>?,
+        maximumDistance: Int,
         query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>
     ) {
         precondition(scales.count == batch, "one scale per batch entry")
         (self.batch, self.length, self.chunk, self.dimension) = (batch, length, chunk, dimension)
-        (self.valueDimension, self.causal, self.scales, self.keyMask) = (valueDimension, causal, scales, keyMask)
+        (self.valueDimension, self.causal, self.scales, self.keyMask) = (
+            valueDimension, causal, scales, keyMask
+        )
         (self.bias, self.maximumDistance) = (bias, maximumDistance)
         (self.query, self.key, self.value) = (query, key, value)
     }
@@ -47,7 +50,9 @@ public struct ChunkedReluSquaredProblem: @unchecked Sendable {
     /// Chunks in each sequence.
     var chunksPerSequence: Int { (length + chunk - 1) / chunk }
     /// Tiles in a full chunk.
-    var tilesPerChunk: Int { (chunk + ChunkedReluSquaredAttention.tile - 1) / ChunkedReluSquaredAttention.tile }
+    var tilesPerChunk: Int {
+        (chunk + ChunkedReluSquaredAttention.tile - 1) / ChunkedReluSquaredAttention.tile
+    }
 }
 
 /// Forward and backward of chunked relu² attention.
@@ -66,7 +71,8 @@ public enum ChunkedReluSquaredAttention {
         for b in 0..<p.batch {
             for start in stride(from: 0, to: p.length, by: p.chunk) {
                 let end = Swift.min(start + p.chunk, p.length)
-                spans.append(Span(batch: b, chunkStart: start, chunkEnd: end, start: start, end: end))
+                spans.append(
+                    Span(batch: b, chunkStart: start, chunkEnd: end, start: start, end: end))
             }
         }
         return spans
@@ -76,14 +82,16 @@ public enum ChunkedReluSquaredAttention {
     static func tiles(_ p: ChunkedReluSquaredProblem) -> [Span] {
         chunks(p).flatMap { c in
             stride(from: c.start, to: c.end, by: tile).map { start in
-                Span(batch: c.batch, chunkStart: c.chunkStart, chunkEnd: c.chunkEnd, start: start,
-                     end: Swift.min(start + tile, c.chunkEnd))
+                Span(
+                    batch: c.batch, chunkStart: c.chunkStart, chunkEnd: c.chunkEnd, start: start,
+                    end: Swift.min(start + tile, c.chunkEnd))
             }
         }
     }
 
     /// Writes o [b, n, e].
-    public static func forward(_ p: ChunkedReluSquaredProblem, output: UnsafeMutablePointer<Float>) {
+    public static func forward(_ p: ChunkedReluSquaredProblem, output: UnsafeMutablePointer<Float>)
+    {
         let out = SendablePointer(output)
         let queryTiles = tiles(p)
         let e = p.valueDimension
@@ -95,8 +103,9 @@ public enum ChunkedReluSquaredAttention {
             weights.withUnsafeMutableBufferPointer { a in
                 let keyEnd = p.causal ? rows.end : rows.chunkEnd
                 for keyStart in stride(from: rows.chunkStart, to: keyEnd, by: tile) {
-                    let keys = Span(batch: rows.batch, chunkStart: rows.chunkStart, chunkEnd: rows.chunkEnd,
-                                    start: keyStart, end: Swift.min(keyStart + tile, keyEnd))
+                    let keys = Span(
+                        batch: rows.batch, chunkStart: rows.chunkStart, chunkEnd: rows.chunkEnd,
+                        start: keyStart, end: Swift.min(keyStart + tile, keyEnd))
                     scoreTile(p, rows: rows, keys: keys, weights: a.baseAddress!, derivative: nil)
                     let v = p.value + (rows.batch * p.length + keys.start) * e
                     BLAS.gemm(
@@ -136,7 +145,9 @@ public enum ChunkedReluSquaredAttention {
                         let keyEnd = p.causal ? rows.end : span.end
                         for keyStart in stride(from: span.start, to: keyEnd, by: tile) {
                             let keys = span.sub(keyStart, Swift.min(keyStart + tile, keyEnd))
-                            tilePair(p, rows: rows, keys: keys, grads, &scratch, keySide: true, querySide: true, biasSlot: slot)
+                            tilePair(
+                                p, rows: rows, keys: keys, grads, &scratch, keySide: true,
+                                querySide: true, biasSlot: slot)
                         }
                     }
                 } else {
@@ -145,8 +156,11 @@ public enum ChunkedReluSquaredAttention {
                     let firstRow = p.causal ? span.start : span.chunkStart
                     for rowStart in stride(from: firstRow, to: span.chunkEnd, by: tile) {
                         let rows = span.sub(rowStart, Swift.min(rowStart + tile, span.chunkEnd))
-                        let keys = span.sub(span.start, p.causal ? Swift.min(span.end, rows.end) : span.end)
-                        tilePair(p, rows: rows, keys: keys, grads, &scratch, keySide: true, querySide: false, biasSlot: slot)
+                        let keys = span.sub(
+                            span.start, p.causal ? Swift.min(span.end, rows.end) : span.end)
+                        tilePair(
+                            p, rows: rows, keys: keys, grads, &scratch, keySide: true,
+                            querySide: false, biasSlot: slot)
                     }
                 }
             }
@@ -159,7 +173,9 @@ public enum ChunkedReluSquaredAttention {
                 let keyEnd = p.causal ? rows.end : rows.chunkEnd
                 for keyStart in stride(from: rows.chunkStart, to: keyEnd, by: tile) {
                     let keys = rows.sub(keyStart, Swift.min(keyStart + tile, keyEnd))
-                    tilePair(p, rows: rows, keys: keys, grads, &scratch, keySide: false, querySide: true, biasSlot: nil)
+                    tilePair(
+                        p, rows: rows, keys: keys, grads, &scratch, keySide: false, querySide: true,
+                        biasSlot: nil)
                 }
             }
         }
@@ -187,7 +203,8 @@ public enum ChunkedReluSquaredAttention {
     ///   dA = dO_i·V_jᵀ, dx = dA ⊙ 2·relu(x);  dV_j += Aᵀ·dO_i, dK_j += scale·dxᵀ·Q_i, bias += Σ dx
     ///   (key side), dQ_i += scale·dx·K_j (query side).
     static func tilePair(
-        _ p: ChunkedReluSquaredProblem, rows: Span, keys: Span, _ g: Gradients, _ scratch: inout TileScratch,
+        _ p: ChunkedReluSquaredProblem, rows: Span, keys: Span, _ g: Gradients,
+        _ scratch: inout TileScratch,
         keySide: Bool, querySide: Bool, biasSlot: UnsafeMutablePointer<Float>?
     ) {
         let (m, n) = (rows.end - rows.start, keys.end - keys.start)
@@ -199,7 +216,9 @@ public enum ChunkedReluSquaredAttention {
         scratch.weights.withUnsafeMutableBufferPointer { aBuffer in
             scratch.derivative.withUnsafeMutableBufferPointer { rBuffer in
                 scratch.gradient.withUnsafeMutableBufferPointer { gBuffer in
-                    let (a, r, dx) = (aBuffer.baseAddress!, rBuffer.baseAddress!, gBuffer.baseAddress!)
+                    let (a, r, dx) = (
+                        aBuffer.baseAddress!, rBuffer.baseAddress!, gBuffer.baseAddress!
+                    )
                     scoreTile(p, rows: rows, keys: keys, weights: a, derivative: r)
                     let dO = g.output.base + rowOffset * e
                     if keySide {
@@ -213,14 +232,20 @@ public enum ChunkedReluSquaredAttention {
                     for i in 0..<(m * n) { dx[i] *= r[i] }
                     if keySide {
                         BLAS.gemm(  // dK_j += scale·dxᵀ·Q_i
-                            transposeA: true, transposeB: false, m: n, n: s, k: m, alpha: scale, a: dx, lda: n,
-                            b: p.query + rowOffset * s, ldb: s, beta: 1, c: g.key.base + keyOffset * s, ldc: s)
-                        if let biasSlot { accumulateBias(p, rows: rows, keys: keys, dx: dx, into: biasSlot) }
+                            transposeA: true, transposeB: false, m: n, n: s, k: m, alpha: scale,
+                            a: dx, lda: n,
+                            b: p.query + rowOffset * s, ldb: s, beta: 1,
+                            c: g.key.base + keyOffset * s, ldc: s)
+                        if let biasSlot {
+                            accumulateBias(p, rows: rows, keys: keys, dx: dx, into: biasSlot)
+                        }
                     }
                     if querySide {
                         BLAS.gemm(  // dQ_i += scale·dx·K_j
-                            transposeA: false, transposeB: false, m: m, n: s, k: n, alpha: scale, a: dx, lda: n,
-                            b: p.key + keyOffset * s, ldb: s, beta: 1, c: g.query.base + rowOffset * s, ldc: s)
+                            transposeA: false, transposeB: false, m: m, n: s, k: n, alpha: scale,
+                            a: dx, lda: n,
+                            b: p.key + keyOffset * s, ldb: s, beta: 1,
+                            c: g.query.base + rowOffset * s, ldc: s)
                     }
                 }
             }
@@ -230,7 +255,8 @@ public enum ChunkedReluSquaredAttention {
     /// weights[r, c] = relu(x)² for x = scale·q·kᵀ + bias, 0 where the key is hidden; when asked,
     /// derivative[r, c] = 2·relu(x) (0 where hidden). Both [rows, keys] with row stride = key count.
     static func scoreTile(
-        _ p: ChunkedReluSquaredProblem, rows: Span, keys: Span, weights: UnsafeMutablePointer<Float>,
+        _ p: ChunkedReluSquaredProblem, rows: Span, keys: Span,
+        weights: UnsafeMutablePointer<Float>,
         derivative: UnsafeMutablePointer<Float>?
     ) {
         let (m, n, s) = (rows.end - rows.start, keys.end - keys.start, p.dimension)

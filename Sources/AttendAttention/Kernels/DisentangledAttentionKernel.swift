@@ -31,7 +31,8 @@ public struct DisentangledProblem: @unchecked Sendable {
 
     /// A problem description; pointers must stay valid while the kernels run.
     public init(
-        attention: AttentionProblem, queryMask: UnsafePointer<Float>?, positionKey: UnsafePointer<Float>?,
+        attention: AttentionProblem, queryMask: UnsafePointer<Float>?,
+        positionKey: UnsafePointer<Float>?,
         positionQuery: UnsafePointer<Float>?, relativeRows: Int, rowOfDistance: UnsafePointer<Int32>
     ) {
         self.attention = attention
@@ -65,7 +66,8 @@ public enum DisentangledAttentionKernel {
         // (batch, head) pairs run in groups of one per thread, so Pᵀ needs [group, R, m], not [b·h, R, m].
         let pairs = a.batch * a.heads
         let group = Swift.max(1, Swift.min(Parallel.threadCount, pairs))
-        var positionToContent = [Float](repeating: 0, count: p.positionQuery == nil ? 0 : group * R * m)
+        var positionToContent = [Float](
+            repeating: 0, count: p.positionQuery == nil ? 0 : group * R * m)
         for first in stride(from: 0, to: pairs, by: group) {
             let members = Swift.min(group, pairs - first)
             positionToContent.withUnsafeMutableBufferPointer { buffer in
@@ -74,9 +76,11 @@ public enum DisentangledAttentionKernel {
                 Parallel.forEach(members) { member in
                     let (b, h) = (first + member).quotientAndRemainder(dividingBy: a.heads)
                     BLAS.gemm(
-                        transposeA: false, transposeB: true, m: R, n: m, k: a.dimension, alpha: a.scale,
+                        transposeA: false, transposeB: true, m: R, n: m, k: a.dimension,
+                        alpha: a.scale,
                         a: qr + h * a.dimension, lda: a.heads * a.dimension,
-                        b: a.key + a.keyLayout.offset(batch: b, head: h), ldb: a.keyLayout.positionStride,
+                        b: a.key + a.keyLayout.offset(batch: b, head: h),
+                        ldb: a.keyLayout.positionStride,
                         c: pt.base + member * R * m, ldc: m)
                 }
             }
@@ -89,13 +93,16 @@ public enum DisentangledAttentionKernel {
                     let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
                     let rowStart = tile * tileSize
                     let rows = Swift.min(tileSize, a.queries - rowStart)
-                    var contentToPosition = [Float](repeating: 0, count: p.positionKey == nil ? 0 : tileSize * R)
+                    var contentToPosition = [Float](
+                        repeating: 0, count: p.positionKey == nil ? 0 : tileSize * R)
                     if let kr = p.positionKey {
                         // C = scale·Q_tile·Krᵀ [rows, R]
                         contentToPosition.withUnsafeMutableBufferPointer { c in
                             BLAS.gemm(
-                                transposeA: false, transposeB: true, m: rows, n: R, k: a.dimension, alpha: a.scale,
-                                a: a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart),
+                                transposeA: false, transposeB: true, m: rows, n: R, k: a.dimension,
+                                alpha: a.scale,
+                                a: a.query
+                                    + a.queryLayout.offset(batch: b, head: h, position: rowStart),
                                 lda: a.queryLayout.positionStride, b: kr + h * a.dimension,
                                 ldb: a.heads * a.dimension, c: c.baseAddress!, ldc: R)
                         }
@@ -103,14 +110,16 @@ public enum DisentangledAttentionKernel {
                     let pt = ptGroup.map { UnsafePointer($0.base + member * R * m) }
                     contentToPosition.withUnsafeBufferPointer { c in
                         OnlineSoftmaxAttention.forwardTile(
-                            a, batch: b, head: h, rowStart: rowStart, keyTiles: keyTiles, output: out.base,
+                            a, batch: b, head: h, rowStart: rowStart, keyTiles: keyTiles,
+                            output: out.base,
                             outputLayout: outputLayout, logSumExp: lse.base
                         ) { row, r, keyStart, cols in
                             // Padded queries take no part: their output is 0 and their log-sum-exp −∞.
                             guard p.isReal(batch: b, query: rowStart + r) else { return false }
                             addPositionTerms(
                                 p, row: row, query: rowStart + r, keyStart: keyStart, cols: cols,
-                                contentToPosition: p.positionKey == nil ? nil : c.baseAddress! + r * R,
+                                contentToPosition: p.positionKey == nil
+                                    ? nil : c.baseAddress! + r * R,
                                 positionToContent: pt)
                             return true
                         }
@@ -132,14 +141,17 @@ public enum DisentangledAttentionKernel {
         outputGradient: UnsafePointer<Float>, logSumExp: UnsafePointer<Float>,
         queryGradient: UnsafeMutablePointer<Float>, keyGradient: UnsafeMutablePointer<Float>,
         valueGradient: UnsafeMutablePointer<Float>,
-        positionKeyGradient: UnsafeMutablePointer<Float>?, positionQueryGradient: UnsafeMutablePointer<Float>?
+        positionKeyGradient: UnsafeMutablePointer<Float>?,
+        positionQueryGradient: UnsafeMutablePointer<Float>?
     ) {
         let a = p.attention
         let (R, n, m, d) = (p.relativeRows, a.queries, a.keys, a.dimension)
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient)
-        let dkrs = positionKeyGradient.map(SendablePointer.init), dqrs = positionQueryGradient.map(SendablePointer.init)
-        let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
+        let dkrs = positionKeyGradient.map(SendablePointer.init),
+            dqrs = positionQueryGradient.map(SendablePointer.init)
+        let os = SendablePointer(output), dos = SendablePointer(outputGradient),
+            lses = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(a)
         let hd = a.heads * d
         Parallel.forEach(a.batch * a.heads) { bh in
@@ -161,49 +173,62 @@ public enum DisentangledAttentionKernel {
                         dPt.withUnsafeMutableBufferPointer { dPTb in
                             if let kr {
                                 BLAS.gemm(
-                                    transposeA: false, transposeB: true, m: n, n: R, k: d, alpha: a.scale,
+                                    transposeA: false, transposeB: true, m: n, n: R, k: d,
+                                    alpha: a.scale,
                                     a: q, lda: ldq, b: kr, ldb: hd, c: C.baseAddress!, ldc: R)
                             }
                             if let qr {
                                 BLAS.gemm(
-                                    transposeA: false, transposeB: true, m: R, n: m, k: d, alpha: a.scale,
+                                    transposeA: false, transposeB: true, m: R, n: m, k: d,
+                                    alpha: a.scale,
                                     a: qr, lda: hd, b: k, ldb: ldk, c: PT.baseAddress!, ldc: m)
                             }
                             // The plain attention gradients, with the position terms added to each
                             // recomputed row and dS scattered into dC and dPᵀ.
                             OnlineSoftmaxAttention.backwardHead(
-                                a, batch: b, head: h, keyTiles: keyTiles, output: os.base, outputLayout: outputLayout,
-                                outputGradient: dos.base, logSumExp: lses.base, queryGradient: dqs.base,
+                                a, batch: b, head: h, keyTiles: keyTiles, output: os.base,
+                                outputLayout: outputLayout,
+                                outputGradient: dos.base, logSumExp: lses.base,
+                                queryGradient: dqs.base,
                                 keyGradient: dks.base, valueGradient: dvs.base,
                                 addTerms: { row, i, keyStart, cols in
                                     addPositionTerms(
                                         p, row: row, query: i, keyStart: keyStart, cols: cols,
-                                        contentToPosition: kr == nil ? nil : UnsafePointer(C.baseAddress! + i * R),
-                                        positionToContent: qr == nil ? nil : UnsafePointer(PT.baseAddress!))
+                                        contentToPosition: kr == nil
+                                            ? nil : UnsafePointer(C.baseAddress! + i * R),
+                                        positionToContent: qr == nil
+                                            ? nil : UnsafePointer(PT.baseAddress!))
                                 },
                                 scoreGradient: { dS, i, keyStart, cols in
                                     scatterPositionGradients(
                                         p, row: dS, query: i, keyStart: keyStart, cols: cols,
-                                        contentToPosition: kr == nil ? nil : dCb.baseAddress! + i * R,
+                                        contentToPosition: kr == nil
+                                            ? nil : dCb.baseAddress! + i * R,
                                         positionToContent: qr == nil ? nil : dPTb.baseAddress!)
                                 })
                             if let kr, let dkrs {
                                 // dQ += scale·dC·Kr ; dKr = scale·dCᵀ·Q
                                 BLAS.gemm(
-                                    transposeA: false, transposeB: false, m: n, n: d, k: R, alpha: a.scale,
-                                    a: dCb.baseAddress!, lda: R, b: kr, ldb: hd, beta: 1, c: dq, ldc: ldq)
+                                    transposeA: false, transposeB: false, m: n, n: d, k: R,
+                                    alpha: a.scale,
+                                    a: dCb.baseAddress!, lda: R, b: kr, ldb: hd, beta: 1, c: dq,
+                                    ldc: ldq)
                                 BLAS.gemm(
-                                    transposeA: true, transposeB: false, m: R, n: d, k: n, alpha: a.scale,
+                                    transposeA: true, transposeB: false, m: R, n: d, k: n,
+                                    alpha: a.scale,
                                     a: dCb.baseAddress!, lda: R, b: q, ldb: ldq,
                                     c: dkrs.base + b * R * hd + h * d, ldc: hd)
                             }
                             if let qr, let dqrs {
                                 // dK += scale·(dPᵀ)ᵀ·Qr ; dQr = scale·dPᵀ·K
                                 BLAS.gemm(
-                                    transposeA: true, transposeB: false, m: m, n: d, k: R, alpha: a.scale,
-                                    a: dPTb.baseAddress!, lda: m, b: qr, ldb: hd, beta: 1, c: dk, ldc: ldk)
+                                    transposeA: true, transposeB: false, m: m, n: d, k: R,
+                                    alpha: a.scale,
+                                    a: dPTb.baseAddress!, lda: m, b: qr, ldb: hd, beta: 1, c: dk,
+                                    ldc: ldk)
                                 BLAS.gemm(
-                                    transposeA: false, transposeB: false, m: R, n: d, k: m, alpha: a.scale,
+                                    transposeA: false, transposeB: false, m: R, n: d, k: m,
+                                    alpha: a.scale,
                                     a: dPTb.baseAddress!, lda: m, b: k, ldb: ldk,
                                     c: dqrs.base + b * R * hd + h * d, ldc: hd)
                             }
@@ -217,22 +242,23 @@ public enum DisentangledAttentionKernel {
     /// row[c] += C[i, δ(i−j)] + Pᵀ[δ(i−j), j] for the keys j = keyStart + c of one tile row.
     @inline(__always)
     static func addPositionTerms(
-        _ p: DisentangledProblem, row: UnsafeMutablePointer<Float>, query i: Int, keyStart: Int, cols: Int,
+        _ p: DisentangledProblem, row: UnsafeMutablePointer<Float>, query i: Int, keyStart: Int,
+        cols: Int,
         contentToPosition c: UnsafePointer<Float>?, positionToContent pt: UnsafePointer<Float>?
     ) {
         let m = p.attention.keys
         // δ(i − j) for j = keyStart + col sits at rowOfDistance[i − keyStart − col + m − 1].
         let rowIndex = p.rowOfDistance + (i - keyStart + m - 1)
         switch (c, pt) {
-        case let (c?, pt?):
+        case (let c?, let pt?):
             let column = pt + keyStart
             for col in 0..<cols {
                 let delta = Int(rowIndex[-col])
                 row[col] += c[delta] + column[delta * m + col]
             }
-        case let (c?, nil):
+        case (let c?, nil):
             for col in 0..<cols { row[col] += c[Int(rowIndex[-col])] }
-        case let (nil, pt?):
+        case (nil, let pt?):
             let column = pt + keyStart
             for col in 0..<cols { row[col] += column[Int(rowIndex[-col]) * m + col] }
         case (nil, nil):
@@ -243,8 +269,10 @@ public enum DisentangledAttentionKernel {
     /// The adjoint of `addPositionTerms`: dC[i, δ] += g[c] and dPᵀ[δ, j] += g[c].
     @inline(__always)
     static func scatterPositionGradients(
-        _ p: DisentangledProblem, row g: UnsafePointer<Float>, query i: Int, keyStart: Int, cols: Int,
-        contentToPosition dc: UnsafeMutablePointer<Float>?, positionToContent dpt: UnsafeMutablePointer<Float>?
+        _ p: DisentangledProblem, row g: UnsafePointer<Float>, query i: Int, keyStart: Int,
+        cols: Int,
+        contentToPosition dc: UnsafeMutablePointer<Float>?,
+        positionToContent dpt: UnsafeMutablePointer<Float>?
     ) {
         let m = p.attention.keys
         let rowIndex = p.rowOfDistance + (i - keyStart + m - 1)

@@ -60,14 +60,19 @@ public struct GlobalLocalProblem: @unchecked Sendable {
         batch: Int, heads: Int, length: Int, globals: Int, dimension: Int, scale: Float,
         window: LocalWindow, visibility: GlobalVisibility,
         keyMask: UnsafePointer<Float>?, globalMask: UnsafePointer<Float>?,
-        query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>, layout: HeadLayout,
+        query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+        layout: HeadLayout,
         globalKey: UnsafePointer<Float>, globalValue: UnsafePointer<Float>, globalLayout: HeadLayout
     ) {
-        (self.batch, self.heads, self.length, self.globals, self.dimension) = (batch, heads, length, globals, dimension)
+        (self.batch, self.heads, self.length, self.globals, self.dimension) = (
+            batch, heads, length, globals, dimension
+        )
         (self.scale, self.window, self.visibility) = (scale, window, visibility)
         (self.keyMask, self.globalMask) = (keyMask, globalMask)
         (self.query, self.key, self.value, self.layout) = (query, key, value, layout)
-        (self.globalKey, self.globalValue, self.globalLayout) = (globalKey, globalValue, globalLayout)
+        (self.globalKey, self.globalValue, self.globalLayout) = (
+            globalKey, globalValue, globalLayout
+        )
     }
 
     /// Local keys [lower, upper) of query t (non-decreasing in t).
@@ -97,7 +102,9 @@ public struct GlobalLocalProblem: @unchecked Sendable {
         }
     }
 
-    @inlinable func isReal(batch b: Int, position t: Int) -> Bool { keyMask.map { $0[b * length + t] != 0 } ?? true }
+    @inlinable func isReal(batch b: Int, position t: Int) -> Bool {
+        keyMask.map { $0[b * length + t] != 0 } ?? true
+    }
 }
 
 /// Forward and backward of global+local softmax attention.
@@ -118,7 +125,10 @@ public enum GlobalLocalSoftmaxAttention {
 
     /// Writes o (in `p.layout`) and the per-row log-sum-exp [batch, heads, length] (−∞ for rows that
     /// see nothing or are padding; their output is 0).
-    public static func forward(_ p: GlobalLocalProblem, output: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>) {
+    public static func forward(
+        _ p: GlobalLocalProblem, output: UnsafeMutablePointer<Float>,
+        logSumExp: UnsafeMutablePointer<Float>
+    ) {
         let out = SendablePointer(output), lses = SendablePointer(logSumExp)
         let tiles = (p.length + p.tileRows - 1) / p.tileRows
         let d = p.dimension
@@ -159,15 +169,18 @@ public enum GlobalLocalSoftmaxAttention {
         valueGradient: UnsafeMutablePointer<Float>, globalKeyGradient: UnsafeMutablePointer<Float>,
         globalValueGradient: UnsafeMutablePointer<Float>
     ) {
-        let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
-        let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient), dvs = SendablePointer(valueGradient)
+        let os = SendablePointer(output), dos = SendablePointer(outputGradient),
+            lses = SendablePointer(logSumExp)
+        let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient),
+            dvs = SendablePointer(valueGradient)
         let dgks = SendablePointer(globalKeyGradient), dgvs = SendablePointer(globalValueGradient)
         let tiles = (p.length + p.tileRows - 1) / p.tileRows
         let d = p.dimension
         let (ld, gld) = (p.layout.positionStride, p.globalLayout.positionStride)
         Parallel.forEach(p.batch * p.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
-            let head = p.layout.offset(batch: b, head: h), globalHead = p.globalLayout.offset(batch: b, head: h)
+            let head = p.layout.offset(batch: b, head: h),
+                globalHead = p.globalLayout.offset(batch: b, head: h)
             let q = p.query + head, k = p.key + head, v = p.value + head
             let gk = p.globalKey + globalHead, gv = p.globalValue + globalHead
             let o = os.base + head, dO = dos.base + head
@@ -184,7 +197,8 @@ public enum GlobalLocalSoftmaxAttention {
                         let P = pb.baseAddress!, dS = gb.baseAddress!
                         computeScores(p, batch: b, head: h, tile: t, into: P)
                         for r in 0..<t.rows {
-                            OnlineSoftmaxRows.recompute(P + r * w, count: w, logSumExp: lse[t.start + r])
+                            OnlineSoftmaxRows.recompute(
+                                P + r * w, count: w, logSumExp: lse[t.start + r])
                         }
                         let qt = q + t.start * ld, dOt = dO + t.start * ld, dqt = dq + t.start * ld
                         let kl = k + t.lower * ld, vl = v + t.lower * ld
@@ -194,7 +208,8 @@ public enum GlobalLocalSoftmaxAttention {
                             a: P, lda: w, b: dOt, ldb: ld, beta: 1, c: dgv, ldc: gld)
                         BLAS.gemm(
                             transposeA: true, transposeB: false, m: L, n: d, k: t.rows,
-                            a: P + G, lda: w, b: dOt, ldb: ld, beta: 1, c: dv + t.lower * ld, ldc: ld)
+                            a: P + G, lda: w, b: dOt, ldb: ld, beta: 1, c: dv + t.lower * ld,
+                            ldc: ld)
                         // dP = dO·[V̄ ‖ V_local]ᵀ
                         BLAS.gemm(
                             transposeA: false, transposeB: true, m: t.rows, n: G, k: d,
@@ -206,21 +221,27 @@ public enum GlobalLocalSoftmaxAttention {
                             let gr = dS + r * w
                             SoftmaxKernel.backwardRow(
                                 output: P + r * w, outputGradient: gr,
-                                dot: Dot.product(dOt + r * ld, o + (t.start + r) * ld, count: d), into: gr, count: w)
+                                dot: Dot.product(dOt + r * ld, o + (t.start + r) * ld, count: d),
+                                into: gr, count: w)
                         }
                         // dQ = scale·(dS_g·K̄ + dS_l·K_local); dK̄ += scale·dS_gᵀ·Q; dK_local += scale·dS_lᵀ·Q
                         BLAS.gemm(
-                            transposeA: false, transposeB: false, m: t.rows, n: d, k: G, alpha: p.scale,
+                            transposeA: false, transposeB: false, m: t.rows, n: d, k: G,
+                            alpha: p.scale,
                             a: dS, lda: w, b: gk, ldb: gld, c: dqt, ldc: ld)
                         BLAS.gemm(
-                            transposeA: false, transposeB: false, m: t.rows, n: d, k: L, alpha: p.scale,
+                            transposeA: false, transposeB: false, m: t.rows, n: d, k: L,
+                            alpha: p.scale,
                             a: dS + G, lda: w, b: kl, ldb: ld, beta: 1, c: dqt, ldc: ld)
                         BLAS.gemm(
-                            transposeA: true, transposeB: false, m: G, n: d, k: t.rows, alpha: p.scale,
+                            transposeA: true, transposeB: false, m: G, n: d, k: t.rows,
+                            alpha: p.scale,
                             a: dS, lda: w, b: qt, ldb: ld, beta: 1, c: dgk, ldc: gld)
                         BLAS.gemm(
-                            transposeA: true, transposeB: false, m: L, n: d, k: t.rows, alpha: p.scale,
-                            a: dS + G, lda: w, b: qt, ldb: ld, beta: 1, c: dk + t.lower * ld, ldc: ld)
+                            transposeA: true, transposeB: false, m: L, n: d, k: t.rows,
+                            alpha: p.scale,
+                            a: dS + G, lda: w, b: qt, ldb: ld, beta: 1, c: dk + t.lower * ld,
+                            ldc: ld)
                     }
                 }
             }
@@ -230,17 +251,23 @@ public enum GlobalLocalSoftmaxAttention {
     /// Masked, scaled scores of one tile: [rows, G + L] with the global block first; −∞ where a row
     /// may not look (beyond its global prefix, invalid landmark, outside its window, padded key), and
     /// whole rows −∞ for padded queries.
-    static func computeScores(_ p: GlobalLocalProblem, batch b: Int, head h: Int, tile t: Tile, into S: UnsafeMutablePointer<Float>) {
+    static func computeScores(
+        _ p: GlobalLocalProblem, batch b: Int, head h: Int, tile t: Tile,
+        into S: UnsafeMutablePointer<Float>
+    ) {
         let (w, G) = (t.width, t.globalCount)
         let ld = p.layout.positionStride
         let q = p.query + p.layout.offset(batch: b, head: h, position: t.start)
         BLAS.gemm(
             transposeA: false, transposeB: true, m: t.rows, n: G, k: p.dimension, alpha: p.scale,
-            a: q, lda: ld, b: p.globalKey + p.globalLayout.offset(batch: b, head: h), ldb: p.globalLayout.positionStride,
+            a: q, lda: ld, b: p.globalKey + p.globalLayout.offset(batch: b, head: h),
+            ldb: p.globalLayout.positionStride,
             c: S, ldc: w)
         BLAS.gemm(
-            transposeA: false, transposeB: true, m: t.rows, n: t.upper - t.lower, k: p.dimension, alpha: p.scale,
-            a: q, lda: ld, b: p.key + p.layout.offset(batch: b, head: h, position: t.lower), ldb: ld,
+            transposeA: false, transposeB: true, m: t.rows, n: t.upper - t.lower, k: p.dimension,
+            alpha: p.scale,
+            a: q, lda: ld, b: p.key + p.layout.offset(batch: b, head: h, position: t.lower),
+            ldb: ld,
             c: S + G, ldc: w)
         let globalMask = p.globalMask.map { $0 + b * p.globals }
         let keyMask = p.keyMask.map { $0 + b * p.length }
@@ -253,12 +280,18 @@ public enum GlobalLocalSoftmaxAttention {
             }
             let visible = p.globalCount(position)
             if visible < G { (row + visible).update(repeating: -.infinity, count: G - visible) }
-            if let globalMask { for j in 0..<visible where globalMask[j] == 0 { row[j] = -.infinity } }
+            if let globalMask {
+                for j in 0..<visible where globalMask[j] == 0 { row[j] = -.infinity }
+            }
             let (lower, upper) = p.localRange(position)
             let local = row + G
             if lower > t.lower { local.update(repeating: -.infinity, count: lower - t.lower) }
-            if upper < t.upper { (local + (upper - t.lower)).update(repeating: -.infinity, count: t.upper - upper) }
-            if let keyMask { for j in lower..<upper where keyMask[j] == 0 { local[j - t.lower] = -.infinity } }
+            if upper < t.upper {
+                (local + (upper - t.lower)).update(repeating: -.infinity, count: t.upper - upper)
+            }
+            if let keyMask {
+                for j in lower..<upper where keyMask[j] == 0 { local[j - t.lower] = -.infinity }
+            }
         }
     }
 }

@@ -87,7 +87,9 @@ public enum HypercubeAttentionKernel {
                 for entry in 0..<K where row[entry] != 0 {
                     row[entry] *= inverse
                     let j = p.key(batch: b, query: i, entry: entry)
-                    addScaled(row[entry], a.value + a.valueLayout.offset(batch: b, head: h, position: j), into: o, count: e)
+                    addScaled(
+                        row[entry], a.value + a.valueLayout.offset(batch: b, head: h, position: j),
+                        into: o, count: e)
                 }
             }
         }
@@ -101,9 +103,13 @@ public enum HypercubeAttentionKernel {
         valueGradient: UnsafeMutablePointer<Float>
     ) {
         let a = p.attention
-        let (n, d, e, K, B) = (a.queries, a.dimension, a.valueDimension, p.keysPerQuery, p.blockSize)
-        let os = SendablePointer(output), dos = SendablePointer(outputGradient), probs = SendablePointer(probabilities)
-        let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient), dvs = SendablePointer(valueGradient)
+        let (n, d, e, K, B) = (
+            a.queries, a.dimension, a.valueDimension, p.keysPerQuery, p.blockSize
+        )
+        let os = SendablePointer(output), dos = SendablePointer(outputGradient),
+            probs = SendablePointer(probabilities)
+        let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient),
+            dvs = SendablePointer(valueGradient)
         var scoreGradient = [Float](repeating: 0, count: a.batch * a.heads * n * K)
         scoreGradient.withUnsafeMutableBufferPointer { buffer in
             let dS = SendablePointer(buffer.baseAddress!)
@@ -124,20 +130,26 @@ public enum HypercubeAttentionKernel {
                         let j = p.key(batch: b, query: i, entry: entry)
                         let v = a.value + a.valueLayout.offset(batch: b, head: h, position: j)
                         g[entry] = row[entry] * (Dot.product(dO, v, count: e) - correction)
-                        addScaled(a.scale * g[entry], a.key + a.keyLayout.offset(batch: b, head: h, position: j), into: dq, count: d)
+                        addScaled(
+                            a.scale * g[entry],
+                            a.key + a.keyLayout.offset(batch: b, head: h, position: j), into: dq,
+                            count: d)
                     }
                 }
             }
             // Per key block: dk_j = scale·Σ dS_ie·q_i, dv_j = Σ P_ie·dO_i over the entries that read j.
             let blocks = (n + B - 1) / B
-            Parallel.forEachChunk(a.batch * a.heads * blocks, grain: Swift.max(1, 256 / B)) { range in
+            Parallel.forEachChunk(a.batch * a.heads * blocks, grain: Swift.max(1, 256 / B)) {
+                range in
                 for item in range {
                     let (bh, keyBlock) = item.quotientAndRemainder(dividingBy: blocks)
                     let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
                     for t in 0..<B where keyBlock * B + t < n {
                         let j = keyBlock * B + t
-                        (dks.base + a.keyLayout.offset(batch: b, head: h, position: j)).update(repeating: 0, count: d)
-                        (dvs.base + a.valueLayout.offset(batch: b, head: h, position: j)).update(repeating: 0, count: e)
+                        (dks.base + a.keyLayout.offset(batch: b, head: h, position: j)).update(
+                            repeating: 0, count: d)
+                        (dvs.base + a.valueLayout.offset(batch: b, head: h, position: j)).update(
+                            repeating: 0, count: e)
                     }
                     for r in 0..<p.slots {
                         let pair = Int(p.reverse[keyBlock * p.slots + r])
@@ -152,9 +164,16 @@ public enum HypercubeAttentionKernel {
                                 let probability = probs.base[rowOffset + t]
                                 guard probability != 0 else { continue }
                                 let j = keyBlock * B + t
-                                addScaled(a.scale * dS.base[rowOffset + t], q,
-                                          into: dks.base + a.keyLayout.offset(batch: b, head: h, position: j), count: d)
-                                addScaled(probability, dO, into: dvs.base + a.valueLayout.offset(batch: b, head: h, position: j), count: e)
+                                addScaled(
+                                    a.scale * dS.base[rowOffset + t], q,
+                                    into: dks.base
+                                        + a.keyLayout.offset(batch: b, head: h, position: j),
+                                    count: d)
+                                addScaled(
+                                    probability, dO,
+                                    into: dvs.base
+                                        + a.valueLayout.offset(batch: b, head: h, position: j),
+                                    count: e)
                             }
                         }
                     }
@@ -165,7 +184,9 @@ public enum HypercubeAttentionKernel {
 
     /// y[0..<count] += alpha·x[0..<count], eight lanes at a time.
     @inline(__always)
-    static func addScaled(_ alpha: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    static func addScaled(
+        _ alpha: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int
+    ) {
         let a = Float8(repeating: alpha)
         var c = 0
         while c + 8 <= count {

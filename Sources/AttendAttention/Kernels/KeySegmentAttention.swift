@@ -43,7 +43,10 @@ public struct KeySegmentPattern: Sendable, Equatable {
     }
 
     /// A pattern from per-entry segment lists (`segments[t]` for entry t, in the order of the table).
-    public init(queryTile: Int, tileCount: Int, sharedAcrossHeads: Bool, segments: [[Range<Int>]], window: RowWindow?) {
+    public init(
+        queryTile: Int, tileCount: Int, sharedAcrossHeads: Bool, segments: [[Range<Int>]],
+        window: RowWindow?
+    ) {
         precondition(queryTile > 0, "KeySegmentPattern: query tile must be positive")
         var starts: [Int] = [], lengths: [Int] = [], offsets = [0]
         for list in segments {
@@ -77,7 +80,8 @@ public struct KeySegmentPattern: Sendable, Equatable {
     var maximumWidth: Int {
         var widest = 0
         for entry in 0..<(offsets.count - 1) {
-            widest = Swift.max(widest, (offsets[entry]..<offsets[entry + 1]).reduce(0) { $0 + lengths[$1] })
+            widest = Swift.max(
+                widest, (offsets[entry]..<offsets[entry + 1]).reduce(0) { $0 + lengths[$1] })
         }
         return widest
     }
@@ -99,9 +103,11 @@ public enum KeySegmentAttention {
     /// `p.causal` must be false: causal windows are expressed through `pattern.window`.
     public static func forward(
         _ p: AttentionProblem, pattern: KeySegmentPattern, maskRule: KeyMaskRule,
-        output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout, logSumExp: UnsafeMutablePointer<Float>
+        output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout,
+        logSumExp: UnsafeMutablePointer<Float>
     ) {
-        precondition(!p.causal, "KeySegmentAttention: express causality through the pattern's window")
+        precondition(
+            !p.causal, "KeySegmentAttention: express causality through the pattern's window")
         let out = SendablePointer(output), lse = SendablePointer(logSumExp)
         let tiles = pattern.tileCount
         Parallel.forEach(p.batch * p.heads * tiles) { item in
@@ -126,10 +132,14 @@ public enum KeySegmentAttention {
             var scores = [Float](repeating: 0, count: rows * cols)
             scores.withUnsafeMutableBufferPointer { buffer in
                 let s = buffer.baseAddress!
-                computeScores(p, pattern: pattern, batch: b, head: h, segments: segments, q: q, scores: s, rows: rows, cols: cols)
+                computeScores(
+                    p, pattern: pattern, batch: b, head: h, segments: segments, q: q, scores: s,
+                    rows: rows, cols: cols)
                 for r in 0..<rows {
                     let row = s + r * cols
-                    mask(p, pattern: pattern, rule: maskRule, batch: b, segments: segments, row: row, query: rowStart + r)
+                    mask(
+                        p, pattern: pattern, rule: maskRule, batch: b, segments: segments, row: row,
+                        query: rowStart + r)
                     lseRow[r] = SoftmaxKernel.normalizeRow(row, count: cols)
                 }
                 // o = Σ_segments P[:, segment]·V[segment]
@@ -138,7 +148,8 @@ public enum KeySegmentAttention {
                     let (start, length) = (pattern.starts[segment], pattern.lengths[segment])
                     let v = p.value + p.valueLayout.offset(batch: b, head: h, position: start)
                     BLAS.gemm(
-                        transposeA: false, transposeB: false, m: rows, n: p.valueDimension, k: length,
+                        transposeA: false, transposeB: false, m: rows, n: p.valueDimension,
+                        k: length,
                         a: s + column, lda: cols, b: v, ldb: p.valueLayout.positionStride,
                         beta: index == 0 ? 0 : 1, c: o, ldc: ldo)
                     column += length
@@ -153,15 +164,19 @@ public enum KeySegmentAttention {
     /// dQ = scale·dS·K, dK += scale·dSᵀ·Q. Gradients are written in the layouts of q, k and v.
     public static func backward(
         _ p: AttentionProblem, pattern: KeySegmentPattern, maskRule: KeyMaskRule,
-        output: UnsafePointer<Float>, outputLayout: HeadLayout, outputGradient: UnsafePointer<Float>,
+        output: UnsafePointer<Float>, outputLayout: HeadLayout,
+        outputGradient: UnsafePointer<Float>,
         logSumExp: UnsafePointer<Float>, queryGradient: UnsafeMutablePointer<Float>,
         keyGradient: UnsafeMutablePointer<Float>, valueGradient: UnsafeMutablePointer<Float>
     ) {
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient)
-        let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
+        let os = SendablePointer(output), dos = SendablePointer(outputGradient),
+            lses = SendablePointer(logSumExp)
         let (d, e) = (p.dimension, p.valueDimension)
-        let (ldq, ldk, ldv) = (p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride)
+        let (ldq, ldk, ldv) = (
+            p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride
+        )
         let ldo = outputLayout.positionStride
         let widest = pattern.maximumWidth
         Parallel.forEach(p.batch * p.heads) { bh in
@@ -172,7 +187,8 @@ public enum KeySegmentAttention {
                 (dk + j * ldk).update(repeating: 0, count: d)
                 (dv + j * ldv).update(repeating: 0, count: e)
             }
-            var probabilities = [Float](repeating: 0, count: pattern.queryTile * Swift.max(widest, 1))
+            var probabilities = [Float](
+                repeating: 0, count: pattern.queryTile * Swift.max(widest, 1))
             var scoreGradient = probabilities
             var rowDot = [Float](repeating: 0, count: pattern.queryTile)
             probabilities.withUnsafeMutableBufferPointer { P in
@@ -182,52 +198,70 @@ public enum KeySegmentAttention {
                         let rowStart = tile * pattern.queryTile
                         let rows = Swift.min(pattern.queryTile, p.queries - rowStart)
                         if rows <= 0 { continue }
-                        let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
-                        let dq = dqs.base + p.queryLayout.offset(batch: b, head: h, position: rowStart)
+                        let q =
+                            p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
+                        let dq =
+                            dqs.base + p.queryLayout.offset(batch: b, head: h, position: rowStart)
                         let o = os.base + outputLayout.offset(batch: b, head: h, position: rowStart)
-                        let dO = dos.base + outputLayout.offset(batch: b, head: h, position: rowStart)
+                        let dO =
+                            dos.base + outputLayout.offset(batch: b, head: h, position: rowStart)
                         let lse = lses.base + bh * p.queries + rowStart
                         let segments = pattern.segmentRange(head: h, tile: tile)
                         let cols = pattern.width(head: h, tile: tile)
                         for r in 0..<rows { (dq + r * ldq).update(repeating: 0, count: d) }
                         if cols == 0 { continue }
                         // P = exp(S − lse), rebuilt from the forward's log-sum-exp.
-                        computeScores(p, pattern: pattern, batch: b, head: h, segments: segments, q: q, scores: s, rows: rows, cols: cols)
+                        computeScores(
+                            p, pattern: pattern, batch: b, head: h, segments: segments, q: q,
+                            scores: s, rows: rows, cols: cols)
                         for r in 0..<rows {
                             let row = s + r * cols
                             rowDot[r] = Dot.product(dO + r * ldo, o + r * ldo, count: e)
-                            mask(p, pattern: pattern, rule: maskRule, batch: b, segments: segments, row: row, query: rowStart + r)
+                            mask(
+                                p, pattern: pattern, rule: maskRule, batch: b, segments: segments,
+                                row: row, query: rowStart + r)
                             OnlineSoftmaxRows.recompute(row, count: cols, logSumExp: lse[r])
                         }
                         // dP = dO·Vᵀ per segment; dV[segment] += P[:, segment]ᵀ·dO
                         var column = 0
                         for segment in segments {
-                            let (start, length) = (pattern.starts[segment], pattern.lengths[segment])
-                            let v = p.value + p.valueLayout.offset(batch: b, head: h, position: start)
+                            let (start, length) = (
+                                pattern.starts[segment], pattern.lengths[segment]
+                            )
+                            let v =
+                                p.value + p.valueLayout.offset(batch: b, head: h, position: start)
                             BLAS.gemm(
                                 transposeA: false, transposeB: true, m: rows, n: length, k: e,
                                 a: dO, lda: ldo, b: v, ldb: ldv, c: g + column, ldc: cols)
                             BLAS.gemm(
                                 transposeA: true, transposeB: false, m: length, n: e, k: rows,
-                                a: s + column, lda: cols, b: dO, ldb: ldo, beta: 1, c: dv + start * ldv, ldc: ldv)
+                                a: s + column, lda: cols, b: dO, ldb: ldo, beta: 1,
+                                c: dv + start * ldv, ldc: ldv)
                             column += length
                         }
                         // dS = P ⊙ (dP − D)
                         for r in 0..<rows {
                             let gr = g + r * cols
-                            SoftmaxKernel.backwardRow(output: s + r * cols, outputGradient: gr, dot: rowDot[r], into: gr, count: cols)
+                            SoftmaxKernel.backwardRow(
+                                output: s + r * cols, outputGradient: gr, dot: rowDot[r], into: gr,
+                                count: cols)
                         }
                         // dQ += scale·dS[:, segment]·K[segment]; dK[segment] += scale·dS[:, segment]ᵀ·Q
                         column = 0
                         for segment in segments {
-                            let (start, length) = (pattern.starts[segment], pattern.lengths[segment])
+                            let (start, length) = (
+                                pattern.starts[segment], pattern.lengths[segment]
+                            )
                             let k = p.key + p.keyLayout.offset(batch: b, head: h, position: start)
                             BLAS.gemm(
-                                transposeA: false, transposeB: false, m: rows, n: d, k: length, alpha: p.scale,
+                                transposeA: false, transposeB: false, m: rows, n: d, k: length,
+                                alpha: p.scale,
                                 a: g + column, lda: cols, b: k, ldb: ldk, beta: 1, c: dq, ldc: ldq)
                             BLAS.gemm(
-                                transposeA: true, transposeB: false, m: length, n: d, k: rows, alpha: p.scale,
-                                a: g + column, lda: cols, b: q, ldb: ldq, beta: 1, c: dk + start * ldk, ldc: ldk)
+                                transposeA: true, transposeB: false, m: length, n: d, k: rows,
+                                alpha: p.scale,
+                                a: g + column, lda: cols, b: q, ldb: ldq, beta: 1,
+                                c: dk + start * ldk, ldc: ldk)
                             column += length
                         }
                     }
@@ -240,7 +274,8 @@ public enum KeySegmentAttention {
     /// `cols`).
     @inline(__always)
     static func computeScores(
-        _ p: AttentionProblem, pattern: KeySegmentPattern, batch b: Int, head h: Int, segments: Range<Int>,
+        _ p: AttentionProblem, pattern: KeySegmentPattern, batch b: Int, head h: Int,
+        segments: Range<Int>,
         q: UnsafePointer<Float>, scores: UnsafeMutablePointer<Float>, rows: Int, cols: Int
     ) {
         var column = 0
@@ -248,7 +283,8 @@ public enum KeySegmentAttention {
             let (start, length) = (pattern.starts[segment], pattern.lengths[segment])
             let k = p.key + p.keyLayout.offset(batch: b, head: h, position: start)
             BLAS.gemm(
-                transposeA: false, transposeB: true, m: rows, n: length, k: p.dimension, alpha: p.scale,
+                transposeA: false, transposeB: true, m: rows, n: length, k: p.dimension,
+                alpha: p.scale,
                 a: q, lda: p.queryLayout.positionStride, b: k, ldb: p.keyLayout.positionStride,
                 c: scores + column, ldc: cols)
             column += length

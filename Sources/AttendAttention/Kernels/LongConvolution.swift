@@ -15,7 +15,9 @@ import AttendCore
 /// FFT convolution of channels with per-channel kernels.
 public enum LongConvolution {
     /// Transform size for length L: the smallest power of two ≥ 2L − 1 (at least 2).
-    public static func fftSize(length: Int) -> Int { max(2, FFT.powerOfTwo(atLeast: 2 * length - 1)) }
+    public static func fftSize(length: Int) -> Int {
+        max(2, FFT.powerOfTwo(atLeast: 2 * length - 1))
+    }
 
     /// Per-task working memory: spectra and time-domain buffers for one channel.
     struct Workspace {
@@ -39,7 +41,8 @@ public enum LongConvolution {
     ///   - length: positions per channel.
     ///   - directions: 1 (causal) or 2 (bidirectional: the second kernel reads later positions).
     public static func forward(
-        signal: UnsafePointer<Float>, kernel: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+        signal: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+        output: UnsafeMutablePointer<Float>,
         batch: Int, channels: Int, length: Int, directions: Int
     ) {
         let (u, y) = (SendablePointer(signal), SendablePointer(output))
@@ -74,7 +77,8 @@ public enum LongConvolution {
     ///   - length: positions per channel.
     ///   - directions: 1 (causal) or 2 (bidirectional).
     public static func backward(
-        signal: UnsafePointer<Float>, kernel: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>,
+        signal: UnsafePointer<Float>, kernel: UnsafePointer<Float>,
+        outputGradient: UnsafePointer<Float>,
         signalGradient: UnsafeMutablePointer<Float>?, kernelGradient: UnsafeMutablePointer<Float>?,
         batch: Int, channels: Int, length: Int, directions: Int
     ) {
@@ -151,16 +155,19 @@ public enum LongConvolution {
                     k.base, channel: h, channels: channels, length: length, directions: directions,
                     into: time, n: n)
                 plan.forward(time, real: kr, imaginary: ki, scratch: scratch)
-                body(h, ChannelWork(
-                    n: n, bins: bins, plan: plan, time: time, scratch: scratch, kernelReal: kr,
-                    kernelImaginary: ki, spectra: ki + bins))
+                body(
+                    h,
+                    ChannelWork(
+                        n: n, bins: bins, plan: plan, time: time, scratch: scratch, kernelReal: kr,
+                        kernelImaginary: ki, spectra: ki + bins))
             }
         }
     }
 
     /// kv[δ mod N] = k(δ): K0 at δ = 0..<L, and K1[m−1] at δ = −m for m = 1..<L (two directions).
     static func twoSidedKernel(
-        _ kernel: UnsafeMutablePointer<Float>, channel h: Int, channels: Int, length: Int, directions: Int,
+        _ kernel: UnsafeMutablePointer<Float>, channel h: Int, channels: Int, length: Int,
+        directions: Int,
         into kv: UnsafeMutablePointer<Float>, n: Int
     ) {
         kv.update(repeating: 0, count: n)
@@ -173,7 +180,10 @@ public enum LongConvolution {
 
     /// Copies `length` samples into `x` and zero-fills it to `n`.
     @inline(__always)
-    static func padded(_ source: UnsafeMutablePointer<Float>, length: Int, into x: UnsafeMutablePointer<Float>, n: Int) {
+    static func padded(
+        _ source: UnsafeMutablePointer<Float>, length: Int, into x: UnsafeMutablePointer<Float>,
+        n: Int
+    ) {
         x.update(from: source, count: length)
         (x + length).update(repeating: 0, count: n - length)
     }
@@ -181,7 +191,8 @@ public enum LongConvolution {
     /// a ← a·b (or a·conj(b)) binwise.
     @inline(__always)
     static func multiply(
-        _ ar: UnsafeMutablePointer<Float>, _ ai: UnsafeMutablePointer<Float>, _ br: UnsafePointer<Float>,
+        _ ar: UnsafeMutablePointer<Float>, _ ai: UnsafeMutablePointer<Float>,
+        _ br: UnsafePointer<Float>,
         _ bi: UnsafePointer<Float>, conjugateSecond: Bool, bins: Int
     ) {
         let s: Float = conjugateSecond ? -1 : 1

@@ -49,7 +49,9 @@ public enum MapConvolution {
         _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
         into y: UnsafeMutablePointer<Float>, shape: MapConvolutionShape
     ) {
-        let (xs, ws, bs, ys) = (SendablePointer(x), SendablePointer(weight), SendablePointer(bias), SendablePointer(y))
+        let (xs, ws, bs, ys) = (
+            SendablePointer(x), SendablePointer(weight), SendablePointer(bias), SendablePointer(y)
+        )
         let (h, n, size) = (shape.channels, shape.rows, shape.mapSize)
         Parallel.forEach(shape.batch * h) { task in
             let (b, o) = (task / h, task % h)
@@ -65,7 +67,9 @@ public enum MapConvolution {
                             let source = i + t.a
                             guard source >= 0, source < n, t.low < t.high else { continue }
                             let w = ws[((o * h + ci) * 3 + ky) * 3 + kx]
-                            axpy(w, input + source * shape.columns + t.delta, row, range: t.low..<t.high)
+                            axpy(
+                                w, input + source * shape.columns + t.delta, row,
+                                range: t.low..<t.high)
                         }
                     }
                 }
@@ -76,8 +80,10 @@ public enum MapConvolution {
     /// Gradients of Σ dy ⊙ conv(x): dx [b, h, n, W], dweight [h, h, 3, 3], dbias [h] (each written,
     /// skipped when nil).
     public static func backward(
-        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, outputGradient dy: UnsafePointer<Float>,
-        inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient dw: UnsafeMutablePointer<Float>?,
+        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        outputGradient dy: UnsafePointer<Float>,
+        inputGradient dx: UnsafeMutablePointer<Float>?,
+        weightGradient dw: UnsafeMutablePointer<Float>?,
         biasGradient db: UnsafeMutablePointer<Float>?, shape: MapConvolutionShape
     ) {
         let (xs, ws, gs) = (SendablePointer(x), SendablePointer(weight), SendablePointer(dy))
@@ -99,7 +105,9 @@ public enum MapConvolution {
                                 let i = target - t.a
                                 guard i >= 0, i < n, t.low < t.high else { continue }
                                 let w = ws[((o * h + ci) * 3 + ky) * 3 + kx]
-                                axpy(w, gradient + i * columns - t.delta, row, range: (t.low + t.delta)..<(t.high + t.delta))
+                                axpy(
+                                    w, gradient + i * columns - t.delta, row,
+                                    range: (t.low + t.delta)..<(t.high + t.delta))
                             }
                         }
                     }
@@ -119,9 +127,11 @@ public enum MapConvolution {
                                 let gradient = gs.base + (b * h + o) * size
                                 let input = xs.base + (b * h + ci) * size
                                 for i in max(0, -t.a)..<min(n, n - t.a) {
-                                    total += Double(Dot.product(
-                                        gradient + i * columns + t.low, input + (i + t.a) * columns + t.low + t.delta,
-                                        count: t.high - t.low))
+                                    total += Double(
+                                        Dot.product(
+                                            gradient + i * columns + t.low,
+                                            input + (i + t.a) * columns + t.low + t.delta,
+                                            count: t.high - t.low))
                                 }
                             }
                         }
@@ -133,7 +143,9 @@ public enum MapConvolution {
         if let db {
             for o in 0..<h {
                 var total: Double = 0
-                for b in 0..<shape.batch { total += Double(Reduce.sum(gs.base + (b * h + o) * size, count: size)) }
+                for b in 0..<shape.batch {
+                    total += Double(Reduce.sum(gs.base + (b * h + o) * size, count: size))
+                }
                 db[o] = Float(total)
             }
         }
@@ -141,7 +153,10 @@ public enum MapConvolution {
 
     /// row[c] += w·source[c] for c in `range` (source already offset by the tap's column shift).
     @inline(__always)
-    static func axpy(_ w: Float, _ source: UnsafePointer<Float>, _ row: UnsafeMutablePointer<Float>, range: Range<Int>) {
+    static func axpy(
+        _ w: Float, _ source: UnsafePointer<Float>, _ row: UnsafeMutablePointer<Float>,
+        range: Range<Int>
+    ) {
         let scale = Float8(repeating: w)
         var c = range.lowerBound
         while c + 8 <= range.upperBound {

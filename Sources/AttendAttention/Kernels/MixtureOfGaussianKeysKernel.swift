@@ -32,7 +32,8 @@ public struct MixtureProblem: @unchecked Sendable {
 
     /// A problem description; pointers must stay valid while the kernels run.
     public init(
-        attention: AttentionProblem, components: Int, keys: UnsafePointer<Float>, componentStride: Int,
+        attention: AttentionProblem, components: Int, keys: UnsafePointer<Float>,
+        componentStride: Int,
         inverseVariances: [Float], logPriors: UnsafePointer<Float>?, gaussian: Bool
     ) {
         self.attention = attention
@@ -47,8 +48,11 @@ public struct MixtureProblem: @unchecked Sendable {
     var isHard: Bool { logPriors == nil }
 
     /// Component r's keys of (b, h), from `position`.
-    @inlinable func key(_ r: Int, batch b: Int, head h: Int, position: Int = 0) -> UnsafePointer<Float> {
-        keys + r * componentStride + attention.keyLayout.offset(batch: b, head: h, position: position)
+    @inlinable func key(_ r: Int, batch b: Int, head h: Int, position: Int = 0) -> UnsafePointer<
+        Float
+    > {
+        keys + r * componentStride
+            + attention.keyLayout.offset(batch: b, head: h, position: position)
     }
 }
 
@@ -80,26 +84,37 @@ public enum MixtureOfGaussianKeysKernel {
             let ldq = a.queryLayout.positionStride
             let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
             let ldo = outputLayout.positionStride
-            var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: a.valueDimension)
+            var softmax = OnlineSoftmaxRows(
+                rows: rows, output: o, outputStride: ldo, width: a.valueDimension)
             if p.gaussian {
-                for r in 0..<rows { queryNorms[r] = 0.5 * Dot.product(q + r * ldq, q + r * ldq, count: a.dimension) }
+                for r in 0..<rows {
+                    queryNorms[r] = 0.5 * Dot.product(q + r * ldq, q + r * ldq, count: a.dimension)
+                }
             }
             scores.withUnsafeMutableBufferPointer { s in
-                keyTiles.forEach(batch: b, below: a.causalLimit(rowStart + rows - 1)) { keyStart, cols in
+                keyTiles.forEach(batch: b, below: a.causalLimit(rowStart + rows - 1)) {
+                    keyStart, cols in
                     componentScores(
                         p, batch: b, head: h, query: q, rows: rows, keyStart: keyStart, cols: cols,
-                        scores: s.baseAddress!, queryNorms: queryNorms, firstQuery: 0, keyNorms: &keyNorms)
+                        scores: s.baseAddress!, queryNorms: queryNorms, firstQuery: 0,
+                        keyNorms: &keyNorms)
                     for r in 0..<rows {
-                        let tileMax = maskedMaximum(p, batch: b, scores: s.baseAddress!, row: r, rows: rows,
-                                                    query: rowStart + r, keyStart: keyStart, cols: cols)
-                        softmax.absorb(row: r, scores: s.baseAddress! + r * cols, count: cols, maximum: tileMax) { shift in
-                            combine(p, scores: s.baseAddress!, row: r, rows: rows, cols: cols, shift: shift)
+                        let tileMax = maskedMaximum(
+                            p, batch: b, scores: s.baseAddress!, row: r, rows: rows,
+                            query: rowStart + r, keyStart: keyStart, cols: cols)
+                        softmax.absorb(
+                            row: r, scores: s.baseAddress! + r * cols, count: cols, maximum: tileMax
+                        ) { shift in
+                            combine(
+                                p, scores: s.baseAddress!, row: r, rows: rows, cols: cols,
+                                shift: shift)
                         }
                     }
                     let v = a.value + a.valueLayout.offset(batch: b, head: h, position: keyStart)
                     BLAS.gemm(
                         transposeA: false, transposeB: false, m: rows, n: a.valueDimension, k: cols,
-                        a: s.baseAddress!, lda: cols, b: v, ldb: a.valueLayout.positionStride, beta: 1, c: o, ldc: ldo)
+                        a: s.baseAddress!, lda: cols, b: v, ldb: a.valueLayout.positionStride,
+                        beta: 1, c: o, ldc: ldo)
                 }
             }
             softmax.finish(logSumExp: lse.base + bh * a.queries + rowStart)
@@ -119,7 +134,8 @@ public enum MixtureOfGaussianKeysKernel {
         let (M, n, m, d, e) = (p.components, a.queries, a.keys, a.dimension, a.valueDimension)
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient), dps = logPriorGradient.map(SendablePointer.init)
-        let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
+        let os = SendablePointer(output), dos = SendablePointer(outputGradient),
+            lses = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(a)
         Parallel.forEach(a.batch * a.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
@@ -132,13 +148,19 @@ public enum MixtureOfGaussianKeysKernel {
             func dk(_ r: Int) -> UnsafeMutablePointer<Float> {
                 dks.base + r * p.componentStride + a.keyLayout.offset(batch: b, head: h)
             }
-            let (ldq, ldk, ldv) = (a.queryLayout.positionStride, a.keyLayout.positionStride, a.valueLayout.positionStride)
+            let (ldq, ldk, ldv) = (
+                a.queryLayout.positionStride, a.keyLayout.positionStride,
+                a.valueLayout.positionStride
+            )
             let ldo = outputLayout.positionStride
             let lse = lses.base + bh * n
-            let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: n, width: e)
+            let rowDot = OnlineSoftmaxRows.correctionTerms(
+                output: o, outputGradient: dO, stride: ldo, rows: n, width: e)
             var queryNorms = [Float](repeating: 0, count: n)
             for i in 0..<n {
-                if p.gaussian { queryNorms[i] = 0.5 * Dot.product(q + i * ldq, q + i * ldq, count: d) }
+                if p.gaussian {
+                    queryNorms[i] = 0.5 * Dot.product(q + i * ldq, q + i * ldq, count: d)
+                }
                 (dq + i * ldq).update(repeating: 0, count: d)
             }
             for j in 0..<m {
@@ -159,22 +181,29 @@ public enum MixtureOfGaussianKeysKernel {
                             let vt = v + keyStart * ldv, dvt = dv + keyStart * ldv
                             for i in 0..<(M * cols) { columnSums[i] = 0 }
                             a.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
-                                let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
+                                let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo,
+                                    dqt = dq + rowStart * ldq
                                 componentScores(
-                                    p, batch: b, head: h, query: qt, rows: rows, keyStart: keyStart, cols: cols,
-                                    scores: S.baseAddress!, queryNorms: queryNorms, firstQuery: rowStart,
+                                    p, batch: b, head: h, query: qt, rows: rows, keyStart: keyStart,
+                                    cols: cols,
+                                    scores: S.baseAddress!, queryNorms: queryNorms,
+                                    firstQuery: rowStart,
                                     keyNorms: &keyNorms)
                                 for r in 0..<rows {
-                                    _ = maskedMaximum(p, batch: b, scores: S.baseAddress!, row: r, rows: rows,
-                                                      query: rowStart + r, keyStart: keyStart, cols: cols)
+                                    _ = maskedMaximum(
+                                        p, batch: b, scores: S.baseAddress!, row: r, rows: rows,
+                                        query: rowStart + r, keyStart: keyStart, cols: cols)
                                     componentProbabilities(
-                                        p, scores: S.baseAddress!, probabilities: P.baseAddress! + r * cols, row: r,
+                                        p, scores: S.baseAddress!,
+                                        probabilities: P.baseAddress! + r * cols, row: r,
                                         rows: rows, cols: cols, logSumExp: lse[rowStart + r])
                                 }
                                 // dV_j += Pᵀ·dO_i ; G = dO_i·V_jᵀ, then de_ijr = P_ijr·(G − D_i)
                                 OnlineSoftmaxAttention.backwardThroughValues(
-                                    probabilities: P.baseAddress!, rows: rows, cols: cols, outputGradient: dOt,
-                                    outputStride: ldo, value: vt, valueStride: ldv, valueDimension: e, valueGradient: dvt,
+                                    probabilities: P.baseAddress!, rows: rows, cols: cols,
+                                    outputGradient: dOt,
+                                    outputStride: ldo, value: vt, valueStride: ldv,
+                                    valueDimension: e, valueGradient: dvt,
                                     probabilityGradient: G.baseAddress!)
                                 for comp in 0..<M {
                                     let dE = S.baseAddress! + comp * rows * cols
@@ -193,8 +222,10 @@ public enum MixtureOfGaussianKeysKernel {
                                     }
                                     // dQ_i += w·dE_r·K_r ; dK_r += w·dE_rᵀ·Q_i
                                     OnlineSoftmaxAttention.backwardThroughScores(
-                                        dE, rows: rows, cols: cols, scale: p.inverseVariances[comp], query: qt,
-                                        queryStride: ldq, key: p.key(comp, batch: b, head: h, position: keyStart),
+                                        dE, rows: rows, cols: cols, scale: p.inverseVariances[comp],
+                                        query: qt,
+                                        queryStride: ldq,
+                                        key: p.key(comp, batch: b, head: h, position: keyStart),
                                         keyStride: ldk, dimension: d, queryGradient: dqt,
                                         keyGradient: dk(comp) + keyStart * ldk)
                                 }
@@ -206,7 +237,8 @@ public enum MixtureOfGaussianKeysKernel {
                                     for c in 0..<cols {
                                         BLAS.axpy(
                                             count: d, alpha: -w * columnSums[comp * cols + c],
-                                            x: p.key(comp, batch: b, head: h, position: keyStart + c),
+                                            x: p.key(
+                                                comp, batch: b, head: h, position: keyStart + c),
                                             y: dk(comp) + (keyStart + c) * ldk)
                                     }
                                 }
@@ -219,7 +251,9 @@ public enum MixtureOfGaussianKeysKernel {
                 // dq_i −= Σ_r w_r·(Σ_j de_ijr)·q_i
                 for i in 0..<n {
                     var coefficient: Float = 0
-                    for comp in 0..<M { coefficient += p.inverseVariances[comp] * rowSums[comp * n + i] }
+                    for comp in 0..<M {
+                        coefficient += p.inverseVariances[comp] * rowSums[comp * n + i]
+                    }
                     BLAS.axpy(count: d, alpha: -coefficient, x: q + i * ldq, y: dq + i * ldq)
                 }
             }
@@ -233,8 +267,10 @@ public enum MixtureOfGaussianKeysKernel {
     /// holds ½‖q‖² from query `firstQuery` on.
     @inline(__always)
     static func componentScores(
-        _ p: MixtureProblem, batch b: Int, head h: Int, query q: UnsafePointer<Float>, rows: Int, keyStart: Int,
-        cols: Int, scores: UnsafeMutablePointer<Float>, queryNorms: [Float], firstQuery: Int, keyNorms: inout [Float]
+        _ p: MixtureProblem, batch b: Int, head h: Int, query q: UnsafePointer<Float>, rows: Int,
+        keyStart: Int,
+        cols: Int, scores: UnsafeMutablePointer<Float>, queryNorms: [Float], firstQuery: Int,
+        keyNorms: inout [Float]
     ) {
         let a = p.attention
         let ldk = a.keyLayout.positionStride
@@ -247,13 +283,18 @@ public enum MixtureOfGaussianKeysKernel {
                 a: q, lda: a.queryLayout.positionStride, b: k, ldb: ldk, c: s, ldc: cols)
             let prior = p.logPriors.map { $0[h * p.components + r] } ?? 0
             if p.gaussian {
-                for c in 0..<cols { keyNorms[r * cols + c] = 0.5 * w * Dot.product(k + c * ldk, k + c * ldk, count: a.dimension) }
+                for c in 0..<cols {
+                    keyNorms[r * cols + c] =
+                        0.5 * w * Dot.product(k + c * ldk, k + c * ldk, count: a.dimension)
+                }
                 keyNorms.withUnsafeBufferPointer { kn in
                     let norms = kn.baseAddress! + r * cols
                     for i in 0..<rows {
                         let shift = Float8(repeating: prior - w * queryNorms[firstQuery + i])
                         let row = s + i * cols
-                        Elementwise.zipRow(UnsafePointer(row), xStride: 1, norms, yStride: 1, row, count: cols) {
+                        Elementwise.zipRow(
+                            UnsafePointer(row), xStride: 1, norms, yStride: 1, row, count: cols
+                        ) {
                             $0 - $1 + shift
                         }
                     }
@@ -268,13 +309,15 @@ public enum MixtureOfGaussianKeysKernel {
     /// keys and components of the combined score (hard: max_r e_ijr, written into component 0).
     @inline(__always)
     static func maskedMaximum(
-        _ p: MixtureProblem, batch b: Int, scores: UnsafeMutablePointer<Float>, row i: Int, rows: Int,
+        _ p: MixtureProblem, batch b: Int, scores: UnsafeMutablePointer<Float>, row i: Int,
+        rows: Int,
         query: Int, keyStart: Int, cols: Int
     ) -> Float {
         var maximum = -Float.infinity
         for r in 0..<p.components {
             let row = scores + r * rows * cols + i * cols
-            OnlineSoftmaxAttention.applyMask(p.attention, batch: b, row: row, query: query, keyStart: keyStart, cols: cols)
+            OnlineSoftmaxAttention.applyMask(
+                p.attention, batch: b, row: row, query: query, keyStart: keyStart, cols: cols)
             maximum = Swift.max(maximum, Reduce.max(row, count: cols))
         }
         return maximum
@@ -284,7 +327,8 @@ public enum MixtureOfGaussianKeysKernel {
     /// returns Σ_j w_ij.
     @inline(__always)
     static func combine(
-        _ p: MixtureProblem, scores: UnsafeMutablePointer<Float>, row i: Int, rows: Int, cols: Int, shift: Float
+        _ p: MixtureProblem, scores: UnsafeMutablePointer<Float>, row i: Int, rows: Int, cols: Int,
+        shift: Float
     ) -> Float {
         let target = scores + i * cols
         let stride = rows * cols
@@ -300,14 +344,18 @@ public enum MixtureOfGaussianKeysKernel {
         let s = Float8(repeating: shift)
         while c + 8 <= cols {
             var w = Float8()
-            for r in 0..<p.components { w += VectorMath.exp(load8(scores + r * stride + i * cols, c) - s) }
+            for r in 0..<p.components {
+                w += VectorMath.exp(load8(scores + r * stride + i * cols, c) - s)
+            }
             store8(w, target, c)
             total += w.sum()
             c += 8
         }
         while c < cols {
             var w: Float = 0
-            for r in 0..<p.components { w += VectorMath.exp(scores[r * stride + i * cols + c] - shift) }
+            for r in 0..<p.components {
+                w += VectorMath.exp(scores[r * stride + i * cols + c] - shift)
+            }
             target[c] = w
             total += w
             c += 1
@@ -319,26 +367,32 @@ public enum MixtureOfGaussianKeysKernel {
     /// (hard: all of P_ij on the first maximising component).
     @inline(__always)
     static func componentProbabilities(
-        _ p: MixtureProblem, scores: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>,
+        _ p: MixtureProblem, scores: UnsafeMutablePointer<Float>,
+        probabilities: UnsafeMutablePointer<Float>,
         row i: Int, rows: Int, cols: Int, logSumExp: Float
     ) {
         let stride = rows * cols
         if logSumExp == -.infinity {
             probabilities.update(repeating: 0, count: cols)
-            for r in 0..<p.components { (scores + r * stride + i * cols).update(repeating: 0, count: cols) }
+            for r in 0..<p.components {
+                (scores + r * stride + i * cols).update(repeating: 0, count: cols)
+            }
             return
         }
         if p.isHard {
             for c in 0..<cols {
                 var best = 0
                 var value = scores[i * cols + c]
-                for r in 1..<Swift.max(p.components, 1) where scores[r * stride + i * cols + c] > value {
+                for r in 1..<Swift.max(p.components, 1)
+                where scores[r * stride + i * cols + c] > value {
                     best = r
                     value = scores[r * stride + i * cols + c]
                 }
                 let probability = value == -.infinity ? 0 : VectorMath.exp(value - logSumExp)
                 probabilities[c] = probability
-                for r in 0..<p.components { scores[r * stride + i * cols + c] = r == best ? probability : 0 }
+                for r in 0..<p.components {
+                    scores[r * stride + i * cols + c] = r == best ? probability : 0
+                }
             }
             return
         }

@@ -19,12 +19,16 @@ public struct HeadLayout: Sendable {
 
     /// The [b, n, h, d] layout of projected hidden states.
     public static func positionMajor(length: Int, heads: Int, dimension: Int) -> HeadLayout {
-        HeadLayout(batchStride: length * heads * dimension, positionStride: heads * dimension, headStride: dimension)
+        HeadLayout(
+            batchStride: length * heads * dimension, positionStride: heads * dimension,
+            headStride: dimension)
     }
 
     /// The [b, h, n, d] layout.
     public static func headMajor(length: Int, heads: Int, dimension: Int) -> HeadLayout {
-        HeadLayout(batchStride: heads * length * dimension, positionStride: dimension, headStride: length * dimension)
+        HeadLayout(
+            batchStride: heads * length * dimension, positionStride: dimension,
+            headStride: length * dimension)
     }
 
     @inlinable func offset(batch: Int, head: Int, position: Int = 0) -> Int {
@@ -53,17 +57,24 @@ public struct AttentionProblem: @unchecked Sendable {
     public init(
         batch: Int, heads: Int, queries: Int, keys: Int, dimension: Int, valueDimension: Int,
         scale: Float, causal: Bool, keyMask: UnsafePointer<Float>?,
-        query: UnsafePointer<Float>, queryLayout: HeadLayout, key: UnsafePointer<Float>, keyLayout: HeadLayout,
+        query: UnsafePointer<Float>, queryLayout: HeadLayout, key: UnsafePointer<Float>,
+        keyLayout: HeadLayout,
         value: UnsafePointer<Float>, valueLayout: HeadLayout
     ) {
         (self.batch, self.heads, self.queries, self.keys) = (batch, heads, queries, keys)
-        (self.dimension, self.valueDimension, self.scale, self.causal) = (dimension, valueDimension, scale, causal)
+        (self.dimension, self.valueDimension, self.scale, self.causal) = (
+            dimension, valueDimension, scale, causal
+        )
         (self.keyMask, self.query, self.queryLayout) = (keyMask, query, queryLayout)
-        (self.key, self.keyLayout, self.value, self.valueLayout) = (key, keyLayout, value, valueLayout)
+        (self.key, self.keyLayout, self.value, self.valueLayout) = (
+            key, keyLayout, value, valueLayout
+        )
     }
 
     /// Last key index + 1 visible to query i under the causal rule.
-    @inlinable func causalLimit(_ i: Int) -> Int { causal ? Swift.min(keys, i + keys - queries + 1) : keys }
+    @inlinable func causalLimit(_ i: Int) -> Int {
+        causal ? Swift.min(keys, i + keys - queries + 1) : keys
+    }
 }
 
 /// Tiled online-softmax attention, forward and backward.
@@ -95,7 +106,8 @@ public enum OnlineSoftmaxAttention {
             let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
             forwardTile(
-                p, batch: b, head: h, rowStart: tile * forwardQueryTile, keyTiles: keyTiles, output: out.base,
+                p, batch: b, head: h, rowStart: tile * forwardQueryTile, keyTiles: keyTiles,
+                output: out.base,
                 outputLayout: outputLayout, logSumExp: lse.base)
         }
     }
@@ -108,40 +120,48 @@ public enum OnlineSoftmaxAttention {
     @inline(__always)
     static func forwardTile(
         _ p: AttentionProblem, batch b: Int, head h: Int, rowStart: Int, keyTiles: RealKeyTiles,
-        output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout, logSumExp: UnsafeMutablePointer<Float>,
-        addTerms: (_ row: UnsafeMutablePointer<Float>, _ tileRow: Int, _ keyStart: Int, _ cols: Int) -> Bool = {
-            _, _, _, _ in true
-        }
+        output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout,
+        logSumExp: UnsafeMutablePointer<Float>,
+        addTerms: (_ row: UnsafeMutablePointer<Float>, _ tileRow: Int, _ keyStart: Int, _ cols: Int)
+            -> Bool = {
+                _, _, _, _ in true
+            }
     ) {
         let rows = Swift.min(forwardQueryTile, p.queries - rowStart)
         let q = p.query + p.queryLayout.offset(batch: b, head: h, position: rowStart)
         let o = output + outputLayout.offset(batch: b, head: h, position: rowStart)
         let ldo = outputLayout.positionStride
-        var softmax = OnlineSoftmaxRows(rows: rows, output: o, outputStride: ldo, width: p.valueDimension)
+        var softmax = OnlineSoftmaxRows(
+            rows: rows, output: o, outputStride: ldo, width: p.valueDimension)
         // Left uninitialised: the first GEMM of each key tile (β = 0) writes every score it reads.
         var scores = [Float](unsafeUninitializedCapacity: forwardQueryTile * keyTile) { _, count in
             count = forwardQueryTile * keyTile
         }
         scores.withUnsafeMutableBufferPointer { buffer in
             let s = buffer.baseAddress!
-            keyTiles.forEach(batch: b, below: p.causalLimit(rowStart + rows - 1)) { keyStart, cols in
+            keyTiles.forEach(batch: b, below: p.causalLimit(rowStart + rows - 1)) {
+                keyStart, cols in
                 let k = p.key + p.keyLayout.offset(batch: b, head: h, position: keyStart)
                 let v = p.value + p.valueLayout.offset(batch: b, head: h, position: keyStart)
                 BLAS.gemm(
-                    transposeA: false, transposeB: true, m: rows, n: cols, k: p.dimension, alpha: p.scale,
-                    a: q, lda: p.queryLayout.positionStride, b: k, ldb: p.keyLayout.positionStride, c: s, ldc: cols)
+                    transposeA: false, transposeB: true, m: rows, n: cols, k: p.dimension,
+                    alpha: p.scale,
+                    a: q, lda: p.queryLayout.positionStride, b: k, ldb: p.keyLayout.positionStride,
+                    c: s, ldc: cols)
                 for r in 0..<rows {
                     let row = s + r * cols
                     guard addTerms(row, r, keyStart, cols) else {
                         row.update(repeating: 0, count: cols)
                         continue
                     }
-                    applyMask(p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
+                    applyMask(
+                        p, batch: b, row: row, query: rowStart + r, keyStart: keyStart, cols: cols)
                     softmax.absorb(row: r, scores: row, count: cols)
                 }
                 BLAS.gemm(
                     transposeA: false, transposeB: false, m: rows, n: p.valueDimension, k: cols,
-                    a: s, lda: cols, b: v, ldb: p.valueLayout.positionStride, beta: 1, c: o, ldc: ldo)
+                    a: s, lda: cols, b: v, ldb: p.valueLayout.positionStride, beta: 1, c: o,
+                    ldc: ldo)
             }
         }
         softmax.finish(logSumExp: logSumExp + (b * p.heads + h) * p.queries + rowStart)
@@ -159,13 +179,16 @@ public enum OnlineSoftmaxAttention {
     ) {
         let dqs = SendablePointer(queryGradient), dks = SendablePointer(keyGradient)
         let dvs = SendablePointer(valueGradient)
-        let os = SendablePointer(output), dos = SendablePointer(outputGradient), lses = SendablePointer(logSumExp)
+        let os = SendablePointer(output), dos = SendablePointer(outputGradient),
+            lses = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(p)
         Parallel.forEach(p.batch * p.heads) { bh in
             let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
             backwardHead(
-                p, batch: b, head: h, keyTiles: keyTiles, output: os.base, outputLayout: outputLayout,
-                outputGradient: dos.base, logSumExp: lses.base, queryGradient: dqs.base, keyGradient: dks.base,
+                p, batch: b, head: h, keyTiles: keyTiles, output: os.base,
+                outputLayout: outputLayout,
+                outputGradient: dos.base, logSumExp: lses.base, queryGradient: dqs.base,
+                keyGradient: dks.base,
                 valueGradient: dvs.base)
         }
     }
@@ -178,15 +201,18 @@ public enum OnlineSoftmaxAttention {
     @inline(__always)
     static func backwardHead(
         _ p: AttentionProblem, batch b: Int, head h: Int, keyTiles: RealKeyTiles,
-        output: UnsafePointer<Float>, outputLayout: HeadLayout, outputGradient: UnsafePointer<Float>,
+        output: UnsafePointer<Float>, outputLayout: HeadLayout,
+        outputGradient: UnsafePointer<Float>,
         logSumExp: UnsafePointer<Float>, queryGradient: UnsafeMutablePointer<Float>,
         keyGradient: UnsafeMutablePointer<Float>, valueGradient: UnsafeMutablePointer<Float>,
-        addTerms: (_ row: UnsafeMutablePointer<Float>, _ query: Int, _ keyStart: Int, _ cols: Int) -> Void = {
-            _, _, _, _ in
-        },
-        scoreGradient: (_ row: UnsafePointer<Float>, _ query: Int, _ keyStart: Int, _ cols: Int) -> Void = {
-            _, _, _, _ in
-        }
+        addTerms: (_ row: UnsafeMutablePointer<Float>, _ query: Int, _ keyStart: Int, _ cols: Int)
+            -> Void = {
+                _, _, _, _ in
+            },
+        scoreGradient: (_ row: UnsafePointer<Float>, _ query: Int, _ keyStart: Int, _ cols: Int) ->
+            Void = {
+                _, _, _, _ in
+            }
     ) {
         let (d, e) = (p.dimension, p.valueDimension)
         let q = p.query + p.queryLayout.offset(batch: b, head: h)
@@ -197,10 +223,13 @@ public enum OnlineSoftmaxAttention {
         let dq = queryGradient + p.queryLayout.offset(batch: b, head: h)
         let dk = keyGradient + p.keyLayout.offset(batch: b, head: h)
         let dv = valueGradient + p.valueLayout.offset(batch: b, head: h)
-        let (ldq, ldk, ldv) = (p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride)
+        let (ldq, ldk, ldv) = (
+            p.queryLayout.positionStride, p.keyLayout.positionStride, p.valueLayout.positionStride
+        )
         let ldo = outputLayout.positionStride
         let lse = logSumExp + (b * p.heads + h) * p.queries
-        let rowDot = OnlineSoftmaxRows.correctionTerms(output: o, outputGradient: dO, stride: ldo, rows: p.queries, width: e)
+        let rowDot = OnlineSoftmaxRows.correctionTerms(
+            output: o, outputGradient: dO, stride: ldo, rows: p.queries, width: e)
         for i in 0..<p.queries { (dq + i * ldq).update(repeating: 0, count: d) }
         for j in 0..<p.keys {
             (dk + j * ldk).update(repeating: 0, count: d)
@@ -215,9 +244,11 @@ public enum OnlineSoftmaxAttention {
                     let kt = k + keyStart * ldk, vt = v + keyStart * ldv
                     let dkt = dk + keyStart * ldk, dvt = dv + keyStart * ldv
                     p.forEachQueryTile(seeingKeysFrom: keyStart) { rowStart, rows in
-                        let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo, dqt = dq + rowStart * ldq
+                        let qt = q + rowStart * ldq, dOt = dO + rowStart * ldo,
+                            dqt = dq + rowStart * ldq
                         BLAS.gemm(
-                            transposeA: false, transposeB: true, m: rows, n: cols, k: d, alpha: p.scale,
+                            transposeA: false, transposeB: true, m: rows, n: cols, k: d,
+                            alpha: p.scale,
                             a: qt, lda: ldq, b: kt, ldb: ldk, c: P, ldc: cols)
                         for r in 0..<rows {
                             let (i, row) = (rowStart + r, P + r * cols)
@@ -226,19 +257,25 @@ public enum OnlineSoftmaxAttention {
                                 continue
                             }
                             addTerms(row, i, keyStart, cols)
-                            applyMask(p, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
+                            applyMask(
+                                p, batch: b, row: row, query: i, keyStart: keyStart, cols: cols)
                             _ = SoftmaxKernel.exponentiate(row, count: cols, shift: lse[i])
                         }
                         backwardThroughValues(
-                            probabilities: P, rows: rows, cols: cols, outputGradient: dOt, outputStride: ldo,
-                            value: vt, valueStride: ldv, valueDimension: e, valueGradient: dvt, probabilityGradient: G)
+                            probabilities: P, rows: rows, cols: cols, outputGradient: dOt,
+                            outputStride: ldo,
+                            value: vt, valueStride: ldv, valueDimension: e, valueGradient: dvt,
+                            probabilityGradient: G)
                         for r in 0..<rows {
                             let (i, gr) = (rowStart + r, G + r * cols)
-                            SoftmaxKernel.backwardRow(output: P + r * cols, outputGradient: gr, dot: rowDot[i], into: gr, count: cols)
+                            SoftmaxKernel.backwardRow(
+                                output: P + r * cols, outputGradient: gr, dot: rowDot[i], into: gr,
+                                count: cols)
                             scoreGradient(gr, i, keyStart, cols)
                         }
                         backwardThroughScores(
-                            G, rows: rows, cols: cols, scale: p.scale, query: qt, queryStride: ldq, key: kt,
+                            G, rows: rows, cols: cols, scale: p.scale, query: qt, queryStride: ldq,
+                            key: kt,
                             keyStride: ldk, dimension: d, queryGradient: dqt, keyGradient: dkt)
                     }
                 }
@@ -249,9 +286,12 @@ public enum OnlineSoftmaxAttention {
     /// dV_j += Pᵀ·dO_i and dP = dO_i·V_jᵀ for one block of `rows` queries and `cols` keys.
     @inline(__always)
     static func backwardThroughValues(
-        probabilities P: UnsafePointer<Float>, rows: Int, cols: Int, outputGradient dO: UnsafePointer<Float>,
-        outputStride ldo: Int, value v: UnsafePointer<Float>, valueStride ldv: Int, valueDimension e: Int,
-        valueGradient dv: UnsafeMutablePointer<Float>, probabilityGradient dP: UnsafeMutablePointer<Float>
+        probabilities P: UnsafePointer<Float>, rows: Int, cols: Int,
+        outputGradient dO: UnsafePointer<Float>,
+        outputStride ldo: Int, value v: UnsafePointer<Float>, valueStride ldv: Int,
+        valueDimension e: Int,
+        valueGradient dv: UnsafeMutablePointer<Float>,
+        probabilityGradient dP: UnsafeMutablePointer<Float>
     ) {
         BLAS.gemm(
             transposeA: true, transposeB: false, m: cols, n: e, k: rows,
@@ -265,7 +305,8 @@ public enum OnlineSoftmaxAttention {
     /// the scores were α·Q_i·K_jᵀ.
     @inline(__always)
     static func backwardThroughScores(
-        _ dS: UnsafePointer<Float>, rows: Int, cols: Int, scale alpha: Float, query q: UnsafePointer<Float>,
+        _ dS: UnsafePointer<Float>, rows: Int, cols: Int, scale alpha: Float,
+        query q: UnsafePointer<Float>,
         queryStride ldq: Int, key k: UnsafePointer<Float>, keyStride ldk: Int, dimension d: Int,
         queryGradient dq: UnsafeMutablePointer<Float>, keyGradient dk: UnsafeMutablePointer<Float>
     ) {

@@ -31,7 +31,8 @@ struct OnlineSoftmaxRows {
     /// visible key).
     @inline(__always)
     mutating func absorb(row r: Int, scores: UnsafeMutablePointer<Float>, count: Int) {
-        absorb(row: r, scores: scores, count: count, maximum: Reduce.max(scores, count: count)) { shift in
+        absorb(row: r, scores: scores, count: count, maximum: Reduce.max(scores, count: count)) {
+            shift in
             SoftmaxKernel.exponentiate(scores, count: count, shift: shift)
         }
     }
@@ -89,7 +90,8 @@ struct OnlineSoftmaxRows {
     /// Backward: D_i = Σ_c dO[i, c]·O[i, c] for `rows` rows `stride` apart, the softmax-Jacobian
     /// correction of each row (`SoftmaxKernel.backwardRow`'s `dot`).
     static func correctionTerms(
-        output o: UnsafePointer<Float>, outputGradient dO: UnsafePointer<Float>, stride: Int, rows: Int, width: Int
+        output o: UnsafePointer<Float>, outputGradient dO: UnsafePointer<Float>, stride: Int,
+        rows: Int, width: Int
     ) -> [Float] {
         (0..<rows).map { i in Dot.product(dO + i * stride, o + i * stride, count: width) }
     }
@@ -110,7 +112,9 @@ struct RealKeyTiles {
         }
         var flags = [Bool](repeating: false, count: p.batch * tilesPerEntry)
         for b in 0..<p.batch {
-            for j in 0..<p.keys where mask[b * p.keys + j] != 0 { flags[b * tilesPerEntry + j / keyTile] = true }
+            for j in 0..<p.keys where mask[b * p.keys + j] != 0 {
+                flags[b * tilesPerEntry + j / keyTile] = true
+            }
         }
         holdsRealKey = flags
     }
@@ -134,7 +138,9 @@ extension AttentionProblem {
     /// Calls `body(rowStart, rows)` for each tile of `OnlineSoftmaxAttention.queryTile` queries that
     /// may see a key at or after `keyStart` (every tile, unless causal).
     @inline(__always)
-    func forEachQueryTile(seeingKeysFrom keyStart: Int, _ body: (_ rowStart: Int, _ rows: Int) -> Void) {
+    func forEachQueryTile(
+        seeingKeysFrom keyStart: Int, _ body: (_ rowStart: Int, _ rows: Int) -> Void
+    ) {
         let queryTile = OnlineSoftmaxAttention.queryTile
         // First query that can see key `keyStart` under the causal rule.
         let firstQuery = causal ? Swift.max(0, keyStart - (keys - queries)) : 0

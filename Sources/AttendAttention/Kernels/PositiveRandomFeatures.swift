@@ -45,11 +45,15 @@ public struct FeatureMapProblem: @unchecked Sendable {
 
     /// A problem description; pointers must stay valid while the kernels run.
     public init(
-        batch: Int, heads: Int, length: Int, dimension: Int, features: Int, stabilizer: FeatureStabilizer,
-        offset: Float, mask: UnsafePointer<Float>?, input: UnsafePointer<Float>, inputLayout: HeadLayout,
+        batch: Int, heads: Int, length: Int, dimension: Int, features: Int,
+        stabilizer: FeatureStabilizer,
+        offset: Float, mask: UnsafePointer<Float>?, input: UnsafePointer<Float>,
+        inputLayout: HeadLayout,
         projection: UnsafePointer<Float>
     ) {
-        (self.batch, self.heads, self.length, self.dimension, self.features) = (batch, heads, length, dimension, features)
+        (self.batch, self.heads, self.length, self.dimension, self.features) = (
+            batch, heads, length, dimension, features
+        )
         (self.stabilizer, self.offset, self.mask) = (stabilizer, offset, mask)
         (self.input, self.inputLayout, self.projection) = (input, inputLayout, projection)
     }
@@ -71,7 +75,8 @@ public enum PositiveRandomFeatures {
         _ p: FeatureMapProblem, output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout,
         logScale: UnsafeMutablePointer<Float>? = nil
     ) {
-        precondition(p.stabilizer != .prefix || logScale != nil, "prefix stabilisation writes a log-scale")
+        precondition(
+            p.stabilizer != .prefix || logScale != nil, "prefix stabilisation writes a log-scale")
         let out = SendablePointer(output), scales = logScale.map { SendablePointer($0) }
         let (n, d, m) = (p.length, p.dimension, p.features)
         let normalizer = Foundation.pow(Float(d), -0.25)
@@ -109,8 +114,11 @@ public enum PositiveRandomFeatures {
                     scales![bh * n + i] = running
                     shift = running
                 }
-                let halfSquare = Dot.product(x + i * ldx, x + i * ldx, count: d) * normalizer * normalizer / 2
-                exponentiate(row, count: m, shift: halfSquare + shift, scale: ratio, offset: ratio * p.offset)
+                let halfSquare =
+                    Dot.product(x + i * ldx, x + i * ldx, count: d) * normalizer * normalizer / 2
+                exponentiate(
+                    row, count: m, shift: halfSquare + shift, scale: ratio, offset: ratio * p.offset
+                )
             }
         }
     }
@@ -118,7 +126,8 @@ public enum PositiveRandomFeatures {
     /// dx from dφ, using the saved features: ∂φ_f/∂z_f = φ_f − m^(−1/2)·offset, then
     /// dx = d^(−1/4)·Wᵀ·dz − d^(−1/2)·x·Σ_f dz_f (the second term from h = ‖x′‖²/2).
     public static func backward(
-        _ p: FeatureMapProblem, features: UnsafePointer<Float>, featureGradient: UnsafePointer<Float>,
+        _ p: FeatureMapProblem, features: UnsafePointer<Float>,
+        featureGradient: UnsafePointer<Float>,
         featureLayout: HeadLayout, inputGradient: UnsafeMutablePointer<Float>
     ) {
         let fs = SendablePointer(features), dfs = SendablePointer(featureGradient)
@@ -161,7 +170,8 @@ public enum PositiveRandomFeatures {
                         rowSums[r] = total
                     }
                     BLAS.gemm(
-                        transposeA: false, transposeB: false, m: rows, n: d, k: m, alpha: normalizer,
+                        transposeA: false, transposeB: false, m: rows, n: d, k: m,
+                        alpha: normalizer,
                         a: dZ, lda: m, b: p.projection, ldb: d, c: dx + start * ldx, ldc: ldx)
                     let squareNormalizer = normalizer * normalizer
                     for r in 0..<rows {
@@ -176,8 +186,11 @@ public enum PositiveRandomFeatures {
 
     /// row[j] = scale·e^(row[j] − shift) + offset in place.
     @inline(__always)
-    static func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shift: Float, scale: Float, offset: Float) {
-        let s = Float8(repeating: shift), a = Float8(repeating: scale), c = Float8(repeating: offset)
+    static func exponentiate(
+        _ row: UnsafeMutablePointer<Float>, count: Int, shift: Float, scale: Float, offset: Float
+    ) {
+        let s = Float8(repeating: shift), a = Float8(repeating: scale),
+            c = Float8(repeating: offset)
         var j = 0
         while j + 8 <= count {
             store8(VectorMath.exp(load8(row, j) - s) * a + c, row, j)

@@ -52,7 +52,8 @@ public struct LinearAttentionProblem: @unchecked Sendable {
     /// A problem description; pointers must stay valid while the kernels run.
     public init(
         batch: Int, heads: Int, length: Int, features: Int, valueDimension: Int, causal: Bool,
-        denominatorOffset: Float, keyFeatureFloor: Float = 0, keyLogScale: UnsafePointer<Float>? = nil,
+        denominatorOffset: Float, keyFeatureFloor: Float = 0,
+        keyLogScale: UnsafePointer<Float>? = nil,
         keyMask: UnsafePointer<Float>? = nil,
         queryFeatures: UnsafePointer<Float>, queryLayout: HeadLayout,
         keyFeatures: UnsafePointer<Float>, keyLayout: HeadLayout,
@@ -60,8 +61,12 @@ public struct LinearAttentionProblem: @unchecked Sendable {
     ) {
         precondition(causal || keyLogScale == nil, "a key log-scale (decay) needs the causal form")
         (self.batch, self.heads, self.length, self.features) = (batch, heads, length, features)
-        (self.valueDimension, self.causal, self.denominatorOffset) = (valueDimension, causal, denominatorOffset)
-        (self.keyFeatureFloor, self.keyLogScale, self.keyMask) = (keyFeatureFloor, keyLogScale, keyMask)
+        (self.valueDimension, self.causal, self.denominatorOffset) = (
+            valueDimension, causal, denominatorOffset
+        )
+        (self.keyFeatureFloor, self.keyLogScale, self.keyMask) = (
+            keyFeatureFloor, keyLogScale, keyMask
+        )
         (self.queryFeatures, self.queryLayout) = (queryFeatures, queryLayout)
         (self.keyFeatures, self.keyLayout) = (keyFeatures, keyLayout)
         (self.value, self.valueLayout) = (value, valueLayout)
@@ -110,7 +115,9 @@ public enum PrefixSumLinearAttention {
                     let denRow = den.base + bh * n
                     for t in 0..<n {
                         let row = R + t * ea
-                        let guarded = row[e] + p.denominatorOffset * Reduce.sum(head.q + t * head.ldq, count: head.m)
+                        let guarded =
+                            row[e] + p.denominatorOffset
+                            * Reduce.sum(head.q + t * head.ldq, count: head.m)
                         denRow[t] = guarded
                         let inverse: Float = guarded == 0 ? 0 : 1 / guarded
                         let yt = o + t * ldo
@@ -126,10 +133,12 @@ public enum PrefixSumLinearAttention {
     public static func backward(
         _ p: LinearAttentionProblem, output: UnsafePointer<Float>, outputLayout: HeadLayout,
         outputGradient: UnsafePointer<Float>, denominator: UnsafePointer<Float>,
-        queryFeatureGradient: UnsafeMutablePointer<Float>, keyFeatureGradient: UnsafeMutablePointer<Float>,
+        queryFeatureGradient: UnsafeMutablePointer<Float>,
+        keyFeatureGradient: UnsafeMutablePointer<Float>,
         valueGradient: UnsafeMutablePointer<Float>
     ) {
-        let os = SendablePointer(output), dos = SendablePointer(outputGradient), dens = SendablePointer(denominator)
+        let os = SendablePointer(output), dos = SendablePointer(outputGradient),
+            dens = SendablePointer(denominator)
         let dqs = SendablePointer(queryFeatureGradient), dks = SendablePointer(keyFeatureGradient)
         let dvs = SendablePointer(valueGradient)
         Parallel.forEach(p.batch * p.heads) { bh in
@@ -155,7 +164,8 @@ public enum PrefixSumLinearAttention {
                 let gradients = Gradients(
                     dq: dqs.base + p.queryLayout.offset(batch: b, head: h),
                     dk: dks.base + p.keyLayout.offset(batch: b, head: h),
-                    dv: dvs.base + p.valueLayout.offset(batch: b, head: h), ldv: p.valueLayout.positionStride)
+                    dv: dvs.base + p.valueLayout.offset(batch: b, head: h),
+                    ldv: p.valueLayout.positionStride)
                 rowGradient.withUnsafeBufferPointer { g in
                     if p.causal {
                         causalQueryGradient(p, head, g.baseAddress!, gradients)
@@ -166,7 +176,9 @@ public enum PrefixSumLinearAttention {
                     // The guard's own term: ∂D_t/∂q′_t gains ε·1.
                     if p.denominatorOffset != 0 {
                         for t in 0..<n {
-                            BLAS.axpyConstant(count: head.m, alpha: p.denominatorOffset * g[t * ea + e], y: gradients.dq + t * head.ldq)
+                            BLAS.axpyConstant(
+                                count: head.m, alpha: p.denominatorOffset * g[t * ea + e],
+                                y: gradients.dq + t * head.ldq)
                         }
                     }
                 }
@@ -175,14 +187,17 @@ public enum PrefixSumLinearAttention {
     }
 
     struct Gradients {
-        let dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>
+        let dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+            dv: UnsafeMutablePointer<Float>
         let ldv: Int
     }
 
     // MARK: Bidirectional
 
     /// [N, D] = Q′·S + f·σ ⊗ Σ_real ṽ with S = K̂ᵀṼ (σ_t = Σ_f q′_tf).
-    static func bidirectionalProducts(_ p: LinearAttentionProblem, _ head: Head, into R: UnsafeMutablePointer<Float>) {
+    static func bidirectionalProducts(
+        _ p: LinearAttentionProblem, _ head: Head, into R: UnsafeMutablePointer<Float>
+    ) {
         let (n, m, ea) = (head.n, head.m, head.ea)
         var state = [Float](repeating: 0, count: m * ea)
         state.withUnsafeMutableBufferPointer { s in
@@ -204,7 +219,9 @@ public enum PrefixSumLinearAttention {
 
     /// Bidirectional gradients: S = K̂ᵀṼ, dQ′ = G̃·Sᵀ + f·(g̃_t·Σ_real ṽ)·1; R = Q′ᵀG̃, dK̂ = Ṽ·Rᵀ,
     /// dV = K̂·R[:, :e] + f·real_j·Σ_t σ_t g_t.
-    static func bidirectionalGradients(_ p: LinearAttentionProblem, _ head: Head, _ g: UnsafePointer<Float>, _ d: Gradients) {
+    static func bidirectionalGradients(
+        _ p: LinearAttentionProblem, _ head: Head, _ g: UnsafePointer<Float>, _ d: Gradients
+    ) {
         let (n, m, e, ea) = (head.n, head.m, head.e, head.ea)
         var state = [Float](repeating: 0, count: m * ea)
         state.withUnsafeMutableBufferPointer { s in
@@ -231,7 +248,9 @@ public enum PrefixSumLinearAttention {
         for t in 0..<n {
             let sigma = Reduce.sum(head.q + t * head.ldq, count: m)
             BLAS.axpy(count: e, alpha: sigma, x: g + t * ea, y: &weighted)
-            BLAS.axpyConstant(count: m, alpha: p.keyFeatureFloor * Dot.product(g + t * ea, total, count: ea), y: d.dq + t * head.ldq)
+            BLAS.axpyConstant(
+                count: m, alpha: p.keyFeatureFloor * Dot.product(g + t * ea, total, count: ea),
+                y: d.dq + t * head.ldq)
         }
         for j in 0..<n where head.isReal(j) {
             BLAS.axpy(count: e, alpha: p.keyFeatureFloor, x: weighted, y: d.dv + j * d.ldv)
@@ -249,18 +268,22 @@ public enum PrefixSumLinearAttention {
         augmented.withUnsafeMutableBufferPointer { buffer in
             let base = buffer.baseAddress!
             for t in 0..<n { (base + t * (e + 1)).update(from: v + t * ldv, count: e) }
-            body(Head(
-                q: p.queryFeatures + p.queryLayout.offset(batch: b, head: h),
-                k: p.keyFeatures + p.keyLayout.offset(batch: b, head: h),
-                ldq: p.queryLayout.positionStride, ldk: p.keyLayout.positionStride, v: base,
-                logScale: p.keyLogScale.map { $0 + bh * n }, real: real, n: n, m: p.features, e: e))
+            body(
+                Head(
+                    q: p.queryFeatures + p.queryLayout.offset(batch: b, head: h),
+                    k: p.keyFeatures + p.keyLayout.offset(batch: b, head: h),
+                    ldq: p.queryLayout.positionStride, ldk: p.keyLayout.positionStride, v: base,
+                    logScale: p.keyLogScale.map { $0 + bh * n }, real: real, n: n, m: p.features,
+                    e: e))
         }
     }
 
     /// Σ_{real j} ṽ_j.
     static func realRowSums(_ head: Head) -> [Float] {
         var total = [Float](repeating: 0, count: head.ea)
-        for j in 0..<head.n where head.isReal(j) { BLAS.axpy(count: head.ea, alpha: 1, x: head.v + j * head.ea, y: &total) }
+        for j in 0..<head.n where head.isReal(j) {
+            BLAS.axpy(count: head.ea, alpha: 1, x: head.v + j * head.ea, y: &total)
+        }
         return total
     }
 

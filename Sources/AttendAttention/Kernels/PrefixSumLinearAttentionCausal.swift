@@ -7,7 +7,9 @@ import AttendCore
 extension PrefixSumLinearAttention {
     /// The causal scan: for each chunk, [N, D]_t = e^(c_prev − c_t)·q′_t·S + Σ_{j≤t in chunk} (q′_t·k̂_j)
     /// e^(c_j − c_t) ṽ_j + f·σ_t·Σ_{real j≤t} ṽ_j, then S ← e^(c_prev − c_end)·S + Σ_j k̂_j e^(c_j − c_end) ṽ_jᵀ.
-    static func causalProducts(_ p: LinearAttentionProblem, _ head: Head, into R: UnsafeMutablePointer<Float>) {
+    static func causalProducts(
+        _ p: LinearAttentionProblem, _ head: Head, into R: UnsafeMutablePointer<Float>
+    ) {
         let (m, ea) = (head.m, head.ea)
         forwardChunks(p, head) { start, rows, S, A, reference, floorSum in
             let qc = head.q + start * head.ldq, kc = head.k + start * head.ldk
@@ -16,7 +18,9 @@ extension PrefixSumLinearAttention {
                 transposeA: false, transposeB: false, m: rows, n: ea, k: m,
                 a: qc, lda: head.ldq, b: S, ldb: ea, c: Rc, ldc: ea)
             if let c = head.logScale.map({ $0 + start }) {
-                for t in 0..<rows { scale(Rc + t * ea, count: ea, by: VectorMath.exp(reference - c[t])) }
+                for t in 0..<rows {
+                    scale(Rc + t * ea, count: ea, by: VectorMath.exp(reference - c[t]))
+                }
             }
             BLAS.gemm(
                 transposeA: false, transposeB: true, m: rows, n: rows, k: m,
@@ -27,7 +31,9 @@ extension PrefixSumLinearAttention {
                 a: A, lda: rows, b: vc, ldb: ea, beta: 1, c: Rc, ldc: ea)
             if p.keyFeatureFloor != 0 {
                 for t in 0..<rows {
-                    if head.isReal(start + t) { BLAS.axpy(count: ea, alpha: 1, x: vc + t * ea, y: &floorSum) }
+                    if head.isReal(start + t) {
+                        BLAS.axpy(count: ea, alpha: 1, x: vc + t * ea, y: &floorSum)
+                    }
                     let weight = p.keyFeatureFloor * Reduce.sum(qc + t * head.ldq, count: m)
                     BLAS.axpy(count: ea, alpha: weight, x: floorSum, y: Rc + t * ea)
                 }
@@ -36,7 +42,9 @@ extension PrefixSumLinearAttention {
     }
 
     /// Forward scan for dQ′: dq′_t = e^(c_prev − c_t)·S·g̃_t + ((G̃_c Ṽ_cᵀ) ⊙ D)·K̂_c + f·(g̃_t·Σ_{real j≤t} ṽ_j)·1.
-    static func causalQueryGradient(_ p: LinearAttentionProblem, _ head: Head, _ g: UnsafePointer<Float>, _ d: Gradients) {
+    static func causalQueryGradient(
+        _ p: LinearAttentionProblem, _ head: Head, _ g: UnsafePointer<Float>, _ d: Gradients
+    ) {
         let (m, ea) = (head.m, head.ea)
         forwardChunks(p, head) { start, rows, S, A, reference, floorSum in
             let kc = head.k + start * head.ldk, vc = head.v + start * ea, gc = g + start * ea
@@ -45,7 +53,9 @@ extension PrefixSumLinearAttention {
                 transposeA: false, transposeB: true, m: rows, n: m, k: ea,
                 a: gc, lda: ea, b: S, ldb: ea, c: dqc, ldc: head.ldq)
             if let c = head.logScale.map({ $0 + start }) {
-                for t in 0..<rows { scale(dqc + t * head.ldq, count: m, by: VectorMath.exp(reference - c[t])) }
+                for t in 0..<rows {
+                    scale(dqc + t * head.ldq, count: m, by: VectorMath.exp(reference - c[t]))
+                }
             }
             BLAS.gemm(
                 transposeA: false, transposeB: true, m: rows, n: rows, k: ea,
@@ -56,7 +66,9 @@ extension PrefixSumLinearAttention {
                 a: A, lda: rows, b: kc, ldb: head.ldk, beta: 1, c: dqc, ldc: head.ldq)
             if p.keyFeatureFloor != 0 {
                 for t in 0..<rows {
-                    if head.isReal(start + t) { BLAS.axpy(count: ea, alpha: 1, x: vc + t * ea, y: &floorSum) }
+                    if head.isReal(start + t) {
+                        BLAS.axpy(count: ea, alpha: 1, x: vc + t * ea, y: &floorSum)
+                    }
                     let shift = p.keyFeatureFloor * Dot.product(gc + t * ea, floorSum, count: ea)
                     BLAS.axpyConstant(count: m, alpha: shift, y: dqc + t * head.ldq)
                 }
@@ -71,7 +83,8 @@ extension PrefixSumLinearAttention {
     static func forwardChunks(
         _ p: LinearAttentionProblem, _ head: Head,
         _ body: (
-            _ start: Int, _ rows: Int, _ state: UnsafePointer<Float>, _ scores: UnsafeMutablePointer<Float>,
+            _ start: Int, _ rows: Int, _ state: UnsafePointer<Float>,
+            _ scores: UnsafeMutablePointer<Float>,
             _ reference: Float, _ floorSum: inout [Float]
         ) -> Void
     ) {
@@ -88,7 +101,9 @@ extension PrefixSumLinearAttention {
                     while start < head.n {
                         let rows = Swift.min(p.chunkSize, head.n - start)
                         body(start, rows, S, A, reference, &floorSum)
-                        reference = advanceState(head, S, chunkStart: start, rows: rows, reference: reference, scratch: W)
+                        reference = advanceState(
+                            head, S, chunkStart: start, rows: rows, reference: reference, scratch: W
+                        )
                         start += p.chunkSize
                     }
                 }
@@ -100,7 +115,9 @@ extension PrefixSumLinearAttention {
     /// (c_end: the log-scale at this chunk's last position):
     /// dk̂_j = e^(c_j − c_end)·R·ṽ_j + ((G̃_c Ṽ_cᵀ) ⊙ D)ᵀ·Q′_c,
     /// dv_j = e^(c_j − c_end)·(Rᵀk̂_j)[:e] + ((Q′_c K̂_cᵀ) ⊙ D)ᵀ·G_c + f·real_j·Σ_{t≥j} σ_t g_t.
-    static func causalKeyValueGradients(_ p: LinearAttentionProblem, _ head: Head, _ g: UnsafePointer<Float>, _ d: Gradients) {
+    static func causalKeyValueGradients(
+        _ p: LinearAttentionProblem, _ head: Head, _ g: UnsafePointer<Float>, _ d: Gradients
+    ) {
         let (n, m, e, ea) = (head.n, head.m, head.e, head.ea)
         var state = [Float](repeating: 0, count: m * ea)
         var weighted = [Float](repeating: 0, count: e)  // Σ_{t so far, from the end} σ_t g_t
@@ -150,7 +167,9 @@ extension PrefixSumLinearAttention {
                                 let sigma = Reduce.sum(qc + t * head.ldq, count: m)
                                 BLAS.axpy(count: e, alpha: sigma, x: gc + t * ea, y: &weighted)
                                 if head.isReal(start + t) {
-                                    BLAS.axpy(count: e, alpha: p.keyFeatureFloor, x: weighted, y: dvc + t * d.ldv)
+                                    BLAS.axpy(
+                                        count: e, alpha: p.keyFeatureFloor, x: weighted,
+                                        y: dvc + t * d.ldv)
                                 }
                             }
                         }
@@ -182,7 +201,8 @@ extension PrefixSumLinearAttention {
 
     /// S ← e^(c_ref − c_end)·S + K̂_cᵀ·(e^(c_j − c_end) ṽ_j); returns the new reference c_end.
     static func advanceState(
-        _ head: Head, _ S: UnsafeMutablePointer<Float>, chunkStart start: Int, rows: Int, reference: Float,
+        _ head: Head, _ S: UnsafeMutablePointer<Float>, chunkStart start: Int, rows: Int,
+        reference: Float,
         scratch W: UnsafeMutablePointer<Float>
     ) -> Float {
         let (m, ea) = (head.m, head.ea)
@@ -206,7 +226,9 @@ extension PrefixSumLinearAttention {
 
     /// Zeroes the strict upper triangle of a row-major size×size chunk matrix and multiplies entry
     /// (t, j ≤ t) by e^(c_j − c_t) when there is a log-scale.
-    static func maskAndDecay(_ a: UnsafeMutablePointer<Float>, size: Int, logScale c: UnsafePointer<Float>?) {
+    static func maskAndDecay(
+        _ a: UnsafeMutablePointer<Float>, size: Int, logScale c: UnsafePointer<Float>?
+    ) {
         for t in 0..<size {
             let row = a + t * size
             if t + 1 < size { (row + t + 1).update(repeating: 0, count: size - t - 1) }

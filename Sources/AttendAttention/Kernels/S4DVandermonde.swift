@@ -59,21 +59,28 @@ public enum S4DVandermonde {
     ///   - length: L, positions of the kernel.
     ///   - kernel: [directions, channels, length] (written).
     public static func kernel(
-        modeReal: [Double], modeImaginary: [Double], weightReal: [Double], weightImaginary: [Double],
-        channels: Int, modes: Int, directions: Int, length: Int, into kernel: UnsafeMutablePointer<Float>
+        modeReal: [Double], modeImaginary: [Double], weightReal: [Double],
+        weightImaginary: [Double],
+        channels: Int, modes: Int, directions: Int, length: Int,
+        into kernel: UnsafeMutablePointer<Float>
     ) {
         let out = SendablePointer(kernel)
         Parallel.forEach(channels) { h in
-            for r in 0..<directions { (out.base + (r * channels + h) * length).update(repeating: 0, count: length) }
+            for r in 0..<directions {
+                (out.base + (r * channels + h) * length).update(repeating: 0, count: length)
+            }
             for n in 0..<modes {
                 let index = h * modes + n
                 let powers = ModePowers(real: modeReal[index], imaginary: modeImaginary[index])
                 var weights: [(Float8, Float8, UnsafeMutablePointer<Float>)] = []
                 for r in 0..<directions {
                     let w = (r * channels + h) * modes + n
-                    weights.append((
-                        Float8(repeating: Float(2 * weightReal[w])), Float8(repeating: Float(2 * weightImaginary[w])),
-                        out.base + (r * channels + h) * length))
+                    weights.append(
+                        (
+                            Float8(repeating: Float(2 * weightReal[w])),
+                            Float8(repeating: Float(2 * weightImaginary[w])),
+                            out.base + (r * channels + h) * length
+                        ))
                 }
                 var (cr, ci) = (1.0, 0.0)
                 var l = 0
@@ -124,7 +131,8 @@ public enum S4DVandermonde {
             }
         }
         return (
-            Array(sums[0..<count]), Array(sums[count..<2 * count]), Array(sums[2 * count..<3 * count]),
+            Array(sums[0..<count]), Array(sums[count..<2 * count]),
+            Array(sums[2 * count..<3 * count]),
             Array(sums[3 * count..<4 * count])
         )
     }

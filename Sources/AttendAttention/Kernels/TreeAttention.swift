@@ -47,7 +47,9 @@ public final class TreeRoutes: @unchecked Sendable {
             var counts = [Int](repeating: 0, count: leafCount)
             for b in 0..<batch {
                 let base = (b * heads + head) * length
-                for i in 0..<length where keyLeaves[base + i] >= 0 { counts[Int(keyLeaves[base + i])] += 1 }
+                for i in 0..<length where keyLeaves[base + i] >= 0 {
+                    counts[Int(keyLeaves[base + i])] += 1
+                }
             }
             return counts
         }
@@ -67,16 +69,23 @@ public struct TreeProblem {
 
     /// A problem over these operands.
     public init(
-        batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int, height: Int, scale: Float, causal: Bool,
+        batch: Int, length: Int, heads: Int, dimension: Int, valueDimension: Int, height: Int,
+        scale: Float, causal: Bool,
         query: UnsafePointer<Float>, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
         weights: UnsafePointer<Float>, biases: UnsafePointer<Float>
     ) {
-        (self.batch, self.length, self.heads, self.dimension, self.valueDimension) = (batch, length, heads, dimension, valueDimension)
+        (self.batch, self.length, self.heads, self.dimension, self.valueDimension) = (
+            batch, length, heads, dimension, valueDimension
+        )
         (self.height, self.scale, self.causal) = (height, scale, causal)
-        (self.query, self.key, self.value, self.weights, self.biases) = (query, key, value, weights, biases)
+        (self.query, self.key, self.value, self.weights, self.biases) = (
+            query, key, value, weights, biases
+        )
     }
 
-    @inline(__always) func row(_ b: Int, _ i: Int, _ head: Int, width: Int) -> Int { ((b * length + i) * heads + head) * width }
+    @inline(__always) func row(_ b: Int, _ i: Int, _ head: Int, width: Int) -> Int {
+        ((b * length + i) * heads + head) * width
+    }
     var internalNodes: Int { TreeRouting.internalNodes(height: height) }
 }
 
@@ -90,14 +99,26 @@ public enum TreeAttention {
             routes.keyLeaves.withUnsafeMutableBufferPointer { kl in
                 routes.queryZ.withUnsafeMutableBufferPointer { qz in
                     routes.keyZ.withUnsafeMutableBufferPointer { kz in
-                        let (qls, kls, qzs, kzs) = (SendablePointer(ql.baseAddress!), SendablePointer(kl.baseAddress!), SendablePointer(qz.baseAddress!), SendablePointer(kz.baseAddress!))
+                        let (qls, kls, qzs, kzs) = (
+                            SendablePointer(ql.baseAddress!), SendablePointer(kl.baseAddress!),
+                            SendablePointer(qz.baseAddress!), SendablePointer(kz.baseAddress!)
+                        )
                         Parallel.forEach(p.batch * h) { task in
                             let (b, head) = (task / h, task % h)
-                            let w = p.weights + head * p.internalNodes * d, bias = p.biases + head * p.internalNodes
+                            let w = p.weights + head * p.internalNodes * d,
+                                bias = p.biases + head * p.internalNodes
                             for i in 0..<n where mask.map({ $0[b * n + i] != 0 }) ?? true {
                                 let slot = task * n + i
-                                qls[slot] = Int32(TreeRouting.route(p.query + p.row(b, i, head, width: d), weights: w, biases: bias, dimension: d, height: ht, z: qzs.base + slot * ht))
-                                kls[slot] = Int32(TreeRouting.route(p.key + p.row(b, i, head, width: d), weights: w, biases: bias, dimension: d, height: ht, z: kzs.base + slot * ht))
+                                qls[slot] = Int32(
+                                    TreeRouting.route(
+                                        p.query + p.row(b, i, head, width: d), weights: w,
+                                        biases: bias, dimension: d, height: ht,
+                                        z: qzs.base + slot * ht))
+                                kls[slot] = Int32(
+                                    TreeRouting.route(
+                                        p.key + p.row(b, i, head, width: d), weights: w,
+                                        biases: bias, dimension: d, height: ht,
+                                        z: kzs.base + slot * ht))
                             }
                         }
                     }
@@ -110,20 +131,28 @@ public enum TreeAttention {
     static let tile = 64
 
     /// TF forward: output [b, n, h, e] (written; rows of queries without visible keys are 0).
-    public static func fineForward(_ p: TreeProblem, routes: TreeRoutes, output: UnsafeMutablePointer<Float>) {
+    public static func fineForward(
+        _ p: TreeProblem, routes: TreeRoutes, output: UnsafeMutablePointer<Float>
+    ) {
         let out = SendablePointer(output)
         Parallel.forEach(p.batch * p.heads) { task in
             let (b, head) = (task / p.heads, task % p.heads)
-            for i in 0..<p.length { (out.base + p.row(b, i, head, width: p.valueDimension)).update(repeating: 0, count: p.valueDimension) }
+            for i in 0..<p.length {
+                (out.base + p.row(b, i, head, width: p.valueDimension)).update(
+                    repeating: 0, count: p.valueDimension)
+            }
             forEachLeafTile(p, routes: routes, task: task) { leaf in
                 leaf.computeProbabilities()
                 // O = P·V
-                BLAS.gemm(transposeA: false, transposeB: false, m: leaf.rows, n: p.valueDimension, k: leaf.keys,
-                          a: leaf.probabilities, lda: leaf.keys, b: leaf.values, ldb: p.valueDimension,
-                          c: leaf.scratchOut, ldc: p.valueDimension)
+                BLAS.gemm(
+                    transposeA: false, transposeB: false, m: leaf.rows, n: p.valueDimension,
+                    k: leaf.keys,
+                    a: leaf.probabilities, lda: leaf.keys, b: leaf.values, ldb: p.valueDimension,
+                    c: leaf.scratchOut, ldc: p.valueDimension)
                 for r in 0..<leaf.rows {
                     (out.base + p.row(b, leaf.queryPosition(r), head, width: p.valueDimension))
-                        .update(from: leaf.scratchOut + r * p.valueDimension, count: p.valueDimension)
+                        .update(
+                            from: leaf.scratchOut + r * p.valueDimension, count: p.valueDimension)
                 }
             }
         }
@@ -135,7 +164,10 @@ public enum TreeAttention {
         queryGradient: UnsafeMutablePointer<Float>, keyGradient: UnsafeMutablePointer<Float>,
         valueGradient: UnsafeMutablePointer<Float>
     ) {
-        let (g, dq, dk, dv) = (SendablePointer(outputGradient), SendablePointer(queryGradient), SendablePointer(keyGradient), SendablePointer(valueGradient))
+        let (g, dq, dk, dv) = (
+            SendablePointer(outputGradient), SendablePointer(queryGradient),
+            SendablePointer(keyGradient), SendablePointer(valueGradient)
+        )
         let (d, e) = (p.dimension, p.valueDimension)
         Parallel.forEach(p.batch * p.heads) { task in
             let (b, head) = (task / p.heads, task % p.heads)
@@ -149,32 +181,44 @@ public enum TreeAttention {
                 let (rows, keys) = (leaf.rows, leaf.keys)
                 // dO tile → scratchOut [rows, e]
                 for r in 0..<rows {
-                    leaf.scratchOut.advanced(by: r * e).update(from: g.base + p.row(b, leaf.queryPosition(r), head, width: e), count: e)
+                    leaf.scratchOut.advanced(by: r * e).update(
+                        from: g.base + p.row(b, leaf.queryPosition(r), head, width: e), count: e)
                 }
                 // dV_leaf += Pᵀ·dO
-                BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: e, k: rows, a: leaf.probabilities, lda: keys,
-                          b: leaf.scratchOut, ldb: e, beta: 1, c: leaf.valueGradients, ldc: e)
+                BLAS.gemm(
+                    transposeA: true, transposeB: false, m: keys, n: e, k: rows,
+                    a: leaf.probabilities, lda: keys,
+                    b: leaf.scratchOut, ldb: e, beta: 1, c: leaf.valueGradients, ldc: e)
                 // dP = dO·Vᵀ → scores buffer; dS = P ⊙ (dP − Σ dP·P)·scale
-                BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: keys, k: e, a: leaf.scratchOut, lda: e,
-                          b: leaf.values, ldb: e, c: leaf.scores, ldc: keys)
+                BLAS.gemm(
+                    transposeA: false, transposeB: true, m: rows, n: keys, k: e, a: leaf.scratchOut,
+                    lda: e,
+                    b: leaf.values, ldb: e, c: leaf.scores, ldc: keys)
                 for r in 0..<rows {
                     let pr = leaf.probabilities + r * keys, sr = leaf.scores + r * keys
                     let dot = Dot.product(pr, sr, count: keys)
                     for c in 0..<keys { sr[c] = pr[c] * (sr[c] - dot) * p.scale }
                 }
                 // dQ = dS·K (rows scattered), dK_leaf += dSᵀ·Q
-                BLAS.gemm(transposeA: false, transposeB: false, m: rows, n: d, k: keys, a: leaf.scores, lda: keys,
-                          b: leaf.keysBuffer, ldb: d, c: leaf.scratchQuery, ldc: d)
+                BLAS.gemm(
+                    transposeA: false, transposeB: false, m: rows, n: d, k: keys, a: leaf.scores,
+                    lda: keys,
+                    b: leaf.keysBuffer, ldb: d, c: leaf.scratchQuery, ldc: d)
                 for r in 0..<rows {
-                    (dq.base + p.row(b, leaf.queryPosition(r), head, width: d)).update(from: leaf.scratchQuery + r * d, count: d)
+                    (dq.base + p.row(b, leaf.queryPosition(r), head, width: d)).update(
+                        from: leaf.scratchQuery + r * d, count: d)
                 }
-                BLAS.gemm(transposeA: true, transposeB: false, m: keys, n: d, k: rows, a: leaf.scores, lda: keys,
-                          b: leaf.queries, ldb: d, beta: 1, c: leaf.keyGradients, ldc: d)
+                BLAS.gemm(
+                    transposeA: true, transposeB: false, m: keys, n: d, k: rows, a: leaf.scores,
+                    lda: keys,
+                    b: leaf.queries, ldb: d, beta: 1, c: leaf.keyGradients, ldc: d)
             } finishLeaf: { leaf in
                 for c in 0..<leaf.keys {
                     let j = leaf.keyPosition(c)
-                    (dk.base + p.row(b, j, head, width: d)).update(from: leaf.keyGradients + c * d, count: d)
-                    (dv.base + p.row(b, j, head, width: e)).update(from: leaf.valueGradients + c * e, count: e)
+                    (dk.base + p.row(b, j, head, width: d)).update(
+                        from: leaf.keyGradients + c * d, count: d)
+                    (dv.base + p.row(b, j, head, width: e)).update(
+                        from: leaf.valueGradients + c * e, count: e)
                 }
             }
         }
@@ -189,7 +233,8 @@ public enum TreeAttention {
         var keyStart = 0, queryStart = 0
         /// Visible keys per row (causal prefix length).
         var visible: [Int]
-        let queries: UnsafeMutablePointer<Float>, keysBuffer: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>
+        let queries: UnsafeMutablePointer<Float>, keysBuffer: UnsafeMutablePointer<Float>,
+            values: UnsafeMutablePointer<Float>
         let scores: UnsafeMutablePointer<Float>, probabilities: UnsafeMutablePointer<Float>
         let scratchOut: UnsafeMutablePointer<Float>, scratchQuery: UnsafeMutablePointer<Float>
         let keyGradients: UnsafeMutablePointer<Float>, valueGradients: UnsafeMutablePointer<Float>
@@ -210,7 +255,10 @@ public enum TreeAttention {
         }
 
         deinit {
-            for buffer in [queries, keysBuffer, values, scores, probabilities, scratchOut, scratchQuery, keyGradients, valueGradients] {
+            for buffer in [
+                queries, keysBuffer, values, scores, probabilities, scratchOut, scratchQuery,
+                keyGradients, valueGradients,
+            ] {
                 buffer.deallocate()
             }
         }
@@ -230,8 +278,10 @@ public enum TreeAttention {
 
         /// P [rows, keys] = softmax over each row's visible keys of scale·Q·Kᵀ (zeros elsewhere).
         func computeProbabilities() {
-            BLAS.gemm(transposeA: false, transposeB: true, m: rows, n: keys, k: p.dimension, alpha: p.scale,
-                      a: queries, lda: p.dimension, b: keysBuffer, ldb: p.dimension, c: scores, ldc: keys)
+            BLAS.gemm(
+                transposeA: false, transposeB: true, m: rows, n: keys, k: p.dimension,
+                alpha: p.scale,
+                a: queries, lda: p.dimension, b: keysBuffer, ldb: p.dimension, c: scores, ldc: keys)
             for r in 0..<rows {
                 let (sr, pr, count) = (scores + r * keys, probabilities + r * keys, visible[r])
                 if count > 0 { SoftmaxKernel.row(sr, pr, count) }
@@ -249,12 +299,17 @@ public enum TreeAttention {
     ) {
         let (b, head) = (task / p.heads, task % p.heads)
         let (n, d, e, leaves) = (p.length, p.dimension, p.valueDimension, routes.leafCount)
-        var keyOffsets: [Int] = [], keyOrder: [Int32] = [], queryOffsets: [Int] = [], queryOrder: [Int32] = []
+        var keyOffsets: [Int] = [], keyOrder: [Int32] = [], queryOffsets: [Int] = [],
+            queryOrder: [Int32] = []
         routes.keyLeaves.withUnsafeBufferPointer {
-            TreeRouting.bucket(leaves: $0.baseAddress! + task * n, count: n, leafCount: leaves, offsets: &keyOffsets, order: &keyOrder)
+            TreeRouting.bucket(
+                leaves: $0.baseAddress! + task * n, count: n, leafCount: leaves,
+                offsets: &keyOffsets, order: &keyOrder)
         }
         routes.queryLeaves.withUnsafeBufferPointer {
-            TreeRouting.bucket(leaves: $0.baseAddress! + task * n, count: n, leafCount: leaves, offsets: &queryOffsets, order: &queryOrder)
+            TreeRouting.bucket(
+                leaves: $0.baseAddress! + task * n, count: n, leafCount: leaves,
+                offsets: &queryOffsets, order: &queryOrder)
         }
         let maxKeys = (0..<leaves).map { keyOffsets[$0 + 1] - keyOffsets[$0] }.max() ?? 0
         guard maxKeys > 0 else { return }
@@ -269,7 +324,8 @@ public enum TreeAttention {
             tile.keyStart = keyRange.lowerBound
             for c in 0..<tile.keys {
                 let j = tile.keyPosition(c)
-                (tile.keysBuffer + c * d).update(from: p.key + p.row(b, j, head, width: d), count: d)
+                (tile.keysBuffer + c * d).update(
+                    from: p.key + p.row(b, j, head, width: d), count: d)
                 (tile.values + c * e).update(from: p.value + p.row(b, j, head, width: e), count: e)
             }
             if keyGradients {
@@ -282,7 +338,8 @@ public enum TreeAttention {
                 tile.queryStart = start
                 for r in 0..<tile.rows {
                     let i = tile.queryPosition(r)
-                    (tile.queries + r * d).update(from: p.query + p.row(b, i, head, width: d), count: d)
+                    (tile.queries + r * d).update(
+                        from: p.query + p.row(b, i, head, width: d), count: d)
                     tile.visible[r] = p.causal ? tile.visibleKeys(upTo: i) : tile.keys
                 }
                 body(tile)

@@ -21,7 +21,10 @@ extension TreeAttention {
         }
 
         /// Adds (sign +1) or removes (−1) a key/value pair along the path of `leaf`.
-        mutating func update(leaf: Int, height: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>, sign: Float) {
+        mutating func update(
+            leaf: Int, height: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>,
+            sign: Float
+        ) {
             for level in 0...height {
                 let u = TreeRouting.pathNode(leaf: leaf, level: level, height: height)
                 counts[u] += sign > 0 ? 1 : -1
@@ -33,7 +36,8 @@ extension TreeAttention {
 
     /// TC forward: output [b, n, h, e] and the level weights α [b·h·n·(ht+1)] (both written).
     public static func coarseForward(
-        _ p: TreeProblem, routes: TreeRoutes, output: UnsafeMutablePointer<Float>, weights alpha: UnsafeMutablePointer<Float>
+        _ p: TreeProblem, routes: TreeRoutes, output: UnsafeMutablePointer<Float>,
+        weights alpha: UnsafeMutablePointer<Float>
     ) {
         let (out, alphas) = (SendablePointer(output), SendablePointer(alpha))
         let (n, d, e, ht) = (p.length, p.dimension, p.valueDimension, p.height)
@@ -43,13 +47,18 @@ extension TreeAttention {
             let keyLeaves = routes.keyLeaves, queryLeaves = routes.queryLeaves
             func addKey(_ j: Int) {
                 let leaf = Int(keyLeaves[task * n + j])
-                if leaf >= 0 { sums.update(leaf: leaf, height: ht, key: p.key + p.row(b, j, head, width: d), value: p.value + p.row(b, j, head, width: e), sign: 1) }
+                if leaf >= 0 {
+                    sums.update(
+                        leaf: leaf, height: ht, key: p.key + p.row(b, j, head, width: d),
+                        value: p.value + p.row(b, j, head, width: e), sign: 1)
+                }
             }
             if !p.causal { for j in 0..<n { addKey(j) } }
             var logits = [Float](repeating: 0, count: ht + 1)
             for i in 0..<n {
                 if p.causal { addKey(i) }
-                let o = out.base + p.row(b, i, head, width: e), a = alphas.base + (task * n + i) * (ht + 1)
+                let o = out.base + p.row(b, i, head, width: e),
+                    a = alphas.base + (task * n + i) * (ht + 1)
                 o.update(repeating: 0, count: e)
                 a.update(repeating: 0, count: ht + 1)
                 let leaf = Int(queryLeaves[task * n + i])
@@ -59,14 +68,19 @@ extension TreeAttention {
                 for level in 0...ht {
                     let u = TreeRouting.pathNode(leaf: leaf, level: level, height: ht)
                     let c = sums.counts[u]
-                    logits[level] = c == 0 ? -.infinity
-                        : sums.keys.withUnsafeBufferPointer { p.scale * Dot.product(q, $0.baseAddress! + u * d, count: d) } / Float(c)
+                    logits[level] =
+                        c == 0
+                        ? -.infinity
+                        : sums.keys.withUnsafeBufferPointer {
+                            p.scale * Dot.product(q, $0.baseAddress! + u * d, count: d)
+                        } / Float(c)
                     maximum = max(maximum, logits[level])
                 }
                 guard maximum > -.infinity else { continue }
                 var total: Float = 0
                 for level in 0...ht {
-                    let w = logits[level] == -.infinity ? 0 : Foundation.exp(logits[level] - maximum)
+                    let w =
+                        logits[level] == -.infinity ? 0 : Foundation.exp(logits[level] - maximum)
                     a[level] = w
                     total += w
                 }
@@ -74,7 +88,9 @@ extension TreeAttention {
                     a[level] /= total
                     let u = TreeRouting.pathNode(leaf: leaf, level: level, height: ht)
                     let weight = a[level] / Float(sums.counts[u])
-                    sums.values.withUnsafeBufferPointer { BandedAttention.axpy(weight, $0.baseAddress! + u * e, o, count: e) }
+                    sums.values.withUnsafeBufferPointer {
+                        BandedAttention.axpy(weight, $0.baseAddress! + u * e, o, count: e)
+                    }
                 }
             }
         }
@@ -83,15 +99,22 @@ extension TreeAttention {
     /// TC backward: dq, dk, dv [b, n, h, ·] (written) and the tree gradients dW [h, internal, d],
     /// db [h, internal] (written), through the straight-through estimator.
     public static func coarseBackward(
-        _ p: TreeProblem, routes: TreeRoutes, weights alpha: UnsafePointer<Float>, outputGradient: UnsafePointer<Float>, queryGradient: UnsafeMutablePointer<Float>,
+        _ p: TreeProblem, routes: TreeRoutes, weights alpha: UnsafePointer<Float>,
+        outputGradient: UnsafePointer<Float>, queryGradient: UnsafeMutablePointer<Float>,
         keyGradient: UnsafeMutablePointer<Float>, valueGradient: UnsafeMutablePointer<Float>,
-        treeWeightGradient: UnsafeMutablePointer<Float>, treeBiasGradient: UnsafeMutablePointer<Float>
+        treeWeightGradient: UnsafeMutablePointer<Float>,
+        treeBiasGradient: UnsafeMutablePointer<Float>
     ) {
         let (n, d, e, ht, h) = (p.length, p.dimension, p.valueDimension, p.height, p.heads)
-        let (nodes, splits) = (TreeRouting.allNodes(height: ht), TreeRouting.internalNodes(height: ht))
+        let (nodes, splits) = (
+            TreeRouting.allNodes(height: ht), TreeRouting.internalNodes(height: ht)
+        )
         let (alphas, g) = (SendablePointer(alpha), SendablePointer(outputGradient))
         let (queryZ, keyZ) = (routes.queryZ, routes.keyZ)
-        let (dq, dk, dv) = (SendablePointer(queryGradient), SendablePointer(keyGradient), SendablePointer(valueGradient))
+        let (dq, dk, dv) = (
+            SendablePointer(queryGradient), SendablePointer(keyGradient),
+            SendablePointer(valueGradient)
+        )
         var treeGradients = [Float](repeating: 0, count: p.batch * h * splits * (d + 1))
         treeGradients.withUnsafeMutableBufferPointer { tg in
             let tree = SendablePointer(tg.baseAddress!)
@@ -100,12 +123,18 @@ extension TreeAttention {
                 let keyLeaves = routes.keyLeaves, queryLeaves = routes.queryLeaves
                 var sums = NodeSums(nodes: nodes, d: d, e: e)
                 for j in 0..<n where keyLeaves[task * n + j] >= 0 {
-                    sums.update(leaf: Int(keyLeaves[task * n + j]), height: ht, key: p.key + p.row(b, j, head, width: d), value: p.value + p.row(b, j, head, width: e), sign: 1)
+                    sums.update(
+                        leaf: Int(keyLeaves[task * n + j]), height: ht,
+                        key: p.key + p.row(b, j, head, width: d),
+                        value: p.value + p.row(b, j, head, width: e), sign: 1)
                 }
                 // R_K[u] = Σ ∂L/∂K̄_u / c_u, Q_K[u] = Σ ∂L/∂K̄_u·K̄_u / c_u (and the same for values).
-                var rk = [Float](repeating: 0, count: nodes * d), rv = [Float](repeating: 0, count: nodes * e)
-                var qk = [Float](repeating: 0, count: nodes), qv = [Float](repeating: 0, count: nodes)
-                var membershipQ = [Float](repeating: 0, count: n * (ht + 1)), membershipK = membershipQ
+                var rk = [Float](repeating: 0, count: nodes * d),
+                    rv = [Float](repeating: 0, count: nodes * e)
+                var qk = [Float](repeating: 0, count: nodes),
+                    qv = [Float](repeating: 0, count: nodes)
+                var membershipQ = [Float](repeating: 0, count: n * (ht + 1)),
+                    membershipK = membershipQ
                 var mean = [Float](repeating: 0, count: max(d, e))
                 var dAlpha = [Float](repeating: 0, count: ht + 1)
 
@@ -114,14 +143,17 @@ extension TreeAttention {
                     let dqi = dq.base + p.row(b, i, head, width: d)
                     dqi.update(repeating: 0, count: d)
                     guard leaf >= 0 else { return }
-                    let q = p.query + p.row(b, i, head, width: d), gi = g.base + p.row(b, i, head, width: e)
+                    let q = p.query + p.row(b, i, head, width: d),
+                        gi = g.base + p.row(b, i, head, width: e)
                     let a = alphas.base + (task * n + i) * (ht + 1)
                     var centre: Float = 0
                     for level in 0...ht where a[level] > 0 {
                         let u = TreeRouting.pathNode(leaf: leaf, level: level, height: ht)
                         let c = Float(sums.counts[u])
                         for j in 0..<e { mean[j] = sums.values[u * e + j] / c }
-                        dAlpha[level] = mean.withUnsafeBufferPointer { Dot.product(gi, $0.baseAddress!, count: e) }
+                        dAlpha[level] = mean.withUnsafeBufferPointer {
+                            Dot.product(gi, $0.baseAddress!, count: e)
+                        }
                         centre += a[level] * dAlpha[level]
                     }
                     for level in 0...ht where a[level] > 0 {
@@ -131,8 +163,12 @@ extension TreeAttention {
                         membershipQ[i * (ht + 1) + level] = ds
                         for j in 0..<d { mean[j] = sums.keys[u * d + j] / c }
                         let scaled = ds * p.scale
-                        mean.withUnsafeBufferPointer { BandedAttention.axpy(scaled, $0.baseAddress!, dqi, count: d) }
-                        let qDotMean = mean.withUnsafeBufferPointer { Dot.product(q, $0.baseAddress!, count: d) }
+                        mean.withUnsafeBufferPointer {
+                            BandedAttention.axpy(scaled, $0.baseAddress!, dqi, count: d)
+                        }
+                        let qDotMean = mean.withUnsafeBufferPointer {
+                            Dot.product(q, $0.baseAddress!, count: d)
+                        }
                         for j in 0..<d { rk[u * d + j] += scaled / c * q[j] }
                         qk[u] += scaled * qDotMean / c
                         let weight = a[level] / c
@@ -143,11 +179,13 @@ extension TreeAttention {
 
                 func keyStep(_ j: Int) {
                     let leaf = Int(keyLeaves[task * n + j])
-                    let dkj = dk.base + p.row(b, j, head, width: d), dvj = dv.base + p.row(b, j, head, width: e)
+                    let dkj = dk.base + p.row(b, j, head, width: d),
+                        dvj = dv.base + p.row(b, j, head, width: e)
                     dkj.update(repeating: 0, count: d)
                     dvj.update(repeating: 0, count: e)
                     guard leaf >= 0 else { return }
-                    let k = p.key + p.row(b, j, head, width: d), v = p.value + p.row(b, j, head, width: e)
+                    let k = p.key + p.row(b, j, head, width: d),
+                        v = p.value + p.row(b, j, head, width: e)
                     for level in 0...ht {
                         let u = TreeRouting.pathNode(leaf: leaf, level: level, height: ht)
                         var membership = -qk[u] - qv[u]
@@ -174,8 +212,13 @@ extension TreeAttention {
                     for j in 0..<n { keyStep(j) }
                 }
                 // Straight-through: ∂L/∂z_m = 2·1[|z_m| ≤ 1]·ã_m·Σ_{l>m} ∂L/∂I_l.
-                let wTree = p.weights + head * splits * d, taskTree = tree.base + task * splits * (d + 1)
-                func straightThrough(_ leaves: [Int32], _ zs: [Float], _ membership: [Float], _ vectors: UnsafePointer<Float>, _ gradients: UnsafeMutablePointer<Float>, token i: Int) {
+                let wTree = p.weights + head * splits * d,
+                    taskTree = tree.base + task * splits * (d + 1)
+                func straightThrough(
+                    _ leaves: [Int32], _ zs: [Float], _ membership: [Float],
+                    _ vectors: UnsafePointer<Float>, _ gradients: UnsafeMutablePointer<Float>,
+                    token i: Int
+                ) {
                     let leaf = Int(leaves[task * n + i])
                     guard leaf >= 0, ht > 0 else { return }
                     var tail: Float = 0
@@ -188,7 +231,8 @@ extension TreeAttention {
                         let x = vectors + p.row(b, i, head, width: d)
                         BandedAttention.axpy(dz, x, taskTree + u * d, count: d)
                         taskTree[splits * d + u] += dz
-                        BandedAttention.axpy(dz, wTree + u * d, gradients + p.row(b, i, head, width: d), count: d)
+                        BandedAttention.axpy(
+                            dz, wTree + u * d, gradients + p.row(b, i, head, width: d), count: d)
                     }
                 }
                 for i in 0..<n {
@@ -203,8 +247,12 @@ extension TreeAttention {
         for task in 0..<p.batch * h {
             let head = task % h
             let base = task * splits * (d + 1)
-            for x in 0..<splits * d { treeWeightGradient[head * splits * d + x] += treeGradients[base + x] }
-            for u in 0..<splits { treeBiasGradient[head * splits + u] += treeGradients[base + splits * d + u] }
+            for x in 0..<splits * d {
+                treeWeightGradient[head * splits * d + x] += treeGradients[base + x]
+            }
+            for u in 0..<splits {
+                treeBiasGradient[head * splits + u] += treeGradients[base + splits * d + u]
+            }
         }
     }
 }

@@ -37,7 +37,8 @@ public enum TreeRouting {
     /// - Parameters: weights [internal, d] and biases [internal] of one tree.
     @inline(__always)
     public static func route(
-        _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>, biases: UnsafePointer<Float>, dimension d: Int,
+        _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>, biases: UnsafePointer<Float>,
+        dimension d: Int,
         height: Int, z: UnsafeMutablePointer<Float>
     ) -> Int {
         var u = 0
@@ -52,7 +53,10 @@ public enum TreeRouting {
     /// Stable counting sort of tokens by leaf: `order` lists token indices leaf by leaf (ascending
     /// positions within a leaf), `offsets[ℓ]..<offsets[ℓ + 1]` is leaf ℓ's range. Tokens with leaf
     /// −1 (padding) are left out.
-    public static func bucket(leaves: UnsafePointer<Int32>, count: Int, leafCount: Int, offsets: inout [Int], order: inout [Int32]) {
+    public static func bucket(
+        leaves: UnsafePointer<Int32>, count: Int, leafCount: Int, offsets: inout [Int],
+        order: inout [Int32]
+    ) {
         offsets = [Int](repeating: 0, count: leafCount + 1)
         for i in 0..<count where leaves[i] >= 0 { offsets[Int(leaves[i]) + 1] += 1 }
         for l in 0..<leafCount { offsets[l + 1] += offsets[l] }
@@ -77,7 +81,8 @@ public enum TreeRouting {
     ///   - biases: the tree's split offsets [internal], kept the same way.
     ///   - generator: start vectors of the power iterations.
     public static func fitSplits(
-        _ vectors: [Float], isQuery: [Bool], dimension d: Int, height: Int, weights: UnsafeMutablePointer<Float>,
+        _ vectors: [Float], isQuery: [Bool], dimension d: Int, height: Int,
+        weights: UnsafeMutablePointer<Float>,
         biases: UnsafeMutablePointer<Float>, generator: inout RandomGenerator
     ) {
         guard height > 0 else { return }
@@ -86,14 +91,18 @@ public enum TreeRouting {
         for u in 0..<internalNodes(height: height) {
             let set = members[u]
             if set.count >= 2 {
-                let (direction, median, spread) = principalSplit(vectors, set, isQuery: isQuery, dimension: d, generator: &generator)
+                let (direction, median, spread) = principalSplit(
+                    vectors, set, isQuery: isQuery, dimension: d, generator: &generator)
                 for j in 0..<d { weights[u * d + j] = direction[j] / spread }
                 biases[u] = -median / spread
             }
             let left = 2 * u + 1
             guard left < internalNodes(height: height) else { continue }
             for i in set {
-                let z = vectors.withUnsafeBufferPointer { Dot.product(weights + u * d, $0.baseAddress! + i * d, count: d) } + biases[u]
+                let z =
+                    vectors.withUnsafeBufferPointer {
+                        Dot.product(weights + u * d, $0.baseAddress! + i * d, count: d)
+                    } + biases[u]
                 members[z >= 0 ? left : left + 1].append(i)
             }
         }
@@ -109,7 +118,8 @@ public enum TreeRouting {
     /// for every query, and no TC gradient). Along v both kinds have the same mean, so the median
     /// splits each of them roughly in half.
     static func principalSplit(
-        _ vectors: [Float], _ set: [Int], isQuery: [Bool], dimension d: Int, generator: inout RandomGenerator
+        _ vectors: [Float], _ set: [Int], isQuery: [Bool], dimension d: Int,
+        generator: inout RandomGenerator
     ) -> (direction: [Float], median: Float, spread: Float) {
         var means = [[Double]](repeating: [Double](repeating: 0, count: d), count: 2)
         var counts = [0, 0]
@@ -118,7 +128,9 @@ public enum TreeRouting {
             counts[kind] += 1
             for j in 0..<d { means[kind][j] += Double(vectors[i * d + j]) }
         }
-        for kind in 0..<2 where counts[kind] > 0 { for j in 0..<d { means[kind][j] /= Double(counts[kind]) } }
+        for kind in 0..<2 where counts[kind] > 0 {
+            for j in 0..<d { means[kind][j] /= Double(counts[kind]) }
+        }
         // The unit direction between the two means, projected out of every iterate.
         var gap = (0..<d).map { means[0][$0] - means[1][$0] }
         let gapNorm = gap.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -129,7 +141,10 @@ public enum TreeRouting {
             return zip(v, gap).map { $0 - along * $1 }
         }
         // Centres: each kind's own mean, or the mean of all points when one kind is missing.
-        let overall = (0..<d).map { (means[0][$0] * Double(counts[0]) + means[1][$0] * Double(counts[1])) / Double(set.count) }
+        let overall = (0..<d).map {
+            (means[0][$0] * Double(counts[0]) + means[1][$0] * Double(counts[1]))
+                / Double(set.count)
+        }
         let centres = separate ? means : [overall, overall]
         var v = orthogonalised((0..<d).map { _ in Double(generator.nextNormal()) })
         for _ in 0..<30 {
@@ -149,7 +164,9 @@ public enum TreeRouting {
         let direction = v.map { Float($0 / max(norm, 1e-30)) }
         var projections = set.map { i in
             direction.withUnsafeBufferPointer { w in
-                vectors.withUnsafeBufferPointer { Dot.product(w.baseAddress!, $0.baseAddress! + i * d, count: d) }
+                vectors.withUnsafeBufferPointer {
+                    Dot.product(w.baseAddress!, $0.baseAddress! + i * d, count: d)
+                }
             }
         }
         projections.sort()

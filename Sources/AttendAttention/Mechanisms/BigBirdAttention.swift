@@ -39,7 +39,9 @@ public final class BigBirdAttention: AttentionCore {
         public var randomLayout: RandomLayout
 
         /// Defaults: b = 64, r = 3, drawn random blocks.
-        public init(blockSize: Int = 64, randomBlockCount: Int = 3, randomLayout: RandomLayout = .drawn) {
+        public init(
+            blockSize: Int = 64, randomBlockCount: Int = 3, randomLayout: RandomLayout = .drawn
+        ) {
             self.blockSize = blockSize
             self.randomBlockCount = randomBlockCount
             self.randomLayout = randomLayout
@@ -55,7 +57,8 @@ public final class BigBirdAttention: AttentionCore {
         }
 
         enum CodingKeys: String, CodingKey {
-            case blockSize = "block_size", randomBlockCount = "random_block_count", randomLayout = "random_layout"
+            case blockSize = "block_size", randomBlockCount = "random_block_count", randomLayout =
+                "random_layout"
         }
     }
 
@@ -75,11 +78,15 @@ public final class BigBirdAttention: AttentionCore {
     private struct LayoutKey: Hashable { let layer: Int, blocks: Int }
 
     /// BigBird with block size `blockSize` and `randomBlockCount` random blocks per row.
-    public init(blockSize: Int, randomBlockCount: Int, randomLayout: RandomLayout = .drawn, seed: UInt64) throws {
+    public init(
+        blockSize: Int, randomBlockCount: Int, randomLayout: RandomLayout = .drawn, seed: UInt64
+    ) throws {
         guard blockSize >= 1, randomBlockCount >= 0 else {
             throw MixerError.invalidConfiguration(
                 mechanism: "bigbird",
-                problem: "block size must be ≥ 1 and random blocks ≥ 0, got \(blockSize) and \(randomBlockCount)")
+                problem:
+                    "block size must be ≥ 1 and random blocks ≥ 0, got \(blockSize) and \(randomBlockCount)"
+            )
         }
         self.blockSize = blockSize
         self.randomBlockCount = randomBlockCount
@@ -102,7 +109,10 @@ public final class BigBirdAttention: AttentionCore {
     public func setLayout(_ layout: BigBirdLayout) throws {
         guard layout.randomCount == randomBlockCount else {
             throw MixerError.invalidConfiguration(
-                mechanism: "bigbird", problem: "layout has \(layout.randomCount) random blocks per row, mechanism \(randomBlockCount)")
+                mechanism: "bigbird",
+                problem:
+                    "layout has \(layout.randomCount) random blocks per row, mechanism \(randomBlockCount)"
+            )
         }
         pinned[layout.blockCount] = layout
     }
@@ -113,7 +123,8 @@ public final class BigBirdAttention: AttentionCore {
         if let layout = pinned[blockCount] {
             guard layout.heads == heads else {
                 throw MixerError.invalidConfiguration(
-                    mechanism: "bigbird", problem: "layout has \(layout.heads) heads, input \(heads)")
+                    mechanism: "bigbird",
+                    problem: "layout has \(layout.heads) heads, input \(heads)")
             }
             return layout
         }
@@ -122,10 +133,14 @@ public final class BigBirdAttention: AttentionCore {
         let layout: BigBirdLayout
         switch randomLayout {
         case .firstBlock:
-            layout = try .firstBlock(heads: heads, blockCount: blockCount, randomCount: randomBlockCount)
+            layout = try .firstBlock(
+                heads: heads, blockCount: blockCount, randomCount: randomBlockCount)
         case .drawn:
-            var generator = RandomGenerator(seed: seed, stream: RandomGenerator.mix(UInt64(layer), drawCount))
-            layout = try .drawn(heads: heads, blockCount: blockCount, randomCount: randomBlockCount, generator: &generator)
+            var generator = RandomGenerator(
+                seed: seed, stream: RandomGenerator.mix(UInt64(layer), drawCount))
+            layout = try .drawn(
+                heads: heads, blockCount: blockCount, randomCount: randomBlockCount,
+                generator: &generator)
         }
         layouts[key] = layout
         return layout
@@ -133,20 +148,28 @@ public final class BigBirdAttention: AttentionCore {
 
     /// q, k [b, n, h, d], v [b, n, h, e] → [b, n, h, e] over global, window and random blocks;
     /// bidirectional only (causal contexts throw).
-    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws
+        -> Tensor
+    {
         if context.isCausal {
             throw MixerError.causalUnsupported(
                 mechanism: "bigbird",
-                reason: "its global rows and random blocks read future positions (the reference's LRA code falls back to full attention)")
+                reason:
+                    "its global rows and random blocks read future positions (the reference's LRA code falls back to full attention)"
+            )
         }
         let (batch, n, heads, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
         guard key.shape[1] == n else {
             throw MixerError.invalidConfiguration(
-                mechanism: "bigbird", problem: "block-sparse self-attention needs as many keys as queries, got \(n) and \(key.shape[1])")
+                mechanism: "bigbird",
+                problem:
+                    "block-sparse self-attention needs as many keys as queries, got \(n) and \(key.shape[1])"
+            )
         }
         let scale = 1 / Float(d).squareRoot()
         if n <= fullAttentionThreshold {
-            return Tensor.fusedAttention(query: query, key: key, value: value, scale: scale, keyMask: context.paddingMask)
+            return Tensor.fusedAttention(
+                query: query, key: key, value: value, scale: scale, keyMask: context.paddingMask)
         }
         let b = blockSize
         let padding = (b - n % b) % b
@@ -157,7 +180,8 @@ public final class BigBirdAttention: AttentionCore {
         let layout = try layout(blockCount: blocks, heads: heads, layer: context.layerIndex)
         var y = Tensor.segmentedAttention(
             query: padded(query), key: padded(key), value: padded(value), scale: scale,
-            pattern: layout.pattern(blockSize: b), keyMask: mask, maskRule: .additive(penalty: -10000))
+            pattern: layout.pattern(blockSize: b), keyMask: mask,
+            maskRule: .additive(penalty: -10000))
         if let mask { y = y * mask.reshaped([batch, n + padding, 1, 1]) }  // padded queries return 0
         return padding > 0 ? y.sliced(alongAxis: 1, 0..<n) : y
     }
@@ -165,9 +189,11 @@ public final class BigBirdAttention: AttentionCore {
     /// Registry entry.
     public static let entry = Mechanism(
         name: "bigbird",
-        summary: "block-sparse global + window + random blocks, ITC layout (BigBird, Zaheer et al. 2020)",
+        summary:
+            "block-sparse global + window + random blocks, ITC layout (BigBird, Zaheer et al. 2020)",
         capabilities: {
-            var c = Capabilities(supportsCausal: false, complexity: "O(n·(5+r)·b·d) time, O(n·(5+r)·b) memory")
+            var c = Capabilities(
+                supportsCausal: false, complexity: "O(n·(5+r)·b·d) time, O(n·(5+r)·b) memory")
             c.canSeeEveryKey = true
             c.isRandomized = true
             return c
@@ -176,7 +202,10 @@ public final class BigBirdAttention: AttentionCore {
             let options = configuration.bigbird
             let core = try BigBirdAttention(
                 blockSize: options.blockSize, randomBlockCount: options.randomBlockCount,
-                randomLayout: options.randomLayout, seed: RandomGenerator.mix(configuration.seed, 0xB16B_12D))
-            return try MultiHeadAttention(mechanism: "bigbird", configuration: configuration, core: core, generator: &generator)
+                randomLayout: options.randomLayout,
+                seed: RandomGenerator.mix(configuration.seed, 0xB16B_12D))
+            return try MultiHeadAttention(
+                mechanism: "bigbird", configuration: configuration, core: core,
+                generator: &generator)
         })
 }

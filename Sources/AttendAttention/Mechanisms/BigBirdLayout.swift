@@ -25,14 +25,19 @@ public struct BigBirdLayout: Sendable, Equatable {
     public init(heads: Int, blockCount: Int, randomCount: Int, randomBlocks: [Int]) throws {
         guard blockCount >= 4, heads >= 1, randomCount >= 0 else {
             throw MixerError.invalidConfiguration(
-                mechanism: "bigbird", problem: "a layout needs at least 4 blocks and 1 head, got \(blockCount) blocks, \(heads) heads")
+                mechanism: "bigbird",
+                problem:
+                    "a layout needs at least 4 blocks and 1 head, got \(blockCount) blocks, \(heads) heads"
+            )
         }
         guard randomBlocks.count == heads * (blockCount - 2) * randomCount,
-              randomBlocks.allSatisfy({ (0..<blockCount).contains($0) })
+            randomBlocks.allSatisfy({ (0..<blockCount).contains($0) })
         else {
             throw MixerError.invalidConfiguration(
                 mechanism: "bigbird",
-                problem: "random blocks must be \(heads)×\(blockCount - 2)×\(randomCount) indices in 0..<\(blockCount)")
+                problem:
+                    "random blocks must be \(heads)×\(blockCount - 2)×\(randomCount) indices in 0..<\(blockCount)"
+            )
         }
         self.heads = heads
         self.blockCount = blockCount
@@ -48,7 +53,9 @@ public struct BigBirdLayout: Sendable, Equatable {
         guard nb >= r + 5 else {
             throw MixerError.invalidConfiguration(
                 mechanism: "bigbird",
-                problem: "\(nb) blocks leave fewer than \(r) random blocks outside the window and global blocks; need at least \(r + 5) blocks")
+                problem:
+                    "\(nb) blocks leave fewer than \(r) random blocks outside the window and global blocks; need at least \(r + 5) blocks"
+            )
         }
         var blocks: [Int] = []
         blocks.reserveCapacity(heads * (nb - 2) * r)
@@ -68,7 +75,9 @@ public struct BigBirdLayout: Sendable, Equatable {
 
     /// The reference's evaluation-mode layout: every random block is block 0 (Hugging Face returns
     /// all-zero `rand_attn` outside training), so block 0 is counted 1 + r times in those rows.
-    public static func firstBlock(heads: Int, blockCount: Int, randomCount: Int) throws -> BigBirdLayout {
+    public static func firstBlock(heads: Int, blockCount: Int, randomCount: Int) throws
+        -> BigBirdLayout
+    {
         try BigBirdLayout(
             heads: heads, blockCount: blockCount, randomCount: randomCount,
             randomBlocks: [Int](repeating: 0, count: heads * (blockCount - 2) * randomCount))
@@ -110,7 +119,9 @@ public struct BigBirdLayout: Sendable, Equatable {
                 segments.append(list)
             }
         }
-        return KeySegmentPattern(queryTile: b, tileCount: blockCount, sharedAcrossHeads: false, segments: segments, window: nil)
+        return KeySegmentPattern(
+            queryTile: b, tileCount: blockCount, sharedAcrossHeads: false, segments: segments,
+            window: nil)
     }
 
     /// [h, n, n] with n = nb·b: how many times query i reads key j (0 where hidden). The dense

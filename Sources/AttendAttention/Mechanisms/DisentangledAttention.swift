@@ -39,20 +39,27 @@ public final class DisentangledSelfAttention: Module {
 
     /// Projections from width `dimension` to h·d; `headDimension` defaults to dimension/h.
     public init(
-        dimension: Int, headCount: Int, headDimension: Int? = nil, options: DisentangledAttention.Options,
-        positionDropout: Float = 0, initializer: Initializer? = nil, generator: inout RandomGenerator
+        dimension: Int, headCount: Int, headDimension: Int? = nil,
+        options: DisentangledAttention.Options,
+        positionDropout: Float = 0, initializer: Initializer? = nil,
+        generator: inout RandomGenerator
     ) {
         let d = headDimension ?? dimension / headCount
         func projection(_ generator: inout RandomGenerator) -> Linear {
-            Linear(inputCount: dimension, outputCount: headCount * d, weightInitializer: initializer,
-                   biasInitializer: initializer.map { _ in .zeros }, generator: &generator)
+            Linear(
+                inputCount: dimension, outputCount: headCount * d, weightInitializer: initializer,
+                biasInitializer: initializer.map { _ in .zeros }, generator: &generator)
         }
         queryProjection = projection(&generator)
         keyProjection = projection(&generator)
         valueProjection = projection(&generator)
         let separate = !options.shareAttentionKey
-        positionKeyProjection = separate && options.positionTerms.contains(.contentToPosition) ? projection(&generator) : nil
-        positionQueryProjection = separate && options.positionTerms.contains(.positionToContent) ? projection(&generator) : nil
+        positionKeyProjection =
+            separate && options.positionTerms.contains(.contentToPosition)
+            ? projection(&generator) : nil
+        positionQueryProjection =
+            separate && options.positionTerms.contains(.positionToContent)
+            ? projection(&generator) : nil
         self.positionDropout = Dropout(probability: positionDropout)
         self.options = options
         self.headCount = headCount
@@ -62,7 +69,8 @@ public final class DisentangledSelfAttention: Module {
     /// The projections under HF's names, the position ones only when present.
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [
-            ("query_proj", queryProjection), ("key_proj", keyProjection), ("value_proj", valueProjection),
+            ("query_proj", queryProjection), ("key_proj", keyProjection),
+            ("value_proj", valueProjection),
         ]
         if let positionKeyProjection { list.append(("pos_key_proj", positionKeyProjection)) }
         if let positionQueryProjection { list.append(("pos_query_proj", positionQueryProjection)) }
@@ -78,24 +86,32 @@ public final class DisentangledSelfAttention: Module {
     /// enhanced mask decoder passes z + H), relative table [≥ 2k, c] (may be nil only without position
     /// terms) → [b, n, h·d].
     public func callAsFunction(
-        _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings: Tensor?, paddingMask: Tensor?,
+        _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings: Tensor?,
+        paddingMask: Tensor?,
         causal: Bool = false
     ) throws -> Tensor {
         let c = queryProjection.inputCount
         guard hidden.rank == 3, hidden.shape[2] == c else {
-            throw MixerError.shapeMismatch(mechanism: "deberta", expected: "[batch, length, \(c)]", got: hidden.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: "deberta", expected: "[batch, length, \(c)]", got: hidden.shape)
         }
         if let queryStates, queryStates.shape != hidden.shape {
-            throw MixerError.shapeMismatch(mechanism: "deberta", expected: "query states \(hidden.shape)", got: queryStates.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: "deberta", expected: "query states \(hidden.shape)",
+                got: queryStates.shape)
         }
         let span = options.buckets.span
         let terms = Set(options.positionTerms)
         var rows: Tensor?  // [R, c], the table rows in use
-        let index = RelativePositionIndex(queries: hidden.shape[1], keys: hidden.shape[1], buckets: options.buckets)
+        let index = RelativePositionIndex(
+            queries: hidden.shape[1], keys: hidden.shape[1], buckets: options.buckets)
         if !terms.isEmpty {
-            guard let table = relativeEmbeddings, table.rank == 2, table.shape[0] >= 2 * span, table.shape[1] == c else {
+            guard let table = relativeEmbeddings, table.rank == 2, table.shape[0] >= 2 * span,
+                table.shape[1] == c
+            else {
                 throw MixerError.shapeMismatch(
-                    mechanism: "deberta", expected: "relative table [\(2 * span), \(c)]", got: relativeEmbeddings?.shape ?? [])
+                    mechanism: "deberta", expected: "relative table [\(2 * span), \(c)]",
+                    got: relativeEmbeddings?.shape ?? [])
             }
             rows = positionDropout(index.usedRows(of: table))
         }
@@ -105,20 +121,24 @@ public final class DisentangledSelfAttention: Module {
         let v = valueProjection(hidden).reshaped([b, n, h, d])
         let R = index.rowCount
         let positionKey = rows.flatMap { rows in
-            terms.contains(.contentToPosition) ? (positionKeyProjection ?? keyProjection)(rows).reshaped([R, h, d]) : nil
+            terms.contains(.contentToPosition)
+                ? (positionKeyProjection ?? keyProjection)(rows).reshaped([R, h, d]) : nil
         }
         let positionQuery = rows.flatMap { rows in
-            terms.contains(.positionToContent) ? (positionQueryProjection ?? queryProjection)(rows).reshaped([R, h, d]) : nil
+            terms.contains(.positionToContent)
+                ? (positionQueryProjection ?? queryProjection)(rows).reshaped([R, h, d]) : nil
         }
         let mixed: Tensor  // [b, n, h, d]
         switch options.path {
         case .fused:
             mixed = Tensor.disentangledAttention(
-                query: q, key: k, value: v, positionKey: positionKey, positionQuery: positionQuery, index: index,
+                query: q, key: k, value: v, positionKey: positionKey, positionQuery: positionQuery,
+                index: index,
                 scale: scale, causal: causal, queryMask: paddingMask, keyMask: paddingMask)
         case .reference:
             mixed = referenceDisentangledAttention(
-                query: q, key: k, value: v, positionKey: positionKey, positionQuery: positionQuery, index: index,
+                query: q, key: k, value: v, positionKey: positionKey, positionQuery: positionQuery,
+                index: index,
                 scale: scale, causal: causal, queryMask: paddingMask, keyMask: paddingMask)
         }
         return mixed.reshaped([b, n, h * d])
@@ -155,7 +175,8 @@ public final class DisentangledAttention: TokenMixer {
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case positionTerms = "position_terms", buckets, shareAttentionKey = "share_attention_key"
+            case positionTerms = "position_terms", buckets, shareAttentionKey =
+                "share_attention_key"
             case normalizeRelativeEmbeddings = "normalize_relative_embeddings"
             case layerNormEpsilon = "layer_norm_epsilon", path
         }
@@ -184,13 +205,19 @@ public final class DisentangledAttention: TokenMixer {
         let options = configuration.deberta
         guard options.buckets.span > 0 else {
             throw MixerError.invalidConfiguration(
-                mechanism: "deberta", problem: "relative span must be positive (position buckets or maximum relative position)")
+                mechanism: "deberta",
+                problem:
+                    "relative span must be positive (position buckets or maximum relative position)"
+            )
         }
         attention = DisentangledSelfAttention(
-            dimension: configuration.modelDimension, headCount: h, headDimension: d, options: options,
+            dimension: configuration.modelDimension, headCount: h, headDimension: d,
+            options: options,
             generator: &generator)
-        output = Linear(inputCount: h * d, outputCount: configuration.modelDimension, bias: configuration.projectionBias,
-                        generator: &generator)
+        output = Linear(
+            inputCount: h * d, outputCount: configuration.modelDimension,
+            bias: configuration.projectionBias,
+            generator: &generator)
     }
 
     /// `self` and `output`.
@@ -199,27 +226,35 @@ public final class DisentangledAttention: TokenMixer {
     /// [b, n, c] → [b, n, c].
     public func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor {
         guard let table = context.carried[RelativePositionEmbeddings.carriedKey] else {
-            throw MixerError.missingCarriedValue(mechanism: "deberta", key: RelativePositionEmbeddings.carriedKey)
+            throw MixerError.missingCarriedValue(
+                mechanism: "deberta", key: RelativePositionEmbeddings.carriedKey)
         }
-        let mixed = try attention(x, relativeEmbeddings: table, paddingMask: context.paddingMask, causal: context.isCausal)
+        let mixed = try attention(
+            x, relativeEmbeddings: table, paddingMask: context.paddingMask, causal: context.isCausal
+        )
         return output(mixed)
     }
 
     /// Registry entry.
     public static let entry = Mechanism(
         name: "deberta",
-        summary: "DeBERTa disentangled attention: content + relative-position terms, log buckets (He et al. 2020)",
+        summary:
+            "DeBERTa disentangled attention: content + relative-position terms, log buckets (He et al. 2020)",
         capabilities: {
             // Sees every key, but equals full attention only with no position terms (tested there), so
             // it does not claim `canSeeEveryKey`, which promises equality under the generic setting.
             Capabilities(
-                supportsCausal: true, complexity: "O(n²·d) time like full attention; O(n·R) memory, R ≤ 2·buckets")
+                supportsCausal: true,
+                complexity: "O(n²·d) time like full attention; O(n·R) memory, R ≤ 2·buckets")
         }(),
-        make: { configuration, generator in try DisentangledAttention(configuration: configuration, generator: &generator) },
+        make: { configuration, generator in
+            try DisentangledAttention(configuration: configuration, generator: &generator)
+        },
         makeShared: { configuration, generator in
             let options = configuration.deberta
             return RelativePositionEmbeddings(
                 rows: 2 * options.buckets.span, dimension: configuration.modelDimension,
-                normalized: options.normalizeRelativeEmbeddings, epsilon: options.layerNormEpsilon, generator: &generator)
+                normalized: options.normalizeRelativeEmbeddings, epsilon: options.layerNormEpsilon,
+                generator: &generator)
         })
 }

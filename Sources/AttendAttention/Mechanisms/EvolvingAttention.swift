@@ -63,7 +63,8 @@ public final class EvolvingAttention: AttentionCore {
 
         enum CodingKeys: String, CodingKey {
             case base, windowSize = "window_size", residualWeight = "residual_weight"
-            case convolutionWeight = "convolution_weight", activation, memoryBudget = "memory_budget"
+            case convolutionWeight = "convolution_weight", activation, memoryBudget =
+                "memory_budget"
         }
     }
 
@@ -84,13 +85,18 @@ public final class EvolvingAttention: AttentionCore {
 
     /// A layer for `headCount` heads.
     public init(headCount: Int, options: Options, generator: inout RandomGenerator) throws {
-        guard (0...1).contains(options.residualWeight), (0...1).contains(options.convolutionWeight) else {
+        guard (0...1).contains(options.residualWeight), (0...1).contains(options.convolutionWeight)
+        else {
             throw MixerError.invalidConfiguration(
                 mechanism: "evolving",
-                problem: "residual and convolution weights must lie in [0, 1], got \(options.residualWeight) and \(options.convolutionWeight)")
+                problem:
+                    "residual and convolution weights must lie in [0, 1], got \(options.residualWeight) and \(options.convolutionWeight)"
+            )
         }
         guard options.base == .full || options.windowSize >= 1 else {
-            throw MixerError.invalidConfiguration(mechanism: "evolving", problem: "window size must be at least 1, got \(options.windowSize)")
+            throw MixerError.invalidConfiguration(
+                mechanism: "evolving",
+                problem: "window size must be at least 1, got \(options.windowSize)")
         }
         self.options = options
         self.headCount = headCount
@@ -100,7 +106,9 @@ public final class EvolvingAttention: AttentionCore {
     }
 
     /// The 3×3 convolution across heads' score maps: weight [h, h, 3, 3] and bias [h].
-    public var ownParameters: [(String, Parameter)] { [("map_conv.weight", weight), ("map_conv.bias", bias)] }
+    public var ownParameters: [(String, Parameter)] {
+        [("map_conv.weight", weight), ("map_conv.bias", bias)]
+    }
 
     /// Columns of the stored map and the keys before the diagonal in its first column.
     func layout(keys m: Int, causal: Bool) -> (width: Int, before: Int) {
@@ -110,23 +118,29 @@ public final class EvolvingAttention: AttentionCore {
     }
 
     /// Bytes the maps need for a forward and backward pass on these sizes.
-    public func memoryNeed(batch: Int, heads: Int, queries n: Int, keys m: Int, causal: Bool) -> Int {
+    public func memoryNeed(batch: Int, heads: Int, queries n: Int, keys m: Int, causal: Bool) -> Int
+    {
         let width = layout(keys: m, causal: causal).width
         return EvolvingAttention.mapsPerStep * batch * heads * n * width * MemoryLayout<Float>.size
     }
 
     /// q, k [b, n, h, d], v [b, m, h, e] → [b, n, h, e] with maps evolved by the convolution;
     /// throws when the maps would exceed `memoryBudget`.
-    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws
+        -> Tensor
+    {
         let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
         let m = key.shape[1]
         let causal = context.isCausal
         if options.base == .local, m != n {
-            throw MixerError.invalidConfiguration(mechanism: "evolving", problem: "sliding windows need as many keys as queries, got \(n) and \(m)")
+            throw MixerError.invalidConfiguration(
+                mechanism: "evolving",
+                problem: "sliding windows need as many keys as queries, got \(n) and \(m)")
         }
         let need = memoryNeed(batch: b, heads: h, queries: n, keys: m, causal: causal)
         guard need <= options.memoryBudget else {
-            throw MixerError.memoryBudgetExceeded(mechanism: "evolving", needed: need, budget: options.memoryBudget)
+            throw MixerError.memoryBudgetExceeded(
+                mechanism: "evolving", needed: need, budget: options.memoryBudget)
         }
         let (width, before) = layout(keys: m, causal: causal)
         let scale = 1 / Float(d).squareRoot()
@@ -136,25 +150,33 @@ public final class EvolvingAttention: AttentionCore {
             let q = query.permuted([0, 2, 1, 3]), k = key.permuted([0, 2, 1, 3])  // [b, h, n, d], [b, h, m, d]
             scores = Tensor.matmul(q, k, transposeB: true) * scale
         case .local:
-            scores = Tensor.bandedScores(query: query, key: key, scale: scale, before: before, width: width)
+            scores = Tensor.bandedScores(
+                query: query, key: key, scale: scale, before: before, width: width)
         }
         let masks = EvolvingAttention.masks(
-            batch: b, queries: n, keys: m, width: width, before: before, banded: options.base == .local, causal: causal,
+            batch: b, queries: n, keys: m, width: width, before: before,
+            banded: options.base == .local, causal: causal,
             padding: context.paddingMask)
         let logits: Tensor
         let evolved: Tensor
-        if let previous = context.carried[EvolvingAttention.carriedKey], previous.shape == scores.shape {
+        if let previous = context.carried[EvolvingAttention.carriedKey],
+            previous.shape == scores.shape
+        {
             evolved = Tensor.evolvingUpdate(
-                scores: scores, previous: previous, weight: weight.value, bias: bias.value, valid: masks.valid,
-                residualWeight: options.residualWeight, convolutionWeight: options.convolutionWeight,
-                activation: options.activation, shift: options.base == .local ? 1 : 0, causal: causal)
+                scores: scores, previous: previous, weight: weight.value, bias: bias.value,
+                valid: masks.valid,
+                residualWeight: options.residualWeight,
+                convolutionWeight: options.convolutionWeight,
+                activation: options.activation, shift: options.base == .local ? 1 : 0,
+                causal: causal)
             logits = evolved
         } else {
             evolved = scores * masks.valid
             logits = scores
         }
         context.carried[EvolvingAttention.carriedKey] = evolved
-        let probabilities = logits.maskedFill(where: masks.hidden, with: -.infinity).softmax(alongAxis: -1)  // [b, h, n, W]
+        let probabilities = logits.maskedFill(where: masks.hidden, with: -.infinity).softmax(
+            alongAxis: -1)  // [b, h, n, W]
         switch options.base {
         case .full:
             let v = value.permuted([0, 2, 1, 3])  // [b, h, m, e]
@@ -168,7 +190,8 @@ public final class EvolvingAttention: AttentionCore {
     /// convolution's input); `hidden` [1 or b, 1, n, W]: 1 on cells the softmax must skip (keys
     /// outside the sequence or window, padded keys, future keys).
     static func masks(
-        batch b: Int, queries n: Int, keys m: Int, width: Int, before: Int, banded: Bool, causal: Bool, padding: Tensor?
+        batch b: Int, queries n: Int, keys m: Int, width: Int, before: Int, banded: Bool,
+        causal: Bool, padding: Tensor?
     ) -> (valid: Tensor, hidden: Tensor) {
         let rows = padding == nil ? 1 : b
         let mask = padding?.scalars
@@ -188,15 +211,21 @@ public final class EvolvingAttention: AttentionCore {
                 }
             }
         }
-        return (Tensor(shape: [rows, 1, n, width], scalars: valid), Tensor(shape: [rows, 1, n, width], scalars: hidden))
+        return (
+            Tensor(shape: [rows, 1, n, width], scalars: valid),
+            Tensor(shape: [rows, 1, n, width], scalars: hidden)
+        )
     }
 
     /// Registry entry.
     public static let entry = Mechanism(
         name: "evolving",
-        summary: "attention maps evolved across layers by a 3×3 convolution, on full or local attention (Wang et al. 2021)",
+        summary:
+            "attention maps evolved across layers by a 3×3 convolution, on full or local attention (Wang et al. 2021)",
         capabilities: {
-            var c = Capabilities(supportsCausal: true, complexity: "O(n²·(d + 9h)) time, O(n²) memory (O(n·w) on local)")
+            var c = Capabilities(
+                supportsCausal: true,
+                complexity: "O(n²·(d + 9h)) time, O(n²) memory (O(n·w) on local)")
             c.materializesAttentionMap = true
             c.canSeeEveryKey = true  // a layer with nothing carried is plain attention
             return c
@@ -205,7 +234,8 @@ public final class EvolvingAttention: AttentionCore {
             let (h, _) = try configuration.validatedHeads(for: "evolving")
             return try MultiHeadAttention(
                 mechanism: "evolving", configuration: configuration,
-                core: EvolvingAttention(headCount: h, options: configuration.evolving, generator: &generator),
+                core: EvolvingAttention(
+                    headCount: h, options: configuration.evolving, generator: &generator),
                 generator: &generator)
         })
 }

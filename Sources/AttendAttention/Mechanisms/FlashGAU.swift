@@ -62,7 +62,8 @@ public final class FlashGAU: TokenMixer {
 
         enum CodingKeys: String, CodingKey {
             case mode, expansion, sharedDimension = "shared_dimension", chunkSize = "chunk_size"
-            case relativeBias = "relative_bias", maximumRelativeDistance = "maximum_relative_distance", path
+            case relativeBias = "relative_bias", maximumRelativeDistance =
+                "maximum_relative_distance", path
         }
 
         /// Decodes the options, keeping each absent key's default.
@@ -101,14 +102,19 @@ public final class FlashGAU: TokenMixer {
         let e = Int((options.expansion * Float(c)).rounded())
         let s = options.sharedDimension
         func check(_ ok: Bool, _ problem: String) throws {
-            if !ok { throw MixerError.invalidConfiguration(mechanism: "flash-gau", problem: problem) }
+            if !ok {
+                throw MixerError.invalidConfiguration(mechanism: "flash-gau", problem: problem)
+            }
         }
-        try check(c > 0 && e > 0, "expansion \(options.expansion) × width \(c) gives no expanded units")
+        try check(
+            c > 0 && e > 0, "expansion \(options.expansion) × width \(c) gives no expanded units")
         try check(s > 0, "shared dimension must be positive, got \(s)")
         try check(options.chunkSize > 0, "chunk size must be positive, got \(options.chunkSize)")
         try check(options.maximumRelativeDistance >= 0, "maximum relative distance must be ≥ 0")
         (mode, path, modelDimension, expandedDimension) = (options.mode, options.path, c, e)
-        (sharedDimension, chunkSize, maximumDistance) = (s, options.chunkSize, options.maximumRelativeDistance)
+        (sharedDimension, chunkSize, maximumDistance) = (
+            s, options.chunkSize, options.maximumRelativeDistance
+        )
         let normal = Initializer.normal(standardDeviation: 0.02)
         let bias = configuration.projectionBias
         hidden = Linear(
@@ -117,10 +123,12 @@ public final class FlashGAU: TokenMixer {
         let heads = mode == .quadratic ? 2 : 4
         gamma = Parameter(normal.make([heads, s], generator: &generator))
         beta = Parameter(.zeros([heads, s]))
-        relativeBias = options.relativeBias
+        relativeBias =
+            options.relativeBias
             ? Parameter(normal.make([2 * maximumDistance + 1], generator: &generator)) : nil
         output = Linear(
-            inputCount: e, outputCount: c, bias: bias, weightInitializer: normal, biasInitializer: .zeros,
+            inputCount: e, outputCount: c, bias: bias, weightInitializer: normal,
+            biasInitializer: .zeros,
             generator: &generator)
     }
 
@@ -147,7 +155,9 @@ public final class FlashGAU: TokenMixer {
             hidden: Tensor, hiddenBias: Tensor?, gamma: Tensor, beta: Tensor, relativeBias: Tensor?,
             output: Tensor, outputBias: Tensor?
         ) {
-            (self.hidden, self.hiddenBias, self.gamma, self.beta) = (hidden, hiddenBias, gamma, beta)
+            (self.hidden, self.hiddenBias, self.gamma, self.beta) = (
+                hidden, hiddenBias, gamma, beta
+            )
             (self.relativeBias, self.output, self.outputBias) = (relativeBias, output, outputBias)
         }
     }
@@ -155,8 +165,10 @@ public final class FlashGAU: TokenMixer {
     /// The current parameter values.
     public var weights: Weights {
         Weights(
-            hidden: hidden.weight.value, hiddenBias: hidden.bias?.value, gamma: gamma.value, beta: beta.value,
-            relativeBias: relativeBias?.value, output: output.weight.value, outputBias: output.bias?.value)
+            hidden: hidden.weight.value, hiddenBias: hidden.bias?.value, gamma: gamma.value,
+            beta: beta.value,
+            relativeBias: relativeBias?.value, output: output.weight.value,
+            outputBias: output.bias?.value)
     }
 
     /// [b, n, c] → [b, n, c] (no residual: the block adds it).
@@ -165,30 +177,37 @@ public final class FlashGAU: TokenMixer {
     }
 
     /// The unit with the given parameter values (shapes as this unit's parameters).
-    public func callAsFunction(_ x: Tensor, weights w: Weights, context: MixerContext) throws -> Tensor {
+    public func callAsFunction(_ x: Tensor, weights w: Weights, context: MixerContext) throws
+        -> Tensor
+    {
         guard x.rank == 3, x.shape[2] == modelDimension else {
             throw MixerError.shapeMismatch(
-                mechanism: "flash-gau", expected: "[batch, length, \(modelDimension)]", got: x.shape)
+                mechanism: "flash-gau", expected: "[batch, length, \(modelDimension)]", got: x.shape
+            )
         }
         let (b, n) = (x.shape[0], x.shape[1])
         let (u, v, heads) = projections(x, weights: w)
         let mask = context.paddingMask
         if let mask, mask.shape != [b, n] {
-            throw MixerError.shapeMismatch(mechanism: "flash-gau", expected: "padding mask [\(b), \(n)]", got: mask.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: "flash-gau", expected: "padding mask [\(b), \(n)]", got: mask.shape)
         }
         let lengths = realLengths(mask, batch: b, length: n)
         let attended: Tensor  // [b, n, e]
         switch mode {
         case .quadratic:
             attended = reluSquaredAttention(
-                heads[0], heads[1], v, chunk: Swift.max(n, 1), scales: lengths.map { 1 / $0 }, mask: mask,
+                heads[0], heads[1], v, chunk: Swift.max(n, 1), scales: lengths.map { 1 / $0 },
+                mask: mask,
                 bias: w.relativeBias, causal: context.isCausal)
         case .mixed:
             let quadratic = reluSquaredAttention(
-                heads[0], heads[1], v, chunk: chunkSize, scales: Array(repeating: 1 / Float(chunkSize), count: b),
+                heads[0], heads[1], v, chunk: chunkSize,
+                scales: Array(repeating: 1 / Float(chunkSize), count: b),
                 mask: mask, bias: w.relativeBias, causal: context.isCausal)
             let linear = FlashGAU.linearAttention(
-                query: heads[2], key: heads[3], value: v, lengths: lengths, mask: mask, chunk: chunkSize,
+                query: heads[2], key: heads[3], value: v, lengths: lengths, mask: mask,
+                chunk: chunkSize,
                 causal: context.isCausal)
             attended = quadratic + linear
         }
@@ -213,12 +232,15 @@ public final class FlashGAU: TokenMixer {
     func realLengths(_ mask: Tensor?, batch b: Int, length n: Int) -> [Float] {
         guard let mask else { return Array(repeating: Float(Swift.max(n, 1)), count: b) }
         let values = mask.scalars
-        return (0..<b).map { i in Swift.max(1, values[(i * n)..<((i + 1) * n)].reduce(0) { $0 + ($1 != 0 ? 1 : 0) }) }
+        return (0..<b).map { i in
+            Swift.max(1, values[(i * n)..<((i + 1) * n)].reduce(0) { $0 + ($1 != 0 ? 1 : 0) })
+        }
     }
 
     /// The relu² term on the configured path.
     func reluSquaredAttention(
-        _ q: Tensor, _ k: Tensor, _ v: Tensor, chunk: Int, scales: [Float], mask: Tensor?, bias: Tensor?,
+        _ q: Tensor, _ k: Tensor, _ v: Tensor, chunk: Int, scales: [Float], mask: Tensor?,
+        bias: Tensor?,
         causal: Bool
     ) -> Tensor {
         switch path {
@@ -238,7 +260,8 @@ public final class FlashGAU: TokenMixer {
     /// Non-causal: q·(Σ_t k_tᵀv_t)/length per example. Causal: q[g]·(Σ_{h<g} k[h]ᵀv[h])/C, the exclusive
     /// prefix sum over chunks (the sequence is zero-padded to a multiple of C, then cut back).
     public static func linearAttention(
-        query: Tensor, key: Tensor, value: Tensor, lengths: [Float], mask: Tensor?, chunk: Int, causal: Bool
+        query: Tensor, key: Tensor, value: Tensor, lengths: [Float], mask: Tensor?, chunk: Int,
+        causal: Bool
     ) -> Tensor {
         let (b, n, s, e) = (query.shape[0], query.shape[1], query.shape[2], value.shape[2])
         let k = mask.map { key * $0.reshaped([b, n, 1]) } ?? key  // padded keys contribute nothing
@@ -252,7 +275,8 @@ public final class FlashGAU: TokenMixer {
         func chunked(_ t: Tensor, _ width: Int) -> Tensor {
             t.padded(alongAxis: 1, before: 0, after: padding).reshaped([b * g, chunk, width])
         }
-        let perChunk = Tensor.matmul(chunked(k, s), chunked(value, e), transposeA: true) * (1 / Float(chunk))  // [bg, s, e]
+        let perChunk =
+            Tensor.matmul(chunked(k, s), chunked(value, e), transposeA: true) * (1 / Float(chunk))  // [bg, s, e]
         let before = perChunk.reshaped([b, g, s * e]).cumulativeSum(alongAxis: 1, exclusive: true)  // Σ_{h<g}
         let out = Tensor.matmul(chunked(query, s), before.reshaped([b * g, s, e]))  // [bg, C, e]
         return out.reshaped([b, g * chunk, e]).sliced(alongAxis: 1, 0..<n)
@@ -275,9 +299,12 @@ public final class FlashGAU: TokenMixer {
         if let bias {
             let offsets = (0..<(chunk * chunk)).map { index in
                 let (i, j) = index.quotientAndRemainder(dividingBy: chunk)
-                return Swift.min(Swift.max(j - i, -maximumDistance), maximumDistance) + maximumDistance
+                return Swift.min(Swift.max(j - i, -maximumDistance), maximumDistance)
+                    + maximumDistance
             }
-            scores = scores + bias.indexSelect(alongAxis: 0, Indices(shape: [chunk, chunk], values: offsets))
+            scores =
+                scores
+                + bias.indexSelect(alongAxis: 0, Indices(shape: [chunk, chunk], values: offsets))
         }
         let keys = (keyMask ?? Tensor.ones([b, n])).padded(alongAxis: 1, before: 0, after: padding)
         var allowed = keys.reshaped([b, g, 1, chunk])  // padded positions are hidden keys
@@ -290,13 +317,17 @@ public final class FlashGAU: TokenMixer {
     /// Registry entry.
     public static let entry = Mechanism(
         name: "flash-gau",
-        summary: "gated attention unit with relu² mixed chunk attention; replaces attention + FFN (Hua et al. 2022)",
+        summary:
+            "gated attention unit with relu² mixed chunk attention; replaces attention + FFN (Hua et al. 2022)",
         capabilities: {
-            var c = Capabilities(supportsCausal: true, complexity: "O(n·C·(s+e)) mixed, O(n²·(s+e)) quadratic")
+            var c = Capabilities(
+                supportsCausal: true, complexity: "O(n·C·(s+e)) mixed, O(n²·(s+e)) quadratic")
             c.replacesFeedForward = true
             return c
         }(),
-        make: { configuration, generator in try FlashGAU(configuration: configuration, generator: &generator) })
+        make: { configuration, generator in
+            try FlashGAU(configuration: configuration, generator: &generator)
+        })
 }
 
 extension Tensor {
@@ -314,12 +345,20 @@ extension Tensor {
         bias: Tensor?, maximumDistance: Int, causal: Bool
     ) -> Tensor {
         let (b, n, e) = (query.shape[0], query.shape[1], value.shape[2])
-        precondition(key.shape == query.shape && value.shape == [b, n, e], "chunked attention: q \(query.shape), k \(key.shape), v \(value.shape)")
-        if let keyMask { precondition(keyMask.shape == [b, n], "chunked attention: key mask \(keyMask.shape)") }
-        if let bias { precondition(bias.shape == [2 * maximumDistance + 1], "chunked attention: bias \(bias.shape)") }
-        return fused(ChunkedReluSquaredAttentionOp(
-            query: query, key: key, value: value, bias: bias, keyMask: keyMask, chunk: chunk,
-            scales: scales, maximumDistance: maximumDistance, causal: causal))
+        precondition(
+            key.shape == query.shape && value.shape == [b, n, e],
+            "chunked attention: q \(query.shape), k \(key.shape), v \(value.shape)")
+        if let keyMask {
+            precondition(keyMask.shape == [b, n], "chunked attention: key mask \(keyMask.shape)")
+        }
+        if let bias {
+            precondition(
+                bias.shape == [2 * maximumDistance + 1], "chunked attention: bias \(bias.shape)")
+        }
+        return fused(
+            ChunkedReluSquaredAttentionOp(
+                query: query, key: key, value: value, bias: bias, keyMask: keyMask, chunk: chunk,
+                scales: scales, maximumDistance: maximumDistance, causal: causal))
     }
 }
 

@@ -36,23 +36,28 @@ public final class FullAttention: AttentionCore {
 
     /// q [b, n, h, d], k [b, m, h, d], v [b, m, h, e] → [b, n, h, e]: softmax(q·kᵀ/√d)·v,
     /// with the context's padding mask and causality.
-    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws
+        -> Tensor
+    {
         let scale = 1 / Float(query.shape[3]).squareRoot()
         let mask = context.paddingMask
         switch path {
         case .fused:
             return Tensor.fusedAttention(
-                query: query, key: key, value: value, scale: scale, causal: context.isCausal, keyMask: mask)
+                query: query, key: key, value: value, scale: scale, causal: context.isCausal,
+                keyMask: mask)
         case .reference:
             return referenceAttention(
-                query: query, key: key, value: value, scale: scale, causal: context.isCausal, keyMask: mask)
+                query: query, key: key, value: value, scale: scale, causal: context.isCausal,
+                keyMask: mask)
         }
     }
 
     /// Registry entry.
     public static let entry = Mechanism(
         name: "full",
-        summary: "exact softmax attention, fused tiled kernel (Vaswani et al. 2017; FlashAttention tiling)",
+        summary:
+            "exact softmax attention, fused tiled kernel (Vaswani et al. 2017; FlashAttention tiling)",
         capabilities: {
             var c = Capabilities(supportsCausal: true, complexity: "O(n²·d) time, O(n) memory")
             c.canSeeEveryKey = true

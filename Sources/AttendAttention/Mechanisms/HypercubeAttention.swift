@@ -51,7 +51,9 @@ public final class HypercubeAttention: AttentionCore {
     /// Hypercube attention with `options`.
     public init(options: Options = Options()) throws {
         guard options.blockSize >= 1 else {
-            throw MixerError.invalidConfiguration(mechanism: "hypercube", problem: "block size must be positive, got \(options.blockSize)")
+            throw MixerError.invalidConfiguration(
+                mechanism: "hypercube",
+                problem: "block size must be positive, got \(options.blockSize)")
         }
         self.options = options
     }
@@ -63,21 +65,27 @@ public final class HypercubeAttention: AttentionCore {
 
     /// q, k [b, n, h, d], v [b, n, h, e] → [b, n, h, e], each block attending to its graph
     /// neighbours; self-attention only (as many keys as queries).
-    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws
+        -> Tensor
+    {
         let n = query.shape[1]
         guard key.shape[1] == n else {
-            throw MixerError.invalidConfiguration(mechanism: "hypercube", problem: "self-attention only: \(n) queries, \(key.shape[1]) keys")
+            throw MixerError.invalidConfiguration(
+                mechanism: "hypercube",
+                problem: "self-attention only: \(n) queries, \(key.shape[1]) keys")
         }
         let graph = graph(length: n, causal: context.isCausal)
         let scale = 1 / Float(query.shape[3]).squareRoot()
         switch options.path {
         case .sparse:
             return Tensor.hypercubeAttention(
-                query: query, key: key, value: value, graph: graph, blockSize: options.blockSize, scale: scale,
+                query: query, key: key, value: value, graph: graph, blockSize: options.blockSize,
+                scale: scale,
                 keyMask: context.paddingMask)
         case .reference:
             return referenceAttention(
-                query: query, key: key, value: value, scale: scale, causal: context.isCausal, keyMask: context.paddingMask,
+                query: query, key: key, value: value, scale: scale, causal: context.isCausal,
+                keyMask: context.paddingMask,
                 allowed: hypercubeMask(graph, blockSize: options.blockSize, length: n))
         }
     }
@@ -85,8 +93,10 @@ public final class HypercubeAttention: AttentionCore {
     /// Registry entry.
     public static let entry = Mechanism(
         name: "hypercube",
-        summary: "Hypercube attention: Gray-code neighbours, log₂ n keys per token (Wang et al. 2022)",
-        capabilities: Capabilities(supportsCausal: true, complexity: "O(n·log n·d) time, O(n·log n) memory"),
+        summary:
+            "Hypercube attention: Gray-code neighbours, log₂ n keys per token (Wang et al. 2022)",
+        capabilities: Capabilities(
+            supportsCausal: true, complexity: "O(n·log n·d) time, O(n·log n) memory"),
         make: { configuration, generator in
             try MultiHeadAttention(
                 mechanism: "hypercube", configuration: configuration,
@@ -101,7 +111,9 @@ public func hypercubeMask(_ graph: HypercubeGraph, blockSize: Int, length n: Int
         out.initialize(repeating: 0)
         for i in 0..<n {
             for block in graph.neighbours[i / blockSize] {
-                for j in (block * blockSize)..<Swift.min((block + 1) * blockSize, n) { out[i * n + j] = 1 }
+                for j in (block * blockSize)..<Swift.min((block + 1) * blockSize, n) {
+                    out[i * n + j] = 1
+                }
             }
         }
     }
@@ -111,17 +123,28 @@ extension Tensor {
     /// Softmax attention over `graph` (built for ⌈n/blockSize⌉ nodes; causal when the graph is) on
     /// [b, n, h, d] heads, gathering only the neighbours' keys: O(n·log n) time and memory.
     public static func hypercubeAttention(
-        query: Tensor, key: Tensor, value: Tensor, graph: HypercubeGraph, blockSize: Int, scale: Float,
+        query: Tensor, key: Tensor, value: Tensor, graph: HypercubeGraph, blockSize: Int,
+        scale: Float,
         keyMask: Tensor? = nil
     ) -> Tensor {
         let (b, n, h, d) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
         let e = value.shape[3]
-        precondition(key.shape == [b, n, h, d] && value.shape == [b, n, h, e], "hypercubeAttention: q \(query.shape), k \(key.shape), v \(value.shape)")
-        precondition(graph.nodes == (n + blockSize - 1) / blockSize, "hypercubeAttention: graph of \(graph.nodes) nodes for \(n) tokens in blocks of \(blockSize)")
-        if let keyMask { precondition(keyMask.shape == [b, n], "hypercubeAttention: key mask \(keyMask.shape), expected [\(b), \(n)]") }
-        return fused(HypercubeAttentionOp(
-            query: query, key: key, value: value, keyMask: keyMask, graph: graph,
-            blockSize: blockSize, scale: scale))
+        precondition(
+            key.shape == [b, n, h, d] && value.shape == [b, n, h, e],
+            "hypercubeAttention: q \(query.shape), k \(key.shape), v \(value.shape)")
+        precondition(
+            graph.nodes == (n + blockSize - 1) / blockSize,
+            "hypercubeAttention: graph of \(graph.nodes) nodes for \(n) tokens in blocks of \(blockSize)"
+        )
+        if let keyMask {
+            precondition(
+                keyMask.shape == [b, n],
+                "hypercubeAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
+        }
+        return fused(
+            HypercubeAttentionOp(
+                query: query, key: key, value: value, keyMask: keyMask, graph: graph,
+                blockSize: blockSize, scale: scale))
     }
 }
 

@@ -27,7 +27,9 @@ public final class LinformerAttention: AttentionCore {
         public var shareHeads: Bool
 
         /// Defaults: k = 256, separate E and F, shared by the heads (lucidrains).
-        public init(projectedLength: Int = 256, shareKeyValue: Bool = false, shareHeads: Bool = true) {
+        public init(
+            projectedLength: Int = 256, shareKeyValue: Bool = false, shareHeads: Bool = true
+        ) {
             self.projectedLength = projectedLength
             self.shareKeyValue = shareKeyValue
             self.shareHeads = shareHeads
@@ -43,7 +45,8 @@ public final class LinformerAttention: AttentionCore {
         }
 
         enum CodingKeys: String, CodingKey {
-            case projectedLength = "projected_length", shareKeyValue = "share_key_value", shareHeads = "share_heads"
+            case projectedLength = "projected_length", shareKeyValue = "share_key_value",
+                shareHeads = "share_heads"
         }
     }
 
@@ -58,12 +61,15 @@ public final class LinformerAttention: AttentionCore {
 
         /// Projections for sequences up to `maximumLength`, initialised U(±1/√k) (lucidrains).
         public init(
-            maximumLength: Int, projectedLength k: Int, heads: Int, options: Options, generator: inout RandomGenerator
+            maximumLength: Int, projectedLength k: Int, heads: Int, options: Options,
+            generator: inout RandomGenerator
         ) {
             let shape = options.shareHeads ? [maximumLength, k] : [heads, maximumLength, k]
             let initializer = Initializer.uniform(bound: 1 / Float(k).squareRoot())
             key = Parameter(initializer.make(shape, generator: &generator))
-            value = options.shareKeyValue ? nil : Parameter(initializer.make(shape, generator: &generator))
+            value =
+                options.shareKeyValue
+                ? nil : Parameter(initializer.make(shape, generator: &generator))
             self.maximumLength = maximumLength
             projectedLength = k
         }
@@ -85,16 +91,21 @@ public final class LinformerAttention: AttentionCore {
 
     /// q [b, n, h, d], k [b, m, h, d], v [b, m, h, e] → [b, n, h, e] against keys and values
     /// projected to k rows; bidirectional only (causal contexts throw).
-    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws
+        -> Tensor
+    {
         if context.isCausal {
             throw MixerError.causalUnsupported(
                 mechanism: "linformer",
-                reason: "its projections mix every position, future ones included, into each projected key and value")
+                reason:
+                    "its projections mix every position, future ones included, into each projected key and value"
+            )
         }
         // n counts keys: queries only read the k projected rows.
         let (batch, n, heads, d) = (key.shape[0], key.shape[1], key.shape[2], key.shape[3])
         guard n <= projections.maximumLength else {
-            throw MixerError.sequenceTooLong(mechanism: "linformer", length: n, maximum: projections.maximumLength)
+            throw MixerError.sequenceTooLong(
+                mechanism: "linformer", length: n, maximum: projections.maximumLength)
         }
         var k = key, v = value  // [b, n, h, d]
         if let mask = context.paddingMask {
@@ -104,9 +115,11 @@ public final class LinformerAttention: AttentionCore {
         }
         let e = projections.key.value
         let projectedKeys = project(k, with: e, n: n, heads: heads, d: d)  // [b, k, h, d]
-        let projectedValues = project(v, with: projections.value?.value ?? e, n: n, heads: heads, d: d)  // [b, k, h, d]
+        let projectedValues = project(
+            v, with: projections.value?.value ?? e, n: n, heads: heads, d: d)  // [b, k, h, d]
         return Tensor.fusedAttention(
-            query: query, key: projectedKeys, value: projectedValues, scale: 1 / Float(d).squareRoot())
+            query: query, key: projectedKeys, value: projectedValues,
+            scale: 1 / Float(d).squareRoot())
     }
 
     /// Eᵀ·X along the sequence, with the first n rows of E: [b, n, h, d] → [b, k, h, d].
@@ -126,7 +139,8 @@ public final class LinformerAttention: AttentionCore {
     /// Registry entry.
     public static let entry = Mechanism(
         name: "linformer",
-        summary: "keys and values projected along the sequence to k rows (Linformer, Wang et al. 2020)",
+        summary:
+            "keys and values projected along the sequence to k rows (Linformer, Wang et al. 2020)",
         capabilities: {
             var c = Capabilities(supportsCausal: false, complexity: "O(n·k·d) time, O(n·k) memory")
             c.hasLengthSizedParameters = true
@@ -138,17 +152,21 @@ public final class LinformerAttention: AttentionCore {
             guard options.projectedLength >= 1, configuration.maximumLength >= 1 else {
                 throw MixerError.invalidConfiguration(
                     mechanism: "linformer",
-                    problem: "projected length and maximum length must be ≥ 1, got \(options.projectedLength) and \(configuration.maximumLength)")
+                    problem:
+                        "projected length and maximum length must be ≥ 1, got \(options.projectedLength) and \(configuration.maximumLength)"
+                )
             }
             // E and F come from a stream forked off the generator without advancing it, so the
             // q/k/v/output weights equal those of any other mechanism built from the same seed.
             var fork = generator
             var projectionGenerator = RandomGenerator(seed: fork.next(), stream: 0x11F0)
             let projections = Projections(
-                maximumLength: configuration.maximumLength, projectedLength: options.projectedLength, heads: h,
+                maximumLength: configuration.maximumLength,
+                projectedLength: options.projectedLength, heads: h,
                 options: options, generator: &projectionGenerator)
             return try MultiHeadAttention(
-                mechanism: "linformer", configuration: configuration, core: LinformerAttention(projections: projections),
+                mechanism: "linformer", configuration: configuration,
+                core: LinformerAttention(projections: projections),
                 generator: &generator)
         })
 }

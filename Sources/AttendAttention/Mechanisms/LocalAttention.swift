@@ -38,19 +38,25 @@ public final class LocalAttention: AttentionCore {
     /// Local attention with window `windowSize` (≥ 1).
     public init(windowSize: Int) throws {
         guard windowSize >= 1 else {
-            throw MixerError.invalidConfiguration(mechanism: "local", problem: "window size must be at least 1, got \(windowSize)")
+            throw MixerError.invalidConfiguration(
+                mechanism: "local", problem: "window size must be at least 1, got \(windowSize)")
         }
         self.windowSize = windowSize
     }
 
     /// q, k [b, n, h, d], v [b, n, h, e] → [b, n, h, e], each query seeing its window of keys.
-    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws
+        -> Tensor
+    {
         let n = query.shape[1]
         guard key.shape[1] == n else {
             throw MixerError.invalidConfiguration(
-                mechanism: "local", problem: "sliding windows need as many keys as queries, got \(n) and \(key.shape[1])")
+                mechanism: "local",
+                problem:
+                    "sliding windows need as many keys as queries, got \(n) and \(key.shape[1])")
         }
-        let pattern = LocalAttention.pattern(length: n, windowSize: windowSize, causal: context.isCausal)
+        let pattern = LocalAttention.pattern(
+            length: n, windowSize: windowSize, causal: context.isCausal)
         return Tensor.segmentedAttention(
             query: query, key: key, value: value, scale: 1 / Float(query.shape[3]).squareRoot(),
             pattern: pattern, keyMask: context.paddingMask, maskRule: .exclude)
@@ -67,7 +73,8 @@ public final class LocalAttention: AttentionCore {
     static func queryTile(reach: Int) -> Int { Swift.min(64, Swift.max(16, reach / 2)) }
 
     /// The band of each query tile as one key segment, shared by every head.
-    public static func pattern(length n: Int, windowSize w: Int, causal: Bool) -> KeySegmentPattern {
+    public static func pattern(length n: Int, windowSize w: Int, causal: Bool) -> KeySegmentPattern
+    {
         let window = window(windowSize: w, causal: causal)
         let tile = queryTile(reach: window.before + window.after)
         let tiles = (n + tile - 1) / tile
@@ -75,13 +82,16 @@ public final class LocalAttention: AttentionCore {
             let first = t * tile, last = Swift.min(n, first + tile) - 1
             return [Swift.max(0, first - window.before)..<Swift.min(n, last + window.after + 1)]
         }
-        return KeySegmentPattern(queryTile: tile, tileCount: tiles, sharedAcrossHeads: true, segments: segments, window: window)
+        return KeySegmentPattern(
+            queryTile: tile, tileCount: tiles, sharedAcrossHeads: true, segments: segments,
+            window: window)
     }
 
     /// Registry entry.
     public static let entry = Mechanism(
         name: "local",
-        summary: "sliding-window attention, banded kernel (Longformer's window, Beltagy et al. 2020)",
+        summary:
+            "sliding-window attention, banded kernel (Longformer's window, Beltagy et al. 2020)",
         capabilities: {
             var c = Capabilities(supportsCausal: true, complexity: "O(n·w·d) time, O(n·w) memory")
             c.canSeeEveryKey = true
@@ -90,7 +100,8 @@ public final class LocalAttention: AttentionCore {
         make: { configuration, generator in
             try MultiHeadAttention(
                 mechanism: "local", configuration: configuration,
-                core: LocalAttention(windowSize: configuration.local.windowSize), generator: &generator)
+                core: LocalAttention(windowSize: configuration.local.windowSize),
+                generator: &generator)
         })
 }
 

@@ -75,9 +75,12 @@ public final class LongShortAttention: TokenMixer {
     public init(configuration: MixerConfiguration, generator: inout RandomGenerator) throws {
         let (h, d) = try configuration.validatedHeads(for: "long-short")
         let o = configuration.longShort
-        for (name, value) in [("segment size", o.segmentSize), ("landmark count", o.landmarkCount),
-                              ("chunk size", o.chunkSize), ("chunk rank", o.chunkRank)] where value < 1 {
-            throw MixerError.invalidConfiguration(mechanism: "long-short", problem: "\(name) must be at least 1, got \(value)")
+        for (name, value) in [
+            ("segment size", o.segmentSize), ("landmark count", o.landmarkCount),
+            ("chunk size", o.chunkSize), ("chunk rank", o.chunkRank),
+        ] where value < 1 {
+            throw MixerError.invalidConfiguration(
+                mechanism: "long-short", problem: "\(name) must be at least 1, got \(value)")
         }
         let c = configuration.modelDimension
         let bias = configuration.projectionBias
@@ -87,7 +90,8 @@ public final class LongShortAttention: TokenMixer {
         key = Linear(inputCount: c, outputCount: c, bias: bias, generator: &generator)
         value = Linear(inputCount: c, outputCount: c, bias: bias, generator: &generator)
         output = Linear(inputCount: c, outputCount: c, bias: bias, generator: &generator)
-        dynamicProjection = Linear(inputCount: c, outputCount: h * o.landmarkCount, generator: &generator)
+        dynamicProjection = Linear(
+            inputCount: c, outputCount: h * o.landmarkCount, generator: &generator)
         chunkProjection = Linear(inputCount: c, outputCount: h * o.chunkRank, generator: &generator)
         localNorm = LayerNorm(dimension: c)
         globalNorm = LayerNorm(dimension: c)
@@ -95,9 +99,11 @@ public final class LongShortAttention: TokenMixer {
 
     /// Checkpoint names (see the file header for the reference's names).
     public var children: [(String, any Module)] {
-        [("query", query), ("key", key), ("value", value), ("output", output),
-         ("dynamic_projection", dynamicProjection), ("chunk_projection", chunkProjection),
-         ("local_norm", localNorm), ("global_norm", globalNorm)]
+        [
+            ("query", query), ("key", key), ("value", value), ("output", output),
+            ("dynamic_projection", dynamicProjection), ("chunk_projection", chunkProjection),
+            ("local_norm", localNorm), ("global_norm", globalNorm),
+        ]
     }
 
     /// [b, n, c] → [b, n, c].
@@ -105,7 +111,8 @@ public final class LongShortAttention: TokenMixer {
         let (h, d) = (headCount, headDimension)
         let c = h * d
         guard x.rank == 3, x.shape[2] == c else {
-            throw MixerError.shapeMismatch(mechanism: "long-short", expected: "[batch, length, \(c)]", got: x.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: "long-short", expected: "[batch, length, \(c)]", got: x.shape)
         }
         let (b, n) = (x.shape[0], x.shape[1])
         let mask = context.paddingMask
@@ -118,14 +125,16 @@ public final class LongShortAttention: TokenMixer {
             let (l, rank) = (options.chunkSize, options.chunkRank)
             let logits = chunkProjection(x).reshaped([b, n, h, rank])
             landmarks = Self.chunkLandmarks(
-                logits: logits, key: rawKey.reshaped([b, n, h, d]), value: rawValue.reshaped([b, n, h, d]),
+                logits: logits, key: rawKey.reshaped([b, n, h, d]),
+                value: rawValue.reshaped([b, n, h, d]),
                 keyMask: mask, chunkSize: l)
             window = .trailing(size: options.segmentSize)
             visibility = .chunked(size: l, rank: rank)
         } else {
             let logits = dynamicProjection(x).reshaped([b, n, h, options.landmarkCount])
             landmarks = Self.landmarks(
-                logits: logits, key: localKey.reshaped([b, n, h, d]), value: localValue.reshaped([b, n, h, d]),
+                logits: logits, key: localKey.reshaped([b, n, h, d]),
+                value: localValue.reshaped([b, n, h, d]),
                 keyMask: mask)
             window = .segments(size: options.segmentSize, extra: extraKeys)
             visibility = .all
@@ -134,7 +143,8 @@ public final class LongShortAttention: TokenMixer {
         let globalKey = globalNorm(landmarks.key.reshaped([b, r, c])).reshaped([b, r, h, d])
         let globalValue = globalNorm(landmarks.value.reshaped([b, r, c])).reshaped([b, r, h, d])
         let mixed = Tensor.globalLocalAttention(
-            query: q, key: localKey.reshaped([b, n, h, d]), value: localValue.reshaped([b, n, h, d]),
+            query: q, key: localKey.reshaped([b, n, h, d]),
+            value: localValue.reshaped([b, n, h, d]),
             globalKey: globalKey, globalValue: globalValue, scale: 1 / Float(d).squareRoot(),
             window: window, visibility: visibility, keyMask: mask, globalMask: landmarks.mask)  // [b, n, h, d]
         return output(mixed.reshaped([b, n, c]))
@@ -148,7 +158,10 @@ public final class LongShortAttention: TokenMixer {
     ) -> (key: Tensor, value: Tensor, mask: Tensor?) {
         let (b, n) = (logits.shape[0], logits.shape[1])
         var scores = logits.permuted([0, 2, 3, 1])  // [b, h, r, n]
-        if let keyMask { scores = scores.maskedFill(where: (1 - keyMask).reshaped([b, 1, 1, n]), with: -.infinity) }
+        if let keyMask {
+            scores = scores.maskedFill(
+                where: (1 - keyMask).reshaped([b, 1, 1, n]), with: -.infinity)
+        }
         let weights = scores.softmax(alongAxis: -1)  // [b, h, r, n]
         func mix(_ x: Tensor) -> Tensor {
             Tensor.matmul(weights, x.permuted([0, 2, 1, 3])).permuted([0, 2, 1, 3])  // [b, r, h, d]
@@ -180,11 +193,15 @@ public final class LongShortAttention: TokenMixer {
         func mix(_ x: Tensor) -> Tensor {
             let tiles = x.padded(alongAxis: 1, before: 0, after: padding)
                 .reshaped([b, chunks, l, h, d]).permuted([0, 1, 3, 2, 4])  // [b, C, h, l, d]
-            return Tensor.matmul(weights, tiles).permuted([0, 1, 3, 2, 4]).reshaped([b, chunks * rank, h, d])
+            return Tensor.matmul(weights, tiles).permuted([0, 1, 3, 2, 4]).reshaped([
+                b, chunks * rank, h, d,
+            ])
         }
         let mask: Tensor? = keyMask.map { _ in
             let any = real.reshaped([b, chunks, l]).max(alongAxis: 2).scalars  // [b, C]
-            return Tensor(shape: [b, chunks * rank], scalars: (0..<(b * chunks * rank)).map { any[$0 / rank] != 0 ? 1 : 0 })
+            return Tensor(
+                shape: [b, chunks * rank],
+                scalars: (0..<(b * chunks * rank)).map { any[$0 / rank] != 0 ? 1 : 0 })
         }
         return (mix(key), mix(value), mask)
     }
@@ -192,8 +209,11 @@ public final class LongShortAttention: TokenMixer {
     /// Registry entry.
     public static let entry = Mechanism(
         name: "long-short",
-        summary: "Transformer-LS: segment window + dynamic low-rank projection, DualLN (Zhu et al. 2021)",
+        summary:
+            "Transformer-LS: segment window + dynamic low-rank projection, DualLN (Zhu et al. 2021)",
         capabilities: Capabilities(
             supportsCausal: true, complexity: "O(n·(w + r)·d); causal O(n·(w + n·r_c/l)·d)"),
-        make: { configuration, generator in try LongShortAttention(configuration: configuration, generator: &generator) })
+        make: { configuration, generator in
+            try LongShortAttention(configuration: configuration, generator: &generator)
+        })
 }

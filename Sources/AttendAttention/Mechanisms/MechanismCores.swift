@@ -17,8 +17,10 @@ extension Mechanisms {
         guard let frame = mixer as? MultiHeadAttention else {
             throw MixerError.invalidConfiguration(
                 mechanism: name,
-                problem: "it does not attend with query/key/value heads in the shared multi-head frame, "
-                    + "so it cannot run between a pretrained model's query, key and value projections")
+                problem:
+                    "it does not attend with query/key/value heads in the shared multi-head frame, "
+                    + "so it cannot run between a pretrained model's query, key and value projections"
+            )
         }
         return frame.core
     }

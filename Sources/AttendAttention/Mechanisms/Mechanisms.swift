@@ -16,13 +16,17 @@ public struct Mechanism: Sendable {
     public let make: @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer
     /// Builds the state this mechanism shares across layers (built once per model), or nil when each
     /// layer is self-contained.
-    public let makeShared: (@Sendable (MixerConfiguration, inout RandomGenerator) throws -> any LayerSharedState)?
+    public let makeShared:
+        (@Sendable (MixerConfiguration, inout RandomGenerator) throws -> any LayerSharedState)?
 
     /// An entry.
     public init(
         name: String, summary: String, capabilities: Capabilities,
-        make: @escaping @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer,
-        makeShared: (@Sendable (MixerConfiguration, inout RandomGenerator) throws -> any LayerSharedState)? = nil
+        make:
+            @escaping @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer,
+        makeShared: (
+            @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any LayerSharedState
+        )? = nil
     ) {
         self.name = name
         self.summary = summary
@@ -73,7 +77,9 @@ public enum Mechanisms {
             throw MixerError.causalUnsupported(mechanism: name, reason: "it has no causal form")
         }
         var generator = RandomGenerator(seed: seed ?? configuration.seed)
-        guard let makeShared = mechanism.makeShared else { return try mechanism.make(configuration, &generator) }
+        guard let makeShared = mechanism.makeShared else {
+            return try mechanism.make(configuration, &generator)
+        }
         let shared = try makeShared(configuration, &generator)
         return StandaloneMixer(shared: shared, mixer: try mechanism.make(configuration, &generator))
     }

@@ -125,17 +125,23 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
     public let headCount: Int, headDimension: Int
 
     /// A layer of the given form sized by `configuration`.
-    public init(configuration: MixerConfiguration, form: Form, generator: inout RandomGenerator) throws {
+    public init(configuration: MixerConfiguration, form: Form, generator: inout RandomGenerator)
+        throws
+    {
         let name = form == .softmax ? "mgk" : "mgk-linear"
         let options = configuration.mgk
         let h = configuration.headCount
         let c = configuration.modelDimension
         let M = options.components
-        func invalid(_ problem: String) -> MixerError { .invalidConfiguration(mechanism: name, problem: problem) }
+        func invalid(_ problem: String) -> MixerError {
+            .invalidConfiguration(mechanism: name, problem: problem)
+        }
         guard h > 0 else { throw invalid("head count must be positive") }
         let d: Int
         if let explicit = options.headDimension {
-            guard explicit > 0 else { throw invalid("head dimension must be positive, got \(explicit)") }
+            guard explicit > 0 else {
+                throw invalid("head dimension must be positive, got \(explicit)")
+            }
             d = explicit
         } else {
             d = try configuration.validatedHeads(for: name).d
@@ -144,22 +150,31 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         guard options.varianceScales.isEmpty || options.varianceScales.count == M else {
             throw invalid("\(options.varianceScales.count) variance scales for \(M) components")
         }
-        guard options.varianceScales.allSatisfy({ $0 > 0 }) else { throw invalid("variance scales must be positive") }
+        guard options.varianceScales.allSatisfy({ $0 > 0 }) else {
+            throw invalid("variance scales must be positive")
+        }
         if form == .linear && options.assignment == .hard {
-            throw invalid("the hard assignment has no linear form (it needs each query's closest component)")
+            throw invalid(
+                "the hard assignment has no linear form (it needs each query's closest component)")
         }
         let bias = configuration.projectionBias
         let width = h * d
         self.form = form
         self.options = options
         query = Linear(inputCount: c, outputCount: width, bias: bias, generator: &generator)
-        key = Linear(inputCount: c, outputCount: options.keys == .projections ? M * width : width, bias: bias,
-                     generator: &generator)
+        key = Linear(
+            inputCount: c, outputCount: options.keys == .projections ? M * width : width,
+            bias: bias,
+            generator: &generator)
         value = Linear(inputCount: c, outputCount: width, bias: bias, generator: &generator)
         output = Linear(inputCount: width, outputCount: c, bias: bias, generator: &generator)
-        offsets = options.keys == .offsets && M > 1
-            ? Parameter(Initializer.normal(standardDeviation: 0.5).make([M - 1, h, d], generator: &generator)) : nil
-        priors = options.assignment == .soft && options.priors == .learned
+        offsets =
+            options.keys == .offsets && M > 1
+            ? Parameter(
+                Initializer.normal(standardDeviation: 0.5).make(
+                    [M - 1, h, d], generator: &generator)) : nil
+        priors =
+            options.assignment == .soft && options.priors == .learned
             ? Parameter(Tensor(repeating: 1 / Float(M), shape: [h, M])) : nil
         headCount = h
         headDimension = d
@@ -183,7 +198,8 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         case .offsets:
             let k = key(x).reshaped([b, n, 1, h, d])
             guard let offsets else { return k }
-            let means = Tensor.concatenated([Tensor.zeros([1, h, d]), offsets.value], alongAxis: 0)  // [M, h, d]
+            let means = Tensor.concatenated(
+                [Tensor.zeros([1, h, d]), offsets.value], alongAxis: 0)  // [M, h, d]
             return k - means.reshaped([1, 1, M, h, d])
         }
     }
@@ -191,7 +207,8 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
     /// π [h, M]: the learned priors clamped to [0, 1], or 1/M.
     public func mixturePriors() -> Tensor {
         priors.map { $0.value.clamped(lower: 0, upper: 1) }
-            ?? Tensor(repeating: 1 / Float(options.components), shape: [headCount, options.components])
+            ?? Tensor(
+                repeating: 1 / Float(options.components), shape: [headCount, options.components])
     }
 
     /// log π for the soft assignment's log-sum-exp over components; nil for the hard one's maximum.
@@ -199,7 +216,8 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
 
     /// 1/σ_r² = s_r/√d.
     public var inverseVariances: [Float] {
-        let scales = options.varianceScales.isEmpty
+        let scales =
+            options.varianceScales.isEmpty
             ? [Float](repeating: 1, count: options.components) : options.varianceScales
         return scales.map { $0 / Float(headDimension).squareRoot() }
     }
@@ -209,7 +227,8 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         let c = query.inputCount
         guard x.rank == 3, x.shape[2] == c else {
             throw MixerError.shapeMismatch(
-                mechanism: form == .softmax ? "mgk" : "mgk-linear", expected: "[batch, length, \(c)]", got: x.shape)
+                mechanism: form == .softmax ? "mgk" : "mgk-linear",
+                expected: "[batch, length, \(c)]", got: x.shape)
         }
         let (b, n, h, d) = (x.shape[0], x.shape[1], headCount, headDimension)
         let q = query(x).reshaped([b, n, h, d])
@@ -223,16 +242,19 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
             switch options.path {
             case .fused:
                 mixed = Tensor.mixtureOfGaussianKeysAttention(
-                    query: q, keys: keys, value: v, logPriors: logPriors, inverseVariances: inverseVariances,
+                    query: q, keys: keys, value: v, logPriors: logPriors,
+                    inverseVariances: inverseVariances,
                     gaussian: gaussian, causal: context.isCausal, keyMask: context.paddingMask)
             case .reference:
                 mixed = referenceMixtureOfGaussianKeysAttention(
-                    query: q, keys: keys, value: v, logPriors: logPriors, inverseVariances: inverseVariances,
+                    query: q, keys: keys, value: v, logPriors: logPriors,
+                    inverseVariances: inverseVariances,
                     gaussian: gaussian, causal: context.isCausal, keyMask: context.paddingMask)
             }
         case .linear:
             mixed = mixtureOfLinearKeysAttention(
-                query: q, keys: keys, value: v, priors: mixturePriors(), scale: 1 / Float(d).squareRoot(),
+                query: q, keys: keys, value: v, priors: mixturePriors(),
+                scale: 1 / Float(d).squareRoot(),
                 causal: context.isCausal, keyMask: context.paddingMask)
         }
         return output(mixed.reshaped([b, n, h * d]))
@@ -241,9 +263,11 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
     /// Registry entry of the softmax form.
     public static let entry = Mechanism(
         name: "mgk",
-        summary: "Transformer-MGK: keys as mixtures of Gaussians, soft or hard, learned or fixed priors (Nguyen et al. 2022)",
+        summary:
+            "Transformer-MGK: keys as mixtures of Gaussians, soft or hard, learned or fixed priors (Nguyen et al. 2022)",
         capabilities: Capabilities(supportsCausal: true, complexity: "O(M·n²·d) time, O(n) memory"),
         make: { configuration, generator in
-            try MixtureOfGaussianKeysAttention(configuration: configuration, form: .softmax, generator: &generator)
+            try MixtureOfGaussianKeysAttention(
+                configuration: configuration, form: .softmax, generator: &generator)
         })
 }

@@ -25,7 +25,9 @@ public func mixtureOfLinearKeysAttention(
 ) -> Tensor {
     let (b, n, h) = (query.shape[0], query.shape[1], query.shape[2])
     let (m, M, e) = (keys.shape[1], keys.shape[2], value.shape[3])
-    precondition(keys.shape == [b, m, M, h, query.shape[3]], "mixtureOfLinearKeysAttention: keys \(keys.shape) vs query \(query.shape)")
+    precondition(
+        keys.shape == [b, m, M, h, query.shape[3]],
+        "mixtureOfLinearKeysAttention: keys \(keys.shape) vs query \(query.shape)")
     let q = linearKeyFeatures(query).permuted([0, 2, 1, 3])  // [b, h, n, d]
     var k = mixedLinearKeyFeatures(keys, priors: priors)  // [b, m, h, d]
     if let keyMask { k = k * keyMask.reshaped([b, m, 1, 1]) }
@@ -42,7 +44,9 @@ public func mixtureOfLinearKeysAttention(
         let chunks = (n + chunk - 1) / chunk
         let padding = chunks * chunk - n
         func chunked(_ x: Tensor) -> Tensor {  // [b, h, n, f] → [b, h, chunks, chunk, f]
-            x.padded(alongAxis: 2, before: 0, after: padding).reshaped([b, h, chunks, chunk, x.shape[3]])
+            x.padded(alongAxis: 2, before: 0, after: padding).reshaped([
+                b, h, chunks, chunk, x.shape[3],
+            ])
         }
         let (qc, kc, vc) = (chunked(q), chunked(keysByHead), chunked(v))
         let lower = Tensor.filled(shape: [chunk, chunk]) { out in
@@ -54,7 +58,8 @@ public func mixtureOfLinearKeysAttention(
         let totals = kc.summed(alongAxes: [3], keepingDimensions: true)  // [b, h, chunks, 1, d]
         let totalsBefore = totals.cumulativeSum(alongAxis: 2, exclusive: true)
         let num = Tensor.matmul(within, vc) + Tensor.matmul(qc, before)  // [b, h, chunks, chunk, e]
-        let den = within.summed(alongAxes: [4], keepingDimensions: true)
+        let den =
+            within.summed(alongAxes: [4], keepingDimensions: true)
             + Tensor.matmul(qc, totalsBefore, transposeB: true)  // [b, h, chunks, chunk, 1]
         numerator = num.reshaped([b, h, chunks * chunk, e]).sliced(alongAxis: 2, 0..<n)
         denominator = den.reshaped([b, h, chunks * chunk, 1]).sliced(alongAxis: 2, 0..<n)
@@ -83,9 +88,12 @@ extension MixtureOfGaussianKeysAttention {
     /// Registry entry of the linear form.
     public static let linearEntry = Mechanism(
         name: "mgk-linear",
-        summary: "Transformer-MLK: linear attention over prior-mixed key features (Nguyen et al. 2022)",
-        capabilities: Capabilities(supportsCausal: true, complexity: "O(n·M·d²) time, O(n·d) memory"),
+        summary:
+            "Transformer-MLK: linear attention over prior-mixed key features (Nguyen et al. 2022)",
+        capabilities: Capabilities(
+            supportsCausal: true, complexity: "O(n·M·d²) time, O(n·d) memory"),
         make: { configuration, generator in
-            try MixtureOfGaussianKeysAttention(configuration: configuration, form: .linear, generator: &generator)
+            try MixtureOfGaussianKeysAttention(
+                configuration: configuration, form: .linear, generator: &generator)
         })
 }

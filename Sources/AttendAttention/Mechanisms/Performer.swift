@@ -44,7 +44,8 @@ public final class PerformerAttention: AttentionCore {
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case featureCount = "feature_count", kernel, featureRedrawInterval = "feature_redraw_interval"
+            case featureCount = "feature_count", kernel, featureRedrawInterval =
+                "feature_redraw_interval"
         }
 
         /// Decodes the options, keeping each absent key's default.
@@ -80,23 +81,29 @@ public final class PerformerAttention: AttentionCore {
     public init(options: Options, headDimension: Int, seed: UInt64) throws {
         guard options.featureCount >= 1 else {
             throw MixerError.invalidConfiguration(
-                mechanism: "performer", problem: "feature count must be at least 1, got \(options.featureCount)")
+                mechanism: "performer",
+                problem: "feature count must be at least 1, got \(options.featureCount)")
         }
         guard options.featureRedrawInterval >= 0 else {
             throw MixerError.invalidConfiguration(
                 mechanism: "performer",
-                problem: "feature redraw interval must be ≥ 0 (0 = never), got \(options.featureRedrawInterval)")
+                problem:
+                    "feature redraw interval must be ≥ 0 (0 = never), got \(options.featureRedrawInterval)"
+            )
         }
         self.options = options
         self.headDimension = headDimension
         self.seed = seed
-        projection = options.kernel == .softmax
+        projection =
+            options.kernel == .softmax
             ? Parameter(.zeros([options.featureCount, headDimension]), trainable: false) : nil
         drawScheduled(0)
     }
 
     /// The projection under performer-pytorch's buffer name (frozen: optimizers skip it).
-    public var ownParameters: [(String, Parameter)] { projection.map { [("projection_matrix", $0)] } ?? [] }
+    public var ownParameters: [(String, Parameter)] {
+        projection.map { [("projection_matrix", $0)] } ?? []
+    }
     /// Training mode turns the redraw schedule on.
     public func setOwnTrainingMode(_ training: Bool) { isTraining = training }
 
@@ -107,11 +114,13 @@ public final class PerformerAttention: AttentionCore {
     /// replaces it at the next redraw boundary.
     public func setProjectionMatrix(_ matrix: Tensor) throws {
         guard let projection else {
-            throw MixerError.invalidConfiguration(mechanism: "performer", problem: "the ReLU kernel has no projection")
+            throw MixerError.invalidConfiguration(
+                mechanism: "performer", problem: "the ReLU kernel has no projection")
         }
         guard matrix.shape == projection.shape else {
             throw MixerError.shapeMismatch(
-                mechanism: "performer", expected: "projection \(projection.shape)", got: matrix.shape)
+                mechanism: "performer", expected: "projection \(projection.shape)",
+                got: matrix.shape)
         }
         projection.value = matrix
         drawIndex = -1
@@ -144,19 +153,29 @@ public final class PerformerAttention: AttentionCore {
             return phi * keyMask.reshaped([x.shape[0], x.shape[1], 1, 1])
         }
         let w = projection.value.detached()
-        if isQuery { return Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon).features }
-        let keys = Tensor.positiveRandomFeatures(x, projection: w, stabilizer: .global, offset: 0, mask: keyMask).features
+        if isQuery {
+            return Tensor.positiveRandomFeatures(
+                x, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon
+            ).features
+        }
+        let keys = Tensor.positiveRandomFeatures(
+            x, projection: w, stabilizer: .global, offset: 0, mask: keyMask
+        ).features
         let floor = Self.keyFloor(features: options.featureCount)
         guard let keyMask else { return keys + floor }
         return keys + floor * keyMask.reshaped([x.shape[0], x.shape[1], 1, 1])
     }
 
     /// m^(−1/2)·ε: the part of every real key's features that the stabiliser does not scale.
-    static func keyFloor(features m: Int) -> Float { PositiveRandomFeatures.epsilon / Float(m).squareRoot() }
+    static func keyFloor(features m: Int) -> Float {
+        PositiveRandomFeatures.epsilon / Float(m).squareRoot()
+    }
 
     /// FAVOR+ (or ReLU-kernel) linear attention of [b, n, h, d] heads; redraws the projection first
     /// when training has crossed a redraw boundary.
-    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws
+        -> Tensor
+    {
         if isTraining, projection != nil, options.featureRedrawInterval > 0 {
             let index = context.trainingStep / options.featureRedrawInterval
             if index != drawIndex { drawScheduled(index) }
@@ -171,19 +190,24 @@ public final class PerformerAttention: AttentionCore {
         // Keys: bidirectional ones share the global maximum (the reference's stabiliser); causal ones
         // use the running maximum, rescaled inside the scan, so no output depends on a later key.
         let w = projection.value.detached()
-        let queries = Tensor.positiveRandomFeatures(query, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon)
+        let queries = Tensor.positiveRandomFeatures(
+            query, projection: w, stabilizer: .row, offset: PositiveRandomFeatures.epsilon)
         let keys = Tensor.positiveRandomFeatures(
-            key, projection: w, stabilizer: context.isCausal ? .prefix : .global, offset: 0, mask: mask)
+            key, projection: w, stabilizer: context.isCausal ? .prefix : .global, offset: 0,
+            mask: mask)
         return Tensor.linearAttention(
-            queryFeatures: queries.features, keyFeatures: keys.features, value: value, causal: context.isCausal,
-            denominatorOffset: Self.denominatorOffset, keyFeatureFloor: Self.keyFloor(features: options.featureCount),
+            queryFeatures: queries.features, keyFeatures: keys.features, value: value,
+            causal: context.isCausal,
+            denominatorOffset: Self.denominatorOffset,
+            keyFeatureFloor: Self.keyFloor(features: options.featureCount),
             keyLogScale: keys.logScale, keyMask: mask)
     }
 
     /// Registry entry.
     public static let entry = Mechanism(
         name: "performer",
-        summary: "FAVOR+ positive orthogonal random features, linear attention (Choromanski et al. 2020)",
+        summary:
+            "FAVOR+ positive orthogonal random features, linear attention (Choromanski et al. 2020)",
         capabilities: {
             var c = Capabilities(supportsCausal: true, complexity: "O(n·m·d)")
             c.isRandomized = true
@@ -191,9 +215,11 @@ public final class PerformerAttention: AttentionCore {
         }(),
         make: { configuration, generator in
             let (_, d) = try configuration.validatedHeads(for: "performer")
-            let core = try PerformerAttention(options: configuration.performer, headDimension: d, seed: generator.next())
+            let core = try PerformerAttention(
+                options: configuration.performer, headDimension: d, seed: generator.next())
             return try MultiHeadAttention(
-                mechanism: "performer", configuration: configuration, core: core, generator: &generator)
+                mechanism: "performer", configuration: configuration, core: core,
+                generator: &generator)
         })
 }
 
@@ -202,14 +228,22 @@ extension Tensor {
     /// W [m, d]: [b, n, h, m], and for `.prefix` the running maxima [b, h, n] (a constant). Differentiable
     /// in `x` (the stabilising maxima are constants); W is a buffer and gets no gradient.
     public static func positiveRandomFeatures(
-        _ x: Tensor, projection: Tensor, stabilizer: FeatureStabilizer, offset: Float, mask: Tensor? = nil
+        _ x: Tensor, projection: Tensor, stabilizer: FeatureStabilizer, offset: Float,
+        mask: Tensor? = nil
     ) -> (features: Tensor, logScale: Tensor?) {
         precondition(x.rank == 4, "positiveRandomFeatures: x must be [b, n, h, d], got \(x.shape)")
         let (b, n, d) = (x.shape[0], x.shape[1], x.shape[3])
-        precondition(projection.rank == 2 && projection.shape[1] == d, "positiveRandomFeatures: projection \(projection.shape) for head dimension \(d)")
-        if let mask { precondition(mask.shape == [b, n], "positiveRandomFeatures: mask \(mask.shape), expected [\(b), \(n)]") }
-        let (features, saved) = fusedKeepingSaved(PositiveRandomFeaturesOp(
-            x: x, projection: projection, mask: mask, stabilizer: stabilizer, offset: offset))
+        precondition(
+            projection.rank == 2 && projection.shape[1] == d,
+            "positiveRandomFeatures: projection \(projection.shape) for head dimension \(d)")
+        if let mask {
+            precondition(
+                mask.shape == [b, n],
+                "positiveRandomFeatures: mask \(mask.shape), expected [\(b), \(n)]")
+        }
+        let (features, saved) = fusedKeepingSaved(
+            PositiveRandomFeaturesOp(
+                x: x, projection: projection, mask: mask, stabilizer: stabilizer, offset: offset))
         return (features, saved.first)
     }
 }
@@ -280,11 +314,13 @@ extension PerformerAttention: DecodingAttentionCore {
             throw foreignState("performer", state)
         }
         let (keys, logScale) = decodingKeyFeatures(key)
-        let queries = projection.map {
-            Tensor.positiveRandomFeatures(
-                query, projection: $0.value, stabilizer: .row, offset: PositiveRandomFeatures.epsilon
-            ).features
-        } ?? features(query, isQuery: true, keyMask: nil)
+        let queries =
+            projection.map {
+                Tensor.positiveRandomFeatures(
+                    query, projection: $0.value, stabilizer: .row,
+                    offset: PositiveRandomFeatures.epsilon
+                ).features
+            } ?? features(query, isQuery: true, keyMask: nil)
         return sums.step(
             queryFeatures: queries, keyFeatures: keys, keyLogScale: logScale, value: value)
     }

@@ -59,7 +59,8 @@ public final class S4D: Module {
         }
 
         enum CodingKeys: String, CodingKey {
-            case stateSize = "state_size", initialization, dtMinimum = "dt_min", dtMaximum = "dt_max"
+            case stateSize = "state_size", initialization, dtMinimum = "dt_min", dtMaximum =
+                "dt_max"
             case stateMatrixLearningRate = "a_lr"
         }
     }
@@ -81,15 +82,22 @@ public final class S4D: Module {
     /// A layer over `channels` channels with `options.stateSize / 2` modes each.
     public init(channels: Int, options: Options, generator: inout RandomGenerator) throws {
         guard options.stateSize >= 2, options.stateSize % 2 == 0 else {
-            throw MixerError.invalidConfiguration(mechanism: "s4d", problem: "state size must be even and ≥ 2, got \(options.stateSize)")
+            throw MixerError.invalidConfiguration(
+                mechanism: "s4d",
+                problem: "state size must be even and ≥ 2, got \(options.stateSize)")
         }
         guard options.dtMinimum > 0, options.dtMaximum >= options.dtMinimum else {
             throw MixerError.invalidConfiguration(
-                mechanism: "s4d", problem: "dt range must satisfy 0 < dt_min ≤ dt_max, got \(options.dtMinimum)…\(options.dtMaximum)")
+                mechanism: "s4d",
+                problem:
+                    "dt range must satisfy 0 < dt_min ≤ dt_max, got \(options.dtMinimum)…\(options.dtMaximum)"
+            )
         }
         guard options.stateMatrixLearningRate > 0, options.stateMatrixLearningRate.isFinite else {
             throw MixerError.invalidConfiguration(
-                mechanism: "s4d", problem: "a_lr must be a positive learning rate, got \(options.stateMatrixLearningRate)")
+                mechanism: "s4d",
+                problem:
+                    "a_lr must be a positive learning rate, got \(options.stateMatrixLearningRate)")
         }
         let (h, p) = (channels, options.stateSize / 2)
         self.channels = h
@@ -105,12 +113,15 @@ public final class S4D: Module {
             }
         }
         aImaginary = Parameter(Tensor(shape: [h, p], scalars: (0..<h).flatMap { _ in imaginary }))
-        c = Parameter(Tensor.randomNormal([2, h, p, 2], standardDeviation: Float(0.5).squareRoot(), generator: &generator))
+        c = Parameter(
+            Tensor.randomNormal(
+                [2, h, p, 2], standardDeviation: Float(0.5).squareRoot(), generator: &generator))
         d = Parameter(Tensor.randomNormal([h], standardDeviation: 1, generator: &generator))
         // The reference's optimizer groups: A and dt without weight decay, A at its own rate.
         logDt.optimizerOverrides = OptimizerOverrides(weightDecay: false)
         for a in [logAReal, aImaginary] {
-            a.optimizerOverrides = OptimizerOverrides(learningRate: options.stateMatrixLearningRate, weightDecay: false)
+            a.optimizerOverrides = OptimizerOverrides(
+                learningRate: options.stateMatrixLearningRate, weightDecay: false)
         }
     }
 
@@ -123,7 +134,9 @@ public final class S4D: Module {
     /// u [b, L, H] → y = K ∗ u + D·u, causal (one kernel) or bidirectional (two).
     public func callAsFunction(_ u: Tensor, causal: Bool) -> Tensor {
         let length = u.shape[1]
-        precondition(u.rank == 3 && u.shape[2] == channels, "S4D: input \(u.shape), expected [b, L, \(channels)]")
+        precondition(
+            u.rank == 3 && u.shape[2] == channels,
+            "S4D: input \(u.shape), expected [b, L, \(channels)]")
         let k = kernel(length: length, directions: causal ? 1 : 2)  // [r, H, L]
         let signal = u.permuted([0, 2, 1])  // [b, H, L]
         let mixed = Tensor.longConvolution(signal, kernel: k)  // [b, H, L]
@@ -132,19 +145,24 @@ public final class S4D: Module {
 
     /// The convolution kernel [directions, H, L] (differentiable in every SSM parameter).
     public func kernel(length: Int, directions: Int) -> Tensor {
-        precondition(directions == 1 || directions == 2, "S4D: 1 or 2 directions, got \(directions)")
+        precondition(
+            directions == 1 || directions == 2, "S4D: 1 or 2 directions, got \(directions)")
         let weights = directions == 2 ? c.value : c.value.sliced(alongAxis: 0, 0..<1)
         return S4D.kernel(
-            logDt: logDt.value, logAReal: logAReal.value, aImaginary: aImaginary.value, c: weights, length: length)
+            logDt: logDt.value, logAReal: logAReal.value, aImaginary: aImaginary.value, c: weights,
+            length: length)
     }
 
     /// K[r, h, l] from the parameters (the differentiable op behind `kernel(length:directions:)`).
     ///
     /// - Parameters: logDt [H], logAReal [H, P], aImaginary [H, P], c [r, H, P, 2].
     /// - Returns: [r, H, L].
-    public static func kernel(logDt: Tensor, logAReal: Tensor, aImaginary: Tensor, c: Tensor, length: Int) -> Tensor {
-        Tensor.fused(S4DKernelOp(
-            logDt: logDt, logAReal: logAReal, aImaginary: aImaginary, c: c, length: length))
+    public static func kernel(
+        logDt: Tensor, logAReal: Tensor, aImaginary: Tensor, c: Tensor, length: Int
+    ) -> Tensor {
+        Tensor.fused(
+            S4DKernelOp(
+                logDt: logDt, logAReal: logAReal, aImaginary: aImaginary, c: c, length: length))
     }
 }
 
@@ -192,7 +210,9 @@ struct ComplexDouble {
     init(_ re: Double, _ im: Double) { (self.re, self.im) = (re, im) }
     static func + (a: Self, b: Self) -> Self { Self(a.re + b.re, a.im + b.im) }
     static func - (a: Self, b: Self) -> Self { Self(a.re - b.re, a.im - b.im) }
-    static func * (a: Self, b: Self) -> Self { Self(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re) }
+    static func * (a: Self, b: Self) -> Self {
+        Self(a.re * b.re - a.im * b.im, a.re * b.im + a.im * b.re)
+    }
     static func * (a: Self, s: Double) -> Self { Self(a.re * s, a.im * s) }
     static func / (a: Self, b: Self) -> Self {
         let norm = b.re * b.re + b.im * b.im
@@ -208,21 +228,26 @@ struct ComplexDouble {
 /// The ZOH discretisation (z, C') of every (channel, mode) and its closed-form gradients.
 struct ParameterChain: @unchecked Sendable {
     let channels: Int, modes: Int, directions: Int
-    let dt: [Double], a: [ComplexDouble], q: [ComplexDouble], e1: [ComplexDouble], weights: [ComplexDouble]
+    let dt: [Double], a: [ComplexDouble], q: [ComplexDouble], e1: [ComplexDouble],
+        weights: [ComplexDouble]
     let cValues: [ComplexDouble]
     /// z = dt·A as separate real and imaginary arrays, [H·P].
     let zr: [Double], zi: [Double]
     /// C' = C·Q, [r·H·P].
     let weightReal: [Double], weightImaginary: [Double]
 
-    init(logDt: [Float], logAReal: [Float], aImaginary: [Float], c: [Float], channels h: Int, modes p: Int, directions r: Int) {
+    init(
+        logDt: [Float], logAReal: [Float], aImaginary: [Float], c: [Float], channels h: Int,
+        modes p: Int, directions r: Int
+    ) {
         (channels, modes, directions) = (h, p, r)
         dt = logDt.map { Foundation.exp(Double($0)) }
         var a: [ComplexDouble] = [], q: [ComplexDouble] = [], e1: [ComplexDouble] = []
         var zr: [Double] = [], zi: [Double] = []
         for index in 0..<h * p {
             let step = dt[index / p]
-            let value = ComplexDouble(-Foundation.exp(Double(logAReal[index])), Double(aImaginary[index]))
+            let value = ComplexDouble(
+                -Foundation.exp(Double(logAReal[index])), Double(aImaginary[index]))
             let z = value * step
             let e = ComplexDouble.exp(z)
             a.append(value)
@@ -286,7 +311,9 @@ extension Tensor {
     /// - Parameters: signal [b, H, L]; kernel [r, H, L] with r ∈ {1, 2}.
     /// - Returns: [b, H, L].
     public static func longConvolution(_ signal: Tensor, kernel: Tensor) -> Tensor {
-        precondition(signal.rank == 3 && kernel.rank == 3, "longConvolution: signal [b, H, L] and kernel [r, H, L]")
+        precondition(
+            signal.rank == 3 && kernel.rank == 3,
+            "longConvolution: signal [b, H, L] and kernel [r, H, L]")
         let (h, length, r) = (signal.shape[1], signal.shape[2], kernel.shape[0])
         precondition(
             (r == 1 || r == 2) && kernel.shape[1] == h && kernel.shape[2] == length,

@@ -71,18 +71,24 @@ public final class SpadeMixer: TokenMixer {
     /// own options, e.g. `local`, from the same configuration).
     public init(configuration: MixerConfiguration, generator: inout RandomGenerator) throws {
         let options = configuration.spade
-        guard options.attention != "spade", let branch = try? Mechanisms.named(options.attention) else {
+        guard options.attention != "spade", let branch = try? Mechanisms.named(options.attention)
+        else {
             throw MixerError.invalidConfiguration(
                 mechanism: "spade",
-                problem: "attention branch '\(options.attention)' is not a registered mechanism other than spade; "
-                    + "choose one of: \(Mechanisms.names.filter { $0 != "spade" }.joined(separator: ", "))")
+                problem:
+                    "attention branch '\(options.attention)' is not a registered mechanism other than spade; "
+                    + "choose one of: \(Mechanisms.names.filter { $0 != "spade" }.joined(separator: ", "))"
+            )
         }
         guard !branch.capabilities.replacesFeedForward else {
             throw MixerError.invalidConfiguration(
-                mechanism: "spade", problem: "attention branch '\(options.attention)' replaces the whole layer")
+                mechanism: "spade",
+                problem: "attention branch '\(options.attention)' replaces the whole layer")
         }
         guard (0...1).contains(options.s4Weight) else {
-            throw MixerError.invalidConfiguration(mechanism: "spade", problem: "s4_weight must lie in [0, 1], got \(options.s4Weight)")
+            throw MixerError.invalidConfiguration(
+                mechanism: "spade", problem: "s4_weight must lie in [0, 1], got \(options.s4Weight)"
+            )
         }
         self.options = options
         let c = configuration.modelDimension
@@ -91,15 +97,20 @@ public final class SpadeMixer: TokenMixer {
         let normed = options.combine != .stack
         s4Norm = normed ? LayerNorm(dimension: c) : nil
         attentionNorm = normed ? LayerNorm(dimension: c) : nil
-        aggregate = options.combine == .concat
-            ? Linear(inputCount: 2 * c, outputCount: c, weightInitializer: .xavierUniform(), biasInitializer: .zeros, generator: &generator)
+        aggregate =
+            options.combine == .concat
+            ? Linear(
+                inputCount: 2 * c, outputCount: c, weightInitializer: .xavierUniform(),
+                biasInitializer: .zeros, generator: &generator)
             : nil
     }
 
     /// `s4`, `attention`, their norms and the `aggregate` projection when present.
     public var children: [(String, any Module)] {
         var list: [(String, any Module)] = [("s4", s4), ("attention", attention)]
-        if let s4Norm, let attentionNorm { list += [("s4_norm", s4Norm), ("attention_norm", attentionNorm)] }
+        if let s4Norm, let attentionNorm {
+            list += [("s4_norm", s4Norm), ("attention_norm", attentionNorm)]
+        }
         if let aggregate { list.append(("aggregate", aggregate)) }
         return list
     }
@@ -107,7 +118,8 @@ public final class SpadeMixer: TokenMixer {
     /// [b, n, c] → [b, n, c].
     public func callAsFunction(_ x: Tensor, context: MixerContext) throws -> Tensor {
         guard x.rank == 3, x.shape[2] == s4.channels else {
-            throw MixerError.shapeMismatch(mechanism: "spade", expected: "[batch, length, \(s4.channels)]", got: x.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: "spade", expected: "[batch, length, \(s4.channels)]", got: x.shape)
         }
         let (b, n) = (x.shape[0], x.shape[1])
         var input = x
@@ -124,21 +136,27 @@ public final class SpadeMixer: TokenMixer {
             return try attend(global)
         case .add:
             let local = try attend(x)
-            return s4Norm!(global) * options.s4Weight + attentionNorm!(local) * (1 - options.s4Weight)
+            return s4Norm!(global) * options.s4Weight + attentionNorm!(local)
+                * (1 - options.s4Weight)
         case .concat:
             let local = try attend(x)
-            return aggregate!(Tensor.concatenated([s4Norm!(global), attentionNorm!(local)], alongAxis: 2))  // [b, n, c]
+            return aggregate!(
+                Tensor.concatenated([s4Norm!(global), attentionNorm!(local)], alongAxis: 2))  // [b, n, c]
         }
     }
 
     /// Registry entry.
     public static let entry = Mechanism(
         name: "spade",
-        summary: "S4D state space + local attention in the bottom layer, local above (SPADE, Zuo et al. 2022)",
+        summary:
+            "S4D state space + local attention in the bottom layer, local above (SPADE, Zuo et al. 2022)",
         capabilities: {
-            var c = Capabilities(supportsCausal: true, complexity: "O(n log n) S4D + O(n·w·d) local")
+            var c = Capabilities(
+                supportsCausal: true, complexity: "O(n log n) S4D + O(n·w·d) local")
             c.upperLayerMixer = "local"
             return c
         }(),
-        make: { configuration, generator in try SpadeMixer(configuration: configuration, generator: &generator) })
+        make: { configuration, generator in
+            try SpadeMixer(configuration: configuration, generator: &generator)
+        })
 }

@@ -59,7 +59,9 @@ public final class TreeformerAttention: AttentionCore {
             try c.override(&coarseSteps, .coarseSteps)
         }
 
-        enum CodingKeys: String, CodingKey { case fullAttentionSteps = "full_attention_steps", coarseSteps = "coarse_steps" }
+        enum CodingKeys: String, CodingKey {
+            case fullAttentionSteps = "full_attention_steps", coarseSteps = "coarse_steps"
+        }
 
         /// The phase at optimizer step `step`.
         public func phase(at step: Int) -> Phase {
@@ -124,12 +126,19 @@ public final class TreeformerAttention: AttentionCore {
     public private(set) var lastRoutes: TreeRoutes?
 
     /// A core for `headCount` heads of width `headDimension`, with trees of height `height`.
-    public init(headCount: Int, headDimension: Int, height: Int, options: Options, seed: UInt64, generator: inout RandomGenerator) throws {
+    public init(
+        headCount: Int, headDimension: Int, height: Int, options: Options, seed: UInt64,
+        generator: inout RandomGenerator
+    ) throws {
         guard (0...16).contains(height) else {
-            throw MixerError.invalidConfiguration(mechanism: "treeformer", problem: "tree height must lie in 0...16, got \(height)")
+            throw MixerError.invalidConfiguration(
+                mechanism: "treeformer", problem: "tree height must lie in 0...16, got \(height)")
         }
-        guard options.coarseWeight >= 0, options.schedule.fullAttentionSteps >= 0, options.schedule.coarseSteps >= 0 else {
-            throw MixerError.invalidConfiguration(mechanism: "treeformer", problem: "schedule steps and coarse weight must be ≥ 0")
+        guard options.coarseWeight >= 0, options.schedule.fullAttentionSteps >= 0,
+            options.schedule.coarseSteps >= 0
+        else {
+            throw MixerError.invalidConfiguration(
+                mechanism: "treeformer", problem: "schedule steps and coarse weight must be ≥ 0")
         }
         self.options = options
         self.height = height
@@ -137,8 +146,10 @@ public final class TreeformerAttention: AttentionCore {
         self.headDimension = headDimension
         self.seed = seed
         let splits = TreeRouting.internalNodes(height: height)
-        treeWeight = Parameter(Tensor.randomNormal(
-            [headCount, splits, headDimension], standardDeviation: 1 / Float(headDimension).squareRoot(), generator: &generator))
+        treeWeight = Parameter(
+            Tensor.randomNormal(
+                [headCount, splits, headDimension],
+                standardDeviation: 1 / Float(headDimension).squareRoot(), generator: &generator))
         treeBias = Parameter(.zeros([headCount, splits]))
         initialized = Parameter(.zeros([1]), trainable: false)
     }
@@ -154,35 +165,49 @@ public final class TreeformerAttention: AttentionCore {
 
     /// q, k [b, n, h, d], v [b, n, h, e] → [b, n, h, e], keys routed to the query's leaf;
     /// the training step picks full, coarse (TC) or tree (TF) attention from the schedule.
-    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws -> Tensor {
+    public func attend(query: Tensor, key: Tensor, value: Tensor, context: MixerContext) throws
+        -> Tensor
+    {
         let (n, h, d) = (query.shape[1], query.shape[2], query.shape[3])
         guard key.shape[1] == n else {
-            throw MixerError.invalidConfiguration(mechanism: "treeformer", problem: "needs as many keys as queries, got \(n) and \(key.shape[1])")
+            throw MixerError.invalidConfiguration(
+                mechanism: "treeformer",
+                problem: "needs as many keys as queries, got \(n) and \(key.shape[1])")
         }
         guard h == headCount, d == headDimension else {
-            throw MixerError.shapeMismatch(mechanism: "treeformer", expected: "[b, n, \(headCount), \(headDimension)] heads", got: query.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: "treeformer", expected: "[b, n, \(headCount), \(headDimension)] heads",
+                got: query.shape)
         }
         let phase = options.schedule.phase(at: context.trainingStep)
         let scale = 1 / Float(d).squareRoot()
         if phase == .full {
             return Tensor.fusedAttention(
-                query: query, key: key, value: value, scale: scale, causal: context.isCausal, keyMask: context.paddingMask)
+                query: query, key: key, value: value, scale: scale, causal: context.isCausal,
+                keyMask: context.paddingMask)
         }
         if options.dataInitialization, initialized.value.scalar == 0 {
             fitSplits(query: query, key: key, mask: context.paddingMask)
         }
         let routes = route(query: query, key: key, mask: context.paddingMask)
         lastRoutes = routes
-        let operands = TreeOperands(scale: scale, causal: context.isCausal, height: height, routes: routes)
+        let operands = TreeOperands(
+            scale: scale, causal: context.isCausal, height: height, routes: routes)
         switch phase {
         case .full:
             preconditionFailure("handled above")
         case .coarse:
-            return operands.coarse(query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value)
+            return operands.coarse(
+                query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value
+            )
         case .fine:
-            let fine = operands.fine(query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value)
+            let fine = operands.fine(
+                query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value
+            )
             guard options.coarseWeight > 0 else { return fine }
-            let coarse = operands.coarse(query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value)
+            let coarse = operands.coarse(
+                query: query, key: key, value: value, weight: treeWeight.value, bias: treeBias.value
+            )
             return fine + coarse * options.coarseWeight
         }
     }
@@ -208,11 +233,15 @@ public final class TreeformerAttention: AttentionCore {
         let splits = TreeRouting.internalNodes(height: height)
         treeWeight.update { weights in
             treeBias.update { biases in
-                let (w, bias) = (SendablePointer(weights.baseAddress!), SendablePointer(biases.baseAddress!))
+                let (w, bias) = (
+                    SendablePointer(weights.baseAddress!), SendablePointer(biases.baseAddress!)
+                )
                 Parallel.forEach(h) { head in
                     var rows: [Int] = []
                     for batch in 0..<b {
-                        for i in 0..<n where m.map({ $0[batch * n + i] != 0 }) ?? true { rows.append((batch * n + i) * h + head) }
+                        for i in 0..<n where m.map({ $0[batch * n + i] != 0 }) ?? true {
+                            rows.append((batch * n + i) * h + head)
+                        }
                     }
                     let stride = max(1, (2 * rows.count + 2047) / 2048)
                     var points: [Float] = []
@@ -224,7 +253,8 @@ public final class TreeformerAttention: AttentionCore {
                     }
                     var generator = RandomGenerator(seed: seed, stream: UInt64(head))
                     TreeRouting.fitSplits(
-                        points, isQuery: isQuery, dimension: d, height: height, weights: w.base + head * splits * d,
+                        points, isQuery: isQuery, dimension: d, height: height,
+                        weights: w.base + head * splits * d,
                         biases: bias.base + head * splits, generator: &generator)
                 }
             }
@@ -235,7 +265,8 @@ public final class TreeformerAttention: AttentionCore {
     /// Registry entry.
     public static let entry = Mechanism(
         name: "treeformer",
-        summary: "decision-tree attention: leaf (TF) and path (TC) layers, bootstrapped schedule (Madaan et al. 2023)",
+        summary:
+            "decision-tree attention: leaf (TF) and path (TC) layers, bootstrapped schedule (Madaan et al. 2023)",
         capabilities: {
             var c = Capabilities(supportsCausal: true, complexity: "O(n·(ht + n/2^ht)·d)")
             c.canSeeEveryKey = true  // height 0: one leaf holds every key
@@ -245,9 +276,12 @@ public final class TreeformerAttention: AttentionCore {
             let (h, d) = try configuration.validatedHeads(for: "treeformer")
             let options = configuration.treeformer
             let core = try TreeformerAttention(
-                headCount: h, headDimension: d, height: options.resolvedHeight(maximumLength: configuration.maximumLength),
+                headCount: h, headDimension: d,
+                height: options.resolvedHeight(maximumLength: configuration.maximumLength),
                 options: options, seed: configuration.seed, generator: &generator)
-            return try MultiHeadAttention(mechanism: "treeformer", configuration: configuration, core: core, generator: &generator)
+            return try MultiHeadAttention(
+                mechanism: "treeformer", configuration: configuration, core: core,
+                generator: &generator)
         })
 }
 

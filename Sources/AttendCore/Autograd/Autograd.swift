@@ -43,7 +43,9 @@ extension Tensor {
 
     /// A new leaf sharing these values, whose gradient `gradients(of:withRespectTo:)` can return.
     public func requiringGradient() -> Tensor {
-        Tensor(shape: shape, storage: storage, node: GradientNode(op: .leaf, inputs: [], inputShapes: [], backward: nil))
+        Tensor(
+            shape: shape, storage: storage,
+            node: GradientNode(op: .leaf, inputs: [], inputShapes: [], backward: nil))
     }
 
     /// Attaches `backward` to `self`, a value the op computed from `inputs`, when any input tracks
@@ -54,9 +56,12 @@ extension Tensor {
     public func recorded(
         _ op: Op, from inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]
     ) -> Tensor {
-        guard GradientMode.isRecording, inputs.contains(where: { $0.node != nil }) else { return self }
+        guard GradientMode.isRecording, inputs.contains(where: { $0.node != nil }) else {
+            return self
+        }
         let node = GradientNode(
-            op: op, inputs: inputs.map(\.node), inputShapes: inputs.map(\.shape), backward: backward)
+            op: op, inputs: inputs.map(\.node), inputShapes: inputs.map(\.shape), backward: backward
+        )
         return Tensor(shape: shape, storage: storage, node: node)
     }
 
@@ -78,7 +83,8 @@ extension Tensor {
 public func gradients(
     of output: Tensor, withRespectTo leaves: [Tensor], seed: Tensor? = nil
 ) -> [Tensor] {
-    let grads = backpropagate(from: output, seed: seed, keeping: Set(leaves.compactMap { $0.node?.id }))
+    let grads = backpropagate(
+        from: output, seed: seed, keeping: Set(leaves.compactMap { $0.node?.id }))
     return leaves.map { leaf in
         guard let node = leaf.node, let g = grads[node.id] else { return Tensor.zeros(leaf.shape) }
         return g
@@ -90,7 +96,8 @@ public func gradients(
 public func reachedGradients(
     of output: Tensor, withRespectTo leaves: [Tensor], seed: Tensor? = nil
 ) -> [Tensor?] {
-    let grads = backpropagate(from: output, seed: seed, keeping: Set(leaves.compactMap { $0.node?.id }))
+    let grads = backpropagate(
+        from: output, seed: seed, keeping: Set(leaves.compactMap { $0.node?.id }))
     return leaves.map { leaf in leaf.node.flatMap { grads[$0.id] } }
 }
 
@@ -116,7 +123,8 @@ func backpropagate(from output: Tensor, seed: Tensor?, keeping wanted: Set<Int>)
     } else {
         precondition(
             output.count == 1,
-            "gradients of a tensor of shape \(output.shape) need a seed; reduce it to one value first")
+            "gradients of a tensor of shape \(output.shape) need a seed; reduce it to one value first"
+        )
         seedGradient = Tensor(repeating: 1, shape: output.shape)
     }
     return backpropagate(from: [(root, seedGradient)], keeping: wanted)
@@ -152,12 +160,14 @@ func backpropagate(
             let inputGrads = rule(dy)
             precondition(
                 inputGrads.count == node.inputs.count,
-                "gradient rule of \(node.op) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+                "gradient rule of \(node.op) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs"
+            )
             for ((input, shape), g) in zip(zip(node.inputs, node.inputShapes), inputGrads) {
                 guard let input, let g else { continue }
                 precondition(
                     g.shape == shape,
-                    "gradient rule of \(node.op) returned shape \(g.shape) for an input of shape \(shape)")
+                    "gradient rule of \(node.op) returned shape \(g.shape) for an input of shape \(shape)"
+                )
                 if let existing = grads[input.id] {
                     grads[input.id] = existing + g
                 } else {

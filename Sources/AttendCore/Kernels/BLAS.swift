@@ -42,13 +42,17 @@ public enum BLAS {
             if splitRows {
                 // Rows of C are rows of op(A): row r of A, or column r when A is stored transposed.
                 let aBlock = UnsafePointer(ap.base + (transposeA ? start : start * lda))
-                kernel(transposeA, transposeB, count, n, k, alpha, aBlock, lda, UnsafePointer(bp.base), ldb,
-                       beta, cp.base + start * ldc, ldc)
+                kernel(
+                    transposeA, transposeB, count, n, k, alpha, aBlock, lda, UnsafePointer(bp.base),
+                    ldb,
+                    beta, cp.base + start * ldc, ldc)
             } else {
                 // Columns of C are columns of op(B): column j of B, or row j when B is stored transposed.
                 let bBlock = UnsafePointer(bp.base + (transposeB ? start * ldb : start))
-                kernel(transposeA, transposeB, m, count, k, alpha, UnsafePointer(ap.base), lda, bBlock, ldb,
-                       beta, cp.base + start, ldc)
+                kernel(
+                    transposeA, transposeB, m, count, k, alpha, UnsafePointer(ap.base), lda, bBlock,
+                    ldb,
+                    beta, cp.base + start, ldc)
             }
         }
     }

@@ -65,8 +65,10 @@ public struct BroadcastPlan: Sendable {
             for row in 0..<rows {
                 let (xo, yo) = offsets(ofRow: row)
                 for i in 0..<rowLength {
-                    z[row * rowLength + i] = f(
-                        Float8(repeating: x[xo + i * innerX]), Float8(repeating: y[yo + i * innerY]))[0]
+                    z[row * rowLength + i] =
+                        f(
+                            Float8(repeating: x[xo + i * innerX]),
+                            Float8(repeating: y[yo + i * innerY]))[0]
                 }
             }
         }

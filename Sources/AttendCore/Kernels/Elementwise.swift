@@ -31,7 +31,9 @@ public func loadPartial<V: FloatLanes>(_ p: UnsafePointer<Float>, _ i: Int, _ co
 
 /// Writes the low `count` lanes of `v` to `p[i...]`: the tail a whole vector would overrun.
 @inlinable @inline(__always)
-public func storePartial<V: FloatLanes>(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {
+public func storePartial<V: FloatLanes>(
+    _ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int
+) {
     for lane in 0..<count { p[i + lane] = v[lane] }
 }
 

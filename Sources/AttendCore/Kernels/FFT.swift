@@ -25,7 +25,8 @@ public final class FFTPlan: Sendable {
 
     /// A plan for `size` points; `size` must be a power of two ≥ 1.
     public init(size: Int) {
-        precondition(size >= 1 && size & (size - 1) == 0, "FFTPlan: size \(size) is not a power of two")
+        precondition(
+            size >= 1 && size & (size - 1) == 0, "FFTPlan: size \(size) is not a power of two")
         self.size = size
         var re = [Float](repeating: 0, count: max(size - 1, 0))
         var im = re
@@ -62,7 +63,8 @@ public final class FFTPlan: Sendable {
     /// In place: (re, im) ← DFT(re + i·im), X[k] = Σ_j x[j]·e^{∓2πijk/N} (− forward, + inverse).
     /// The inverse is not scaled: divide by N to undo a forward transform.
     public func transform(
-        real re: UnsafeMutablePointer<Float>, imaginary im: UnsafeMutablePointer<Float>, inverse: Bool = false
+        real re: UnsafeMutablePointer<Float>, imaginary im: UnsafeMutablePointer<Float>,
+        inverse: Bool = false
     ) {
         let n = size
         for i in 0..<n {
@@ -132,11 +134,17 @@ public final class RealFFTPlan: Sendable {
 
     /// A plan for `size` real samples (a power of two ≥ 2).
     public init(size: Int) {
-        precondition(size >= 2 && size & (size - 1) == 0, "RealFFTPlan: size \(size) is not a power of two ≥ 2")
+        precondition(
+            size >= 2 && size & (size - 1) == 0,
+            "RealFFTPlan: size \(size) is not a power of two ≥ 2")
         self.size = size
         half = FFTPlan.shared(size: size / 2)
-        splitReal = (0..<size / 2).map { Float(Foundation.cos(-2 * Double.pi * Double($0) / Double(size))) }
-        splitImaginary = (0..<size / 2).map { Float(Foundation.sin(-2 * Double.pi * Double($0) / Double(size))) }
+        splitReal = (0..<size / 2).map {
+            Float(Foundation.cos(-2 * Double.pi * Double($0) / Double(size)))
+        }
+        splitImaginary = (0..<size / 2).map {
+            Float(Foundation.sin(-2 * Double.pi * Double($0) / Double(size)))
+        }
     }
 
     private static let cache = Mutex<[Int: RealFFTPlan]>([:])
@@ -160,7 +168,8 @@ public final class RealFFTPlan: Sendable {
     ///   - im: imaginary parts of the N/2 + 1 bins (written).
     ///   - scratch: N floats of working space.
     public func forward(
-        _ x: UnsafePointer<Float>, real re: UnsafeMutablePointer<Float>, imaginary im: UnsafeMutablePointer<Float>,
+        _ x: UnsafePointer<Float>, real re: UnsafeMutablePointer<Float>,
+        imaginary im: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
         let m = size / 2
@@ -197,7 +206,8 @@ public final class RealFFTPlan: Sendable {
     ///   - x: N real samples (written).
     ///   - scratch: N floats of working space.
     public func inverse(
-        real re: UnsafePointer<Float>, imaginary im: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>,
+        real re: UnsafePointer<Float>, imaginary im: UnsafePointer<Float>,
+        into x: UnsafeMutablePointer<Float>,
         scratch: UnsafeMutablePointer<Float>
     ) {
         let m = size / 2
@@ -233,15 +243,20 @@ public enum FFT {
 
     /// In place: X[k] = Σ_j x[j]·e^{∓2πijk/N} for any N (− forward, + inverse; the inverse is not
     /// scaled). Radix-2 when N is a power of two, Bluestein's algorithm otherwise.
-    public static func transform(real: inout [Float], imaginary: inout [Float], inverse: Bool = false) {
+    public static func transform(
+        real: inout [Float], imaginary: inout [Float], inverse: Bool = false
+    ) {
         let n = real.count
-        precondition(imaginary.count == n, "FFT.transform: \(n) real parts but \(imaginary.count) imaginary parts")
+        precondition(
+            imaginary.count == n,
+            "FFT.transform: \(n) real parts but \(imaginary.count) imaginary parts")
         if n <= 1 { return }
         if n & (n - 1) == 0 {
             let plan = FFTPlan.shared(size: n)
             real.withUnsafeMutableBufferPointer { re in
                 imaginary.withUnsafeMutableBufferPointer { im in
-                    plan.transform(real: re.baseAddress!, imaginary: im.baseAddress!, inverse: inverse)
+                    plan.transform(
+                        real: re.baseAddress!, imaginary: im.baseAddress!, inverse: inverse)
                 }
             }
             return
@@ -288,7 +303,8 @@ public enum FFT {
                             arp[k] = xr * yr - xi * yi
                             aip[k] = xr * yi + xi * yr
                         }
-                        plan.transform(real: arp.baseAddress!, imaginary: aip.baseAddress!, inverse: true)
+                        plan.transform(
+                            real: arp.baseAddress!, imaginary: aip.baseAddress!, inverse: true)
                     }
                 }
             }

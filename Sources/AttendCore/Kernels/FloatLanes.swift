@@ -60,7 +60,8 @@ extension SIMD8: FloatLanes where Scalar == Float {
         // The magic constant's own bits vanish in the shift (0x4B40_0000 << 23 ≡ 0 mod 2³²), so
         // shifting the sum's bits by 23 leaves n·2²³ alone.
         let exponentStep = unsafeBitCast(rounded, to: SIMD8<Int32>.self) &<< 23
-        return unsafeBitCast(unsafeBitCast(self, to: SIMD8<Int32>.self) &+ exponentStep, to: Self.self)
+        return unsafeBitCast(
+            unsafeBitCast(self, to: SIMD8<Int32>.self) &+ exponentStep, to: Self.self)
     }
 
     /// |self| by clearing the sign bits.
@@ -81,7 +82,8 @@ extension SIMD16: FloatLanes where Scalar == Float {
     @inlinable @inline(__always)
     public func scaled(byIntegerIn rounded: Self) -> Self {
         let exponentStep = unsafeBitCast(rounded, to: SIMD16<Int32>.self) &<< 23
-        return unsafeBitCast(unsafeBitCast(self, to: SIMD16<Int32>.self) &+ exponentStep, to: Self.self)
+        return unsafeBitCast(
+            unsafeBitCast(self, to: SIMD16<Int32>.self) &+ exponentStep, to: Self.self)
     }
 
     /// |self| by clearing the sign bits.

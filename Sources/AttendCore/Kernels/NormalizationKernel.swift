@@ -15,7 +15,8 @@ public enum NormalizationKernel {
         let xs = SendablePointer(x), ys = SendablePointer(y)
         let means = SendablePointer(mean), rstds = SendablePointer(rstd)
         let g = gamma.map { SendablePointer($0) }, b = beta.map { SendablePointer($0) }
-        Parallel.forEachChunk(rows, grain: Swift.max(1, Elementwise.grain / Swift.max(cols, 1))) { range in
+        Parallel.forEachChunk(rows, grain: Swift.max(1, Elementwise.grain / Swift.max(cols, 1))) {
+            range in
             for r in range {
                 let row = UnsafePointer(xs.base + r * cols)
                 let mu = Reduce.sum(row, count: cols) / Float(cols)
@@ -62,7 +63,8 @@ public enum NormalizationKernel {
     /// dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), dγ = Σ_rows dy·x̂, dβ = Σ_rows dy.
     /// One parallel pass over x and dy; every output is overwritten (nil to skip).
     public static func layerNormBackward(
-        _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, outputGradient dy: UnsafePointer<Float>,
+        _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?,
+        outputGradient dy: UnsafePointer<Float>,
         mean: UnsafePointer<Float>, reciprocalStandardDeviation rstd: UnsafePointer<Float>,
         inputGradient dx: UnsafeMutablePointer<Float>?, dGamma: UnsafeMutablePointer<Float>?,
         dBeta: UnsafeMutablePointer<Float>?, rows: Int, cols: Int
@@ -93,10 +95,16 @@ public enum NormalizationKernel {
                     let xHat = (loadLanes(row, i, lanes) - mu) * inverse
                     if let dxs {
                         let gHat = dyBlock * g.load(i, lanes)
-                        storeLanes(inverse * (gHat - meanG - xHat * meanGX), dxs.base + r * cols, i, lanes)
+                        storeLanes(
+                            inverse * (gHat - meanG - xHat * meanGX), dxs.base + r * cols, i, lanes)
                     }
-                    if wantsGamma { storeLanes(loadLanes(gammaSums, i, lanes) + dyBlock * xHat, gammaSums, i, lanes) }
-                    if wantsBeta { storeLanes(loadLanes(betaSums, i, lanes) + dyBlock, betaSums, i, lanes) }
+                    if wantsGamma {
+                        storeLanes(
+                            loadLanes(gammaSums, i, lanes) + dyBlock * xHat, gammaSums, i, lanes)
+                    }
+                    if wantsBeta {
+                        storeLanes(loadLanes(betaSums, i, lanes) + dyBlock, betaSums, i, lanes)
+                    }
                 }
             }
         }
@@ -104,15 +112,19 @@ public enum NormalizationKernel {
 
     /// y = x·rstd·γ with rstd = 1/√(mean(x²) + ε) per row (T5/LLaMA RMSNorm); writes rstd.
     public static func rmsNormForward(
-        _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>,
-        reciprocalRootMeanSquare rstd: UnsafeMutablePointer<Float>, rows: Int, cols: Int, epsilon: Float
+        _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?,
+        into y: UnsafeMutablePointer<Float>,
+        reciprocalRootMeanSquare rstd: UnsafeMutablePointer<Float>, rows: Int, cols: Int,
+        epsilon: Float
     ) {
         let xs = SendablePointer(x), ys = SendablePointer(y), rstds = SendablePointer(rstd)
         let g = gamma.map { SendablePointer($0) }
-        Parallel.forEachChunk(rows, grain: Swift.max(1, Elementwise.grain / Swift.max(cols, 1))) { range in
+        Parallel.forEachChunk(rows, grain: Swift.max(1, Elementwise.grain / Swift.max(cols, 1))) {
+            range in
             for r in range {
                 let row = UnsafePointer(xs.base + r * cols)
-                let inverse = 1 / (Dot.product(row, row, count: cols) / Float(cols) + epsilon).squareRoot()
+                let inverse =
+                    1 / (Dot.product(row, row, count: cols) / Float(cols) + epsilon).squareRoot()
                 rstds[r] = inverse
                 let out = ys.base + r * cols
                 for i in 0..<cols { out[i] = row[i] * inverse * (g?[i] ?? 1) }
@@ -123,8 +135,10 @@ public enum NormalizationKernel {
     /// dx = rstd·ĝ − x·rstd³·mean(ĝ·x) with ĝ = dy·γ; dγ = Σ_rows dy·x·rstd. One parallel pass;
     /// every output is overwritten (nil to skip).
     public static func rmsNormBackward(
-        _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?, outputGradient dy: UnsafePointer<Float>,
-        reciprocalRootMeanSquare rstd: UnsafePointer<Float>, inputGradient dx: UnsafeMutablePointer<Float>?,
+        _ x: UnsafePointer<Float>, gamma: UnsafePointer<Float>?,
+        outputGradient dy: UnsafePointer<Float>,
+        reciprocalRootMeanSquare rstd: UnsafePointer<Float>,
+        inputGradient dx: UnsafeMutablePointer<Float>?,
         dGamma: UnsafeMutablePointer<Float>?, rows: Int, cols: Int
     ) {
         let xs = SendablePointer(x), dys = SendablePointer(dy), dxs = dx.map { SendablePointer($0) }
@@ -140,7 +154,8 @@ public enum NormalizationKernel {
                 if dxs != nil {
                     var dot = Float8()
                     forEachBlock(cols) { i, lanes in
-                        dot += loadLanes(grad, i, lanes) * g.load(i, lanes) * loadLanes(row, i, lanes)
+                        dot +=
+                            loadLanes(grad, i, lanes) * g.load(i, lanes) * loadLanes(row, i, lanes)
                     }
                     correction = inverse * inverse * inverse * (dot.sum() / Float(cols))
                 }
@@ -148,9 +163,14 @@ public enum NormalizationKernel {
                     let (dyBlock, xBlock) = (loadLanes(grad, i, lanes), loadLanes(row, i, lanes))
                     if let dxs {
                         let gHat = dyBlock * g.load(i, lanes)
-                        storeLanes(inverse * gHat - xBlock * correction, dxs.base + r * cols, i, lanes)
+                        storeLanes(
+                            inverse * gHat - xBlock * correction, dxs.base + r * cols, i, lanes)
                     }
-                    if wantsGamma { storeLanes(loadLanes(gammaSums, i, lanes) + dyBlock * xBlock * inverse, gammaSums, i, lanes) }
+                    if wantsGamma {
+                        storeLanes(
+                            loadLanes(gammaSums, i, lanes) + dyBlock * xBlock * inverse, gammaSums,
+                            i, lanes)
+                    }
                 }
             }
         }
@@ -225,7 +245,9 @@ private enum RowParts {
                 for part in 0..<parts {
                     let partial = base.base + part * width + k * cols
                     forEachBlock(cols) { i, lanes in
-                        storeLanes(loadLanes(output, i, lanes) + loadLanes(partial, i, lanes), output, i, lanes)
+                        storeLanes(
+                            loadLanes(output, i, lanes) + loadLanes(partial, i, lanes), output, i,
+                            lanes)
                     }
                 }
             }

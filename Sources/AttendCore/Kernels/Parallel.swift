@@ -78,7 +78,9 @@ public enum Parallel {
         }
         withoutActuallyEscaping(body) { body in
             let box = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: count) { i in markedAsInsideRegion { box.value(i) } }
+            DispatchQueue.concurrentPerform(iterations: count) { i in
+                markedAsInsideRegion { box.value(i) }
+            }
         }
     }
 

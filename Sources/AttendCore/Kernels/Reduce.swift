@@ -56,12 +56,16 @@ public enum Reduce {
         let xs = SendablePointer(x)
         let ys = SendablePointer(y)
         if inner == 1 {
-            Parallel.forEachChunk(outer, grain: Swift.max(1, Elementwise.grain / Swift.max(length, 1))) { range in
+            Parallel.forEachChunk(
+                outer, grain: Swift.max(1, Elementwise.grain / Swift.max(length, 1))
+            ) { range in
                 for o in range { ys[o] = sum(xs.base + o * length, count: length) }
             }
             return
         }
-        Parallel.forEachChunk(outer, grain: Swift.max(1, Elementwise.grain / Swift.max(length * inner, 1))) {
+        Parallel.forEachChunk(
+            outer, grain: Swift.max(1, Elementwise.grain / Swift.max(length * inner, 1))
+        ) {
             range in
             for o in range {
                 let row = ys.base + o * inner
@@ -78,7 +82,8 @@ public enum Reduce {
     /// y[o, i] = max_l x[o, l, i] (or min when `smallest`), with the first position of the
     /// extremum in `index`.
     public static func extremum(
-        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, index: UnsafeMutablePointer<Int>,
+        _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+        index: UnsafeMutablePointer<Int>,
         outer: Int, length: Int, inner: Int, smallest: Bool
     ) {
         precondition(length > 0, "max/min over an empty axis")

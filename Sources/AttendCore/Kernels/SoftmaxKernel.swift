@@ -2,6 +2,7 @@
 // kernels every softmax in Attend is built from (`exponentiate`, `backwardRow`), so the tiled
 // attention kernels share them too.
 import Foundation
+
 // The row maximum is subtracted before exp so no term overflows; it cancels in the ratio. A row whose
 // entries are all −∞ (every key masked) yields zeros rather than NaN (−∞ from log-softmax).
 
@@ -16,7 +17,8 @@ public enum SoftmaxKernel {
 
     /// Softmax of one row; `x` and `y` may alias.
     @inlinable @inline(__always)
-    public static func row(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ cols: Int) {
+    public static func row(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ cols: Int)
+    {
         let m = Reduce.max(x, count: cols)
         if m == -.infinity {
             y.update(repeating: 0, count: cols)
@@ -84,7 +86,9 @@ public enum SoftmaxKernel {
 
     /// row[j] = e^(row[j] − shift) in place; returns Σ_j row[j].
     @inlinable @inline(__always)
-    public static func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+    public static func exponentiate(_ row: UnsafeMutablePointer<Float>, count: Int, shift: Float)
+        -> Float
+    {
         exponentiate(UnsafePointer(row), into: row, count: count, shift: shift)
     }
 
@@ -94,7 +98,9 @@ public enum SoftmaxKernel {
         into dx: UnsafeMutablePointer<Float>, rows: Int, cols: Int
     ) {
         forEachRow(y, dy, dx, rows: rows, cols: cols) { yr, gr, dxr in
-            backwardRow(output: yr, outputGradient: gr, dot: Dot.product(yr, gr, count: cols), into: dxr, count: cols)
+            backwardRow(
+                output: yr, outputGradient: gr, dot: Dot.product(yr, gr, count: cols), into: dxr,
+                count: cols)
         }
     }
 
@@ -106,7 +112,9 @@ public enum SoftmaxKernel {
         into dx: UnsafeMutablePointer<Float>, count: Int
     ) {
         let correction = Float8(repeating: dot)
-        Elementwise.zipRow(y, xStride: 1, dy, yStride: 1, dx, count: count) { $0 * ($1 - correction) }
+        Elementwise.zipRow(y, xStride: 1, dy, yStride: 1, dx, count: count) {
+            $0 * ($1 - correction)
+        }
     }
 
     /// y[r, :] = x[r, :] − log Σ exp(x[r, :]).
@@ -166,8 +174,10 @@ public enum SoftmaxKernel {
     /// `forEachRow` over three buffers, as backward passes read them: `body(y_r, dy_r, dx_r)`.
     @inline(__always)
     private static func forEachRow(
-        _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, rows: Int,
-        cols: Int, _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+        _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+        rows: Int,
+        cols: Int,
+        _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
     ) {
         let (ys, dys, dxs) = (SendablePointer(y), SendablePointer(dy), SendablePointer(dx))
         Parallel.forEachChunk(rows, grain: max(1, Elementwise.grain / max(cols, 1))) { range in
@@ -180,7 +190,9 @@ public enum SoftmaxKernel {
 public enum Dot {
     /// Σ x[i]·y[i].
     @inlinable @inline(__always)
-    public static func product(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int) -> Float {
+    public static func product(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, count: Int)
+        -> Float
+    {
         var a0 = Float8(), a1 = Float8()
         var i = 0
         while i + 16 <= count {

@@ -65,7 +65,9 @@ extension Tensor {
     /// x·σ(x) (also called swish).
     public func silu() -> Tensor {
         let y = mapped(SiLULanes())
-        return y.recorded(.silu, from: [self]) { dy in [Tensor.zipped(dy, self, SiLUGradientLanes())] }
+        return y.recorded(.silu, from: [self]) { dy in
+            [Tensor.zipped(dy, self, SiLUGradientLanes())]
+        }
     }
 
     /// log(1 + e^x), linear above `threshold` as PyTorch's `softplus(beta=1, threshold=20)`.
@@ -79,9 +81,11 @@ extension Tensor {
             }
         }
         return y.recorded(.softplus, from: [self]) { dy in
-            [Tensor.zipped(dy, self) { g, x in
-                g * VectorMath.sigmoid(x).replacing(with: 1, where: x .> threshold)
-            }]
+            [
+                Tensor.zipped(dy, self) { g, x in
+                    g * VectorMath.sigmoid(x).replacing(with: 1, where: x .> threshold)
+                }
+            ]
         }
     }
 }
@@ -154,7 +158,9 @@ struct GELUExactLanes: UnaryLaneFunction {
 }
 
 struct GELUExactGradientLanes: BinaryLaneFunction {
-    @inline(__always) func callAsFunction(_ g: WideFloat, _ x: WideFloat) -> WideFloat { g * GELUMath.exactDerivative(x) }
+    @inline(__always) func callAsFunction(_ g: WideFloat, _ x: WideFloat) -> WideFloat {
+        g * GELUMath.exactDerivative(x)
+    }
 }
 
 struct GELUTanhLanes: UnaryLaneFunction {
@@ -162,5 +168,7 @@ struct GELUTanhLanes: UnaryLaneFunction {
 }
 
 struct GELUTanhGradientLanes: BinaryLaneFunction {
-    @inline(__always) func callAsFunction(_ g: WideFloat, _ x: WideFloat) -> WideFloat { g * GELUMath.tanhFormDerivative(x) }
+    @inline(__always) func callAsFunction(_ g: WideFloat, _ x: WideFloat) -> WideFloat {
+        g * GELUMath.tanhFormDerivative(x)
+    }
 }

@@ -5,14 +5,20 @@ extension Tensor {
     /// Elementwise sum with broadcasting.
     public static func + (a: Tensor, b: Tensor) -> Tensor {
         zipped(a, b) { $0 + $1 }.recorded(.add, from: [a, b]) { dy, needs in
-            [needs[0] ? dy.summed(toShape: a.shape) : nil, needs[1] ? dy.summed(toShape: b.shape) : nil]
+            [
+                needs[0] ? dy.summed(toShape: a.shape) : nil,
+                needs[1] ? dy.summed(toShape: b.shape) : nil,
+            ]
         }
     }
 
     /// Elementwise difference with broadcasting.
     public static func - (a: Tensor, b: Tensor) -> Tensor {
         zipped(a, b) { $0 - $1 }.recorded(.subtract, from: [a, b]) { dy, needs in
-            [needs[0] ? dy.summed(toShape: a.shape) : nil, needs[1] ? (-dy).summed(toShape: b.shape) : nil]
+            [
+                needs[0] ? dy.summed(toShape: a.shape) : nil,
+                needs[1] ? (-dy).summed(toShape: b.shape) : nil,
+            ]
         }
     }
 

@@ -8,7 +8,8 @@ extension Tensor {
         let axis = Shape.normalize(axis: axis, rank: rank, op: "indexSelect")
         let (outer, length, inner) = Shape.split(shape, at: axis)
         for i in indices.values where i < 0 || i >= length {
-            preconditionFailure("indexSelect: index \(i) outside 0..<\(length) of axis \(axis) in \(shape)")
+            preconditionFailure(
+                "indexSelect: index \(i) outside 0..<\(length) of axis \(axis) in \(shape)")
         }
         let outShape = Array(shape[..<axis]) + indices.shape + Array(shape[(axis + 1)...])
         let picked = indices.count
@@ -23,22 +24,26 @@ extension Tensor {
         }
         let inputShape = shape
         return y.recorded(.indexSelect, from: [self]) { dy in
-            [Tensor.filled(shape: inputShape) { dx in
-                dx.initialize(repeating: 0)
-                let g = dy.storage.base
-                for o in 0..<outer {
-                    for (j, i) in indices.values.enumerated() {
-                        let target = dx.baseAddress! + (o * length + i) * inner
-                        BLAS.axpy(count: inner, alpha: 1, x: g + (o * picked + j) * inner, y: target)
+            [
+                Tensor.filled(shape: inputShape) { dx in
+                    dx.initialize(repeating: 0)
+                    let g = dy.storage.base
+                    for o in 0..<outer {
+                        for (j, i) in indices.values.enumerated() {
+                            let target = dx.baseAddress! + (o * length + i) * inner
+                            BLAS.axpy(
+                                count: inner, alpha: 1, x: g + (o * picked + j) * inner, y: target)
+                        }
                     }
                 }
-            }]
+            ]
         }
     }
 
     /// Rows of an embedding `table` [vocabulary, width] for each index: `[indices.shape…, width]`.
     public static func embedding(_ table: Tensor, _ indices: Indices) -> Tensor {
-        precondition(table.rank == 2, "embedding: table must be [vocabulary, width], got \(table.shape)")
+        precondition(
+            table.rank == 2, "embedding: table must be [vocabulary, width], got \(table.shape)")
         return table.indexSelect(alongAxis: 0, indices)
     }
 
@@ -48,34 +53,41 @@ extension Tensor {
         let axis = Shape.normalize(axis: axis, rank: rank, op: "gathered")
         precondition(indices.shape.count == rank, "gathered: indices \(indices.shape) vs \(shape)")
         for a in 0..<rank where a != axis {
-            precondition(indices.shape[a] == shape[a], "gathered: indices \(indices.shape) vs \(shape)")
+            precondition(
+                indices.shape[a] == shape[a], "gathered: indices \(indices.shape) vs \(shape)")
         }
         let (outer, length, inner) = Shape.split(shape, at: axis)
         let picked = indices.shape[axis]
         func sourceOffset(_ o: Int, _ j: Int, _ i: Int) -> Int {
             let index = indices.values[(o * picked + j) * inner + i]
-            precondition(index >= 0 && index < length, "gathered: index \(index) outside 0..<\(length)")
+            precondition(
+                index >= 0 && index < length, "gathered: index \(index) outside 0..<\(length)")
             return (o * length + index) * inner + i
         }
         let y = Tensor.filled(shape: indices.shape) { out in
             for o in 0..<outer {
                 for j in 0..<picked {
-                    for i in 0..<inner { out[(o * picked + j) * inner + i] = storage.base[sourceOffset(o, j, i)] }
+                    for i in 0..<inner {
+                        out[(o * picked + j) * inner + i] = storage.base[sourceOffset(o, j, i)]
+                    }
                 }
             }
         }
         let inputShape = shape
         return y.recorded(.gather, from: [self]) { dy in
-            [Tensor.filled(shape: inputShape) { dx in
-                dx.initialize(repeating: 0)
-                for o in 0..<outer {
-                    for j in 0..<picked {
-                        for i in 0..<inner {
-                            dx[sourceOffset(o, j, i)] += dy.storage.base[(o * picked + j) * inner + i]
+            [
+                Tensor.filled(shape: inputShape) { dx in
+                    dx.initialize(repeating: 0)
+                    for o in 0..<outer {
+                        for j in 0..<picked {
+                            for i in 0..<inner {
+                                dx[sourceOffset(o, j, i)] +=
+                                    dy.storage.base[(o * picked + j) * inner + i]
+                            }
                         }
                     }
                 }
-            }]
+            ]
         }
     }
 
@@ -90,7 +102,8 @@ extension Tensor {
             for r in 0..<rows {
                 let row = x.baseAddress! + r * cols
                 let order = (0..<cols).sorted { a, b in
-                    row[a] > row[b] || (row[a] == row[b] && a < b) || (row[a].isNaN && !row[b].isNaN)
+                    row[a] > row[b] || (row[a] == row[b] && a < b)
+                        || (row[a].isNaN && !row[b].isNaN)
                 }
                 for j in 0..<k { positions[r * k + j] = order[j] }
             }

@@ -12,13 +12,19 @@ extension Tensor {
         precondition(weight.rank == 2, "linear: weight must be [out, in], got \(weight.shape)")
         let (outCount, inCount) = (weight.shape[0], weight.shape[1])
         precondition(
-            x.shape.last == inCount, "linear: input \(x.shape) has last axis ≠ \(inCount) (weight \(weight.shape))")
-        if let bias { precondition(bias.shape == [outCount], "linear: bias \(bias.shape), expected [\(outCount)]") }
+            x.shape.last == inCount,
+            "linear: input \(x.shape) has last axis ≠ \(inCount) (weight \(weight.shape))")
+        if let bias {
+            precondition(
+                bias.shape == [outCount], "linear: bias \(bias.shape), expected [\(outCount)]")
+        }
         let rows = x.count / Swift.max(inCount, 1)
         let y = Tensor.filled(shape: Array(x.shape.dropLast()) + [outCount]) { out in
             let c = out.baseAddress!
             if let bias {
-                for r in 0..<rows { (c + r * outCount).update(from: bias.storage.base, count: outCount) }
+                for r in 0..<rows {
+                    (c + r * outCount).update(from: bias.storage.base, count: outCount)
+                }
             }
             if rows <= matrixVectorRows && inCount > 0 {
                 // A few rows (one decoding step): matrix–vector products over slices of W's rows on
@@ -29,7 +35,8 @@ extension Tensor {
                     for r in 0..<rows {
                         BLAS.gemv(
                             transpose: false, m: slice.count, n: inCount,
-                            a: w.base + slice.lowerBound * inCount, lda: inCount, x: input.base + r * inCount, beta: bias == nil ? 0 : 1,
+                            a: w.base + slice.lowerBound * inCount, lda: inCount,
+                            x: input.base + r * inCount, beta: bias == nil ? 0 : 1,
                             y: output.base + r * outCount + slice.lowerBound)
                     }
                 }

@@ -10,14 +10,16 @@ extension Tensor {
     public static func matmul(
         _ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false
     ) -> Tensor {
-        precondition(a.rank >= 2 && b.rank >= 2, "matmul needs rank ≥ 2, got \(a.shape) and \(b.shape)")
+        precondition(
+            a.rank >= 2 && b.rank >= 2, "matmul needs rank ≥ 2, got \(a.shape) and \(b.shape)")
         let m = transposeA ? a.shape[a.rank - 1] : a.shape[a.rank - 2]
         let k = transposeA ? a.shape[a.rank - 2] : a.shape[a.rank - 1]
         let kb = transposeB ? b.shape[b.rank - 1] : b.shape[b.rank - 2]
         let n = transposeB ? b.shape[b.rank - 2] : b.shape[b.rank - 1]
         precondition(
             k == kb,
-            "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")")
+            "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") · \(b.shape)\(transposeB ? "ᵀ" : "")"
+        )
         let batchA = Array(a.shape.dropLast(2))
         let batchB = Array(b.shape.dropLast(2))
         precondition(
@@ -32,12 +34,14 @@ extension Tensor {
         }
         return y.recorded(.matmul, from: [a, b]) { dy, needs in
             let da: Tensor? =
-                !needs[0] ? nil
+                !needs[0]
+                ? nil
                 : transposeA
                     ? matmul(b, dy, transposeA: transposeB, transposeB: true)  // op(B)·dYᵀ
                     : matmul(dy, b, transposeB: !transposeB)  // dY·op(B)ᵀ
             let db: Tensor? =
-                !needs[1] ? nil
+                !needs[1]
+                ? nil
                 : transposeB
                     ? matmul(dy, a, transposeA: true, transposeB: transposeA)  // dYᵀ·op(A)
                     : matmul(a, dy, transposeA: !transposeA)  // op(A)ᵀ·dY

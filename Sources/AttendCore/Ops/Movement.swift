@@ -12,7 +12,9 @@ extension Tensor {
     public func reshaped(_ newShape: [Int]) -> Tensor {
         var resolved = newShape
         if let unknown = newShape.firstIndex(of: -1) {
-            let known = newShape.enumerated().filter { $0.offset != unknown }.reduce(1) { $0 * $1.element }
+            let known = newShape.enumerated().filter { $0.offset != unknown }.reduce(1) {
+                $0 * $1.element
+            }
             precondition(
                 known > 0 && count % known == 0,
                 "reshaped: cannot infer −1 in \(newShape) for \(count) elements")
@@ -88,8 +90,11 @@ extension Tensor {
         }
         let inputShape = shape
         return y.recorded(.slice, from: [self]) { dy in
-            [dy.padded(alongAxis: axis, before: range.lowerBound,
-                       after: inputShape[axis] - range.upperBound)]
+            [
+                dy.padded(
+                    alongAxis: axis, before: range.lowerBound,
+                    after: inputShape[axis] - range.upperBound)
+            ]
         }
     }
 
@@ -100,10 +105,12 @@ extension Tensor {
         let axis = Shape.normalize(axis: axis, rank: first.rank, op: "concatenated")
         for part in parts {
             var a = part.shape, b = first.shape
-            precondition(a.count == b.count, "concatenated: ranks differ, \(part.shape) vs \(first.shape)")
+            precondition(
+                a.count == b.count, "concatenated: ranks differ, \(part.shape) vs \(first.shape)")
             a[axis] = 0
             b[axis] = 0
-            precondition(a == b, "concatenated: \(part.shape) and \(first.shape) differ off axis \(axis)")
+            precondition(
+                a == b, "concatenated: \(part.shape) and \(first.shape) differ off axis \(axis)")
         }
         if parts.count == 1 { return first }
         let lengths = parts.map { $0.shape[axis] }

@@ -8,7 +8,8 @@ extension Tensor {
         let cols = shape.last ?? 1
         let rows = count / Swift.max(cols, 1)
         for p in [gamma, beta].compactMap({ $0 }) {
-            precondition(p.shape == [cols], "layerNormalized: parameter \(p.shape) for last axis \(cols)")
+            precondition(
+                p.shape == [cols], "layerNormalized: parameter \(p.shape) for last axis \(cols)")
         }
         var mean = [Float](repeating: 0, count: rows)
         var rstd = [Float](repeating: 0, count: rows)
@@ -22,7 +23,8 @@ extension Tensor {
         return y.recorded(.layerNorm, from: inputs) { dy, needs in
             var dx: Tensor? = needs[0] ? Tensor.unwritten(self.shape) : nil
             var dGamma: Tensor? = gamma != nil && needs[1] ? Tensor.unwritten([cols]) : nil
-            var dBeta: Tensor? = beta != nil && needs[inputs.count - 1] ? Tensor.unwritten([cols]) : nil
+            var dBeta: Tensor? =
+                beta != nil && needs[inputs.count - 1] ? Tensor.unwritten([cols]) : nil
             NormalizationKernel.layerNormBackward(
                 self.storage.base, gamma: gamma?.storage.base, outputGradient: dy.storage.base,
                 mean: mean, reciprocalStandardDeviation: rstd,
@@ -40,7 +42,9 @@ extension Tensor {
         let cols = shape.last ?? 1
         let rows = count / Swift.max(cols, 1)
         if let gamma {
-            precondition(gamma.shape == [cols], "rmsNormalized: parameter \(gamma.shape) for last axis \(cols)")
+            precondition(
+                gamma.shape == [cols],
+                "rmsNormalized: parameter \(gamma.shape) for last axis \(cols)")
         }
         var rstd = [Float](repeating: 0, count: rows)
         let y = Tensor.filled(shape: shape) { out in

@@ -29,7 +29,8 @@ extension Tensor {
         }
         let z = TensorStorage(uninitializedCount: Shape.count(shape))
         if z.count > 0 {
-            BroadcastPlan(x: a.shape, y: b.shape, out: shape).run(a.storage.base, b.storage.base, z.base, f)
+            BroadcastPlan(x: a.shape, y: b.shape, out: shape).run(
+                a.storage.base, b.storage.base, z.base, f)
         }
         return Tensor(shape: shape, storage: z)
     }

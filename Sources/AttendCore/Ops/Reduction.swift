@@ -20,7 +20,8 @@ extension Tensor {
         var newShape = shape
         newShape[axis] = 1
         return Tensor.filled(shape: newShape) { y in
-            Reduce.sum(storage.base, into: y.baseAddress!, outer: outer, length: length, inner: inner)
+            Reduce.sum(
+                storage.base, into: y.baseAddress!, outer: outer, length: length, inner: inner)
         }
     }
 
@@ -54,7 +55,8 @@ extension Tensor {
     public func mean(alongAxes axes: [Int], keepingDimensions: Bool = false) -> Tensor {
         let axes = normalizedAxes(axes, op: "mean")
         let n = axes.reduce(1) { $0 * shape[$1] }
-        return summed(alongAxes: axes, keepingDimensions: keepingDimensions) * (1 / Float(Swift.max(n, 1)))
+        return summed(alongAxes: axes, keepingDimensions: keepingDimensions)
+            * (1 / Float(Swift.max(n, 1)))
     }
 
     /// Mean along one axis.
@@ -85,7 +87,9 @@ extension Tensor {
         return (values, positions)
     }
 
-    private func reduceExtremum(alongAxis axis: Int, keepingDimensions: Bool, smallest: Bool, op: Op)
+    private func reduceExtremum(
+        alongAxis axis: Int, keepingDimensions: Bool, smallest: Bool, op: Op
+    )
         -> Tensor
     {
         let axis = Shape.normalize(axis: axis, rank: rank, op: "\(op)")
@@ -96,29 +100,36 @@ extension Tensor {
             // The gradient flows to the (first) position that won, as PyTorch's max(dim).
             let (outer, length, inner) = Shape.split(inputShape, at: axis)
             let g = dy.detached()
-            return [Tensor.filled(shape: inputShape) { dx in
-                dx.initialize(repeating: 0)
-                for o in 0..<outer {
-                    for i in 0..<inner {
-                        dx[(o * length + positions[o * inner + i]) * inner + i] = g.storage.base[o * inner + i]
+            return [
+                Tensor.filled(shape: inputShape) { dx in
+                    dx.initialize(repeating: 0)
+                    for o in 0..<outer {
+                        for i in 0..<inner {
+                            dx[(o * length + positions[o * inner + i]) * inner + i] =
+                                g.storage.base[o * inner + i]
+                        }
                     }
                 }
-            }]
+            ]
         }
     }
 
     /// Largest value along `axis`.
     public func max(alongAxis axis: Int, keepingDimensions: Bool = false) -> Tensor {
-        reduceExtremum(alongAxis: axis, keepingDimensions: keepingDimensions, smallest: false, op: .max)
+        reduceExtremum(
+            alongAxis: axis, keepingDimensions: keepingDimensions, smallest: false, op: .max)
     }
 
     /// Smallest value along `axis`.
     public func min(alongAxis axis: Int, keepingDimensions: Bool = false) -> Tensor {
-        reduceExtremum(alongAxis: axis, keepingDimensions: keepingDimensions, smallest: true, op: .min)
+        reduceExtremum(
+            alongAxis: axis, keepingDimensions: keepingDimensions, smallest: true, op: .min)
     }
 
     /// Largest element of the whole tensor (no gradient).
-    public func maxValue() -> Float { withUnsafeBufferPointer { Reduce.max($0.baseAddress!, count: count) } }
+    public func maxValue() -> Float {
+        withUnsafeBufferPointer { Reduce.max($0.baseAddress!, count: count) }
+    }
 
     /// Positions of the largest values along `axis`, in row-major order of the remaining axes.
     public func argmax(alongAxis axis: Int = -1) -> [Int] {
@@ -127,7 +138,9 @@ extension Tensor {
 
     /// Variance along `axes` with `correction` subtracted from the count (0 = population, as
     /// LayerNorm; 1 = unbiased, PyTorch's default for `var`).
-    public func variance(alongAxes axes: [Int], correction: Int = 1, keepingDimensions: Bool = false)
+    public func variance(
+        alongAxes axes: [Int], correction: Int = 1, keepingDimensions: Bool = false
+    )
         -> Tensor
     {
         let axes = normalizedAxes(axes, op: "variance")
@@ -143,7 +156,8 @@ extension Tensor {
         let m = withoutGradient { max(alongAxis: axis, keepingDimensions: true) }
         // A row of −∞ would give −∞ − (−∞) = NaN; shift by 0 there instead.
         let shift = m.mapped { $0.replacing(with: 0, where: $0 .== -Float.infinity) }
-        let y = (self.detached() - shift).exp().summed(alongAxis: axis, keepingDimensions: true).log()
+        let y =
+            (self.detached() - shift).exp().summed(alongAxis: axis, keepingDimensions: true).log()
             + shift
         let keptShape = y.shape
         let result = y.reshapedStorage(reducedShape([axis], keepingDimensions: keepingDimensions))

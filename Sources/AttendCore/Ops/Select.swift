@@ -4,7 +4,8 @@
 extension Tensor {
     /// `a` where `condition` is non-zero, else `b`, all three broadcast to a common shape.
     public static func `where`(_ condition: Tensor, _ a: Tensor, _ b: Tensor) -> Tensor {
-        guard let ab = Shape.broadcast(a.shape, b.shape), let shape = Shape.broadcast(ab, condition.shape)
+        guard let ab = Shape.broadcast(a.shape, b.shape),
+            let shape = Shape.broadcast(ab, condition.shape)
         else {
             preconditionFailure(
                 "where: shapes \(condition.shape), \(a.shape), \(b.shape) do not broadcast")
@@ -15,8 +16,12 @@ extension Tensor {
         }
         return y.recorded(.where, from: [a, b]) { dy, needs in
             [
-                needs[0] ? zipped(dy, c) { g, m in g.replacing(with: 0, where: m .== 0) }.summed(toShape: a.shape) : nil,
-                needs[1] ? zipped(dy, c) { g, m in g.replacing(with: 0, where: m .!= 0) }.summed(toShape: b.shape) : nil,
+                needs[0]
+                    ? zipped(dy, c) { g, m in g.replacing(with: 0, where: m .== 0) }.summed(
+                        toShape: a.shape) : nil,
+                needs[1]
+                    ? zipped(dy, c) { g, m in g.replacing(with: 0, where: m .!= 0) }.summed(
+                        toShape: b.shape) : nil,
             ]
         }
     }
@@ -26,7 +31,9 @@ extension Tensor {
         precondition(
             Shape.broadcast(shape, mask.shape) == shape,
             "maskedFill: mask \(mask.shape) does not broadcast to \(shape)")
-        let y = Tensor.zipped(self.detached(), mask) { x, m in x.replacing(with: value, where: m .!= 0) }
+        let y = Tensor.zipped(self.detached(), mask) { x, m in
+            x.replacing(with: value, where: m .!= 0)
+        }
         return y.recorded(.maskedFill, from: [self]) { dy in
             [Tensor.zipped(dy, mask) { g, m in g.replacing(with: 0, where: m .!= 0) }]
         }
@@ -70,9 +77,11 @@ extension Tensor {
                 .replacing(with: Float8(repeating: upper), where: x .> upper)
         }
         return y.recorded(.clamp, from: [self]) { dy in
-            [Tensor.zipped(dy, self) { g, x in
-                g.replacing(with: 0, where: (x .< lower) .| (x .> upper))
-            }]
+            [
+                Tensor.zipped(dy, self) { g, x in
+                    g.replacing(with: 0, where: (x .< lower) .| (x .> upper))
+                }
+            ]
         }
     }
 }

@@ -55,12 +55,14 @@ extension Tensor {
     public func abs() -> Tensor {
         let y = mapped { $0.replacing(with: -$0, where: $0 .< 0) }
         return y.recorded(.abs, from: [self]) { dy in
-            [Tensor.zipped(dy, self) { g, x in
-                var s = Float8(repeating: 0)
-                s.replace(with: 1, where: x .> 0)
-                s.replace(with: -1, where: x .< 0)
-                return g * s
-            }]
+            [
+                Tensor.zipped(dy, self) { g, x in
+                    var s = Float8(repeating: 0)
+                    s.replace(with: 1, where: x .> 0)
+                    s.replace(with: -1, where: x .< 0)
+                    return g * s
+                }
+            ]
         }
     }
 }

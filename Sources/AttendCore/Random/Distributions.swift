@@ -66,7 +66,8 @@ extension RandomGenerator {
     /// An index drawn with probability proportional to `weights` (non-negative, not all zero).
     public mutating func nextCategorical(weights: [Float]) -> Int {
         let total = weights.reduce(0, +)
-        precondition(total > 0 && total.isFinite, "categorical weights must have a positive finite sum")
+        precondition(
+            total > 0 && total.isFinite, "categorical weights must have a positive finite sum")
         var target = nextUniform() * total
         for (i, w) in weights.enumerated() {
             target -= w
@@ -120,7 +121,9 @@ extension Tensor {
     }
 
     /// Seeded convenience: normal samples from a fresh generator.
-    public static func randomNormal(_ shape: [Int], seed: UInt64, standardDeviation: Float = 1) -> Tensor {
+    public static func randomNormal(_ shape: [Int], seed: UInt64, standardDeviation: Float = 1)
+        -> Tensor
+    {
         var generator = RandomGenerator(seed: seed)
         return randomNormal(shape, standardDeviation: standardDeviation, generator: &generator)
     }

@@ -45,7 +45,8 @@ public enum Shape {
     }
 
     /// Splits `shape` around `axis` into (outer, length, inner) element counts.
-    public static func split(_ shape: [Int], at axis: Int) -> (outer: Int, length: Int, inner: Int) {
+    public static func split(_ shape: [Int], at axis: Int) -> (outer: Int, length: Int, inner: Int)
+    {
         (count(Array(shape[..<axis])), shape[axis], count(Array(shape[(axis + 1)...])))
     }
 }

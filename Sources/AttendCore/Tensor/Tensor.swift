@@ -31,7 +31,9 @@ public struct Tensor: @unchecked Sendable {
             Shape.count(shape) == scalars.count,
             "shape \(shape) needs \(Shape.count(shape)) values, got \(scalars.count)")
         let storage = TensorStorage(uninitializedCount: scalars.count)
-        scalars.withUnsafeBufferPointer { storage.base.initialize(from: $0.baseAddress!, count: $0.count) }
+        scalars.withUnsafeBufferPointer {
+            storage.base.initialize(from: $0.baseAddress!, count: $0.count)
+        }
         self.init(shape: shape, storage: storage)
     }
 

@@ -69,7 +69,10 @@ public enum TensorAllocator {
 
     /// Zeroes the hit and miss counters (cached bytes stay as they are).
     public static func resetCounters() {
-        state.withLock { $0.statistics.hits = 0; $0.statistics.misses = 0 }
+        state.withLock {
+            $0.statistics.hits = 0
+            $0.statistics.misses = 0
+        }
     }
 
     /// Returns every cached buffer to malloc (and so, for large ones, to the kernel).
@@ -92,7 +95,8 @@ public enum TensorAllocator {
             state.statistics.misses += 1
             return nil
         }
-        return reused.flatMap { UnsafeMutableRawPointer(bitPattern: $0) } ?? allocateFromMalloc(size)
+        return reused.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
+            ?? allocateFromMalloc(size)
     }
 
     /// Takes back a buffer `allocate(byteCount:)` returned for the same `byteCount`.
@@ -178,7 +182,8 @@ public enum ByteSize {
         ]
         var number = trimmed, scale = 1.0
         for unit in units where trimmed.hasSuffix(unit.suffix) {
-            number = String(trimmed.dropLast(unit.suffix.count)).trimmingCharacters(in: .whitespaces)
+            number = String(trimmed.dropLast(unit.suffix.count)).trimmingCharacters(
+                in: .whitespaces)
             scale = unit.scale
             break
         }

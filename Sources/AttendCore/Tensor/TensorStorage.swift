@@ -50,7 +50,8 @@ public enum MemoryAccounting {
         let now = live.wrappingAdd(bytes, ordering: .relaxed).newValue
         var seen = peak.load(ordering: .relaxed)
         while now > seen {
-            let (exchanged, original) = peak.compareExchange(expected: seen, desired: now, ordering: .relaxed)
+            let (exchanged, original) = peak.compareExchange(
+                expected: seen, desired: now, ordering: .relaxed)
             if exchanged { break }
             seen = original
         }

@@ -6,7 +6,8 @@
 import AttendCore
 
 /// Parameters of the text classification task.
-public struct TextClassificationConfiguration: Codable, Sendable, Equatable, SplitSizedConfiguration {
+public struct TextClassificationConfiguration: Codable, Sendable, Equatable, SplitSizedConfiguration
+{
     /// The classes, in label order.
     public var sources: [TextSource] = TextSource.allCases
     /// Shortest passage, in bytes.

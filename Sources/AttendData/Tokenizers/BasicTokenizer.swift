@@ -57,8 +57,11 @@ public struct BasicTokenizer: Sendable, Equatable {
             }
         }
         if stripsAccents && !isASCII {
-            let decomposed = String(String.UnicodeScalarView(scalars)).decomposedStringWithCanonicalMapping
-            scalars = decomposed.unicodeScalars.filter { $0.properties.generalCategory != .nonspacingMark }
+            let decomposed = String(String.UnicodeScalarView(scalars))
+                .decomposedStringWithCanonicalMapping
+            scalars = decomposed.unicodeScalars.filter {
+                $0.properties.generalCategory != .nonspacingMark
+            }
         }
         guard lowercases else { return scalars }
         var lowered: [Unicode.Scalar] = []
@@ -112,7 +115,8 @@ public struct BasicTokenizer: Sendable, Equatable {
     static func isPunctuation(_ s: Unicode.Scalar) -> Bool {
         let v = s.value
         if v < 0x80 {
-            return (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v)
+            return (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v)
+                || (123...126).contains(v)
         }
         switch s.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
@@ -127,7 +131,8 @@ public struct BasicTokenizer: Sendable, Equatable {
     /// Hangul are not included: those scripts separate words with spaces.
     static func isCJKIdeograph(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
-        case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F, 0x2B740...0x2B81F,
+        case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F,
+            0x2B740...0x2B81F,
             0x2B920...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F:
             return true
         default: return false

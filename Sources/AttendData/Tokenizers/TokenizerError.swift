@@ -30,9 +30,11 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .malformedTokenizerJSON(let path, let problem):
             return "\(path) is not a usable tokenizer.json: \(problem)"
         case .unsupported(let path, let component, let type):
-            return "\(path): \(component) of type '\(type)' is not supported (WordPiece with BertNormalizer and BertPreTokenizer is)"
+            return
+                "\(path): \(component) of type '\(type)' is not supported (WordPiece with BertNormalizer and BertPreTokenizer is)"
         case .vocabularyIDsNotDense(let path, let missing, let count):
-            return "\(path): the vocabulary of \(count) tokens has no token with id \(missing); ids must be 0..<\(count)"
+            return
+                "\(path): the vocabulary of \(count) tokens has no token with id \(missing); ids must be 0..<\(count)"
         case .missingSpecialToken(let token, let role):
             return "the \(role) token '\(token)' is not in the vocabulary"
         case .maximumLengthTooSmall(let length):

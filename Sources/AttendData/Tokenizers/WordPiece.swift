@@ -41,15 +41,20 @@ public struct WordPieceTokenizer: Sendable {
     /// names given) is not in the vocabulary. `specialTokens` defaults to those four plus "[MASK]"
     /// where present.
     public init(
-        vocabulary: [String], basic: BasicTokenizer = BasicTokenizer(), unknownToken: String = "[UNK]",
-        classifierToken: String = "[CLS]", separatorToken: String = "[SEP]", paddingToken: String = "[PAD]",
-        continuationPrefix: String = "##", maximumCharactersPerWord: Int = 100, specialTokens: [String]? = nil
+        vocabulary: [String], basic: BasicTokenizer = BasicTokenizer(),
+        unknownToken: String = "[UNK]",
+        classifierToken: String = "[CLS]", separatorToken: String = "[SEP]",
+        paddingToken: String = "[PAD]",
+        continuationPrefix: String = "##", maximumCharactersPerWord: Int = 100,
+        specialTokens: [String]? = nil
     ) throws {
         var ids: [String: Int] = [:]
         ids.reserveCapacity(vocabulary.count)
         for (id, token) in vocabulary.enumerated() { ids[token] = id }  // a repeated entry: the last id wins
         func id(_ token: String, _ role: String) throws -> Int {
-            guard let id = ids[token] else { throw TokenizerError.missingSpecialToken(token, role: role) }
+            guard let id = ids[token] else {
+                throw TokenizerError.missingSpecialToken(token, role: role)
+            }
             return id
         }
         unknownID = try id(unknownToken, "unknown")
@@ -98,15 +103,20 @@ public struct WordPieceTokenizer: Sendable {
     public func encode(_ text: String, maximumLength: Int? = nil) throws -> [Int] {
         var pieces = tokenIDs(text)
         if let maximumLength {
-            guard maximumLength >= 2 else { throw TokenizerError.maximumLengthTooSmall(maximumLength) }
-            if pieces.count > maximumLength - 2 { pieces.removeLast(pieces.count - (maximumLength - 2)) }
+            guard maximumLength >= 2 else {
+                throw TokenizerError.maximumLengthTooSmall(maximumLength)
+            }
+            if pieces.count > maximumLength - 2 {
+                pieces.removeLast(pieces.count - (maximumLength - 2))
+            }
         }
         return [classifierID] + pieces + [separatorID]
     }
 
     /// Encodes every text, truncates to `maximumLength` and pads to the longest text of the batch
     /// (or to `padding`'s fixed length) with [PAD].
-    public func encode(_ texts: [String], maximumLength: Int? = nil, padding: Padding = .longest) throws
+    public func encode(_ texts: [String], maximumLength: Int? = nil, padding: Padding = .longest)
+        throws
         -> TokenizedBatch
     {
         let sequences = try texts.map { try encode($0, maximumLength: maximumLength) }
@@ -200,7 +210,9 @@ public struct TokenizedBatch: Sendable {
     public init(sequences: [[Int]], padding: Padding = .longest, paddingID: Int) throws {
         let longest = sequences.map(\.count).max() ?? 0
         let width = padding.width(longest: longest)
-        if longest > width { throw TokenizerError.sequenceLongerThanPadding(longest, padding: width) }
+        if longest > width {
+            throw TokenizerError.sequenceLongerThanPadding(longest, padding: width)
+        }
         let padded = Batch.pad(sequences, padding: padding, padID: paddingID)
         self.sequences = sequences
         ids = padded.ids

@@ -42,7 +42,8 @@ extension WordPieceTokenizer {
             throw TokenizerError.unsupported(path: path, component: "model", type: modelType)
         }
         guard let vocab = model["vocab"] as? [String: Any] else {
-            throw TokenizerError.malformedTokenizerJSON(path: path, problem: "model.vocab is not a token → id object")
+            throw TokenizerError.malformedTokenizerJSON(
+                path: path, problem: "model.vocab is not a token → id object")
         }
         var tokensByID: [Int: String] = [:]
         for (token, value) in vocab {
@@ -54,7 +55,8 @@ extension WordPieceTokenizer {
         }
         let vocabulary = try (0..<vocab.count).map { id in
             guard let token = tokensByID[id] else {
-                throw TokenizerError.vocabularyIDsNotDense(path: path, missing: id, count: vocab.count)
+                throw TokenizerError.vocabularyIDsNotDense(
+                    path: path, missing: id, count: vocab.count)
             }
             return token
         }
@@ -64,13 +66,16 @@ extension WordPieceTokenizer {
             (classifier, separator) = Self.classifierAndSeparator(post) ?? (classifier, separator)
         }
         let padding = (root["padding"] as? [String: Any])?["pad_token"] as? String ?? "[PAD]"
-        let added = (root["added_tokens"] as? [[String: Any]] ?? []).compactMap { $0["content"] as? String }
+        let added = (root["added_tokens"] as? [[String: Any]] ?? []).compactMap {
+            $0["content"] as? String
+        }
         try self.init(
             vocabulary: vocabulary, basic: basic,
             unknownToken: model["unk_token"] as? String ?? "[UNK]", classifierToken: classifier,
             separatorToken: separator, paddingToken: padding,
             continuationPrefix: model["continuing_subword_prefix"] as? String ?? "##",
-            maximumCharactersPerWord: (model["max_input_chars_per_word"] as? NSNumber)?.intValue ?? 100,
+            maximumCharactersPerWord: (model["max_input_chars_per_word"] as? NSNumber)?.intValue
+                ?? 100,
             specialTokens: added.isEmpty ? nil : added)
     }
 
@@ -111,7 +116,8 @@ extension WordPieceTokenizer {
         }
         guard let normalizer = root["normalizer"] as? [String: Any] else {
             return BasicTokenizer(
-                lowercases: false, stripsAccents: false, cleansText: false, splitsCJKCharacters: false)
+                lowercases: false, stripsAccents: false, cleansText: false,
+                splitsCJKCharacters: false)
         }
         let type = normalizer["type"] as? String ?? "(none)"
         guard type == "BertNormalizer" else {
@@ -136,7 +142,9 @@ extension WordPieceTokenizer {
             let specials = (post["single"] as? [[String: Any]] ?? []).compactMap {
                 ($0["SpecialToken"] as? [String: Any])?["id"] as? String
             }
-            guard let first = specials.first, let last = specials.last, specials.count >= 2 else { return nil }
+            guard let first = specials.first, let last = specials.last, specials.count >= 2 else {
+                return nil
+            }
             return (first, last)
         default:
             return nil

@@ -10,7 +10,8 @@ public enum UserData {
     public static func make(_ configuration: UserDataConfiguration) throws(DataError)
         -> any UserDataTask
     {
-        if let built = DecodedCache.shared.value(for: cacheKey(configuration)) as? any UserDataTask {
+        if let built = DecodedCache.shared.value(for: cacheKey(configuration)) as? any UserDataTask
+        {
             return built
         }
         let task: any UserDataTask

@@ -83,7 +83,8 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
     public func make() throws(DataError) -> any TextTokenizer {
         switch kind {
         case "bytes": return ByteLevelTokenizer()
-        case "wordpiece" where directory != nil: return try WordPieceTextTokenizer(directory: directory!)
+        case "wordpiece" where directory != nil:
+            return try WordPieceTextTokenizer(directory: directory!)
         default:
             throw DataError.invalidConfiguration(
                 task: "data",

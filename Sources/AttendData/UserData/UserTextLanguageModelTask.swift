@@ -50,7 +50,7 @@ public struct UserTextLanguageModelTask: UserDataTask {
                 task: "text",
                 reason:
                     "language modelling reads bytes; tokenizer "
-                        + "'\(configuration.tokenizer.kind)' cannot be used"
+                    + "'\(configuration.tokenizer.kind)' cannot be used"
             )
         }
         var regions: [Split: [TextRegion]] = [:]
@@ -87,7 +87,7 @@ public struct UserTextLanguageModelTask: UserDataTask {
                 task: "text",
                 reason:
                     "no training text holds a window of \(n + 1) bytes; "
-                        + "lower --seq-len or give more text"
+                    + "lower --seq-len or give more text"
             )
         }
         resolvedConfiguration = configuration

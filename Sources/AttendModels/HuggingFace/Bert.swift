@@ -43,11 +43,13 @@ public final class Bert: Module {
     ///   - hasPooler: whether to build `pooler.dense`.
     ///   - seed: seeds the initial weights and the mechanism's own parameters.
     public convenience init(
-        _ configuration: BertConfiguration, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
+        _ configuration: BertConfiguration, mechanism: String = "full",
+        mixerConfiguration: MixerConfiguration? = nil,
         hasPooler: Bool = true, seed: UInt64 = 0
     ) throws {
         try self.init(
-            configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration, hasPooler: hasPooler,
+            configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
+            hasPooler: hasPooler,
             seed: seed, initialization: .random)
     }
 
@@ -55,16 +57,19 @@ public final class Bert: Module {
     enum Initialization { case random, placeholder }
 
     init(
-        _ configuration: BertConfiguration, mechanism: String, mixerConfiguration: MixerConfiguration?,
+        _ configuration: BertConfiguration, mechanism: String,
+        mixerConfiguration: MixerConfiguration?,
         hasPooler: Bool, seed: UInt64, initialization: Initialization
     ) throws {
         self.configuration = configuration
         self.mechanism = mechanism
         var generator = RandomGenerator(seed: seed)
         let weights: Initializer =
-            initialization == .random ? .normal(standardDeviation: configuration.initializerRange) : .zeros
+            initialization == .random
+            ? .normal(standardDeviation: configuration.initializerRange) : .zeros
         embeddings = BertEmbeddings(configuration, weights: weights, generator: &generator)
-        var mixer = mixerConfiguration
+        var mixer =
+            mixerConfiguration
             ?? MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
         mixer.modelDimension = configuration.modelDimension
         mixer.headCount = configuration.headCount
@@ -74,8 +79,10 @@ public final class Bert: Module {
         var layers: [BertLayer] = []
         for index in 0..<configuration.layerCount {
             let core = try Mechanisms.core(
-                mechanism, configuration: mixer, seed: RandomGenerator.mix(seed ^ mixer.seed, UInt64(index)))
-            layers.append(BertLayer(configuration, core: core, weights: weights, generator: &generator))
+                mechanism, configuration: mixer,
+                seed: RandomGenerator.mix(seed ^ mixer.seed, UInt64(index)))
+            layers.append(
+                BertLayer(configuration, core: core, weights: weights, generator: &generator))
         }
         self.layers = layers
         let c = configuration.modelDimension
@@ -97,7 +104,9 @@ public final class Bert: Module {
     ///   - mask: [b, n], 1 for real tokens and 0 for padding (padded keys are hidden from every
     ///     query); nil when nothing is padded.
     ///   - tokenTypes: [b, n] segment ids; nil means all 0 (one text per row).
-    public func callAsFunction(_ ids: Indices, mask: Tensor? = nil, tokenTypes: Indices? = nil) throws -> Tensor {
+    public func callAsFunction(_ ids: Indices, mask: Tensor? = nil, tokenTypes: Indices? = nil)
+        throws -> Tensor
+    {
         try checkInputs(ids, mask: mask, tokenTypes: tokenTypes)
         let keyMask = mask.flatMap { m in m.scalars.contains(0) ? m : nil }
         let context = MixerContext(paddingMask: keyMask)
@@ -118,8 +127,11 @@ public final class Bert: Module {
 
     /// Sentence vectors [b, c] from hidden states [b, n, c]: the mean over real tokens
     /// (sentence-transformers' default) or the [CLS] state, optionally scaled to unit length.
-    public func sentenceEmbeddings(_ hidden: Tensor, mask: Tensor, pooling: Pooling, normalized: Bool) -> Tensor {
-        let vectors = pooled(EncodedSequence(hidden: hidden, mask: mask, context: MixerContext()), pooling)  // [b, c]
+    public func sentenceEmbeddings(
+        _ hidden: Tensor, mask: Tensor, pooling: Pooling, normalized: Bool
+    ) -> Tensor {
+        let vectors = pooled(
+            EncodedSequence(hidden: hidden, mask: mask, context: MixerContext()), pooling)  // [b, c]
         guard normalized else { return vectors }
         // x / max(‖x‖, 1e-12), torch.nn.functional.normalize's guard.
         let norms = vectors.squared().summed(alongAxes: [1], keepingDimensions: true).squareRoot()  // [b, 1]
@@ -129,25 +141,30 @@ public final class Bert: Module {
     /// Throws before any work for inputs the model cannot take.
     func checkInputs(_ ids: Indices, mask: Tensor?, tokenTypes: Indices?) throws {
         guard ids.shape.count == 2 else {
-            throw PretrainedModelError.invalidInput("token ids must be [batch, length], got \(ids.shape)")
+            throw PretrainedModelError.invalidInput(
+                "token ids must be [batch, length], got \(ids.shape)")
         }
         let n = ids.shape[1]
         guard n <= configuration.maximumPositions else {
-            throw PretrainedModelError.sequenceTooLong(length: n, maximum: configuration.maximumPositions)
+            throw PretrainedModelError.sequenceTooLong(
+                length: n, maximum: configuration.maximumPositions)
         }
         if let bad = ids.values.first(where: { $0 < 0 || $0 >= configuration.vocabularySize }) {
             throw PretrainedModelError.invalidInput(
                 "token id \(bad) is outside the vocabulary 0..<\(configuration.vocabularySize)")
         }
         if let mask, mask.shape != ids.shape {
-            throw PretrainedModelError.invalidInput("attention mask \(mask.shape) does not match token ids \(ids.shape)")
+            throw PretrainedModelError.invalidInput(
+                "attention mask \(mask.shape) does not match token ids \(ids.shape)")
         }
         if let tokenTypes {
             guard tokenTypes.shape == ids.shape else {
                 throw PretrainedModelError.invalidInput(
                     "token types \(tokenTypes.shape) do not match token ids \(ids.shape)")
             }
-            if let bad = tokenTypes.values.first(where: { $0 < 0 || $0 >= configuration.typeVocabularySize }) {
+            if let bad = tokenTypes.values.first(where: {
+                $0 < 0 || $0 >= configuration.typeVocabularySize
+            }) {
                 throw PretrainedModelError.invalidInput(
                     "token type \(bad) is outside 0..<\(configuration.typeVocabularySize)")
             }
@@ -163,7 +180,10 @@ public final class BertEmbeddings: Module {
     public let norm: LayerNorm
     let dropout: Dropout
 
-    init(_ configuration: BertConfiguration, weights initializer: Initializer, generator: inout RandomGenerator) {
+    init(
+        _ configuration: BertConfiguration, weights initializer: Initializer,
+        generator: inout RandomGenerator
+    ) {
         let c = configuration.modelDimension
         func table(_ rows: Int) -> Embedding {
             Embedding(count: rows, dimension: c, initializer: initializer, generator: &generator)
@@ -181,8 +201,11 @@ public final class BertEmbeddings: Module {
 
     /// The three tables, `LayerNorm` and `dropout`, under transformers' names.
     public var children: [(String, any Module)] {
-        [("word_embeddings", words), ("position_embeddings", positions), ("token_type_embeddings", tokenTypes),
-         ("LayerNorm", norm), ("dropout", dropout)]
+        [
+            ("word_embeddings", words), ("position_embeddings", positions),
+            ("token_type_embeddings", tokenTypes),
+            ("LayerNorm", norm), ("dropout", dropout),
+        ]
     }
 
     /// ids [b, n] → [b, n, c].
@@ -255,7 +278,8 @@ public final class BertLayer: Module {
         generator: inout RandomGenerator
     ) {
         let (c, f) = (configuration.modelDimension, configuration.feedForwardDimension)
-        attention = BertSelfAttention(configuration, core: core, weights: weights, generator: &generator)
+        attention = BertSelfAttention(
+            configuration, core: core, weights: weights, generator: &generator)
         attentionOutput = Linear(c, c, weights, &generator)
         attentionNorm = LayerNorm(dimension: c, epsilon: configuration.layerNormEpsilon)
         intermediate = Linear(c, f, weights, &generator)
@@ -268,10 +292,14 @@ public final class BertLayer: Module {
 
     /// transformers' `attention.*`, `intermediate.dense` and `output.*` names.
     public var children: [(String, any Module)] {
-        [("attention.self", attention), ("attention.output.dense", attentionOutput),
-         ("attention.output.LayerNorm", attentionNorm), ("attention.output.dropout", attentionDropout),
-         ("intermediate.dense", intermediate), ("output.dense", output), ("output.LayerNorm", outputNorm),
-         ("output.dropout", outputDropout)]
+        [
+            ("attention.self", attention), ("attention.output.dense", attentionOutput),
+            ("attention.output.LayerNorm", attentionNorm),
+            ("attention.output.dropout", attentionDropout),
+            ("intermediate.dense", intermediate), ("output.dense", output),
+            ("output.LayerNorm", outputNorm),
+            ("output.dropout", outputDropout),
+        ]
     }
 
     /// [b, n, c] → [b, n, c].
@@ -286,10 +314,12 @@ public final class BertLayer: Module {
 extension Linear {
     /// A BERT projection: weights from `weights` (transformers: N(0, initializer_range²)), zero bias.
     fileprivate convenience init(
-        _ inputCount: Int, _ outputCount: Int, _ weights: Initializer, _ generator: inout RandomGenerator
+        _ inputCount: Int, _ outputCount: Int, _ weights: Initializer,
+        _ generator: inout RandomGenerator
     ) {
         self.init(
-            inputCount: inputCount, outputCount: outputCount, weightInitializer: weights, biasInitializer: .zeros,
+            inputCount: inputCount, outputCount: outputCount, weightInitializer: weights,
+            biasInitializer: .zeros,
             generator: &generator)
     }
 }

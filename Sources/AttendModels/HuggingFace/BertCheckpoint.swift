@@ -23,7 +23,8 @@ extension Bert {
     ///   - seed: seeds what the checkpoint does not hold (a mechanism's own parameters).
     /// - Returns: the model in evaluation mode and what loading skipped or converted.
     public static func load(
-        directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil, seed: UInt64 = 0
+        directory: String, mechanism: String = "full",
+        mixerConfiguration: MixerConfiguration? = nil, seed: UInt64 = 0
     ) throws -> (model: Bert, report: BertLoadReport) {
         let configuration = try BertConfiguration(
             contentsOf: PretrainedFolder.configurationPath(in: directory))
@@ -49,9 +50,12 @@ extension Bert {
     ///   - extra: further parameter names that may be absent and then keep their initial values
     ///     (a pooler that a sequence classifier creates when the checkpoint has none).
     @discardableResult
-    public func load(from archive: any SafetensorsArchive, optional extra: Set<String> = []) throws -> BertLoadReport {
+    public func load(from archive: any SafetensorsArchive, optional extra: Set<String> = []) throws
+        -> BertLoadReport
+    {
         let mechanismParameters = layers.enumerated().flatMap { index, layer in
-            layer.attention.core.namedParameters(prefix: "encoder.layer.\(index).attention.self.").map(\.0)
+            layer.attention.core.namedParameters(prefix: "encoder.layer.\(index).attention.self.")
+                .map(\.0)
         }
         return try loadPretrained(
             from: archive, naming: Bert.naming, optional: extra.union(mechanismParameters))
@@ -65,7 +69,9 @@ extension Bert {
     public func save(to directory: String) throws {
         guard mechanism == "full" else {
             throw PretrainedModelError.unsupported(
-                feature: "exporting a BERT that runs '\(mechanism)' attention to transformers' layout", supported: ["full"])
+                feature:
+                    "exporting a BERT that runs '\(mechanism)' attention to transformers' layout",
+                supported: ["full"])
         }
         try savePretrained(configuration: configuration, to: directory)
     }

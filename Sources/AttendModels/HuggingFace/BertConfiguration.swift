@@ -37,7 +37,8 @@ public struct BertConfiguration: PretrainedEncoderConfiguration, Codable, Sendab
 
     /// A configuration with BERT's defaults for everything but the shape.
     public init(
-        vocabularySize: Int, modelDimension: Int, layerCount: Int, headCount: Int, feedForwardDimension: Int
+        vocabularySize: Int, modelDimension: Int, layerCount: Int, headCount: Int,
+        feedForwardDimension: Int
     ) {
         self.vocabularySize = vocabularySize
         self.modelDimension = modelDimension
@@ -51,7 +52,10 @@ public struct BertConfiguration: PretrainedEncoderConfiguration, Codable, Sendab
         self = try PretrainedFolder.configuration(BertConfiguration.self, at: path)
         guard headCount > 0, modelDimension % headCount == 0 else {
             throw PretrainedModelError.invalidConfiguration(
-                path: path, problem: "hidden_size \(modelDimension) is not divisible by num_attention_heads \(headCount)")
+                path: path,
+                problem:
+                    "hidden_size \(modelDimension) is not divisible by num_attention_heads \(headCount)"
+            )
         }
     }
 

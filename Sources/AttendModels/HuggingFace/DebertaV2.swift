@@ -70,7 +70,8 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
         case relativeAttention = "relative_attention"
         case maxRelativePositions = "max_relative_positions", positionBuckets = "position_buckets"
         case positionAttentionTypes = "pos_att_type", shareAttentionKey = "share_att_key"
-        case normalizeRelativeEmbeddings = "norm_rel_ebd", positionBiasedInput = "position_biased_input"
+        case normalizeRelativeEmbeddings = "norm_rel_ebd", positionBiasedInput =
+            "position_biased_input"
         case embeddingSize = "embedding_size", attentionHeadSize = "attention_head_size"
         case convolutionKernelSize = "conv_kernel_size"
     }
@@ -152,7 +153,8 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
             return term
         }
         options.buckets = RelativePositionBuckets(
-            bucketSize: positionBuckets, maxPosition: maxRelativePositions < 1 ? maximumPositions : maxRelativePositions)
+            bucketSize: positionBuckets,
+            maxPosition: maxRelativePositions < 1 ? maximumPositions : maxRelativePositions)
         options.shareAttentionKey = shareAttentionKey
         options.normalizeRelativeEmbeddings = normalizeRelativeEmbeddings.contains("layer_norm")
         options.layerNormEpsilon = layerNormEpsilon
@@ -164,7 +166,9 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
         if convolutionKernelSize > 0 {
             throw PretrainedModelError.unsupportedValue(
                 field: "conv_kernel_size", value: "\(convolutionKernelSize)",
-                reason: "the convolution branch after the first layer (DeBERTa-v2 xlarge) is not implemented; v3 checkpoints have none")
+                reason:
+                    "the convolution branch after the first layer (DeBERTa-v2 xlarge) is not implemented; v3 checkpoints have none"
+            )
         }
         if !relativeAttention && !positionAttentionTypes.isEmpty {
             throw PretrainedModelError.unsupportedValue(
@@ -193,13 +197,24 @@ public final class DebertaV2Embeddings: Module {
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) {
         let width = config.embeddingSize ?? config.modelDimension
         let initializer = Initializer.normal(standardDeviation: 0.02)
-        wordEmbeddings = Embedding(count: config.vocabularySize, dimension: width, initializer: initializer, generator: &generator)
-        positionEmbeddings = config.positionBiasedInput
-            ? Embedding(count: config.maximumPositions, dimension: width, initializer: initializer, generator: &generator) : nil
-        tokenTypeEmbeddings = config.typeVocabularySize > 0
-            ? Embedding(count: config.typeVocabularySize, dimension: width, initializer: initializer, generator: &generator) : nil
-        projection = width != config.modelDimension
-            ? Linear(inputCount: width, outputCount: config.modelDimension, bias: false, weightInitializer: initializer, generator: &generator)
+        wordEmbeddings = Embedding(
+            count: config.vocabularySize, dimension: width, initializer: initializer,
+            generator: &generator)
+        positionEmbeddings =
+            config.positionBiasedInput
+            ? Embedding(
+                count: config.maximumPositions, dimension: width, initializer: initializer,
+                generator: &generator) : nil
+        tokenTypeEmbeddings =
+            config.typeVocabularySize > 0
+            ? Embedding(
+                count: config.typeVocabularySize, dimension: width, initializer: initializer,
+                generator: &generator) : nil
+        projection =
+            width != config.modelDimension
+            ? Linear(
+                inputCount: width, outputCount: config.modelDimension, bias: false,
+                weightInitializer: initializer, generator: &generator)
             : nil
         norm = LayerNorm(dimension: config.modelDimension, epsilon: config.layerNormEpsilon)
         dropout = Dropout(probability: config.hiddenDropout)
@@ -219,10 +234,17 @@ public final class DebertaV2Embeddings: Module {
         let (b, n) = (ids.shape[0], ids.shape[1])
         var x = wordEmbeddings(ids)
         if let positionEmbeddings {
-            x = x + positionEmbeddings(Indices(Array(0..<n))).reshaped([1, n, positionEmbeddings.dimension])
+            x =
+                x
+                + positionEmbeddings(Indices(Array(0..<n))).reshaped([
+                    1, n, positionEmbeddings.dimension,
+                ])
         }
         if let tokenTypeEmbeddings {
-            x = x + tokenTypeEmbeddings(tokenTypes ?? Indices(shape: [b, n], values: [Int](repeating: 0, count: b * n)))
+            x =
+                x
+                + tokenTypeEmbeddings(
+                    tokenTypes ?? Indices(shape: [b, n], values: [Int](repeating: 0, count: b * n)))
         }
         if let projection { x = projection(x) }
         return dropout(norm(x) * mask.reshaped([b, n, 1]))
@@ -239,17 +261,23 @@ public final class DebertaV2ResidualOutput: Module {
     public let dropout: Dropout
 
     init(inputCount: Int, config: DebertaV2Configuration, generator: inout RandomGenerator) {
-        dense = Linear(inputCount: inputCount, outputCount: config.modelDimension, weightInitializer: .normal(standardDeviation: 0.02),
-                       biasInitializer: .zeros, generator: &generator)
+        dense = Linear(
+            inputCount: inputCount, outputCount: config.modelDimension,
+            weightInitializer: .normal(standardDeviation: 0.02),
+            biasInitializer: .zeros, generator: &generator)
         norm = LayerNorm(dimension: config.modelDimension, epsilon: config.layerNormEpsilon)
         dropout = Dropout(probability: config.hiddenDropout)
     }
 
     /// `dense`, `LayerNorm`, `dropout`: HF names.
-    public var children: [(String, any Module)] { [("dense", dense), ("LayerNorm", norm), ("dropout", dropout)] }
+    public var children: [(String, any Module)] {
+        [("dense", dense), ("LayerNorm", norm), ("dropout", dropout)]
+    }
 
     /// LayerNorm(dropout(dense(x)) + residual).
-    func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor { norm(dropout(dense(x)) + residual) }
+    func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor {
+        norm(dropout(dense(x)) + residual)
+    }
 }
 
 /// One encoder layer: disentangled self-attention + output, then the BERT feed-forward.
@@ -265,29 +293,43 @@ public final class DebertaV2Layer: Module {
     /// Feed-forward f → c projection, with residual and LayerNorm (`output`).
     public let output: DebertaV2ResidualOutput
 
-    init(_ config: DebertaV2Configuration, options: DisentangledAttention.Options, generator: inout RandomGenerator) {
+    init(
+        _ config: DebertaV2Configuration, options: DisentangledAttention.Options,
+        generator: inout RandomGenerator
+    ) {
         let headDimension = config.attentionHeadSize ?? config.modelDimension / config.headCount
         attention = DisentangledSelfAttention(
-            dimension: config.modelDimension, headCount: config.headCount, headDimension: headDimension, options: options,
-            positionDropout: config.hiddenDropout, initializer: .normal(standardDeviation: 0.02), generator: &generator)
-        attentionOutput = DebertaV2ResidualOutput(inputCount: config.headCount * headDimension, config: config, generator: &generator)
-        intermediate = Linear(inputCount: config.modelDimension, outputCount: config.feedForwardDimension,
-                              weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
+            dimension: config.modelDimension, headCount: config.headCount,
+            headDimension: headDimension, options: options,
+            positionDropout: config.hiddenDropout, initializer: .normal(standardDeviation: 0.02),
+            generator: &generator)
+        attentionOutput = DebertaV2ResidualOutput(
+            inputCount: config.headCount * headDimension, config: config, generator: &generator)
+        intermediate = Linear(
+            inputCount: config.modelDimension, outputCount: config.feedForwardDimension,
+            weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros,
+            generator: &generator)
         activation = config.activation
-        output = DebertaV2ResidualOutput(inputCount: config.feedForwardDimension, config: config, generator: &generator)
+        output = DebertaV2ResidualOutput(
+            inputCount: config.feedForwardDimension, config: config, generator: &generator)
     }
 
     /// HF: `attention.self`, `attention.output`, `intermediate.dense`, `output`.
     public var children: [(String, any Module)] {
-        [("attention.self", attention), ("attention.output", attentionOutput), ("intermediate.dense", intermediate),
-         ("output", output)]
+        [
+            ("attention.self", attention), ("attention.output", attentionOutput),
+            ("intermediate.dense", intermediate),
+            ("output", output),
+        ]
     }
 
     /// Keys and values from `hidden`, queries from `queryStates` (default `hidden`), residual on the queries.
     public func callAsFunction(
         _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings: Tensor?, mask: Tensor?
     ) throws -> Tensor {
-        let mixed = try attention(hidden, queryStates: queryStates, relativeEmbeddings: relativeEmbeddings, paddingMask: mask)
+        let mixed = try attention(
+            hidden, queryStates: queryStates, relativeEmbeddings: relativeEmbeddings,
+            paddingMask: mask)
         let attended = attentionOutput(mixed, residual: queryStates ?? hidden)
         return output(activation(intermediate(attended)), residual: attended)
     }
@@ -303,17 +345,22 @@ public final class DebertaV2Encoder: Module {
 
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) throws {
         let options = try config.attentionOptions()
-        layers = (0..<config.layerCount).map { _ in DebertaV2Layer(config, options: options, generator: &generator) }
-        relativePositions = config.relativeAttention
+        layers = (0..<config.layerCount).map { _ in
+            DebertaV2Layer(config, options: options, generator: &generator)
+        }
+        relativePositions =
+            config.relativeAttention
             ? RelativePositionEmbeddings(
                 rows: 2 * config.relativeSpan, dimension: config.modelDimension,
-                normalized: options.normalizeRelativeEmbeddings, epsilon: config.layerNormEpsilon, generator: &generator)
+                normalized: options.normalizeRelativeEmbeddings, epsilon: config.layerNormEpsilon,
+                generator: &generator)
             : nil
     }
 
     /// `layer.<i>`, then the relative table's `rel_embeddings` and `LayerNorm` when present.
     public var children: [(String, any Module)] {
-        layers.enumerated().map { ("layer.\($0.offset)", $0.element as any Module) } + (relativePositions?.children ?? [])
+        layers.enumerated().map { ("layer.\($0.offset)", $0.element as any Module) }
+            + (relativePositions?.children ?? [])
     }
 }
 
@@ -348,19 +395,25 @@ public final class DebertaV2Model: Module {
     }
 
     /// `embeddings` and `encoder`, as in HF `DebertaV2Model`.
-    public var children: [(String, any Module)] { [("embeddings", embeddings), ("encoder", encoder)] }
+    public var children: [(String, any Module)] {
+        [("embeddings", embeddings), ("encoder", encoder)]
+    }
 
     /// ids [b, n], attention mask [b, n] (1 = token; nil = none padded), token types [b, n].
-    public func callAsFunction(_ ids: Indices, attentionMask: Tensor? = nil, tokenTypes: Indices? = nil) throws -> DebertaV2Output {
+    public func callAsFunction(
+        _ ids: Indices, attentionMask: Tensor? = nil, tokenTypes: Indices? = nil
+    ) throws -> DebertaV2Output {
         guard ids.shape.count == 2 else {
-            throw MixerError.shapeMismatch(mechanism: "deberta", expected: "token ids [batch, length]", got: ids.shape)
+            throw MixerError.shapeMismatch(
+                mechanism: "deberta", expected: "token ids [batch, length]", got: ids.shape)
         }
         let (b, n) = (ids.shape[0], ids.shape[1])
         let mask = attentionMask ?? Tensor.ones([b, n])
         var states = [embeddings(ids, tokenTypes: tokenTypes, mask: mask)]
         let table = encoder.relativePositions?.normalizedTable()
         for layer in encoder.layers {
-            states.append(try layer(states[states.count - 1], relativeEmbeddings: table, mask: attentionMask))
+            states.append(
+                try layer(states[states.count - 1], relativeEmbeddings: table, mask: attentionMask))
         }
         return DebertaV2Output(hiddenStates: states, relativeEmbeddings: table, mask: mask)
     }
@@ -382,10 +435,12 @@ public final class DebertaV2Model: Module {
     @discardableResult
     public func load(checkpoint: any SafetensorsArchive) throws -> PretrainedLoadReport {
         let hasPositions = embeddings.positionEmbeddings != nil
-        let naming = CheckpointNaming(prefix: "deberta.", isSkipped: { name in
-            name.hasSuffix("position_ids")
-                || (name == "embeddings.position_embeddings.weight" && !hasPositions)
-        })
+        let naming = CheckpointNaming(
+            prefix: "deberta.",
+            isSkipped: { name in
+                name.hasSuffix("position_ids")
+                    || (name == "embeddings.position_embeddings.weight" && !hasPositions)
+            })
         return try loadPretrained(from: checkpoint, naming: naming)
     }
 }
@@ -402,8 +457,10 @@ public final class DebertaV2LMHead: Module {
     public let bias: Parameter
 
     init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) {
-        dense = Linear(inputCount: config.modelDimension, outputCount: config.modelDimension,
-                       weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros, generator: &generator)
+        dense = Linear(
+            inputCount: config.modelDimension, outputCount: config.modelDimension,
+            weightInitializer: .normal(standardDeviation: 0.02), biasInitializer: .zeros,
+            generator: &generator)
         activation = config.activation
         norm = LayerNorm(dimension: config.modelDimension, epsilon: config.layerNormEpsilon)
         bias = Parameter(.zeros([config.vocabularySize]))
@@ -438,33 +495,44 @@ public final class DebertaV2EnhancedMaskDecoder: Module {
     /// A decoder for `model`'s configuration.
     public init(_ config: DebertaV2Configuration, steps: Int = 2, seed: UInt64 = 1) {
         var generator = RandomGenerator(seed: seed)
-        positionEmbeddings = Embedding(count: config.maximumPositions, dimension: config.modelDimension,
-                                       initializer: .normal(standardDeviation: 0.02), generator: &generator)
+        positionEmbeddings = Embedding(
+            count: config.maximumPositions, dimension: config.modelDimension,
+            initializer: .normal(standardDeviation: 0.02), generator: &generator)
         lmHead = DebertaV2LMHead(config, generator: &generator)
         self.steps = steps
     }
 
     /// `position_embeddings` and `lm_head`: HF names.
-    public var children: [(String, any Module)] { [("position_embeddings", positionEmbeddings), ("lm_head", lmHead)] }
+    public var children: [(String, any Module)] {
+        [("position_embeddings", positionEmbeddings), ("lm_head", lmHead)]
+    }
 
     /// The decoder's final query states [b, n, c] for an encoder pass of `model`.
-    public func decoded(_ encoded: DebertaV2Output, model: DebertaV2Model, attentionMask: Tensor?) throws -> Tensor {
+    public func decoded(_ encoded: DebertaV2Output, model: DebertaV2Model, attentionMask: Tensor?)
+        throws -> Tensor
+    {
         let states = encoded.hiddenStates[encoded.hiddenStates.count - 2]  // the input of the last layer
         let (n, c) = (states.shape[1], states.shape[2])
         guard n <= positionEmbeddings.count else {
-            throw MixerError.sequenceTooLong(mechanism: "deberta EMD", length: n, maximum: positionEmbeddings.count)
+            throw MixerError.sequenceTooLong(
+                mechanism: "deberta EMD", length: n, maximum: positionEmbeddings.count)
         }
         let last = model.encoder.layers[model.encoder.layers.count - 1]
         var query = positionEmbeddings(Indices(Array(0..<n))).reshaped([1, n, c]) + states
         for _ in 0..<steps {
-            query = try last(states, queryStates: query, relativeEmbeddings: encoded.relativeEmbeddings, mask: attentionMask)
+            query = try last(
+                states, queryStates: query, relativeEmbeddings: encoded.relativeEmbeddings,
+                mask: attentionMask)
         }
         return query
     }
 
     /// MLM logits [b, n, vocabulary] through the decoder and the head (tied to the word embeddings).
-    public func callAsFunction(_ encoded: DebertaV2Output, model: DebertaV2Model, attentionMask: Tensor?) throws -> Tensor {
-        lmHead(try decoded(encoded, model: model, attentionMask: attentionMask),
-               wordEmbeddings: model.embeddings.wordEmbeddings.weight.value)
+    public func callAsFunction(
+        _ encoded: DebertaV2Output, model: DebertaV2Model, attentionMask: Tensor?
+    ) throws -> Tensor {
+        lmHead(
+            try decoded(encoded, model: model, attentionMask: attentionMask),
+            wordEmbeddings: model.embeddings.wordEmbeddings.weight.value)
     }
 }

@@ -38,7 +38,8 @@ public enum PretrainedModelError: Error, CustomStringConvertible {
         case .nonFloatingPointWeight(let file, let tensor, let dtype):
             return "\(file): weight \(tensor) is stored as \(dtype.rawValue), not as floating point"
         case .sequenceTooLong(let length, let maximum):
-            return "an input of \(length) tokens is longer than the model's \(maximum) positions; truncate it (--max-length)"
+            return
+                "an input of \(length) tokens is longer than the model's \(maximum) positions; truncate it (--max-length)"
         case .invalidInput(let problem):
             return problem
         }

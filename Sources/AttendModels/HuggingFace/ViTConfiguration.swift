@@ -51,7 +51,8 @@ public struct ViTConfiguration: PretrainedEncoderConfiguration, Codable, Sendabl
 
     /// A configuration with transformers' defaults for everything but the shape.
     public init(
-        modelDimension: Int, layerCount: Int, headCount: Int, feedForwardDimension: Int, imageSize: Int, patchSize: Int,
+        modelDimension: Int, layerCount: Int, headCount: Int, feedForwardDimension: Int,
+        imageSize: Int, patchSize: Int,
         channelCount: Int = 3, numerics: Numerics = .huggingFace
     ) {
         self.modelDimension = modelDimension
@@ -66,7 +67,8 @@ public struct ViTConfiguration: PretrainedEncoderConfiguration, Codable, Sendabl
 
     /// ViT-B/16 at 224 × 224 (86M parameters).
     public static let base16 = ViTConfiguration(
-        modelDimension: 768, layerCount: 12, headCount: 12, feedForwardDimension: 3072, imageSize: 224, patchSize: 16)
+        modelDimension: 768, layerCount: 12, headCount: 12, feedForwardDimension: 3072,
+        imageSize: 224, patchSize: 16)
 
     /// Sets the GELU and ε of `numerics`.
     public mutating func use(_ numerics: Numerics) {
@@ -81,13 +83,16 @@ public struct ViTConfiguration: PretrainedEncoderConfiguration, Codable, Sendabl
     /// Reads `config.json`.
     public init(contentsOf path: String) throws {
         self = try PretrainedFolder.configuration(ViTConfiguration.self, at: path)
-        if let problem = problem { throw PretrainedModelError.invalidConfiguration(path: path, problem: problem) }
+        if let problem = problem {
+            throw PretrainedModelError.invalidConfiguration(path: path, problem: problem)
+        }
     }
 
     /// Why this configuration cannot be built, or nil.
     public var problem: String? {
         if headCount <= 0 || modelDimension % headCount != 0 {
-            return "hidden_size \(modelDimension) is not divisible by num_attention_heads \(headCount)"
+            return
+                "hidden_size \(modelDimension) is not divisible by num_attention_heads \(headCount)"
         }
         if patchSize <= 0 || imageSize % patchSize != 0 {
             return "image_size \(imageSize) is not a multiple of patch_size \(patchSize)"
@@ -97,7 +102,8 @@ public struct ViTConfiguration: PretrainedEncoderConfiguration, Codable, Sendabl
 
     /// ViT's own keys (the shared ones: `PretrainedEncoderKeys`).
     enum CodingKeys: String, CodingKey {
-        case imageSize = "image_size", patchSize = "patch_size", channelCount = "num_channels", qkvBias = "qkv_bias"
+        case imageSize = "image_size", patchSize = "patch_size", channelCount = "num_channels",
+            qkvBias = "qkv_bias"
         case initializerRange = "initializer_range", modelType = "model_type", architectures
     }
 

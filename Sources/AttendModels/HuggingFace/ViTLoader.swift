@@ -20,7 +20,8 @@ extension ViT {
     ///   - seed: seeds what the checkpoint does not hold (a mechanism's own parameters).
     /// - Returns: the model in evaluation mode and what loading skipped or converted.
     public static func load(
-        directory: String, mechanism: String = "full", mixerConfiguration: MixerConfiguration? = nil,
+        directory: String, mechanism: String = "full",
+        mixerConfiguration: MixerConfiguration? = nil,
         numerics: ViTConfiguration.Numerics? = nil, seed: UInt64 = 0
     ) throws -> (model: ViT, report: ViTLoadReport) {
         var configuration = try ViTConfiguration(
@@ -39,14 +40,18 @@ extension ViT {
     /// `PretrainedModelError.weightsMismatch` naming every problem before anything is assigned.
     @discardableResult
     public func load(from archive: any SafetensorsArchive) throws -> ViTLoadReport {
-        let mechanismParameters = Set(layers.enumerated().flatMap { index, layer -> [String] in
-            switch layer.attention {
-            case .heads(let heads, _):
-                return heads.core.namedParameters(prefix: "encoder.layer.\(index).attention.attention.").map(\.0)
-            case .mixer(let mixer):
-                return mixer.namedParameters(prefix: "encoder.layer.\(index).attention.mixer.").map(\.0)
-            }
-        })
+        let mechanismParameters = Set(
+            layers.enumerated().flatMap { index, layer -> [String] in
+                switch layer.attention {
+                case .heads(let heads, _):
+                    return heads.core.namedParameters(
+                        prefix: "encoder.layer.\(index).attention.attention."
+                    ).map(\.0)
+                case .mixer(let mixer):
+                    return mixer.namedParameters(prefix: "encoder.layer.\(index).attention.mixer.")
+                        .map(\.0)
+                }
+            })
         return try loadPretrained(from: archive, naming: ViT.naming, optional: mechanismParameters)
     }
 
@@ -56,7 +61,8 @@ extension ViT {
     public func save(to directory: String) throws {
         guard layerMechanisms.allSatisfy({ $0 == "full" }) else {
             throw PretrainedModelError.unsupported(
-                feature: "exporting a ViT that runs \(Set(layerMechanisms).sorted()) attention to transformers' layout",
+                feature:
+                    "exporting a ViT that runs \(Set(layerMechanisms).sorted()) attention to transformers' layout",
                 supported: ["full"])
         }
         try savePretrained(configuration: configuration, to: directory)

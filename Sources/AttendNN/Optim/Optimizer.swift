@@ -44,7 +44,9 @@ struct StateBuffers {
                 guard let t = state[name + suffix] else { continue }
                 guard t.shape == parameter.shape else {
                     throw OptimizerStateError(
-                        description: "optimizer state \(name + suffix) has shape \(t.shape), parameter is \(parameter.shape)")
+                        description:
+                            "optimizer state \(name + suffix) has shape \(t.shape), parameter is \(parameter.shape)"
+                    )
                 }
                 result.buffers[name + suffix] = t
             }
@@ -56,7 +58,8 @@ struct StateBuffers {
 /// Reads the step counter saved as a one-element tensor.
 func restoredStepCount(_ state: [String: Tensor]) throws -> Int {
     guard let t = state["step"], t.count == 1 else {
-        throw OptimizerStateError(description: "optimizer state has no 'step' entry; was it saved by Attend?")
+        throw OptimizerStateError(
+            description: "optimizer state has no 'step' entry; was it saved by Attend?")
     }
     return Int(t.scalar)
 }

@@ -67,6 +67,7 @@ public final class SGD: Optimizer {
     /// Restores `state()` output; throws naming a buffer whose shape differs from its parameter.
     public func load(state: [String: Tensor]) throws {
         stepCount = try restoredStepCount(state)
-        velocity = try StateBuffers.restore(from: state, parameters: parameters, suffixes: [".momentum_buffer"])
+        velocity = try StateBuffers.restore(
+            from: state, parameters: parameters, suffixes: [".momentum_buffer"])
     }
 }

@@ -27,11 +27,14 @@ public struct WarmupCosineSchedule: LearningRateSchedule {
     public let warmupSteps: Int, totalSteps: Int
     /// The schedule.
     public init(peak: Float, warmupSteps: Int, totalSteps: Int, minimum: Float = 0) {
-        (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (peak, warmupSteps, totalSteps, minimum)
+        (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (
+            peak, warmupSteps, totalSteps, minimum
+        )
     }
     /// The warm-up rate, then the cosine between `peak` and `minimum`.
     public func learningRate(at step: Int) -> Float {
-        warmedUp(step: step, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps) { progress in
+        warmedUp(step: step, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps) {
+            progress in
             minimum + (peak - minimum) * 0.5 * (1 + Foundation.cos(Float.pi * progress))
         }
     }
@@ -45,11 +48,14 @@ public struct WarmupLinearSchedule: LearningRateSchedule {
     public let warmupSteps: Int, totalSteps: Int
     /// The schedule.
     public init(peak: Float, warmupSteps: Int, totalSteps: Int, minimum: Float = 0) {
-        (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (peak, warmupSteps, totalSteps, minimum)
+        (self.peak, self.warmupSteps, self.totalSteps, self.minimum) = (
+            peak, warmupSteps, totalSteps, minimum
+        )
     }
     /// The warm-up rate, then the straight line from `peak` to `minimum`.
     public func learningRate(at step: Int) -> Float {
-        warmedUp(step: step, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps) { progress in
+        warmedUp(step: step, peak: peak, warmupSteps: warmupSteps, totalSteps: totalSteps) {
+            progress in
             peak + (minimum - peak) * progress
         }
     }
@@ -73,7 +79,9 @@ public struct InverseSquareRootSchedule: LearningRateSchedule {
     /// Steps of linear warm-up; also where the 1/√step decay starts.
     public let warmupSteps: Int
     /// The schedule.
-    public init(base: Float, warmupSteps: Int) { (self.base, self.warmupSteps) = (base, warmupSteps) }
+    public init(base: Float, warmupSteps: Int) {
+        (self.base, self.warmupSteps) = (base, warmupSteps)
+    }
     /// base·min(1, s/w)/√max(s, w) with s = step + 1.
     public func learningRate(at step: Int) -> Float {
         let s = Float(step + 1), w = Float(Swift.max(warmupSteps, 1))

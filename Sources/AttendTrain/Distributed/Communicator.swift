@@ -59,7 +59,8 @@ extension Communicator {
     public func broadcast(_ data: Data?, root: Int) throws -> Data {
         var count = UInt64(data?.count ?? 0)
         try withUnsafeMutableBytes(of: &count) { try broadcast($0, root: root) }
-        var bytes = rank == root ? [UInt8](data ?? Data()) : [UInt8](repeating: 0, count: Int(count))
+        var bytes =
+            rank == root ? [UInt8](data ?? Data()) : [UInt8](repeating: 0, count: Int(count))
         try bytes.withUnsafeMutableBytes { try broadcast($0, root: root) }
         return Data(bytes)
     }
@@ -86,7 +87,9 @@ public final class SingleProcessCommunicator: Communicator, @unchecked Sendable 
     /// Leaves `values` as they are: the sum over one process.
     public func allReduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {}
     /// Leaves `values` as they are: the reduction over one process.
-    public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction) throws {}
+    public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction)
+        throws
+    {}
     /// Leaves `bytes` as they are; throws when `root` is not 0.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
         guard root == 0 else { throw CommunicatorError.invalidRoot(root, size: 1) }
@@ -120,10 +123,13 @@ public enum CommunicatorError: Error, CustomStringConvertible, Equatable {
                 + "process; the last checkpoint is intact (continue with --resume; raise --collective-timeout if "
                 + "a process is merely slow)"
         case .library(let message): return message
-        case .call(let function, let code, let message): return "\(function) failed with code \(code): \(message)"
-        case .invalidRoot(let root, let size): return "broadcast root \(root) is not a process of a group of \(size)"
+        case .call(let function, let code, let message):
+            return "\(function) failed with code \(code): \(message)"
+        case .invalidRoot(let root, let size):
+            return "broadcast root \(root) is not a process of a group of \(size)"
         case .replicasDiverged(let step, let differing, let size):
-            return "after step \(step), \(differing) of \(size) processes hold parameters that differ from process 0's: "
+            return
+                "after step \(step), \(differing) of \(size) processes hold parameters that differ from process 0's: "
                 + "the all-reduce did not give every process the same sums, so the replicas would drift apart"
         }
     }

@@ -50,7 +50,8 @@ public final class GradientBuckets {
             var start = 0
             while start < parameter.count {
                 let take = Swift.min(parameter.count - start, capacity - filled)
-                current.append(Piece(parameter: index, elements: start..<(start + take), offset: filled))
+                current.append(
+                    Piece(parameter: index, elements: start..<(start + take), offset: filled))
                 filled += take
                 start += take
                 if filled == capacity {
@@ -95,17 +96,22 @@ public final class GradientBuckets {
                     let destination = buffer.baseAddress! + piece.offset
                     if let g = tensors[piece.parameter] {
                         g.withUnsafeBufferPointer { source in
-                            for i in 0..<piece.elements.count { destination[i] = source[piece.elements.lowerBound + i] * weight }
+                            for i in 0..<piece.elements.count {
+                                destination[i] = source[piece.elements.lowerBound + i] * weight
+                            }
                         }
                     } else {
                         destination.update(repeating: 0, count: piece.elements.count)
                     }
                 }
-                try communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
+                try communicator.allReduceSum(
+                    UnsafeMutableBufferPointer(rebasing: buffer[0..<count]))
                 for piece in pieces where tensors[piece.parameter] != nil {
                     let source = buffer.baseAddress! + piece.offset
                     tensors[piece.parameter]!.withUnsafeMutableBufferPointer { g in
-                        for i in 0..<piece.elements.count { g[piece.elements.lowerBound + i] = source[i] * inverse }
+                        for i in 0..<piece.elements.count {
+                            g[piece.elements.lowerBound + i] = source[i] * inverse
+                        }
                     }
                 }
             }

@@ -10,27 +10,37 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Open MPI's entry points and predefined handles, resolved with dlsym.
 struct OpenMPILibrary: @unchecked Sendable {
     typealias Handle = UnsafeMutableRawPointer
-    typealias ArgumentVector = UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>
-    typealias InitThread = @convention(c) (UnsafeMutablePointer<Int32>?, ArgumentVector?, Int32, UnsafeMutablePointer<Int32>) -> Int32
+    typealias ArgumentVector = UnsafeMutablePointer<
+        UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+    >
+    typealias InitThread =
+        @convention(c) (
+            UnsafeMutablePointer<Int32>?, ArgumentVector?, Int32, UnsafeMutablePointer<Int32>
+        ) -> Int32
     typealias Flag = @convention(c) (UnsafeMutablePointer<Int32>) -> Int32
     typealias CommunicatorQuery = @convention(c) (Handle, UnsafeMutablePointer<Int32>) -> Int32
-    typealias AllReduce = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, Handle, Handle, Handle) -> Int32
-    typealias Broadcast = @convention(c) (UnsafeMutableRawPointer?, Int32, Handle, Int32, Handle) -> Int32
+    typealias AllReduce =
+        @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?, Int32, Handle, Handle, Handle)
+        -> Int32
+    typealias Broadcast =
+        @convention(c) (UnsafeMutableRawPointer?, Int32, Handle, Int32, Handle) -> Int32
     typealias Barrier = @convention(c) (Handle) -> Int32
     typealias Abort = @convention(c) (Handle, Int32) -> Int32
     typealias Finalize = @convention(c) () -> Int32
-    typealias ErrorString = @convention(c) (Int32, UnsafeMutablePointer<CChar>, UnsafeMutablePointer<Int32>) -> Int32
+    typealias ErrorString =
+        @convention(c) (Int32, UnsafeMutablePointer<CChar>, UnsafeMutablePointer<Int32>) -> Int32
 
     let path: String
     let initThread: InitThread, initialized: Flag, finalized: Flag, finalize: Finalize
     let commRank: CommunicatorQuery, commSize: CommunicatorQuery
-    let allReduce: AllReduce, broadcast: Broadcast, barrier: Barrier, abort: Abort, errorString: ErrorString
+    let allReduce: AllReduce, broadcast: Broadcast, barrier: Barrier, abort: Abort,
+        errorString: ErrorString
     let world: Handle, float: Handle, double: Handle, byte: Handle, sum: Handle, maximum: Handle
 
     /// MPI_IN_PLACE in Open MPI.
@@ -42,7 +52,8 @@ struct OpenMPILibrary: @unchecked Sendable {
 
     /// Opens the library: `$ATTEND_MPI_LIBRARY` if set, else Open MPI's soname.
     static func load() throws -> OpenMPILibrary {
-        let candidates = ProcessInfo.processInfo.environment["ATTEND_MPI_LIBRARY"].map { [$0] }
+        let candidates =
+            ProcessInfo.processInfo.environment["ATTEND_MPI_LIBRARY"].map { [$0] }
             ?? ["libmpi.so.40", "libmpi.so"]
         var failures: [String] = []
         for path in candidates {
@@ -55,18 +66,22 @@ struct OpenMPILibrary: @unchecked Sendable {
         }
         throw CommunicatorError.library(
             "--distributed mpi needs Open MPI's library, which could not be loaded (\(failures.joined(separator: "; "))). "
-                + "Install it with `apt-get install openmpi-bin` (Debian), or set ATTEND_MPI_LIBRARY to the path of libmpi.so")
+                + "Install it with `apt-get install openmpi-bin` (Debian), or set ATTEND_MPI_LIBRARY to the path of libmpi.so"
+        )
     }
 
     private init(path: String, handle: UnsafeMutableRawPointer) throws {
         func symbol(_ name: String) throws -> UnsafeMutableRawPointer {
             guard let pointer = dlsym(handle, name) else {
                 throw CommunicatorError.library(
-                    "\(path) has no symbol \(name): Attend's --distributed mpi supports Open MPI (3.x or later) only")
+                    "\(path) has no symbol \(name): Attend's --distributed mpi supports Open MPI (3.x or later) only"
+                )
             }
             return pointer
         }
-        func function<F>(_ name: String, _ type: F.Type) throws -> F { unsafeBitCast(try symbol(name), to: type) }
+        func function<F>(_ name: String, _ type: F.Type) throws -> F {
+            unsafeBitCast(try symbol(name), to: type)
+        }
         self.path = path
         initThread = try function("MPI_Init_thread", InitThread.self)
         initialized = try function("MPI_Initialized", Flag.self)
@@ -93,7 +108,11 @@ struct OpenMPILibrary: @unchecked Sendable {
         var text = [CChar](repeating: 0, count: 512)
         var length: Int32 = 0
         let known = errorString(code, &text, &length) == 0
-        let message = known ? String(decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self) : "unknown MPI error"
+        let message =
+            known
+            ? String(
+                decoding: text.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : "unknown MPI error"
         throw CommunicatorError.call(function: function, code: code, message: message)
     }
 }
@@ -120,14 +139,17 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try library.check(library.initialized(&flag), "MPI_Initialized")
         if flag == 0 {
             var provided: Int32 = 0
-            try library.check(library.initThread(nil, nil, OpenMPILibrary.threadMultiple, &provided), "MPI_Init_thread")
+            try library.check(
+                library.initThread(nil, nil, OpenMPILibrary.threadMultiple, &provided),
+                "MPI_Init_thread")
         }
         var value: Int32 = 0
         try library.check(library.commRank(library.world, &value), "MPI_Comm_rank")
         rank = Int(value)
         try library.check(library.commSize(library.world, &value), "MPI_Comm_size")
         size = Int(value)
-        localSize = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+        localSize =
+            ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
     }
 
     /// MPI_Allreduce (sum, in place), in chunks that fit MPI's 32-bit counts.
@@ -135,19 +157,23 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
         try chunks(values.count) { range in
             try library.check(
                 library.allReduce(
-                    OpenMPILibrary.inPlace, values.baseAddress! + range.lowerBound, Int32(range.count), library.float,
+                    OpenMPILibrary.inPlace, values.baseAddress! + range.lowerBound,
+                    Int32(range.count), library.float,
                     library.sum, library.world),
                 "MPI_Allreduce")
         }
     }
 
     /// MPI_Allreduce (sum or maximum, in place), in chunks that fit MPI's 32-bit counts.
-    public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction) throws {
+    public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction)
+        throws
+    {
         let operation = reduction == .sum ? library.sum : library.maximum
         try chunks(values.count) { range in
             try library.check(
                 library.allReduce(
-                    OpenMPILibrary.inPlace, values.baseAddress! + range.lowerBound, Int32(range.count), library.double,
+                    OpenMPILibrary.inPlace, values.baseAddress! + range.lowerBound,
+                    Int32(range.count), library.double,
                     operation, library.world),
                 "MPI_Allreduce")
         }
@@ -156,11 +182,14 @@ public final class MPICommunicator: Communicator, @unchecked Sendable {
     /// MPI_Bcast from `root`, in chunks that fit MPI's 32-bit counts; throws for a root
     /// outside the group.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
-        guard (0..<size).contains(root) else { throw CommunicatorError.invalidRoot(root, size: size) }
+        guard (0..<size).contains(root) else {
+            throw CommunicatorError.invalidRoot(root, size: size)
+        }
         try chunks(bytes.count) { range in
             try library.check(
                 library.broadcast(
-                    bytes.baseAddress! + range.lowerBound, Int32(range.count), library.byte, Int32(root), library.world),
+                    bytes.baseAddress! + range.lowerBound, Int32(range.count), library.byte,
+                    Int32(root), library.world),
                 "MPI_Bcast")
         }
     }

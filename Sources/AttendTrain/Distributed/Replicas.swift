@@ -21,11 +21,14 @@ public enum Replicas {
     public static func broadcastState(
         model: any Module, optimizer: any Optimizer, step: Int, over communicator: any Communicator
     ) throws -> Int {
-        let tensors = communicator.isRoot
-            ? model.stateDictionary().map { ("model." + $0.0, $0.1) } + optimizer.state().map { ("optimizer." + $0.0, $0.1) }
+        let tensors =
+            communicator.isRoot
+            ? model.stateDictionary().map { ("model." + $0.0, $0.1) }
+                + optimizer.state().map { ("optimizer." + $0.0, $0.1) }
             : []
         let layout = try communicator.broadcast(
-            communicator.isRoot ? Layout(step: step, names: tensors.map(\.0), shapes: tensors.map(\.1.shape)) : nil,
+            communicator.isRoot
+                ? Layout(step: step, names: tensors.map(\.0), shapes: tensors.map(\.1.shape)) : nil,
             root: 0)
         let counts = layout.shapes.map { $0.reduce(1, *) }
         var flat = [Float](repeating: 0, count: counts.reduce(0, +))
@@ -71,14 +74,17 @@ public enum Replicas {
     }
 
     /// Throws `replicasDiverged` on every process unless all hold process 0's parameters bit for bit.
-    public static func verify(_ model: any Module, step: Int, over communicator: any Communicator) throws {
+    public static func verify(_ model: any Module, step: Int, over communicator: any Communicator)
+        throws
+    {
         guard communicator.size > 1 else { return }
         let local = fingerprint(model)
         var reference = local
         try withUnsafeMutableBytes(of: &reference) { try communicator.broadcast($0, root: 0) }
         let differing = try communicator.allReduce([reference == local ? 0 : 1], .sum)[0]
         if differing > 0 {
-            throw CommunicatorError.replicasDiverged(step: step, differing: Int(differing), size: communicator.size)
+            throw CommunicatorError.replicasDiverged(
+                step: step, differing: Int(differing), size: communicator.size)
         }
     }
 }

@@ -33,10 +33,11 @@ public final class WatchedCommunicator: Communicator, @unchecked Sendable {
     ) {
         self.base = base
         self.timeout = timeout
-        watchdog = Watchdog(onTimeout: onTimeout ?? { error in
-            FileHandle.standardError.write(Data("attend: error: \(error)\n".utf8))
-            base.abort(code: 3)
-        })
+        watchdog = Watchdog(
+            onTimeout: onTimeout ?? { error in
+                FileHandle.standardError.write(Data("attend: error: \(error)\n".utf8))
+                base.abort(code: 3)
+            })
     }
 
     deinit { watchdog.stop() }
@@ -47,13 +48,19 @@ public final class WatchedCommunicator: Communicator, @unchecked Sendable {
     }
 
     /// The base's reduction, failing after `timeout` seconds.
-    public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction) throws {
-        try watched("all-reduce (\(reduction.rawValue)) of \(values.count) values") { try base.allReduce(values, reduction) }
+    public func allReduce(_ values: UnsafeMutableBufferPointer<Double>, _ reduction: Reduction)
+        throws
+    {
+        try watched("all-reduce (\(reduction.rawValue)) of \(values.count) values") {
+            try base.allReduce(values, reduction)
+        }
     }
 
     /// The base's broadcast, failing after `timeout` seconds.
     public func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
-        try watched("broadcast of \(bytes.count) bytes from process \(root)") { try base.broadcast(bytes, root: root) }
+        try watched("broadcast of \(bytes.count) bytes from process \(root)") {
+            try base.broadcast(bytes, root: root)
+        }
     }
 
     /// The base's barrier, failing after `timeout` seconds.

@@ -126,7 +126,8 @@ enum AdaptCommand: Command {
     }
 
     /// The settings the options describe, checked.
-    static func settings(from arguments: ParsedArguments<AdaptOptions>) throws -> AdaptationSettings {
+    static func settings(from arguments: ParsedArguments<AdaptOptions>) throws -> AdaptationSettings
+    {
         let model = try arguments[\.model] ?? defaultMiniLMDirectory
         guard let mixer = try arguments[\.mixer] else {
             throw UsageError(

@@ -55,48 +55,73 @@ enum AttentionBenchmark: Command {
         let backward = arguments[\.backward]
         var results: [AttentionResult] = []
         var refused: [String] = []
-        print("attention: batch \(b), heads \(h), head dim \(d)\(causal ? ", causal" : "")\(backward ? ", with backward" : "")")
+        print(
+            "attention: batch \(b), heads \(h), head dim \(d)\(causal ? ", causal" : "")\(backward ? ", with backward" : "")"
+        )
         for n in lengths {
             for name in mixers {
-                if causal, name != "full-kernel", !(try Mechanisms.named(name)).capabilities.supportsCausal {
+                if causal, name != "full-kernel",
+                    !(try Mechanisms.named(name)).capabilities.supportsCausal
+                {
                     continue
                 }
                 let result: AttentionResult
                 do {
-                    result = try measure(name, b: b, n: n, h: h, d: d, causal: causal, backward: backward, runs: runs)
+                    result = try measure(
+                        name, b: b, n: n, h: h, d: d, causal: causal, backward: backward, runs: runs
+                    )
                 } catch let error as MixerError {
                     // A mechanism that materialises maps refuses lengths over its memory budget: report it, go on.
                     guard case .memoryBudgetExceeded = error else { throw error }
                     refused.append("\(name) n=\(n): \(error)")
-                    FileHandle.standardError.write(Data("  \(name) n=\(n): refused (memory budget)\n".utf8))
+                    FileHandle.standardError.write(
+                        Data("  \(name) n=\(n): refused (memory budget)\n".utf8))
                     continue
                 }
                 results.append(result)
-                FileHandle.standardError.write(Data("  \(name) n=\(n): \(String(format: "%.2f", result.forwardMilliseconds)) ms\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "  \(name) n=\(n): \(String(format: "%.2f", result.forwardMilliseconds)) ms\n"
+                            .utf8))
             }
         }
         for i in results.indices where ["full", "full-kernel"].contains(results[i].mixer) {
             let r = results[i]
-            let flops = 4 * Double(r.batch * r.heads * r.headDimension) * Double(r.length) * Double(r.length)
+            let flops =
+                4 * Double(r.batch * r.heads * r.headDimension) * Double(r.length)
+                * Double(r.length)
                 * (r.causal ? 0.5 : 1)
             results[i].forwardGFLOPS = flops / (r.forwardMilliseconds * 1e6)
-            results[i].forwardBackwardGFLOPS = r.backwardMilliseconds.map { 3.5 * flops / ($0 * 1e6) }
+            results[i].forwardBackwardGFLOPS = r.backwardMilliseconds.map {
+                3.5 * flops / ($0 * 1e6)
+            }
         }
         for i in results.indices {
-            if let full = results.first(where: { $0.mixer == "full" && $0.length == results[i].length }) {
+            if let full = results.first(where: {
+                $0.mixer == "full" && $0.length == results[i].length
+            }) {
                 results[i].ratioToFull = results[i].forwardMilliseconds / full.forwardMilliseconds
             }
         }
         let rows = results.map { r in
-            [r.mixer, "\(r.length)", format(r.forwardMilliseconds), r.backwardMilliseconds.map(format) ?? "-",
-             String(format: "%.1f", r.peakExtraMiB), r.ratioToFull.map { String(format: "%.3f", $0) } ?? "-",
-             r.forwardGFLOPS.map { String(format: "%.0f", $0) } ?? "-",
-             r.forwardBackwardGFLOPS.map { String(format: "%.0f", $0) } ?? "-"]
+            [
+                r.mixer, "\(r.length)", format(r.forwardMilliseconds),
+                r.backwardMilliseconds.map(format) ?? "-",
+                String(format: "%.1f", r.peakExtraMiB),
+                r.ratioToFull.map { String(format: "%.3f", $0) } ?? "-",
+                r.forwardGFLOPS.map { String(format: "%.0f", $0) } ?? "-",
+                r.forwardBackwardGFLOPS.map { String(format: "%.0f", $0) } ?? "-",
+            ]
         }
-        print(TextTable(
-            header: ["mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "time / full", "fwd GFLOP/s",
-                     "fwd+bwd GFLOP/s"],
-            rows: rows).rendered)
+        print(
+            TextTable(
+                header: [
+                    "mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "time / full",
+                    "fwd GFLOP/s",
+                    "fwd+bwd GFLOP/s",
+                ],
+                rows: rows
+            ).rendered)
         for line in refused { print("refused: \(line)") }
         try ResultFiles.write(results, arguments.group(\.output))
         if let svg = try arguments[\.svg] {
@@ -108,14 +133,17 @@ enum AttentionBenchmark: Command {
     /// Forward time against length on log-log axes, one line per mixer.
     static func plot(_ results: [AttentionResult], causal: Bool) -> SVGPlot {
         var plot = SVGPlot(
-            title: "Attention forward time vs length\(causal ? " (causal)" : "")", xLabel: "sequence length n",
+            title: "Attention forward time vs length\(causal ? " (causal)" : "")",
+            xLabel: "sequence length n",
             yLabel: "forward time (ms)")
         plot.logX = true
         plot.logY = true
         var mixers: [String] = []
         for r in results where !mixers.contains(r.mixer) { mixers.append(r.mixer) }
         for mixer in mixers {
-            let points = results.filter { $0.mixer == mixer }.map { (x: Double($0.length), y: $0.forwardMilliseconds) }
+            let points = results.filter { $0.mixer == mixer }.map {
+                (x: Double($0.length), y: $0.forwardMilliseconds)
+            }
             plot.series.append(.init(name: mixer, points: points))
         }
         return plot
@@ -133,10 +161,12 @@ enum AttentionBenchmark: Command {
             inputs = (0..<3).map { Tensor.randomNormal([b, n, h, d], seed: UInt64($0)) }
             forward = {
                 Tensor.fusedAttention(
-                    query: inputs[0], key: inputs[1], value: inputs[2], scale: 1 / Float(d).squareRoot(), causal: causal)
+                    query: inputs[0], key: inputs[1], value: inputs[2],
+                    scale: 1 / Float(d).squareRoot(), causal: causal)
             }
         } else {
-            var configuration = MixerConfiguration(modelDimension: c, headCount: h, maximumLength: n)
+            var configuration = MixerConfiguration(
+                modelDimension: c, headCount: h, maximumLength: n)
             configuration.seed = 1
             let mixer = try Mechanisms.make(name, configuration: configuration, causal: causal)
             mixer.eval()
@@ -165,7 +195,8 @@ enum AttentionBenchmark: Command {
         let peak = Double(MemoryAccounting.peakBytes - before) / 1_048_576
         return AttentionResult(
             mixer: name, length: n, batch: b, heads: h, headDimension: d, causal: causal,
-            forwardMilliseconds: forwardTime.median * 1000, backwardMilliseconds: backwardTime.map { $0.median * 1000 },
+            forwardMilliseconds: forwardTime.median * 1000,
+            backwardMilliseconds: backwardTime.map { $0.median * 1000 },
             peakExtraMiB: peak, ratioToFull: nil)
     }
 }
@@ -187,12 +218,16 @@ enum ResultFiles {
         }
         if let csv {
             let objects = try rows.map { row -> [String: Any] in
-                try JSONSerialization.jsonObject(with: JSONEncoder().encode(row)) as? [String: Any] ?? [:]
+                try JSONSerialization.jsonObject(with: JSONEncoder().encode(row)) as? [String: Any]
+                    ?? [:]
             }
             let keys = objects.first.map { $0.keys.sorted() } ?? []
             var lines = [keys.joined(separator: ",")]
-            for object in objects { lines.append(keys.map { object[$0].map { "\($0)" } ?? "" }.joined(separator: ",")) }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: csv, atomically: true, encoding: .utf8)
+            for object in objects {
+                lines.append(keys.map { object[$0].map { "\($0)" } ?? "" }.joined(separator: ","))
+            }
+            try (lines.joined(separator: "\n") + "\n").write(
+                toFile: csv, atomically: true, encoding: .utf8)
         }
     }
 }

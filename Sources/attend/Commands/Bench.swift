@@ -36,7 +36,8 @@ enum Environment {
     static var summary: String {
         let flags = cpuFlags.filter { ["avx2", "fma", "avx512f", "avx512bw"].contains($0) }
         let coreType = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "(auto)"
-        return "# \(cpuModel) | flags: \(flags.joined(separator: " ")) | threads: \(Parallel.threadCount) | "
+        return
+            "# \(cpuModel) | flags: \(flags.joined(separator: " ")) | threads: \(Parallel.threadCount) | "
             + "OpenBLAS kernel: \(BLAS.coreName), OPENBLAS_CORETYPE=\(coreType) | tensor cache limit: "
             + ByteSize.format(TensorAllocator.cacheLimit)
     }
@@ -50,9 +51,13 @@ enum Environment {
     }
 
     private static func cpuInfoLine(_ key: String) -> String? {
-        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else {
+            return nil
+        }
         for line in text.split(separator: "\n") where line.hasPrefix(key) {
-            return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
+            return line.split(separator: ":", maxSplits: 1).last.map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
         }
         return nil
     }

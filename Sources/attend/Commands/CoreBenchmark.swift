@@ -14,7 +14,8 @@ enum CoreBenchmark: Command {
         usage: "bench core [options]", positionals: nil)
 
     struct Row: Codable {
-        let operation: String, shape: String, value: Double, unit: String, reference: Double, ratio: Double
+        let operation: String, shape: String, value: Double, unit: String, reference: Double,
+            ratio: Double
     }
 
     static func run(_ arguments: ParsedArguments<CoreBenchmarkOptions>) throws {
@@ -26,36 +27,52 @@ enum CoreBenchmark: Command {
             let a = Tensor.randomNormal([n, n], seed: 1), b = Tensor.randomNormal([n, n], seed: 2)
             let flops = 2 * Double(n * n * n)
             var c = Tensor.zeros([n, n])
-            let (library, raw) = paired(runs: runs) { _ = Tensor.matmul(a, b) } raw: {
+            let (library, raw) = paired(runs: runs) {
+                _ = Tensor.matmul(a, b)
+            } raw: {
                 a.withUnsafeBufferPointer { ap in
                     b.withUnsafeBufferPointer { bp in
                         c.withUnsafeMutableBufferPointer { cp in
-                            BLAS.gemm(transposeA: false, transposeB: false, m: n, n: n, k: n, a: ap.baseAddress!, lda: n,
-                                      b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+                            BLAS.gemm(
+                                transposeA: false, transposeB: false, m: n, n: n, k: n,
+                                a: ap.baseAddress!, lda: n,
+                                b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
                         }
                     }
                 }
             }
-            rows.append(row("matmul", "\(n)×\(n)×\(n)", flops / library.median / 1e9, "GFLOP/s", flops / raw.median / 1e9))
+            rows.append(
+                row(
+                    "matmul", "\(n)×\(n)×\(n)", flops / library.median / 1e9, "GFLOP/s",
+                    flops / raw.median / 1e9))
         }
         // Batched matmuls of attention shapes: [B·h, n, 64] · [B·h, 64, n].
         for (bh, n) in [(8, 512), (8, 2048), (64, 512), (8, 4096)] {
-            let q = Tensor.randomNormal([bh, n, 64], seed: 3), k = Tensor.randomNormal([bh, n, 64], seed: 4)
+            let q = Tensor.randomNormal([bh, n, 64], seed: 3),
+                k = Tensor.randomNormal([bh, n, 64], seed: 4)
             let flops = 2 * Double(bh * n * n * 64)
             var c = Tensor.zeros([bh, n, n])
-            let (library, raw) = paired(runs: runs) { _ = Tensor.matmul(q, k, transposeB: true) } raw: {
+            let (library, raw) = paired(runs: runs) {
+                _ = Tensor.matmul(q, k, transposeB: true)
+            } raw: {
                 q.withUnsafeBufferPointer { qp in
                     k.withUnsafeBufferPointer { kp in
                         c.withUnsafeMutableBufferPointer { cp in
                             for i in 0..<bh {
-                                BLAS.gemm(transposeA: false, transposeB: true, m: n, n: n, k: 64, a: qp.baseAddress! + i * n * 64,
-                                          lda: 64, b: kp.baseAddress! + i * n * 64, ldb: 64, c: cp.baseAddress! + i * n * n, ldc: n)
+                                BLAS.gemm(
+                                    transposeA: false, transposeB: true, m: n, n: n, k: 64,
+                                    a: qp.baseAddress! + i * n * 64,
+                                    lda: 64, b: kp.baseAddress! + i * n * 64, ldb: 64,
+                                    c: cp.baseAddress! + i * n * n, ldc: n)
                             }
                         }
                     }
                 }
             }
-            rows.append(row("batched matmul q·kᵀ", "\(bh)×\(n)×\(n)×64", flops / library.median / 1e9, "GFLOP/s", flops / raw.median / 1e9))
+            rows.append(
+                row(
+                    "batched matmul q·kᵀ", "\(bh)×\(n)×\(n)×64", flops / library.median / 1e9,
+                    "GFLOP/s", flops / raw.median / 1e9))
         }
         // Elementwise and normalisation on 16M floats (out of cache) against a copy of the same bytes.
         let count = 1 << 24
@@ -63,7 +80,8 @@ enum CoreBenchmark: Command {
         let copy = Measurement.run(runs: runs) { _ = x.mapped { $0 } }
         let copyRate = Double(count) / copy.median / 1e9
         let unary: [(String, (Tensor) -> Tensor)] = [
-            ("exp", { $0.exp() }), ("gelu (erf)", { $0.gelu() }), ("gelu (tanh)", { $0.gelu(approximation: .tanh) }),
+            ("exp", { $0.exp() }), ("gelu (erf)", { $0.gelu() }),
+            ("gelu (tanh)", { $0.gelu(approximation: .tanh) }),
             ("softmax rows of 1024", { $0.softmax() }),
         ]
         for (name, f) in unary {
@@ -74,7 +92,10 @@ enum CoreBenchmark: Command {
         let layerNorm = Measurement.run(runs: runs) {
             _ = x.layerNormalized(gamma: gamma, beta: beta, epsilon: 1e-5)
         }
-        rows.append(row("layernorm forward", "16M", Double(count) / layerNorm.median / 1e9, "Gelem/s", copyRate))
+        rows.append(
+            row(
+                "layernorm forward", "16M", Double(count) / layerNorm.median / 1e9, "Gelem/s",
+                copyRate))
         let upstream = Tensor.randomNormal(x.shape, seed: 6)
         let leaves = [x, gamma, beta].map { $0.requiringGradient() }
         let layerNormBoth = Measurement.run(runs: runs) {
@@ -84,12 +105,20 @@ enum CoreBenchmark: Command {
         // Forward and backward move 2.5 copies' worth of bytes (read x, write y; read x and dy, write
         // dx), so "a copy of the same bytes" runs at 2/5 of the copy's element rate.
         rows.append(
-            row("layernorm fwd+bwd", "16M", Double(count) / layerNormBoth.median / 1e9, "Gelem/s", copyRate * 2 / 5))
+            row(
+                "layernorm fwd+bwd", "16M", Double(count) / layerNormBoth.median / 1e9, "Gelem/s",
+                copyRate * 2 / 5))
         let table = rows.map { r in
-            [r.operation, r.shape, String(format: "%.2f", r.value) + " " + r.unit,
-             String(format: "%.2f", r.reference), String(format: "%.2f", r.ratio)]
+            [
+                r.operation, r.shape, String(format: "%.2f", r.value) + " " + r.unit,
+                String(format: "%.2f", r.reference), String(format: "%.2f", r.ratio),
+            ]
         }
-        print(TextTable(header: ["operation", "shape", "Attend", "reference", "Attend/reference"], rows: table).rendered)
+        print(
+            TextTable(
+                header: ["operation", "shape", "Attend", "reference", "Attend/reference"],
+                rows: table
+            ).rendered)
         print(
             "reference: raw cblas_sgemm on the same buffers (matmul), a plain copy of the same bytes (elementwise;"
                 + " LayerNorm forward+backward moves 2.5 copies' bytes)")
@@ -100,7 +129,9 @@ enum CoreBenchmark: Command {
     /// product takes 0.1–100 ms, and OpenBLAS's threads on a small shared machine switch between
     /// running on one core and on two for seconds at a time, so separate blocks of runs could
     /// compare a library figure from one state with a raw figure from the other.
-    static func paired(runs: Int, _ library: () -> Void, raw: () -> Void) -> (Measurement, Measurement) {
+    static func paired(runs: Int, _ library: () -> Void, raw: () -> Void) -> (
+        Measurement, Measurement
+    ) {
         withoutActuallyEscaping(library) { library in
             withoutActuallyEscaping(raw) { raw in
                 let both = Measurement.alternating(runs: 3 * runs, [library, raw])
@@ -109,7 +140,11 @@ enum CoreBenchmark: Command {
         }
     }
 
-    static func row(_ operation: String, _ shape: String, _ value: Double, _ unit: String, _ reference: Double) -> Row {
-        Row(operation: operation, shape: shape, value: value, unit: unit, reference: reference, ratio: value / reference)
+    static func row(
+        _ operation: String, _ shape: String, _ value: Double, _ unit: String, _ reference: Double
+    ) -> Row {
+        Row(
+            operation: operation, shape: shape, value: value, unit: unit, reference: reference,
+            ratio: value / reference)
     }
 }

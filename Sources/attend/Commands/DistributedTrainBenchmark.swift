@@ -58,7 +58,8 @@ enum DistributedTrainBenchmark: Command {
         if let threads = try arguments[\.output.threads] {
             Parallel.setThreadCount(threads)
         } else {
-            Parallel.setThreadCount(Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / processesPerMachine))
+            Parallel.setThreadCount(
+                Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / processesPerMachine))
         }
         guard let n = try arguments[\.lengths].first else {
             throw UsageError("attend bench distributed: --lengths needs a sequence length")
@@ -67,12 +68,14 @@ enum DistributedTrainBenchmark: Command {
         let runs = try arguments[\.output.runs]
         let size = group.size
         guard batch % size == 0 else {
-            throw UsageError("attend bench: --batch \(batch) is not divisible by the \(size) processes")
+            throw UsageError(
+                "attend bench: --batch \(batch) is not divisible by the \(size) processes")
         }
         let say = { (text: String) in if group.isRoot { print(text) } }
         say(Environment.summary)
         var configuration = ModelConfiguration(
-            vocabularySize: 256, modelDimension: 256, layerCount: 4, headCount: 4, feedForwardDimension: 1024,
+            vocabularySize: 256, modelDimension: 256, layerCount: 4, headCount: 4,
+            feedForwardDimension: 1024,
             maximumLength: n)
         configuration.dropout = 0
         configuration.classCount = 10
@@ -85,11 +88,15 @@ enum DistributedTrainBenchmark: Command {
         let allTokens = (0..<(batch * n)).map { _ in generator.nextInt(below: 256) }
         let allLabels = (0..<batch).map { _ in generator.nextInt(below: 10) }
         let rows = (group.rank * batch / size)..<((group.rank + 1) * batch / size)
-        let tokens = Indices(shape: [rows.count, n], values: Array(allTokens[(rows.lowerBound * n)..<(rows.upperBound * n)]))
+        let tokens = Indices(
+            shape: [rows.count, n],
+            values: Array(allTokens[(rows.lowerBound * n)..<(rows.upperBound * n)]))
         let labels = Array(allLabels[rows])
-        say("data-parallel training step: 4 layers, width 256, 4 heads, FFN 1024, n = \(n), batch \(batch) = "
-            + "\(size) process\(size == 1 ? "" : "es") × \(batch / size), \(Parallel.threadCount) thread(s) each; "
-            + "gradients \(buckets.totalCount * 4 / 1_000_000) MB in \(buckets.buckets.count) bucket(s)")
+        say(
+            "data-parallel training step: 4 layers, width 256, 4 heads, FFN 1024, n = \(n), batch \(batch) = "
+                + "\(size) process\(size == 1 ? "" : "es") × \(batch / size), \(Parallel.threadCount) thread(s) each; "
+                + "gradients \(buckets.totalCount * 4 / 1_000_000) MB in \(buckets.buckets.count) bucket(s)"
+        )
 
         var phases: [[Double]] = [[], [], [], []]  // per timed step: compute, wait, all-reduce, update
         let clock = ContinuousClock()
@@ -102,11 +109,14 @@ enum DistributedTrainBenchmark: Command {
             try group.barrier()
             let t2 = clock.now
             let present = buckets.parameters.map { gradients[$0] != nil }
-            try buckets.average(&gradients, weight: 1, totalWeight: Float(size), present: present, over: group)
+            try buckets.average(
+                &gradients, weight: 1, totalWeight: Float(size), present: present, over: group)
             let t3 = clock.now
             optimizer.step(gradients, learningRate: 1e-4)
             let t4 = clock.now
-            for (i, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() { phases[i].append(d / .seconds(1)) }
+            for (i, d) in [t1 - t0, t2 - t1, t3 - t2, t4 - t3].enumerated() {
+                phases[i].append(d / .seconds(1))
+            }
         }
         try step()  // warm-up
         phases = [[], [], [], []]
@@ -122,14 +132,25 @@ enum DistributedTrainBenchmark: Command {
             allReduceMilliseconds: median[2] * 1000, updateMilliseconds: median[3] * 1000,
             allReduceShare: median[2] / median.reduce(0, +),
             gradientBytes: buckets.totalCount * 4, buckets: buckets.buckets.count)
-        say(TextTable(
-            header: ["processes", "threads", "tokens/s", "step ms", "compute ms", "wait ms", "all-reduce ms", "update ms", "all-reduce %"],
-            rows: [[
-                "\(row.processes)", "\(row.threadsPerProcess)", String(format: "%.0f", row.tokensPerSecond),
-                String(format: "%.1f", row.stepMilliseconds), String(format: "%.1f", row.computeMilliseconds),
-                String(format: "%.1f", row.waitMilliseconds), String(format: "%.2f", row.allReduceMilliseconds),
-                String(format: "%.1f", row.updateMilliseconds), String(format: "%.2f", 100 * row.allReduceShare),
-            ]]).rendered)
+        say(
+            TextTable(
+                header: [
+                    "processes", "threads", "tokens/s", "step ms", "compute ms", "wait ms",
+                    "all-reduce ms", "update ms", "all-reduce %",
+                ],
+                rows: [
+                    [
+                        "\(row.processes)", "\(row.threadsPerProcess)",
+                        String(format: "%.0f", row.tokensPerSecond),
+                        String(format: "%.1f", row.stepMilliseconds),
+                        String(format: "%.1f", row.computeMilliseconds),
+                        String(format: "%.1f", row.waitMilliseconds),
+                        String(format: "%.2f", row.allReduceMilliseconds),
+                        String(format: "%.1f", row.updateMilliseconds),
+                        String(format: "%.2f", 100 * row.allReduceShare),
+                    ]
+                ]
+            ).rendered)
 
         let sizes = [1 << 10, 1 << 14, 1 << 18, 1 << 20, 1 << 22, buckets.totalCount * 4]
         var allReduceRows: [AllReduceRow] = []
@@ -144,15 +165,27 @@ enum DistributedTrainBenchmark: Command {
                 samples.append((clock.now - start) / .seconds(1))
             }
             let median = try group.allReduce([samples.sorted()[samples.count / 2]], .maximum)[0]
-            allReduceRows.append(AllReduceRow(
-                processes: size, bytes: bytes, microseconds: median * 1e6, gigabytesPerSecond: Double(bytes) / median / 1e9))
+            allReduceRows.append(
+                AllReduceRow(
+                    processes: size, bytes: bytes, microseconds: median * 1e6,
+                    gigabytesPerSecond: Double(bytes) / median / 1e9))
         }
-        say(TextTable(
-            header: ["all-reduce bytes", "µs (median)", "GB/s"],
-            rows: allReduceRows.map { ["\($0.bytes)", String(format: "%.1f", $0.microseconds), String(format: "%.2f", $0.gigabytesPerSecond)] }
-        ).rendered)
+        say(
+            TextTable(
+                header: ["all-reduce bytes", "µs (median)", "GB/s"],
+                rows: allReduceRows.map {
+                    [
+                        "\($0.bytes)", String(format: "%.1f", $0.microseconds),
+                        String(format: "%.2f", $0.gigabytesPerSecond),
+                    ]
+                }
+            ).rendered)
         if size > 1, let fit = fitLatencyAndBandwidth(allReduceRows) {
-            say(String(format: "t(bytes) ≈ α + bytes/β with α = %.1f µs (1 KiB), β = %.2f GB/s (largest)", fit.latency * 1e6, fit.bandwidth / 1e9))
+            say(
+                String(
+                    format:
+                        "t(bytes) ≈ α + bytes/β with α = %.1f µs (1 KiB), β = %.2f GB/s (largest)",
+                    fit.latency * 1e6, fit.bandwidth / 1e9))
         }
         if group.isRoot {
             try ResultFiles.write([row], arguments.group(\.output))
@@ -161,8 +194,11 @@ enum DistributedTrainBenchmark: Command {
 
     /// t(bytes) ≈ α + bytes/β: α is the smallest message's time, β the largest message's bytes over
     /// its time less α. (A least-squares line is dominated by the large messages and loses α.)
-    static func fitLatencyAndBandwidth(_ rows: [AllReduceRow]) -> (latency: Double, bandwidth: Double)? {
-        guard let small = rows.min(by: { $0.bytes < $1.bytes }), let large = rows.max(by: { $0.bytes < $1.bytes }),
+    static func fitLatencyAndBandwidth(_ rows: [AllReduceRow]) -> (
+        latency: Double, bandwidth: Double
+    )? {
+        guard let small = rows.min(by: { $0.bytes < $1.bytes }),
+            let large = rows.max(by: { $0.bytes < $1.bytes }),
             large.microseconds > small.microseconds
         else { return nil }
         let latency = small.microseconds * 1e-6

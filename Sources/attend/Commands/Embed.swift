@@ -24,7 +24,8 @@ struct EmbedOptions: OptionGroup {
     let maxLength = Option.positiveInt(
         "max-length", "N",
         "tokens per text with [CLS] and [SEP]; longer texts are truncated (default: the folder's "
-            + "max_seq_length, else the model's positions); beyond the positions, the table is extended")
+            + "max_seq_length, else the model's positions); beyond the positions, the table is extended"
+    )
     let batch = DefaultedOption(.positiveInt("batch", "N", "texts per forward pass"), default: "32")
     let extendPositions = DefaultedOption(
         Option<PositionExtension>.cases(
@@ -46,7 +47,8 @@ struct EmbedOptions: OptionGroup {
 enum EmbedCommand: Command {
     static let spec = CommandSpec(
         name: "embed", summary: "sentence embeddings from a pretrained BERT folder, as JSON lines",
-        usage: "embed --model DIR [--pooling mean|cls] [--normalize] [--max-length N] [--extend-positions tile|interpolate] [--batch N] [--mixer NAME] [TEXT …]",
+        usage:
+            "embed --model DIR [--pooling mean|cls] [--normalize] [--max-length N] [--extend-positions tile|interpolate] [--batch N] [--mixer NAME] [TEXT …]",
         positionals: "TEXT …: texts to embed; without any, one text per line of standard input")
 
     static func run(_ arguments: ParsedArguments<EmbedOptions>) throws {
@@ -57,7 +59,9 @@ enum EmbedCommand: Command {
         let normalized = try arguments[\.normalize]
         let pooling = try arguments[\.pooling]
         let maximumLength = try arguments[\.maxLength]
-        if let maximumLength, maximumLength < 2 { throw UsageError("attend embed: --max-length must be at least 2 ([CLS] and [SEP])") }
+        if let maximumLength, maximumLength < 2 {
+            throw UsageError("attend embed: --max-length must be at least 2 ([CLS] and [SEP])")
+        }
         let batch = try arguments[\.batch]
         let embedder = try SentenceEmbedder(
             directory: directory, mechanism: mixer,
@@ -68,7 +72,9 @@ enum EmbedCommand: Command {
         let texts = arguments.positional.isEmpty ? readLines() : arguments.positional
         let (vectors, truncated) = try embedder.embed(texts, batchSize: batch)
         if truncated > 0 {
-            writeError("attend embed: \(truncated) of \(texts.count) texts were longer than \(embedder.maximumLength) tokens and were truncated")
+            writeError(
+                "attend embed: \(truncated) of \(texts.count) texts were longer than \(embedder.maximumLength) tokens and were truncated"
+            )
         }
         let c = vectors.shape[1]
         let values = vectors.scalars

@@ -22,8 +22,9 @@ struct EmbedBenchmarkOptions: OptionGroup {
     let mixerOptions = Option.string(
         "mixer-options", "JSON",
         "options of the mechanisms, e.g. '{\"local\": {\"window_size\": 64}}'")
-    let lengths = DefaultedOption(.intList(
-        "lengths", "LIST", "sequence lengths"), default: "32,128,256")
+    let lengths = DefaultedOption(
+        .intList(
+            "lengths", "LIST", "sequence lengths"), default: "32,128,256")
     let batch = DefaultedOption(.positiveInt("batch", "N", "texts per batch"), default: "32")
     let adapted = Option.list(
         "adapted", "LIST",
@@ -70,14 +71,18 @@ enum EmbedBenchmark: Command {
     /// Every word is at least one token, so with truncation to n every text has exactly n tokens.
     static func texts(length n: Int, batch: Int) -> [String] {
         let words = paragraph.split(separator: " ").map(String.init)
-        return (0..<batch).map { i in (0..<n).map { words[(i + $0) % words.count] }.joined(separator: " ") }
+        return (0..<batch).map { i in
+            (0..<n).map { words[(i + $0) % words.count] }.joined(separator: " ")
+        }
     }
 
     static func run(_ arguments: ParsedArguments<EmbedBenchmarkOptions>) throws {
         try BenchOutputOptions.start(arguments.group(\.output))
         let directory = try arguments[\.model] ?? defaultMiniLMDirectory
         let requested = try arguments[\.mixers]
-        var mixers = requested == ["all"] ? Mechanisms.all.filter { !$0.capabilities.replacesFeedForward }.map(\.name) : requested
+        var mixers =
+            requested == ["all"]
+            ? Mechanisms.all.filter { !$0.capabilities.replacesFeedForward }.map(\.name) : requested
         for name in mixers { _ = try Mechanisms.named(name) }
         let adapted = try arguments[\.adapted] ?? []
         // Full attention is the reference for cosines.
@@ -90,32 +95,42 @@ enum EmbedBenchmark: Command {
         let runs = try arguments[\.output.runs]
         let options = try mixerConfiguration(
             fromJSON: arguments[\.mixerOptions], command: "bench embed")
-        print("embed: \(directory), batch \(batch), texts of exactly n tokens, tokenization + encoder + pooling timed")
+        print(
+            "embed: \(directory), batch \(batch), texts of exactly n tokens, tokenization + encoder + pooling timed"
+        )
         var rows: [Row] = []
         var exact: [Int: (vectors: Tensor, milliseconds: Double)] = [:]
         // (row label, folder, mechanism): the mechanisms on --model, then each adapted folder
         // with the mechanism it records.
-        let models = mixers.map { ($0, directory, Optional($0)) }
-            + adapted.map { ("adapted:" + URL(fileURLWithPath: $0).lastPathComponent, $0, nil as String?) }
+        let models =
+            mixers.map { ($0, directory, Optional($0)) }
+            + adapted.map {
+                ("adapted:" + URL(fileURLWithPath: $0).lastPathComponent, $0, nil as String?)
+            }
         for (mixer, folder, mechanism) in models {
             let embedder: SentenceEmbedder
             do {
                 embedder = try SentenceEmbedder(
                     directory: folder, mechanism: mechanism,
-                    mixerConfiguration: mechanism == nil ? nil : options, maximumLength: lengths.max(),
+                    mixerConfiguration: mechanism == nil ? nil : options,
+                    maximumLength: lengths.max(),
                     positionExtension: positionExtension)
             } catch {
                 writeError("  \(mixer): skipped: \(error)")
                 continue
             }
-            if mechanism == nil { writeError("  \(mixer): " + Adaptation.summary(ofFolder: folder)) }
+            if mechanism == nil {
+                writeError("  \(mixer): " + Adaptation.summary(ofFolder: folder))
+            }
             for n in lengths {
                 let texts = Self.texts(length: n, batch: batch)
                 let limited = SentenceEmbedder(copying: embedder, maximumLength: n)
                 var vectors = Tensor.zeros([1])
                 let time: Measurement
                 do {
-                    time = try Measurement.run(runs: runs) { vectors = try limited.embed(texts, batchSize: batch).vectors }
+                    time = try Measurement.run(runs: runs) {
+                        vectors = try limited.embed(texts, batchSize: batch).vectors
+                    }
                 } catch {
                     writeError("  \(mixer) n=\(n): skipped: \(error)")
                     continue
@@ -123,27 +138,43 @@ enum EmbedBenchmark: Command {
                 let milliseconds = time.median * 1000
                 if mixer == "full" { exact[n] = (vectors, milliseconds) }
                 let cosines = exact[n].map { rowCosines(vectors, $0.vectors) }
-                rows.append(Row(
-                    mixer: mixer, length: n, batch: batch, sentencesPerSecond: Double(batch) / time.median,
-                    batchMilliseconds: milliseconds, meanCosineToFull: cosines.map { $0.reduce(0, +) / Double($0.count) },
-                    minimumCosineToFull: cosines?.min(), speedUpOverFull: exact[n].map { $0.milliseconds / milliseconds },
-                    pageFaultsPerBatch: time.pageFaultsPerRun, allocatorMissesPerBatch: time.allocatorMissesPerRun,
-                    firstValues: Array(vectors.scalars.prefix(8))))
-                FileHandle.standardError.write(Data("  \(mixer) n=\(n): \(String(format: "%.1f", milliseconds)) ms per batch\n".utf8))
+                rows.append(
+                    Row(
+                        mixer: mixer, length: n, batch: batch,
+                        sentencesPerSecond: Double(batch) / time.median,
+                        batchMilliseconds: milliseconds,
+                        meanCosineToFull: cosines.map { $0.reduce(0, +) / Double($0.count) },
+                        minimumCosineToFull: cosines?.min(),
+                        speedUpOverFull: exact[n].map { $0.milliseconds / milliseconds },
+                        pageFaultsPerBatch: time.pageFaultsPerRun,
+                        allocatorMissesPerBatch: time.allocatorMissesPerRun,
+                        firstValues: Array(vectors.scalars.prefix(8))))
+                FileHandle.standardError.write(
+                    Data(
+                        "  \(mixer) n=\(n): \(String(format: "%.1f", milliseconds)) ms per batch\n"
+                            .utf8))
             }
         }
         let table = rows.map { r in
-            [r.mixer, "\(r.length)", "\(r.batch)", String(format: "%.1f", r.sentencesPerSecond),
-             String(format: "%.1f", r.batchMilliseconds),
-             r.meanCosineToFull.map { String(format: "%.6f", $0) } ?? "-",
-             r.minimumCosineToFull.map { String(format: "%.6f", $0) } ?? "-",
-             r.speedUpOverFull.map { String(format: "%.2f×", $0) } ?? "-",
-             String(format: "%.0f", r.pageFaultsPerBatch), String(format: "%.1f", r.allocatorMissesPerBatch)]
+            [
+                r.mixer, "\(r.length)", "\(r.batch)", String(format: "%.1f", r.sentencesPerSecond),
+                String(format: "%.1f", r.batchMilliseconds),
+                r.meanCosineToFull.map { String(format: "%.6f", $0) } ?? "-",
+                r.minimumCosineToFull.map { String(format: "%.6f", $0) } ?? "-",
+                r.speedUpOverFull.map { String(format: "%.2f×", $0) } ?? "-",
+                String(format: "%.0f", r.pageFaultsPerBatch),
+                String(format: "%.1f", r.allocatorMissesPerBatch),
+            ]
         }
-        print(TextTable(
-            header: ["mixer", "n", "batch", "sentences/s", "ms/batch", "cos to full (mean)", "cos (min)", "speed-up",
-                     "page faults/batch", "cache misses/batch"],
-            rows: table).rendered)
+        print(
+            TextTable(
+                header: [
+                    "mixer", "n", "batch", "sentences/s", "ms/batch", "cos to full (mean)",
+                    "cos (min)", "speed-up",
+                    "page faults/batch", "cache misses/batch",
+                ],
+                rows: table
+            ).rendered)
         try ResultFiles.write(rows, arguments.group(\.output))
     }
 

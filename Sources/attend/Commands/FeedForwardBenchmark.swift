@@ -20,8 +20,9 @@ struct FeedForwardResult: Codable {
 
 /// The options of `attend bench ffn`.
 struct FeedForwardBenchmarkOptions: OptionGroup {
-    let tokens = DefaultedOption(.intList(
-        "tokens", "LIST", "token counts"), default: "1024,4096,16384")
+    let tokens = DefaultedOption(
+        .intList(
+            "tokens", "LIST", "token counts"), default: "1024,4096,16384")
     let width = DefaultedOption(.positiveInt("width", "N", "model width"), default: "512")
     let ffnDim = DefaultedOption(
         .positiveInt("ffn-dim", "N", "hidden units of the dense FFN and of each expert"),
@@ -48,13 +49,15 @@ enum FeedForwardBenchmark: Command {
         let sequenceLength = try arguments[\.seqLen]
         let factor = try arguments[\.capacityFactor]
         let runs = try arguments[\.output.runs]
-        print("ffn: width \(width), d_ff \(hidden) per expert, \(experts) experts, sequences of \(sequenceLength), "
-              + "capacity factor \(factor), ReLU, no biases, eval mode")
+        print(
+            "ffn: width \(width), d_ff \(hidden) per expert, \(experts) experts, sequences of \(sequenceLength), "
+                + "capacity factor \(factor), ReLU, no biases, eval mode")
         var results: [FeedForwardResult] = []
         for tokens in tokenCounts {
             let n = Swift.min(sequenceLength, tokens)
             guard tokens % n == 0 else {
-                throw UsageError("attend bench ffn: token count \(tokens) is not a multiple of --seq-len \(n)")
+                throw UsageError(
+                    "attend bench ffn: token count \(tokens) is not a multiple of --seq-len \(n)")
             }
             var generator = RandomGenerator(seed: 1)
             var options = SwitchFeedForward.Options()
@@ -62,29 +65,43 @@ enum FeedForwardBenchmark: Command {
             options.capacityFactor = factor
             options.evaluationCapacityFactor = factor
             let switchLayer = try SwitchFeedForward(
-                dimension: width, hiddenDimension: hidden, options: options, dropout: 0, generator: &generator)
+                dimension: width, hiddenDimension: hidden, options: options, dropout: 0,
+                generator: &generator)
             let dense = ExpertFeedForward(
-                dimension: width, hiddenDimension: hidden, activation: .relu, dropout: 0, generator: &generator)
+                dimension: width, hiddenDimension: hidden, activation: .relu, dropout: 0,
+                generator: &generator)
             switchLayer.eval()
             dense.eval()
             let x = Tensor.randomNormal([tokens / n, n, width], seed: 2)
-            let dropped = Double(withoutGradient { switchRouting(switchLayer, x) }.dropped.count) / Double(tokens)
+            let dropped =
+                Double(withoutGradient { switchRouting(switchLayer, x) }.dropped.count)
+                / Double(tokens)
             let (denseRow, switchRow) = measurePair(
-                dense: dense, switch: switchLayer, x, hidden: hidden, experts: experts, runs: runs, dropped: dropped)
+                dense: dense, switch: switchLayer, x, hidden: hidden, experts: experts, runs: runs,
+                dropped: dropped)
             results += [denseRow, switchRow]
             FileHandle.standardError.write(Data("  \(tokens) tokens done\n".utf8))
         }
         let rows = results.map { r in
-            [r.layer, "\(r.tokens)", AttentionBenchmark.format(r.forwardMilliseconds),
-             AttentionBenchmark.format(r.backwardMilliseconds), String(format: "%.0f", r.forwardTokensPerSecond),
-             String(format: "%.0f", r.backwardTokensPerSecond), String(format: "%.3f", r.droppedFraction),
-             r.ratioToDense.map { String(format: "%.3f", $0) } ?? "-",
-             r.backwardRatioToDense.map { String(format: "%.3f", $0) } ?? "-"]
+            [
+                r.layer, "\(r.tokens)", AttentionBenchmark.format(r.forwardMilliseconds),
+                AttentionBenchmark.format(r.backwardMilliseconds),
+                String(format: "%.0f", r.forwardTokensPerSecond),
+                String(format: "%.0f", r.backwardTokensPerSecond),
+                String(format: "%.3f", r.droppedFraction),
+                r.ratioToDense.map { String(format: "%.3f", $0) } ?? "-",
+                r.backwardRatioToDense.map { String(format: "%.3f", $0) } ?? "-",
+            ]
         }
-        print(TextTable(
-            header: ["layer", "tokens", "forward ms", "fwd+bwd ms", "fwd tokens/s", "fwd+bwd tokens/s", "dropped",
-                     "fwd / dense", "fwd+bwd / dense"],
-            rows: rows).rendered)
+        print(
+            TextTable(
+                header: [
+                    "layer", "tokens", "forward ms", "fwd+bwd ms", "fwd tokens/s",
+                    "fwd+bwd tokens/s", "dropped",
+                    "fwd / dense", "fwd+bwd / dense",
+                ],
+                rows: rows
+            ).rendered)
         try ResultFiles.write(results, arguments.group(\.output))
     }
 
@@ -93,18 +110,22 @@ enum FeedForwardBenchmark: Command {
         let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
         let probabilities = layer.router(x.reshaped([b * n, c])).softmax(alongAxis: -1)
         return SwitchRouting(
-            probabilities: probabilities.scalars, groups: b, groupSize: n, experts: layer.options.expertCount,
+            probabilities: probabilities.scalars, groups: b, groupSize: n,
+            experts: layer.options.expertCount,
             mask: nil, capacity: layer.capacity(realTokens:))
     }
 
     /// Times the dense layer and the Switch layer on `x`, alternating their runs so that a machine whose
     /// load drifts (shared cores) affects both alike; the ratio uses the medians.
     static func measurePair(
-        dense: ExpertFeedForward, switch switchLayer: SwitchFeedForward, _ x: Tensor, hidden: Int, experts: Int,
+        dense: ExpertFeedForward, switch switchLayer: SwitchFeedForward, _ x: Tensor, hidden: Int,
+        experts: Int,
         runs: Int, dropped: Double
     ) -> (FeedForwardResult, FeedForwardResult) {
         let layers: [any FeedForwardLayer] = [dense, switchLayer]
-        let forwards = layers.map { layer in { _ = withoutGradient { layer(x, context: MixerContext()) } } }
+        let forwards = layers.map { layer in
+            { _ = withoutGradient { layer(x, context: MixerContext()) } }
+        }
         let backwards = layers.map { layer in
             let leaves = [x.requiringGradient()] + layer.parameters.map(\.value)
             return {
@@ -119,10 +140,13 @@ enum FeedForwardBenchmark: Command {
         let tokens = x.shape[0] * x.shape[1]
         func row(_ i: Int, _ name: String) -> FeedForwardResult {
             FeedForwardResult(
-                layer: name, tokens: tokens, sequenceLength: x.shape[1], width: x.shape[2], hiddenWidth: hidden,
+                layer: name, tokens: tokens, sequenceLength: x.shape[1], width: x.shape[2],
+                hiddenWidth: hidden,
                 experts: i == 0 ? 1 : experts, forwardMilliseconds: forward[i].median * 1000,
-                backwardMilliseconds: both[i].median * 1000, forwardTokensPerSecond: Double(tokens) / forward[i].median,
-                backwardTokensPerSecond: Double(tokens) / both[i].median, droppedFraction: i == 0 ? 0 : dropped,
+                backwardMilliseconds: both[i].median * 1000,
+                forwardTokensPerSecond: Double(tokens) / forward[i].median,
+                backwardTokensPerSecond: Double(tokens) / both[i].median,
+                droppedFraction: i == 0 ? 0 : dropped,
                 ratioToDense: i == 0 ? nil : forward[1].median / forward[0].median,
                 backwardRatioToDense: i == 0 ? nil : both[1].median / both[0].median)
         }

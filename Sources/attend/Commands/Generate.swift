@@ -39,7 +39,7 @@ enum GenerateCommand: Command {
         name: "generate", summary: "sample text from a trained byte-level language model",
         usage:
             "generate --run DIR --prompt TEXT [--tokens N] [--samples N] [--end-byte B] "
-                + "[--no-cache] "
+            + "[--no-cache] "
             + "[--temperature T] [--top-k K]",
         positionals: nil)
 

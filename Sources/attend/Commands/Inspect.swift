@@ -12,9 +12,11 @@ struct InspectOptions: OptionGroup {
 
 enum InspectCommand: Command {
     static let spec = CommandSpec(
-        name: "inspect", summary: "list the tensors, dtypes, shapes and metadata of a safetensors checkpoint",
+        name: "inspect",
+        summary: "list the tensors, dtypes, shapes and metadata of a safetensors checkpoint",
         usage: "inspect FILE.safetensors|model.safetensors.index.json|DIR",
-        positionals: "FILE or DIR: a safetensors file, a sharded index, or a model folder holding either")
+        positionals:
+            "FILE or DIR: a safetensors file, a sharded index, or a model folder holding either")
 
     static func run(_ arguments: ParsedArguments<InspectOptions>) throws {
         guard arguments.positional.count == 1, let target = arguments.positional.first else {
@@ -33,10 +35,15 @@ enum InspectCommand: Command {
                     .map { URL(fileURLWithPath: $0).lastPathComponent }
             }
             let rows = infos.map { info in
-                [info.name, info.dtype.rawValue, "[" + info.shape.map(String.init).joined(separator: ", ") + "]",
-                 grouped(info.count)] + (archive is ShardedSafetensors ? [shardOf(info.name) ?? "?"] : [])
+                [
+                    info.name, info.dtype.rawValue,
+                    "[" + info.shape.map(String.init).joined(separator: ", ") + "]",
+                    grouped(info.count),
+                ] + (archive is ShardedSafetensors ? [shardOf(info.name) ?? "?"] : [])
             }
-            let header = ["tensor", "dtype", "shape", "elements"] + (archive is ShardedSafetensors ? ["shard"] : [])
+            let header =
+                ["tensor", "dtype", "shape", "elements"]
+                + (archive is ShardedSafetensors ? ["shard"] : [])
             print(TextTable(header: header, rows: rows).rendered)
             print("")
         }
@@ -46,19 +53,27 @@ enum InspectCommand: Command {
         let bytes = infos.reduce(0) { $0 + $1.count * $1.dtype.byteSize }
         print("file: \(path)")
         print("tensors: \(infos.count) (\(floats.count) floating point)")
-        print("parameters: \(grouped(floats.reduce(0) { $0 + $1.count })) in floating-point tensors")
-        print("elements by dtype: " + byType.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(separator: ", "))
+        print(
+            "parameters: \(grouped(floats.reduce(0) { $0 + $1.count })) in floating-point tensors")
+        print(
+            "elements by dtype: "
+                + byType.sorted { $0.key < $1.key }.map { "\($0.key) \(grouped($0.value))" }.joined(
+                    separator: ", "))
         print("tensor bytes: \(grouped(bytes))")
         if let sharded = archive as? ShardedSafetensors { print("shards: \(sharded.shards.count)") }
         if archive.metadata.isEmpty {
             print("metadata: (none)")
         } else {
             print("metadata:")
-            for (key, value) in archive.metadata.sorted(by: { $0.key < $1.key }) { print("  \(key): \(value)") }
+            for (key, value) in archive.metadata.sorted(by: { $0.key < $1.key }) {
+                print("  \(key): \(value)")
+            }
         }
         if isDirectory.boolValue {
             let config = URL(fileURLWithPath: target).appendingPathComponent("config.json").path
-            if let data = FileManager.default.contents(atPath: config), let text = String(data: data, encoding: .utf8) {
+            if let data = FileManager.default.contents(atPath: config),
+                let text = String(data: data, encoding: .utf8)
+            {
                 print("config.json:")
                 print(text.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
             }

@@ -28,9 +28,10 @@ struct LRAOptions: OptionGroup {
         default: "1")
     let steps = Option.positiveInt("steps", "N", "override the preset's training steps")
     let pretrainSteps = Option.positiveInt(
-        "pretrain-steps", "N", "self-pretrain each pair's encoder for N steps on its "
-        + "task's inputs (masked tokens) before training on the labels; results record it "
-        + "(keep them in their own --results)")
+        "pretrain-steps", "N",
+        "self-pretrain each pair's encoder for N steps on its "
+            + "task's inputs (masked tokens) before training on the labels; results record it "
+            + "(keep them in their own --results)")
     let mixerOptions = Option.string(
         "mixer-options", "JSON",
         "options of the mechanisms, e.g. '{\"evolving\": {\"memory_budget\": 4294967296}}' "
@@ -64,7 +65,9 @@ enum LRACommand: Command {
         let taskList = try arguments[\.tasks]
         let tasks = taskList == ["all"] ? TaskCatalog.longRangeArena : taskList
         for t in tasks where !TaskCatalog.names.contains(t) {
-            throw UsageError("attend lra: unknown task '\(t)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))")
+            throw UsageError(
+                "attend lra: unknown task '\(t)'; choose one of: \(TaskCatalog.names.joined(separator: ", "))"
+            )
         }
         let preset = try arguments[\.preset]
         let seeds = try arguments[\.seeds]
@@ -77,34 +80,47 @@ enum LRACommand: Command {
         var results = try ComparisonReport.loadResults(resultsPath, preset: preset.rawValue)
         if let other = results.first(where: { $0.pretrainSteps != pretrainSteps }) {
             let what = other.pretrainSteps.map { "\($0) pretraining steps" } ?? "no pretraining"
-            throw UsageError("attend lra: \(resultsPath) holds results with \(what); one table "
-                + "compares one set-up, so pass another --results (and --out) for this one")
+            throw UsageError(
+                "attend lra: \(resultsPath) holds results with \(what); one table "
+                    + "compares one set-up, so pass another --results (and --out) for this one")
         }
         let command = "attend " + CommandLine.arguments.dropFirst().joined(separator: " ")
         InterruptFlag.install()
         for taskName in tasks {
             for seed in 0..<UInt64(seeds) {
-                let pending = mixers.filter { m in !results.contains { $0.task == taskName && $0.mixer == m && $0.seed == seed } }
+                let pending = mixers.filter { m in
+                    !results.contains { $0.task == taskName && $0.mixer == m && $0.seed == seed }
+                }
                 if pending.isEmpty || InterruptFlag.isRaised { continue }
                 let task = try TaskCatalog.make(taskName, preset: preset, seed: seed)
                 for mixer in pending where !InterruptFlag.isRaised {
                     var result = runPair(
                         task: task, mixer: mixer, preset: preset, seed: seed, steps: steps,
-                        pretrainSteps: pretrainSteps, mixerOptions: mixerOptions, arguments: arguments)
+                        pretrainSteps: pretrainSteps, mixerOptions: mixerOptions,
+                        arguments: arguments)
                     result.command = command
                     results.append(result)
-                    try ComparisonReport.saveResults(results, preset: preset.rawValue, to: resultsPath)
+                    try ComparisonReport.saveResults(
+                        results, preset: preset.rawValue, to: resultsPath)
                 }
             }
         }
         // The report covers every pair in the results file, in task and registry order.
-        let allTasks = TaskCatalog.names.filter { t in tasks.contains(t) || results.contains { $0.task == t } }
-        let allMixers = Mechanisms.names.filter { m in mixers.contains(m) || results.contains { $0.mixer == m } }
+        let allTasks = TaskCatalog.names.filter { t in
+            tasks.contains(t) || results.contains { $0.task == t }
+        }
+        let allMixers = Mechanisms.names.filter { m in
+            mixers.contains(m) || results.contains { $0.mixer == m }
+        }
         let report = ComparisonReport(
-            results: results, tasks: allTasks, mixers: allMixers, preset: preset.rawValue, command: command)
+            results: results, tasks: allTasks, mixers: allMixers, preset: preset.rawValue,
+            command: command)
         print(report.table)
         try report.write(markdownPath: out)
-        FileHandle.standardError.write(Data("report written to \(out) and \(ComparisonReport.plotPath(for: out)); results in \(resultsPath)\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "report written to \(out) and \(ComparisonReport.plotPath(for: out)); results in \(resultsPath)\n"
+                    .utf8))
     }
 
     /// Trains one pair (after `pretrainSteps` of self-pretraining, when given); failures become a
@@ -114,7 +130,8 @@ enum LRACommand: Command {
         pretrainSteps: Int?, mixerOptions: MixerConfiguration?,
         arguments: ParsedArguments<LRAOptions>
     ) -> MixerTaskResult {
-        var configuration = TrainingPresets.configuration(task: task, mixer: mixer, preset: preset, seed: seed)
+        var configuration = TrainingPresets.configuration(
+            task: task, mixer: mixer, preset: preset, seed: seed)
         if let steps { configuration.steps = steps }
         if let mixerOptions { configuration.model.mixerOptions = mixerOptions }
         do {
@@ -138,7 +155,8 @@ enum LRACommand: Command {
         } catch {
             FileHandle.standardError.write(Data("\(task.name)/\(mixer): \(error)\n".utf8))
             var result = MixerTaskResult(
-                task: task.name, mixer: mixer, seed: seed, accuracy: nil, loss: nil, tokensPerSecond: nil,
+                task: task.name, mixer: mixer, seed: seed, accuracy: nil, loss: nil,
+                tokensPerSecond: nil,
                 peakMemoryBytes: nil, parameters: nil, seconds: nil, failure: "\(error)")
             result.pretrainSteps = pretrainSteps
             return result

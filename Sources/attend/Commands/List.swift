@@ -17,8 +17,12 @@ enum ListCommand: Command {
             return
         }
         let rows = Mechanisms.all.map { m in
-            [m.name, m.capabilities.complexity, m.capabilities.supportsCausal ? "yes" : "no", m.summary]
+            [
+                m.name, m.capabilities.complexity, m.capabilities.supportsCausal ? "yes" : "no",
+                m.summary,
+            ]
         }
-        print(TextTable(header: ["name", "complexity", "causal", "description"], rows: rows).rendered)
+        print(
+            TextTable(header: ["name", "complexity", "causal", "description"], rows: rows).rendered)
     }
 }

@@ -38,7 +38,8 @@ enum PretrainCommand: Command {
     {
         let base = try TrainingFlags.configuration(from: arguments.group(\.train))
         let task = try TaskCatalog.make(base.task, options: base.taskOptions)
-        let rate = try arguments[\.maskRate].map(Double.init)
+        let rate =
+            try arguments[\.maskRate].map(Double.init)
             ?? Pretraining.defaultMaskRate(for: task)
         let masking = MaskingOptions(
             rate: rate, span: try arguments[\.maskSpan],

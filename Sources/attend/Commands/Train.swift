@@ -117,7 +117,9 @@ enum TrainCommand: Command {
                 processesPerMachine: 1)
         }
         let timeout = try arguments[\.collectiveTimeout]
-        guard timeout >= 0 else { throw UsageError("attend train: --collective-timeout must be ≥ 0, got \(timeout)") }
+        guard timeout >= 0 else {
+            throw UsageError("attend train: --collective-timeout must be ≥ 0, got \(timeout)")
+        }
         let mpi = try MPICommunicator()
         let communicator = WatchedCommunicator(mpi, timeout: Double(timeout))
         do {
@@ -140,7 +142,8 @@ enum TrainCommand: Command {
             Parallel.setThreadCount(threads)
         } else if processesPerMachine > 1 {
             // Processes sharing a machine share its cores.
-            Parallel.setThreadCount(Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / processesPerMachine))
+            Parallel.setThreadCount(
+                Swift.max(1, ProcessInfo.processInfo.activeProcessorCount / processesPerMachine))
         }
         let bucketBytes = try arguments[\.bucketMB] << 20
         let out = try arguments.required(\.out)
@@ -148,7 +151,8 @@ enum TrainCommand: Command {
         var resolved: TrainingConfiguration?
         var rootTask: (any SequenceTask)?
         if communicator.isRoot {
-            let flagged = arguments[\.resume]
+            let flagged =
+                arguments[\.resume]
                 ? try runDirectory.loadConfiguration() : try configure(arguments)
             let task = try TaskCatalog.make(flagged.task, options: flagged.taskOptions)
             resolved = try TrainingFlags.memoryChecked(
@@ -158,10 +162,12 @@ enum TrainCommand: Command {
             rootTask = task
         }
         communicator.phase = "sending the configuration from process 0"
-        let configuration = communicator.size > 1 ? try communicator.broadcast(resolved, root: 0) : resolved!
+        let configuration =
+            communicator.size > 1 ? try communicator.broadcast(resolved, root: 0) : resolved!
         let task =
             try rootTask ?? TaskCatalog.make(configuration.task, options: configuration.taskOptions)
-        let trainer = try Trainer(configuration: configuration, task: task, run: runDirectory, communicator: communicator)
+        let trainer = try Trainer(
+            configuration: configuration, task: task, run: runDirectory, communicator: communicator)
         trainer.bucketBytes = bucketBytes
         if communicator.isRoot && !arguments[\.resume] {
             try FineTuningFlags.start(trainer, run: runDirectory)
@@ -170,17 +176,23 @@ enum TrainCommand: Command {
         let n = communicator.size
         if n > 1 { InterruptFlag.installStopSignal() }
         if communicator.isRoot {
-            let batch = n > 1
-                ? "\(configuration.batchSize) (\(n) processes × \(configuration.batchSize / n))" : "\(configuration.batchSize)"
-            FileHandle.standardError.write(Data(("training \(configuration.model.mixer) on \(task.name): "
-                + "\(trainer.model.parameterCount) parameters, \(configuration.steps) steps of \(batch), "
-                + "\(Parallel.threadCount) thread\(Parallel.threadCount == 1 ? "" : "s")\(n > 1 ? " per process" : "") → \(out)\n").utf8))
+            let batch =
+                n > 1
+                ? "\(configuration.batchSize) (\(n) processes × \(configuration.batchSize / n))"
+                : "\(configuration.batchSize)"
+            FileHandle.standardError.write(
+                Data(
+                    ("training \(configuration.model.mixer) on \(task.name): "
+                        + "\(trainer.model.parameterCount) parameters, \(configuration.steps) steps of \(batch), "
+                        + "\(Parallel.threadCount) thread\(Parallel.threadCount == 1 ? "" : "s")\(n > 1 ? " per process" : "") → \(out)\n")
+                        .utf8))
         }
         let summary = try trainer.train(
             resume: arguments[\.resume], progressLabel: configuration.model.mixer)
         guard communicator.isRoot else { return }
         if summary.interrupted {
-            let command = n > 1
+            let command =
+                n > 1
                 ? "mpirun -np \(n) attend \(arguments.command) --resume --out \(out) "
                     + "--distributed mpi"
                 : "attend \(arguments.command) --resume --out \(out)"
@@ -188,15 +200,24 @@ enum TrainCommand: Command {
             return
         }
         if let v = summary.validation {
-            print(String(format: "validation: loss %.4f, accuracy %.4f (%d %@)", v.loss, v.accuracy, v.counted,
-                         task.isPerPosition ? "tokens" : "examples"))
+            print(
+                String(
+                    format: "validation: loss %.4f, accuracy %.4f (%d %@)", v.loss, v.accuracy,
+                    v.counted,
+                    task.isPerPosition ? "tokens" : "examples"))
         }
-        print(String(format: "%.0f tokens/s, peak tensor memory %.1f MiB, %.1f s; model saved to %@",
-                     summary.tokensPerSecond, Double(summary.peakMemoryBytes) / 1_048_576, summary.seconds,
-                     runDirectory.modelPath))
+        print(
+            String(
+                format: "%.0f tokens/s, peak tensor memory %.1f MiB, %.1f s; model saved to %@",
+                summary.tokensPerSecond, Double(summary.peakMemoryBytes) / 1_048_576,
+                summary.seconds,
+                runDirectory.modelPath))
         if n > 1 {
-            print(String(format: "%d processes: %.1f%% of the time in collective operations (gradient all-reduce, metrics, state)",
-                         n, 100 * summary.communicationSeconds / Swift.max(summary.seconds, 1e-9)))
+            print(
+                String(
+                    format:
+                        "%d processes: %.1f%% of the time in collective operations (gradient all-reduce, metrics, state)",
+                    n, 100 * summary.communicationSeconds / Swift.max(summary.seconds, 1e-9)))
         }
     }
 }
@@ -235,13 +256,19 @@ enum EvalCommand: Command {
         }
         let trainer = try Trainer(configuration: configuration, task: task, run: nil)
         guard FileManager.default.fileExists(atPath: runDirectory.modelPath) else {
-            throw TrainingError.run("\(runDirectory.modelPath) is missing: the run has not finished (resume it with `attend train --resume --out \(runDirectory.path)`)")
+            throw TrainingError.run(
+                "\(runDirectory.modelPath) is missing: the run has not finished (resume it with `attend train --resume --out \(runDirectory.path)`)"
+            )
         }
         try Checkpoint.loadModel(trainer.model, from: runDirectory.modelPath)
         let result = try trainer.evaluate(split)
-        var line = String(format: "%@ %@: loss %.4f, accuracy %.4f over %d %@", task.name, split.rawValue, result.loss,
-                          result.accuracy, result.counted, task.isPerPosition ? "tokens" : "examples")
-        if task.kind == .languageModel { line += String(format: ", %.4f bits per byte", result.bitsPerToken) }
+        var line = String(
+            format: "%@ %@: loss %.4f, accuracy %.4f over %d %@", task.name, split.rawValue,
+            result.loss,
+            result.accuracy, result.counted, task.isPerPosition ? "tokens" : "examples")
+        if task.kind == .languageModel {
+            line += String(format: ", %.4f bits per byte", result.bitsPerToken)
+        }
         print(line)
     }
 }

@@ -22,7 +22,8 @@ enum TrainBenchmark: Command {
         usage: "bench train [options]", positionals: nil)
 
     struct Row: Codable {
-        let mixer: String, length: Int, batch: Int, tokensPerSecond: Double, stepMilliseconds: Double
+        let mixer: String, length: Int, batch: Int, tokensPerSecond: Double,
+            stepMilliseconds: Double
         /// Minor page faults and tensor-cache misses per timed step (0 once memory is reused).
         let pageFaultsPerStep: Double, allocatorMissesPerStep: Double
     }
@@ -35,7 +36,9 @@ enum TrainBenchmark: Command {
         let batch = try arguments[\.batch]
         let runs = try arguments[\.output.runs]
         var rows: [Row] = []
-        print("training step: 4 layers, width 256, 4 heads, FFN 1024, vocabulary 256, batch \(batch), AdamW")
+        print(
+            "training step: 4 layers, width 256, 4 heads, FFN 1024, vocabulary 256, batch \(batch), AdamW"
+        )
         for n in lengths {
             for mixer in mixers {
                 var configuration = ModelConfiguration(
@@ -48,7 +51,9 @@ enum TrainBenchmark: Command {
                 let model = try EncoderClassifier(configuration)
                 let optimizer = AdamW(parameters: model.namedParameters())
                 var generator = RandomGenerator(seed: 1)
-                let tokens = Indices(shape: [batch, n], values: (0..<(batch * n)).map { _ in generator.nextInt(below: 256) })
+                let tokens = Indices(
+                    shape: [batch, n],
+                    values: (0..<(batch * n)).map { _ in generator.nextInt(below: 256) })
                 let labels = (0..<batch).map { _ in generator.nextInt(below: 10) }
                 let step = {
                     let (_, gradients) = try valueAndGradient(of: model) { model in
@@ -57,18 +62,30 @@ enum TrainBenchmark: Command {
                     optimizer.step(gradients, learningRate: 1e-4)
                 }
                 let time = try Measurement.run(runs: runs, step)
-                let row = Row(mixer: mixer, length: n, batch: batch, tokensPerSecond: Double(batch * n) / time.median,
-                              stepMilliseconds: time.median * 1000, pageFaultsPerStep: time.pageFaultsPerRun,
-                              allocatorMissesPerStep: time.allocatorMissesPerRun)
+                let row = Row(
+                    mixer: mixer, length: n, batch: batch,
+                    tokensPerSecond: Double(batch * n) / time.median,
+                    stepMilliseconds: time.median * 1000, pageFaultsPerStep: time.pageFaultsPerRun,
+                    allocatorMissesPerStep: time.allocatorMissesPerRun)
                 rows.append(row)
             }
         }
-        let table = rows.map { [$0.mixer, "\($0.length)", "\($0.batch)", String(format: "%.0f", $0.tokensPerSecond),
-                                String(format: "%.1f", $0.stepMilliseconds), String(format: "%.0f", $0.pageFaultsPerStep),
-                                String(format: "%.1f", $0.allocatorMissesPerStep)] }
-        print(TextTable(
-            header: ["mixer", "n", "batch", "tokens/s", "step ms", "page faults/step", "cache misses/step"],
-            rows: table).rendered)
+        let table = rows.map {
+            [
+                $0.mixer, "\($0.length)", "\($0.batch)", String(format: "%.0f", $0.tokensPerSecond),
+                String(format: "%.1f", $0.stepMilliseconds),
+                String(format: "%.0f", $0.pageFaultsPerStep),
+                String(format: "%.1f", $0.allocatorMissesPerStep),
+            ]
+        }
+        print(
+            TextTable(
+                header: [
+                    "mixer", "n", "batch", "tokens/s", "step ms", "page faults/step",
+                    "cache misses/step",
+                ],
+                rows: table
+            ).rendered)
         try ResultFiles.write(rows, arguments.group(\.output))
     }
 }
