@@ -33,7 +33,7 @@ run: build
 
 # Numeric suites run optimised (debug numerics are 10-100x slower); -enable-testing keeps
 # @testable imports working.
-test: setup
+test: setup lint
 	swift test $(RELEASE) -Xswiftc -enable-testing
 
 # libFuzzer + AddressSanitizer on every parser of outside bytes, FUZZ_SECONDS (default 60) per
@@ -61,8 +61,8 @@ bench: build
 	scripts/bench.sh
 
 # Formats every Swift file in place with the rules in .swift-format; `make lint` reports what
-# still differs (layout, missing documentation comments) and fails when anything does. Neither is
-# part of `make test` yet. See docs/formatting-and-docs.md.
+# still differs (layout, missing documentation comments) and fails when anything does; `make test`
+# runs the lint first. See docs/formatting-and-docs.md.
 format:
 	scripts/format.sh --parallel
 

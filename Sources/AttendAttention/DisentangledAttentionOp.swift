@@ -42,7 +42,8 @@ public func disentangledPositionBias(
             values: (0..<(b * h)).flatMap { _ in
                 (0..<m).flatMap { j in (0..<n).map { i in index.row(query: i, key: j) } }
             })
-        let p2c = pm.gathered(alongAxis: 3, rows).permuted([0, 1, 3, 2])  // [b, h, n, m]: Pm[j, δ(i−j)]
+        // [b, h, n, m]: Pm[j, δ(i−j)]
+        let p2c = pm.gathered(alongAxis: 3, rows).permuted([0, 1, 3, 2])
         bias = bias.map { $0 + p2c } ?? p2c
     }
     return bias

@@ -27,7 +27,8 @@ public func referenceMixtureOfGaussianKeysAttention(
     let (b, n, h, _) = (query.shape[0], query.shape[1], query.shape[2], query.shape[3])
     let (m, M) = (keys.shape[1], keys.shape[2])
     let q = query.permuted([0, 2, 1, 3])  // [b, h, n, d]
-    let queryNorms = q.squared().summed(alongAxes: [3], keepingDimensions: true) * 0.5  // [b, h, n, 1]
+    // [b, h, n, 1]
+    let queryNorms = q.squared().summed(alongAxes: [3], keepingDimensions: true) * 0.5
     var components: [Tensor] = []
     for r in 0..<M {
         let k = keys.sliced(alongAxis: 2, r..<(r + 1)).reshaped([b, m, h, keys.shape[4]]).permuted([
@@ -45,7 +46,8 @@ public func referenceMixtureOfGaussianKeysAttention(
         components.append(e)
     }
     let stacked = Tensor.stacked(components, alongAxis: 0)  // [M, b, h, n, m]
-    var scores = logPriors == nil ? stacked.max(alongAxis: 0) : stacked.logSumExp(alongAxis: 0)  // [b, h, n, m]
+    // [b, h, n, m]
+    var scores = logPriors == nil ? stacked.max(alongAxis: 0) : stacked.logSumExp(alongAxis: 0)
     var hidden = Tensor.zeros([1, 1, n, m])
     if causal { hidden = hidden + causalMask(queries: n, keys: m) }
     if let keyMask { hidden = hidden + (1 - keyMask).reshaped([b, 1, 1, m]) }

@@ -186,7 +186,8 @@ public final class SwitchFeedForward: FeedForwardLayer {
         var outputs: [Tensor] = [], rows: [[Int]] = []
         for (e, assigned) in routing.tokens.enumerated() where !assigned.isEmpty {
             let picked = tokens.indexSelect(alongAxis: 0, Indices(assigned))  // [count, c]
-            outputs.append(experts.list[e](picked, wi: w.experts[e].wi, wo: w.experts[e].wo))  // [count, c]
+            // [count, c]
+            outputs.append(experts.list[e](picked, wi: w.experts[e].wi, wo: w.experts[e].wo))
             rows.append(assigned)
         }
         let y = SwitchFeedForward.combine(

@@ -175,7 +175,8 @@ public final class ViTEmbeddings: Module {
         let x = patches(pixels)  // [b, N, D]
         let (b, d) = (x.shape[0], x.shape[2])
         let cls = classToken.value.broadcast(to: [b, 1, d])
-        return dropout(Tensor.concatenated([cls, x], alongAxis: 1) + positions.value)  // [b, N + 1, D]
+        // [b, N + 1, D]
+        return dropout(Tensor.concatenated([cls, x], alongAxis: 1) + positions.value)
     }
 }
 

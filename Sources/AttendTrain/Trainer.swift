@@ -447,7 +447,8 @@ public final class Trainer {
             local.counted == 0 ? 0 : Double(local.loss) * weight, weight, Double(local.correct),
             Double(local.tokens),
         ]
-        values += buckets.parameters.map { gradients[$0] == nil ? 0 : 1 }  // which parameters got a gradient
+        // which parameters got a gradient
+        values += buckets.parameters.map { gradients[$0] == nil ? 0 : 1 }
         let sums = try collective("step totals") { try communicator.allReduce(values, .sum) }
         let total = Swift.max(sums[1], 1)
         try collective("gradients") {

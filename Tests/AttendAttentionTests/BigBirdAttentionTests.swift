@@ -269,7 +269,8 @@ func bigbirdMatchesHuggingFace(_ name: String) throws {
     let (_, parameterGradients) = try valueAndGradient(of: mixer) { m in
         (try m(x, context: context) * upstream).summed()
     }
-    let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)  // float32 vs the float64 reference; the bound is 1e-4
+    // float32 vs the float64 reference; the bound is 1e-4
+    let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)
     try assertClose(y, try file.tensor("\(name).output"), tolerance, "\(name) output")
     try assertClose(
         inputGradients[0], try file.tensor("\(name).input_grad"), tolerance,

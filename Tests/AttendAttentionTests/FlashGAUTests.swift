@@ -99,9 +99,12 @@ let chunkCases: [ChunkCase] = [
     .init(b: 2, n: 19, chunk: 8, causal: false, padded: true, bias: true),
     .init(b: 2, n: 19, chunk: 8, causal: true, padded: false, bias: true),
     .init(b: 1, n: 7, chunk: 16, causal: false, padded: false, bias: false),
-    .init(b: 1, n: 530, chunk: 530, causal: true, padded: false, bias: true),  // 3 tiles, two-pass backward
-    .init(b: 2, n: 300, chunk: 300, causal: false, padded: true, bias: true),  // 2 tiles, two-pass backward
-    .init(b: 2, n: 1100, chunk: 270, causal: true, padded: true, bias: true),  // 2 tiles, chunk-owned backward
+    // 3 tiles, two-pass backward
+    .init(b: 1, n: 530, chunk: 530, causal: true, padded: false, bias: true),
+    // 2 tiles, two-pass backward
+    .init(b: 2, n: 300, chunk: 300, causal: false, padded: true, bias: true),
+    // 2 tiles, chunk-owned backward
+    .init(b: 2, n: 1100, chunk: 270, causal: true, padded: true, bias: true),
 ]
 
 @Test(arguments: chunkCases)

@@ -189,7 +189,8 @@ func linformerMatchesTheLinformerPackage(_ name: String, _ n: Int, _ shareKeyVal
     let (_, parameterGradients) = try valueAndGradient(of: mixer) { m in
         (try m(x, context: MixerContext()) * upstream).summed()
     }
-    let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)  // float32 vs the float64 reference; the bound is 1e-4
+    // float32 vs the float64 reference; the bound is 1e-4
+    let tolerance = Tolerance(absolute: 1e-5, relative: 1e-4)
     try assertClose(y, try file.tensor("\(name).output"), tolerance, "\(name) output")
     try assertClose(
         inputGradients[0], try file.tensor("\(name).input_grad"), tolerance,

@@ -108,7 +108,8 @@ func localMixerGradientsMatchFiniteDifferences(_ causal: Bool) throws {
     let x = Tensor.randomNormal([2, 11, 8], seed: 11)
     if causal {
         try GradientCheck.check([x], label: "local causal input") { xs in
-            try! mixer(xs[0], context: MixerContext(isCausal: true))  // swiftlint:disable:this force_try
+            // swiftlint:disable:this force_try
+            try! mixer(xs[0], context: MixerContext(isCausal: true))
         }
     } else {
         try checkMixerGradients(

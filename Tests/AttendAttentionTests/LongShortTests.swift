@@ -62,7 +62,8 @@ private func denseLongShort(_ mixer: LongShortAttention, _ x: Tensor, mask: Tens
     let count = chunks * rank
     let logits = (causal ? mixer.chunkProjection(x) : mixer.dynamicProjection(x))
         .reshaped([b, n, h, rank]).permuted([0, 2, 3, 1])  // [b, h, rank, n]
-    let tiled = Tensor.concatenated(Array(repeating: logits, count: chunks), alongAxis: 2)  // [b, h, R, n]
+    // [b, h, R, n]
+    let tiled = Tensor.concatenated(Array(repeating: logits, count: chunks), alongAxis: 2)
     let drawable = Tensor.filled(shape: [b, 1, count, n]) { out in
         for bi in 0..<b {
             for row in 0..<count {
@@ -114,7 +115,8 @@ private func denseLongShort(_ mixer: LongShortAttention, _ x: Tensor, mask: Tens
     let probabilities =
         scores.maskedFill(where: hidden, with: -.infinity).softmax(alongAxis: -1)
         * real.reshaped([b, 1, n, 1])  // padded query rows → 0
-    let mixed = Tensor.matmul(probabilities, Tensor.concatenated([valueBar, v], alongAxis: 2))  // [b, h, n, d]
+    // [b, h, n, d]
+    let mixed = Tensor.matmul(probabilities, Tensor.concatenated([valueBar, v], alongAxis: 2))
     return mixer.output(mixed.permuted([0, 2, 1, 3]).reshaped([b, n, c]))
 }
 
@@ -167,7 +169,8 @@ struct WindowCase: CustomTestStringConvertible, Sendable {
 
 @Test(arguments: [
     WindowCase(window: .segments(size: 3, extra: 1), visibility: .all),
-    WindowCase(window: .segments(size: 4, extra: 4), visibility: .all),  // long-short-transformer's look-around
+    // long-short-transformer's look-around
+    WindowCase(window: .segments(size: 4, extra: 4), visibility: .all),
     WindowCase(window: .segments(size: 40, extra: 20), visibility: .all),
     WindowCase(window: .trailing(size: 5), visibility: .chunked(size: 6, rank: 2)),
     WindowCase(window: .trailing(size: 50), visibility: .chunked(size: 4, rank: 1)),
@@ -334,7 +337,8 @@ func longShortGradientsMatchFiniteDifferences(causal: Bool) throws {
     // e = 4 (look-around of one whole segment each side), 3 landmarks.
     let file = try openFixture("long_short", in: Bundle.module)
     func tensor(_ field: String) throws -> Tensor { try file.tensor("bidirectional.\(field)") }
-    let (q, kv, mask) = (try tensor("query"), try tensor("kv"), try tensor("mask"))  // [b, n, h, d] ×2, [b, n]
+    // [b, n, h, d] ×2, [b, n]
+    let (q, kv, mask) = (try tensor("query"), try tensor("kv"), try tensor("mask"))
     let (b, n, h, d) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
     let projection = try tensor("dynamic_projection")  // [r, d]
     let (localGain, localBias) = (try tensor("local_norm_weight"), try tensor("local_norm_bias"))

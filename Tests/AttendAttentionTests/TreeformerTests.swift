@@ -157,7 +157,8 @@ import Testing
         }
         let andMatrix = Tensor(shape: [nodes, splits], scalars: and),
             offset = Tensor(shape: [1, nodes], scalars: offsets)
-        func memberships(_ x: Tensor, _ wh: Tensor, _ bh: Tensor) -> Tensor {  // [n, d] → [n, nodes]
+        // [n, d] → [n, nodes]
+        func memberships(_ x: Tensor, _ wh: Tensor, _ bh: Tensor) -> Tensor {
             let z = Tensor.matmul(x, wh, transposeB: true) + bh.reshaped([1, splits])  // [n, I]
             let sign = withoutGradient {
                 Tensor.filled(shape: z.shape) { out in
@@ -219,7 +220,8 @@ import Testing
                     let safe = counts + empty
                     let meanK = Tensor.matmul(ik, kh, transposeA: true) / safe  // [T, d]
                     let meanV = Tensor.matmul(ik, vh, transposeA: true) / safe
-                    let logits = Tensor.matmul(qh, meanK, transposeB: true) / Float(d).squareRoot()  // [n, T]
+                    // [n, T]
+                    let logits = Tensor.matmul(qh, meanK, transposeB: true) / Float(d).squareRoot()
                     let shift = withoutGradient { logits.max(alongAxis: 1).reshaped([n, 1]) }
                     let weights = iq * (logits - shift).exp() * (1 - empty.reshaped([1, nodes]))
                     let alpha =
@@ -254,7 +256,8 @@ import Testing
             context: Self.context(step: 0, causal: causal, mask: mask))
         var expected = referenceAttention(
             query: x[0], key: x[1], value: x[2], scale: 0.5, causal: causal, keyMask: mask)
-        if let mask { expected = expected * mask.reshaped([2, 13, 1, 1]) }  // TF gives padded queries 0
+        // TF gives padded queries 0
+        if let mask { expected = expected * mask.reshaped([2, 13, 1, 1]) }
         try assertClose(y, expected, .reference, "one leaf vs full attention")
     }
 

@@ -56,7 +56,9 @@ private func fullyMasked(_ x: Tensor, alongAxis axis: Int) -> [Bool] {
     for o in 0..<outer {
         for i in 0..<inner {
             let row = (0..<length).map { (o * length + $0) * inner + i }
-            if row.allSatisfy({ values[$0] == -.infinity }) { row.forEach { flags[$0] = true } }
+            if row.allSatisfy({ values[$0] == -.infinity }) {
+                for index in row { flags[index] = true }
+            }
         }
     }
     return flags

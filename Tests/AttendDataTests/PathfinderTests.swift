@@ -136,9 +136,8 @@ func pathfinderMakesEachLRASize(_ configuration: PathfinderConfiguration) throws
     }
     let expected = resampler(full)
     var sparse = GrayImage(height: 32, width: 32)
-    resampler.resampleSparse(rows: 2...8, columns: 37...43, { full[$0, $1] }) { y, x, v in
-        sparse[y, x] = v
-    }
+    resampler.resampleSparse(
+        rows: 2...8, columns: 37...43, { full[$0, $1] }, { y, x, v in sparse[y, x] = v })
     #expect(sparse.pixels == expected.pixels)
     #expect(expected.pixels.max()! > 0.9)
 }

@@ -50,7 +50,8 @@ import Testing
             let (loss, gradients) = try valueAndGradient(of: model) { model in
                 let hidden = try model(ids, mask: mask).reshaped([24, 24])  // [b·n, c]
                 let logits = Tensor.matmul(
-                    hidden, model.embeddings.words.weight.value, transposeB: true)  // [b·n, vocabulary]
+                    // [b·n, vocabulary]
+                    hidden, model.embeddings.words.weight.value, transposeB: true)
                 return crossEntropy(logits: logits, targets: targets)
             }
             losses.append(loss.scalar)

@@ -35,7 +35,8 @@ func losses(_ context: MixerContext) -> [String: Float] {
 
 @Test func switchMatchesHuggingFace() throws {
     let file = try openFixture("switch", in: Bundle.module)
-    let layer = try makeSwitch(factor: 1)  // ⌈12 tokens / 4 experts × 1.0⌉ = 3, HF's expert_capacity
+    // ⌈12 tokens / 4 experts × 1.0⌉ = 3, HF's expert_capacity
+    let layer = try makeSwitch(factor: 1)
     var tensors: [String: Tensor] = [:]
     for (name, _) in layer.namedParameters() { tensors[name] = try file.tensor(name) }
     try layer.load(tensors)
@@ -223,7 +224,8 @@ func losses(_ context: MixerContext) -> [String: Float] {
 /// Finite differences through routing, the experts and the gate (routing itself is piecewise
 /// constant: the test inputs keep clear router margins), and through the combine op alone.
 @Test func switchGradientsMatchFiniteDifferences() throws {
-    let layer = try makeSwitch(experts: 3, width: 4, hidden: 5, capacity: 1)  // 5 tokens, 3 slots: drops
+    // 5 tokens, 3 slots: drops
+    let layer = try makeSwitch(experts: 3, width: 4, hidden: 5, capacity: 1)
     var w = layer.weights
     w.router = Tensor.randomNormal([3, 4], seed: 13, standardDeviation: 2)
     let x = Tensor.randomNormal([2, 5, 4], seed: 14)

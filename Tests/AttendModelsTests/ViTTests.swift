@@ -110,7 +110,8 @@ import Testing
     }
 
     @Test func permutingPatchesWithTheirPositionsKeepsTheClassToken() throws {
-        let (vit, _) = try ViT.load(directory: try fixtureFolder("tiny-vit-jax"))  // patch 8: 4 × 4 patches
+        // patch 8: 4 × 4 patches
+        let (vit, _) = try ViT.load(directory: try fixtureFolder("tiny-vit-jax"))
         let pixels = try Self.reference().tensor("pixel_values")
         // Swap patches (0, 0) and (2, 3) in the image and their rows in the position table.
         var swapped = pixels
@@ -169,7 +170,8 @@ import Testing
 
     @Test func otherMechanismsRunBetweenTheSameProjections() throws {
         var options = MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
-        options.treeformer.height = 0  // one leaf: exactly full attention (padded queries aside: none here)
+        // one leaf: exactly full attention (padded queries aside: none here)
+        options.treeformer.height = 0
         let (tree, report) = try ViT.load(
             directory: try fixtureFolder("tiny-vit"), mechanism: "treeformer",
             mixerConfiguration: options)

@@ -29,7 +29,8 @@ import Testing
     @Test func aHangingAllReduceFailsWithinTheTimeoutNamingItsStep() throws {
         let gate = Gate()
         let peer = ScriptedCommunicator(size: 2)
-        peer.onAllReduceSum = { _ in _ = gate.wait(seconds: 20) }  // the other process never arrives
+        // the other process never arrives
+        peer.onAllReduceSum = { _ in _ = gate.wait(seconds: 20) }
         let record = TimeoutRecord()
         let watched = WatchedCommunicator(peer, timeout: 0.2) { error in
             record.append(error)
@@ -167,7 +168,8 @@ import Testing
     @Test func replicasThatDriftApartAreCaught() throws {
         let (configuration, task) = try tinyConfiguration("listops")
         let model = try Trainer(configuration: configuration, task: task, run: nil).model
-        let agreeing = ScriptedCommunicator(rank: 1, size: 2)  // process 0 sends this process's own fingerprint
+        // process 0 sends this process's own fingerprint
+        let agreeing = ScriptedCommunicator(rank: 1, size: 2)
         try Replicas.verify(model, step: 7, over: agreeing)
         let drifting = ScriptedCommunicator(rank: 1, size: 2)
         drifting.onBroadcast = { bytes, _ in

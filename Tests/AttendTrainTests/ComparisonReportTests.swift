@@ -70,7 +70,8 @@ import Testing
     @Test func resultsFileRoundTripsAndChecksItsPreset() throws {
         let path = NSTemporaryDirectory() + "attend-results-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try ComparisonReport.loadResults(path, preset: "cpu").isEmpty)  // no file yet: nothing done
+        // no file yet: nothing done
+        #expect(try ComparisonReport.loadResults(path, preset: "cpu").isEmpty)
         try ComparisonReport.saveResults(Self.results, preset: "cpu", to: path)
         let loaded = try ComparisonReport.loadResults(path, preset: "cpu")
         #expect(loaded.map(\.mixer) == Self.results.map(\.mixer))

@@ -35,7 +35,8 @@ import Testing
     @Test func aSmallModelIsOneBucketAndBucketsNeverExceedTheModel() {
         let buckets = GradientBuckets(parameters: parameters())
         #expect(buckets.buckets.count == 1 && buckets.capacity == 19)
-        let tiny = GradientBuckets(parameters: parameters(), bucketBytes: 3)  // below one float: one per bucket
+        // below one float: one per bucket
+        let tiny = GradientBuckets(parameters: parameters(), bucketBytes: 3)
         #expect(tiny.capacity == 1 && tiny.buckets.count == 19)
     }
 

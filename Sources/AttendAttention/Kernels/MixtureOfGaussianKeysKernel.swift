@@ -212,7 +212,8 @@ public enum MixtureOfGaussianKeysKernel {
                                         let er = dE + r * cols, gr = G.baseAddress! + r * cols
                                         var total: Float = 0
                                         for c in 0..<cols {
-                                            let value = er[c] * (gr[c] - correction)  // er holds P_ijr
+                                            // er holds P_ijr
+                                            let value = er[c] * (gr[c] - correction)
                                             er[c] = value
                                             total += value
                                             columnSums[comp * cols + c] += value

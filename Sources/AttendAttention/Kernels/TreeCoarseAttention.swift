@@ -159,7 +159,8 @@ extension TreeAttention {
                     for level in 0...ht where a[level] > 0 {
                         let u = TreeRouting.pathNode(leaf: leaf, level: level, height: ht)
                         let c = Float(sums.counts[u])
-                        let ds = a[level] * (dAlpha[level] - centre)  // ∂L/∂s_l, also ∂L/∂I_{p_l}(q)
+                        // ∂L/∂s_l, also ∂L/∂I_{p_l}(q)
+                        let ds = a[level] * (dAlpha[level] - centre)
                         membershipQ[i * (ht + 1) + level] = ds
                         for j in 0..<d { mean[j] = sums.keys[u * d + j] / c }
                         let scaled = ds * p.scale

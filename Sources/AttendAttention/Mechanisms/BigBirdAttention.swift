@@ -176,13 +176,15 @@ public final class BigBirdAttention: AttentionCore {
         let blocks = (n + padding) / b
         func padded(_ t: Tensor) -> Tensor { t.padded(alongAxis: 1, before: 0, after: padding) }
         let mask: Tensor? =
-            padding > 0 ? padded(context.keyMask(batch: batch, length: n)) : context.paddingMask  // [b, n + padding]
+            // [b, n + padding]
+            padding > 0 ? padded(context.keyMask(batch: batch, length: n)) : context.paddingMask
         let layout = try layout(blockCount: blocks, heads: heads, layer: context.layerIndex)
         var y = Tensor.segmentedAttention(
             query: padded(query), key: padded(key), value: padded(value), scale: scale,
             pattern: layout.pattern(blockSize: b), keyMask: mask,
             maskRule: .additive(penalty: -10000))
-        if let mask { y = y * mask.reshaped([batch, n + padding, 1, 1]) }  // padded queries return 0
+        // padded queries return 0
+        if let mask { y = y * mask.reshaped([batch, n + padding, 1, 1]) }
         return padding > 0 ? y.sliced(alongAxis: 1, 0..<n) : y
     }
 

@@ -147,7 +147,8 @@ public final class EvolvingAttention: AttentionCore {
         let scores: Tensor  // [b, h, n, W]
         switch options.base {
         case .full:
-            let q = query.permuted([0, 2, 1, 3]), k = key.permuted([0, 2, 1, 3])  // [b, h, n, d], [b, h, m, d]
+            // [b, h, n, d], [b, h, m, d]
+            let q = query.permuted([0, 2, 1, 3]), k = key.permuted([0, 2, 1, 3])
             scores = Tensor.matmul(q, k, transposeB: true) * scale
         case .local:
             scores = Tensor.bandedScores(

@@ -218,7 +218,8 @@ public final class FlashGAU: TokenMixer {
     /// in mixed mode linear q, k).
     func projections(_ x: Tensor, weights w: Weights) -> (u: Tensor, v: Tensor, heads: [Tensor]) {
         let (e, s) = (expandedDimension, sharedDimension)
-        let projected = Tensor.linear(x, weight: w.hidden, bias: w.hiddenBias).silu()  // [b, n, 2e + s]
+        // [b, n, 2e + s]
+        let projected = Tensor.linear(x, weight: w.hidden, bias: w.hiddenBias).silu()
         let u = projected.sliced(alongAxis: 2, 0..<e)  // [b, n, e]
         let v = projected.sliced(alongAxis: 2, e..<(2 * e))  // [b, n, e]
         let z = projected.sliced(alongAxis: 2, (2 * e)..<(2 * e + s))  // [b, n, s]
@@ -276,8 +277,10 @@ public final class FlashGAU: TokenMixer {
             t.padded(alongAxis: 1, before: 0, after: padding).reshaped([b * g, chunk, width])
         }
         let perChunk =
-            Tensor.matmul(chunked(k, s), chunked(value, e), transposeA: true) * (1 / Float(chunk))  // [bg, s, e]
-        let before = perChunk.reshaped([b, g, s * e]).cumulativeSum(alongAxis: 1, exclusive: true)  // Σ_{h<g}
+            // [bg, s, e]
+            Tensor.matmul(chunked(k, s), chunked(value, e), transposeA: true) * (1 / Float(chunk))
+        // Σ_{h<g}
+        let before = perChunk.reshaped([b, g, s * e]).cumulativeSum(alongAxis: 1, exclusive: true)
         let out = Tensor.matmul(chunked(query, s), before.reshaped([b * g, s, e]))  // [bg, C, e]
         return out.reshaped([b, g * chunk, e]).sliced(alongAxis: 1, 0..<n)
     }
@@ -294,7 +297,8 @@ public final class FlashGAU: TokenMixer {
         func chunked(_ t: Tensor, _ width: Int) -> Tensor {
             t.padded(alongAxis: 1, before: 0, after: padding).reshaped([b, g, chunk, width])
         }
-        var scores = Tensor.matmul(chunked(query, s), chunked(key, s), transposeB: true)  // [b, G, L, L]
+        // [b, G, L, L]
+        var scores = Tensor.matmul(chunked(query, s), chunked(key, s), transposeB: true)
         scores = scores * Tensor(shape: [b, 1, 1, 1], scalars: scales)
         if let bias {
             let offsets = (0..<(chunk * chunk)).map { index in

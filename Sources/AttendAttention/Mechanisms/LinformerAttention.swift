@@ -127,7 +127,8 @@ public final class LinformerAttention: AttentionCore {
         let batch = x.shape[0], k = projections.projectedLength
         if e.rank == 2 {
             let rows = e.sliced(alongAxis: 0, 0..<n)  // [n, k]
-            return Tensor.matmul(rows, x.reshaped([batch, n, heads * d]), transposeA: true)  // [b, k, h·d]
+            // [b, k, h·d]
+            return Tensor.matmul(rows, x.reshaped([batch, n, heads * d]), transposeA: true)
                 .reshaped([batch, k, heads, d])
         }
         let rows = e.sliced(alongAxis: 1, 0..<n)  // [h, n, k]

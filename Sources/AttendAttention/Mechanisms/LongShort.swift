@@ -146,7 +146,8 @@ public final class LongShortAttention: TokenMixer {
             query: q, key: localKey.reshaped([b, n, h, d]),
             value: localValue.reshaped([b, n, h, d]),
             globalKey: globalKey, globalValue: globalValue, scale: 1 / Float(d).squareRoot(),
-            window: window, visibility: visibility, keyMask: mask, globalMask: landmarks.mask)  // [b, n, h, d]
+            // [b, n, h, d]
+            window: window, visibility: visibility, keyMask: mask, globalMask: landmarks.mask)
         return output(mixed.reshaped([b, n, c]))
     }
 
@@ -185,7 +186,8 @@ public final class LongShortAttention: TokenMixer {
         let d = key.shape[3]
         let chunks = (n + l - 1) / l
         let padding = chunks * l - n
-        let real = (keyMask ?? Tensor.ones([b, n])).padded(alongAxis: 1, before: 0, after: padding)  // [b, C·l]
+        // [b, C·l]
+        let real = (keyMask ?? Tensor.ones([b, n])).padded(alongAxis: 1, before: 0, after: padding)
         let scores = logits.padded(alongAxis: 1, before: 0, after: padding)
             .reshaped([b, chunks, l, h, rank]).permuted([0, 1, 3, 4, 2])  // [b, C, h, r_c, l]
             .maskedFill(where: (1 - real).reshaped([b, chunks, 1, 1, l]), with: -.infinity)

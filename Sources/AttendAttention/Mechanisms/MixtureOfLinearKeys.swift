@@ -52,7 +52,8 @@ public func mixtureOfLinearKeysAttention(
         let lower = Tensor.filled(shape: [chunk, chunk]) { out in
             for i in 0..<chunk { for j in 0..<chunk { out[i * chunk + j] = j <= i ? 1 : 0 } }
         }
-        let within = Tensor.matmul(qc, kc, transposeB: true) * lower  // [b, h, chunks, chunk, chunk]
+        // [b, h, chunks, chunk, chunk]
+        let within = Tensor.matmul(qc, kc, transposeB: true) * lower
         let states = Tensor.matmul(kc, vc, transposeA: true)  // [b, h, chunks, d, e]
         let before = states.cumulativeSum(alongAxis: 2, exclusive: true)
         let totals = kc.summed(alongAxes: [3], keepingDimensions: true)  // [b, h, chunks, 1, d]

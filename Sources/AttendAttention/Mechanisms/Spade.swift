@@ -123,7 +123,8 @@ public final class SpadeMixer: TokenMixer {
         }
         let (b, n) = (x.shape[0], x.shape[1])
         var input = x
-        if let mask = context.paddingMask { input = x * mask.reshaped([b, n, 1]) }  // S4Module zero-fills padding
+        // S4Module zero-fills padding
+        if let mask = context.paddingMask { input = x * mask.reshaped([b, n, 1]) }
         let global = s4(input, causal: context.isCausal)  // [b, n, c]
         return try combined(x, global: global) { try attention($0, context: context) }
     }
@@ -141,7 +142,8 @@ public final class SpadeMixer: TokenMixer {
         case .concat:
             let local = try attend(x)
             return aggregate!(
-                Tensor.concatenated([s4Norm!(global), attentionNorm!(local)], alongAxis: 2))  // [b, n, c]
+                // [b, n, c]
+                Tensor.concatenated([s4Norm!(global), attentionNorm!(local)], alongAxis: 2))
         }
     }
 

@@ -51,7 +51,8 @@ public enum VectorMath {
     public static func expOfShifted<V: FloatLanes>(_ x: V) -> V {
         let underflow = x .< -87.33
         var result = expWithinRange(x.replacing(with: -87.33, where: underflow))
-        result.replace(with: x, where: x .!= x)  // NaN in, NaN out (its bits would not survive the add)
+        // NaN in, NaN out (its bits would not survive the add)
+        result.replace(with: x, where: x .!= x)
         result.replace(with: 0, where: underflow)
         return result
     }
@@ -130,7 +131,8 @@ public enum VectorMath {
         // float32 would otherwise cost up to 5e-6 of relative error in the tail.
         let (square, squareError) = exactSquare(z)
         let exponent = p - square
-        let roundingError = (p - (exponent + square)) - squareError  // |square| ≥ |p| where it counts
+        // |square| ≥ |p| where it counts
+        let roundingError = (p - (exponent + square)) - squareError
         let scaled = t * expWithinRange(exponent)
         return multiplyAdd(scaled, roundingError, scaled)
     }

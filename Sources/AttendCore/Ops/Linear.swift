@@ -51,7 +51,8 @@ extension Tensor {
         return y.recorded(.linear, from: inputs) { dy, needs in
             let g2 = dy.reshaped([rows, outCount])
             let dx = needs[0] ? matmul(g2, weight).reshaped(x.shape) : nil  // dY·W
-            let dw = needs[1] ? matmul(g2, x.reshaped([rows, inCount]), transposeA: true) : nil  // dYᵀ·X
+            // dYᵀ·X
+            let dw = needs[1] ? matmul(g2, x.reshaped([rows, inCount]), transposeA: true) : nil
             guard bias != nil else { return [dx, dw] }
             return [dx, dw, needs[2] ? g2.summed(alongAxes: [0]) : nil]  // Σ_rows dY
         }

@@ -50,7 +50,8 @@ public struct WordPieceTokenizer: Sendable {
     ) throws {
         var ids: [String: Int] = [:]
         ids.reserveCapacity(vocabulary.count)
-        for (id, token) in vocabulary.enumerated() { ids[token] = id }  // a repeated entry: the last id wins
+        // a repeated entry: the last id wins
+        for (id, token) in vocabulary.enumerated() { ids[token] = id }
         func id(_ token: String, _ role: String) throws -> Int {
             guard let id = ids[token] else {
                 throw TokenizerError.missingSpecialToken(token, role: role)

@@ -131,10 +131,12 @@ public final class Bert: Module {
         _ hidden: Tensor, mask: Tensor, pooling: Pooling, normalized: Bool
     ) -> Tensor {
         let vectors = pooled(
-            EncodedSequence(hidden: hidden, mask: mask, context: MixerContext()), pooling)  // [b, c]
+            // [b, c]
+            EncodedSequence(hidden: hidden, mask: mask, context: MixerContext()), pooling)
         guard normalized else { return vectors }
         // x / max(‖x‖, 1e-12), torch.nn.functional.normalize's guard.
-        let norms = vectors.squared().summed(alongAxes: [1], keepingDimensions: true).squareRoot()  // [b, 1]
+        // [b, 1]
+        let norms = vectors.squared().summed(alongAxes: [1], keepingDimensions: true).squareRoot()
         return vectors / Tensor.maximum(norms, Tensor(1e-12))
     }
 

@@ -511,7 +511,8 @@ public final class DebertaV2EnhancedMaskDecoder: Module {
     public func decoded(_ encoded: DebertaV2Output, model: DebertaV2Model, attentionMask: Tensor?)
         throws -> Tensor
     {
-        let states = encoded.hiddenStates[encoded.hiddenStates.count - 2]  // the input of the last layer
+        // the input of the last layer
+        let states = encoded.hiddenStates[encoded.hiddenStates.count - 2]
         let (n, c) = (states.shape[1], states.shape[2])
         guard n <= positionEmbeddings.count else {
             throw MixerError.sequenceTooLong(

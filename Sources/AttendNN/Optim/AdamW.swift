@@ -58,7 +58,8 @@ public final class AdamW: Optimizer {
             let stepSize = rate / correction1
             var m = moments.buffer(name + ".exp_avg", shape: parameter.shape)
             var v = moments.buffer(name + ".exp_avg_sq", shape: parameter.shape)
-            moments.buffers[name + ".exp_avg"] = nil  // keep the buffers uniquely referenced: no copy
+            // keep the buffers uniquely referenced: no copy
+            moments.buffers[name + ".exp_avg"] = nil
             moments.buffers[name + ".exp_avg_sq"] = nil
             let decay = decayed.contains(name) ? 1 - rate * weightDecay : 1
             let (b1, b2, eps) = (beta1, beta2, epsilon)

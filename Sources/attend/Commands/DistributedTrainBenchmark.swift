@@ -98,7 +98,8 @@ enum DistributedTrainBenchmark: Command {
                 + "gradients \(buckets.totalCount * 4 / 1_000_000) MB in \(buckets.buckets.count) bucket(s)"
         )
 
-        var phases: [[Double]] = [[], [], [], []]  // per timed step: compute, wait, all-reduce, update
+        // per timed step: compute, wait, all-reduce, update
+        var phases: [[Double]] = [[], [], [], []]
         let clock = ContinuousClock()
         let step = {
             let t0 = clock.now

@@ -13,7 +13,7 @@ enum ListCommand: Command {
 
     static func run(_ arguments: ParsedArguments<ListOptions>) throws {
         if arguments[\.names] {
-            Mechanisms.names.forEach { print($0) }
+            for name in Mechanisms.names { print(name) }
             return
         }
         let rows = Mechanisms.all.map { m in
