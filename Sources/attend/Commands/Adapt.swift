@@ -79,7 +79,7 @@ enum AdaptCommand: Command {
     static func run(_ arguments: ParsedArguments<AdaptOptions>) throws {
         if let threads = try arguments[\.threads] { Parallel.setThreadCount(threads) }
         let out = try arguments.required(\.out)
-        let resume = try arguments[\.resume]
+        let resume = arguments[\.resume]
         let settings: AdaptationSettings
         if resume {
             let given = arguments.options.settingOptions.filter(arguments.isGiven)
