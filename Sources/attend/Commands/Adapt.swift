@@ -10,6 +10,10 @@ import Foundation
 
 /// The options of `attend adapt`.
 struct AdaptOptions: OptionGroup {
+    /// The settings' own defaults, which the options show and use (each written once, in
+    /// `AdaptationSettings`).
+    static let defaults = AdaptationSettings(model: "", mechanism: "full", length: 0)
+
     let model = Option.string(
         "model", "DIR",
         "pretrained BERT folder (default: $ATTEND_MINILM, else the MiniLM scripts/setup.sh "
@@ -32,23 +36,25 @@ struct AdaptOptions: OptionGroup {
     let extendPositions = DefaultedOption(
         Option<PositionExtension>.cases(
             "extend-positions", "HOW", "tile (copies, first positions unchanged) or interpolate"),
-        default: "tile")
+        default: Self.defaults.positionExtension.rawValue)
     let train = DefaultedOption(
         Option<AdaptationScope>.cases(
             "train", "WHAT",
             "mixer (the mechanism's own parameters), norms (those and the LayerNorms) or all"),
-        default: "all")
+        default: Self.defaults.scope.rawValue)
     let lr = Option.float(
         "lr", "X", "peak AdamW learning rate (default 1e-4 for all, 1e-3 for mixer and norms)")
-    let batch = DefaultedOption(.positiveInt("batch", "N", "chunks per step"), default: "8")
+    let batch = DefaultedOption(
+        .positiveInt("batch", "N", "chunks per step"), default: "\(Self.defaults.batchSize)")
     let heldOut = DefaultedOption(
         .positiveInt("held-out", "N", "held-out chunks the cosine to the teacher is measured on"),
-        default: "32")
+        default: "\(Self.defaults.heldOutChunks)")
     let checkpointEvery = DefaultedOption(
-        .positiveInt("checkpoint-every", "N", "steps between checkpoints"), default: "50")
+        .positiveInt("checkpoint-every", "N", "steps between checkpoints"),
+        default: "\(Self.defaults.checkpointEvery)")
     let seed = DefaultedOption(
         .seed("seed", "N", "seed of the batch order and the mechanism's new parameters"),
-        default: "0")
+        default: "\(Self.defaults.seed)")
     let threads = Option.positiveInt(
         "threads", "N", "threads for BLAS and parallel loops (default: all cores)")
     let out = Option.string(
