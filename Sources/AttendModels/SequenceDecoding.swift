@@ -33,16 +33,7 @@ extension SequenceEncoder {
                 mechanism: configuration.mixer,
                 problem: "decoding needs a model without a [CLS] vector")
         }
-        guard tokens.shape.count == 2 else {
-            throw MixerError.shapeMismatch(
-                mechanism: configuration.mixer, expected: "token ids [batch, length]",
-                got: tokens.shape)
-        }
-        let (b, n) = (tokens.shape[0], tokens.shape[1])
-        guard n <= configuration.maximumLength else {
-            throw MixerError.sequenceTooLong(
-                mechanism: "encoder", length: n, maximum: configuration.maximumLength)
-        }
+        let (b, n) = try batchAndLength(of: tokens)
         try checkLengths(lengths, batch: b, length: n, mechanism: configuration.mixer)
         var x = tokenEmbedding(tokens)  // [b, n, c]
         if let rows = positionRows(Indices(shape: [1, n], values: Array(0..<n))) { x = x + rows }

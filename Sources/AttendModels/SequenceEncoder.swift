@@ -156,16 +156,7 @@ public final class SequenceEncoder: Module {
     ) throws
         -> EncodedSequence
     {
-        guard tokens.shape.count == 2 else {
-            throw MixerError.shapeMismatch(
-                mechanism: configuration.mixer, expected: "token ids [batch, length]",
-                got: tokens.shape)
-        }
-        let (b, n) = (tokens.shape[0], tokens.shape[1])
-        guard n <= configuration.maximumLength else {
-            throw MixerError.sequenceTooLong(
-                mechanism: "encoder", length: n, maximum: configuration.maximumLength)
-        }
+        let (b, n) = try batchAndLength(of: tokens)
         let c = configuration.modelDimension
         var x = tokenEmbedding(tokens)  // [b, n, c]
         var fullMask = mask ?? Tensor.ones([b, n])
@@ -200,6 +191,22 @@ public final class SequenceEncoder: Module {
 }
 
 extension SequenceEncoder {
+    /// The batch size and length of token ids [b, n], refused when they are not a matrix or are
+    /// longer than the model's longest input (the forward pass and decoding's prefill).
+    func batchAndLength(of tokens: Indices) throws -> (batch: Int, length: Int) {
+        guard tokens.shape.count == 2 else {
+            throw MixerError.shapeMismatch(
+                mechanism: configuration.mixer, expected: "token ids [batch, length]",
+                got: tokens.shape)
+        }
+        let (b, n) = (tokens.shape[0], tokens.shape[1])
+        guard n <= configuration.maximumLength else {
+            throw MixerError.sequenceTooLong(
+                mechanism: "encoder", length: n, maximum: configuration.maximumLength)
+        }
+        return (b, n)
+    }
+
     /// Position information for positions of any shape → [positions.shape…, c] (learned or
     /// sinusoidal), or nil when the model has none.
     func positionRows(_ positions: Indices) -> Tensor? {
