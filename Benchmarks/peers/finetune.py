@@ -6,6 +6,9 @@ padded to their longest sequence, AdamW (β 0.9/0.999, ε 1e-8, weight decay 0.0
 biases and LayerNorm gains), peak rate --lr with linear warm-up over 6 % of the steps and linear
 decay to 0, gradient norm clipped at 1, dropout as in config.json, --epochs epochs, --threads threads.
 Prints seconds per epoch (training steps only) and the validation accuracy, one JSON object per line.
+--attention bigbird|longformer runs the same weights and head on transformers' BigBird (block_sparse) or
+Longformer (sliding window, no global tokens) encoder instead, at --max-length beyond the folder's 512 positions
+with its position table tiled (Benchmarks/peers/long_models.py; the long-input runs of docs/results/finetune.md).
 
     python Benchmarks/peers/finetune.py --data data-cache/tweets --threads 2 --epochs 1
 
@@ -20,6 +23,7 @@ import torch
 from transformers import AutoTokenizer, BertForSequenceClassification
 
 from common import configure_threads, peer_arguments
+from long_models import sparse_classifier
 
 
 def read(path):
@@ -44,6 +48,10 @@ def main():
     parser.add_argument("--lr", type=float, default=5e-5)
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--attention", default="full", help="full (BERT), bigbird or longformer")
+    parser.add_argument("--block-size", type=int, default=64, help="bigbird: block_size")
+    parser.add_argument("--random-blocks", type=int, default=3, help="bigbird: num_random_blocks")
+    parser.add_argument("--window", type=int, default=128, help="longformer: attention_window")
     args = parser.parse_args()
     threads = configure_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -51,7 +59,15 @@ def main():
     labels = sorted({r["label"] for r in train})
     label_ids = {label: i for i, label in enumerate(labels)}
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = BertForSequenceClassification.from_pretrained(args.model, num_labels=len(labels))
+    if args.attention == "full":
+        model = BertForSequenceClassification.from_pretrained(args.model, num_labels=len(labels))
+        if args.max_length > model.config.max_position_embeddings:
+            raise SystemExit(f"finetune.py: --max-length {args.max_length} is longer than the "
+                             f"{model.config.max_position_embeddings} positions of {args.model}; "
+                             "use --attention bigbird or longformer (their tables are tiled)")
+    else:
+        model = sparse_classifier(args.model, args.attention, len(labels), args.max_length, args.block_size,
+                                  args.random_blocks, args.window)
     decayed = [p for n, p in model.named_parameters() if p.dim() >= 2]
     other = [p for n, p in model.named_parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW([{"params": decayed, "weight_decay": 0.01}, {"params": other, "weight_decay": 0.0}],
@@ -79,8 +95,8 @@ def main():
         with torch.no_grad():
             for encoded, targets in batches(tokenizer, validation, label_ids, 64, args.max_length, range(len(validation))):
                 correct += (model(**encoded).logits.argmax(-1) == targets).sum().item()
-        print(json.dumps({"library": f"torch {torch.__version__}", "epoch": epoch + 1, "seconds": round(seconds, 1),
-                          "validation_accuracy": round(correct / len(validation), 4), "train": len(train),
+        print(json.dumps({"library": f"torch {torch.__version__}", "attention": args.attention, "epoch": epoch + 1, "seconds": round(seconds, 1),
+                          "validation_accuracy": round(correct / len(validation), 4), "train": len(train), "steps": per_epoch,
                           "validation": len(validation), "threads": threads,
                           "cpu_capability": torch.backends.cpu.get_cpu_capability(), "max_length": args.max_length,
                           "batch": args.batch, "lr": args.lr}), flush=True)

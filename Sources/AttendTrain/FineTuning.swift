@@ -143,6 +143,12 @@ public enum FineTuning {
                 "the model was not built from a pretrained folder (--init-from)")
         }
         let archive = try Safetensors.open(try Bert.weightsPath(in: initialization.directory))
+        if let method = initialization.positionExtension,
+            let trainedPositions = initialization.trainedPositions
+        {
+            return try classifier.loadPretrained(
+                from: archive, trainedPositions: trainedPositions, extension: method)
+        }
         return try classifier.loadPretrained(from: archive)
     }
 

@@ -20,6 +20,10 @@ struct FineTuningOptions: OptionGroup {
     let freezeEncoder = Flag(
         "freeze-encoder",
         "with --init-from: train only the classifier, keeping the pretrained encoder fixed")
+    let extendPositions = Option<PositionExtension>.cases(
+        "extend-positions", "HOW",
+        "with --init-from and a --seq-len beyond the folder's positions: grow its position table "
+            + "by tile (copies, first positions unchanged) or interpolate")
 }
 
 enum FineTuningFlags {
@@ -131,12 +135,26 @@ enum FineTuningFlags {
             }
             configuration.encoderFrom = DataFlags.absolute(run)
         }
-        guard let pretrained = configuration.model.pretrained else { return }
-        let positions = pretrained.bert.maximumPositions
-        guard configuration.model.maximumLength <= positions else {
-            throw UsageError(
-                "attend train: --seq-len \(configuration.model.maximumLength) is longer than the "
-                    + "\(positions) positions of \(pretrained.directory)")
+        let method = try arguments[\.fineTuning.extendPositions]
+        guard let pretrained = configuration.model.pretrained else {
+            if method != nil {
+                throw UsageError(
+                    "attend train: --extend-positions needs --init-from DIR (a Hugging Face "
+                        + "folder whose position table to grow)")
+            }
+            return
+        }
+        let (length, positions) = (
+            configuration.model.maximumLength, pretrained.bert.maximumPositions
+        )
+        if length > positions {
+            guard let method else {
+                throw UsageError(
+                    "attend train: --seq-len \(length) is longer than the \(positions) positions "
+                        + "of \(pretrained.directory); add --extend-positions tile (or "
+                        + "interpolate) to grow its position table, or lower --seq-len")
+            }
+            configuration.model.pretrained = pretrained.extendingPositions(to: length, by: method)
         }
         if try arguments[\.fineTuning.initFrom] != nil
             && !arguments.isGiven(arguments.options.warmup)
@@ -166,6 +184,10 @@ enum FineTuningFlags {
         if !report.encoder.keptInitial.isEmpty {
             notes.append(
                 "\(report.encoder.keptInitial.count) mechanism parameters at their initial values")
+        }
+        if let method = pretrained.positionExtension, let trained = pretrained.trainedPositions {
+            notes.append(
+                "positions \(trained) → \(pretrained.bert.maximumPositions) (\(method.rawValue))")
         }
         if pretrained.freezeEncoder { notes.append("encoder frozen") }
         writeError("attend train: fine-tuning: " + notes.joined(separator: "; "))

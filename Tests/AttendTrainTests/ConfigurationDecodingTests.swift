@@ -188,6 +188,7 @@ private let smallBertJSON =
         try expectEveryFieldRoundTrips(bert, from: smallBert)
         var pretrained = PretrainedInitialization(directory: "e", bert: bert, labels: ["b", "c"])
         (pretrained.freezeEncoder, pretrained.segmentSeparatorID) = (true, 102)
+        (pretrained.positionExtension, pretrained.trainedPositions) = (.interpolate, 32)
         let defaultPretrained = PretrainedInitialization(
             directory: "d", bert: smallBert, labels: ["a"])
         try expectEveryFieldRoundTrips(pretrained, from: defaultPretrained)

@@ -67,21 +67,38 @@ extension Bert {
         let model = try Bert(
             configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
             hasPooler: trained.pooler != nil, seed: seed, initialization: .random)
-        let source = Dictionary(uniqueKeysWithValues: trained.namedParameters())
-        var keptInitial = report.keptInitial
-        for (name, parameter) in model.namedParameters() {
-            guard let old = source[name] else { continue }
-            if name == positionTableName {
-                parameter.value = method.extended(old.value, to: positions)
+        let keptInitial = copyParameters(
+            from: trained.namedParameters(), into: model.namedParameters(),
+            positionTable: positionTableName, extension: method)
+        let extended = BertLoadReport(
+            file: report.file, skipped: report.skipped,
+            keptInitial: (report.keptInitial + keptInitial).sorted(), converted: report.converted)
+        return (model, extended)
+    }
+
+    /// Copies each parameter of `source` into the parameter of `target` with the same name,
+    /// growing the position table named `positionTable` to its target's rows by `method`.
+    /// Returns the names of `target` left at their initial values: absent from `source`, or of
+    /// another shape there.
+    static func copyParameters(
+        from source: [(String, Parameter)], into target: [(String, Parameter)],
+        positionTable: String, extension method: PositionExtension
+    ) -> [String] {
+        let source = Dictionary(uniqueKeysWithValues: source)
+        var keptInitial: [String] = []
+        for (name, parameter) in target {
+            guard let old = source[name] else {
+                keptInitial.append(name)
+                continue
+            }
+            if name == positionTable {
+                parameter.value = method.extended(old.value, to: parameter.shape[0])
             } else if old.shape == parameter.shape {
                 parameter.value = old.value
             } else {
                 keptInitial.append(name)
             }
         }
-        let extended = BertLoadReport(
-            file: report.file, skipped: report.skipped, keptInitial: keptInitial.sorted(),
-            converted: report.converted)
-        return (model, extended)
+        return keptInitial
     }
 }

@@ -19,6 +19,11 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
     /// The [SEP] id splitting text pairs ([CLS] a [SEP] b [SEP]) into segments 0 and 1; nil when
     /// every example is one text.
     public var segmentSeparatorID: Int?
+    /// How the folder's position table was grown to `bert.maximumPositions` rows; nil when the
+    /// run uses the folder's own table.
+    public var positionExtension: PositionExtension?
+    /// The rows of the folder's own position table when it was grown, else nil.
+    public var trainedPositions: Int?
 
     /// A fine-tuning of the folder `directory` whose config.json is `bert`.
     public init(directory: String, bert: BertConfiguration, labels: [String]) {
@@ -31,6 +36,7 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
         case directory, bert, labels
         case freezeEncoder = "freeze_encoder"
         case segmentSeparatorID = "segment_separator_id"
+        case positionExtension = "position_extension", trainedPositions = "trained_positions"
     }
 
     /// Decodes the options: `directory`, `bert` and `labels` are required, the rest keep their
@@ -43,6 +49,8 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
             labels: try c.decode([String].self, forKey: .labels))
         try c.override(&freezeEncoder, .freezeEncoder)
         try c.override(&segmentSeparatorID, .segmentSeparatorID)
+        try c.override(&positionExtension, .positionExtension)
+        try c.override(&trainedPositions, .trainedPositions)
     }
 }
 

@@ -8,7 +8,9 @@ import Foundation
 /// The options of `attend pretrain`: the masking, then `attend train`'s but for a few.
 struct PretrainOptions: OptionGroup {
     /// `attend train`'s options that make no sense for pretraining (fine-tuning, the ViT).
-    static let excluded: Set = ["init-from", "freeze-encoder", "architecture", "patch"]
+    static let excluded: Set = [
+        "init-from", "freeze-encoder", "extend-positions", "architecture", "patch",
+    ]
 
     let maskRate = Option.float(
         "mask-rate", "R",
