@@ -158,3 +158,22 @@ struct DisentangledAttentionOp: HeadsKernelOp {
         }
     }
 }
+
+extension DisentangledAttentionOp {
+    /// Both position terms over 5 positions (the last padded), buckets of 2 up to distance 8.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
+        let index = RelativePositionIndex(
+            queries: 5, keys: 5, buckets: .init(bucketSize: 2, maxPosition: 8))
+        let qkv = (4...6).map { Tensor.randomNormal([1, 5, 2, 3], seed: UInt64($0)) }
+        let tables = (7...8).map { Tensor.randomNormal([index.rowCount, 2, 3], seed: UInt64($0)) }
+        return [
+            KernelOpExample("both position terms", qkv + tables) {
+                Tensor.disentangledAttention(
+                    query: $0[0], key: $0[1], value: $0[2], positionKey: $0[3],
+                    positionQuery: $0[4], index: index, scale: 0.4, queryMask: mask,
+                    keyMask: mask)
+            }
+        ]
+    }
+}

@@ -97,3 +97,20 @@ struct GlobalLocalAttentionOp: KernelOp {
             globalKeyGradient: g.input(3), globalValueGradient: g.input(4))
     }
 }
+
+extension GlobalLocalAttentionOp {
+    /// Segments of 3 over 6 positions (the last padded) and 2 landmarks.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 6], scalars: [1, 1, 1, 1, 1, 0])
+        let qkv = (11...13).map { Tensor.randomNormal([1, 6, 2, 3], seed: UInt64($0)) }
+        let landmarks = (14...15).map { Tensor.randomNormal([1, 2, 2, 3], seed: UInt64($0)) }
+        return [
+            KernelOpExample("segments of 3 and 2 landmarks", qkv + landmarks) {
+                Tensor.globalLocalAttention(
+                    query: $0[0], key: $0[1], value: $0[2], globalKey: $0[3], globalValue: $0[4],
+                    scale: 0.6, window: .segments(size: 3, extra: 1), visibility: .all,
+                    keyMask: mask)
+            }
+        ]
+    }
+}

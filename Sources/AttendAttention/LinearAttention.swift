@@ -109,3 +109,20 @@ struct LinearAttentionOp: KernelOp {
             valueGradient: g.input(2))
     }
 }
+
+extension LinearAttentionOp {
+    /// Bidirectional, with positive features e^(N(0, 0.5²)) of width 4 over 5 positions.
+    static var gradientExamples: [KernelOpExample] {
+        let features = [UInt64(6), 8].map {
+            Tensor.randomNormal([1, 5, 2, 4], seed: $0, standardDeviation: 0.5).exp()
+        }
+        let value = Tensor.randomNormal([1, 5, 2, 3], seed: 3)
+        return [
+            KernelOpExample("bidirectional", features + [value]) {
+                Tensor.linearAttention(
+                    queryFeatures: $0[0], keyFeatures: $0[1], value: $0[2], causal: false,
+                    keyFeatureFloor: 0.05)
+            }
+        ]
+    }
+}

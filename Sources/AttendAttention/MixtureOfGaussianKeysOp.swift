@@ -151,3 +151,23 @@ struct MixtureOfGaussianKeysOp: KernelOp {
             logPriorGradient: g.optionalInput(3))
     }
 }
+
+extension MixtureOfGaussianKeysOp {
+    /// Two soft Gaussian components per key, causal, over 5 positions (the last padded).
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
+        let inputs = [
+            Tensor.randomNormal([1, 5, 2, 3], seed: 1),
+            Tensor.randomNormal([1, 5, 2, 2, 3], seed: 5, standardDeviation: 0.7),
+            Tensor.randomNormal([1, 5, 2, 3], seed: 3),
+            Tensor(shape: [2, 2], scalars: [-0.3, -1.2, -0.7, -0.1]),
+        ]
+        return [
+            KernelOpExample("soft, gaussian", inputs) {
+                Tensor.mixtureOfGaussianKeysAttention(
+                    query: $0[0], keys: $0[1], value: $0[2], logPriors: $0[3],
+                    inverseVariances: [0.6, 1.1], gaussian: true, causal: true, keyMask: mask)
+            }
+        ]
+    }
+}
