@@ -94,16 +94,10 @@ extension Tensor {
         precondition(
             index.queries == n && index.keys == m,
             "disentangledAttention: index built for \(index.queries)×\(index.keys), got \(n)×\(m)")
-        for table in [positionKey, positionQuery].compactMap({ $0 }) {
-            precondition(
-                table.shape == [R, h, d],
-                "disentangledAttention: position table \(table.shape), expected [\(R), \(h), \(d)]")
+        for table in [positionKey, positionQuery] {
+            requireShape("disentangledAttention", "position table", table, [R, h, d])
         }
-        if let queryMask {
-            precondition(
-                queryMask.shape == [b, n],
-                "disentangledAttention: query mask \(queryMask.shape), expected [\(b), \(n)]")
-        }
+        requireShape("disentangledAttention", "query mask", queryMask, [b, n])
         return fused(
             DisentangledAttentionOp(
                 query: query, key: key, value: value, positionKey: positionKey,

@@ -31,16 +31,8 @@ extension Tensor {
             globalKey.shape == [b, r, h, d] && globalValue.shape == globalKey.shape,
             "globalLocalAttention: global keys \(globalKey.shape) / values \(globalValue.shape) for heads \(query.shape)"
         )
-        if let keyMask {
-            precondition(
-                keyMask.shape == [b, n],
-                "globalLocalAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
-        }
-        if let globalMask {
-            precondition(
-                globalMask.shape == [b, r],
-                "globalLocalAttention: global mask \(globalMask.shape), expected [\(b), \(r)]")
-        }
+        requireShape("globalLocalAttention", "key mask", keyMask, [b, n])
+        requireShape("globalLocalAttention", "global mask", globalMask, [b, r])
         switch window {
         case .segments(let w, let e):
             precondition(w >= 1 && e >= 0, "globalLocalAttention: window \(window)")

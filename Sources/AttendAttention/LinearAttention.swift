@@ -47,11 +47,7 @@ extension Tensor {
                 keyLogScale.shape == [b, h, n],
                 "linearAttention: key log-scale \(keyLogScale.shape), expected [\(b), \(h), \(n)]")
         }
-        if let keyMask {
-            precondition(
-                keyMask.shape == [b, n],
-                "linearAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
-        }
+        requireShape("linearAttention", "key mask", keyMask, [b, n])
         return fused(
             LinearAttentionOp(
                 queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value,

@@ -79,17 +79,8 @@ extension Tensor {
             inverseVariances.count == M,
             "mixtureOfGaussianKeysAttention: \(inverseVariances.count) variances for \(M) components"
         )
-        if let logPriors {
-            precondition(
-                logPriors.shape == [h, M],
-                "mixtureOfGaussianKeysAttention: log-priors \(logPriors.shape), expected [\(h), \(M)]"
-            )
-        }
-        if let keyMask {
-            precondition(
-                keyMask.shape == [b, m],
-                "mixtureOfGaussianKeysAttention: key mask \(keyMask.shape), expected [\(b), \(m)]")
-        }
+        requireShape("mixtureOfGaussianKeysAttention", "log-priors", logPriors, [h, M])
+        requireShape("mixtureOfGaussianKeysAttention", "key mask", keyMask, [b, m])
         return fused(
             MixtureOfGaussianKeysOp(
                 query: query, keys: keys, value: value, logPriors: logPriors,

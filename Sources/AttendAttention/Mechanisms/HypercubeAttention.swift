@@ -137,11 +137,7 @@ extension Tensor {
             graph.nodes == (n + blockSize - 1) / blockSize,
             "hypercubeAttention: graph of \(graph.nodes) nodes for \(n) tokens in blocks of \(blockSize)"
         )
-        if let keyMask {
-            precondition(
-                keyMask.shape == [b, n],
-                "hypercubeAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
-        }
+        requireShape("hypercubeAttention", "key mask", keyMask, [b, n])
         return fused(
             HypercubeAttentionOp(
                 query: query, key: key, value: value, keyMask: keyMask, graph: graph,

@@ -237,11 +237,7 @@ extension Tensor {
         precondition(
             projection.rank == 2 && projection.shape[1] == d,
             "positiveRandomFeatures: projection \(projection.shape) for head dimension \(d)")
-        if let mask {
-            precondition(
-                mask.shape == [b, n],
-                "positiveRandomFeatures: mask \(mask.shape), expected [\(b), \(n)]")
-        }
+        requireShape("positiveRandomFeatures", "mask", mask, [b, n])
         let (features, saved) = fusedKeepingSaved(
             PositiveRandomFeaturesOp(
                 x: x, projection: projection, mask: mask, stabilizer: stabilizer, offset: offset))
