@@ -94,16 +94,10 @@ extension Tensor {
         precondition(
             index.queries == n && index.keys == m,
             "disentangledAttention: index built for \(index.queries)×\(index.keys), got \(n)×\(m)")
-        for table in [positionKey, positionQuery].compactMap({ $0 }) {
-            precondition(
-                table.shape == [R, h, d],
-                "disentangledAttention: position table \(table.shape), expected [\(R), \(h), \(d)]")
+        for table in [positionKey, positionQuery] {
+            requireShape("disentangledAttention", "position table", table, [R, h, d])
         }
-        if let queryMask {
-            precondition(
-                queryMask.shape == [b, n],
-                "disentangledAttention: query mask \(queryMask.shape), expected [\(b), \(n)]")
-        }
+        requireShape("disentangledAttention", "query mask", queryMask, [b, n])
         return fused(
             DisentangledAttentionOp(
                 query: query, key: key, value: value, positionKey: positionKey,
@@ -156,5 +150,24 @@ struct DisentangledAttentionOp: HeadsKernelOp {
                 valueGradient: g.input(2),
                 positionKeyGradient: g.optionalInput(3), positionQueryGradient: g.optionalInput(4))
         }
+    }
+}
+
+extension DisentangledAttentionOp {
+    /// Both position terms over 5 positions (the last padded), buckets of 2 up to distance 8.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
+        let index = RelativePositionIndex(
+            queries: 5, keys: 5, buckets: .init(bucketSize: 2, maxPosition: 8))
+        let qkv = (4...6).map { Tensor.randomNormal([1, 5, 2, 3], seed: UInt64($0)) }
+        let tables = (7...8).map { Tensor.randomNormal([index.rowCount, 2, 3], seed: UInt64($0)) }
+        return [
+            KernelOpExample("both position terms", qkv + tables) {
+                Tensor.disentangledAttention(
+                    query: $0[0], key: $0[1], value: $0[2], positionKey: $0[3],
+                    positionQuery: $0[4], index: index, scale: 0.4, queryMask: mask,
+                    keyMask: mask)
+            }
+        ]
     }
 }

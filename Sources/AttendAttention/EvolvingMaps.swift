@@ -280,3 +280,66 @@ struct EvolvingUpdateOp: KernelOp {
 private func forEachMap(_ count: Int, _ body: (Int) -> Void) {
     Parallel.forEach(count, body)
 }
+
+/// The operands of the maps' gradient examples: 2 heads, 5 queries, a band of 3 columns.
+private enum MapExample {
+    static var query: Tensor { Tensor.randomNormal([1, 5, 2, 3], seed: 31) }
+    static var key: Tensor { Tensor.randomNormal([1, 5, 2, 3], seed: 32) }
+    static var band: Tensor { Tensor.randomNormal([1, 2, 5, 3], seed: 33) }
+    /// The 3×3 convolution's weight [2, 2, 3, 3] and bias [2].
+    static var convolution: [Tensor] {
+        [
+            Tensor.randomNormal([2, 2, 3, 3], seed: 34, standardDeviation: 0.3),
+            Tensor.randomNormal([2], seed: 35),
+        ]
+    }
+}
+
+extension BandedScoresOp {
+    /// A band of 3 starting one key before each query.
+    static var gradientExamples: [KernelOpExample] {
+        [
+            KernelOpExample("band of 3", [MapExample.query, MapExample.key]) {
+                Tensor.bandedScores(query: $0[0], key: $0[1], scale: 0.5, before: 1, width: 3)
+            }
+        ]
+    }
+}
+
+extension BandedMixOp {
+    /// A band of 3 starting one key before each query.
+    static var gradientExamples: [KernelOpExample] {
+        [
+            KernelOpExample("band of 3", [MapExample.band, MapExample.key]) {
+                Tensor.bandedMix(probabilities: $0[0], value: $0[1], before: 1)
+            }
+        ]
+    }
+}
+
+extension MapConvolutionOp {
+    /// Banded maps with the causal taps.
+    static var gradientExamples: [KernelOpExample] {
+        [
+            KernelOpExample("banded, causal", [MapExample.band] + MapExample.convolution) {
+                Tensor.mapConvolution($0[0], weight: $0[1], bias: $0[2], shift: 1, causal: true)
+            }
+        ]
+    }
+}
+
+extension EvolvingUpdateOp {
+    /// Banded maps with two invalid cells.
+    static var gradientExamples: [KernelOpExample] {
+        let previous = Tensor.randomNormal([1, 2, 5, 3], seed: 36)
+        let valid = Tensor(shape: [1, 1, 5, 3], scalars: (0..<15).map { $0 % 7 == 3 ? 0 : 1 })
+        return [
+            KernelOpExample("banded", [MapExample.band, previous] + MapExample.convolution) {
+                Tensor.evolvingUpdate(
+                    scores: $0[0], previous: $0[1], weight: $0[2], bias: $0[3], valid: valid,
+                    residualWeight: 0.6, convolutionWeight: 0.4, activation: .identity, shift: 1,
+                    causal: false)
+            }
+        ]
+    }
+}

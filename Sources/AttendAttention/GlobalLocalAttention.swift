@@ -31,16 +31,8 @@ extension Tensor {
             globalKey.shape == [b, r, h, d] && globalValue.shape == globalKey.shape,
             "globalLocalAttention: global keys \(globalKey.shape) / values \(globalValue.shape) for heads \(query.shape)"
         )
-        if let keyMask {
-            precondition(
-                keyMask.shape == [b, n],
-                "globalLocalAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
-        }
-        if let globalMask {
-            precondition(
-                globalMask.shape == [b, r],
-                "globalLocalAttention: global mask \(globalMask.shape), expected [\(b), \(r)]")
-        }
+        requireShape("globalLocalAttention", "key mask", keyMask, [b, n])
+        requireShape("globalLocalAttention", "global mask", globalMask, [b, r])
         switch window {
         case .segments(let w, let e):
             precondition(w >= 1 && e >= 0, "globalLocalAttention: window \(window)")
@@ -95,5 +87,22 @@ struct GlobalLocalAttentionOp: KernelOp {
             problem(x), output: g.output, outputGradient: g.outputGradient, logSumExp: logSumExp,
             queryGradient: g.input(0), keyGradient: g.input(1), valueGradient: g.input(2),
             globalKeyGradient: g.input(3), globalValueGradient: g.input(4))
+    }
+}
+
+extension GlobalLocalAttentionOp {
+    /// Segments of 3 over 6 positions (the last padded) and 2 landmarks.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 6], scalars: [1, 1, 1, 1, 1, 0])
+        let qkv = (11...13).map { Tensor.randomNormal([1, 6, 2, 3], seed: UInt64($0)) }
+        let landmarks = (14...15).map { Tensor.randomNormal([1, 2, 2, 3], seed: UInt64($0)) }
+        return [
+            KernelOpExample("segments of 3 and 2 landmarks", qkv + landmarks) {
+                Tensor.globalLocalAttention(
+                    query: $0[0], key: $0[1], value: $0[2], globalKey: $0[3], globalValue: $0[4],
+                    scale: 0.6, window: .segments(size: 3, extra: 1), visibility: .all,
+                    keyMask: mask)
+            }
+        ]
     }
 }

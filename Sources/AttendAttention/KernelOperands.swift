@@ -15,11 +15,15 @@ func attentionSizes(
     let (m, e) = (key.shape[1], value.shape[3])
     precondition(key.shape == [b, m, h, d], "\(op): key \(key.shape) vs query \(query.shape)")
     precondition(value.shape == [b, m, h, e], "\(op): value \(value.shape) vs key \(key.shape)")
-    if let keyMask {
-        precondition(
-            keyMask.shape == [b, m], "\(op): key mask \(keyMask.shape), expected [\(b), \(m)]")
-    }
+    requireShape(op, "key mask", keyMask, [b, m])
     return (b, n, m, h, d, e)
+}
+
+/// Stops naming `op` when `tensor` (a mask, scale or table read beside the heads) is present with
+/// a shape other than `expected`: "op: what [shape], expected [expected]".
+func requireShape(_ op: String, _ what: String, _ tensor: Tensor?, _ expected: [Int]) {
+    guard let tensor else { return }
+    precondition(tensor.shape == expected, "\(op): \(what) \(tensor.shape), expected \(expected)")
 }
 
 /// A kernel op over q [b, n, h, d], k [b, m, h, d] and v [b, m, h, e] heads (its inputs 0, 1, 2)

@@ -1,28 +1,21 @@
-// The registry of AttendAttention's kernel ops (fused kernels recorded through `Tensor.fused`). A
-// new fused kernel adds one line here; `KernelOpGradientTests` fails until the op has a
-// finite-difference case.
+// The registry of AttendAttention's kernel ops (fused kernels recorded through `Tensor.fused`),
+// derived from the mechanisms: each `Mechanism` entry lists the kernel ops its mixers record, each
+// op declares its gradient examples beside itself, and `KernelOpGradientTests` checks every op
+// listed here. A new mechanism with a fused kernel adds nothing to this file.
 import AttendCore
 
 /// Every kernel op AttendAttention defines.
 public enum AttentionKernelOps {
-    /// Their names, as recorded-op lists show them.
-    public static let all: [Op] = [
-        FusedAttentionOp.op,
-        SegmentedAttentionOp.op,
-        GlobalLocalAttentionOp.op,
-        LinearAttentionOp.op,
-        PositiveRandomFeaturesOp.op,
-        DisentangledAttentionOp.op,
-        MixtureOfGaussianKeysOp.op,
-        HypercubeAttentionOp.op,
-        TreeFineAttentionOp.op,
-        TreeCoarseAttentionOp.op,
-        ChunkedReluSquaredAttentionOp.op,
-        BandedScoresOp.op,
-        BandedMixOp.op,
-        MapConvolutionOp.op,
-        EvolvingUpdateOp.op,
-        S4DKernelOp.op,
-        LongConvolutionOp.op,
-    ]
+    /// Kernel ops no mechanism records: the 3×3 map convolution on its own (evolving attention
+    /// records it fused into `evolvingUpdate`).
+    static let standalone: [any KernelOp.Type] = [MapConvolutionOp.self]
+
+    /// The kernel ops of every registered mechanism (`Mechanism.kernelOps`) and the standalone
+    /// ones, each once, in registry order.
+    public static var all: [any KernelOp.Type] {
+        var seen = Set<Op>()
+        return (Mechanisms.all.flatMap(\.kernelOps) + standalone).filter {
+            seen.insert($0.op).inserted
+        }
+    }
 }

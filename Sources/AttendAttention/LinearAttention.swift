@@ -47,11 +47,7 @@ extension Tensor {
                 keyLogScale.shape == [b, h, n],
                 "linearAttention: key log-scale \(keyLogScale.shape), expected [\(b), \(h), \(n)]")
         }
-        if let keyMask {
-            precondition(
-                keyMask.shape == [b, n],
-                "linearAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
-        }
+        requireShape("linearAttention", "key mask", keyMask, [b, n])
         return fused(
             LinearAttentionOp(
                 queryFeatures: queryFeatures, keyFeatures: keyFeatures, value: value,
@@ -107,5 +103,22 @@ struct LinearAttentionOp: KernelOp {
             denominator: denominator, queryFeatureGradient: g.input(0),
             keyFeatureGradient: g.input(1),
             valueGradient: g.input(2))
+    }
+}
+
+extension LinearAttentionOp {
+    /// Bidirectional, with positive features e^(N(0, 0.5²)) of width 4 over 5 positions.
+    static var gradientExamples: [KernelOpExample] {
+        let features = [UInt64(6), 8].map {
+            Tensor.randomNormal([1, 5, 2, 4], seed: $0, standardDeviation: 0.5).exp()
+        }
+        let value = Tensor.randomNormal([1, 5, 2, 3], seed: 3)
+        return [
+            KernelOpExample("bidirectional", features + [value]) {
+                Tensor.linearAttention(
+                    queryFeatures: $0[0], keyFeatures: $0[1], value: $0[2], causal: false,
+                    keyFeatureFloor: 0.05)
+            }
+        ]
     }
 }

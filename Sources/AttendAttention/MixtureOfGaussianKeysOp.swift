@@ -79,17 +79,8 @@ extension Tensor {
             inverseVariances.count == M,
             "mixtureOfGaussianKeysAttention: \(inverseVariances.count) variances for \(M) components"
         )
-        if let logPriors {
-            precondition(
-                logPriors.shape == [h, M],
-                "mixtureOfGaussianKeysAttention: log-priors \(logPriors.shape), expected [\(h), \(M)]"
-            )
-        }
-        if let keyMask {
-            precondition(
-                keyMask.shape == [b, m],
-                "mixtureOfGaussianKeysAttention: key mask \(keyMask.shape), expected [\(b), \(m)]")
-        }
+        requireShape("mixtureOfGaussianKeysAttention", "log-priors", logPriors, [h, M])
+        requireShape("mixtureOfGaussianKeysAttention", "key mask", keyMask, [b, m])
         return fused(
             MixtureOfGaussianKeysOp(
                 query: query, keys: keys, value: value, logPriors: logPriors,
@@ -149,5 +140,25 @@ struct MixtureOfGaussianKeysOp: KernelOp {
             logSumExp: logSumExp, queryGradient: g.input(0), keyGradient: g.input(1),
             valueGradient: g.input(2),
             logPriorGradient: g.optionalInput(3))
+    }
+}
+
+extension MixtureOfGaussianKeysOp {
+    /// Two soft Gaussian components per key, causal, over 5 positions (the last padded).
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
+        let inputs = [
+            Tensor.randomNormal([1, 5, 2, 3], seed: 1),
+            Tensor.randomNormal([1, 5, 2, 2, 3], seed: 5, standardDeviation: 0.7),
+            Tensor.randomNormal([1, 5, 2, 3], seed: 3),
+            Tensor(shape: [2, 2], scalars: [-0.3, -1.2, -0.7, -0.1]),
+        ]
+        return [
+            KernelOpExample("soft, gaussian", inputs) {
+                Tensor.mixtureOfGaussianKeysAttention(
+                    query: $0[0], keys: $0[1], value: $0[2], logPriors: $0[3],
+                    inverseVariances: [0.6, 1.1], gaussian: true, causal: true, keyMask: mask)
+            }
+        ]
     }
 }

@@ -84,3 +84,17 @@ struct FusedAttentionOp: HeadsKernelOp {
             valueGradient: g.input(2))
     }
 }
+
+extension FusedAttentionOp {
+    /// Causal, with the last of 5 keys padded.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
+        let qkv = (1...3).map { Tensor.randomNormal([1, 5, 2, 3], seed: UInt64($0)) }
+        return [
+            KernelOpExample("causal, padded", qkv) {
+                Tensor.fusedAttention(
+                    query: $0[0], key: $0[1], value: $0[2], scale: 0.5, causal: true, keyMask: mask)
+            }
+        ]
+    }
+}

@@ -64,3 +64,18 @@ struct SegmentedAttentionOp: HeadsKernelOp {
             keyGradient: g.input(1), valueGradient: g.input(2))
     }
 }
+
+extension SegmentedAttentionOp {
+    /// Local attention's window of 4 over 6 positions, the last padded.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 6], scalars: [1, 1, 1, 1, 1, 0])
+        let qkv = (11...13).map { Tensor.randomNormal([1, 6, 2, 3], seed: UInt64($0)) }
+        return [
+            KernelOpExample("window of 4, padded", qkv) {
+                try LocalAttention(windowSize: 4).attend(
+                    query: $0[0], key: $0[1], value: $0[2], context: MixerContext(paddingMask: mask)
+                )
+            }
+        ]
+    }
+}

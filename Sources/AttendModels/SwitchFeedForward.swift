@@ -451,3 +451,19 @@ struct SwitchCombineOp: KernelOp {
         }
     }
 }
+
+extension SwitchCombineOp {
+    /// Two experts' parts scattered to rows 0, 2 and 3 of four (row 1 dropped), scaled by the gate.
+    static var gradientExamples: [KernelOpExample] {
+        let inputs = [
+            Tensor.randomNormal([2, 3], seed: 1), Tensor.randomNormal([1, 3], seed: 2),
+            Tensor.randomUniform([4, 1], seed: 3, low: 0.2, high: 1),
+        ]
+        return [
+            KernelOpExample("two parts, a dropped row", inputs) { x in
+                SwitchFeedForward.combine(
+                    [x[0], x[1]], rows: [[0, 2], [3]], gate: x[2], tokenCount: 4, width: 3)
+            }
+        ]
+    }
+}

@@ -119,3 +119,18 @@ struct BinaryCrossEntropyOp: KernelOp {
         }
     }
 }
+
+extension BinaryCrossEntropyOp {
+    /// Logits and soft targets in [0, 1], unreduced.
+    static var gradientExamples: [KernelOpExample] {
+        let inputs = [
+            Tensor.randomNormal([2, 3], seed: 1),
+            Tensor.randomUniform([2, 3], seed: 2, low: 0, high: 1),
+        ]
+        return [
+            KernelOpExample("logits and soft targets", inputs) {
+                binaryCrossEntropy(logits: $0[0], targets: $0[1], reduction: .none)
+            }
+        ]
+    }
+}

@@ -16,18 +16,18 @@ public enum GradientCheck {
         _ inputs: [Tensor], step: Float = 1e-3, tolerance: Tolerance = .finiteDifference,
         checked: [Int]? = nil, label: String = "", seed: UInt64 = 99,
         file: StaticString = #filePath, line: UInt = #line,
-        _ f: ([Tensor]) -> Tensor
+        _ f: ([Tensor]) throws -> Tensor
     ) throws {
-        let probe = withoutGradient { f(inputs) }
+        let probe = try withoutGradient { try f(inputs) }
         let weights = Tensor.randomUniform(probe.shape, seed: seed, low: -1, high: 1).scalars
-        func loss(_ xs: [Tensor]) -> Double {
-            let y = withoutGradient { f(xs) }.scalars
+        func loss(_ xs: [Tensor]) throws -> Double {
+            let y = try withoutGradient { try f(xs) }.scalars
             var total = 0.0
             for i in y.indices { total += Double(y[i]) * Double(weights[i]) }
             return total
         }
-        let (_, analytic) = valueAndGradient(at: inputs) { xs in
-            (f(xs) * Tensor(shape: probe.shape, scalars: weights)).summed()
+        let (_, analytic) = try valueAndGradient(at: inputs) { xs in
+            (try f(xs) * Tensor(shape: probe.shape, scalars: weights)).summed()
         }
         for index in checked ?? Array(inputs.indices) {
             let x = inputs[index]
@@ -39,7 +39,7 @@ public enum GradientCheck {
                 plus[index] = x.replacingElement(j, with: value + h)
                 minus[index] = x.replacingElement(j, with: value - h)
                 let hUsed = Double(value + h) - Double(value - h)
-                numeric[j] = Float((loss(plus) - loss(minus)) / hUsed)
+                numeric[j] = Float((try loss(plus) - loss(minus)) / hUsed)
             }
             try assertClose(
                 analytic[index].scalars, numeric, tolerance,

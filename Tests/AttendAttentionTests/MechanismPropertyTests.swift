@@ -83,6 +83,27 @@ private let padding = Tensor.filled(shape: [b, n]) { m in
         #expect(z.sliced(alongAxis: 1, cut..<n).scalars != y.sliced(alongAxis: 1, cut..<n).scalars)
     }
 
+    /// The kernel-op registry and its gradient checks are derived from the entries' `kernelOps`, so
+    /// an entry must list every fused kernel its mixer records (bidirectional and causal).
+    @Test(arguments: names)
+    func recordsOnlyTheKernelOpsItsEntryDeclares(_ name: String) throws {
+        let mechanism = try Mechanisms.named(name)
+        let known = Set(Op.allCases + (mechanism.kernelOps + NNKernelOps.all).map { $0.op })
+        let x = Tensor.randomNormal([b, n, c], seed: 6).requiringGradient()
+        let mixer = try Mechanisms.make(name, configuration: smallConfiguration())
+        let y = try mixer(x, context: MixerContext(paddingMask: padding))
+        var recorded = y.recordedOps
+        if mechanism.capabilities.supportsCausal {
+            let causal = try Mechanisms.make(
+                name, configuration: smallConfiguration(), causal: true)
+            let z = try causal(x, context: MixerContext(isCausal: true))
+            recorded += z.recordedOps
+        }
+        let undeclared = recorded.filter { !known.contains($0) }
+        #expect(
+            undeclared.isEmpty, "\(name) records kernel ops its entry does not list: \(undeclared)")
+    }
+
     @Test(arguments: nonCausalNames)
     func mechanismsWithoutACausalFormRefuseIt(_ name: String) {
         #expect(throws: MixerError.self) {

@@ -10,12 +10,13 @@
 //   kernel's gradient is the true one).
 // - The bootstrapped schedule, the data-fitted splits (balanced leaves, remembered in the state),
 //   causality, and the leaf-size histogram.
-import AttendAttention
 import AttendCore
 import AttendNN
 import AttendTesting
 import Foundation
 import Testing
+
+@testable import AttendAttention
 
 @Suite struct TreeformerTests {
     static func core(
@@ -70,40 +71,6 @@ import Testing
             }
         }
         return (result, margin)
-    }
-
-    /// `x` with every head vector redrawn until each of its split values has |z| ≥ `margin`, so a
-    /// finite-difference step cannot flip a routing decision.
-    static func awayFromSplits(_ x: Tensor, core: TreeformerAttention, margin: Double, seed: UInt64)
-        -> Tensor
-    {
-        let (b, n, h, d) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (w, bias) = (core.treeWeight.value.scalars, core.treeBias.value.scalars)
-        let splits = TreeRouting.internalNodes(height: core.height)
-        var values = x.scalars
-        var generator = RandomGenerator(seed: seed)
-        for batch in 0..<b {
-            for i in 0..<n {
-                for head in 0..<h {
-                    let row = ((batch * n + i) * h + head) * d
-                    while true {
-                        var (u, smallest) = (0, Double.infinity)
-                        for _ in 0..<core.height {
-                            var z = Double(bias[head * splits + u])
-                            for j in 0..<d {
-                                z +=
-                                    Double(w[(head * splits + u) * d + j]) * Double(values[row + j])
-                            }
-                            smallest = min(smallest, abs(z))
-                            u = z >= 0 ? 2 * u + 1 : 2 * u + 2
-                        }
-                        if smallest >= margin { break }
-                        for j in 0..<d { values[row + j] = generator.nextNormal() }
-                    }
-                }
-            }
-        }
-        return Tensor(shape: x.shape, scalars: values)
     }
 
     /// TF by the reference attention with an "allowed: same leaf" mask; padded queries give 0.
@@ -285,8 +252,8 @@ import Testing
     func fineGradientsMatchFiniteDifferences(_ causal: Bool) throws {
         let core = try Self.core(height: 2, seed: 5)
         var x = Self.inputs(1, 24, 2, 4, seed: 20)
-        x[0] = Self.awayFromSplits(x[0], core: core, margin: 0.05, seed: 21)
-        x[1] = Self.awayFromSplits(x[1], core: core, margin: 0.05, seed: 22)
+        x[0] = core.movedAwayFromSplits(x[0], margin: 0.05, seed: 21)
+        x[1] = core.movedAwayFromSplits(x[1], margin: 0.05, seed: 22)
         try GradientCheck.check(x, label: "TF") { v in
             try! core.attend(
                 query: v[0], key: v[1], value: v[2],
@@ -337,8 +304,8 @@ import Testing
         let core = try Self.core(height: 2, options: options, seed: 11)
         core.treeWeight.value = core.treeWeight.value * 40  // |z| > 1: the surrogate vanishes
         var x = Self.inputs(1, 14, 2, 4, seed: 50)
-        x[0] = Self.awayFromSplits(x[0], core: core, margin: 1.5, seed: 51)
-        x[1] = Self.awayFromSplits(x[1], core: core, margin: 1.5, seed: 52)
+        x[0] = core.movedAwayFromSplits(x[0], margin: 1.5, seed: 51)
+        x[1] = core.movedAwayFromSplits(x[1], margin: 1.5, seed: 52)
         try GradientCheck.check(x, label: "TC") { v in
             try! core.attend(
                 query: v[0], key: v[1], value: v[2],

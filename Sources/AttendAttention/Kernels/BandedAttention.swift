@@ -89,8 +89,12 @@ public enum BandedAttention {
                     let g = scale * map[i * w + c]
                     if g == 0 { continue }
                     let kOffset = ((b * n + shape.key(i, c)) * h + head) * d
-                    if let dqs { axpy(g, ks.base + kOffset, dqs.base + qOffset, count: d) }
-                    if let dks { axpy(g, qs.base + qOffset, dks.base + kOffset, count: d) }
+                    if let dqs {
+                        addScaled(g, ks.base + kOffset, into: dqs.base + qOffset, count: d)
+                    }
+                    if let dks {
+                        addScaled(g, qs.base + qOffset, into: dks.base + kOffset, count: d)
+                    }
                 }
             }
         }
@@ -112,8 +116,9 @@ public enum BandedAttention {
                 for c in shape.columns(i) {
                     let weight = map[i * w + c]
                     if weight == 0 { continue }
-                    axpy(
-                        weight, vs.base + ((b * n + shape.key(i, c)) * h + head) * e, out, count: e)
+                    addScaled(
+                        weight, vs.base + ((b * n + shape.key(i, c)) * h + head) * e, into: out,
+                        count: e)
                 }
             }
         }
@@ -145,26 +150,9 @@ public enum BandedAttention {
                     if let dps {
                         dps.base[offset + i * w + c] = Dot.product(g, vs.base + vOffset, count: e)
                     }
-                    if let dvs { axpy(map[i * w + c], g, dvs.base + vOffset, count: e) }
+                    if let dvs { addScaled(map[i * w + c], g, into: dvs.base + vOffset, count: e) }
                 }
             }
-        }
-    }
-
-    /// y[0..<count] += a·x[0..<count].
-    @inline(__always)
-    static func axpy(
-        _ a: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int
-    ) {
-        let scale = Float8(repeating: a)
-        var i = 0
-        while i + 8 <= count {
-            store8(load8(y, i) + scale * load8(x, i), y, i)
-            i += 8
-        }
-        while i < count {
-            y[i] += a * x[i]
-            i += 1
         }
     }
 }

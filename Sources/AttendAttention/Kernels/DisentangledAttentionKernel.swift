@@ -206,37 +206,50 @@ public enum DisentangledAttentionKernel {
                                             ? nil : dCb.baseAddress! + i * R,
                                         positionToContent: qr == nil ? nil : dPTb.baseAddress!)
                                 })
+                            // Kr's and Qr's rows of (b, h) in their per-batch gradients
+                            let tableRows = b * R * hd + h * d
                             if let kr, let dkrs {
                                 // dQ += scale·dC·Kr ; dKr = scale·dCᵀ·Q
-                                BLAS.gemm(
-                                    transposeA: false, transposeB: false, m: n, n: d, k: R,
-                                    alpha: a.scale,
-                                    a: dCb.baseAddress!, lda: R, b: kr, ldb: hd, beta: 1, c: dq,
-                                    ldc: ldq)
-                                BLAS.gemm(
-                                    transposeA: true, transposeB: false, m: R, n: d, k: n,
-                                    alpha: a.scale,
-                                    a: dCb.baseAddress!, lda: R, b: q, ldb: ldq,
-                                    c: dkrs.base + b * R * hd + h * d, ldc: hd)
+                                positionTermGradients(
+                                    p, dCb.baseAddress!, storedTransposed: false, content: q,
+                                    stride: ldq, gradient: dq, table: kr,
+                                    tableGradient: dkrs.base + tableRows)
                             }
                             if let qr, let dqrs {
                                 // dK += scale·(dPᵀ)ᵀ·Qr ; dQr = scale·dPᵀ·K
-                                BLAS.gemm(
-                                    transposeA: true, transposeB: false, m: m, n: d, k: R,
-                                    alpha: a.scale,
-                                    a: dPTb.baseAddress!, lda: m, b: qr, ldb: hd, beta: 1, c: dk,
-                                    ldc: ldk)
-                                BLAS.gemm(
-                                    transposeA: false, transposeB: false, m: R, n: d, k: m,
-                                    alpha: a.scale,
-                                    a: dPTb.baseAddress!, lda: m, b: k, ldb: ldk,
-                                    c: dqrs.base + b * R * hd + h * d, ldc: hd)
+                                positionTermGradients(
+                                    p, dPTb.baseAddress!, storedTransposed: true, content: k,
+                                    stride: ldk, gradient: dk, table: qr,
+                                    tableGradient: dqrs.base + tableRows)
                             }
                         }
                     }
                 }
             }
         }
+    }
+
+    /// The gradients of one position term's operands for one (batch, head). The term's scores are
+    /// scale·X·Tᵀ for content rows X (the queries, or the keys when `storedTransposed`) and the
+    /// table's rows T [R, d] of the head (stride heads·d); `g` is their gradient G [rows, R] (the
+    /// gather's adjoint), stored as Gᵀ [R, rows] when `storedTransposed` (Pᵀ's layout). Adds
+    /// dX += scale·G·T and writes dT = scale·Gᵀ·X.
+    @inline(__always)
+    static func positionTermGradients(
+        _ p: DisentangledProblem, _ g: UnsafePointer<Float>, storedTransposed: Bool,
+        content x: UnsafePointer<Float>, stride: Int, gradient dx: UnsafeMutablePointer<Float>,
+        table t: UnsafePointer<Float>, tableGradient dt: UnsafeMutablePointer<Float>
+    ) {
+        let a = p.attention
+        let (R, d, hd) = (p.relativeRows, a.dimension, a.heads * a.dimension)
+        let rows = storedTransposed ? a.keys : a.queries
+        let ldg = storedTransposed ? rows : R
+        BLAS.gemm(
+            transposeA: storedTransposed, transposeB: false, m: rows, n: d, k: R, alpha: a.scale,
+            a: g, lda: ldg, b: t, ldb: hd, beta: 1, c: dx, ldc: stride)
+        BLAS.gemm(
+            transposeA: !storedTransposed, transposeB: false, m: R, n: d, k: rows, alpha: a.scale,
+            a: g, lda: ldg, b: x, ldb: stride, c: dt, ldc: hd)
     }
 
     /// row[c] += C[i, δ(i−j)] + Pᵀ[δ(i−j), j] for the keys j = keyStart + c of one tile row.

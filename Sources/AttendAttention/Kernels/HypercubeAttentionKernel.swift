@@ -181,21 +181,4 @@ public enum HypercubeAttentionKernel {
             }
         }
     }
-
-    /// y[0..<count] += alpha·x[0..<count], eight lanes at a time.
-    @inline(__always)
-    static func addScaled(
-        _ alpha: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int
-    ) {
-        let a = Float8(repeating: alpha)
-        var c = 0
-        while c + 8 <= count {
-            store8(load8(UnsafePointer(y), c) + a * load8(x, c), y, c)
-            c += 8
-        }
-        while c < count {
-            y[c] += alpha * x[c]
-            c += 1
-        }
-    }
 }

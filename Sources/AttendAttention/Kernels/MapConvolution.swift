@@ -67,9 +67,9 @@ public enum MapConvolution {
                             let source = i + t.a
                             guard source >= 0, source < n, t.low < t.high else { continue }
                             let w = ws[((o * h + ci) * 3 + ky) * 3 + kx]
-                            axpy(
-                                w, input + source * shape.columns + t.delta, row,
-                                range: t.low..<t.high)
+                            addScaled(
+                                w, input + source * shape.columns + t.delta + t.low,
+                                into: row + t.low, count: t.high - t.low)
                         }
                     }
                 }
@@ -105,9 +105,9 @@ public enum MapConvolution {
                                 let i = target - t.a
                                 guard i >= 0, i < n, t.low < t.high else { continue }
                                 let w = ws[((o * h + ci) * 3 + ky) * 3 + kx]
-                                axpy(
-                                    w, gradient + i * columns - t.delta, row,
-                                    range: (t.low + t.delta)..<(t.high + t.delta))
+                                addScaled(
+                                    w, gradient + i * columns + t.low,
+                                    into: row + t.low + t.delta, count: t.high - t.low)
                             }
                         }
                     }
@@ -148,24 +148,6 @@ public enum MapConvolution {
                 }
                 db[o] = Float(total)
             }
-        }
-    }
-
-    /// row[c] += w·source[c] for c in `range` (source already offset by the tap's column shift).
-    @inline(__always)
-    static func axpy(
-        _ w: Float, _ source: UnsafePointer<Float>, _ row: UnsafeMutablePointer<Float>,
-        range: Range<Int>
-    ) {
-        let scale = Float8(repeating: w)
-        var c = range.lowerBound
-        while c + 8 <= range.upperBound {
-            store8(load8(row, c) + scale * load8(source, c), row, c)
-            c += 8
-        }
-        while c < range.upperBound {
-            row[c] += w * source[c]
-            c += 1
         }
     }
 }

@@ -69,20 +69,15 @@ public enum MixtureOfGaussianKeysKernel {
     ) {
         let a = p.attention
         let M = p.components
-        let queryTiles = (a.queries + queryTile - 1) / queryTile
-        let out = SendablePointer(output), lse = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(a)
-        Parallel.forEach(a.batch * a.heads * queryTiles) { item in
-            let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
-            let (b, h) = bh.quotientAndRemainder(dividingBy: a.heads)
-            let rowStart = tile * queryTile
+        a.forEachQueryTile(rows: queryTile) { b, h, rowStart in
             let rows = Swift.min(queryTile, a.queries - rowStart)
             var scores = [Float](repeating: 0, count: M * queryTile * keyTile)
             var queryNorms = [Float](repeating: 0, count: rows)
             var keyNorms = [Float](repeating: 0, count: M * keyTile)
             let q = a.query + a.queryLayout.offset(batch: b, head: h, position: rowStart)
             let ldq = a.queryLayout.positionStride
-            let o = out.base + outputLayout.offset(batch: b, head: h, position: rowStart)
+            let o = output + outputLayout.offset(batch: b, head: h, position: rowStart)
             let ldo = outputLayout.positionStride
             var softmax = OnlineSoftmaxRows(
                 rows: rows, output: o, outputStride: ldo, width: a.valueDimension)
@@ -117,7 +112,7 @@ public enum MixtureOfGaussianKeysKernel {
                         beta: 1, c: o, ldc: ldo)
                 }
             }
-            softmax.finish(logSumExp: lse.base + bh * a.queries + rowStart)
+            softmax.finish(logSumExp: logSumExp + (b * a.heads + h) * a.queries + rowStart)
         }
     }
 

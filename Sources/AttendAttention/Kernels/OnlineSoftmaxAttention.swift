@@ -75,6 +75,21 @@ public struct AttentionProblem: @unchecked Sendable {
     @inlinable func causalLimit(_ i: Int) -> Int {
         causal ? Swift.min(keys, i + keys - queries + 1) : keys
     }
+
+    /// Runs `body(batch, head, rowStart)` for every tile of `tileRows` query rows (fewer at the
+    /// end) of every (batch, head) pair, tiles in parallel: the work items of the tiled forward
+    /// passes.
+    @inline(__always)
+    func forEachQueryTile(
+        rows tileRows: Int, _ body: (_ batch: Int, _ head: Int, _ rowStart: Int) -> Void
+    ) {
+        let tiles = (queries + tileRows - 1) / tileRows
+        Parallel.forEach(batch * heads * tiles) { item in
+            let (bh, tile) = item.quotientAndRemainder(dividingBy: tiles)
+            let (b, h) = bh.quotientAndRemainder(dividingBy: heads)
+            body(b, h, tile * tileRows)
+        }
+    }
 }
 
 /// Tiled online-softmax attention, forward and backward.
@@ -99,16 +114,11 @@ public enum OnlineSoftmaxAttention {
         _ p: AttentionProblem, output: UnsafeMutablePointer<Float>, outputLayout: HeadLayout,
         logSumExp: UnsafeMutablePointer<Float>
     ) {
-        let queryTiles = (p.queries + forwardQueryTile - 1) / forwardQueryTile
-        let out = SendablePointer(output), lse = SendablePointer(logSumExp)
         let keyTiles = RealKeyTiles(p)
-        Parallel.forEach(p.batch * p.heads * queryTiles) { item in
-            let (bh, tile) = item.quotientAndRemainder(dividingBy: queryTiles)
-            let (b, h) = bh.quotientAndRemainder(dividingBy: p.heads)
+        p.forEachQueryTile(rows: forwardQueryTile) { b, h, rowStart in
             forwardTile(
-                p, batch: b, head: h, rowStart: tile * forwardQueryTile, keyTiles: keyTiles,
-                output: out.base,
-                outputLayout: outputLayout, logSumExp: lse.base)
+                p, batch: b, head: h, rowStart: rowStart, keyTiles: keyTiles, output: output,
+                outputLayout: outputLayout, logSumExp: logSumExp)
         }
     }
 

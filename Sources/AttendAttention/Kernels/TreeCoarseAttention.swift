@@ -89,7 +89,7 @@ extension TreeAttention {
                     let u = TreeRouting.pathNode(leaf: leaf, level: level, height: ht)
                     let weight = a[level] / Float(sums.counts[u])
                     sums.values.withUnsafeBufferPointer {
-                        BandedAttention.axpy(weight, $0.baseAddress! + u * e, o, count: e)
+                        addScaled(weight, $0.baseAddress! + u * e, into: o, count: e)
                     }
                 }
             }
@@ -165,7 +165,7 @@ extension TreeAttention {
                         for j in 0..<d { mean[j] = sums.keys[u * d + j] / c }
                         let scaled = ds * p.scale
                         mean.withUnsafeBufferPointer {
-                            BandedAttention.axpy(scaled, $0.baseAddress!, dqi, count: d)
+                            addScaled(scaled, $0.baseAddress!, into: dqi, count: d)
                         }
                         let qDotMean = mean.withUnsafeBufferPointer {
                             Dot.product(q, $0.baseAddress!, count: d)
@@ -230,10 +230,11 @@ extension TreeAttention {
                         let dz = 2 * TreeRouting.decision(leaf: leaf, level: m, height: ht) * tail
                         let u = TreeRouting.pathNode(leaf: leaf, level: m, height: ht)
                         let x = vectors + p.row(b, i, head, width: d)
-                        BandedAttention.axpy(dz, x, taskTree + u * d, count: d)
+                        addScaled(dz, x, into: taskTree + u * d, count: d)
                         taskTree[splits * d + u] += dz
-                        BandedAttention.axpy(
-                            dz, wTree + u * d, gradients + p.row(b, i, head, width: d), count: d)
+                        addScaled(
+                            dz, wTree + u * d, into: gradients + p.row(b, i, head, width: d),
+                            count: d)
                     }
                 }
                 for i in 0..<n {

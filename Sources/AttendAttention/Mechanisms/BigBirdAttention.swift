@@ -200,6 +200,7 @@ public final class BigBirdAttention: AttentionCore {
             c.isRandomized = true
             return c
         }(),
+        kernelOps: [FusedAttentionOp.self, SegmentedAttentionOp.self],
         make: { configuration, generator in
             let options = configuration.bigbird
             let core = try BigBirdAttention(

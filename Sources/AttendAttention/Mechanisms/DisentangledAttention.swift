@@ -247,6 +247,7 @@ public final class DisentangledAttention: TokenMixer {
                 supportsCausal: true,
                 complexity: "O(n²·d) time like full attention; O(n·R) memory, R ≤ 2·buckets")
         }(),
+        kernelOps: [DisentangledAttentionOp.self],
         make: { configuration, generator in
             try DisentangledAttention(configuration: configuration, generator: &generator)
         },

@@ -231,6 +231,7 @@ public final class EvolvingAttention: AttentionCore {
             c.canSeeEveryKey = true  // a layer with nothing carried is plain attention
             return c
         }(),
+        kernelOps: [BandedScoresOp.self, BandedMixOp.self, EvolvingUpdateOp.self],
         make: { configuration, generator in
             let (h, _) = try configuration.validatedHeads(for: "evolving")
             return try MultiHeadAttention(

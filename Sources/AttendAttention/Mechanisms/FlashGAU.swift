@@ -329,6 +329,7 @@ public final class FlashGAU: TokenMixer {
             c.replacesFeedForward = true
             return c
         }(),
+        kernelOps: [ChunkedReluSquaredAttentionOp.self],
         make: { configuration, generator in
             try FlashGAU(configuration: configuration, generator: &generator)
         })
@@ -395,5 +396,23 @@ struct ChunkedReluSquaredAttentionOp: KernelOp {
             problem(x), outputGradient: g.outputGradient, queryGradient: g.input(0),
             keyGradient: g.input(1),
             valueGradient: g.input(2), biasGradient: g.optionalInput(3))
+    }
+}
+
+extension ChunkedReluSquaredAttentionOp {
+    /// Chunks of 4 over 6 positions (the last padded) with a relative-position bias.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 6], scalars: [1, 1, 1, 1, 1, 0])
+        let inputs = [
+            Tensor.randomNormal([1, 6, 3], seed: 16), Tensor.randomNormal([1, 6, 3], seed: 17),
+            Tensor.randomNormal([1, 6, 2], seed: 18), Tensor.randomNormal([5], seed: 19),
+        ]
+        return [
+            KernelOpExample("chunks of 4 with a bias", inputs) {
+                Tensor.chunkedReluSquaredAttention(
+                    query: $0[0], key: $0[1], value: $0[2], chunk: 4, scales: [0.5], keyMask: mask,
+                    bias: $0[3], maximumDistance: 2, causal: false)
+            }
+        ]
     }
 }

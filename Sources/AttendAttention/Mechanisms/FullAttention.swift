@@ -63,6 +63,7 @@ public final class FullAttention: AttentionCore {
             c.canSeeEveryKey = true
             return c
         }(),
+        kernelOps: [FusedAttentionOp.self],
         make: { configuration, generator in
             try MultiHeadAttention(
                 mechanism: "full", configuration: configuration,

@@ -97,6 +97,7 @@ public final class HypercubeAttention: AttentionCore {
             "Hypercube attention: Gray-code neighbours, log₂ n keys per token (Wang et al. 2022)",
         capabilities: Capabilities(
             supportsCausal: true, complexity: "O(n·log n·d) time, O(n·log n) memory"),
+        kernelOps: [HypercubeAttentionOp.self],
         make: { configuration, generator in
             try MultiHeadAttention(
                 mechanism: "hypercube", configuration: configuration,
@@ -136,11 +137,7 @@ extension Tensor {
             graph.nodes == (n + blockSize - 1) / blockSize,
             "hypercubeAttention: graph of \(graph.nodes) nodes for \(n) tokens in blocks of \(blockSize)"
         )
-        if let keyMask {
-            precondition(
-                keyMask.shape == [b, n],
-                "hypercubeAttention: key mask \(keyMask.shape), expected [\(b), \(n)]")
-        }
+        requireShape("hypercubeAttention", "key mask", keyMask, [b, n])
         return fused(
             HypercubeAttentionOp(
                 query: query, key: key, value: value, keyMask: keyMask, graph: graph,
@@ -226,5 +223,21 @@ extension HypercubeAttention: DecodingAttentionCore {
         }
         let scale = 1 / Float(query.shape[3]).squareRoot()
         return cache.attend(query: query, scale: scale, slots: { i, _ in slots[i] })
+    }
+}
+
+extension HypercubeAttentionOp {
+    /// Blocks of 2 over 6 positions (the last padded) on the causal graph of 3 nodes.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 6], scalars: [1, 1, 1, 1, 1, 0])
+        let graph = HypercubeGraph(nodes: 3, causal: true)
+        let qkv = (11...13).map { Tensor.randomNormal([1, 6, 2, 3], seed: UInt64($0)) }
+        return [
+            KernelOpExample("blocks of 2, causal", qkv) {
+                Tensor.hypercubeAttention(
+                    query: $0[0], key: $0[1], value: $0[2], graph: graph, blockSize: 2, scale: 0.7,
+                    keyMask: mask)
+            }
+        ]
     }
 }

@@ -147,6 +147,7 @@ public final class LinformerAttention: AttentionCore {
             c.hasLengthSizedParameters = true
             return c
         }(),
+        kernelOps: [FusedAttentionOp.self],
         make: { configuration, generator in
             let (h, _) = try configuration.validatedHeads(for: "linformer")
             let options = configuration.linformer

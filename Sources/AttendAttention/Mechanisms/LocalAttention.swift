@@ -97,6 +97,7 @@ public final class LocalAttention: AttentionCore {
             c.canSeeEveryKey = true
             return c
         }(),
+        kernelOps: [SegmentedAttentionOp.self],
         make: { configuration, generator in
             try MultiHeadAttention(
                 mechanism: "local", configuration: configuration,

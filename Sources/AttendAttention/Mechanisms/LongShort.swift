@@ -215,6 +215,7 @@ public final class LongShortAttention: TokenMixer {
             "Transformer-LS: segment window + dynamic low-rank projection, DualLN (Zhu et al. 2021)",
         capabilities: Capabilities(
             supportsCausal: true, complexity: "O(n·(w + r)·d); causal O(n·(w + n·r_c/l)·d)"),
+        kernelOps: [GlobalLocalAttentionOp.self],
         make: { configuration, generator in
             try LongShortAttention(configuration: configuration, generator: &generator)
         })

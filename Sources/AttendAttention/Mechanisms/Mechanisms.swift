@@ -4,7 +4,8 @@
 import AttendCore
 import AttendNN
 
-/// A registered mechanism: name, one-line summary, declared capabilities and a factory.
+/// A registered mechanism: name, one-line summary, declared capabilities, the kernel ops its mixers
+/// record and a factory.
 public struct Mechanism: Sendable {
     /// Stable id used by the CLI, fixtures and benchmark tables.
     public let name: String
@@ -12,6 +13,9 @@ public struct Mechanism: Sendable {
     public let summary: String
     /// What it can do.
     public let capabilities: Capabilities
+    /// The kernel ops (fused kernels) its mixers record; `AttentionKernelOps.all`, and with it the
+    /// kernel ops' gradient checks, is derived from these lists.
+    public let kernelOps: [any KernelOp.Type]
     /// Builds a mixer from a configuration, drawing initial weights from the generator.
     public let make: @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer
     /// Builds the state this mechanism shares across layers (built once per model), or nil when each
@@ -22,6 +26,7 @@ public struct Mechanism: Sendable {
     /// An entry.
     public init(
         name: String, summary: String, capabilities: Capabilities,
+        kernelOps: [any KernelOp.Type] = [],
         make:
             @escaping @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer,
         makeShared: (
@@ -31,6 +36,7 @@ public struct Mechanism: Sendable {
         self.name = name
         self.summary = summary
         self.capabilities = capabilities
+        self.kernelOps = kernelOps
         self.make = make
         self.makeShared = makeShared
     }

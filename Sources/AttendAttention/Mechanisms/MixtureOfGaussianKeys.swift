@@ -266,6 +266,7 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         summary:
             "Transformer-MGK: keys as mixtures of Gaussians, soft or hard, learned or fixed priors (Nguyen et al. 2022)",
         capabilities: Capabilities(supportsCausal: true, complexity: "O(M·n²·d) time, O(n) memory"),
+        kernelOps: [MixtureOfGaussianKeysOp.self],
         make: { configuration, generator in
             try MixtureOfGaussianKeysAttention(
                 configuration: configuration, form: .softmax, generator: &generator)

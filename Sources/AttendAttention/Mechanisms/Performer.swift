@@ -213,6 +213,7 @@ public final class PerformerAttention: AttentionCore {
             c.isRandomized = true
             return c
         }(),
+        kernelOps: [PositiveRandomFeaturesOp.self, LinearAttentionOp.self],
         make: { configuration, generator in
             let (_, d) = try configuration.validatedHeads(for: "performer")
             let core = try PerformerAttention(
@@ -236,11 +237,7 @@ extension Tensor {
         precondition(
             projection.rank == 2 && projection.shape[1] == d,
             "positiveRandomFeatures: projection \(projection.shape) for head dimension \(d)")
-        if let mask {
-            precondition(
-                mask.shape == [b, n],
-                "positiveRandomFeatures: mask \(mask.shape), expected [\(b), \(n)]")
-        }
+        requireShape("positiveRandomFeatures", "mask", mask, [b, n])
         let (features, saved) = fusedKeepingSaved(
             PositiveRandomFeaturesOp(
                 x: x, projection: projection, mask: mask, stabilizer: stabilizer, offset: offset))
@@ -337,5 +334,37 @@ extension PerformerAttention: DecodingAttentionCore {
     /// The undecayed floor on key features (none for the ReLU kernel, which adds its own offset).
     var decodingKeyFloor: Float {
         projection == nil ? 0 : Self.keyFloor(features: options.featureCount)
+    }
+}
+
+extension PositiveRandomFeaturesOp {
+    /// Row-stabilised query features through linear attention, whose ratio cancels the stabiliser
+    /// (a constant of the rule that moves under finite differences), as PerformerTests checks
+    /// every stabiliser.
+    static var gradientExamples: [KernelOpExample] {
+        let mask = Tensor(shape: [1, 5], scalars: [1, 1, 1, 1, 0])
+        var generator = RandomGenerator(seed: 12)
+        let projection = Tensor(
+            shape: [6, 4],
+            scalars: PositiveRandomFeatures.orthogonalGaussianProjection(
+                rows: 6, columns: 4, generator: &generator))
+        let (x, value) = (
+            Tensor.randomNormal([1, 5, 2, 4], seed: 13),
+            Tensor.randomNormal([1, 5, 2, 3], seed: 14)
+        )
+        return [
+            KernelOpExample("row-stabilised queries", [x]) {
+                let queries = Tensor.positiveRandomFeatures(
+                    $0[0], projection: projection, stabilizer: .row,
+                    offset: PositiveRandomFeatures.epsilon)
+                let keys = Tensor.positiveRandomFeatures(
+                    x, projection: projection, stabilizer: .global, offset: 0, mask: mask)
+                return Tensor.linearAttention(
+                    queryFeatures: queries.features, keyFeatures: keys.features, value: value,
+                    causal: false,
+                    keyFeatureFloor: PositiveRandomFeatures.epsilon / Float(6).squareRoot(),
+                    keyMask: mask)
+            }
+        ]
     }
 }

@@ -345,3 +345,32 @@ struct LongConvolutionOp: KernelOp {
             channels: signal.shape[1], length: signal.shape[2], directions: kernel.shape[0])
     }
 }
+
+extension S4DKernelOp {
+    /// Two directions of 2 channels with 3 modes (A = −½ + iπ·{1, 2, 3}), length 7.
+    static var gradientExamples: [KernelOpExample] {
+        let inputs = [
+            Tensor(shape: [2], scalars: [-2.5, -3]),
+            Tensor(repeating: -0.69, shape: [2, 3]),
+            Tensor(shape: [2, 3], scalars: [1, 2, 3, 1, 2, 3].map { Float.pi * $0 }),
+            Tensor.randomNormal([2, 2, 3, 2], seed: 41),
+        ]
+        return [
+            KernelOpExample("two directions, length 7", inputs) {
+                S4D.kernel(logDt: $0[0], logAReal: $0[1], aImaginary: $0[2], c: $0[3], length: 7)
+            }
+        ]
+    }
+}
+
+extension LongConvolutionOp {
+    /// A causal convolution of length 7, one kernel broadcast over 2 batch entries.
+    static var gradientExamples: [KernelOpExample] {
+        let inputs = [
+            Tensor.randomNormal([2, 3, 7], seed: 42), Tensor.randomNormal([1, 3, 7], seed: 43),
+        ]
+        return [
+            KernelOpExample("causal", inputs) { Tensor.longConvolution($0[0], kernel: $0[1]) }
+        ]
+    }
+}

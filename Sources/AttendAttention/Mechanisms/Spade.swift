@@ -158,6 +158,7 @@ public final class SpadeMixer: TokenMixer {
             c.upperLayerMixer = "local"
             return c
         }(),
+        kernelOps: [S4DKernelOp.self, LongConvolutionOp.self, SegmentedAttentionOp.self],
         make: { configuration, generator in
             try SpadeMixer(configuration: configuration, generator: &generator)
         })

@@ -272,6 +272,7 @@ public final class TreeformerAttention: AttentionCore {
             c.canSeeEveryKey = true  // height 0: one leaf holds every key
             return c
         }(),
+        kernelOps: [FusedAttentionOp.self, TreeFineAttentionOp.self, TreeCoarseAttentionOp.self],
         make: { configuration, generator in
             let (h, d) = try configuration.validatedHeads(for: "treeformer")
             let options = configuration.treeformer

@@ -2,11 +2,13 @@
 // its constants (read, never differentiated) and its output shape, and writes its output and its
 // inputs' gradients over raw buffers; `Tensor.fused` is the one place that turns tensors into
 // pointers, allocates the output, saved maps, scratch and gradient buffers, and records the op
-// under its own name. Every kernel op is listed in its module's registry, whose gradient-check test
-// fails for an op without a finite-difference case, as `GradientCheckTests` does for the core ops.
+// under its own name. Every kernel op declares small examples of its inputs (`gradientExamples`) and
+// is listed in its module's registry, whose gradient-check test compares each example with finite
+// differences and fails for an op without one, as `GradientCheckTests` does for the core ops.
 
-/// A differentiable op computed by a buffer kernel (see the file header).
-public protocol KernelOp {
+/// A differentiable op computed by a buffer kernel (see the file header). Its type is what
+/// registries list (`[any KernelOp.Type]`), so its metatype is sendable.
+public protocol KernelOp: SendableMetatype {
     /// Small host-side values forward leaves for backward (log-sum-exp rows, routing weights):
     /// `Void` when there are none. Large maps belong in `savedShapes`, so memory counts them.
     associatedtype Saved = Void
@@ -48,6 +50,10 @@ public protocol KernelOp {
 
     /// Writes (adds into zeroed buffers) the inputs' gradients from the output's gradient.
     func backward(_ buffers: KernelBuffers, _ gradients: KernelGradients, saved: Saved)
+
+    /// Small calls of the op (tiny shapes) whose gradients its module's `KernelOpGradientTests`
+    /// compares with finite differences; each must record `op`, and an op with none fails there.
+    static var gradientExamples: [KernelOpExample] { get }
 }
 
 extension KernelOp {
