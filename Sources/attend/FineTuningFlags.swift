@@ -12,7 +12,8 @@ import Foundation
 struct FineTuningOptions: OptionGroup {
     let initFrom = Option.string(
         "init-from", "DIR",
-        "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab): "
+        "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab) or ViT "
+            + "folder (images as --data): "
             + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
             + "6 % warm-up, "
             + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
@@ -81,13 +82,17 @@ enum FineTuningFlags {
         return nil
     }
 
-    /// With `--init-from`: the data are tokenised by the pretrained folder's WordPiece
-    /// tokenizer, whose files are copied into the run directory first (`tokenizer/`), so that
-    /// evaluation and prediction read them from the run.
+    /// With `--init-from`: the folder must be of a family that reads the data (a ViT for images);
+    /// texts are tokenised by the pretrained folder's WordPiece tokenizer, whose files are copied
+    /// into the run directory first (`tokenizer/`), so that evaluation and prediction read them
+    /// from the run.
     static func useTokenizerOfPretrainedFolder(
         _ arguments: ParsedArguments<TrainOptions>, data: inout UserDataConfiguration
     ) throws {
         guard let directory = try pretrainedFolder(arguments) else { return }
+        // The family is checked first: its error beats one about missing tokenizer files.
+        try FineTuning.checkFamily(directory: directory, images: data.format.isImages)
+        guard !data.format.isImages else { return }
         let run = RunDirectory(path: DataFlags.absolute(try arguments.required(\.out)))
         try FineTuning.saveTokenizer(from: directory, to: run)
         data.tokenizer = .wordPiece(directory: run.tokenizerDirectory)
@@ -132,16 +137,32 @@ enum FineTuningFlags {
             configuration.encoderFrom = DataFlags.absolute(run)
         }
         guard let pretrained = configuration.model.pretrained else { return }
-        let positions = pretrained.bert.maximumPositions
-        guard configuration.model.maximumLength <= positions else {
-            throw UsageError(
-                "attend train: --seq-len \(configuration.model.maximumLength) is longer than the "
-                    + "\(positions) positions of \(pretrained.directory)")
-        }
+        try checkInputLength(configuration.model, of: pretrained, arguments: arguments)
         if try arguments[\.fineTuning.initFrom] != nil
             && !arguments.isGiven(arguments.options.warmup)
         {
             configuration.warmupSteps = FineTuning.warmupSteps(forSteps: configuration.steps)
+        }
+    }
+
+    /// Refuses inputs longer than a BERT's positions, and any `--seq-len` for a ViT (which reads
+    /// whole images of its size).
+    static func checkInputLength(
+        _ model: ModelConfiguration, of pretrained: PretrainedInitialization,
+        arguments: ParsedArguments<TrainOptions>
+    ) throws {
+        guard let positions = pretrained.bert?.maximumPositions else {
+            if arguments.isGiven(arguments.options.seqLen) {
+                throw UsageError(
+                    "attend train: --seq-len cannot change the input of the ViT at "
+                        + "\(pretrained.directory): it reads whole images of its image_size")
+            }
+            return
+        }
+        guard model.maximumLength <= positions else {
+            throw UsageError(
+                "attend train: --seq-len \(model.maximumLength) is longer than the "
+                    + "\(positions) positions of \(pretrained.directory)")
         }
     }
 
@@ -156,7 +177,9 @@ enum FineTuningFlags {
         guard let pretrained = trainer.configuration.model.pretrained else { return }
         let report = try FineTuning.loadPretrainedWeights(into: trainer.model, from: pretrained)
         try run.prepare()
-        try FineTuning.saveTokenizer(from: pretrained.directory, to: run)
+        if pretrained.bert != nil {
+            try FineTuning.saveTokenizer(from: pretrained.directory, to: run)
+        }
         var notes = ["encoder from \(report.encoder.file)"]
         notes.append(
             report.loadedClassifier

@@ -142,16 +142,8 @@ public final class BertSequenceClassifier: Module {
     }
 }
 
-/// What `BertSequenceClassifier.loadPretrained(from:)` did besides copying the encoder.
-public struct BertClassifierLoadReport: Sendable {
-    /// The encoder's report (skipped, converted and initial tensors).
-    public let encoder: BertLoadReport
-    /// True when the folder's pooler was absent and a new one was initialised.
-    public let newPooler: Bool
-    /// True when the folder held a classifier of the right shape and it was loaded (an exported
-    /// fine-tuned model); false: the classifier is new.
-    public let loadedClassifier: Bool
-}
+/// What `BertSequenceClassifier.loadPretrained(from:)` did (the report every family shares).
+public typealias BertClassifierLoadReport = PretrainedClassifierLoadReport
 
 extension BertSequenceClassifier {
     /// Copies a Hugging Face BERT checkpoint (BertModel, or a *ForSequenceClassification with
@@ -166,17 +158,8 @@ extension BertSequenceClassifier {
         let poolerNames = ["pooler.dense.weight", "pooler.dense.bias"]
         let hasPooler = poolerNames.contains { names.contains($0) || names.contains("bert." + $0) }
         let encoder = try bert.load(from: archive, optional: hasPooler ? [] : Set(poolerNames))
-        var loadedClassifier = false
-        if names.contains("classifier.weight") && names.contains("classifier.bias") {
-            let weight = try archive.info("classifier.weight")
-            let bias = try archive.info("classifier.bias")
-            if weight.shape == classifier.weight.shape, bias.shape == classifier.bias?.shape {
-                classifier.weight.value = try archive.tensor("classifier.weight")
-                classifier.bias?.value = try archive.tensor("classifier.bias")
-                loadedClassifier = true
-            }
-        }
         return BertClassifierLoadReport(
-            encoder: encoder, newPooler: !hasPooler, loadedClassifier: loadedClassifier)
+            encoder: encoder, newPooler: !hasPooler,
+            loadedClassifier: try classifier.loadHead(named: "classifier", from: archive))
     }
 }
