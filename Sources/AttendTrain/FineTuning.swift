@@ -57,25 +57,18 @@ public enum FineTuning {
         directory: String, task: any SequenceTask, freezeEncoder: Bool
     ) throws -> PretrainedInitialization {
         let configPath = PretrainedFolder.configurationPath(in: directory)
-        if try checkFamily(directory: directory, images: task is UserImageTask) == "vit" {
+        switch try checkFamily(directory: directory, images: task is UserImageTask) {
+        case "vit":
             return try ViTFineTuning.initialization(
                 directory: directory, task: task, freezeEncoder: freezeEncoder)
+        case "deberta-v2":
+            return try DebertaV2FineTuning.initialization(
+                directory: directory, task: task, freezeEncoder: freezeEncoder)
+        default: break
         }
         let bert = try BertConfiguration(contentsOf: configPath)
         _ = try Bert.weightsPath(in: directory)  // fail now, not when training starts
-        guard task.kind != .languageModel else {
-            throw TrainingError.incompatible(
-                "--init-from fine-tunes a sequence classifier; task \(task.name) is language "
-                    + "modelling"
-            )
-        }
-        guard task.vocabularySize <= bert.vocabularySize else {
-            throw TrainingError.incompatible(
-                "task \(task.name) has token ids up to \(task.vocabularySize - 1), beyond the "
-                    + "\(bert.vocabularySize) tokens of \(directory); a pretrained model needs "
-                    + "data tokenised with its own vocabulary"
-            )
-        }
+        try checkTextTask(task, vocabularySize: bert.vocabularySize, directory: directory)
         var initialization = PretrainedInitialization(
             directory: directory, bert: bert, labels: task.classNames)
         initialization.freezeEncoder = freezeEncoder
@@ -86,8 +79,28 @@ public enum FineTuning {
         return initialization
     }
 
+    /// Throws unless `task` is a classification whose token ids fit a vocabulary of
+    /// `vocabularySize` (the folder `directory`'s).
+    static func checkTextTask(
+        _ task: any SequenceTask, vocabularySize: Int, directory: String
+    ) throws {
+        guard task.kind != .languageModel else {
+            throw TrainingError.incompatible(
+                "--init-from fine-tunes a sequence classifier; task \(task.name) is language "
+                    + "modelling"
+            )
+        }
+        guard task.vocabularySize <= vocabularySize else {
+            throw TrainingError.incompatible(
+                "task \(task.name) has token ids up to \(task.vocabularySize - 1), beyond the "
+                    + "\(vocabularySize) tokens of \(directory); a pretrained model needs "
+                    + "data tokenised with its own vocabulary"
+            )
+        }
+    }
+
     /// The families `--init-from` fine-tunes, by transformers' `model_type`.
-    public static let families = ["bert", "vit"]
+    public static let families = ["bert", "vit", "deberta-v2"]
 
     /// Throws unless the folder `directory` is of a family in `families` that reads the data given
     /// (`images`: a ViT; texts: the others); returns its `model_type`.
@@ -135,6 +148,7 @@ public enum FineTuning {
         switch initialization.architecture {
         case .bert(let bert): model = bertModel(bert, task: task)
         case .vit(let vit, _): model = ViTFineTuning.model(vit, task: task)
+        case .debertaV2(let deberta, _): model = DebertaV2FineTuning.model(deberta, task: task)
         }
         model.classCount = task.classCount
         model.seed = seed
@@ -177,6 +191,10 @@ public enum FineTuning {
         switch pretrained.architecture {
         case .bert: try BertSequenceClassifier(configuration, pretrained: pretrained)
         case .vit: try ViTClassifier(configuration, pretrained: pretrained)
+        case .debertaV2(let deberta, let head):
+            try DebertaV2SequenceClassifier(
+                deberta, head: head, classCount: configuration.classCount,
+                freezeEncoder: pretrained.freezeEncoder, seed: configuration.seed)
         }
     }
 

@@ -45,6 +45,10 @@ public enum HuggingFaceExport {
         case .vit(let vit, let normalization):
             config = try configJSON(vit, "ViTForImageClassification", pretrained.labels)
             preprocessor = try ViTFineTuning.preprocessorJSON(vit, normalization)
+        case .debertaV2(let deberta, let head):
+            config = try configJSON(
+                DebertaV2ClassifierConfiguration(encoder: deberta, head: head),
+                "DebertaV2ForSequenceClassification", pretrained.labels)
         }
         try Checkpoint.loadModel(model, from: run.modelPath)
         do {

@@ -145,13 +145,19 @@ enum FineTuningFlags {
         }
     }
 
-    /// Refuses inputs longer than a BERT's positions, and any `--seq-len` for a ViT (which reads
-    /// whole images of its size).
+    /// Refuses inputs longer than the model's positions, any `--seq-len` for a ViT (which reads
+    /// whole images of its size) and another `--mixer` for DeBERTa-v2.
     static func checkInputLength(
         _ model: ModelConfiguration, of pretrained: PretrainedInitialization,
         arguments: ParsedArguments<TrainOptions>
     ) throws {
-        guard let positions = pretrained.bert?.maximumPositions else {
+        if case .debertaV2 = pretrained.architecture, model.mixer != "full" {
+            throw UsageError(
+                "attend train: --mixer \(model.mixer) cannot run in the DeBERTa-v2 model of "
+                    + "\(pretrained.directory): it runs its own disentangled attention (leave "
+                    + "--mixer out)")
+        }
+        guard let positions = pretrained.architecture.maximumPositions else {
             if arguments.isGiven(arguments.options.seqLen) {
                 throw UsageError(
                     "attend train: --seq-len cannot change the input of the ViT at "
@@ -177,7 +183,7 @@ enum FineTuningFlags {
         guard let pretrained = trainer.configuration.model.pretrained else { return }
         let report = try FineTuning.loadPretrainedWeights(into: trainer.model, from: pretrained)
         try run.prepare()
-        if pretrained.bert != nil {
+        if pretrained.architecture.maximumPositions != nil {  // a text model: keep its tokenizer
             try FineTuning.saveTokenizer(from: pretrained.directory, to: run)
         }
         var notes = ["encoder from \(report.encoder.file)"]

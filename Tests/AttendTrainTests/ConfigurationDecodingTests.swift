@@ -257,5 +257,12 @@ private let smallBertJSON =
             directory: "v", architecture: .vit(vit, normalization), labels: ["x"])
         fineTunedViT.freezeEncoder = true
         #expect(try roundTripped(fineTunedViT) == fineTunedViT)
+        var head = DebertaV2ClassifierHead()
+        (head.activation, head.poolerDropout) = (.tanh, 0.2)
+        (head.classifierDropout, head.poolerWidth) = (0.3, 8)
+        try expectEveryFieldRoundTrips(head, from: DebertaV2ClassifierHead())
+        let fineTunedDeberta = PretrainedInitialization(
+            directory: "w", architecture: .debertaV2(deberta, head), labels: ["y"])
+        #expect(try roundTripped(fineTunedDeberta) == fineTunedDeberta)
     }
 }

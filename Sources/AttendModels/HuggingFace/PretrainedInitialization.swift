@@ -1,7 +1,7 @@
 // The part of a run's model configuration that says it was fine-tuned from a Hugging Face folder:
 // the folder (read once, when training starts), its config.json as parsed (under the family's key,
-// `bert` or `vit`), the labels, whether the encoder is frozen and how text pairs are segmented.
-// Stored inside `ModelConfiguration`, so a run's config.json alone rebuilds the model's shape for
+// `bert`, `vit` or `deberta_v2`), the labels, whether the encoder is frozen and how text pairs are
+// segmented. Stored inside `ModelConfiguration`, so a run's config.json alone rebuilds the model's shape for
 // `attend eval`, `--resume` and `attend export`, without the original folder.
 import AttendAttention
 import Foundation
@@ -12,12 +12,25 @@ public enum PretrainedArchitecture: Sendable, Equatable {
     case bert(BertConfiguration)
     /// A Vision Transformer (`ViTClassifier`) and its preprocessor's normalisation.
     case vit(ViTConfiguration, ImageNormalization)
+    /// A DeBERTa-v2 encoder and its classification head's fields (`DebertaV2SequenceClassifier`).
+    case debertaV2(DebertaV2Configuration, DebertaV2ClassifierHead)
 
     /// transformers' `model_type`.
     public var modelType: String {
         switch self {
         case .bert: "bert"
         case .vit: "vit"
+        case .debertaV2: "deberta-v2"
+        }
+    }
+
+    /// The longest input in tokens (`max_position_embeddings`); nil for a ViT, which reads whole
+    /// images.
+    public var maximumPositions: Int? {
+        switch self {
+        case .bert(let bert): bert.maximumPositions
+        case .vit: nil
+        case .debertaV2(let deberta, _): deberta.maximumPositions
         }
     }
 }
@@ -57,18 +70,25 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case directory, bert, vit, labels
         case imageNormalization = "image_normalization"
+        case debertaV2 = "deberta_v2", debertaV2Head = "deberta_v2_head"
         case freezeEncoder = "freeze_encoder"
         case segmentSeparatorID = "segment_separator_id"
     }
 
-    /// Decodes the options: `directory`, `labels` and one family's configuration (`bert`, or
-    /// `vit` with its `image_normalization`) are required, the rest keep their defaults.
+    /// Decodes the options: `directory`, `labels` and one family's configuration (`bert`, `vit`
+    /// with its `image_normalization`, or `deberta_v2` with its `deberta_v2_head`) are required,
+    /// the rest keep their defaults.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let architecture: PretrainedArchitecture
         if let vit = try c.decodeIfPresent(ViTConfiguration.self, forKey: .vit) {
             architecture = .vit(
                 vit, try c.decode(ImageNormalization.self, forKey: .imageNormalization))
+        } else if let deberta = try c.decodeIfPresent(
+            DebertaV2Configuration.self, forKey: .debertaV2)
+        {
+            architecture = .debertaV2(
+                deberta, try c.decode(DebertaV2ClassifierHead.self, forKey: .debertaV2Head))
         } else {
             architecture = .bert(try c.decode(BertConfiguration.self, forKey: .bert))
         }
@@ -89,6 +109,9 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
         case .vit(let vit, let normalization):
             try c.encode(vit, forKey: .vit)
             try c.encode(normalization, forKey: .imageNormalization)
+        case .debertaV2(let deberta, let head):
+            try c.encode(deberta, forKey: .debertaV2)
+            try c.encode(head, forKey: .debertaV2Head)
         }
         try c.encode(labels, forKey: .labels)
         try c.encode(freezeEncoder, forKey: .freezeEncoder)
