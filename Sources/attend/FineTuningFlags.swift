@@ -1,8 +1,8 @@
 // `attend train --init-from DIR [--freeze-encoder]`: the fine-tuning configuration the flags start
 // from, the checks after the other flags are applied, and what happens once before the first step
 // (the pretrained weights copied in, the folder's tokenizer kept with the run). DIR is either a
-// Hugging Face BERT folder or an Attend run directory (`attend pretrain`'s, usually), whose encoder
-// is copied by name into a model the other flags describe as usual.
+// Hugging Face BERT, DeBERTa-v2 or ViT folder or an Attend run directory (`attend pretrain`'s,
+// usually), whose encoder is copied by name into a model the other flags describe as usual.
 import AttendData
 import AttendModels
 import AttendTrain
@@ -12,8 +12,8 @@ import Foundation
 struct FineTuningOptions: OptionGroup {
     let initFrom = Option.string(
         "init-from", "DIR",
-        "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab) or ViT "
-            + "folder (images as --data): "
+        "fine-tune a Hugging Face BERT or DeBERTa-v2 folder (config.json, model.safetensors, "
+            + "vocab) or ViT folder (images as --data): "
             + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
             + "6 % warm-up, "
             + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "

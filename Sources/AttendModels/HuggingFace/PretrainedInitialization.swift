@@ -1,8 +1,8 @@
 // The part of a run's model configuration that says it was fine-tuned from a Hugging Face folder:
 // the folder (read once, when training starts), its config.json as parsed (under the family's key,
 // `bert`, `vit` or `deberta_v2`), the labels, whether the encoder is frozen and how text pairs are
-// segmented. Stored inside `ModelConfiguration`, so a run's config.json alone rebuilds the model's shape for
-// `attend eval`, `--resume` and `attend export`, without the original folder.
+// segmented. Stored inside `ModelConfiguration`, so a run's config.json alone rebuilds the model's
+// shape for `attend eval`, `--resume` and `attend export`, without the original folder.
 import AttendAttention
 import Foundation
 
