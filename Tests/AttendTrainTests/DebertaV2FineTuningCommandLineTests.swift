@@ -2,8 +2,8 @@
 // folder written by the test (config.json, model.safetensors, a WordPiece vocab.txt) fine-tuned on
 // a JSON-lines file whose label is which half of the vocabulary its words come from; `predict` then
 // returns the training labels, and `export` writes a DebertaV2ForSequenceClassification folder that
-// `--init-from` loads back to the identical outputs. Another `--mixer` and a SentencePiece
-// (Unigram) tokenizer.json without vocab.txt are one-line errors.
+// `--init-from` loads back to the identical outputs; text pairs train as one sequence. Another
+// `--mixer` and a SentencePiece (Unigram) tokenizer.json without vocab.txt are one-line errors.
 import AttendCore
 import AttendData
 import AttendModels
@@ -90,6 +90,16 @@ func tinyDebertaFolder() throws -> String {
         }
         #expect(predicted == labels, "\(predict.output)")
         try expectExportReloads(run: out, exported: exported, file: file)
+        let pairs = lines.map { $0.replacingOccurrences(of: #""text""#, with: #""text_a""#) }
+            .map { $0.replacingOccurrences(of: #", "label""#, with: #", "text_b": "W7", "label""#) }
+        try (pairs.joined(separator: "\n") + "\n").write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let paired = try run([
+            "train", "--data", file, "--init-from", folder, "--steps", "2", "--batch", "6",
+            "--out", out + "-pairs",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: out + "-pairs") }
+        #expect(paired.status == 0 && paired.output.contains("validation:"), "\(paired.output)")
         try FileManager.default.removeItem(atPath: folder + "/vocab.txt")
         try #"{"model": {"type": "Unigram", "vocab": []}}"#.write(
             toFile: folder + "/tokenizer.json", atomically: true, encoding: .utf8)
