@@ -332,18 +332,25 @@ public final class ViTSelfAttention: Module {
 }
 
 /// Image classification: ViT encoder (`vit.…`, no pooler) and a linear head on the final [CLS]
-/// state (`classifier`), transformers' `ViTForImageClassification`.
+/// state (`classifier`), transformers' `ViTForImageClassification`. A frozen encoder (fine-tuning
+/// the head alone) runs without recording gradients.
 public final class ViTClassifier: Module {
     /// The encoder (`vit.…`), without a pooler.
     public let vit: ViT
     /// `classifier`: D → classes.
     public let classifier: Linear
+    /// How sample values become pixel values: a pretrained folder's preprocessor; nil: v/127.5 − 1
+    /// (ViT's default normalisation, as models trained from scratch have always used).
+    public let normalization: ImageNormalization?
+    /// Whether the encoder's parameters are frozen (only the classifier trains).
+    public let isEncoderFrozen: Bool
 
     /// A classifier with `classCount` outputs.
     public init(
         _ configuration: ViTConfiguration, classCount: Int, mechanism: String = "full",
         upperMechanism: String? = nil,
-        mixerConfiguration: MixerConfiguration? = nil, seed: UInt64 = 0
+        mixerConfiguration: MixerConfiguration? = nil, normalization: ImageNormalization? = nil,
+        freezeEncoder: Bool = false, seed: UInt64 = 0
     ) throws {
         vit = try ViT(
             configuration, mechanism: mechanism, upperMechanism: upperMechanism,
@@ -355,6 +362,11 @@ public final class ViTClassifier: Module {
             weightInitializer: .truncatedNormal(standardDeviation: configuration.initializerRange),
             biasInitializer: .zeros,
             generator: &generator)
+        self.normalization = normalization
+        isEncoderFrozen = freezeEncoder
+        if freezeEncoder {
+            for (_, parameter) in vit.namedParameters() { parameter.isTrainable = false }
+        }
     }
 
     /// The classifier a training configuration with `architecture = vit` describes: square images
@@ -372,7 +384,12 @@ public final class ViTClassifier: Module {
 
     /// Images [b, C, H, W] → logits [b, classes].
     public func callAsFunction(_ pixels: Tensor, trainingStep: Int = 0) throws -> ModelOutput {
-        let encoded = try vit.encode(pixels, trainingStep: trainingStep)
+        let encoded: EncodedSequence
+        if isEncoderFrozen {
+            encoded = try withoutGradient { try vit.encode(pixels, trainingStep: trainingStep) }
+        } else {
+            encoded = try vit.encode(pixels, trainingStep: trainingStep)
+        }
         let (b, d) = (encoded.hidden.shape[0], encoded.hidden.shape[2])
         return ModelOutput(
             logits: classifier(encoded.hidden.sliced(alongAxis: 1, 0..<1).reshaped([b, d])),
@@ -380,17 +397,31 @@ public final class ViTClassifier: Module {
     }
 
     /// Grey levels 0…255 as token ids [b, C·H·W] (channel-major, rows in order) → pixel values
-    /// [b, C, H, W] normalised as transformers' ViT image processor does: (v/255 − 0.5)/0.5.
+    /// [b, C, H, W] normalised as transformers' ViT image processor does: by `normalization`, else
+    /// (v/255 − 0.5)/0.5. Grey images [b, H·W] given to a model of three channels are repeated
+    /// into each channel (what converting them to RGB does).
     public func pixels(fromTokens tokens: Indices) throws -> Tensor {
         let (c, side) = (vit.configuration.channelCount, vit.configuration.imageSize)
-        guard tokens.shape.count == 2, tokens.shape[1] == c * side * side else {
+        let plane = side * side
+        guard tokens.shape.count == 2,
+            tokens.shape[1] == c * plane || (c == 3 && tokens.shape[1] == plane)
+        else {
             throw PretrainedModelError.invalidInput(
                 "expected \(c)·\(side)·\(side) grey levels per image, got token ids \(tokens.shape)"
             )
         }
         let b = tokens.shape[0]
+        var samples = tokens.values
+        if tokens.shape[1] == plane && c == 3 {
+            samples = (0..<b).flatMap { image -> [Int] in
+                let grey = samples[(image * plane)..<((image + 1) * plane)]
+                return Array(grey) + Array(grey) + Array(grey)
+            }
+        }
         return Tensor(
-            shape: [b, c, side, side], scalars: tokens.values.map { Float($0) / 127.5 - 1 })
+            shape: [b, c, side, side],
+            scalars: normalization.map { $0(samples, plane: plane) }
+                ?? samples.map { Float($0) / 127.5 - 1 })
     }
 }
 

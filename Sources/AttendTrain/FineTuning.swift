@@ -22,6 +22,15 @@ extension BertSequenceClassifier: TaskModel {
     }
 }
 
+extension BertSequenceClassifier: PretrainedClassifier {}
+
+/// A classifier built on a Hugging Face encoder, which a folder's weights are copied into.
+public protocol PretrainedClassifier: TaskModel {
+    /// Copies the folder's encoder (and a classifier of this model's shape) into the model.
+    func loadPretrained(from archive: any SafetensorsArchive) throws
+        -> PretrainedClassifierLoadReport
+}
+
 /// Building, starting and storing fine-tuning runs.
 public enum FineTuning {
     /// Epochs a fine-tuning run takes unless `--steps` says otherwise (BERT's paper: 2–4).
@@ -39,35 +48,27 @@ public enum FineTuning {
         "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
     ]
 
-    /// What fine-tuning the folder `directory` on `task` starts from: its config.json (a BERT),
-    /// the task's labels and whether the encoder is frozen.
+    /// What fine-tuning the folder `directory` on `task` starts from: its config.json (a BERT or
+    /// a ViT: `ViTFineTuning`), the task's labels and whether the encoder is frozen.
     ///
-    /// Throws when the folder is not a BERT checkpoint or the task's token ids do not fit its
+    /// Throws when the folder is of another family or the task's token ids do not fit its
     /// vocabulary (tasks tokenised by bytes, not by the folder's WordPiece vocabulary).
     public static func initialization(
         directory: String, task: any SequenceTask, freezeEncoder: Bool
     ) throws -> PretrainedInitialization {
-        let configPath = URL(fileURLWithPath: directory).appendingPathComponent("config.json").path
-        let modelType = try modelType(ofConfiguration: configPath)
-        guard modelType == "bert" else {
-            throw PretrainedModelError.unsupported(
-                feature: "--init-from a \(modelType) folder (\(configPath))", supported: ["bert"])
+        let configPath = PretrainedFolder.configurationPath(in: directory)
+        switch try checkFamily(directory: directory, images: task is UserImageTask) {
+        case "vit":
+            return try ViTFineTuning.initialization(
+                directory: directory, task: task, freezeEncoder: freezeEncoder)
+        case "deberta-v2":
+            return try DebertaV2FineTuning.initialization(
+                directory: directory, task: task, freezeEncoder: freezeEncoder)
+        default: break
         }
         let bert = try BertConfiguration(contentsOf: configPath)
         _ = try Bert.weightsPath(in: directory)  // fail now, not when training starts
-        guard task.kind != .languageModel else {
-            throw TrainingError.incompatible(
-                "--init-from fine-tunes a sequence classifier; task \(task.name) is language "
-                    + "modelling"
-            )
-        }
-        guard task.vocabularySize <= bert.vocabularySize else {
-            throw TrainingError.incompatible(
-                "task \(task.name) has token ids up to \(task.vocabularySize - 1), beyond the "
-                    + "\(bert.vocabularySize) tokens of \(directory); a pretrained model needs "
-                    + "data tokenised with its own vocabulary"
-            )
-        }
+        try checkTextTask(task, vocabularySize: bert.vocabularySize, directory: directory)
         var initialization = PretrainedInitialization(
             directory: directory, bert: bert, labels: task.classNames)
         initialization.freezeEncoder = freezeEncoder
@@ -76,6 +77,49 @@ public enum FineTuning {
                 .separatorID
         }
         return initialization
+    }
+
+    /// Throws unless `task` is a classification whose token ids fit a vocabulary of
+    /// `vocabularySize` (the folder `directory`'s).
+    static func checkTextTask(
+        _ task: any SequenceTask, vocabularySize: Int, directory: String
+    ) throws {
+        guard task.kind != .languageModel else {
+            throw TrainingError.incompatible(
+                "--init-from fine-tunes a sequence classifier; task \(task.name) is language "
+                    + "modelling"
+            )
+        }
+        guard task.vocabularySize <= vocabularySize else {
+            throw TrainingError.incompatible(
+                "task \(task.name) has token ids up to \(task.vocabularySize - 1), beyond the "
+                    + "\(vocabularySize) tokens of \(directory); a pretrained model needs "
+                    + "data tokenised with its own vocabulary"
+            )
+        }
+    }
+
+    /// The families `--init-from` fine-tunes, by transformers' `model_type`.
+    public static let families = ["bert", "vit", "deberta-v2"]
+
+    /// Throws unless the folder `directory` is of a family in `families` that reads the data given
+    /// (`images`: a ViT; texts: the others); returns its `model_type`.
+    @discardableResult
+    public static func checkFamily(directory: String, images: Bool) throws -> String {
+        let configPath = PretrainedFolder.configurationPath(in: directory)
+        let modelType = try modelType(ofConfiguration: configPath)
+        guard families.contains(modelType) else {
+            throw PretrainedModelError.unsupported(
+                feature: "--init-from a \(modelType) folder (\(configPath))", supported: families)
+        }
+        guard (modelType == "vit") == images else {
+            throw TrainingError.incompatible(
+                modelType == "vit"
+                    ? ViTFineTuning.imagesOnly(directory)
+                    : "--init-from \(directory) is a \(modelType) folder, which reads texts; "
+                        + "images need a ViT folder")
+        }
+        return modelType
     }
 
     /// transformers' `model_type` of a config.json ("bert" when absent: BERT exports predate it).
@@ -92,24 +136,20 @@ public enum FineTuning {
     }
 
     /// The fine-tuning run of `initialization` on `task`: the pretrained shape, full attention,
-    /// inputs up to the task's length (at most the model's positions), and Hugging Face's
-    /// optimisation (AdamW β₂ 0.999, ε 1e-8, weight decay 0.01, peak rate 5e-5 with linear warm-up
-    /// over 6 % of the steps and linear decay, gradient norm clipped at 1, three epochs).
+    /// inputs up to the task's length (at most the model's positions; a ViT's: the whole image),
+    /// and Hugging Face's optimisation (AdamW β₂ 0.999, ε 1e-8, weight decay 0.01, peak rate 5e-5
+    /// with linear warm-up over 6 % of the steps and linear decay, gradient norm clipped at 1,
+    /// three epochs).
     public static func configuration(
         task: any SequenceTask, taskName: String, taskOptions: TaskOptions,
         initialization: PretrainedInitialization, seed: UInt64
     ) -> TrainingConfiguration {
-        let bert = initialization.bert
-        var model = ModelConfiguration(
-            vocabularySize: bert.vocabularySize, modelDimension: bert.modelDimension,
-            layerCount: bert.layerCount,
-            headCount: bert.headCount, feedForwardDimension: bert.feedForwardDimension,
-            maximumLength: Swift.min(task.maxLength, bert.maximumPositions))
-        model.activation = bert.activation
-        model.dropout = bert.hiddenDropout
-        model.preNorm = false
-        model.positions = .learned
-        model.layerNormEpsilon = bert.layerNormEpsilon
+        var model: ModelConfiguration
+        switch initialization.architecture {
+        case .bert(let bert): model = bertModel(bert, task: task)
+        case .vit(let vit, _): model = ViTFineTuning.model(vit, task: task)
+        case .debertaV2(let deberta, _): model = DebertaV2FineTuning.model(deberta, task: task)
+        }
         model.classCount = task.classCount
         model.seed = seed
         model.pretrained = initialization
@@ -128,6 +168,36 @@ public enum FineTuning {
         return configuration
     }
 
+    /// The model configuration mirroring `bert`, for inputs up to `task`'s length.
+    static func bertModel(_ bert: BertConfiguration, task: any SequenceTask) -> ModelConfiguration {
+        var model = ModelConfiguration(
+            vocabularySize: bert.vocabularySize, modelDimension: bert.modelDimension,
+            layerCount: bert.layerCount,
+            headCount: bert.headCount, feedForwardDimension: bert.feedForwardDimension,
+            maximumLength: Swift.min(task.maxLength, bert.maximumPositions))
+        model.activation = bert.activation
+        model.dropout = bert.hiddenDropout
+        model.preNorm = false
+        model.positions = .learned
+        model.layerNormEpsilon = bert.layerNormEpsilon
+        return model
+    }
+
+    /// The classifier of `pretrained`'s family that `configuration` describes, with random weights
+    /// until the folder's or a run's weights are loaded into it.
+    public static func classifier(
+        _ configuration: ModelConfiguration, _ pretrained: PretrainedInitialization
+    ) throws -> any PretrainedClassifier {
+        switch pretrained.architecture {
+        case .bert: try BertSequenceClassifier(configuration, pretrained: pretrained)
+        case .vit: try ViTClassifier(configuration, pretrained: pretrained)
+        case .debertaV2(let deberta, let head):
+            try DebertaV2SequenceClassifier(
+                deberta, head: head, classCount: configuration.classCount,
+                freezeEncoder: pretrained.freezeEncoder, seed: configuration.seed)
+        }
+    }
+
     /// Warm-up steps for a run of `steps` steps: 6 %, rounded up.
     public static func warmupSteps(forSteps steps: Int) -> Int {
         Int((Double(steps) * warmupFraction).rounded(.up))
@@ -137,12 +207,13 @@ public enum FineTuning {
     @discardableResult
     public static func loadPretrainedWeights(
         into model: any TaskModel, from initialization: PretrainedInitialization
-    ) throws -> BertClassifierLoadReport {
-        guard let classifier = model as? BertSequenceClassifier else {
+    ) throws -> PretrainedClassifierLoadReport {
+        guard let classifier = model as? any PretrainedClassifier else {
             throw TrainingError.incompatible(
                 "the model was not built from a pretrained folder (--init-from)")
         }
-        let archive = try Safetensors.open(try Bert.weightsPath(in: initialization.directory))
+        let archive = try Safetensors.open(
+            try PretrainedFolder.weightsPath(in: initialization.directory))
         if let method = initialization.positionExtension,
             let trainedPositions = initialization.trainedPositions
         {

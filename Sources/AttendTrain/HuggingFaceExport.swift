@@ -1,9 +1,10 @@
 // `attend export`: a fine-tuned run as a Hugging Face folder, laid out as transformers'
-// BertForSequenceClassification saves itself: config.json (the pretrained config with
-// `architectures`, `id2label` and `label2id`), model.safetensors (F32; `bert.…` and
-// `classifier.weight`/`classifier.bias`) and the tokenizer files kept with the run. transformers'
-// `AutoModelForSequenceClassification`, `attend train --init-from` (encoder and classifier) and
-// `attend embed` (the encoder) load it.
+// BertForSequenceClassification (or ViTForImageClassification) saves itself: config.json (the
+// pretrained config with `architectures`, `id2label` and `label2id`), model.safetensors (F32;
+// `bert.…` or `vit.…`, and `classifier.weight`/`classifier.bias`) and the tokenizer files kept with
+// the run (a ViT: preprocessor_config.json with the normalisation training used). transformers'
+// `AutoModelForSequenceClassification` (`AutoModelForImageClassification`), `attend train
+// --init-from` (encoder and classifier) and `attend embed` (a BERT's encoder) load it.
 import AttendCore
 import AttendModels
 import Foundation
@@ -35,7 +36,20 @@ public enum HuggingFaceExport {
                 "\(run.modelPath) is missing: the run has not finished (resume it with "
                     + "`attend train --resume --out \(run.path)`)")
         }
-        let model = try BertSequenceClassifier(configuration.model, pretrained: pretrained)
+        let model = try FineTuning.classifier(configuration.model, pretrained)
+        let config: Data
+        var preprocessor: Data?
+        switch pretrained.architecture {
+        case .bert(let bert):
+            config = try configJSON(bert, "BertForSequenceClassification", pretrained.labels)
+        case .vit(let vit, let normalization):
+            config = try configJSON(vit, "ViTForImageClassification", pretrained.labels)
+            preprocessor = try ViTFineTuning.preprocessorJSON(vit, normalization)
+        case .debertaV2(let deberta, let head):
+            config = try configJSON(
+                DebertaV2ClassifierConfiguration(encoder: deberta, head: head),
+                "DebertaV2ForSequenceClassification", pretrained.labels)
+        }
         try Checkpoint.loadModel(model, from: run.modelPath)
         do {
             try FileManager.default.createDirectory(
@@ -44,17 +58,18 @@ public enum HuggingFaceExport {
             throw TrainingError.run("cannot create \(directory): \(error.localizedDescription)")
         }
         let folder = URL(fileURLWithPath: directory)
-        let configPath = folder.appendingPathComponent("config.json").path
-        do {
-            try configJSON(pretrained).write(to: URL(fileURLWithPath: configPath), options: .atomic)
-        } catch {
-            throw TrainingError.run("cannot write \(configPath): \(error.localizedDescription)")
+        var written = ["config.json"]
+        try write(config, to: folder.appendingPathComponent("config.json").path)
+        if let preprocessor {
+            try write(
+                preprocessor, to: folder.appendingPathComponent(ImageNormalization.fileName).path)
+            written.append(ImageNormalization.fileName)
         }
         try Safetensors.write(
             model.namedParameters().map { ($0.0, SafetensorsValue.float($0.1.value)) },
             metadata: ["format": "pt"],
             to: folder.appendingPathComponent("model.safetensors").path)
-        var written = ["config.json", "model.safetensors"]
+        written.append("model.safetensors")
         for name in FineTuning.tokenizerFiles {
             let source = run.tokenizerDirectory + "/" + name
             guard FileManager.default.fileExists(atPath: source) else { continue }
@@ -71,18 +86,28 @@ public enum HuggingFaceExport {
         return written
     }
 
-    /// transformers' config.json of the classifier: the encoder's config plus the head's entries.
-    static func configJSON(_ pretrained: PretrainedInitialization) throws -> Data {
-        let encoded = try JSONEncoder().encode(pretrained.bert)
+    /// Writes `data` to `path` atomically, or says which file could not be written.
+    static func write(_ data: Data, to path: String) throws {
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw TrainingError.run("cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
+    /// transformers' config.json of the classifier `architecture` over `labels`: the encoder's
+    /// config plus the head's entries.
+    static func configJSON(
+        _ encoder: some Encodable, _ architecture: String, _ labels: [String]
+    ) throws -> Data {
+        let encoded = try JSONEncoder().encode(encoder)
         var object = try JSONSerialization.jsonObject(with: encoded) as! [String: Any]
-        object["architectures"] = ["BertForSequenceClassification"]
+        object["architectures"] = [architecture]
         object["id2label"] = Dictionary(
-            uniqueKeysWithValues: pretrained.labels.enumerated().map {
-                ("\($0.offset)", $0.element)
-            })
-        object["label2id"] = Dictionary(
-            pretrained.labels.enumerated().map { ($0.element, $0.offset) }
-        ) { first, _ in first }
+            uniqueKeysWithValues: labels.enumerated().map { ("\($0.offset)", $0.element) })
+        object["label2id"] = Dictionary(labels.enumerated().map { ($0.element, $0.offset) }) {
+            first, _ in first
+        }
         object["problem_type"] = "single_label_classification"
         return try JSONSerialization.data(
             withJSONObject: object, options: [.prettyPrinted, .sortedKeys]) + Data("\n".utf8)

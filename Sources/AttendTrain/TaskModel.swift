@@ -61,7 +61,7 @@ public func makeModel(for kind: TaskKind, _ configuration: ModelConfiguration) t
                 "a pretrained encoder is fine-tuned as a sequence classifier, not for language modelling"
             )
         }
-        return try BertSequenceClassifier(configuration, pretrained: pretrained)
+        return try FineTuning.classifier(configuration, pretrained)
     }
     if configuration.architecture == .vit {
         guard kind == .classification else {

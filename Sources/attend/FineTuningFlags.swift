@@ -1,8 +1,8 @@
 // `attend train --init-from DIR [--freeze-encoder]`: the fine-tuning configuration the flags start
 // from, the checks after the other flags are applied, and what happens once before the first step
 // (the pretrained weights copied in, the folder's tokenizer kept with the run). DIR is either a
-// Hugging Face BERT folder or an Attend run directory (`attend pretrain`'s, usually), whose encoder
-// is copied by name into a model the other flags describe as usual.
+// Hugging Face BERT, DeBERTa-v2 or ViT folder or an Attend run directory (`attend pretrain`'s,
+// usually), whose encoder is copied by name into a model the other flags describe as usual.
 import AttendData
 import AttendModels
 import AttendTrain
@@ -12,7 +12,8 @@ import Foundation
 struct FineTuningOptions: OptionGroup {
     let initFrom = Option.string(
         "init-from", "DIR",
-        "fine-tune a Hugging Face BERT folder (config.json, model.safetensors, vocab): "
+        "fine-tune a Hugging Face BERT or DeBERTa-v2 folder (config.json, model.safetensors, "
+            + "vocab) or ViT folder (images as --data): "
             + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
             + "6 % warm-up, "
             + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
@@ -85,13 +86,17 @@ enum FineTuningFlags {
         return nil
     }
 
-    /// With `--init-from`: the data are tokenised by the pretrained folder's WordPiece
-    /// tokenizer, whose files are copied into the run directory first (`tokenizer/`), so that
-    /// evaluation and prediction read them from the run.
+    /// With `--init-from`: the folder must be of a family that reads the data (a ViT for images);
+    /// texts are tokenised by the pretrained folder's WordPiece tokenizer, whose files are copied
+    /// into the run directory first (`tokenizer/`), so that evaluation and prediction read them
+    /// from the run.
     static func useTokenizerOfPretrainedFolder(
         _ arguments: ParsedArguments<TrainOptions>, data: inout UserDataConfiguration
     ) throws {
         guard let directory = try pretrainedFolder(arguments) else { return }
+        // The family is checked first: its error beats one about missing tokenizer files.
+        try FineTuning.checkFamily(directory: directory, images: data.format.isImages)
+        guard !data.format.isImages else { return }
         let run = RunDirectory(path: DataFlags.absolute(try arguments.required(\.out)))
         try FineTuning.saveTokenizer(from: directory, to: run)
         data.tokenizer = .wordPiece(directory: run.tokenizerDirectory)
@@ -144,23 +149,52 @@ enum FineTuningFlags {
             }
             return
         }
-        let (length, positions) = (
-            configuration.model.maximumLength, pretrained.bert.maximumPositions
-        )
-        if length > positions {
-            guard let method else {
-                throw UsageError(
-                    "attend train: --seq-len \(length) is longer than the \(positions) positions "
-                        + "of \(pretrained.directory); add --extend-positions tile (or "
-                        + "interpolate) to grow its position table, or lower --seq-len")
-            }
-            configuration.model.pretrained = pretrained.extendingPositions(to: length, by: method)
-        }
+        configuration.model.pretrained = try checkInputLength(
+            configuration.model, of: pretrained, extension: method, arguments: arguments)
         if try arguments[\.fineTuning.initFrom] != nil
             && !arguments.isGiven(arguments.options.warmup)
         {
             configuration.warmupSteps = FineTuning.warmupSteps(forSteps: configuration.steps)
         }
+    }
+
+    /// Checks the model's input length against the pretrained folder: a DeBERTa-v2 folder runs
+    /// only its own attention, a ViT reads whole images (no `--seq-len`), and a BERT folder's
+    /// position table grows by `method` (`--extend-positions`) when `--seq-len` exceeds it.
+    /// Returns the initialization with the grown table recorded.
+    static func checkInputLength(
+        _ model: ModelConfiguration, of pretrained: PretrainedInitialization,
+        extension method: PositionExtension?, arguments: ParsedArguments<TrainOptions>
+    ) throws -> PretrainedInitialization {
+        if case .debertaV2 = pretrained.architecture, model.mixer != "full" {
+            throw UsageError(
+                "attend train: --mixer \(model.mixer) cannot run in the DeBERTa-v2 model of "
+                    + "\(pretrained.directory): it runs its own disentangled attention (leave "
+                    + "--mixer out)")
+        }
+        guard let positions = pretrained.architecture.maximumPositions else {
+            if arguments.isGiven(arguments.options.seqLen) || method != nil {
+                throw UsageError(
+                    "attend train: --seq-len and --extend-positions cannot change the input of "
+                        + "the ViT at \(pretrained.directory): it reads whole images of its "
+                        + "image_size")
+            }
+            return pretrained
+        }
+        guard model.maximumLength > positions else { return pretrained }
+        guard pretrained.bert != nil else {
+            throw UsageError(
+                "attend train: --seq-len \(model.maximumLength) is longer than the "
+                    + "\(positions) positions of \(pretrained.directory) (only BERT folders "
+                    + "can grow their position table with --extend-positions)")
+        }
+        guard let method else {
+            throw UsageError(
+                "attend train: --seq-len \(model.maximumLength) is longer than the \(positions) "
+                    + "positions of \(pretrained.directory); add --extend-positions tile (or "
+                    + "interpolate) to grow its position table, or lower --seq-len")
+        }
+        return pretrained.extendingPositions(to: model.maximumLength, by: method)
     }
 
     /// Before the first step of a new (not resumed) fine-tuning run: copies the pretrained
@@ -174,7 +208,9 @@ enum FineTuningFlags {
         guard let pretrained = trainer.configuration.model.pretrained else { return }
         let report = try FineTuning.loadPretrainedWeights(into: trainer.model, from: pretrained)
         try run.prepare()
-        try FineTuning.saveTokenizer(from: pretrained.directory, to: run)
+        if pretrained.architecture.maximumPositions != nil {  // a text model: keep its tokenizer
+            try FineTuning.saveTokenizer(from: pretrained.directory, to: run)
+        }
         var notes = ["encoder from \(report.encoder.file)"]
         notes.append(
             report.loadedClassifier
@@ -185,9 +221,10 @@ enum FineTuningFlags {
             notes.append(
                 "\(report.encoder.keptInitial.count) mechanism parameters at their initial values")
         }
-        if let method = pretrained.positionExtension, let trained = pretrained.trainedPositions {
-            notes.append(
-                "positions \(trained) → \(pretrained.bert.maximumPositions) (\(method.rawValue))")
+        if let method = pretrained.positionExtension, let trained = pretrained.trainedPositions,
+            let grown = pretrained.architecture.maximumPositions
+        {
+            notes.append("positions \(trained) → \(grown) (\(method.rawValue))")
         }
         if pretrained.freezeEncoder { notes.append("encoder frozen") }
         writeError("attend train: fine-tuning: " + notes.joined(separator: "; "))

@@ -251,5 +251,19 @@ private let smallBertJSON =
         (deberta.embeddingSize, deberta.attentionHeadSize) = (4, 4)
         deberta.convolutionKernelSize = 3
         try expectEveryFieldRoundTrips(deberta, from: DebertaV2Configuration())
+        let normalization = ImageNormalization(
+            rescaleFactor: 0.5, mean: [0.1], standardDeviation: [0.2])
+        try expectEveryFieldRoundTrips(normalization, from: .vitDefault(channels: 3))
+        var fineTunedViT = PretrainedInitialization(
+            directory: "v", architecture: .vit(vit, normalization), labels: ["x"])
+        fineTunedViT.freezeEncoder = true
+        #expect(try roundTripped(fineTunedViT) == fineTunedViT)
+        var head = DebertaV2ClassifierHead()
+        (head.activation, head.poolerDropout) = (.tanh, 0.2)
+        (head.classifierDropout, head.poolerWidth) = (0.3, 8)
+        try expectEveryFieldRoundTrips(head, from: DebertaV2ClassifierHead())
+        let fineTunedDeberta = PretrainedInitialization(
+            directory: "w", architecture: .debertaV2(deberta, head), labels: ["y"])
+        #expect(try roundTripped(fineTunedDeberta) == fineTunedDeberta)
     }
 }

@@ -101,7 +101,7 @@ import Testing
             directory: folder, task: task, freezeEncoder: false)
         #expect(initialization.extendingPositions(to: 64, by: .tile) == initialization)
         let grown = initialization.extendingPositions(to: 200, by: .interpolate)
-        #expect(grown.bert.maximumPositions == 200 && grown.trainedPositions == 64)
+        #expect(grown.bert?.maximumPositions == 200 && grown.trainedPositions == 64)
         #expect(grown.extendingPositions(to: 300, by: .interpolate).trainedPositions == 64)
         let decoded = try JSONDecoder().decode(
             PretrainedInitialization.self, from: try JSONEncoder().encode(grown))

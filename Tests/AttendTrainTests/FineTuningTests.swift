@@ -168,14 +168,19 @@ func tinyPretrainedFolder(seed: UInt64 = 5, initializerRange: Float = 0.02) thro
         #expect {
             try FineTuning.initialization(directory: folder, task: bytes, freezeEncoder: false)
         } throws: { "\($0)".contains("token ids up to 256, beyond the 50 tokens") }
-        let vit = NSTemporaryDirectory() + "attend-vit-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: vit, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: vit) }
-        try #"{"model_type": "vit"}"#.write(
-            toFile: vit + "/config.json", atomically: true, encoding: .utf8)
+        let other = NSTemporaryDirectory() + "attend-other-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: other) }
+        try #"{"model_type": "gpt2"}"#.write(
+            toFile: other + "/config.json", atomically: true, encoding: .utf8)
         #expect {
-            try FineTuning.initialization(directory: vit, task: task, freezeEncoder: false)
-        } throws: { "\($0)".contains("vit folder") && "\($0)".contains("supported: bert") }
+            try FineTuning.initialization(directory: other, task: task, freezeEncoder: false)
+        } throws: { "\($0)".contains("gpt2 folder") && "\($0)".contains("supported: bert, vit") }
+        try #"{"model_type": "vit"}"#.write(
+            toFile: other + "/config.json", atomically: true, encoding: .utf8)
+        #expect {
+            try FineTuning.initialization(directory: other, task: task, freezeEncoder: false)
+        } throws: { "\($0)".contains("is a ViT, which classifies images") }
 
         let scratch = temporaryRun("scratch-export")
         defer { try? FileManager.default.removeItem(atPath: scratch.path) }

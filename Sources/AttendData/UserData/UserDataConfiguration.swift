@@ -34,6 +34,9 @@ public enum DataFormat: String, Codable, Sendable, CaseIterable {
         }
     }
 
+    /// True for the image formats (a folder per class, IDX files).
+    public var isImages: Bool { self == .images || self == .idx }
+
     /// True for the formats whose records carry named text and label fields.
     public var hasFields: Bool { self == .jsonl || self == .csv || self == .tsv }
 }

@@ -86,46 +86,15 @@ public final class BertSequenceClassifier: Module {
         return bert.pooledOutput(hidden)!  // built with a pooler
     }
 
-    /// Text pairs as one sequence per row: [CLS] a [SEP] b [SEP] from the batches of the first
-    /// texts ([CLS] a [SEP]) and of the second ([CLS] b [SEP], whose [CLS] is dropped), padded with
-    /// `paddingID` to the longest joined row. Rows longer than the model's positions lose tokens
-    /// from the end of the longer text first (transformers' `longest_first`), keeping each [SEP].
+    /// Text pairs as one sequence per row ([CLS] a [SEP] b [SEP]), cut to the model's positions:
+    /// `joinTextPairs`.
     public func joinedPairs(
         _ first: Indices, mask firstMask: Tensor, _ second: Indices, mask secondMask: Tensor,
         paddingID: Int
     ) -> (ids: Indices, mask: Tensor) {
-        func rows(_ ids: Indices, _ mask: Tensor) -> [[Int]] {
-            let n = ids.shape[1]
-            let real = mask.scalars
-            return (0..<ids.shape[0]).map { r in
-                (0..<n).filter { real[r * n + $0] != 0 }.map { ids.values[r * n + $0] }
-            }
-        }
-        let limit = bert.configuration.maximumPositions
-        let joined = zip(rows(first, firstMask), rows(second, secondMask)).map { a, b -> [Int] in
-            var (a, b) = (a, Array(b.dropFirst()))
-            while a.count + b.count > limit {  // drop the last word piece before a [SEP]
-                if a.count >= b.count && a.count > 2 {
-                    a.remove(at: a.count - 2)
-                } else if b.count > 1 {
-                    b.remove(at: b.count - 2)
-                } else {
-                    break
-                }
-            }
-            return a + b
-        }
-        let width = joined.map(\.count).max() ?? 0
-        var ids = [Int](repeating: paddingID, count: joined.count * width)
-        var mask = [Float](repeating: 0, count: joined.count * width)
-        for (r, row) in joined.enumerated() {
-            for (t, id) in row.enumerated() {
-                ids[r * width + t] = id
-                mask[r * width + t] = 1
-            }
-        }
-        let shape = [joined.count, width]
-        return (Indices(shape: shape, values: ids), Tensor(shape: shape, scalars: mask))
+        joinTextPairs(
+            first, mask: firstMask, second, mask: secondMask, paddingID: paddingID,
+            limit: bert.configuration.maximumPositions)
     }
 
     /// Segment ids [b, n]: 0 up to and including the first `separator` of each row, 1 after it.
@@ -142,16 +111,8 @@ public final class BertSequenceClassifier: Module {
     }
 }
 
-/// What `BertSequenceClassifier.loadPretrained(from:)` did besides copying the encoder.
-public struct BertClassifierLoadReport: Sendable {
-    /// The encoder's report (skipped, converted and initial tensors).
-    public let encoder: BertLoadReport
-    /// True when the folder's pooler was absent and a new one was initialised.
-    public let newPooler: Bool
-    /// True when the folder held a classifier of the right shape and it was loaded (an exported
-    /// fine-tuned model); false: the classifier is new.
-    public let loadedClassifier: Bool
-}
+/// What `BertSequenceClassifier.loadPretrained(from:)` did (the report every family shares).
+public typealias BertClassifierLoadReport = PretrainedClassifierLoadReport
 
 extension BertSequenceClassifier {
     /// Copies a Hugging Face BERT checkpoint (BertModel, or a *ForSequenceClassification with
@@ -166,17 +127,8 @@ extension BertSequenceClassifier {
         let poolerNames = ["pooler.dense.weight", "pooler.dense.bias"]
         let hasPooler = poolerNames.contains { names.contains($0) || names.contains("bert." + $0) }
         let encoder = try bert.load(from: archive, optional: hasPooler ? [] : Set(poolerNames))
-        var loadedClassifier = false
-        if names.contains("classifier.weight") && names.contains("classifier.bias") {
-            let weight = try archive.info("classifier.weight")
-            let bias = try archive.info("classifier.bias")
-            if weight.shape == classifier.weight.shape, bias.shape == classifier.bias?.shape {
-                classifier.weight.value = try archive.tensor("classifier.weight")
-                classifier.bias?.value = try archive.tensor("classifier.bias")
-                loadedClassifier = true
-            }
-        }
         return BertClassifierLoadReport(
-            encoder: encoder, newPooler: !hasPooler, loadedClassifier: loadedClassifier)
+            encoder: encoder, newPooler: !hasPooler,
+            loadedClassifier: try classifier.loadHead(named: "classifier", from: archive))
     }
 }

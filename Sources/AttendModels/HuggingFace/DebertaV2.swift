@@ -96,7 +96,8 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
         try c.override(&convolutionKernelSize, .convolutionKernelSize)
     }
 
-    /// Writes transformers' keys (lists as lists).
+    /// Writes transformers' keys: `pos_att_type` as a list, `norm_rel_ebd` as the "a|b" string
+    /// transformers' encoder splits (it cannot read a list there).
     public func encode(to encoder: any Encoder) throws {
         try encodeEncoderFields(to: encoder)
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -108,7 +109,9 @@ public struct DebertaV2Configuration: PretrainedEncoderConfiguration, Codable, S
         try c.encode(positionBuckets, forKey: .positionBuckets)
         try c.encode(positionAttentionTypes, forKey: .positionAttentionTypes)
         try c.encode(shareAttentionKey, forKey: .shareAttentionKey)
-        try c.encode(normalizeRelativeEmbeddings, forKey: .normalizeRelativeEmbeddings)
+        try c.encode(
+            normalizeRelativeEmbeddings.joined(separator: "|"), forKey: .normalizeRelativeEmbeddings
+        )
         try c.encode(positionBiasedInput, forKey: .positionBiasedInput)
         try c.encodeIfPresent(embeddingSize, forKey: .embeddingSize)
         try c.encodeIfPresent(attentionHeadSize, forKey: .attentionHeadSize)

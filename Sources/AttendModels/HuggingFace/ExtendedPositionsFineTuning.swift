@@ -8,17 +8,20 @@ import AttendCore
 import AttendNN
 
 extension PretrainedInitialization {
-    /// This initialization with the encoder's position table grown to `positions` rows by
+    /// This initialization with a BERT encoder's position table grown to `positions` rows by
     /// `method` (the folder's own length kept in `trainedPositions`); unchanged when `positions`
-    /// does not exceed the table.
+    /// does not exceed the table or the folder is not a BERT.
     public func extendingPositions(
         to positions: Int, by method: PositionExtension
     ) -> PretrainedInitialization {
-        guard positions > bert.maximumPositions else { return self }
+        guard case .bert(var configuration) = architecture,
+            positions > configuration.maximumPositions
+        else { return self }
         var extended = self
-        extended.trainedPositions = trainedPositions ?? bert.maximumPositions
+        extended.trainedPositions = trainedPositions ?? configuration.maximumPositions
         extended.positionExtension = method
-        extended.bert.maximumPositions = positions
+        configuration.maximumPositions = positions
+        extended.architecture = .bert(configuration)
         return extended
     }
 }

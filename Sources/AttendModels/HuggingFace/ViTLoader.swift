@@ -40,6 +40,13 @@ extension ViT {
     /// `PretrainedModelError.weightsMismatch` naming every problem before anything is assigned.
     @discardableResult
     public func load(from archive: any SafetensorsArchive) throws -> ViTLoadReport {
+        try load(from: archive, naming: ViT.naming)
+    }
+
+    /// `load(from:)` with the key translation `naming`.
+    func load(
+        from archive: any SafetensorsArchive, naming: CheckpointNaming
+    ) throws -> ViTLoadReport {
         let mechanismParameters = Set(
             layers.enumerated().flatMap { index, layer -> [String] in
                 switch layer.attention {
@@ -52,7 +59,7 @@ extension ViT {
                         .map(\.0)
                 }
             })
-        return try loadPretrained(from: archive, naming: ViT.naming, optional: mechanismParameters)
+        return try loadPretrained(from: archive, naming: naming, optional: mechanismParameters)
     }
 
     /// Writes config.json and model.safetensors (F32, transformers' names) into `directory`: a
