@@ -150,8 +150,8 @@ public final class Trainer {
     private var padding: Padding { .longestUpTo(configuration.model.maximumLength) }
     /// Examples per evaluation batch: one process's training micro-batch. Evaluation keeps no
     /// activations for gradients, so it then needs less memory than the step the memory check
-    /// measured; Path-X at preset `lra` evaluated whole batches of 512 at 13.6 GiB resident after
-    /// training at 6.2 GiB with `--accumulate 16` (docs/results/memory.md).
+    /// measured; Path-X at preset `lra` evaluated whole batches of 512 at 13.0 GiB resident after
+    /// training at 5.9 GiB with `--accumulate 16` (docs/results/memory.md).
     private var evaluationBatchSize: Int {
         Swift.max(configuration.batchSize / communicator.size / configuration.accumulate, 1)
     }
