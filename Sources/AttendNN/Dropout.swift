@@ -30,24 +30,10 @@ public final class Dropout: Module, Stochastic {
     /// Restarts the mask stream from `seed`.
     public func reseed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
 
-    /// x in evaluation mode; x ⊙ mask/(1−p) in training.
+    /// x in evaluation mode; x ⊙ mask/(1−p) in training (`Tensor.droppedOut`, which redraws the
+    /// mask for the gradient instead of keeping it).
     public func callAsFunction(_ x: Tensor) -> Tensor {
         guard isTraining && probability > 0 else { return x }
-        let keep = 1 - probability
-        // Each 64-bit draw gives two 32-bit uniforms: an element survives when its uniform is below
-        // keep·2³², so p is honoured to 2⁻³² and the generator runs half as often.
-        let threshold = UInt64((Double(keep) * 4_294_967_296).rounded(.down))
-        let scale = 1 / keep
-        let mask = Tensor.filled(shape: x.shape) { m in
-            var i = 0
-            while i + 1 < m.count {
-                let bits = generator.next()
-                m[i] = bits >> 32 < threshold ? scale : 0
-                m[i + 1] = bits & 0xFFFF_FFFF < threshold ? scale : 0
-                i += 2
-            }
-            if i < m.count { m[i] = generator.next() >> 32 < threshold ? scale : 0 }
-        }
-        return x * mask
+        return x.droppedOut(probability: probability, generator: &generator)
     }
 }

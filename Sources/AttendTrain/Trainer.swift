@@ -148,6 +148,13 @@ public final class Trainer {
     private var isDistributed: Bool { communicator.size > 1 }
     /// Examples longer than the model's longest input (`--seq-len`) are cut, keeping their start.
     private var padding: Padding { .longestUpTo(configuration.model.maximumLength) }
+    /// Examples per evaluation batch: one process's training micro-batch. Evaluation keeps no
+    /// activations for gradients, so it then needs less memory than the step the memory check
+    /// measured; Path-X at preset `lra` evaluated whole batches of 512 at 13.0 GiB resident after
+    /// training at 5.9 GiB with `--accumulate 16` (docs/results/memory.md).
+    private var evaluationBatchSize: Int {
+        Swift.max(configuration.batchSize / communicator.size / configuration.accumulate, 1)
+    }
 
     /// The batches of the epoch that step `step` (0-based) falls in, and the step's position in it.
     private func epochBatches(for step: Int) -> (batches: Batches, position: Int) {
@@ -473,15 +480,16 @@ public final class Trainer {
 
     /// Loss and accuracy on `split` in evaluation mode (`limit` > 0 uses only the first examples).
     /// In a distributed run the processes take turns over the batches and sum their totals.
+    /// Batches hold one process's training micro-batch of examples (`evaluationBatchSize`).
     public func evaluate(_ split: Split, limit: Int = 0) throws -> Evaluation {
         model.eval()
         defer { model.train() }
+        let size = evaluationBatchSize
         let batches = Batches(
-            task: task, split: split, batchSize: configuration.batchSize, shuffled: false,
-            padding: padding)
+            task: task, split: split, batchSize: size, shuffled: false, padding: padding)
         var lossSum: Double = 0, correct = 0, counted = 0
         for index in stride(from: communicator.rank, to: batches.count, by: communicator.size) {
-            if limit > 0 && index * configuration.batchSize >= limit { break }
+            if limit > 0 && index * size >= limit { break }
             let batch = batches[index]
             try withoutGradient {
                 let output = try model.output(for: batch, trainingStep: optimizer.stepCount)

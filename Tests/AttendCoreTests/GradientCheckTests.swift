@@ -35,7 +35,8 @@ enum GradientCases {
         arithmetic + unaryMath + activations + selection + reductions + softmax + scanAndMatmul
         + movement + gathers + fusedLayers
 
-    /// The fused ops behind Linear, LayerNorm and RMSNorm, with and without their optional inputs.
+    /// The fused ops behind Linear, LayerNorm, RMSNorm and Dropout, with and without their optional
+    /// inputs.
     static let fusedLayers: [GradientCase] = {
         let x = uniform([2, 3, 5], seed: 140)
         let weight = uniform([4, 5], seed: 141), bias = uniform([4], seed: 142)
@@ -57,6 +58,11 @@ enum GradientCases {
                 $0[0].rmsNormalized(gamma: $0[1], epsilon: 1e-6)
             },
             GradientCase(.rmsNorm, "no γ", [x]) { $0[0].rmsNormalized(gamma: nil, epsilon: 1e-6) },
+            // Every evaluation draws from a generator in the same state, so the mask is fixed.
+            GradientCase(.dropout, "p = 0.4, one odd-sized mask", [x]) {
+                var generator = RandomGenerator(seed: 145)
+                return $0[0].droppedOut(probability: 0.4, generator: &generator)
+            },
         ]
     }()
 

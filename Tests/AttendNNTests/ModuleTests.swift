@@ -70,6 +70,20 @@ final class TwoLayers: Module {
     #expect(dropout(Tensor.ones([10])).scalars == [Float](repeating: 1, count: 10))
 }
 
+/// The gradient redraws the mask from the stream's state at the forward call: it must be the
+/// forward's mask exactly, while the module's stream has moved on to a new mask.
+@Test func dropoutGradientIsTheForwardMask() {
+    let dropout = Dropout(probability: 0.3)
+    dropout.reseed(9)
+    let gradient = valueAndGradient(at: [Tensor.ones([1_001])]) { dropout($0[0]).summed() }
+        .gradients[0].scalars
+    let next = dropout(Tensor.ones([1_001])).scalars
+    dropout.reseed(9)
+    let forward = dropout(Tensor.ones([1_001])).scalars
+    #expect(gradient == forward)
+    #expect(gradient.contains(0) && next != forward)
+}
+
 @Test func reseedingMakesDropoutRepeatable() {
     let model = TwoLayers()
     let x = Tensor.randomNormal([8, 3], seed: 2)

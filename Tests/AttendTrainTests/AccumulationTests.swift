@@ -64,6 +64,20 @@ import Testing
         }
     }
 
+    /// Evaluation runs in micro-batches (so it fits wherever a training step does) and gives the
+    /// whole batches' loss and accuracy; a limit of one micro-batch evaluates only its examples.
+    @Test func evaluationInMicroBatchesEqualsWholeBatches() throws {
+        var (configuration, task) = try tinyConfiguration("listops", steps: 1)
+        configuration.batchSize = 8
+        let whole = try Trainer(configuration: configuration, task: task, run: nil)
+        configuration.accumulate = 4
+        let micro = try Trainer(configuration: configuration, task: task, run: nil)
+        let (a, b) = (try whole.evaluate(.validation), try micro.evaluate(.validation))
+        #expect(a.counted == b.counted && a.accuracy == b.accuracy)
+        #expect(Tolerance.reordered.accepts(b.loss, a.loss), "loss \(b.loss) vs \(a.loss)")
+        #expect(try micro.evaluate(.validation, limit: 2).counted == 2)
+    }
+
     @Test func anAccumulationThatDoesNotDivideTheBatchIsRefused() throws {
         var (configuration, task) = try tinyConfiguration("listops", steps: 1)
         configuration.accumulate = 3

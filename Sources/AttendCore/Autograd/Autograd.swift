@@ -133,8 +133,11 @@ func backpropagate(from output: Tensor, seed: Tensor?, keeping wanted: Set<Int>)
 /// The backward sweep from several seeded roots. Nodes with an id below `boundary` are not entered:
 /// their gradients are summed and returned when wanted, but their own rules do not run (a
 /// recomputed region's sweep stops at the values it read from outside; see Recomputation.swift).
+/// With `releasingRules`, each entered node drops its rule once it has run, so the activations
+/// it kept are freed during the sweep; the graph cannot be differentiated again.
 func backpropagate(
-    from roots: [(node: GradientNode, seed: Tensor)], keeping wanted: Set<Int>, boundary: Int = 0
+    from roots: [(node: GradientNode, seed: Tensor)], keeping wanted: Set<Int>, boundary: Int = 0,
+    releasingRules: Bool = false
 ) -> [Int: Tensor] {
     // Every node reachable from the roots, then reverse creation order: a topological order.
     var reachable: [GradientNode] = []
@@ -158,6 +161,7 @@ func backpropagate(
             if wanted.contains(node.id) { kept[node.id] = dy }
             guard let rule = node.backward else { continue }
             let inputGrads = rule(dy)
+            if releasingRules { node.releaseBackward() }
             precondition(
                 inputGrads.count == node.inputs.count,
                 "gradient rule of \(node.op) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs"

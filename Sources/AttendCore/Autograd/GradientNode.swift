@@ -13,8 +13,9 @@ import Synchronization
     let inputs: [GradientNode?]
     /// Shapes of the inputs, to check what each gradient rule returns.
     let inputShapes: [[Int]]
-    /// Maps the output gradient to one gradient per input (nil where not needed). Nil for leaves.
-    let backward: ((Tensor) -> [Tensor?])?
+    /// Maps the output gradient to one gradient per input (nil where not needed). Nil for leaves,
+    /// and after `releaseBackward()`.
+    private(set) var backward: ((Tensor) -> [Tensor?])?
 
     private static let counter = Atomic<Int>(0)
 
@@ -28,7 +29,10 @@ import Synchronization
         self.backward = backward
     }
 
-    var isLeaf: Bool { backward == nil }
+    /// Drops the gradient rule and with it the values it kept for backward: a sweep that runs a
+    /// graph only once (a recomputed region's) frees each op's saved activations as soon as its
+    /// rule has run.
+    func releaseBackward() { backward = nil }
 
     /// A lower bound for the id of the next node made: nodes made from now on have ids ≥ this,
     /// and every existing node's id is below it.

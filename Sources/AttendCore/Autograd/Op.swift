@@ -25,7 +25,7 @@ public struct Op: Hashable, Sendable, CaseIterable, CustomStringConvertible {
         sum, max, min, logSumExp,
         softmax, logSoftmax,
         cumulativeSum, matmul, linear,
-        layerNorm, rmsNorm,
+        layerNorm, rmsNorm, dropout,
         reshape, permute, slice, concatenate, pad, broadcast,
         indexSelect, gather,
         custom,
@@ -119,6 +119,8 @@ public struct Op: Hashable, Sendable, CaseIterable, CustomStringConvertible {
     public static let layerNorm = Op("layerNorm")
     /// RMSNorm, fused.
     public static let rmsNorm = Op("rmsNorm")
+    /// Inverted dropout with its mask redrawn in backward.
+    public static let dropout = Op("dropout")
     // Movement
     /// A new shape over the same values.
     public static let reshape = Op("reshape")

@@ -37,29 +37,11 @@ public func recomputedInBackward(_ forward: @escaping () throws -> [Tensor]) thr
         backward: { _ in
             let seeds = parked.gradients
             parked.gradients = Array(repeating: nil, count: seeds.count)
-            let freshStart = GradientNode.nextID
-            let fresh: [Tensor]
-            do {
-                fresh = try GradientMode.$isEnabled.withValue(true) { try forward() }
-            } catch {
-                preconditionFailure(
-                    "a recomputed region failed when run again for its gradient: \(error)")
-            }
-            precondition(
-                fresh.count == seeds.count,
-                "a recomputed region returned \(fresh.count) outputs, then \(seeds.count)")
-            let roots = zip(fresh, seeds).compactMap { output, seed in
-                seed.flatMap { seed in output.node.map { (node: $0, seed: seed) } }
-            }
-            precondition(
-                boundaryNodes(of: fresh, madeFrom: freshStart).keys.allSatisfy {
-                    boundary[$0] != nil
-                },
-                "a recomputed region read graph values its first run did not: "
-                    + "its forward is not repeatable"
-            )
+            let roots = recomputedRoots(forward, seeds: seeds, boundary: boundary)
+            // The fresh graph is swept once, so each op's activations go as soon as its rule ran.
             let grads = backpropagate(
-                from: roots, keeping: Set(boundary.keys), boundary: freshStart)
+                from: roots.nodes, keeping: Set(boundary.keys), boundary: roots.start,
+                releasingRules: true)
             return inputs.map { grads[$0.node.id] }
         })
     return outputs.enumerated().map { index, output in
@@ -70,6 +52,33 @@ public func recomputedInBackward(_ forward: @escaping () throws -> [Tensor]) thr
         }
         return Tensor(shape: output.shape, storage: output.storage, node: park)
     }
+}
+
+/// Runs a region's `forward` again with recording on and returns the nodes of its outputs with
+/// their gradients (`seeds`), and the first node id of the fresh graph. Only the nodes are kept:
+/// the outputs' values are not needed for the sweep, so they are freed before it starts.
+private func recomputedRoots(
+    _ forward: () throws -> [Tensor], seeds: [Tensor?],
+    boundary: [Int: (node: GradientNode, shape: [Int])]
+) -> (nodes: [(node: GradientNode, seed: Tensor)], start: Int) {
+    let start = GradientNode.nextID
+    let fresh: [Tensor]
+    do {
+        fresh = try GradientMode.$isEnabled.withValue(true) { try forward() }
+    } catch {
+        preconditionFailure("a recomputed region failed when run again for its gradient: \(error)")
+    }
+    precondition(
+        fresh.count == seeds.count,
+        "a recomputed region returned \(fresh.count) outputs, then \(seeds.count)")
+    precondition(
+        boundaryNodes(of: fresh, madeFrom: start).keys.allSatisfy { boundary[$0] != nil },
+        "a recomputed region read graph values its first run did not: its forward is not repeatable"
+    )
+    let nodes = zip(fresh, seeds).compactMap { output, seed in
+        seed.flatMap { seed in output.node.map { (node: $0, seed: seed) } }
+    }
+    return (nodes, start)
 }
 
 /// The nodes made before id `start` that the nodes made since (reachable from `outputs`) read, by
