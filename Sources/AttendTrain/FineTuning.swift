@@ -214,10 +214,12 @@ public enum FineTuning {
         }
         let archive = try Safetensors.open(
             try PretrainedFolder.weightsPath(in: initialization.directory))
+        // Only a BERT folder's position table grows (`extendingPositions`).
         if let method = initialization.positionExtension,
-            let trainedPositions = initialization.trainedPositions
+            let trainedPositions = initialization.trainedPositions,
+            let bert = model as? BertSequenceClassifier
         {
-            return try classifier.loadPretrained(
+            return try bert.loadPretrained(
                 from: archive, trainedPositions: trainedPositions, extension: method)
         }
         return try classifier.loadPretrained(from: archive)
