@@ -228,3 +228,10 @@ extension HypercubeAttention: DecodingAttentionCore {
         return cache.attend(query: query, scale: scale, slots: { i, _ in slots[i] })
     }
 }
+
+extension HypercubeAttention.Options: LimitedOptions {
+    /// Tokens per hypercube node.
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("block_size", \.blockSize, 1...65_536)
+    ]
+}
