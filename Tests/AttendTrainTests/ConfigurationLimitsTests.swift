@@ -98,6 +98,18 @@ import Testing
         #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
     }
 
+    @Test(arguments: [
+        ["--lengths", "64", "--batch", "4096", "--heads", "4096"],
+        ["--heads", "100000000"],
+        ["--lengths", "100000000"],
+    ])
+    func benchAttentionRefusesSizesBeyondMemory(_ flags: [String]) throws {
+        let result = try refusal(["bench", "attention", "--mixers", "local"] + flags)
+        #expect(result.status == 2, "\(result.output)")
+        #expect(result.output.contains("for its inputs, more than the"), "\(result.output)")
+        #expect(result.output.split(separator: "\n").count == 1, "\(result.output)")
+    }
+
     @Test func configurationFilesAreCheckedLikeFlags() throws {
         let folder = NSTemporaryDirectory() + "attend-limits-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
