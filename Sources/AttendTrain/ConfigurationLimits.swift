@@ -44,10 +44,11 @@ extension TrainingConfiguration {
         )
         try check(logInterval, 1...1_000_000_000, "log_interval")
         try check(accumulate, 1...batchSize, "accumulate", flag: "--accumulate")
+        // The model first: its layer count bounds the next range (0...-1 would trap).
+        try model.validate()
         try check(
             checkpointActivations, 0...model.layerCount, "checkpoint_activations",
             flag: "--checkpoint-activations")
-        try model.validate()
     }
 }
 

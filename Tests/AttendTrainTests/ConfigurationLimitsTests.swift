@@ -22,6 +22,8 @@ import Testing
             ("batch_size", { $0.batchSize = 1_000_000_000_000 }),
             ("learning_rate", { $0.learningRate = -1 }),
             ("model.layer_count", { $0.model.layerCount = 100_000_000 }),
+            // Found by the configuration fuzz target: 0...layer_count trapped at -1.
+            ("model.layer_count", { $0.model.layerCount = -1 }),
             ("model.head_count", { $0.model.headCount = 3 }),
             ("model.mixer", { $0.model.mixer = "nonesuch" }),
             ("beta2", { $0.beta2 = 1 }),
