@@ -43,8 +43,9 @@ fuzz: setup
 	scripts/fuzz.sh
 
 # The test suite under AddressSanitizer, then under ThreadSanitizer, each in its own build folder
-# (slow: run it before a release, not on every change). The suppression files name the leaks and
-# races of the toolchain's test runner and runtime, never Attend's own code.
+# (slow: run it before a release, not on every change). The suppression files hold the leaks and
+# races of the toolchain's test runner and runtime, never a fault of Attend's own code
+# (docs/reliability.md says why one kind of entry names an Attend type).
 SUPPRESSIONS := $(CURDIR)/scripts/sanitizers
 sanitize: setup
 	ATTEND_SANITIZER=address LSAN_OPTIONS=suppressions=$(SUPPRESSIONS)/lsan.supp:print_suppressions=0 \

@@ -99,3 +99,29 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         return (headCount, modelDimension / headCount)
     }
 }
+
+extension MixerConfiguration: LimitedOptions {
+    /// The fields every mechanism reads.
+    public static let limits: [OptionLimit<Self>] = [
+        .number("attention_dropout", \.attentionDropout, .from(0, below: 1))
+    ]
+
+    /// Each section of `mixer_options` with its limits and the mechanisms that read it; a new
+    /// mechanism adds its own (a registry-wide test fails for a mechanism that has none).
+    public static let optionSections: [MixerOptionSection] = [
+        .init(nil, \.self, mechanisms: []),
+        .init("full", \.full, mechanisms: ["full"]),
+        .init("local", \.local, mechanisms: ["local"]),
+        .init("bigbird", \.bigbird, mechanisms: ["bigbird"]),
+        .init("linformer", \.linformer, mechanisms: ["linformer"]),
+        .init("performer", \.performer, mechanisms: ["performer"]),
+        .init("long_short", \.longShort, mechanisms: ["long-short"]),
+        .init("flash", \.flash, mechanisms: ["flash-gau"]),
+        .init("deberta", \.deberta, mechanisms: ["deberta"]),
+        .init("mgk", \.mgk, mechanisms: ["mgk", "mgk-linear"]),
+        .init("hypercube", \.hypercube, mechanisms: ["hypercube"]),
+        .init("treeformer", \.treeformer, mechanisms: ["treeformer"]),
+        .init("spade", \.spade, mechanisms: ["spade"]),
+        .init("evolving", \.evolving, mechanisms: ["evolving"]),
+    ]
+}

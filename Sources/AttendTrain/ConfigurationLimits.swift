@@ -44,10 +44,11 @@ extension TrainingConfiguration {
         )
         try check(logInterval, 1...1_000_000_000, "log_interval")
         try check(accumulate, 1...batchSize, "accumulate", flag: "--accumulate")
+        // The model first: its layer count bounds the next range (0...-1 would trap).
+        try model.validate()
         try check(
             checkpointActivations, 0...model.layerCount, "checkpoint_activations",
             flag: "--checkpoint-activations")
-        try model.validate()
     }
 }
 
@@ -67,6 +68,14 @@ extension ModelConfiguration {
         try check(maximumLength, 1...1_048_576, "model.maximum_length", flag: "--seq-len")
         try checkMixer(mixer, "model.mixer", flag: "--mixer")
         if let upperMixer { try checkMixer(upperMixer, "model.upper_mixer", flag: "--upper-mixer") }
+        do throws(MixerOptionError) {
+            try mixerOptions?.validateOptions()
+        } catch {
+            throw ConfigurationError(
+                field: "model.mixer_options.\(error.field)",
+                flag: "--mixer-options, an option of \(error.owner)", value: error.value,
+                expected: error.expected)
+        }
         try check(dropout, .from(0, below: 1), "model.dropout", flag: "--dropout")
         try check(tokenEmbeddingScale, .from(0, to: 100), "model.token_embedding_std")
         try check(layerNormEpsilon, .above(0, atMost: 1), "model.layer_norm_epsilon")
@@ -92,52 +101,13 @@ extension ModelConfiguration {
     }
 }
 
-/// An interval of real numbers, each end open or closed, described in words.
-struct NumberRange {
-    let lower: Float
-    let upper: Float
-    let includesLower: Bool
-    let includesUpper: Bool
-
-    /// [lower, upper].
-    static func from(_ lower: Float, to upper: Float) -> NumberRange {
-        NumberRange(lower: lower, upper: upper, includesLower: true, includesUpper: true)
-    }
-    /// [lower, upper).
-    static func from(_ lower: Float, below upper: Float) -> NumberRange {
-        NumberRange(lower: lower, upper: upper, includesLower: true, includesUpper: false)
-    }
-    /// (lower, upper].
-    static func above(_ lower: Float, atMost upper: Float) -> NumberRange {
-        NumberRange(lower: lower, upper: upper, includesLower: false, includesUpper: true)
-    }
-
-    /// Whether `x` lies inside (NaN never does).
-    func contains(_ x: Float) -> Bool {
-        (includesLower ? x >= lower : x > lower) && (includesUpper ? x <= upper : x < upper)
-    }
-
-    var words: String {
-        let low = includesLower ? "at least \(lower.shortText)" : "above \(lower.shortText)"
-        let high = includesUpper ? "at most \(upper.shortText)" : "below \(upper.shortText)"
-        return "a number \(low) and \(high)"
-    }
-}
-
-extension Float {
-    /// 1 rather than 1.0; 0.001 rather than 0.0010000000474974513.
-    fileprivate var shortText: String {
-        self == rounded() && abs(self) < 1e9 ? "\(Int(self))" : "\(self)"
-    }
-}
-
 private func check(
     _ value: Int, _ range: ClosedRange<Int>, _ field: String, flag: String? = nil
 ) throws(ConfigurationError) {
     guard range.contains(value) else {
         throw ConfigurationError(
             field: field, flag: flag, value: "\(value)",
-            expected: "a whole number from \(range.lowerBound) to \(range.upperBound)")
+            expected: [range].words(multiple: 1))
     }
 }
 

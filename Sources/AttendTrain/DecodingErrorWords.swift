@@ -18,7 +18,9 @@ extension DecodingError {
             let detail =
                 (context.underlyingError as NSError?)?
                 .userInfo[NSDebugDescriptionErrorKey] as? String
-            return "not valid JSON" + (detail.map { " (\($0))" } ?? "")
+            // Foundation says the same of a number too large for its field, with no detail.
+            return "not valid JSON"
+                + (detail.map { " (\($0))" } ?? ", or a number too large for its field")
         case .dataCorrupted(let context):
             return "\(context.fieldName) has an invalid value: \(context.debugDescription)"
         @unknown default:

@@ -173,11 +173,13 @@ enum FineTuningFlags {
                     + "--mixer out)")
         }
         guard let positions = pretrained.architecture.maximumPositions else {
-            if arguments.isGiven(arguments.options.seqLen) || method != nil {
+            for (flag, given) in [
+                ("--seq-len", arguments.isGiven(arguments.options.seqLen)),
+                ("--extend-positions", method != nil),
+            ] where given {
                 throw UsageError(
-                    "attend train: --seq-len and --extend-positions cannot change the input of "
-                        + "the ViT at \(pretrained.directory): it reads whole images of its "
-                        + "image_size")
+                    "attend train: \(flag) cannot change the input of the ViT at "
+                        + "\(pretrained.directory): it reads whole images of its image_size")
             }
             return pretrained
         }

@@ -7,6 +7,7 @@ import AttendAttention
 import AttendCore
 import AttendData
 import AttendModels
+import AttendTrain
 import Foundation
 
 struct SentenceEmbedder {
@@ -108,8 +109,12 @@ func mixerConfiguration(fromJSON text: String?, command: String) throws -> Mixer
         object[key] = 0
     }
     do {
-        return try JSONDecoder().decode(
+        let configuration = try JSONDecoder().decode(
             MixerConfiguration.self, from: JSONSerialization.data(withJSONObject: object))
+        try configuration.checked(against: object)
+        return configuration
+    } catch let error as DecodingError {
+        throw UsageError("attend \(command): --mixer-options: \(error.plainDescription)")
     } catch {
         throw UsageError("attend \(command): --mixer-options: \(error)")
     }

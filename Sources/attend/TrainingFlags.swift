@@ -19,6 +19,16 @@ enum TrainingFlags {
             }
             do {
                 configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
+                let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+                let model = json?["model"] as? [String: Any]
+                if let options = model?["mixer_options"] as? [String: Any],
+                    let unknown = try configuration.model.mixerOptions?.unknownKeys(in: options)
+                        .first
+                {
+                    throw UsageError(
+                        "attend train: \(file) is not a valid training configuration: "
+                            + "model.mixer_options: \(unknown)")
+                }
             } catch let error as DecodingError {
                 throw UsageError(
                     "attend train: \(file) is not a valid training configuration: "

@@ -212,3 +212,11 @@ public final class BigBirdAttention: AttentionCore {
                 generator: &generator)
         })
 }
+
+extension BigBirdAttention.Options: LimitedOptions {
+    /// Block size and random blocks per query block.
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("block_size", \.blockSize, 1...65_536),
+        .whole("random_block_count", \.randomBlockCount, 0...1_024),
+    ]
+}

@@ -259,3 +259,20 @@ public final class DisentangledAttention: TokenMixer {
                 generator: &generator)
         })
 }
+
+extension DisentangledAttention.Options: LimitedOptions {
+    /// Buckets (0 or −1: none; one bucket would divide by zero) and the largest distance, which
+    /// must exceed half the buckets (at exactly half, the log-bucket formula divides by log 1 = 0).
+    /// `buckets` keeps the key names it has always been written with (`bucketSize`).
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("buckets.bucketSize", \.buckets.bucketSize, ranges: { _ in [-1...0, 2...65_536] }),
+        .whole("buckets.maxPosition", \.buckets.maxPosition, maximumDistances),
+        .number("layer_norm_epsilon", \.layerNormEpsilon, .above(0, atMost: 1)),
+    ]
+
+    /// Bucketed distances reach past half the buckets; unbucketed ones just need a table.
+    private static func maximumDistances(_ options: Self) -> ClosedRange<Int> {
+        let buckets = options.buckets.bucketSize
+        return buckets > 0 ? (buckets / 2 + 2)...1_048_576 : 1...1_048_576
+    }
+}

@@ -241,3 +241,14 @@ public final class EvolvingAttention: AttentionCore {
                 generator: &generator)
         })
 }
+
+extension EvolvingAttention.Options: LimitedOptions {
+    /// The local base's window, the residual and convolution weights, and the bytes the
+    /// materialised maps may take.
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("window_size", \.windowSize, 1...1_048_576),
+        .number("residual_weight", \.residualWeight, .from(0, to: 1)),
+        .number("convolution_weight", \.convolutionWeight, .from(0, to: 1)),
+        .whole("memory_budget", \.memoryBudget, 1...(1 << 44)),
+    ]
+}

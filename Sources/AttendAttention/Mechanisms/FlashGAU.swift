@@ -416,3 +416,13 @@ extension ChunkedReluSquaredAttentionOp {
         ]
     }
 }
+
+extension FlashGAU.Options: LimitedOptions {
+    /// Expansion of the width, shared dimension s, chunk size C and the relative bias's reach.
+    public static let limits: [OptionLimit<Self>] = [
+        .number("expansion", \.expansion, .above(0, atMost: 64)),
+        .whole("shared_dimension", \.sharedDimension, 1...65_536),
+        .whole("chunk_size", \.chunkSize, 1...1_048_576),
+        .whole("maximum_relative_distance", \.maximumRelativeDistance, 0...1_048_576),
+    ]
+}

@@ -88,3 +88,8 @@ extension FullAttention: DecodingAttentionCore {
         return cache.attend(query: query, key: key, value: value, scale: scale)
     }
 }
+
+extension FullAttention.Options: LimitedOptions {
+    /// None: the kernel path is the only option.
+    public static let limits: [OptionLimit<Self>] = []
+}

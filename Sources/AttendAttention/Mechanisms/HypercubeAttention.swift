@@ -241,3 +241,10 @@ extension HypercubeAttentionOp {
         ]
     }
 }
+
+extension HypercubeAttention.Options: LimitedOptions {
+    /// Tokens per hypercube node.
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("block_size", \.blockSize, 1...65_536)
+    ]
+}

@@ -172,3 +172,10 @@ public final class LinformerAttention: AttentionCore {
                 generator: &generator)
         })
 }
+
+extension LinformerAttention.Options: LimitedOptions {
+    /// The projected length k (each projection holds k × maximum length weights).
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("projected_length", \.projectedLength, 1...65_536)
+    ]
+}

@@ -123,3 +123,10 @@ extension LocalAttention: DecodingAttentionCore {
         return cache.attend(query: query, key: key, value: value, scale: scale)
     }
 }
+
+extension LocalAttention.Options: LimitedOptions {
+    /// The window: at least one key, at most the longest sequence a model accepts.
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("window_size", \.windowSize, 1...1_048_576)
+    ]
+}

@@ -220,3 +220,13 @@ public final class LongShortAttention: TokenMixer {
             try LongShortAttention(configuration: configuration, generator: &generator)
         })
 }
+
+extension LongShortAttention.Options: LimitedOptions {
+    /// Segment window, landmarks (the rank r of the dynamic projection) and the causal chunks.
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("segment_size", \.segmentSize, 1...65_536),
+        .whole("landmark_count", \.landmarkCount, 1...65_536),
+        .whole("chunk_size", \.chunkSize, 1...65_536),
+        .whole("chunk_rank", \.chunkRank, 1...65_536),
+    ]
+}

@@ -272,3 +272,14 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
                 configuration: configuration, form: .softmax, generator: &generator)
         })
 }
+
+extension MixtureOfGaussianKeysAttention.Options: LimitedOptions {
+    /// Components M, one variance scale per component (or none), and an explicit head dimension.
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("components", \.components, 1...64),
+        .numbers(
+            "variance_scales", \.varianceScales, each: .above(0, atMost: 1e6),
+            counts: { [0, $0.components] }),
+        .optionalWhole("head_dimension", \.headDimension, 1...65_536),
+    ]
+}

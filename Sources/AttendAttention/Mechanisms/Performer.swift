@@ -368,3 +368,11 @@ extension PositiveRandomFeaturesOp {
         ]
     }
 }
+
+extension PerformerAttention.Options: LimitedOptions {
+    /// Random features and how often they are redrawn (0: never).
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("feature_count", \.featureCount, 1...65_536),
+        .whole("feature_redraw_interval", \.featureRedrawInterval, 0...1_000_000_000),
+    ]
+}

@@ -374,3 +374,13 @@ extension LongConvolutionOp {
         ]
     }
 }
+
+extension S4D.Options: LimitedOptions {
+    /// State size N (N/2 complex modes), the range of the discretisation step and A's rate.
+    public static let limits: [OptionLimit<Self>] = [
+        .whole("state_size", \.stateSize, 2...65_536, multiple: 2),
+        .number("dt_min", \.dtMinimum, .above(0, atMost: 10)),
+        .number("dt_max", \.dtMaximum, { .from($0.dtMinimum, to: 10) }),
+        .number("a_lr", \.stateMatrixLearningRate, .above(0, atMost: 10)),
+    ]
+}

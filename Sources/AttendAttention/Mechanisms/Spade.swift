@@ -163,3 +163,9 @@ public final class SpadeMixer: TokenMixer {
             try SpadeMixer(configuration: configuration, generator: &generator)
         })
 }
+
+extension SpadeMixer.Options: LimitedOptions {
+    /// The S4 branch's weight in the sum and the S4D layer's options.
+    public static let limits: [OptionLimit<Self>] =
+        [.number("s4_weight", \.s4Weight, .from(0, to: 1))] + OptionLimit.nested("s4", \.s4)
+}

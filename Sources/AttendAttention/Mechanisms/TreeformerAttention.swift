@@ -379,3 +379,15 @@ struct TreeCoarseAttentionOp: KernelOp {
             treeWeightGradient: g.input(3), treeBiasGradient: g.input(4))
     }
 }
+
+extension TreeformerAttention.Options: LimitedOptions {
+    /// Tree height (2^height leaves per head), keys per leaf, the bootstrapped schedule and the
+    /// weight of TC-attention.
+    public static let limits: [OptionLimit<Self>] = [
+        .optionalWhole("height", \.height, 0...16),
+        .whole("leaf_size", \.leafSize, 1...1_048_576),
+        .whole("schedule.full_attention_steps", \.schedule.fullAttentionSteps, 0...1_000_000_000),
+        .whole("schedule.coarse_steps", \.schedule.coarseSteps, 0...1_000_000_000),
+        .number("coarse_weight", \.coarseWeight, .from(0, to: 100)),
+    ]
+}

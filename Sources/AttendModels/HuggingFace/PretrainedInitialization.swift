@@ -48,7 +48,7 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
     /// The [SEP] id splitting text pairs ([CLS] a [SEP] b [SEP]) into segments 0 and 1; nil when
     /// every example is one text.
     public var segmentSeparatorID: Int?
-    /// How the folder's position table was grown to `bert.maximumPositions` rows; nil when the
+    /// How the BERT folder's position table was grown to `architecture.maximumPositions` rows; nil when the
     /// run uses the folder's own table.
     public var positionExtension: PositionExtension?
     /// The rows of the folder's own position table when it was grown, else nil.
@@ -124,6 +124,8 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
         try c.encode(labels, forKey: .labels)
         try c.encode(freezeEncoder, forKey: .freezeEncoder)
         try c.encodeIfPresent(segmentSeparatorID, forKey: .segmentSeparatorID)
+        try c.encodeIfPresent(positionExtension, forKey: .positionExtension)
+        try c.encodeIfPresent(trainedPositions, forKey: .trainedPositions)
     }
 }
 

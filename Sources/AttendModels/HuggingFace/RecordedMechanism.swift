@@ -49,6 +49,7 @@ public struct RecordedMechanism: Sendable, Equatable {
         do {
             let json = try JSONSerialization.data(withJSONObject: options)
             configuration = try JSONDecoder().decode(MixerConfiguration.self, from: json)
+            try configuration.checked(against: options)
         } catch {
             throw PretrainedModelError.invalidConfiguration(
                 path: path, problem: "\(Self.optionsKey): \(error)")

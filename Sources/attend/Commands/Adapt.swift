@@ -101,7 +101,14 @@ enum AdaptCommand: Command {
                     "attend adapt: \(path) is missing: nothing to resume; run without --resume "
                         + "first")
             }
-            settings = try JSONDecoder().decode(AdaptationSettings.self, from: data)
+            do {
+                settings = try JSONDecoder().decode(AdaptationSettings.self, from: data)
+                try settings.mixerOptions?.validateOptions()
+            } catch let error as DecodingError {
+                throw TrainingError.run("\(path) is not valid: \(error.plainDescription)")
+            } catch {
+                throw TrainingError.run("\(path) is not valid: mixer_options.\(error)")
+            }
         } else {
             settings = try self.settings(from: arguments)
         }

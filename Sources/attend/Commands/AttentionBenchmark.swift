@@ -42,7 +42,6 @@ enum AttentionBenchmark: Command {
         usage: "bench attention [options]", positionals: nil)
 
     static func run(_ arguments: ParsedArguments<AttentionBenchmarkOptions>) throws {
-        try BenchOutputOptions.start(arguments.group(\.output))
         let requested = try arguments[\.mixers]
         let mixers = requested == ["all"] ? ["full-kernel"] + Mechanisms.names : requested
         for name in mixers where name != "full-kernel" { _ = try Mechanisms.named(name) }
@@ -50,6 +49,8 @@ enum AttentionBenchmark: Command {
         let b = try arguments[\.batch]
         let h = try arguments[\.heads]
         let d = try arguments[\.headDim]
+        try checkMemory(b: b, lengths: lengths, h: h, d: d)
+        try BenchOutputOptions.start(arguments.group(\.output))
         let runs = try arguments[\.output.runs]
         let causal = arguments[\.causal]
         let backward = arguments[\.backward]
@@ -147,6 +148,40 @@ enum AttentionBenchmark: Command {
             plot.series.append(.init(name: mixer, points: points))
         }
         return plot
+    }
+
+    /// Refuses sizes whose inputs alone cannot fit: q, k, v and the output ([b, n, h·d] each) and
+    /// the four h·d × h·d projections, in Float32, for the longest length, against the memory
+    /// available now. Sizes that overflow a 64-bit count are refused the same way, instead of
+    /// trapping or failing an allocation deep inside a mechanism.
+    static func checkMemory(b: Int, lengths: [Int], h: Int, d: Int) throws {
+        let n = lengths.max() ?? 0
+        func product(_ factors: [Int]) -> Int? {
+            factors.reduce(Int?.some(1)) { total, factor in
+                guard let total else { return nil }
+                let (value, overflow) = total.multipliedReportingOverflow(by: factor)
+                return overflow ? nil : value
+            }
+        }
+        let bytes = product([4, 4, b, n, h, d]).flatMap { activations in
+            product([4, 4, h, d, h, d]).flatMap { weights in
+                let (sum, overflow) = activations.addingReportingOverflow(weights)
+                return overflow ? nil : sum
+            }
+        }
+        let available = SystemMemory.availableBytes ?? .max
+        guard let bytes, bytes <= available else {
+            let needed = bytes.map { "at least \(gibibytes($0))" } ?? "more than 2^63 bytes"
+            throw UsageError(
+                "attend bench attention: batch \(b) × length \(n) × \(h) heads × head dimension "
+                    + "\(d) needs \(needed) for its inputs, more than the \(gibibytes(available)) "
+                    + "available; lower --batch, --lengths, --heads or --head-dim")
+        }
+    }
+
+    /// Bytes in GiB with one decimal.
+    private static func gibibytes(_ bytes: Int) -> String {
+        String(format: "%.1f GiB", Double(bytes) / 1_073_741_824)
     }
 
     static func format(_ ms: Double) -> String { String(format: ms < 10 ? "%.3f" : "%.1f", ms) }
