@@ -48,8 +48,8 @@ public struct PretrainedInitialization: Codable, Sendable, Equatable {
     /// The [SEP] id splitting text pairs ([CLS] a [SEP] b [SEP]) into segments 0 and 1; nil when
     /// every example is one text.
     public var segmentSeparatorID: Int?
-    /// How the BERT folder's position table was grown to `architecture.maximumPositions` rows; nil when the
-    /// run uses the folder's own table.
+    /// How a BERT folder's position table was grown to `architecture.maximumPositions` rows;
+    /// nil when the run uses the folder's own table.
     public var positionExtension: PositionExtension?
     /// The rows of the folder's own position table when it was grown, else nil.
     public var trainedPositions: Int?
