@@ -8,6 +8,8 @@
 #   TRAIN=1000 VALIDATION=1000 EPOCHS=1 THREADS=2 MAX_LENGTH=128 Benchmarks/finetune.sh
 # Set PEER_PYTHON to a Python with torch (CPU) and transformers (scripts/peer-venv.sh builds one);
 # MIXERS (default "full local bigbird") picks the Attend runs; PEER=0 skips the PyTorch run.
+# SEEDS (default "0") repeats every run with each seed (batch order, dropout, the new classifier),
+# Attend and PyTorch alternating per seed so that both see the same machine conditions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 train=${TRAIN:-1000}
@@ -39,16 +41,19 @@ options() {
         *) echo '{}' ;;
     esac
 }
-for mixer in $mixers; do
-    echo "== attend, $mixer attention $(options "$mixer")"
-    rm -rf "runs/finetune-$mixer"
-    clean .build/release/attend train --data "$data/train.jsonl" --validation "$data/validation.jsonl" \
-        --init-from "$minilm" --mixer "$mixer" --mixer-options "$(options "$mixer")" \
-        --seq-len "$max_length" --steps "$steps" --threads "$threads" \
-        --out "runs/finetune-$mixer" 2>&1 | grep -v " step "
+seeds=${SEEDS:-0}
+for seed in $seeds; do
+    for mixer in $mixers; do
+        echo "== attend, $mixer attention $(options "$mixer"), seed $seed"
+        rm -rf "runs/finetune-$mixer-$seed"
+        clean .build/release/attend train --data "$data/train.jsonl" --validation "$data/validation.jsonl" \
+            --init-from "$minilm" --mixer "$mixer" --mixer-options "$(options "$mixer")" \
+            --seq-len "$max_length" --steps "$steps" --threads "$threads" --seed "$seed" \
+            --out "runs/finetune-$mixer-$seed" 2>&1 | grep -v " step "
+    done
+    if [ "${PEER:-1}" != 0 ]; then
+        echo "== transformers, seed $seed"
+        clean "$peer_python" Benchmarks/peers/finetune.py --model "$minilm" --data "$data" --threads "$threads" \
+            --epochs "$epochs" --max-length "$max_length" --seed "$seed" 2>&1 | grep -E '^\{'
+    fi
 done
-if [ "${PEER:-1}" != 0 ]; then
-    echo "== transformers"
-    clean "$peer_python" Benchmarks/peers/finetune.py --model "$minilm" --data "$data" --threads "$threads" \
-        --epochs "$epochs" --max-length "$max_length" 2>&1 | grep -E '^\{'
-fi

@@ -1,6 +1,7 @@
 import Testing
 
-// The caching allocator: size classes bound the waste, freed buffers are handed out again, the
+// The caching allocator: size classes bound the waste, freed buffers are handed out again (to a
+// request of their class or of a class up to half their size), the
 // cache limit is honoured and the cache can be emptied. Other suites
 // allocate concurrently, so the reuse checks use a size class no other test touches; the tests of
 // this suite run one at a time, because one of them lowers the process-wide cache limit (a buffer
@@ -42,6 +43,22 @@ import Testing
             addresses.insert(t.storage.base)
         }
         #expect(addresses.count == 1, "each tensor reused the one its predecessor freed")
+    }
+
+    @Test func aLargerCachedBufferServesASmallerRequestAndGoesBackToItsClass() {
+        // Sizes of classes no other test uses, never touched (so never paged in).
+        let larger = 150_000_001, smaller = 100_000_001, tooSmall = 60_000_001
+        let pointer = TensorAllocator.allocate(byteCount: larger)
+        TensorAllocator.deallocate(pointer, byteCount: larger)
+        let unrelated = TensorAllocator.allocate(byteCount: tooSmall)
+        #expect(unrelated != pointer, "a buffer over twice the request is not handed out")
+        TensorAllocator.deallocate(unrelated, byteCount: tooSmall)
+        let reused = TensorAllocator.allocate(byteCount: smaller)
+        #expect(reused == pointer, "the empty class was served by the cached larger buffer")
+        TensorAllocator.deallocate(reused, byteCount: smaller)
+        #expect(TensorAllocator.cachedBufferCount(forByteCount: larger) == 1)
+        #expect(TensorAllocator.cachedBufferCount(forByteCount: smaller) == 0)
+        TensorAllocator.releaseCache()
     }
 
     @Test func largeBuffersAreAlignedForHugePages() {

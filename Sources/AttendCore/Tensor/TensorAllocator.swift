@@ -14,7 +14,9 @@ import Synchronization
 ///
 /// Freed buffers of at least `minimumCachedBytes` are kept, grouped by size class (eight classes
 /// per doubling, so a buffer is at most 12.5 % larger than asked for), and reused by the next
-/// allocation of the same class. Cached bytes are bounded by `cacheLimit` (default: half of the
+/// allocation of the same class, or, when that class is empty, by one of a larger class up to twice
+/// the size (batches whose lengths vary ask for a new class at nearly every step; a cached larger
+/// buffer costs nothing, a fresh one is zero-filled page by page). Cached bytes are bounded by `cacheLimit` (default: half of the
 /// machine's memory; `ATTEND_TENSOR_CACHE` overrides it, e.g. `ATTEND_TENSOR_CACHE=4GiB` or `0`
 /// to disable caching); a buffer that would exceed it is returned to malloc. Buffers of 4 MiB
 /// and more are aligned to 2 MiB and advised for transparent huge pages, which the kernel honours
@@ -45,6 +47,8 @@ public enum TensorAllocator {
     /// live behind the mutex).
     private struct State {
         var free: [Int: [UInt]] = [:]
+        /// The class of each buffer handed out for a smaller request, so that it goes back to its own.
+        var handedOutLarger: [UInt: Int] = [:]
         var limit: Int
         var statistics = Statistics(hits: 0, misses: 0, cachedBytes: 0, cachedBuffers: 0)
     }
@@ -86,14 +90,15 @@ public enum TensorAllocator {
         guard byteCount >= minimumCachedBytes else { return allocateFromMalloc(byteCount) }
         let size = classSize(for: byteCount)
         let reused: UInt? = state.withLock { state in
-            if let address = state.free[size]?.popLast() {
-                state.statistics.hits += 1
-                state.statistics.cachedBytes -= size
-                state.statistics.cachedBuffers -= 1
-                return address
+            guard let (address, cachedSize) = takeCached(atLeast: size, from: &state) else {
+                state.statistics.misses += 1
+                return nil
             }
-            state.statistics.misses += 1
-            return nil
+            if cachedSize != size { state.handedOutLarger[address] = cachedSize }
+            state.statistics.hits += 1
+            state.statistics.cachedBytes -= cachedSize
+            state.statistics.cachedBuffers -= 1
+            return address
         }
         return reused.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
             ?? allocateFromMalloc(size)
@@ -102,9 +107,10 @@ public enum TensorAllocator {
     /// Takes back a buffer `allocate(byteCount:)` returned for the same `byteCount`.
     static func deallocate(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
         guard byteCount >= minimumCachedBytes else { return free(pointer) }
-        let size = classSize(for: byteCount)
         let address = UInt(bitPattern: pointer)
         let kept = state.withLock { state in
+            let size =
+                state.handedOutLarger.removeValue(forKey: address) ?? classSize(for: byteCount)
             guard state.statistics.cachedBytes + size <= state.limit else { return false }
             state.free[size, default: []].append(address)
             state.statistics.cachedBytes += size
@@ -112,6 +118,17 @@ public enum TensorAllocator {
             return true
         }
         if !kept { free(pointer) }
+    }
+
+    /// Removes and returns a cached buffer of class `size`, or else of the smallest larger class
+    /// up to twice `size` (eight classes up), with the class it was cached under.
+    private static func takeCached(atLeast size: Int, from state: inout State) -> (UInt, Int)? {
+        var candidate = size
+        for _ in 0...8 {
+            if let address = state.free[candidate]?.popLast() { return (address, candidate) }
+            candidate = classSize(for: candidate + 1)
+        }
+        return nil
     }
 
     /// Buffers of `byteCount`'s size class held for reuse now.
