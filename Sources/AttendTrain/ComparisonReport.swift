@@ -1,6 +1,8 @@
 // The result page of a mechanism comparison: accuracy per task and on average, training speed, peak
 // memory and parameter count for each mixer, as a Markdown table with the command that produced it,
-// and an SVG of average accuracy against training throughput.
+// and an SVG of average accuracy against training throughput. Averages (and the plot) cover only
+// mixers with a result on every task: an average over fewer, easier tasks would rank a mixer by
+// which tasks it happened to run.
 import Foundation
 
 /// One trained and evaluated (task, mixer, seed).
@@ -87,10 +89,38 @@ public struct ComparisonReport: Sendable {
         return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
     }
 
-    /// Average test accuracy of a mixer over the tasks it completed.
+    /// Average test accuracy of a mixer over the tasks; nil unless it has a result on every task,
+    /// so that every average is over the same tasks.
     func averageAccuracy(_ mixer: String) -> Double? {
         let means = tasks.compactMap { accuracy($0, mixer)?.mean }
-        return means.isEmpty ? nil : means.reduce(0, +) / Double(means.count)
+        return means.isEmpty || means.count < tasks.count
+            ? nil : means.reduce(0, +) / Double(means.count)
+    }
+
+    /// The mixers without a result on every task (left out of the average and the plot).
+    var incompleteMixers: [String] { mixers.filter { averageAccuracy($0) == nil } }
+
+    /// Every failed run, in the order of the results; the page numbers them from 1.
+    var failures: [MixerTaskResult] { results.filter { $0.failure != nil } }
+
+    /// A pair's table cell: its accuracy (mean ± standard deviation over seeds), else the start
+    /// of the reason it has none with the number of its note, else "not run".
+    func cell(_ task: String, _ mixer: String) -> String {
+        if let a = accuracy(task, mixer) {
+            return a.runs > 1
+                ? String(format: "%.1f ± %.1f", a.mean, a.std) : String(format: "%.1f", a.mean)
+        }
+        guard let index = failures.firstIndex(where: { $0.task == task && $0.mixer == mixer })
+        else { return "not run" }
+        return "\(Self.shortReason(failures[index].failure ?? "")) [\(index + 1)]"
+    }
+
+    /// The first clause of a failure, at most 40 characters, safe inside a table cell.
+    static func shortReason(_ failure: String) -> String {
+        let clause = failure.prefix { $0 != ";" && $0 != "\n" }
+            .replacingOccurrences(of: "|", with: "/")
+            .trimmingCharacters(in: .whitespaces)
+        return clause.count <= 40 ? clause : clause.prefix(39) + "…"
     }
 
     /// The Markdown table.
@@ -106,17 +136,11 @@ public struct ComparisonReport: Sendable {
         var lines = [header, rule]
         for mixer in mixers {
             var line = "| \(mixer) |"
-            for t in tasks {
-                if let a = accuracy(t, mixer) {
-                    line +=
-                        a.runs > 1
-                        ? String(format: " %.1f ± %.1f |", a.mean, a.std)
-                        : String(format: " %.1f |", a.mean)
-                } else {
-                    line += " — |"
-                }
-            }
-            line += averageAccuracy(mixer).map { String(format: " %.1f |", $0) } ?? " — |"
+            for t in tasks { line += " \(cell(t, mixer)) |" }
+            let completed = tasks.filter { accuracy($0, mixer) != nil }.count
+            line +=
+                averageAccuracy(mixer).map { String(format: " %.1f |", $0) }
+                ?? " — (\(completed) of \(tasks.count)) |"
             line +=
                 mean(mixer, { $0.tokensPerSecond }).map { String(format: " %.0f |", $0) } ?? " — |"
             line +=
@@ -181,18 +205,32 @@ public struct ComparisonReport: Sendable {
         (markdownPath.hasSuffix(".md") ? String(markdownPath.dropLast(3)) : markdownPath) + ".svg"
     }
 
+    /// Which mixers the average and the plot cover.
+    var coverage: String {
+        let left = incompleteMixers
+        let complete = mixers.count - left.count
+        guard !left.isEmpty else {
+            return "The average and the plot cover all \(mixers.count) mixers."
+        }
+        return "The average and the plot cover the \(complete) mixers with a result on all "
+            + "\(tasks.count) tasks; left out: \(left.joined(separator: ", "))."
+    }
+
     /// Writes the Markdown page and the SVG plot.
     public func write(markdownPath: String) throws {
         let plotFile = ComparisonReport.plotPath(for: markdownPath)
-        let failures = results.filter { $0.failure != nil }
         var page = """
             # Mechanism comparison (\(preset) preset)
 
-            Test accuracy in percent per task (mean ± standard deviation over seeds when there are several),
-            average over the tasks each mixer completed, training throughput in real tokens per second,
-            peak tensor memory during training, and parameter count (averaged over tasks).
+            Test accuracy in percent per task (mean ± standard deviation over seeds when there are several;
+            a pair without a result says why, with the number of its note below), average over all
+            \(tasks.count) tasks (only for mixers with a result on every one, so that every average is
+            over the same tasks), training throughput in real tokens per second, peak tensor memory
+            during training, and parameter count (averaged over tasks).
 
             \(table)
+
+            \(coverage)
 
             ![accuracy against training speed](\((plotFile as NSString).lastPathComponent))
 
@@ -213,9 +251,9 @@ public struct ComparisonReport: Sendable {
                 + "pretraining.\n"
         }
         if !failures.isEmpty {
-            page += "\nPairs without a result:\n\n"
-            for f in failures {
-                page += "- \(f.task) / \(f.mixer) (seed \(f.seed)): \(f.failure!)\n"
+            page += "\nRuns without a result:\n\n"
+            for (number, f) in zip(1..., failures) {
+                page += "\(number). \(f.task) / \(f.mixer) (seed \(f.seed)): \(f.failure ?? "")\n"
             }
         }
         let directory = (markdownPath as NSString).deletingLastPathComponent
@@ -225,7 +263,7 @@ public struct ComparisonReport: Sendable {
         }
         try page.write(toFile: markdownPath, atomically: true, encoding: .utf8)
         var plot = SVGPlot(
-            title: "Average test accuracy against training speed",
+            title: "Average test accuracy over all \(tasks.count) tasks against training speed",
             xLabel: "training tokens/s (log)",
             yLabel: "average test accuracy (%)")
         plot.logX = true

@@ -1,9 +1,11 @@
 // The comparison page of `attend lra`: accuracies aggregated over seeds (mean ± sample standard
-// deviation) and over tasks, failures listed with their reason, every command that trained a pair
+// deviation) and over tasks (only for mixers with every task), failures named in their cells and
+// listed with their reason, every command that trained a pair
 // named, and the results file kept across runs (round trip, preset checked, malformed files refused).
-import AttendTrain
 import Foundation
 import Testing
+
+@testable import AttendTrain
 
 @Suite struct ComparisonReportTests {
     static func result(
@@ -42,8 +44,29 @@ import Testing
                 == "| mixer | listops | text | average | train tokens/s | peak MiB | parameters |")
         // full: listops (30 + 40)/2 ± 7.07 over two seeds, text 50, average (35 + 50)/2.
         #expect(lines[2] == "| full | 35.0 ± 7.1 | 50.0 | 42.5 | 2000 | 2.0 | 500 |")
-        // local: the failed pair shows as a dash and does not enter the average.
-        #expect(lines[3] == "| local | — | 60.0 | 60.0 | 4000 | 2.0 | 500 |")
+        // local: the failed pair shows the start of its reason and its note; with one of two
+        // tasks done, local has no average (an average over other tasks would not compare).
+        #expect(
+            lines[3]
+                == "| local | refused: too long [1] | 60.0 | — (1 of 2) | 4000 | 2.0 | 500 |")
+        #expect(Self.report.incompleteMixers == ["local"])
+    }
+
+    @Test func cellsSayWhyAPairHasNoResult() {
+        let long = String(repeating: "x", count: 60)
+        let report = ComparisonReport(
+            results: [
+                Self.result("text", "full", accuracy: 0.5),
+                Self.result("text", "local", accuracy: nil, failure: "a | b; details"),
+                Self.result("text", "bigbird", accuracy: nil, failure: long),
+            ],
+            tasks: ["text", "image"], mixers: ["full", "local", "bigbird"], preset: "cpu",
+            command: "attend lra")
+        #expect(report.cell("text", "local") == "a / b [1]")
+        #expect(report.cell("text", "bigbird") == String(repeating: "x", count: 39) + "… [2]")
+        #expect(report.cell("image", "full") == "not run")
+        #expect(report.incompleteMixers == ["full", "local", "bigbird"])
+        #expect(report.coverage.contains("cover the 0 mixers with a result on all 2 tasks"))
     }
 
     @Test func pageNamesEveryCommandAndFailure() throws {
@@ -60,7 +83,8 @@ import Testing
         try Self.report.write(markdownPath: markdown)
         let page = try String(contentsOfFile: markdown, encoding: .utf8)
         #expect(page.contains("attend lra --tasks listops\nattend lra --tasks text\n"))
-        #expect(page.contains("listops / local (seed 0): refused: too long"))
+        #expect(page.contains("1. listops / local (seed 0): refused: too long"))
+        #expect(page.contains("left out: local."))
         #expect(page.contains("![accuracy against training speed](lra.svg)"))
         let plot = try String(
             contentsOfFile: ComparisonReport.plotPath(for: markdown), encoding: .utf8)
