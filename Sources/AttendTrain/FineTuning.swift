@@ -26,9 +26,11 @@ extension BertSequenceClassifier: PretrainedClassifier {}
 
 /// A classifier built on a Hugging Face encoder, which a folder's weights are copied into.
 public protocol PretrainedClassifier: TaskModel {
-    /// Copies the folder's encoder (and a classifier of this model's shape) into the model.
-    func loadPretrained(from archive: any SafetensorsArchive) throws
-        -> PretrainedClassifierLoadReport
+    /// Copies the folder's encoder (and a classifier of this model's shape) into the model, as
+    /// `initialization` built it (a BERT's position table grown as it records).
+    func loadPretrained(
+        from archive: any SafetensorsArchive, as initialization: PretrainedInitialization
+    ) throws -> PretrainedClassifierLoadReport
 }
 
 /// Building, starting and storing fine-tuning runs.
@@ -214,15 +216,7 @@ public enum FineTuning {
         }
         let archive = try Safetensors.open(
             try PretrainedFolder.weightsPath(in: initialization.directory))
-        // Only a BERT folder's position table grows (`extendingPositions`).
-        if let method = initialization.positionExtension,
-            let trainedPositions = initialization.trainedPositions,
-            let bert = model as? BertSequenceClassifier
-        {
-            return try bert.loadPretrained(
-                from: archive, trainedPositions: trainedPositions, extension: method)
-        }
-        return try classifier.loadPretrained(from: archive)
+        return try classifier.loadPretrained(from: archive, as: initialization)
     }
 
     /// Copies the tokenizer files of `directory` into the run's `tokenizer/` folder.
