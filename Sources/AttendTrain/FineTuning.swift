@@ -48,6 +48,7 @@ public enum FineTuning {
     /// The tokenizer files of a model folder that a run keeps, when present.
     static let tokenizerFiles = [
         "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        SentencePieceTextTokenizer.fileName,
     ]
 
     /// What fine-tuning the folder `directory` on `task` starts from: its config.json (a BERT or

@@ -13,7 +13,7 @@ struct FineTuningOptions: OptionGroup {
     let initFrom = Option.string(
         "init-from", "DIR",
         "fine-tune a Hugging Face BERT or DeBERTa-v2 folder (config.json, model.safetensors, "
-            + "vocab) or ViT folder (images as --data): "
+            + "vocab.txt or spm.model) or ViT folder (images as --data): "
             + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
             + "6 % warm-up, "
             + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
@@ -87,7 +87,8 @@ enum FineTuningFlags {
     }
 
     /// With `--init-from`: the folder must be of a family that reads the data (a ViT for images);
-    /// texts are tokenised by the pretrained folder's WordPiece tokenizer, whose files are copied
+    /// texts are tokenised by the pretrained folder's tokenizer (SentencePiece when it holds an
+    /// spm.model, else WordPiece), whose files are copied
     /// into the run directory first (`tokenizer/`), so that evaluation and prediction read them
     /// from the run.
     static func useTokenizerOfPretrainedFolder(
@@ -99,7 +100,7 @@ enum FineTuningFlags {
         guard !data.format.isImages else { return }
         let run = RunDirectory(path: DataFlags.absolute(try arguments.required(\.out)))
         try FineTuning.saveTokenizer(from: directory, to: run)
-        data.tokenizer = .wordPiece(directory: run.tokenizerDirectory)
+        data.tokenizer = .pretrained(directory: run.tokenizerDirectory)
     }
 
     /// The fine-tuning configuration for the `--data` run `data` (its task, split, seed and
