@@ -197,6 +197,8 @@ public enum FineTuning {
         case .debertaV2(let deberta, let head):
             try DebertaV2SequenceClassifier(
                 deberta, head: head, classCount: configuration.classCount,
+                mechanism: DebertaV2FineTuning.mechanism(configuration.mixer),
+                mixerConfiguration: configuration.mixerOptions,
                 freezeEncoder: pretrained.freezeEncoder, seed: configuration.seed)
         }
     }

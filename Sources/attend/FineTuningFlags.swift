@@ -160,18 +160,18 @@ enum FineTuningFlags {
     }
 
     /// Checks the model's input length against the pretrained folder: a DeBERTa-v2 folder runs
-    /// only its own attention, a ViT reads whole images (no `--seq-len`), and a BERT folder's
-    /// position table grows by `method` (`--extend-positions`) when `--seq-len` exceeds it.
-    /// Returns the initialization with the grown table recorded.
+    /// its own attention when `--mixer` is left out (`--mixer deberta` is refused), a ViT reads
+    /// whole images (no `--seq-len`), and a BERT folder's position table grows by `method`
+    /// (`--extend-positions`) when `--seq-len` exceeds it. Returns the initialization with the
+    /// grown table recorded.
     static func checkInputLength(
         _ model: ModelConfiguration, of pretrained: PretrainedInitialization,
         extension method: PositionExtension?, arguments: ParsedArguments<TrainOptions>
     ) throws -> PretrainedInitialization {
-        if case .debertaV2 = pretrained.architecture, model.mixer != "full" {
+        if case .debertaV2 = pretrained.architecture, model.mixer == DebertaV2Model.ownMechanism {
             throw UsageError(
-                "attend train: --mixer \(model.mixer) cannot run in the DeBERTa-v2 model of "
-                    + "\(pretrained.directory): it runs its own disentangled attention (leave "
-                    + "--mixer out)")
+                "attend train: --mixer deberta: the DeBERTa-v2 model of \(pretrained.directory) "
+                    + "runs its own disentangled attention by default (leave --mixer out)")
         }
         guard let positions = pretrained.architecture.maximumPositions else {
             for (flag, given) in [
@@ -228,6 +228,11 @@ enum FineTuningFlags {
             let grown = pretrained.architecture.maximumPositions
         {
             notes.append("positions \(trained) → \(grown) (\(method.rawValue))")
+        }
+        if case .debertaV2(let deberta, _) = pretrained.architecture,
+            let note = DebertaV2FineTuning.mechanismNote(trainer.configuration.model.mixer, deberta)
+        {
+            notes.append(note)
         }
         if pretrained.freezeEncoder { notes.append("encoder frozen") }
         writeError("attend train: fine-tuning: " + notes.joined(separator: "; "))

@@ -2,8 +2,10 @@
 // folder written by the test (config.json, model.safetensors, a WordPiece vocab.txt) fine-tuned on
 // a JSON-lines file whose label is which half of the vocabulary its words come from; `predict` then
 // returns the training labels, and `export` writes a DebertaV2ForSequenceClassification folder that
-// `--init-from` loads back to the identical outputs; text pairs train as one sequence. Another
-// `--mixer` and a SentencePiece (Unigram) tokenizer.json without spm.model are one-line errors. A
+// `--init-from` loads back to the identical outputs; text pairs train as one sequence. `--mixer
+// local` trains (saying once that DeBERTa's relative-position terms are dropped, and warning that
+// this folder then has no positions but the window); `--mixer deberta` and a SentencePiece
+// (Unigram) tokenizer.json without spm.model are one-line errors. A
 // folder with an spm.model (the SentencePiece tokenizer fixture) fine-tunes, predicts, exports
 // (keeping spm.model) and reloads the same way.
 import AttendCore
@@ -81,11 +83,22 @@ func tinyDebertaFolder(sentencePiece: Bool = false) throws -> String {
         try (lines.joined(separator: "\n") + "\n").write(
             toFile: file, atomically: true, encoding: .utf8)
         let refused = try run([
-            "train", "--data", file, "--init-from", folder, "--mixer", "local", "--out", out,
+            "train", "--data", file, "--init-from", folder, "--mixer", "deberta", "--out", out,
         ])
         #expect(
             refused.status == 2 && refused.output.contains("runs its own disentangled attention"),
             "\(refused.output)")
+        let local = try run([
+            "train", "--data", file, "--init-from", folder, "--mixer", "local", "--steps", "2",
+            "--batch", "6", "--out", out + "-local",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: out + "-local") }
+        #expect(
+            local.status == 0
+                && local.output.contains("relative-position terms (c2p/p2c) are dropped")
+                && local.output.contains("position_biased_input is false"), "\(local.output)")
+        let localPredict = try run(["predict", "--run", out + "-local", "--data", file])
+        #expect(localPredict.status == 0, "\(localPredict.output)")
         let train = try run([
             "train", "--data", file, "--init-from", folder, "--steps", "40", "--batch", "6",
             "--lr", "0.003", "--validation-fraction", "0", "--out", out,
