@@ -36,7 +36,9 @@ let package = Package(
         .testTarget(
             name: "AttendAttentionTests", dependencies: ["AttendAttention", "AttendTesting"],
             resources: [.copy("Fixtures")]),
-        .testTarget(name: "AttendDataTests", dependencies: ["AttendData", "AttendTesting"]),
+        .testTarget(
+            name: "AttendDataTests", dependencies: ["AttendData", "AttendTesting"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "AttendModelsTests",
             dependencies: ["AttendModels", "AttendData", "AttendTesting"],

@@ -3,7 +3,8 @@
 // and a classifier on [CLS]) over the folder's encoder, texts tokenised by the folder's WordPiece
 // tokenizer as for BERT; text pairs run as one sequence [CLS] a [SEP] b [SEP] without segment ids
 // (DeBERTa-v2/v3 have no segment embeddings; a folder with some is refused for pairs). DeBERTa runs
-// its own disentangled attention (another `--mixer` is refused).
+// its own disentangled attention unless `--mixer` names another mechanism, which then runs between
+// the pretrained content projections without the relative-position terms.
 import AttendData
 import AttendModels
 import Foundation
@@ -23,7 +24,7 @@ extension DebertaV2SequenceClassifier: PretrainedClassifier {
 }
 
 /// The DeBERTa-v2 family of `FineTuning`.
-enum DebertaV2FineTuning {
+public enum DebertaV2FineTuning {
     /// What fine-tuning the DeBERTa-v2 folder `directory` on `task` starts from; throws for token
     /// ids beyond its vocabulary, and for text pairs when the model has segment embeddings.
     static func initialization(
@@ -46,6 +47,28 @@ enum DebertaV2FineTuning {
             labels: task.classNames)
         initialization.freezeEncoder = freezeEncoder
         return initialization
+    }
+
+    /// The model's mechanism for the run's `mixer`: full attention (the default) is DeBERTa's
+    /// own attention, full attention plus its relative-position terms.
+    static func mechanism(_ mixer: String) -> String {
+        mixer == "full" ? DebertaV2Model.ownMechanism : mixer
+    }
+
+    /// What the run says once when another mechanism replaces DeBERTa's attention, else nil.
+    public static func mechanismNote(
+        _ mixer: String, _ deberta: DebertaV2Configuration
+    ) -> String? {
+        guard mechanism(mixer) != DebertaV2Model.ownMechanism else { return nil }
+        var note =
+            "'\(mixer)' attention between the pretrained projections: DeBERTa's relative-position "
+            + "terms (c2p/p2c) are dropped"
+        if !deberta.positionBiasedInput {
+            note +=
+                "; warning: position_biased_input is false, so the model has no position "
+                + "information except what '\(mixer)' itself encodes"
+        }
+        return note
     }
 
     /// The model configuration mirroring `deberta`, for inputs up to `task`'s length.

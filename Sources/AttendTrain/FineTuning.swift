@@ -26,9 +26,11 @@ extension BertSequenceClassifier: PretrainedClassifier {}
 
 /// A classifier built on a Hugging Face encoder, which a folder's weights are copied into.
 public protocol PretrainedClassifier: TaskModel {
-    /// Copies the folder's encoder (and a classifier of this model's shape) into the model.
-    func loadPretrained(from archive: any SafetensorsArchive) throws
-        -> PretrainedClassifierLoadReport
+    /// Copies the folder's encoder (and a classifier of this model's shape) into the model, as
+    /// `initialization` built it (a BERT's position table grown as it records).
+    func loadPretrained(
+        from archive: any SafetensorsArchive, as initialization: PretrainedInitialization
+    ) throws -> PretrainedClassifierLoadReport
 }
 
 /// Building, starting and storing fine-tuning runs.
@@ -46,6 +48,7 @@ public enum FineTuning {
     /// The tokenizer files of a model folder that a run keeps, when present.
     static let tokenizerFiles = [
         "vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+        SentencePieceTextTokenizer.fileName,
     ]
 
     /// What fine-tuning the folder `directory` on `task` starts from: its config.json (a BERT or
@@ -194,6 +197,8 @@ public enum FineTuning {
         case .debertaV2(let deberta, let head):
             try DebertaV2SequenceClassifier(
                 deberta, head: head, classCount: configuration.classCount,
+                mechanism: DebertaV2FineTuning.mechanism(configuration.mixer),
+                mixerConfiguration: configuration.mixerOptions,
                 freezeEncoder: pretrained.freezeEncoder, seed: configuration.seed)
         }
     }
@@ -214,15 +219,7 @@ public enum FineTuning {
         }
         let archive = try Safetensors.open(
             try PretrainedFolder.weightsPath(in: initialization.directory))
-        // Only a BERT folder's position table grows (`extendingPositions`).
-        if let method = initialization.positionExtension,
-            let trainedPositions = initialization.trainedPositions,
-            let bert = model as? BertSequenceClassifier
-        {
-            return try bert.loadPretrained(
-                from: archive, trainedPositions: trainedPositions, extension: method)
-        }
-        return try classifier.loadPretrained(from: archive)
+        return try classifier.loadPretrained(from: archive, as: initialization)
     }
 
     /// Copies the tokenizer files of `directory` into the run's `tokenizer/` folder.

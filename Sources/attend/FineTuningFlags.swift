@@ -13,7 +13,7 @@ struct FineTuningOptions: OptionGroup {
     let initFrom = Option.string(
         "init-from", "DIR",
         "fine-tune a Hugging Face BERT or DeBERTa-v2 folder (config.json, model.safetensors, "
-            + "vocab) or ViT folder (images as --data): "
+            + "vocab.txt or spm.model) or ViT folder (images as --data): "
             + "its encoder, a new classifier, Hugging Face's fine-tuning defaults (lr 5e-5, "
             + "6 % warm-up, "
             + "linear decay, weight decay 0.01, 3 epochs, batch 32); or start from the encoder of "
@@ -87,7 +87,8 @@ enum FineTuningFlags {
     }
 
     /// With `--init-from`: the folder must be of a family that reads the data (a ViT for images);
-    /// texts are tokenised by the pretrained folder's WordPiece tokenizer, whose files are copied
+    /// texts are tokenised by the pretrained folder's tokenizer (SentencePiece when it holds an
+    /// spm.model, else WordPiece), whose files are copied
     /// into the run directory first (`tokenizer/`), so that evaluation and prediction read them
     /// from the run.
     static func useTokenizerOfPretrainedFolder(
@@ -99,7 +100,7 @@ enum FineTuningFlags {
         guard !data.format.isImages else { return }
         let run = RunDirectory(path: DataFlags.absolute(try arguments.required(\.out)))
         try FineTuning.saveTokenizer(from: directory, to: run)
-        data.tokenizer = .wordPiece(directory: run.tokenizerDirectory)
+        data.tokenizer = .pretrained(directory: run.tokenizerDirectory)
     }
 
     /// The fine-tuning configuration for the `--data` run `data` (its task, split, seed and
@@ -159,18 +160,18 @@ enum FineTuningFlags {
     }
 
     /// Checks the model's input length against the pretrained folder: a DeBERTa-v2 folder runs
-    /// only its own attention, a ViT reads whole images (no `--seq-len`), and a BERT folder's
-    /// position table grows by `method` (`--extend-positions`) when `--seq-len` exceeds it.
-    /// Returns the initialization with the grown table recorded.
+    /// its own attention when `--mixer` is left out (`--mixer deberta` is refused), a ViT reads
+    /// whole images (no `--seq-len`), and a BERT folder's position table grows by `method`
+    /// (`--extend-positions`) when `--seq-len` exceeds it. Returns the initialization with the
+    /// grown table recorded.
     static func checkInputLength(
         _ model: ModelConfiguration, of pretrained: PretrainedInitialization,
         extension method: PositionExtension?, arguments: ParsedArguments<TrainOptions>
     ) throws -> PretrainedInitialization {
-        if case .debertaV2 = pretrained.architecture, model.mixer != "full" {
+        if case .debertaV2 = pretrained.architecture, model.mixer == DebertaV2Model.ownMechanism {
             throw UsageError(
-                "attend train: --mixer \(model.mixer) cannot run in the DeBERTa-v2 model of "
-                    + "\(pretrained.directory): it runs its own disentangled attention (leave "
-                    + "--mixer out)")
+                "attend train: --mixer deberta: the DeBERTa-v2 model of \(pretrained.directory) "
+                    + "runs its own disentangled attention by default (leave --mixer out)")
         }
         guard let positions = pretrained.architecture.maximumPositions else {
             for (flag, given) in [
@@ -227,6 +228,11 @@ enum FineTuningFlags {
             let grown = pretrained.architecture.maximumPositions
         {
             notes.append("positions \(trained) → \(grown) (\(method.rawValue))")
+        }
+        if case .debertaV2(let deberta, _) = pretrained.architecture,
+            let note = DebertaV2FineTuning.mechanismNote(trainer.configuration.model.mixer, deberta)
+        {
+            notes.append(note)
         }
         if pretrained.freezeEncoder { notes.append("encoder frozen") }
         writeError("attend train: fine-tuning: " + notes.joined(separator: "; "))

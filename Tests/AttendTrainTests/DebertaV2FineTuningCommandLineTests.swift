@@ -2,8 +2,12 @@
 // folder written by the test (config.json, model.safetensors, a WordPiece vocab.txt) fine-tuned on
 // a JSON-lines file whose label is which half of the vocabulary its words come from; `predict` then
 // returns the training labels, and `export` writes a DebertaV2ForSequenceClassification folder that
-// `--init-from` loads back to the identical outputs; text pairs train as one sequence. Another
-// `--mixer` and a SentencePiece (Unigram) tokenizer.json without vocab.txt are one-line errors.
+// `--init-from` loads back to the identical outputs; text pairs train as one sequence. `--mixer
+// local` trains (saying once that DeBERTa's relative-position terms are dropped, and warning that
+// this folder then has no positions but the window); `--mixer deberta` and a SentencePiece
+// (Unigram) tokenizer.json without spm.model are one-line errors. A
+// folder with an spm.model (the SentencePiece tokenizer fixture) fine-tunes, predicts, exports
+// (keeping spm.model) and reloads the same way.
 import AttendCore
 import AttendData
 import AttendModels
@@ -13,10 +17,11 @@ import Foundation
 import Testing
 
 /// A random DeBERTa-v2 (width 16, one layer, relative attention, 32 positions) saved as a Hugging
-/// Face folder with the WordPiece vocabulary [PAD] [UNK] [CLS] [SEP] [MASK] w5 … w39.
-func tinyDebertaFolder() throws -> String {
+/// Face folder with the WordPiece vocabulary [PAD] [UNK] [CLS] [SEP] [MASK] w5 … w39, or with
+/// `sentencePiece`, the 600-piece SentencePiece model of the tokenizer fixtures as spm.model.
+func tinyDebertaFolder(sentencePiece: Bool = false) throws -> String {
     var configuration = DebertaV2Configuration()
-    (configuration.vocabularySize, configuration.modelDimension) = (40, 16)
+    (configuration.vocabularySize, configuration.modelDimension) = (sentencePiece ? 600 : 40, 16)
     (configuration.layerCount, configuration.headCount) = (1, 2)
     (configuration.feedForwardDimension, configuration.maximumPositions) = (32, 32)
     (configuration.relativeAttention, configuration.positionBuckets) = (true, 8)
@@ -39,6 +44,13 @@ func tinyDebertaFolder() throws -> String {
     config["model_type"] = "deberta-v2"
     try JSONSerialization.data(withJSONObject: config).write(
         to: URL(fileURLWithPath: folder + "/config.json"))
+    if sentencePiece {
+        let model = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(
+                "AttendDataTests/Fixtures/sentencepiece/nfkc.model")
+        try FileManager.default.copyItem(atPath: model.path, toPath: folder + "/spm.model")
+        return folder
+    }
     let vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + (5..<40).map { "w\($0)" }
     try (vocabulary.joined(separator: "\n") + "\n").write(
         toFile: folder + "/vocab.txt", atomically: true, encoding: .utf8)
@@ -71,11 +83,22 @@ func tinyDebertaFolder() throws -> String {
         try (lines.joined(separator: "\n") + "\n").write(
             toFile: file, atomically: true, encoding: .utf8)
         let refused = try run([
-            "train", "--data", file, "--init-from", folder, "--mixer", "local", "--out", out,
+            "train", "--data", file, "--init-from", folder, "--mixer", "deberta", "--out", out,
         ])
         #expect(
             refused.status == 2 && refused.output.contains("runs its own disentangled attention"),
             "\(refused.output)")
+        let local = try run([
+            "train", "--data", file, "--init-from", folder, "--mixer", "local", "--steps", "2",
+            "--batch", "6", "--out", out + "-local",
+        ])
+        defer { try? FileManager.default.removeItem(atPath: out + "-local") }
+        #expect(
+            local.status == 0
+                && local.output.contains("relative-position terms (c2p/p2c) are dropped")
+                && local.output.contains("position_biased_input is false"), "\(local.output)")
+        let localPredict = try run(["predict", "--run", out + "-local", "--data", file])
+        #expect(localPredict.status == 0, "\(localPredict.output)")
         let train = try run([
             "train", "--data", file, "--init-from", folder, "--steps", "40", "--batch", "6",
             "--lr", "0.003", "--validation-fraction", "0", "--out", out,
@@ -113,11 +136,58 @@ func tinyDebertaFolder() throws -> String {
             "\(unigram.output)")
     }
 
-    /// `export` writes a DebertaV2ForSequenceClassification folder that `--init-from` loads back
-    /// to the run's own logits, bit for bit.
-    func expectExportReloads(run out: String, exported: String, file: String) throws {
+    @Test func sentencePieceFolderFineTunesPredictsExportsAndReloads() throws {
+        let folder = try tinyDebertaFolder(sentencePiece: true)
+        let out = NSTemporaryDirectory() + "attend-cli-deberta-spm-\(UUID().uuidString)"
+        let (file, exported) = (out + ".jsonl", out + "-hf")
+        defer {
+            for path in [folder, out, file, exported] {
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
+        let texts = [
+            ("In the beginning God created the heaven", "genesis"),
+            ("And the earth was without form, and void", "genesis"),
+            ("The LORD is my shepherd; I shall not want", "psalms"),
+            ("He maketh me to lie down in green pastures", "psalms"),
+        ]
+        let lines = texts.map { #"{"text": "\#($0.0)", "label": "\#($0.1)"}"# }
+        try (lines.joined(separator: "\n") + "\n").write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let train = try run([
+            "train", "--data", file, "--init-from", folder, "--steps", "2", "--batch", "4",
+            "--validation-fraction", "0", "--out", out,
+        ])
+        #expect(
+            train.status == 0 && train.output.contains("new classifier (2 classes)"),
+            "\(train.output)")
+        let trained = try TrainedRun(RunDirectory(path: out))
+        #expect(trained.data.tokenizer.kind == "sentencepiece")
+        // The run's tokens are the folder's: [CLS] sentencepiece ids [SEP].
+        let tokenizer = try SentencePieceTextTokenizer(directory: folder)
+        let task = try UserData.make(trained.data, reading: file, labelled: true)
+        let batch = try #require(
+            Batches(task: task, split: .test, batchSize: 4).first { _ in true })
+        let ids = tokenizer.encode(texts[0].0)
+        #expect(Array(batch.tokens.values.prefix(ids.count)) == ids)
+        let predict = try run(["predict", "--run", out, "--data", file])
+        #expect(
+            predict.status == 0
+                && predict.output.split(separator: "\n").filter { $0.hasPrefix("{") }.count == 4,
+            "\(predict.output)")
+        try expectExportReloads(run: out, exported: exported, file: file, tokenizer: "spm.model")
+        #expect(
+            TokenizerConfiguration.pretrained(directory: exported)
+                == .sentencePiece(directory: exported))
+    }
+
+    /// `export` writes a DebertaV2ForSequenceClassification folder (with the run's `tokenizer`
+    /// file) that `--init-from` loads back to the run's own logits, bit for bit.
+    func expectExportReloads(
+        run out: String, exported: String, file: String, tokenizer: String = "vocab.txt"
+    ) throws {
         let export = try run(["export", "--run", out, "--out", exported])
-        #expect(export.status == 0 && export.output.contains("vocab.txt"), "\(export.output)")
+        #expect(export.status == 0 && export.output.contains(tokenizer), "\(export.output)")
         let config = try String(contentsOfFile: exported + "/config.json", encoding: .utf8)
         #expect(config.contains("DebertaV2ForSequenceClassification"))
         // transformers splits norm_rel_ebd as a string ("layer_norm"); a list breaks its loading.

@@ -17,6 +17,7 @@ enum FuzzTargets {
         "configuration": { configuration($0) },
         "wordpiece-vocab": { wordPieceVocabulary($0) },
         "tokenizer-json": { tokenizerJSON($0) },
+        "spm": { sentencePieceModel($0) },
         "gzip": { _ = try? Gzip.decompress($0) },
         "dictzip": { dictzip($0) },
         "inflate": { inflate($0) },
@@ -66,6 +67,14 @@ enum FuzzTargets {
         guard let tokenizer = try? WordPieceTokenizer(tokenizerJSON: Data(bytes), path: "fuzz.json")
         else { return }
         _ = try? tokenizer.encode(sample, maximumLength: 64)
+    }
+
+    /// A SentencePiece model file: the vocabulary and normalisation table, then a segmentation.
+    private static func sentencePieceModel(_ bytes: [UInt8]) {
+        guard let model = try? SentencePieceModel(bytes: bytes, path: "fuzz.model"),
+            let tokenizer = try? SentencePieceTokenizer(model: model, path: "fuzz.model")
+        else { return }
+        _ = tokenizer.pieceIDs(sample)
     }
 
     /// The chunk table, then the first chunks inflated on their own.

@@ -19,6 +19,10 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     case maximumLengthTooSmall(Int)
     /// A sequence is longer than the padding length.
     case sequenceLongerThanPadding(Int, padding: Int)
+    /// A SentencePiece model file is corrupt or inconsistent.
+    case malformedSentencePieceModel(path: String, problem: String)
+    /// A SentencePiece model uses a feature this library does not implement.
+    case unsupportedSentencePiece(path: String, feature: String)
 
     /// One line naming the file or token at fault.
     public var description: String {
@@ -30,8 +34,10 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
         case .malformedTokenizerJSON(let path, let problem):
             return "\(path) is not a usable tokenizer.json: \(problem)"
         case .unsupported(let path, let component, let type):
+            // A SentencePiece tokenizer.json is read from the spm.model it was converted from.
+            let hint = type == "Unigram" ? "; put the model's spm.model beside it" : ""
             return
-                "\(path): \(component) of type '\(type)' is not supported (WordPiece with BertNormalizer and BertPreTokenizer is)"
+                "\(path): \(component) of type '\(type)' is not supported (WordPiece with BertNormalizer and BertPreTokenizer is\(hint))"
         case .vocabularyIDsNotDense(let path, let missing, let count):
             return
                 "\(path): the vocabulary of \(count) tokens has no token with id \(missing); ids must be 0..<\(count)"
@@ -41,6 +47,10 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
             return "maximum length \(length) cannot hold [CLS] and [SEP]; use at least 2"
         case .sequenceLongerThanPadding(let length, let padding):
             return "a sequence of \(length) tokens is longer than the padding length \(padding)"
+        case .malformedSentencePieceModel(let path, let problem):
+            return "\(path) is not a usable SentencePiece model: \(problem)"
+        case .unsupportedSentencePiece(let path, let feature):
+            return "\(path): SentencePiece \(feature) is not supported (Unigram models are)"
         }
     }
 }

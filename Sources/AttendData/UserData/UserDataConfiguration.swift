@@ -2,6 +2,7 @@
 // label, how validation is split off, the tokenizer and the label map. Saved with the run (inside
 // config.json's task options), so `attend eval` and `attend predict` read new files exactly as
 // training read its own.
+import Foundation
 
 /// The file formats a user's data may come in.
 public enum DataFormat: String, Codable, Sendable, CaseIterable {
@@ -62,9 +63,11 @@ public struct FieldNames: Codable, Sendable, Equatable {
 
 /// The tokenizer a run turns texts into ids with; saved with the run so predictions use it too.
 public struct TokenizerConfiguration: Codable, Sendable, Equatable {
-    /// The tokenizer family: `bytes`, or `wordpiece` (a pretrained folder's, for fine-tuning).
+    /// The tokenizer family: `bytes`, or `wordpiece` or `sentencepiece` (a pretrained folder's,
+    /// for fine-tuning).
     public var kind: String
-    /// The folder holding a `wordpiece` tokenizer's files (tokenizer.json or vocab.txt).
+    /// The folder holding a `wordpiece` tokenizer's files (tokenizer.json or vocab.txt) or a
+    /// `sentencepiece` one's (spm.model, tokenizer_config.json).
     public var directory: String?
 
     /// The tokenizer of family `kind` (checked when it is made).
@@ -79,6 +82,19 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
     public static func wordPiece(directory: String) -> TokenizerConfiguration {
         TokenizerConfiguration(kind: "wordpiece", directory: directory)
     }
+    /// The SentencePiece tokenizer of the model folder `directory` (spm.model): [CLS] pieces [SEP]
+    /// per text.
+    public static func sentencePiece(directory: String) -> TokenizerConfiguration {
+        TokenizerConfiguration(kind: "sentencepiece", directory: directory)
+    }
+    /// The tokenizer of the pretrained model folder `directory`: SentencePiece when it holds an
+    /// spm.model (DeBERTa-v2/v3), else WordPiece.
+    public static func pretrained(directory: String) -> TokenizerConfiguration {
+        let model = URL(fileURLWithPath: directory)
+            .appendingPathComponent(SentencePieceTextTokenizer.fileName).path
+        return FileManager.default.fileExists(atPath: model)
+            ? .sentencePiece(directory: directory) : .wordPiece(directory: directory)
+    }
     /// The tokenizer kinds `--tokenizer` offers (`wordpiece` comes with `--init-from`).
     public static let kinds = ["bytes"]
 
@@ -88,6 +104,8 @@ public struct TokenizerConfiguration: Codable, Sendable, Equatable {
         case "bytes": return ByteLevelTokenizer()
         case "wordpiece" where directory != nil:
             return try WordPieceTextTokenizer(directory: directory!)
+        case "sentencepiece" where directory != nil:
+            return try SentencePieceTextTokenizer(directory: directory!)
         default:
             throw DataError.invalidConfiguration(
                 task: "data",

@@ -283,10 +283,14 @@ public final class DebertaV2ResidualOutput: Module {
     }
 }
 
-/// One encoder layer: disentangled self-attention + output, then the BERT feed-forward.
+/// One encoder layer: disentangled self-attention (or a registry mechanism between its content
+/// projections) + output, then the BERT feed-forward.
 public final class DebertaV2Layer: Module {
     /// Disentangled self-attention (`attention.self`).
     public let attention: DisentangledSelfAttention
+    /// The registry mechanism run between the content projections instead of the disentangled
+    /// attention (its parameters under `attention.self`); nil: DeBERTa's own attention.
+    public let core: (any AttentionCore)?
     /// Projection of the heads back to c, with residual and LayerNorm (`attention.output`).
     public let attentionOutput: DebertaV2ResidualOutput
     /// Feed-forward c → f projection (`intermediate.dense`).
@@ -298,8 +302,9 @@ public final class DebertaV2Layer: Module {
 
     init(
         _ config: DebertaV2Configuration, options: DisentangledAttention.Options,
-        generator: inout RandomGenerator
+        core: (any AttentionCore)?, generator: inout RandomGenerator
     ) {
+        self.core = core
         let headDimension = config.attentionHeadSize ?? config.modelDimension / config.headCount
         attention = DisentangledSelfAttention(
             dimension: config.modelDimension, headCount: config.headCount,
@@ -317,22 +322,29 @@ public final class DebertaV2Layer: Module {
             inputCount: config.feedForwardDimension, config: config, generator: &generator)
     }
 
-    /// HF: `attention.self`, `attention.output`, `intermediate.dense`, `output`.
+    /// HF: `attention.self` (and a registry core's parameters there), `attention.output`,
+    /// `intermediate.dense`, `output`.
     public var children: [(String, any Module)] {
-        [
-            ("attention.self", attention), ("attention.output", attentionOutput),
-            ("intermediate.dense", intermediate),
-            ("output", output),
-        ]
+        [("attention.self", attention)]
+            + (core.map { [("attention.self", $0 as any Module)] } ?? [])
+            + [
+                ("attention.output", attentionOutput), ("intermediate.dense", intermediate),
+                ("output", output),
+            ]
     }
 
     /// Keys and values from `hidden`, queries from `queryStates` (default `hidden`), residual on the queries.
     public func callAsFunction(
         _ hidden: Tensor, queryStates: Tensor? = nil, relativeEmbeddings: Tensor?, mask: Tensor?
     ) throws -> Tensor {
-        let mixed = try attention(
-            hidden, queryStates: queryStates, relativeEmbeddings: relativeEmbeddings,
-            paddingMask: mask)
+        let mixed: Tensor
+        if let core {
+            mixed = try attention.attend(hidden, queryStates: queryStates, core: core, mask: mask)
+        } else {
+            mixed = try attention(
+                hidden, queryStates: queryStates, relativeEmbeddings: relativeEmbeddings,
+                paddingMask: mask)
+        }
         let attended = attentionOutput(mixed, residual: queryStates ?? hidden)
         return output(activation(intermediate(attended)), residual: attended)
     }
@@ -346,10 +358,13 @@ public final class DebertaV2Encoder: Module {
     /// The shared relative-position table; nil without `relative_attention`.
     public let relativePositions: RelativePositionEmbeddings?
 
-    init(_ config: DebertaV2Configuration, generator: inout RandomGenerator) throws {
+    init(
+        _ config: DebertaV2Configuration, cores: [(any AttentionCore)?],
+        generator: inout RandomGenerator
+    ) throws {
         let options = try config.attentionOptions()
-        layers = (0..<config.layerCount).map { _ in
-            DebertaV2Layer(config, options: options, generator: &generator)
+        layers = cores.map { core in
+            DebertaV2Layer(config, options: options, core: core, generator: &generator)
         }
         relativePositions =
             config.relativeAttention
@@ -383,18 +398,29 @@ public struct DebertaV2Output {
 public final class DebertaV2Model: Module {
     /// The hyper-parameters (config.json).
     public let configuration: DebertaV2Configuration
+    /// The attention: `deberta` (its own disentangled attention) or the registry mechanism run
+    /// between the content projections (`DebertaV2Mechanisms.swift`).
+    public let mechanism: String
     /// Token (and position, token-type) embeddings (`embeddings`).
     public let embeddings: DebertaV2Embeddings
     /// The layers and relative table (`encoder`).
     public let encoder: DebertaV2Encoder
 
-    /// A randomly initialised model (N(0, 0.02) weights, as the reference's `_init_weights`).
-    public init(_ configuration: DebertaV2Configuration, seed: UInt64 = 0) throws {
+    /// A randomly initialised model (N(0, 0.02) weights, as the reference's `_init_weights`)
+    /// running `mechanism` (with `mixerConfiguration`'s options) in every layer; the seed also
+    /// seeds a mechanism's own parameters.
+    public init(
+        _ configuration: DebertaV2Configuration, mechanism: String = DebertaV2Model.ownMechanism,
+        mixerConfiguration: MixerConfiguration? = nil, seed: UInt64 = 0
+    ) throws {
         try configuration.validate()
         self.configuration = configuration
+        self.mechanism = mechanism
+        let cores = try Self.cores(
+            configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration, seed: seed)
         var generator = RandomGenerator(seed: seed)
         embeddings = DebertaV2Embeddings(configuration, generator: &generator)
-        encoder = try DebertaV2Encoder(configuration, generator: &generator)
+        encoder = try DebertaV2Encoder(configuration, cores: cores, generator: &generator)
     }
 
     /// `embeddings` and `encoder`, as in HF `DebertaV2Model`.
@@ -434,7 +460,8 @@ public final class DebertaV2Model: Module {
     /// Copies a checkpoint's tensors in by HF name, strictly, through the one pretrained loader. A
     /// `deberta.` prefix (task-model checkpoints) is removed and tensors outside it (task heads)
     /// are skipped; like the reference, `position_ids` buffers and an unused
-    /// `embeddings.position_embeddings` are skipped too.
+    /// `embeddings.position_embeddings` are skipped too. A registry mechanism's own parameters
+    /// keep their initial values.
     @discardableResult
     public func load(checkpoint: any SafetensorsArchive) throws -> PretrainedLoadReport {
         let hasPositions = embeddings.positionEmbeddings != nil
@@ -444,7 +471,8 @@ public final class DebertaV2Model: Module {
                 name.hasSuffix("position_ids")
                     || (name == "embeddings.position_embeddings.weight" && !hasPositions)
             })
-        return try loadPretrained(from: checkpoint, naming: naming)
+        return try loadPretrained(
+            from: checkpoint, naming: naming, optional: Set(mechanismParameterNames))
     }
 }
 

@@ -5,8 +5,9 @@
 // transformers' and an export is a name-for-name copy. A folder without the pooler or the
 // classifier (a DebertaV2Model) gets new ones drawn N(0, 0.02²) with zero biases, as transformers'
 // `_init_weights` does. The attention between the projections is DeBERTa's own disentangled
-// attention. Freezing the encoder (`deberta.…`; the pooler trains, as transformers freezes only
-// `model.deberta`) runs it without recording gradients.
+// attention, or another registry mechanism without the relative-position terms. Freezing the
+// encoder (`deberta.…`; the pooler trains, as transformers freezes only `model.deberta`) runs it
+// without recording gradients.
 import AttendAttention
 import AttendCore
 import AttendNN
@@ -69,10 +70,14 @@ public final class DebertaV2SequenceClassifier: Module {
     public let isEncoderFrozen: Bool
 
     /// A randomly initialised model (the head as transformers initialises it); load a checkpoint
-    /// into it with `loadPretrained(from:)`.
+    /// into it with `loadPretrained(from:)`. `mechanism` is DeBERTa's own attention (`deberta`)
+    /// or a registry mechanism run between the content projections, with `mixerConfiguration`'s
+    /// options (DebertaV2Mechanisms.swift).
     public init(
         _ configuration: DebertaV2Configuration, head: DebertaV2ClassifierHead, classCount: Int,
-        freezeEncoder: Bool = false, seed: UInt64 = 0
+        mechanism: String = DebertaV2Model.ownMechanism,
+        mixerConfiguration: MixerConfiguration? = nil, freezeEncoder: Bool = false,
+        seed: UInt64 = 0
     ) throws {
         let width = configuration.modelDimension
         if let poolerWidth = head.poolerWidth, poolerWidth != width {
@@ -81,7 +86,9 @@ public final class DebertaV2SequenceClassifier: Module {
                 reason: "the classifier reads the pooler's output, so it must be hidden_size "
                     + "\(width)")
         }
-        deberta = try DebertaV2Model(configuration, seed: seed)
+        deberta = try DebertaV2Model(
+            configuration, mechanism: mechanism, mixerConfiguration: mixerConfiguration,
+            seed: seed)
         var generator = RandomGenerator(seed: RandomGenerator.mix(seed, 0x4845_4144))  // "HEAD"
         pooler = Linear(
             inputCount: width, outputCount: width,
@@ -137,5 +144,16 @@ public final class DebertaV2SequenceClassifier: Module {
         return PretrainedClassifierLoadReport(
             encoder: encoder, newPooler: !loadedPooler,
             loadedClassifier: try classifier.loadHead(named: "classifier", from: archive))
+    }
+
+    /// Copies the DeBERTa-v2 folder of `initialization` from `archive`, as `loadPretrained(from:)`.
+    @discardableResult
+    public func loadPretrained(
+        from archive: any SafetensorsArchive, as initialization: PretrainedInitialization
+    ) throws -> PretrainedClassifierLoadReport {
+        guard case .debertaV2 = initialization.architecture else {
+            throw initialization.wrongFamily("DeBERTa-v2 classifier")
+        }
+        return try loadPretrained(from: archive)
     }
 }

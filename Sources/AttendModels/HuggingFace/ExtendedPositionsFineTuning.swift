@@ -27,6 +27,24 @@ extension PretrainedInitialization {
 }
 
 extension BertSequenceClassifier {
+    /// Copies the BERT folder of `initialization` from `archive`, growing the position table when
+    /// the run records that it was grown (`extendingPositions`), else as `loadPretrained(from:)`.
+    @discardableResult
+    public func loadPretrained(
+        from archive: any SafetensorsArchive, as initialization: PretrainedInitialization
+    ) throws -> BertClassifierLoadReport {
+        guard initialization.bert != nil else {
+            throw initialization.wrongFamily("BERT classifier")
+        }
+        if let method = initialization.positionExtension,
+            let trainedPositions = initialization.trainedPositions
+        {
+            return try loadPretrained(
+                from: archive, trainedPositions: trainedPositions, extension: method)
+        }
+        return try loadPretrained(from: archive)
+    }
+
     /// Copies a checkpoint whose position table has `trainedPositions` rows into this model,
     /// whose table is longer, growing the table by `method`; otherwise as `loadPretrained(from:)`
     /// (strict about every other tensor, a new pooler when absent, a classifier of the right

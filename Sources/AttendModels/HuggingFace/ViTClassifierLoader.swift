@@ -18,6 +18,17 @@ extension ViTClassifier {
             loadedClassifier: try classifier.loadHead(named: "classifier", from: archive))
     }
 
+    /// Copies the ViT folder of `initialization` from `archive`, as `loadPretrained(from:)`.
+    @discardableResult
+    public func loadPretrained(
+        from archive: any SafetensorsArchive, as initialization: PretrainedInitialization
+    ) throws -> PretrainedClassifierLoadReport {
+        guard case .vit = initialization.architecture else {
+            throw initialization.wrongFamily("ViT image classifier")
+        }
+        return try loadPretrained(from: archive)
+    }
+
     /// ViT's key translation without the pooler, which an image classifier does not have.
     static let encoderNaming = CheckpointNaming(
         prefix: ViT.naming.prefix, isSkipped: { $0.hasPrefix("pooler.") })
