@@ -1,6 +1,9 @@
 // Everything a mechanism may be configured with, as data (Codable, snake_case JSON keys). Common
 // fields here; each mechanism declares its own `Options` struct in its own file (with the reference
-// implementation's defaults) and gets one field below, so a mechanism reads only what is its own.
+// implementation's defaults) as a `MechanismOptions` section, and its registry entry names that
+// type, so a mechanism reads only what is its own and adds nothing to this file. The sections this
+// configuration decodes, encodes and checks are those of the registered mechanisms, in registry
+// order (`mixer_options` JSON keeps the key and the place each section always had).
 import AttendCore
 
 /// Configuration for building a token mixer from the registry.
@@ -17,33 +20,9 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     public var attentionDropout: Float = 0
     /// Seed for random structure (BigBird blocks, Performer features) and initial weights.
     public var seed: UInt64 = 0
-
-    /// Per-mechanism options.
-    public var full = FullAttention.Options()
-    /// Sliding-window attention.
-    public var local = LocalAttention.Options()
-    /// BigBird block-sparse attention.
-    public var bigbird = BigBirdAttention.Options()
-    /// Linformer low-rank projections.
-    public var linformer = LinformerAttention.Options()
-    /// Performer FAVOR+ random features.
-    public var performer = PerformerAttention.Options()
-    /// Transformer-LS short- and long-range attention.
-    public var longShort = LongShortAttention.Options()
-    /// FLASH gated attention unit.
-    public var flash = FlashGAU.Options()
-    /// DeBERTa disentangled attention.
-    public var deberta = DisentangledAttention.Options()
-    /// Options of `mgk` and `mgk-linear`.
-    public var mgk = MixtureOfGaussianKeysAttention.Options()
-    /// Hypercube attention.
-    public var hypercube = HypercubeAttention.Options()
-    /// Treeformer's decision-tree attention.
-    public var treeformer = TreeformerAttention.Options()
-    /// SPADE's bottom layer (S4D + local attention).
-    public var spade = SpadeMixer.Options()
-    /// Evolving attention's convolved maps.
-    public var evolving = EvolvingAttention.Options()
+    /// Each mechanism's options (read through `self[Options.self]` or the mechanism's accessor,
+    /// such as `local`).
+    private var sections = MechanismOptionSections()
 
     /// A configuration with the given shape and default mechanism options.
     public init(modelDimension: Int, headCount: Int, maximumLength: Int) {
@@ -55,13 +34,35 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     /// Head dimension d = c/h.
     public var headDimension: Int { modelDimension / max(headCount, 1) }
 
-    enum CodingKeys: String, CodingKey {
-        case modelDimension = "model_dimension", headCount = "head_count", maximumLength =
-            "maximum_length"
-        case projectionBias = "projection_bias", attentionDropout = "attention_dropout", seed
-        case full, local, bigbird, linformer, performer, longShort = "long_short", flash, deberta,
-            mgk, hypercube
-        case treeformer, spade, evolving
+    /// The options of the mechanisms whose entries name `Options` (the section
+    /// `Options.section` of `mixer_options`); their defaults until set or decoded.
+    public subscript<Options: MechanismOptions>(_ type: Options.Type) -> Options {
+        get { sections[type] }
+        set { sections[type] = newValue }
+    }
+
+    /// The options type of every registered mechanism, each once, in registry order.
+    static let registeredOptions: [any MechanismOptions.Type] = {
+        var types: [any MechanismOptions.Type] = []
+        for mechanism in Mechanisms.all where !types.contains(where: { $0 == mechanism.options }) {
+            types.append(mechanism.options)
+        }
+        return types
+    }()
+
+    /// A JSON key: a field every mechanism reads, or a mechanism's section.
+    struct CodingKeys: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+
+        init(_ key: String) { stringValue = key }
+        init(stringValue: String) { self.init(stringValue) }
+        init?(intValue: Int) { nil }
+
+        static let modelDimension = Self("model_dimension"), headCount = Self("head_count")
+        static let maximumLength = Self("maximum_length"), seed = Self("seed")
+        static let projectionBias = Self("projection_bias")
+        static let attentionDropout = Self("attention_dropout")
     }
 
     /// Decodes, keeping defaults for absent keys.
@@ -74,19 +75,20 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
         try c.override(&projectionBias, .projectionBias)
         try c.override(&attentionDropout, .attentionDropout)
         try c.override(&seed, .seed)
-        try c.override(&full, .full)
-        try c.override(&local, .local)
-        try c.override(&bigbird, .bigbird)
-        try c.override(&linformer, .linformer)
-        try c.override(&performer, .performer)
-        try c.override(&longShort, .longShort)
-        try c.override(&flash, .flash)
-        try c.override(&deberta, .deberta)
-        try c.override(&mgk, .mgk)
-        try c.override(&hypercube, .hypercube)
-        try c.override(&treeformer, .treeformer)
-        try c.override(&spade, .spade)
-        try c.override(&evolving, .evolving)
+        for options in Self.registeredOptions { try options.decodeSection(into: &self, from: c) }
+    }
+
+    /// Encodes every field and every registered mechanism's section, defaults included (so a
+    /// written configuration names each option it was run with).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(modelDimension, forKey: .modelDimension)
+        try c.encode(headCount, forKey: .headCount)
+        try c.encode(maximumLength, forKey: .maximumLength)
+        try c.encode(projectionBias, forKey: .projectionBias)
+        try c.encode(attentionDropout, forKey: .attentionDropout)
+        try c.encode(seed, forKey: .seed)
+        for options in Self.registeredOptions { try options.encodeSection(of: self, into: &c) }
     }
 
     /// Checks that heads divide the width; mechanisms call this first.
@@ -100,28 +102,37 @@ public struct MixerConfiguration: Codable, Sendable, Equatable {
     }
 }
 
+extension MechanismOptions {
+    /// Replaces this section of `configuration` with the one `container` holds, if any.
+    fileprivate static func decodeSection(
+        into configuration: inout MixerConfiguration,
+        from container: KeyedDecodingContainer<MixerConfiguration.CodingKeys>
+    ) throws {
+        try container.override(&configuration[Self.self], .init(section))
+    }
+
+    /// Writes this section of `configuration` into `container`.
+    fileprivate static func encodeSection(
+        of configuration: MixerConfiguration,
+        into container: inout KeyedEncodingContainer<MixerConfiguration.CodingKeys>
+    ) throws {
+        try container.encode(configuration[Self.self], forKey: .init(section))
+    }
+}
+
 extension MixerConfiguration: LimitedOptions {
     /// The fields every mechanism reads.
     public static let limits: [OptionLimit<Self>] = [
         .number("attention_dropout", \.attentionDropout, .from(0, below: 1))
     ]
 
-    /// Each section of `mixer_options` with its limits and the mechanisms that read it; a new
-    /// mechanism adds its own (a registry-wide test fails for a mechanism that has none).
-    public static let optionSections: [MixerOptionSection] = [
-        .init(nil, \.self, mechanisms: []),
-        .init("full", \.full, mechanisms: ["full"]),
-        .init("local", \.local, mechanisms: ["local"]),
-        .init("bigbird", \.bigbird, mechanisms: ["bigbird"]),
-        .init("linformer", \.linformer, mechanisms: ["linformer"]),
-        .init("performer", \.performer, mechanisms: ["performer"]),
-        .init("long_short", \.longShort, mechanisms: ["long-short"]),
-        .init("flash", \.flash, mechanisms: ["flash-gau"]),
-        .init("deberta", \.deberta, mechanisms: ["deberta"]),
-        .init("mgk", \.mgk, mechanisms: ["mgk", "mgk-linear"]),
-        .init("hypercube", \.hypercube, mechanisms: ["hypercube"]),
-        .init("treeformer", \.treeformer, mechanisms: ["treeformer"]),
-        .init("spade", \.spade, mechanisms: ["spade"]),
-        .init("evolving", \.evolving, mechanisms: ["evolving"]),
-    ]
+    /// Each section of `mixer_options` with its limits and the mechanisms that read it: the
+    /// fields every mechanism reads, then each registered mechanism's `Options`, in registry
+    /// order. A new mechanism's section is here once its entry is in `Mechanisms.all`.
+    public static let optionSections: [MixerOptionSection] =
+        [MixerOptionSection(nil, mechanisms: [], read: { $0 }, write: { $0 = $1 })]
+        + registeredOptions.map { options in
+            options.optionSection(
+                mechanisms: Mechanisms.all.filter { $0.options == options }.map(\.name))
+        }
 }

@@ -208,20 +208,22 @@ public struct MixerOptionSection: Sendable {
     /// option's JSON path.
     public let outsideValues: @Sendable (MixerConfiguration) -> [(MixerConfiguration, String)]
 
-    /// The section `key`, held at `path`, read by `mechanisms`.
+    /// The section `key`, which `read` takes from a configuration and `write` puts back, read by
+    /// `mechanisms`.
     init<Options: LimitedOptions>(
-        _ key: String?, _ path: WritableKeyPath<MixerConfiguration, Options> & Sendable,
-        mechanisms: [String]
+        _ key: String?, mechanisms: [String],
+        read: @escaping @Sendable (MixerConfiguration) -> Options,
+        write: @escaping @Sendable (inout MixerConfiguration, Options) -> Void
     ) {
         let prefix = key.map { $0 + "." } ?? ""
         self.key = key
         self.mechanisms = mechanisms
         fields = Options.limits.map { prefix + $0.field }
         allowedValues = { configuration in
-            Options.limits.map { (prefix + $0.field, $0.allowed(configuration[keyPath: path])) }
+            Options.limits.map { (prefix + $0.field, $0.allowed(read(configuration))) }
         }
         problem = { configuration in
-            let options = configuration[keyPath: path]
+            let options = read(configuration)
             for limit in Options.limits {
                 if let value = limit.problem(options) {
                     return MixerOptionError(
@@ -233,9 +235,9 @@ public struct MixerOptionSection: Sendable {
         }
         outsideValues = { configuration in
             Options.limits.flatMap { limit in
-                limit.outsideValues(configuration[keyPath: path]).map { options in
+                limit.outsideValues(read(configuration)).map { options in
                     var copy = configuration
-                    copy[keyPath: path] = options
+                    write(&copy, options)
                     return (copy, prefix + limit.field)
                 }
             }

@@ -18,6 +18,20 @@ public struct StateDictionaryMismatch: Error, CustomStringConvertible {
         self.wrongShape = wrongShape
     }
 
+    /// The mismatch between `parameters` and `tensors`, name for name: the parameters `tensors`
+    /// lacks, the names it has beyond them and the shapes that differ; nil when they all agree.
+    public init?(parameters: [(String, Parameter)], tensors: [String: Tensor]) {
+        let own = Set(parameters.map(\.0))
+        let missing = parameters.map(\.0).filter { tensors[$0] == nil }
+        let unexpected = tensors.keys.filter { !own.contains($0) }.sorted()
+        let wrongShape = parameters.compactMap { name, parameter -> (String, [Int], [Int])? in
+            guard let t = tensors[name], t.shape != parameter.shape else { return nil }
+            return (name, parameter.shape, t.shape)
+        }
+        guard !missing.isEmpty || !unexpected.isEmpty || !wrongShape.isEmpty else { return nil }
+        self.init(missing: missing, unexpected: unexpected, wrongShape: wrongShape)
+    }
+
     /// One line per kind of problem, listing the names.
     public var description: String {
         var lines = ["the weights do not match the model:"]
@@ -49,16 +63,10 @@ extension Module {
     /// always match. Nothing is assigned unless everything checks out.
     public func load(_ tensors: [String: Tensor], strict: Bool = true) throws {
         let named = namedParameters()
-        let own = Set(named.map(\.0))
-        let missing = named.map(\.0).filter { tensors[$0] == nil }
-        let unexpected = tensors.keys.filter { !own.contains($0) }.sorted()
-        let wrongShape = named.compactMap { name, parameter -> (String, [Int], [Int])? in
-            guard let t = tensors[name], t.shape != parameter.shape else { return nil }
-            return (name, parameter.shape, t.shape)
-        }
-        if !wrongShape.isEmpty || (strict && (!missing.isEmpty || !unexpected.isEmpty)) {
-            throw StateDictionaryMismatch(
-                missing: missing, unexpected: unexpected, wrongShape: wrongShape)
+        if let mismatch = StateDictionaryMismatch(parameters: named, tensors: tensors),
+            strict || !mismatch.wrongShape.isEmpty
+        {
+            throw mismatch
         }
         for (name, parameter) in named {
             if let t = tensors[name] { parameter.value = t }

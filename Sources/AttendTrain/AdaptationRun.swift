@@ -44,6 +44,7 @@ extension Adaptation {
     /// Runs the distillation in `folder` (created if needed) and writes the adapted model there.
     ///
     /// - Parameters:
+    ///   - folder: the output folder: settings, checkpoint, progress and the adapted model.
     ///   - resume: continue from the folder's checkpoint (its settings must equal these).
     ///   - report: receives progress lines (step, loss, cosine, time per step, ETA).
     public func run(in folder: String, resume: Bool, report: (String) -> Void) throws

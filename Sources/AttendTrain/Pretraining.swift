@@ -90,16 +90,7 @@ public enum Pretraining {
         {
             tensors[tokenEmbeddingName] = embedding.sliced(alongAxis: 0, 0..<target.shape[0])
         }
-        let names = Set(encoder.map(\.0))
-        let missing = encoder.map(\.0).filter { tensors[$0] == nil }
-        let unexpected = tensors.keys.filter { !names.contains($0) }.sorted()
-        let wrongShape = encoder.compactMap { name, parameter -> (String, [Int], [Int])? in
-            guard let t = tensors[name], t.shape != parameter.shape else { return nil }
-            return (name, parameter.shape, t.shape)
-        }
-        guard missing.isEmpty, unexpected.isEmpty, wrongShape.isEmpty else {
-            let mismatch = StateDictionaryMismatch(
-                missing: missing, unexpected: unexpected, wrongShape: wrongShape)
+        if let mismatch = StateDictionaryMismatch(parameters: encoder, tensors: tensors) {
             throw TrainingError.incompatible(
                 "--init-from \(source): its encoder does not fit this model (train with the same "
                     + "preset, --mixer and shape flags as the pretraining run); \(mismatch)")

@@ -32,15 +32,20 @@ public final class BigBirdAttention: AttentionCore {
     /// Options of the BigBird mechanism (the reference's defaults).
     public struct Options: Codable, Sendable, Equatable {
         /// Block size b (Hugging Face `block_size`).
-        public var blockSize: Int
+        public var blockSize = 64
         /// Random blocks per query block r (Hugging Face `num_random_blocks`).
-        public var randomBlockCount: Int
+        public var randomBlockCount = 3
         /// Random layout source.
-        public var randomLayout: RandomLayout
+        public var randomLayout = RandomLayout.drawn
 
         /// Defaults: b = 64, r = 3, drawn random blocks.
+        public init() {}
+
+        /// The given fields, the defaults for the others.
         public init(
-            blockSize: Int = 64, randomBlockCount: Int = 3, randomLayout: RandomLayout = .drawn
+            blockSize: Int = Options().blockSize,
+            randomBlockCount: Int = Options().randomBlockCount,
+            randomLayout: RandomLayout = Options().randomLayout
         ) {
             self.blockSize = blockSize
             self.randomBlockCount = randomBlockCount
@@ -200,6 +205,7 @@ public final class BigBirdAttention: AttentionCore {
             c.isRandomized = true
             return c
         }(),
+        options: BigBirdAttention.Options.self,
         kernelOps: [FusedAttentionOp.self, SegmentedAttentionOp.self],
         make: { configuration, generator in
             let options = configuration.bigbird
@@ -213,10 +219,21 @@ public final class BigBirdAttention: AttentionCore {
         })
 }
 
-extension BigBirdAttention.Options: LimitedOptions {
+extension BigBirdAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "bigbird"
+
     /// Block size and random blocks per query block.
     public static let limits: [OptionLimit<Self>] = [
         .whole("block_size", \.blockSize, 1...65_536),
         .whole("random_block_count", \.randomBlockCount, 0...1_024),
     ]
+}
+
+extension MixerConfiguration {
+    /// BigBird block-sparse attention's options (`mixer_options.bigbird`).
+    public var bigbird: BigBirdAttention.Options {
+        get { self[BigBirdAttention.Options.self] }
+        set { self[BigBirdAttention.Options.self] = newValue }
+    }
 }

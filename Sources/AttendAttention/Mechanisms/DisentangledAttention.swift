@@ -247,6 +247,7 @@ public final class DisentangledAttention: TokenMixer {
                 supportsCausal: true,
                 complexity: "O(n²·d) time like full attention; O(n·R) memory, R ≤ 2·buckets")
         }(),
+        options: DisentangledAttention.Options.self,
         kernelOps: [DisentangledAttentionOp.self],
         make: { configuration, generator in
             try DisentangledAttention(configuration: configuration, generator: &generator)
@@ -260,7 +261,10 @@ public final class DisentangledAttention: TokenMixer {
         })
 }
 
-extension DisentangledAttention.Options: LimitedOptions {
+extension DisentangledAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "deberta"
+
     /// Buckets (0 or −1: none; one bucket would divide by zero) and the largest distance, which
     /// must exceed half the buckets (at exactly half, the log-bucket formula divides by log 1 = 0).
     /// `buckets` keeps the key names it has always been written with (`bucketSize`).
@@ -274,5 +278,13 @@ extension DisentangledAttention.Options: LimitedOptions {
     private static func maximumDistances(_ options: Self) -> ClosedRange<Int> {
         let buckets = options.buckets.bucketSize
         return buckets > 0 ? (buckets / 2 + 2)...1_048_576 : 1...1_048_576
+    }
+}
+
+extension MixerConfiguration {
+    /// DeBERTa's disentangled attention (`mixer_options.deberta`).
+    public var deberta: DisentangledAttention.Options {
+        get { self[DisentangledAttention.Options.self] }
+        set { self[DisentangledAttention.Options.self] = newValue }
     }
 }

@@ -231,6 +231,7 @@ public final class EvolvingAttention: AttentionCore {
             c.canSeeEveryKey = true  // a layer with nothing carried is plain attention
             return c
         }(),
+        options: EvolvingAttention.Options.self,
         kernelOps: [BandedScoresOp.self, BandedMixOp.self, EvolvingUpdateOp.self],
         make: { configuration, generator in
             let (h, _) = try configuration.validatedHeads(for: "evolving")
@@ -242,7 +243,10 @@ public final class EvolvingAttention: AttentionCore {
         })
 }
 
-extension EvolvingAttention.Options: LimitedOptions {
+extension EvolvingAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "evolving"
+
     /// The local base's window, the residual and convolution weights, and the bytes the
     /// materialised maps may take.
     public static let limits: [OptionLimit<Self>] = [
@@ -251,4 +255,12 @@ extension EvolvingAttention.Options: LimitedOptions {
         .number("convolution_weight", \.convolutionWeight, .from(0, to: 1)),
         .whole("memory_budget", \.memoryBudget, 1...(1 << 44)),
     ]
+}
+
+extension MixerConfiguration {
+    /// Evolving attention's convolved maps (`mixer_options.evolving`).
+    public var evolving: EvolvingAttention.Options {
+        get { self[EvolvingAttention.Options.self] }
+        set { self[EvolvingAttention.Options.self] = newValue }
+    }
 }

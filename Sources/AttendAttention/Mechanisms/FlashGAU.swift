@@ -329,6 +329,7 @@ public final class FlashGAU: TokenMixer {
             c.replacesFeedForward = true
             return c
         }(),
+        options: FlashGAU.Options.self,
         kernelOps: [ChunkedReluSquaredAttentionOp.self],
         make: { configuration, generator in
             try FlashGAU(configuration: configuration, generator: &generator)
@@ -417,7 +418,10 @@ extension ChunkedReluSquaredAttentionOp {
     }
 }
 
-extension FlashGAU.Options: LimitedOptions {
+extension FlashGAU.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "flash"
+
     /// Expansion of the width, shared dimension s, chunk size C and the relative bias's reach.
     public static let limits: [OptionLimit<Self>] = [
         .number("expansion", \.expansion, .above(0, atMost: 64)),
@@ -425,4 +429,12 @@ extension FlashGAU.Options: LimitedOptions {
         .whole("chunk_size", \.chunkSize, 1...1_048_576),
         .whole("maximum_relative_distance", \.maximumRelativeDistance, 0...1_048_576),
     ]
+}
+
+extension MixerConfiguration {
+    /// FLASH's gated attention unit (`mixer_options.flash`).
+    public var flash: FlashGAU.Options {
+        get { self[FlashGAU.Options.self] }
+        set { self[FlashGAU.Options.self] = newValue }
+    }
 }

@@ -63,6 +63,7 @@ public final class FullAttention: AttentionCore {
             c.canSeeEveryKey = true
             return c
         }(),
+        options: FullAttention.Options.self,
         kernelOps: [FusedAttentionOp.self],
         make: { configuration, generator in
             try MultiHeadAttention(
@@ -89,7 +90,18 @@ extension FullAttention: DecodingAttentionCore {
     }
 }
 
-extension FullAttention.Options: LimitedOptions {
+extension FullAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "full"
+
     /// None: the kernel path is the only option.
     public static let limits: [OptionLimit<Self>] = []
+}
+
+extension MixerConfiguration {
+    /// Full attention's options (`mixer_options.full`).
+    public var full: FullAttention.Options {
+        get { self[FullAttention.Options.self] }
+        set { self[FullAttention.Options.self] = newValue }
+    }
 }

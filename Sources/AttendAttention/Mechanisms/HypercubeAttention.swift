@@ -97,6 +97,7 @@ public final class HypercubeAttention: AttentionCore {
             "Hypercube attention: Gray-code neighbours, log₂ n keys per token (Wang et al. 2022)",
         capabilities: Capabilities(
             supportsCausal: true, complexity: "O(n·log n·d) time, O(n·log n) memory"),
+        options: HypercubeAttention.Options.self,
         kernelOps: [HypercubeAttentionOp.self],
         make: { configuration, generator in
             try MultiHeadAttention(
@@ -242,9 +243,20 @@ extension HypercubeAttentionOp {
     }
 }
 
-extension HypercubeAttention.Options: LimitedOptions {
+extension HypercubeAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "hypercube"
+
     /// Tokens per hypercube node.
     public static let limits: [OptionLimit<Self>] = [
         .whole("block_size", \.blockSize, 1...65_536)
     ]
+}
+
+extension MixerConfiguration {
+    /// Hypercube attention's options (`mixer_options.hypercube`).
+    public var hypercube: HypercubeAttention.Options {
+        get { self[HypercubeAttention.Options.self] }
+        set { self[HypercubeAttention.Options.self] = newValue }
+    }
 }

@@ -20,15 +20,19 @@ public final class LinformerAttention: AttentionCore {
     /// Options of the Linformer mechanism.
     public struct Options: Codable, Sendable, Equatable {
         /// Projected length k (lucidrains' default 256; LRA uses 16).
-        public var projectedLength: Int
+        public var projectedLength = 256
         /// Use one projection for keys and values (E = F; lucidrains `share_kv`).
-        public var shareKeyValue: Bool
+        public var shareKeyValue = false
         /// Use one projection for every head (lucidrains' and LRA's layout); otherwise one per head.
-        public var shareHeads: Bool
+        public var shareHeads = true
 
         /// Defaults: k = 256, separate E and F, shared by the heads (lucidrains).
+        public init() {}
+
+        /// The given fields, the defaults for the others.
         public init(
-            projectedLength: Int = 256, shareKeyValue: Bool = false, shareHeads: Bool = true
+            projectedLength: Int = Options().projectedLength,
+            shareKeyValue: Bool = Options().shareKeyValue, shareHeads: Bool = Options().shareHeads
         ) {
             self.projectedLength = projectedLength
             self.shareKeyValue = shareKeyValue
@@ -147,6 +151,7 @@ public final class LinformerAttention: AttentionCore {
             c.hasLengthSizedParameters = true
             return c
         }(),
+        options: LinformerAttention.Options.self,
         kernelOps: [FusedAttentionOp.self],
         make: { configuration, generator in
             let (h, _) = try configuration.validatedHeads(for: "linformer")
@@ -173,9 +178,20 @@ public final class LinformerAttention: AttentionCore {
         })
 }
 
-extension LinformerAttention.Options: LimitedOptions {
+extension LinformerAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "linformer"
+
     /// The projected length k (each projection holds k × maximum length weights).
     public static let limits: [OptionLimit<Self>] = [
         .whole("projected_length", \.projectedLength, 1...65_536)
     ]
+}
+
+extension MixerConfiguration {
+    /// Linformer's low-rank projections (`mixer_options.linformer`).
+    public var linformer: LinformerAttention.Options {
+        get { self[LinformerAttention.Options.self] }
+        set { self[LinformerAttention.Options.self] = newValue }
+    }
 }

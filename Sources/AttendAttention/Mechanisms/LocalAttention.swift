@@ -17,10 +17,13 @@ public final class LocalAttention: AttentionCore {
         /// Window size w: bidirectional windows reach ⌊w/2⌋ keys on each side, causal windows hold
         /// the w most recent keys. A window sees every key, and equals full attention, once
         /// ⌊w/2⌋ ≥ n − 1 (bidirectional) or w ≥ n (causal).
-        public var windowSize: Int
+        public var windowSize = 128
 
         /// Defaults: w = 128.
-        public init(windowSize: Int = 128) { self.windowSize = windowSize }
+        public init() {}
+
+        /// A window of `windowSize` keys.
+        public init(windowSize: Int) { self.windowSize = windowSize }
 
         /// Decodes the options, keeping the default window when absent.
         public init(from decoder: any Decoder) throws {
@@ -97,6 +100,7 @@ public final class LocalAttention: AttentionCore {
             c.canSeeEveryKey = true
             return c
         }(),
+        options: LocalAttention.Options.self,
         kernelOps: [SegmentedAttentionOp.self],
         make: { configuration, generator in
             try MultiHeadAttention(
@@ -124,9 +128,20 @@ extension LocalAttention: DecodingAttentionCore {
     }
 }
 
-extension LocalAttention.Options: LimitedOptions {
+extension LocalAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "local"
+
     /// The window: at least one key, at most the longest sequence a model accepts.
     public static let limits: [OptionLimit<Self>] = [
         .whole("window_size", \.windowSize, 1...1_048_576)
     ]
+}
+
+extension MixerConfiguration {
+    /// Sliding-window attention's options (`mixer_options.local`).
+    public var local: LocalAttention.Options {
+        get { self[LocalAttention.Options.self] }
+        set { self[LocalAttention.Options.self] = newValue }
+    }
 }

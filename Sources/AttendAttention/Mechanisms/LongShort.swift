@@ -215,13 +215,17 @@ public final class LongShortAttention: TokenMixer {
             "Transformer-LS: segment window + dynamic low-rank projection, DualLN (Zhu et al. 2021)",
         capabilities: Capabilities(
             supportsCausal: true, complexity: "O(n·(w + r)·d); causal O(n·(w + n·r_c/l)·d)"),
+        options: LongShortAttention.Options.self,
         kernelOps: [GlobalLocalAttentionOp.self],
         make: { configuration, generator in
             try LongShortAttention(configuration: configuration, generator: &generator)
         })
 }
 
-extension LongShortAttention.Options: LimitedOptions {
+extension LongShortAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "long_short"
+
     /// Segment window, landmarks (the rank r of the dynamic projection) and the causal chunks.
     public static let limits: [OptionLimit<Self>] = [
         .whole("segment_size", \.segmentSize, 1...65_536),
@@ -229,4 +233,12 @@ extension LongShortAttention.Options: LimitedOptions {
         .whole("chunk_size", \.chunkSize, 1...65_536),
         .whole("chunk_rank", \.chunkRank, 1...65_536),
     ]
+}
+
+extension MixerConfiguration {
+    /// Transformer-LS short- and long-range attention (`mixer_options.long_short`).
+    public var longShort: LongShortAttention.Options {
+        get { self[LongShortAttention.Options.self] }
+        set { self[LongShortAttention.Options.self] = newValue }
+    }
 }

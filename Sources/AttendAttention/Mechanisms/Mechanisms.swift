@@ -4,8 +4,8 @@
 import AttendCore
 import AttendNN
 
-/// A registered mechanism: name, one-line summary, declared capabilities, the kernel ops its mixers
-/// record and a factory.
+/// A registered mechanism: name, one-line summary, declared capabilities, its options, the kernel
+/// ops its mixers record and a factory.
 public struct Mechanism: Sendable {
     /// Stable id used by the CLI, fixtures and benchmark tables.
     public let name: String
@@ -13,6 +13,9 @@ public struct Mechanism: Sendable {
     public let summary: String
     /// What it can do.
     public let capabilities: Capabilities
+    /// Its options type: the section of `mixer_options` it reads (`MixerConfiguration`'s sections,
+    /// and their limits, are derived from these).
+    public let options: any MechanismOptions.Type
     /// The kernel ops (fused kernels) its mixers record; `AttentionKernelOps.all`, and with it the
     /// kernel ops' gradient checks, is derived from these lists.
     public let kernelOps: [any KernelOp.Type]
@@ -26,7 +29,7 @@ public struct Mechanism: Sendable {
     /// An entry.
     public init(
         name: String, summary: String, capabilities: Capabilities,
-        kernelOps: [any KernelOp.Type] = [],
+        options: any MechanismOptions.Type, kernelOps: [any KernelOp.Type] = [],
         make:
             @escaping @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer,
         makeShared: (
@@ -36,6 +39,7 @@ public struct Mechanism: Sendable {
         self.name = name
         self.summary = summary
         self.capabilities = capabilities
+        self.options = options
         self.kernelOps = kernelOps
         self.make = make
         self.makeShared = makeShared

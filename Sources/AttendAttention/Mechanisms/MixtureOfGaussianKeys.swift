@@ -266,6 +266,7 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         summary:
             "Transformer-MGK: keys as mixtures of Gaussians, soft or hard, learned or fixed priors (Nguyen et al. 2022)",
         capabilities: Capabilities(supportsCausal: true, complexity: "O(M·n²·d) time, O(n) memory"),
+        options: MixtureOfGaussianKeysAttention.Options.self,
         kernelOps: [MixtureOfGaussianKeysOp.self],
         make: { configuration, generator in
             try MixtureOfGaussianKeysAttention(
@@ -273,7 +274,10 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         })
 }
 
-extension MixtureOfGaussianKeysAttention.Options: LimitedOptions {
+extension MixtureOfGaussianKeysAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "mgk"
+
     /// Components M, one variance scale per component (or none), and an explicit head dimension.
     public static let limits: [OptionLimit<Self>] = [
         .whole("components", \.components, 1...64),
@@ -282,4 +286,12 @@ extension MixtureOfGaussianKeysAttention.Options: LimitedOptions {
             counts: { [0, $0.components] }),
         .optionalWhole("head_dimension", \.headDimension, 1...65_536),
     ]
+}
+
+extension MixerConfiguration {
+    /// Options of `mgk` and `mgk-linear` (`mixer_options.mgk`).
+    public var mgk: MixtureOfGaussianKeysAttention.Options {
+        get { self[MixtureOfGaussianKeysAttention.Options.self] }
+        set { self[MixtureOfGaussianKeysAttention.Options.self] = newValue }
+    }
 }

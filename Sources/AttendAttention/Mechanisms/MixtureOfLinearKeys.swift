@@ -93,6 +93,7 @@ extension MixtureOfGaussianKeysAttention {
             "Transformer-MLK: linear attention over prior-mixed key features (Nguyen et al. 2022)",
         capabilities: Capabilities(
             supportsCausal: true, complexity: "O(n·M·d²) time, O(n·d) memory"),
+        options: MixtureOfGaussianKeysAttention.Options.self,
         make: { configuration, generator in
             try MixtureOfGaussianKeysAttention(
                 configuration: configuration, form: .linear, generator: &generator)

@@ -213,6 +213,7 @@ public final class PerformerAttention: AttentionCore {
             c.isRandomized = true
             return c
         }(),
+        options: PerformerAttention.Options.self,
         kernelOps: [PositiveRandomFeaturesOp.self, LinearAttentionOp.self],
         make: { configuration, generator in
             let (_, d) = try configuration.validatedHeads(for: "performer")
@@ -369,10 +370,21 @@ extension PositiveRandomFeaturesOp {
     }
 }
 
-extension PerformerAttention.Options: LimitedOptions {
+extension PerformerAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "performer"
+
     /// Random features and how often they are redrawn (0: never).
     public static let limits: [OptionLimit<Self>] = [
         .whole("feature_count", \.featureCount, 1...65_536),
         .whole("feature_redraw_interval", \.featureRedrawInterval, 0...1_000_000_000),
     ]
+}
+
+extension MixerConfiguration {
+    /// Performer's FAVOR+ random features (`mixer_options.performer`).
+    public var performer: PerformerAttention.Options {
+        get { self[PerformerAttention.Options.self] }
+        set { self[PerformerAttention.Options.self] = newValue }
+    }
 }

@@ -158,14 +158,26 @@ public final class SpadeMixer: TokenMixer {
             c.upperLayerMixer = "local"
             return c
         }(),
+        options: SpadeMixer.Options.self,
         kernelOps: [S4DKernelOp.self, LongConvolutionOp.self, SegmentedAttentionOp.self],
         make: { configuration, generator in
             try SpadeMixer(configuration: configuration, generator: &generator)
         })
 }
 
-extension SpadeMixer.Options: LimitedOptions {
+extension SpadeMixer.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "spade"
+
     /// The S4 branch's weight in the sum and the S4D layer's options.
     public static let limits: [OptionLimit<Self>] =
         [.number("s4_weight", \.s4Weight, .from(0, to: 1))] + OptionLimit.nested("s4", \.s4)
+}
+
+extension MixerConfiguration {
+    /// SPADE's bottom layer, S4D + local attention (`mixer_options.spade`).
+    public var spade: SpadeMixer.Options {
+        get { self[SpadeMixer.Options.self] }
+        set { self[SpadeMixer.Options.self] = newValue }
+    }
 }

@@ -272,6 +272,7 @@ public final class TreeformerAttention: AttentionCore {
             c.canSeeEveryKey = true  // height 0: one leaf holds every key
             return c
         }(),
+        options: TreeformerAttention.Options.self,
         kernelOps: [FusedAttentionOp.self, TreeFineAttentionOp.self, TreeCoarseAttentionOp.self],
         make: { configuration, generator in
             let (h, d) = try configuration.validatedHeads(for: "treeformer")
@@ -380,7 +381,10 @@ struct TreeCoarseAttentionOp: KernelOp {
     }
 }
 
-extension TreeformerAttention.Options: LimitedOptions {
+extension TreeformerAttention.Options: MechanismOptions {
+    /// Its section of `mixer_options`.
+    public static let section = "treeformer"
+
     /// Tree height (2^height leaves per head), keys per leaf, the bootstrapped schedule and the
     /// weight of TC-attention.
     public static let limits: [OptionLimit<Self>] = [
@@ -390,4 +394,12 @@ extension TreeformerAttention.Options: LimitedOptions {
         .whole("schedule.coarse_steps", \.schedule.coarseSteps, 0...1_000_000_000),
         .number("coarse_weight", \.coarseWeight, .from(0, to: 100)),
     ]
+}
+
+extension MixerConfiguration {
+    /// Treeformer's decision-tree attention (`mixer_options.treeformer`).
+    public var treeformer: TreeformerAttention.Options {
+        get { self[TreeformerAttention.Options.self] }
+        set { self[TreeformerAttention.Options.self] = newValue }
+    }
 }
