@@ -36,6 +36,21 @@ public enum BandedAttention {
             }
         }
 
+        /// Runs `body` for every row i of every (batch, head) map, in parallel over the maps, with
+        /// the offset of the row in the [b, h, n, W] band.
+        @inline(__always)
+        func forEachRow(_ body: (_ batch: Int, _ head: Int, _ i: Int, _ row: Int) -> Void) {
+            forEachMap { b, head, offset in
+                for i in 0..<length { body(b, head, i, offset + i * width) }
+            }
+        }
+
+        /// Offset of token t's vector of `size` floats for `head` in a [b, n, h, size] tensor.
+        @inline(__always)
+        func vector(_ b: Int, _ t: Int, _ head: Int, size: Int) -> Int {
+            ((b * length + t) * heads + head) * size
+        }
+
         /// Columns of row i whose key lies in 0..<n.
         @inline(__always)
         func columns(_ i: Int) -> Range<Int> {
@@ -52,16 +67,14 @@ public enum BandedAttention {
         shape: Shape
     ) {
         let (qs, ks, ss) = (SendablePointer(query), SendablePointer(key), SendablePointer(s))
-        let (n, h, d, w) = (shape.length, shape.heads, shape.dimension, shape.width)
-        shape.forEachMap { b, head, offset in
-            let map = ss.base + offset
-            map.update(repeating: 0, count: n * w)
-            for i in 0..<n {
-                let q = qs.base + ((b * n + i) * h + head) * d
-                for c in shape.columns(i) {
-                    let k = ks.base + ((b * n + shape.key(i, c)) * h + head) * d
-                    map[i * w + c] = scale * Dot.product(q, k, count: d)
-                }
+        let d = shape.dimension
+        shape.forEachRow { b, head, i, row in
+            let scores = ss.base + row
+            scores.update(repeating: 0, count: shape.width)
+            let q = qs.base + shape.vector(b, i, head, size: d)
+            for c in shape.columns(i) {
+                let k = ks.base + shape.vector(b, shape.key(i, c), head, size: d)
+                scores[c] = scale * Dot.product(q, k, count: d)
             }
         }
     }
@@ -107,19 +120,13 @@ public enum BandedAttention {
         shape: Shape
     ) {
         let (ps, vs, os) = (SendablePointer(p), SendablePointer(value), SendablePointer(o))
-        let (n, h, e, w) = (shape.length, shape.heads, shape.valueDimension, shape.width)
-        shape.forEachMap { b, head, offset in
-            let map = ps.base + offset
-            for i in 0..<n {
-                let out = os.base + ((b * n + i) * h + head) * e
-                out.update(repeating: 0, count: e)
-                for c in shape.columns(i) {
-                    let weight = map[i * w + c]
-                    if weight == 0 { continue }
-                    addScaled(
-                        weight, vs.base + ((b * n + shape.key(i, c)) * h + head) * e, into: out,
-                        count: e)
-                }
+        let e = shape.valueDimension
+        shape.forEachRow { b, head, i, row in
+            let out = os.base + shape.vector(b, i, head, size: e)
+            out.update(repeating: 0, count: e)
+            for c in shape.columns(i) where ps.base[row + c] != 0 {
+                let v = vs.base + shape.vector(b, shape.key(i, c), head, size: e)
+                addScaled(ps.base[row + c], v, into: out, count: e)
             }
         }
     }
