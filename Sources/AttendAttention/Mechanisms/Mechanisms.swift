@@ -5,7 +5,7 @@ import AttendCore
 import AttendNN
 
 /// A registered mechanism: name, one-line summary, declared capabilities, the kernel ops its mixers
-/// record and a factory.
+/// record, its working memory and a factory.
 public struct Mechanism: Sendable {
     /// Stable id used by the CLI, fixtures and benchmark tables.
     public let name: String
@@ -16,6 +16,10 @@ public struct Mechanism: Sendable {
     /// The kernel ops (fused kernels) its mixers record; `AttentionKernelOps.all`, and with it the
     /// kernel ops' gradient checks, is derived from these lists.
     public let kernelOps: [any KernelOp.Type]
+    /// Upper bound on the tensor bytes a forward and backward pass of its mixer adds
+    /// (WorkingMemory.swift), declared in the mechanism's file; `WorkingMemory.linear` unless it
+    /// materialises more than O(n·c).
+    public let workingMemory: WorkingMemoryEstimate
     /// Builds a mixer from a configuration, drawing initial weights from the generator.
     public let make: @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer
     /// Builds the state this mechanism shares across layers (built once per model), or nil when each
@@ -27,6 +31,7 @@ public struct Mechanism: Sendable {
     public init(
         name: String, summary: String, capabilities: Capabilities,
         kernelOps: [any KernelOp.Type] = [],
+        workingMemory: @escaping WorkingMemoryEstimate = WorkingMemory.linear,
         make:
             @escaping @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer,
         makeShared: (
@@ -37,6 +42,7 @@ public struct Mechanism: Sendable {
         self.summary = summary
         self.capabilities = capabilities
         self.kernelOps = kernelOps
+        self.workingMemory = workingMemory
         self.make = make
         self.makeShared = makeShared
     }
