@@ -8,10 +8,11 @@
 // new mechanism is covered by its registry entry alone. Also: a length whose estimate exceeds the
 // memory available is refused with one line, before anything is allocated.
 import AttendAttention
+import AttendTesting
 import Foundation
 import Testing
 
-@Suite(.serialized) struct MechanismWorkingMemoryTests {
+@Suite(.serialized, .optimizedBuildsOnly) struct MechanismWorkingMemoryTests {
     /// Two lengths, so an estimate's growth in n is checked as well as its size: 48, where the
     /// defaults' windows, blocks, chunks and leaves cover the whole sequence, and 800, past
     /// BigBird's full-attention threshold (704, with a padded last block), Local's window, FLASH's
