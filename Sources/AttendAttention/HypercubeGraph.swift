@@ -25,8 +25,7 @@ public struct HypercubeGraph: Sendable, Equatable {
     /// The graph over `nodes` positions.
     public init(nodes: Int, causal: Bool = false) {
         precondition(nodes >= 1, "HypercubeGraph: needs at least one node, got \(nodes)")
-        var k = 0
-        while (1 << k) < nodes { k += 1 }
+        let k = Self.dimension(nodes: nodes)
         self.nodes = nodes
         dimension = k
         isCausal = causal
@@ -39,6 +38,11 @@ public struct HypercubeGraph: Sendable, Equatable {
             }
             return set.sorted()
         }
+    }
+
+    /// k = ⌈log₂ m⌉ for m ≥ 1 nodes: the smallest k with 2^k ≥ m.
+    public static func dimension(nodes m: Int) -> Int {
+        m <= 1 ? 0 : Int.bitWidth - (m - 1).leadingZeroBitCount
     }
 
     /// Node p's neighbours at or before it, in order: its set in the causal graph of any node count

@@ -5,6 +5,7 @@
 // untouched), gives the peak tensor bytes of a step as a + b·rows; a micro-batch of m rows then
 // needs a + b·m. Activations grow with the rows of a micro-batch and nothing else grows with them,
 // so the line extrapolates; docs/results/memory.md compares its predictions with measured peaks.
+import AttendAttention
 import AttendCore
 import AttendData
 import AttendModels
@@ -83,6 +84,10 @@ public enum MemoryPlanner {
     ) throws -> MemoryPlan {
         // What the trainer would refuse is refused first, with its own message.
         try Trainer.checkCompatible(configuration, task: task)
+        if let available = SystemMemory.availableBytes {
+            try checkMechanismMemory(
+                configuration, task: task, availableBytes: available / processesPerMachine)
+        }
         var measured = Measurements(
             task: task, configuration: configuration, residentBytes: residentBytes)
         let optimizer = !optimizerStateAllocated
@@ -138,6 +143,33 @@ public enum MemoryPlanner {
                     ? "even one example per micro-batch with checkpointing does not fit: "
                         + "lower --batch, --seq-len or the model size"
                     : "make it fit with --fit-memory, or " + options.joined(separator: ", or ")))
+    }
+
+    /// Refuses, before the dry passes measure anything, a model whose mechanisms' declared working
+    /// memory (`Mechanism.workingMemory` of each layer's mixer, summed over the layers) for the
+    /// passes' two examples at the run's length already exceeds the memory available: the
+    /// measurement itself would not fit. (A lower `--memory-limit` is the measurement's to check,
+    /// with the options that fit.) ViT models, whose sequence is their patches, are left to the
+    /// measurement.
+    static func checkMechanismMemory(
+        _ configuration: TrainingConfiguration, task: any SequenceTask, availableBytes: Int
+    ) throws {
+        let model = configuration.model
+        guard model.architecture == .encoder else { return }
+        let length = Swift.min(task.maxLength, model.maximumLength)
+        let pass = PassSize(batch: 2, length: length, causal: task.isCausal)
+        var bytes = 0.0
+        for layer in 0..<model.layerCount {
+            let mechanism = try Mechanisms.named(model.mixerName(layer: layer))
+            bytes += mechanism.workingMemory(model.resolvedMixer, pass)
+        }
+        guard bytes > Double(availableBytes) else { return }
+        throw TrainingError.incompatible(
+            "the \(model.layerCount) layers of mixer \(model.mixer) need about "
+                + "\(gibibytes(bytes)) of working memory (their declared estimate) for two "
+                + "examples of length \(length), more than the \(gibibytes(availableBytes)) "
+                + "available; lower --seq-len or --layers, or pick a mechanism that needs less "
+                + "(attend list)")
     }
 
     /// The accumulation and checkpointing flags of `configuration`.
@@ -223,8 +255,11 @@ private struct Measurements {
 }
 
 /// "12.3 GiB", or "412 MiB" below 1 GiB.
-func gibibytes(_ bytes: Int) -> String {
-    bytes < 1 << 30
-        ? String(format: "%.0f MiB", Double(bytes) / 1_048_576)
-        : String(format: "%.1f GiB", Double(bytes) / 1_073_741_824)
+func gibibytes(_ bytes: Int) -> String { gibibytes(Double(bytes)) }
+
+/// "12.3 GiB", or "412 MiB" below 1 GiB, for bytes counted as a real number (estimates past 2^63).
+func gibibytes(_ bytes: Double) -> String {
+    bytes < 1_073_741_824
+        ? String(format: "%.0f MiB", bytes / 1_048_576)
+        : String(format: "%.1f GiB", bytes / 1_073_741_824)
 }

@@ -111,7 +111,8 @@ import Testing
         let uninterrupted = try Trainer(configuration: configuration, task: task, run: whole)
         _ = try uninterrupted.train()
         let first = try Trainer(configuration: configuration, task: task, run: split)
-        first.stopRequested = { first.optimizer.stepCount >= 3 }
+        let optimizer = first.optimizer  // captured instead of the trainer, which holds the closure
+        first.stopRequested = { optimizer.stepCount >= 3 }
         _ = try first.train()
         let second = try Trainer(
             configuration: try split.loadConfiguration(), task: task, run: split)

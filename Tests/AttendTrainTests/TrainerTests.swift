@@ -82,7 +82,10 @@ struct FirstTrainingExamples: SequenceTask {
         _ = try uninterrupted.train()
 
         let first = try Trainer(configuration: configuration, task: task, run: split)
-        first.stopRequested = { first.optimizer.stepCount >= 5 }
+        // The optimizer, not the trainer: a closure the trainer holds must not hold the trainer
+        // (the cycle leaked every trainer, LeakSanitizer found).
+        let optimizer = first.optimizer
+        first.stopRequested = { optimizer.stepCount >= 5 }
         let stopped = try first.train()
         #expect(stopped.interrupted && stopped.steps == 5)
         let second = try Trainer(configuration: configuration, task: task, run: split)

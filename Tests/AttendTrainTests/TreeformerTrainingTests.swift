@@ -28,8 +28,9 @@ import Testing
         let initial = trees()
         var snapshots: [Int: [[Float]]] = [:]
         var flags: [Int: [Float]] = [:]
+        let optimizer = trainer.optimizer  // not the trainer, which holds this closure
         trainer.stopRequested = {
-            let step = trainer.optimizer.stepCount
+            let step = optimizer.stepCount
             snapshots[step] = trees()
             flags[step] = cores.map { $0.initialized.value.scalar }
             return false

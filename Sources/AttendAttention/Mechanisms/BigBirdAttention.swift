@@ -193,6 +193,16 @@ public final class BigBirdAttention: AttentionCore {
         return padding > 0 ? y.sliced(alongAxis: 1, 0..<n) : y
     }
 
+    /// Working memory: the multi-head frame (the segment kernel keeps O(n) statistics); above the
+    /// full-attention threshold with a length that is no multiple of the block, q, k, v and the
+    /// output padded to whole blocks, the query mask's product and their gradients.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.bigbird
+        let sparse = size.length > (5 + 2 * options.randomBlockCount) * options.blockSize
+        let padded = sparse && size.length % options.blockSize != 0
+        return WorkingMemory.frame(configuration, size, coreActivations: padded ? 4 : 0)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "bigbird",
@@ -207,6 +217,7 @@ public final class BigBirdAttention: AttentionCore {
         }(),
         options: BigBirdAttention.Options.self,
         kernelOps: [FusedAttentionOp.self, SegmentedAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             let options = configuration.bigbird
             let core = try BigBirdAttention(

@@ -235,6 +235,19 @@ public final class DisentangledAttention: TokenMixer {
         return output(mixed)
     }
 
+    /// Working memory: the multi-head frame, the normalised relative table [2k, c] and the position
+    /// keys and queries of the R ≤ 2k rows in use with their gradients; the reference path adds
+    /// its [b, h, n, n] score terms, probabilities and their gradients.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.deberta
+        let span = Double(options.buckets.span), c = Double(configuration.modelDimension)
+        let rows = Swift.min(2 * span, 2 * Double(size.length))
+        let maps = options.path == .reference ? 10.0 : 0
+        return WorkingMemory.frame(configuration, size)
+            + WorkingMemory.bytes(1.5 * 2 * span * c + 6 * rows * c)
+            + WorkingMemory.maps(maps, keysPerQuery: Double(size.length), configuration, size)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "deberta",
@@ -249,6 +262,7 @@ public final class DisentangledAttention: TokenMixer {
         }(),
         options: DisentangledAttention.Options.self,
         kernelOps: [DisentangledAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             try DisentangledAttention(configuration: configuration, generator: &generator)
         },

@@ -218,6 +218,21 @@ public final class EvolvingAttention: AttentionCore {
         )
     }
 
+    /// Working memory: the multi-head frame, the `mapsPerStep` maps [b, h, n, W] its budget counts
+    /// (scores, evolved map, logits, probabilities and their gradients; about four are alive at
+    /// once in a first layer, docs/results/attention.md) and the two masks, as arrays and tensors.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.evolving
+        let width =
+            options.base == .full
+            ? size.length
+            : (size.causal ? options.windowSize : 2 * (options.windowSize / 2) + 1)
+        let w = Double(width)
+        return WorkingMemory.frame(configuration, size)
+            + WorkingMemory.maps(Double(mapsPerStep), keysPerQuery: w, configuration, size)
+            + WorkingMemory.bytes(4 * size.tokens * w)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "evolving",
@@ -233,6 +248,7 @@ public final class EvolvingAttention: AttentionCore {
         }(),
         options: EvolvingAttention.Options.self,
         kernelOps: [BandedScoresOp.self, BandedMixOp.self, EvolvingUpdateOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             let (h, _) = try configuration.validatedHeads(for: "evolving")
             return try MultiHeadAttention(

@@ -318,6 +318,26 @@ public final class FlashGAU: TokenMixer {
         return out.reshaped([b, g * chunk, e]).sliced(alongAxis: 1, 0..<n)
     }
 
+    /// Working memory: per token, the expanded projection [2e + s] and its SiLU, the slices u, v,
+    /// z, the per-head z's, the attended values and the gated product with their gradients (18
+    /// floats per unit of s + e: 15.5–16 measured from c = 16 to 512); the relu² maps the
+    /// reference path materialises ([b, G, L, L], the last chunk padded); the causal linear
+    /// term's chunk-padded copies and per-chunk [s, e] states; and the two projections' gradients.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.flash
+        let c = Double(configuration.modelDimension)
+        let e = (Double(options.expansion) * c).rounded(), s = Double(options.sharedDimension)
+        let (b, n) = (Double(size.batch), Double(size.length))
+        let chunk = options.mode == .quadratic ? n : Double(options.chunkSize)
+        let chunks = (n / chunk).rounded(.up)
+        let maps = options.path == .reference ? 7 * b * chunks * chunk * chunk : 0
+        let causalLinear =
+            size.causal && options.mode == .mixed
+            ? 4 * (s + e) * b * chunks * chunk + 2 * s * e * b * chunks : 0
+        return WorkingMemory.bytes(
+            18 * (s + e) * size.tokens + maps + causalLinear + 2 * (2 * e + s) * c + 2 * e * c)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "flash-gau",
@@ -331,6 +351,7 @@ public final class FlashGAU: TokenMixer {
         }(),
         options: FlashGAU.Options.self,
         kernelOps: [ChunkedReluSquaredAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             try FlashGAU(configuration: configuration, generator: &generator)
         })

@@ -53,6 +53,15 @@ public final class FullAttention: AttentionCore {
         }
     }
 
+    /// Working memory: the multi-head frame around the fused kernel (O(n) extra); the reference
+    /// path adds its [b, h, n, n] scores, masked scores, probabilities and their gradients (about
+    /// 3.2 maps alive at the peak, measured; 4.5 declared).
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let maps = configuration.full.path == .reference ? 4.5 : 0
+        return WorkingMemory.frame(configuration, size)
+            + WorkingMemory.maps(maps, keysPerQuery: Double(size.length), configuration, size)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "full",
@@ -65,6 +74,7 @@ public final class FullAttention: AttentionCore {
         }(),
         options: FullAttention.Options.self,
         kernelOps: [FusedAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             try MultiHeadAttention(
                 mechanism: "full", configuration: configuration,

@@ -90,6 +90,22 @@ public final class HypercubeAttention: AttentionCore {
         }
     }
 
+    /// Working memory: the multi-head frame and the probabilities the sparse kernel keeps for
+    /// backward, one per query and neighbour slot (⌈log₂ m⌉ + 1 blocks of B tokens); the reference
+    /// path adds the [n, n] graph mask and [b, h, n, n] scores, probabilities and gradients.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.hypercube
+        let blocks = Swift.max(size.length - 1, 0) / options.blockSize + 1  // ⌈n/B⌉, no overflow
+        let slots = Double(HypercubeGraph.dimension(nodes: blocks) + 1) * Double(options.blockSize)
+        let n = Double(size.length)
+        let reference =
+            options.path == .reference
+            ? WorkingMemory.maps(4.5, keysPerQuery: n, configuration, size)
+                + WorkingMemory.bytes(n * n) : 0
+        return WorkingMemory.frame(configuration, size)
+            + WorkingMemory.maps(1, keysPerQuery: slots, configuration, size) + reference
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "hypercube",
@@ -99,6 +115,7 @@ public final class HypercubeAttention: AttentionCore {
             supportsCausal: true, complexity: "O(n·log n·d) time, O(n·log n) memory"),
         options: HypercubeAttention.Options.self,
         kernelOps: [HypercubeAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             try MultiHeadAttention(
                 mechanism: "hypercube", configuration: configuration,

@@ -141,6 +141,22 @@ public final class LinformerAttention: AttentionCore {
             .reshaped([heads, k, batch, d]).permuted([2, 1, 0, 3])
     }
 
+    /// Working memory: the multi-head frame, the projected keys and values [b, k, h, d] with their
+    /// gradients, the gradient of the rows of E (and F) in use, made per batch entry ([b, n, k])
+    /// before it is summed, and the gradients of E and F.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.linformer
+        let k = Double(options.projectedLength)
+        let c = Double(configuration.modelDimension)
+        let projections = options.shareKeyValue ? 1.0 : 2
+        let heads = options.shareHeads ? 1 : Double(configuration.headCount)
+        let rows = heads * Double(configuration.maximumLength) * k
+        let perBatchEntry = size.tokens * heads * k
+        return WorkingMemory.frame(configuration, size)
+            + WorkingMemory.bytes(
+                1.2 * perBatchEntry + 6 * Double(size.batch) * k * c + 1.2 * projections * rows)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "linformer",
@@ -153,6 +169,7 @@ public final class LinformerAttention: AttentionCore {
         }(),
         options: LinformerAttention.Options.self,
         kernelOps: [FusedAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             let (h, _) = try configuration.validatedHeads(for: "linformer")
             let options = configuration.linformer

@@ -208,6 +208,19 @@ public final class LongShortAttention: TokenMixer {
         return (mix(key), mix(value), mask)
     }
 
+    /// Working memory: projections, the two DualLN norms and the fused kernel's output with their
+    /// gradients (b·n·c each), the landmark logits and weights [b, h, r, n] (r_c per chunk when
+    /// causal) with theirs, and the gradients of the five projections.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.longShort
+        let r = Double(size.causal ? options.chunkRank : options.landmarkCount)
+        let c = Double(configuration.modelDimension), h = Double(configuration.headCount)
+        let parameters = 4 * c * c + c * h * (Double(options.landmarkCount + options.chunkRank))
+        return WorkingMemory.activations(20, configuration, size)
+            + WorkingMemory.maps(8, keysPerQuery: r, configuration, size)
+            + WorkingMemory.bytes(parameters)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "long-short",
@@ -217,6 +230,7 @@ public final class LongShortAttention: TokenMixer {
             supportsCausal: true, complexity: "O(n·(w + r)·d); causal O(n·(w + n·r_c/l)·d)"),
         options: LongShortAttention.Options.self,
         kernelOps: [GlobalLocalAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             try LongShortAttention(configuration: configuration, generator: &generator)
         })

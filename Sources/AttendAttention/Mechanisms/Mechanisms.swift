@@ -5,7 +5,7 @@ import AttendCore
 import AttendNN
 
 /// A registered mechanism: name, one-line summary, declared capabilities, its options, the kernel
-/// ops its mixers record and a factory.
+/// ops its mixers record, its working memory and a factory.
 public struct Mechanism: Sendable {
     /// Stable id used by the CLI, fixtures and benchmark tables.
     public let name: String
@@ -19,6 +19,10 @@ public struct Mechanism: Sendable {
     /// The kernel ops (fused kernels) its mixers record; `AttentionKernelOps.all`, and with it the
     /// kernel ops' gradient checks, is derived from these lists.
     public let kernelOps: [any KernelOp.Type]
+    /// Upper bound on the tensor bytes a forward and backward pass of its mixer adds
+    /// (WorkingMemory.swift), declared in the mechanism's file; `WorkingMemory.linear` unless it
+    /// materialises more than O(n·c).
+    public let workingMemory: WorkingMemoryEstimate
     /// Builds a mixer from a configuration, drawing initial weights from the generator.
     public let make: @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer
     /// Builds the state this mechanism shares across layers (built once per model), or nil when each
@@ -30,6 +34,7 @@ public struct Mechanism: Sendable {
     public init(
         name: String, summary: String, capabilities: Capabilities,
         options: any MechanismOptions.Type, kernelOps: [any KernelOp.Type] = [],
+        workingMemory: @escaping WorkingMemoryEstimate = WorkingMemory.linear,
         make:
             @escaping @Sendable (MixerConfiguration, inout RandomGenerator) throws -> any TokenMixer,
         makeShared: (
@@ -41,6 +46,7 @@ public struct Mechanism: Sendable {
         self.capabilities = capabilities
         self.options = options
         self.kernelOps = kernelOps
+        self.workingMemory = workingMemory
         self.make = make
         self.makeShared = makeShared
     }

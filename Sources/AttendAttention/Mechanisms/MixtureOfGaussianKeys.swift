@@ -260,6 +260,29 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         return output(mixed.reshaped([b, n, h * d]))
     }
 
+    /// Working memory: the multi-head frame with M key projections instead of one (their outputs
+    /// and gradients), at the options' head dimension; the reference path adds M [b, h, n, n]
+    /// score maps, the mixed probabilities and their gradients.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.mgk
+        let M = Double(options.components)
+        let widened = widthScaled(configuration)
+        let maps = options.path == .reference ? 8 * M + 2 : 0
+        return WorkingMemory.frame(widened, size, coreActivations: 3 * (M - 1))
+            + WorkingMemory.maps(maps, keysPerQuery: Double(size.length), widened, size)
+    }
+
+    /// The configuration with the width of the heads the options give (h × their head
+    /// dimension), which the projections' outputs have.
+    static func widthScaled(_ configuration: MixerConfiguration) -> MixerConfiguration {
+        var widened = configuration
+        if let d = configuration.mgk.headDimension {
+            widened.modelDimension = Swift.max(
+                configuration.modelDimension, configuration.headCount * d)
+        }
+        return widened
+    }
+
     /// Registry entry of the softmax form.
     public static let entry = Mechanism(
         name: "mgk",
@@ -268,6 +291,7 @@ public final class MixtureOfGaussianKeysAttention: TokenMixer {
         capabilities: Capabilities(supportsCausal: true, complexity: "O(M·n²·d) time, O(n) memory"),
         options: MixtureOfGaussianKeysAttention.Options.self,
         kernelOps: [MixtureOfGaussianKeysOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             try MixtureOfGaussianKeysAttention(
                 configuration: configuration, form: .softmax, generator: &generator)

@@ -86,6 +86,23 @@ extension MixtureOfGaussianKeysAttention {
     /// ε in the linear form's denominator (the reference code's 1e-5).
     public static let linearDenominatorOffset: Float = 1e-5
 
+    /// Working memory of the linear form: the frame with M key projections, the elu + 1 features of
+    /// queries and of every component's keys, their mixture and the contractions, each with its
+    /// gradient; causal, the [b, h, n/64, 64, 64] within-chunk maps and the per-chunk states.
+    static func linearWorkingMemory(_ configuration: MixerConfiguration, _ size: PassSize)
+        -> Double
+    {
+        let M = Double(configuration.mgk.components)
+        let widened = widthScaled(configuration)
+        let chunk = 64.0
+        // Causal maps cover whole chunks: the sequence padded to a multiple of 64.
+        var padded = size
+        padded.length = Swift.max(size.length - 1, 0) / Int(chunk) * Int(chunk) + Int(chunk)
+        let maps = size.causal ? 6.0 : 0
+        return WorkingMemory.frame(widened, size, coreActivations: 12 + 8 * M)
+            + WorkingMemory.maps(maps, keysPerQuery: chunk, widened, padded)
+    }
+
     /// Registry entry of the linear form.
     public static let linearEntry = Mechanism(
         name: "mgk-linear",
@@ -94,6 +111,7 @@ extension MixtureOfGaussianKeysAttention {
         capabilities: Capabilities(
             supportsCausal: true, complexity: "O(n·M·d²) time, O(n·d) memory"),
         options: MixtureOfGaussianKeysAttention.Options.self,
+        workingMemory: linearWorkingMemory,
         make: { configuration, generator in
             try MixtureOfGaussianKeysAttention(
                 configuration: configuration, form: .linear, generator: &generator)

@@ -147,6 +147,23 @@ public final class SpadeMixer: TokenMixer {
         }
     }
 
+    /// Working memory: the attention branch's own estimate; the S4D kernel [r, c, n] (r = 2
+    /// directions, 1 when causal) with its gradient; the long convolution's input and output
+    /// (transposed copies), the skip term and the sum with their gradients; and, unless the
+    /// branches are stacked, the two norms, the combination and the aggregation with theirs.
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.spade
+        // A branch of spade itself is refused by the mixer; it must not recurse here.
+        let named = options.attention == "spade" ? nil : try? Mechanisms.named(options.attention)
+        let branch = named?.workingMemory ?? WorkingMemory.linear
+        let c = Double(configuration.modelDimension), n = Double(size.length)
+        let directions: Double = size.causal ? 1 : 2
+        let combine: Double = options.combine == .stack ? 0 : 8
+        return branch(configuration, size)
+            + WorkingMemory.activations(6 + combine, configuration, size)
+            + WorkingMemory.bytes(2 * directions * c * n + 4 * c * c)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "spade",
@@ -160,6 +177,7 @@ public final class SpadeMixer: TokenMixer {
         }(),
         options: SpadeMixer.Options.self,
         kernelOps: [S4DKernelOp.self, LongConvolutionOp.self, SegmentedAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             try SpadeMixer(configuration: configuration, generator: &generator)
         })

@@ -262,6 +262,17 @@ public final class TreeformerAttention: AttentionCore {
         initialized.update { $0[0] = 1 }
     }
 
+    /// Working memory: the multi-head frame, the fine and coarse branches' outputs and their sum
+    /// with gradients, the node aggregates and the routing tables (per head and position: a leaf,
+    /// ht + 1 scores and path weights).
+    static func workingMemory(_ configuration: MixerConfiguration, _ size: PassSize) -> Double {
+        let options = configuration.treeformer
+        let height = Double(options.resolvedHeight(maximumLength: configuration.maximumLength))
+        let branches = options.coarseWeight > 0 ? 6.0 : 0
+        return WorkingMemory.frame(configuration, size, coreActivations: 2 + branches)
+            + WorkingMemory.maps(3 * (height + 2), keysPerQuery: 1, configuration, size)
+    }
+
     /// Registry entry.
     public static let entry = Mechanism(
         name: "treeformer",
@@ -274,6 +285,7 @@ public final class TreeformerAttention: AttentionCore {
         }(),
         options: TreeformerAttention.Options.self,
         kernelOps: [FusedAttentionOp.self, TreeFineAttentionOp.self, TreeCoarseAttentionOp.self],
+        workingMemory: workingMemory,
         make: { configuration, generator in
             let (h, d) = try configuration.validatedHeads(for: "treeformer")
             let options = configuration.treeformer

@@ -1,5 +1,7 @@
 // `attend bench attention`: every mechanism on the same [b, n, h·d] inputs across lengths: forward
-// time, forward+backward time, peak extra tensor memory and the ratio to full attention.
+// time, forward+backward time, peak extra tensor memory beside the mechanism's declared estimate
+// of it, and the ratio to full attention. A length whose estimate does not fit in the memory
+// available is refused for that mechanism before anything is allocated.
 // `full-kernel` times the fused kernel alone on [b, n, h, d] heads, the shape PyTorch's
 // scaled_dot_product_attention is timed on by Benchmarks/peers/attention.py.
 import AttendAttention
@@ -13,6 +15,8 @@ struct AttentionResult: Codable {
     let forwardMilliseconds: Double
     let backwardMilliseconds: Double?
     let peakExtraMiB: Double
+    /// The mechanism's declared working memory (`Mechanism.workingMemory`), nil for `full-kernel`.
+    let estimatedMiB: Double?
     var ratioToFull: Double?
     /// Exact attention's arithmetic rate: forward 4·b·h·n²·d FLOPs (two products), the backward 2.5×
     /// that (it recomputes the scores from the saved log-sum-exp), halved when causal; nil for
@@ -24,6 +28,9 @@ struct AttentionResult: Codable {
 struct AttentionBenchmarkOptions: OptionGroup {
     let mixers = DefaultedOption(
         .list("mixers", "LIST", "mechanisms to time, comma-separated, or 'all'"), default: "all")
+    let mixerOptions = Option.string(
+        "mixer-options", "JSON",
+        "options of the mechanisms, e.g. '{\"full\": {\"path\": \"reference\"}}'")
     let lengths = DefaultedOption(
         .intList("lengths", "LIST", "sequence lengths"), default: "512,1024,2048,4096")
     let batch = DefaultedOption(.positiveInt("batch", "N", "batch size"), default: "1")
@@ -50,9 +57,13 @@ enum AttentionBenchmark: Command {
         let h = try arguments[\.heads]
         let d = try arguments[\.headDim]
         try checkMemory(b: b, lengths: lengths, h: h, d: d)
+        let causal = arguments[\.causal]
+        let options = try mixerConfiguration(
+            fromJSON: arguments[\.mixerOptions], command: "bench attention")
+        let sizes = Sizes(b: b, h: h, d: d, causal: causal, options: options)
+        try checkWorkingMemory(mixers, lengths: lengths, sizes)
         try BenchOutputOptions.start(arguments.group(\.output))
         let runs = try arguments[\.output.runs]
-        let causal = arguments[\.causal]
         let backward = arguments[\.backward]
         var results: [AttentionResult] = []
         var refused: [String] = []
@@ -60,17 +71,15 @@ enum AttentionBenchmark: Command {
             "attention: batch \(b), heads \(h), head dim \(d)\(causal ? ", causal" : "")\(backward ? ", with backward" : "")"
         )
         for n in lengths {
-            for name in mixers {
-                if causal, name != "full-kernel",
-                    !(try Mechanisms.named(name)).capabilities.supportsCausal
-                {
+            for name in mixers where runsCausally(name) || !causal {
+                if let refusal = memoryRefusal(name, n: n, sizes) {
+                    refused.append(refusal)
+                    FileHandle.standardError.write(Data("  refused: \(refusal)\n".utf8))
                     continue
                 }
                 let result: AttentionResult
                 do {
-                    result = try measure(
-                        name, b: b, n: n, h: h, d: d, causal: causal, backward: backward, runs: runs
-                    )
+                    result = try measure(name, n: n, sizes, backward: backward, runs: runs)
                 } catch let error as MixerError {
                     // A mechanism that materialises maps refuses lengths over its memory budget: report it, go on.
                     guard case .memoryBudgetExceeded = error else { throw error }
@@ -109,6 +118,7 @@ enum AttentionBenchmark: Command {
                 r.mixer, "\(r.length)", format(r.forwardMilliseconds),
                 r.backwardMilliseconds.map(format) ?? "-",
                 String(format: "%.1f", r.peakExtraMiB),
+                r.estimatedMiB.map { String(format: "%.1f", $0) } ?? "-",
                 r.ratioToFull.map { String(format: "%.3f", $0) } ?? "-",
                 r.forwardGFLOPS.map { String(format: "%.0f", $0) } ?? "-",
                 r.forwardBackwardGFLOPS.map { String(format: "%.0f", $0) } ?? "-",
@@ -117,7 +127,8 @@ enum AttentionBenchmark: Command {
         print(
             TextTable(
                 header: [
-                    "mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "time / full",
+                    "mixer", "n", "forward ms", "fwd+bwd ms", "peak MiB", "estimate MiB",
+                    "time / full",
                     "fwd GFLOP/s",
                     "fwd+bwd GFLOP/s",
                 ],
@@ -180,15 +191,78 @@ enum AttentionBenchmark: Command {
     }
 
     /// Bytes in GiB with one decimal.
-    private static func gibibytes(_ bytes: Int) -> String {
-        String(format: "%.1f GiB", Double(bytes) / 1_073_741_824)
+    private static func gibibytes(_ bytes: Int) -> String { gibibytes(Double(bytes)) }
+
+    private static func gibibytes(_ bytes: Double) -> String {
+        String(format: "%.1f GiB", bytes / 1_073_741_824)
+    }
+
+    /// The sizes of a run besides the length, and the mechanisms' options.
+    struct Sizes {
+        let b: Int, h: Int, d: Int, causal: Bool
+        /// `--mixer-options`, nil for every mechanism's defaults.
+        let options: MixerConfiguration?
+
+        /// The configuration every mechanism is timed with at length n: width h·d, h heads, the
+        /// options given, seed 1.
+        func configuration(n: Int) -> MixerConfiguration {
+            var configuration =
+                options ?? MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
+            (configuration.modelDimension, configuration.headCount) = (h * d, h)
+            configuration.maximumLength = n
+            configuration.seed = 1
+            return configuration
+        }
+
+        /// The declared working memory of `mechanism` at length n.
+        func estimate(_ mechanism: Mechanism, n: Int) -> Double {
+            mechanism.workingMemory(
+                configuration(n: n), PassSize(batch: b, length: n, causal: causal))
+        }
+    }
+
+    /// Whether `name` (a mechanism or `full-kernel`) has a causal form.
+    static func runsCausally(_ name: String) -> Bool {
+        (try? Mechanisms.named(name))?.capabilities.supportsCausal ?? true
+    }
+
+    /// Refuses the run, before anything is printed or allocated, when no mechanism fits at any
+    /// length (`memoryRefusal`); a run where some do refuses the others as it reaches them.
+    static func checkWorkingMemory(_ mixers: [String], lengths: [Int], _ sizes: Sizes) throws {
+        let pairs = lengths.flatMap { n in
+            mixers.filter { runsCausally($0) || !sizes.causal }.map { ($0, n) }
+        }
+        let refusals = pairs.compactMap { name, n in memoryRefusal(name, n: n, sizes) }
+        if let first = refusals.first, refusals.count == pairs.count {
+            throw UsageError("attend bench attention: " + first)
+        }
+    }
+
+    /// One line refusing mechanism `name` at length `n` when its declared working memory and its
+    /// input exceed the memory available (after returning the tensor cache's buffers, which a
+    /// mechanism timed before may have left), or nil when it fits (and for `full-kernel`, whose
+    /// inputs `checkMemory` covers).
+    static func memoryRefusal(_ name: String, n: Int, _ sizes: Sizes) -> String? {
+        guard let mechanism = try? Mechanisms.named(name) else { return nil }
+        let estimate = sizes.estimate(mechanism, n: n)
+        let input = 4 * Double(sizes.b) * Double(n) * Double(sizes.h * sizes.d)
+        func available() -> Double { SystemMemory.availableBytes.map(Double.init) ?? .infinity }
+        if estimate + input > available() { TensorAllocator.releaseCache() }
+        let left = available()
+        guard estimate + input > left else { return nil }
+        return
+            "\(name) at length \(n) needs about \(gibibytes(estimate)) of working memory "
+            + "(its declared estimate) beside its \(gibibytes(input)) input, more than the "
+            + "\(gibibytes(left)) available; lower --lengths, --batch, --heads or --head-dim, "
+            + "or leave \(name) out of --mixers"
     }
 
     static func format(_ ms: Double) -> String { String(format: ms < 10 ? "%.3f" : "%.1f", ms) }
 
-    static func measure(
-        _ name: String, b: Int, n: Int, h: Int, d: Int, causal: Bool, backward: Bool, runs: Int
-    ) throws -> AttentionResult {
+    static func measure(_ name: String, n: Int, _ sizes: Sizes, backward: Bool, runs: Int)
+        throws -> AttentionResult
+    {
+        let (b, h, d, causal) = (sizes.b, sizes.h, sizes.d, sizes.causal)
         let c = h * d
         var forward: () throws -> Tensor
         var inputs: [Tensor]
@@ -200,10 +274,8 @@ enum AttentionBenchmark: Command {
                     scale: 1 / Float(d).squareRoot(), causal: causal)
             }
         } else {
-            var configuration = MixerConfiguration(
-                modelDimension: c, headCount: h, maximumLength: n)
-            configuration.seed = 1
-            let mixer = try Mechanisms.make(name, configuration: configuration, causal: causal)
+            let mixer = try Mechanisms.make(
+                name, configuration: sizes.configuration(n: n), causal: causal)
             mixer.eval()
             inputs = [Tensor.randomNormal([b, n, c], seed: 0)]
             forward = {
@@ -228,11 +300,12 @@ enum AttentionBenchmark: Command {
             _ = try withoutGradient(forward)
         }
         let peak = Double(MemoryAccounting.peakBytes - before) / 1_048_576
+        let estimate = (try? Mechanisms.named(name)).map { sizes.estimate($0, n: n) / 1_048_576 }
         return AttentionResult(
             mixer: name, length: n, batch: b, heads: h, headDimension: d, causal: causal,
             forwardMilliseconds: forwardTime.median * 1000,
             backwardMilliseconds: backwardTime.map { $0.median * 1000 },
-            peakExtraMiB: peak, ratioToFull: nil)
+            peakExtraMiB: peak, estimatedMiB: estimate, ratioToFull: nil)
     }
 }
 
