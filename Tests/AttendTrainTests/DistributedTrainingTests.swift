@@ -60,10 +60,8 @@ func runCommand(_ executable: String, _ arguments: [String], limit: Double = 180
     try process.run()
     let deadline = Date(timeIntervalSinceNow: limit)
     while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
-    if process.isRunning {
-        process.terminate()
-        process.waitUntilExit()
-    }
+    if process.isRunning { process.terminate() }
+    process.waitUntilExit()
     try handle.close()
     let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
     return (process.isRunning ? -1 : process.terminationStatus, output)
