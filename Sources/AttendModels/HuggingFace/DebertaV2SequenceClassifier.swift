@@ -145,15 +145,11 @@ public final class DebertaV2SequenceClassifier: Module {
             encoder: encoder, newPooler: !loadedPooler,
             loadedClassifier: try classifier.loadHead(named: "classifier", from: archive))
     }
+}
 
-    /// Copies the DeBERTa-v2 folder of `initialization` from `archive`, as `loadPretrained(from:)`.
-    @discardableResult
-    public func loadPretrained(
-        from archive: any SafetensorsArchive, as initialization: PretrainedInitialization
-    ) throws -> PretrainedClassifierLoadReport {
-        guard case .debertaV2 = initialization.architecture else {
-            throw initialization.wrongFamily("DeBERTa-v2 classifier")
-        }
-        return try loadPretrained(from: archive)
-    }
+extension DebertaV2SequenceClassifier: FolderClassifier {
+    /// DeBERTa-v2 (and v3) folders.
+    public static let modelType = "deberta-v2"
+    /// For errors.
+    public static let familyName = "DeBERTa-v2 classifier"
 }

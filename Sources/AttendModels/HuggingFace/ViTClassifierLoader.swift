@@ -5,7 +5,12 @@
 import AttendCore
 import AttendNN
 
-extension ViTClassifier {
+extension ViTClassifier: FolderClassifier {
+    /// ViT folders.
+    public static let modelType = "vit"
+    /// For errors.
+    public static let familyName = "ViT image classifier"
+
     /// Copies a Hugging Face ViT checkpoint into the encoder, strictly (every encoder tensor with
     /// its shape; a pooler is skipped), and a `classifier` of this model's shapes into the head.
     @discardableResult
@@ -16,17 +21,6 @@ extension ViTClassifier {
         return PretrainedClassifierLoadReport(
             encoder: encoder, newPooler: false,
             loadedClassifier: try classifier.loadHead(named: "classifier", from: archive))
-    }
-
-    /// Copies the ViT folder of `initialization` from `archive`, as `loadPretrained(from:)`.
-    @discardableResult
-    public func loadPretrained(
-        from archive: any SafetensorsArchive, as initialization: PretrainedInitialization
-    ) throws -> PretrainedClassifierLoadReport {
-        guard case .vit = initialization.architecture else {
-            throw initialization.wrongFamily("ViT image classifier")
-        }
-        return try loadPretrained(from: archive)
     }
 
     /// ViT's key translation without the pooler, which an image classifier does not have.
