@@ -67,14 +67,10 @@ public final class ViT: Module {
             initialization == .random
             ? .truncatedNormal(standardDeviation: configuration.initializerRange) : .zeros
         embeddings = ViTEmbeddings(configuration, weights: weights, generator: &generator)
-        var mixer =
-            mixerConfiguration
-            ?? MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
-        mixer.modelDimension = configuration.modelDimension
-        mixer.headCount = configuration.headCount
-        mixer.maximumLength = configuration.sequenceLength
-        mixer.projectionBias = configuration.qkvBias
-        mixer.attentionDropout = configuration.attentionDropout
+        let mixer = MixerConfiguration.pretrained(
+            mixerConfiguration, modelDimension: configuration.modelDimension,
+            headCount: configuration.headCount, maximumLength: configuration.sequenceLength,
+            projectionBias: configuration.qkvBias, attentionDropout: configuration.attentionDropout)
         let upper =
             try upperMechanism ?? Mechanisms.named(mechanism).capabilities.upperLayerMixer
             ?? mechanism

@@ -68,14 +68,10 @@ public final class Bert: Module {
             initialization == .random
             ? .normal(standardDeviation: configuration.initializerRange) : .zeros
         embeddings = BertEmbeddings(configuration, weights: weights, generator: &generator)
-        var mixer =
-            mixerConfiguration
-            ?? MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
-        mixer.modelDimension = configuration.modelDimension
-        mixer.headCount = configuration.headCount
-        mixer.maximumLength = configuration.maximumPositions
-        mixer.projectionBias = true
-        mixer.attentionDropout = configuration.attentionDropout
+        let mixer = MixerConfiguration.pretrained(
+            mixerConfiguration, modelDimension: configuration.modelDimension,
+            headCount: configuration.headCount, maximumLength: configuration.maximumPositions,
+            attentionDropout: configuration.attentionDropout)
         var layers: [BertLayer] = []
         for index in 0..<configuration.layerCount {
             let core = try Mechanisms.core(

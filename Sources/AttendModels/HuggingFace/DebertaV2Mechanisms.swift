@@ -34,14 +34,10 @@ extension DebertaV2Model {
                 reason: "another mechanism than DeBERTa's own needs heads of hidden_size / "
                     + "num_attention_heads")
         }
-        var mixer =
-            mixerConfiguration
-            ?? MixerConfiguration(modelDimension: 0, headCount: 0, maximumLength: 0)
-        mixer.modelDimension = configuration.modelDimension
-        mixer.headCount = configuration.headCount
-        mixer.maximumLength = configuration.maximumPositions
-        mixer.projectionBias = true
-        mixer.attentionDropout = configuration.attentionDropout
+        let mixer = MixerConfiguration.pretrained(
+            mixerConfiguration, modelDimension: configuration.modelDimension,
+            headCount: configuration.headCount, maximumLength: configuration.maximumPositions,
+            attentionDropout: configuration.attentionDropout)
         return try (0..<configuration.layerCount).map { index in
             try Mechanisms.core(
                 mechanism, configuration: mixer,
